@@ -1,0 +1,21 @@
+"""planner: ambulance coverage planning for Swedish regions.
+
+OpenStreetMap roads and region boundaries become emergency drive times from
+stations, then coverage tables and proposed sites. Seconds and metres are used
+inside the code, minutes in what users read; analysis is done in SWEREF 99 TM
+(EPSG:3006).
+
+Importing the package does nothing but define names: no I/O, no network and
+no reading of the environment.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("planner")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

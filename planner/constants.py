@@ -1,0 +1,165 @@
+"""Named constants, each with its unit and its source.
+
+Every default that shapes a number a planner reads lives here, so that it can
+be found, cited and overridden in one place. Speeds are km/h (as on road
+signs), times are seconds, distances are metres unless the name says otherwise.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+# --------------------------------------------------------------------------
+# Coordinate reference systems
+# --------------------------------------------------------------------------
+#: SWEREF 99 TM, the Swedish national projected CRS; all metric work happens here.
+ANALYSIS_CRS = "EPSG:3006"
+#: WGS 84 longitude/latitude, for web maps, GeoJSON and OSM input.
+WGS84 = "EPSG:4326"
+
+#: A generous lon/lat box around Sweden (W, S, E, N), degrees. Points outside it
+#: in a Swedish stations file usually mean swapped lat/lon or a wrong CRS.
+#: Source: Sweden spans about 10.96-24.17 E and 55.34-69.06 N (Lantmäteriet).
+SWEDEN_BBOX_LONLAT = (10.0, 55.0, 24.5, 69.5)
+
+# --------------------------------------------------------------------------
+# Road network
+# --------------------------------------------------------------------------
+#: Buffer added around a region boundary before clipping roads, km, so that
+#: roads which leave and re-enter the region (and the neighbour's stations)
+#: still count. Planning choice.
+DEFAULT_BUFFER_KM = 10.0
+
+#: The drivable-road filter, as (tag, regex, negate) triples evaluated with
+#: Overpass semantics: an unanchored regex search on the tag value; a missing
+#: tag never matches a negated condition's regex (so it passes). ``highway``
+#: must exist. Source: OSMnx 2.x ``network_type="drive"`` filter
+#: (``osmnx._overpass._get_network_filter``) with its default access rule
+#: ``["access"!~"private"]``, so that counts agree with OSMnx.
+DRIVE_FILTER: tuple[tuple[str, str, bool], ...] = (
+    ("area", "yes", True),
+    ("access", "private", True),
+    (
+        "highway",
+        "abandoned|bridleway|bus_guideway|construction|corridor|cycleway|elevator|"
+        "escalator|footway|no|path|pedestrian|planned|platform|proposed|raceway|razed|"
+        "rest_area|service|services|steps|track",
+        True,
+    ),
+    ("motor_vehicle", "no", True),
+    ("motorcar", "no", True),
+    ("service", "alley|driveway|emergency_access|parking|parking_aisle|private", True),
+)
+
+#: Way tags kept on graph edges (others are dropped when the network is built).
+EDGE_TAGS = (
+    "highway",
+    "maxspeed",
+    "oneway",
+    "junction",
+    "name",
+    "ref",
+    "route",
+    "duration",
+    "access",
+    "motor_vehicle",
+    "bridge",
+    "tunnel",
+)
+
+#: Values of ``oneway`` that make a way one-way in its drawn direction, or
+#: reversed (``-1``). Source: OSM wiki Key:oneway; OSMnx uses the same sets.
+ONEWAY_FORWARD = frozenset({"yes", "true", "1"})
+ONEWAY_REVERSE = frozenset({"-1", "reverse"})
+
+# --------------------------------------------------------------------------
+# Emergency speed model (see planner.speeds)
+# --------------------------------------------------------------------------
+#: Speed for each OSM highway class when a way has no usable ``maxspeed``,
+#: km/h. Source: Swedish default limits in Trafikförordningen (1998:1276)
+#: 3 kap. 17 § (50 km/h in built-up areas, 70 km/h elsewhere) and the usual
+#: signed limits per road class on Trafikverket's national road database
+#: (motorway 110, trunk 90, primary 80); living streets are "gångfart"
+#: (walking pace, taken as 7 km/h).
+HIGHWAY_SPEEDS_KPH = MappingProxyType(
+    {
+        "motorway": 110.0,
+        "motorway_link": 70.0,
+        "trunk": 90.0,
+        "trunk_link": 60.0,
+        "primary": 80.0,
+        "primary_link": 50.0,
+        "secondary": 70.0,
+        "secondary_link": 50.0,
+        "tertiary": 60.0,
+        "tertiary_link": 40.0,
+        "unclassified": 50.0,
+        "residential": 40.0,
+        "living_street": 7.0,
+        "road": 40.0,
+        "busway": 50.0,
+        "service": 20.0,
+        "track": 20.0,
+    }
+)
+#: Speed for a highway class missing from the table above, km/h.
+FALLBACK_SPEED_KPH = 40.0
+
+#: Swedish and generic ``maxspeed`` zone values, km/h. Source: OSM wiki
+#: "Default speed limits" (Sweden) and Key:maxspeed; "gångfart" is 7 km/h.
+MAXSPEED_ZONES_KPH = MappingProxyType(
+    {
+        "se:urban": 50.0,
+        "se:rural": 70.0,
+        "se:motorway": 110.0,
+        "se:living_street": 7.0,
+        "walk": 7.0,
+        "gångfart": 7.0,
+    }
+)
+#: ``maxspeed`` values that carry no number; the highway-class speed is used.
+MAXSPEED_UNKNOWN = frozenset({"none", "signals", "variable", "implicit", "unposted", "no"})
+
+#: Multiplier on posted speed for lights-and-siren driving. Planning
+#: assumption, not a measured Swedish figure: studies of lights-and-siren
+#: response report modest time savings over normal driving (for example
+#: Ho & Lindquist 2001, Prehospital Emergency Care 5(2)). Calibrate it against
+#: your own dispatch (ambulance journal) data.
+BLUE_LIGHT_FACTOR = 1.15
+#: Lowest and highest modelled emergency speed, km/h (after the factor).
+MIN_SPEED_KPH = 5.0
+MAX_SPEED_KPH = 140.0
+#: Speeds above this are refused as absurd, km/h.
+ABSURD_SPEED_KPH = 300.0
+
+#: Values of ``motor_vehicle``/``motorcar`` that make a ``route=ferry`` way a
+#: car ferry (others carry only passengers and are not road links). Source:
+#: OSM wiki Tag:route=ferry.
+FERRY_MOTOR_VALUES = frozenset({"yes", "designated", "permissive"})
+
+#: Ferry speed when a ferry way has no ``duration`` tag, km/h. Source:
+#: Trafikverket Färjerederiet's road ferries cruise at roughly 8-10 knots
+#: (15-18 km/h); the lower end allows for boarding.
+FERRY_SPEED_KPH = 15.0
+
+#: Alarm handling at the dispatch centre, s. Planning assumption in the range
+#: SOS Alarm reports for priority 1 calls; override with regional figures.
+DISPATCH_S = 120.0
+#: Time from alarm until the ambulance rolls ("utlarmningstid"), s. Planning
+#: assumption; override with regional figures.
+ROLL_OUT_S = 60.0
+
+# --------------------------------------------------------------------------
+# Snapping points to the network
+# --------------------------------------------------------------------------
+#: Speed on the straight leg between a point and its nearest road, km/h.
+#: Planning assumption: a mix of slow driving on private drives and walking.
+ACCESS_SPEED_KPH = 15.0
+#: Points farther than this from any drivable road are reported, m.
+MAX_SNAP_DISTANCE_M = 500.0
+
+# --------------------------------------------------------------------------
+# Travel times
+# --------------------------------------------------------------------------
+#: Cutoffs above this are refused as absurd, s (24 hours).
+ABSURD_CUTOFF_S = 24 * 3600.0

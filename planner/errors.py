@@ -1,0 +1,60 @@
+"""Exceptions raised by planner.
+
+Every exception derives from :class:`PlannerError` and also from the built-in
+exception a Python user would expect (``ValueError``, ``FileNotFoundError``,
+``LookupError`` ...), so ``except ValueError`` keeps working. The command line
+turns any :class:`PlannerError` into a one-line message and exit code 2.
+
+Messages name the file, row or argument that is wrong and, where possible,
+what would be accepted instead.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DataError",
+    "DownloadError",
+    "InputFileError",
+    "MissingFileError",
+    "NoRoadsError",
+    "OutputExistsError",
+    "ParameterError",
+    "PlannerError",
+    "RegionNotFoundError",
+]
+
+
+class PlannerError(Exception):
+    """Base class of every error planner raises on purpose."""
+
+
+class ParameterError(PlannerError, ValueError):
+    """An argument or setting has a value planner cannot use (names the argument)."""
+
+
+class MissingFileError(PlannerError, FileNotFoundError):
+    """An input file does not exist."""
+
+
+class InputFileError(PlannerError, ValueError):
+    """An input file exists but cannot be read, or holds bad rows (names file and row)."""
+
+
+class DataError(PlannerError, ValueError):
+    """Input data are readable but cannot be used for the requested work."""
+
+
+class NoRoadsError(DataError):
+    """A road source holds no drivable road inside the requested area."""
+
+
+class RegionNotFoundError(PlannerError, LookupError):
+    """A region or municipality name or code matches nothing; suggests close names."""
+
+
+class DownloadError(PlannerError, ConnectionError):
+    """A download (Overpass) failed; nothing was cached."""
+
+
+class OutputExistsError(PlannerError, FileExistsError):
+    """An output file exists and ``overwrite`` was not given."""

@@ -1,0 +1,738 @@
+"""Drivable road networks from OpenStreetMap, clipped to a region and cached.
+
+Three sources give the same result:
+
+* an OSM PBF file (for example Geofabrik's ``sweden-latest.osm.pbf``),
+* an OSM XML file (``.osm``, ``.osm.bz2``),
+* a download from the Overpass API through OSMnx, for a boundary polygon.
+
+Files are read with pyosmium (libosmium), which streams PBF and XML alike and
+fills in node locations. Only drivable ways (OSMnx's ``drive`` filter, see
+:data:`planner.constants.DRIVE_FILTER`) and, optionally, car ferries
+(``route=ferry``) are kept. The network is clipped to the boundary plus a
+buffer (km), every edge gets ``length`` (m, great-circle), ``speed_kph``
+(km/h, emergency speed) and ``travel_time`` (s) from
+:mod:`planner.speeds`, the topology is simplified with OSMnx, and the graph is
+projected to SWEREF 99 TM (EPSG:3006).
+
+Every strongly connected part is kept by default (an island with its own roads
+still counts); each node carries its ``component`` number (0 is the largest)
+and :attr:`RoadNetwork.components` reports the parts. Turn restrictions are
+not modelled.
+
+Built networks are cached under a key hashed from the source file's digest (or
+the Overpass query polygon), the boundary, the settings and the package
+version.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
+
+from planner import __version__, constants
+from planner._cache import cache_key, cached, file_digest
+from planner.errors import (
+    DataError,
+    DownloadError,
+    InputFileError,
+    MissingFileError,
+    NoRoadsError,
+    ParameterError,
+)
+from planner.speeds import SpeedModel, add_edge_speeds
+
+__all__ = [
+    "NetworkSettings",
+    "RoadNetwork",
+    "build_network",
+    "detect_source_kind",
+    "download_osm_roads",
+    "graph_edges",
+    "read_osm_roads",
+    "summarise_components",
+]
+
+SourceKind = Literal["pbf", "xml", "overpass"]
+
+#: File endings of OSM files, by kind.
+_PBF_SUFFIXES = (".pbf",)
+_XML_SUFFIXES = (".osm", ".xml", ".osm.bz2", ".xml.bz2")
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """How a road network is built.
+
+    Parameters
+    ----------
+    buffer_km
+        Buffer around the boundary before clipping, km.
+    largest_component_only
+        Keep only the largest strongly connected part (default keeps all).
+    include_ferries
+        Keep car ferries (``route=ferry`` open to motor vehicles).
+    simplify
+        Merge chains of degree-2 nodes into single edges (OSMnx).
+    speed_model
+        The emergency speed model that sets ``speed_kph`` and ``travel_time``.
+    """
+
+    buffer_km: float = constants.DEFAULT_BUFFER_KM
+    largest_component_only: bool = False
+    include_ferries: bool = True
+    simplify: bool = True
+    speed_model: SpeedModel = field(default_factory=SpeedModel)
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.buffer_km) or not 0 <= self.buffer_km <= 200:
+            raise ParameterError(
+                f"buffer_km = {self.buffer_km!r} km: use a buffer between 0 and 200 km"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting as plain JSON-serialisable values."""
+        return {
+            "buffer_km": self.buffer_km,
+            "largest_component_only": self.largest_component_only,
+            "include_ferries": self.include_ferries,
+            "simplify": self.simplify,
+            "speed_model": self.speed_model.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class RoadNetwork:
+    """A built road network and what is known about it.
+
+    Attributes
+    ----------
+    graph
+        OSMnx-style MultiDiGraph in EPSG:3006. Nodes have ``x``, ``y`` (m),
+        ``lon``, ``lat`` (degrees) and ``component``; edges have ``length``
+        (m), ``speed_kph`` (km/h), ``travel_time`` (s) and OSM tags.
+    components
+        One row per strongly connected part, largest first: ``component``,
+        ``nodes``, ``edges``, ``length_km``.
+    source
+        The file path or ``"overpass"``.
+    source_kind
+        ``"pbf"``, ``"xml"`` or ``"overpass"``.
+    osm_timestamp
+        The OSM data date (ISO 8601, UTC) from the file header, or the newest
+        way seen when the header has none; ``None`` if unknown.
+    settings
+        The settings the network was built with.
+    boundary_name
+        Name of the boundary it was clipped to, or ``None`` (whole source).
+    cache_key
+        The key under which it is cached.
+    """
+
+    graph: nx.MultiDiGraph
+    components: pd.DataFrame
+    source: str
+    source_kind: SourceKind
+    osm_timestamp: str | None
+    settings: NetworkSettings
+    boundary_name: str | None
+    cache_key: str
+    from_cache: bool = False
+
+    @property
+    def nodes_outside_largest(self) -> int:
+        """Number of nodes outside the largest strongly connected part."""
+        if self.components.empty:
+            return 0
+        return int(self.components["nodes"].iloc[1:].sum())
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and metadata, for printing and for export metadata."""
+        g = self.graph
+        length_km = sum(d["length"] for _, _, d in g.edges(data=True)) / 1000.0
+        return {
+            "source": self.source,
+            "source_kind": self.source_kind,
+            "boundary": self.boundary_name,
+            "osm_timestamp": self.osm_timestamp,
+            "nodes": g.number_of_nodes(),
+            "edges": g.number_of_edges(),
+            "length_km": round(length_km, 3),
+            "components": len(self.components),
+            "largest_component_nodes": int(self.components["nodes"].iloc[0])
+            if len(self.components)
+            else 0,
+            "nodes_outside_largest": self.nodes_outside_largest,
+            "crs": constants.ANALYSIS_CRS,
+            "settings": self.settings.to_dict(),
+            "planner_version": __version__,
+            "cache_key": self.cache_key,
+        }
+
+
+# ---------------------------------------------------------------------------
+# Filters
+# ---------------------------------------------------------------------------
+
+
+@cache
+def _compiled_filter() -> tuple[tuple[str, re.Pattern[str], bool], ...]:
+    return tuple((k, re.compile(rx), neg) for k, rx, neg in constants.DRIVE_FILTER)
+
+
+def is_drivable(tags: Mapping[str, str]) -> bool:
+    """Whether a way with these tags passes the drivable-road filter.
+
+    Overpass semantics: ``["key"!~"rx"]`` passes when the tag is missing or
+    its value does not contain a match of ``rx``.
+    """
+    if "highway" not in tags:
+        return False
+    for key, rx, negate in _compiled_filter():
+        value = tags.get(key)
+        if negate:
+            if value is not None and rx.search(value):
+                return False
+        elif value is None or not rx.search(value):
+            return False
+    return True
+
+
+def is_car_ferry(tags: Mapping[str, str]) -> bool:
+    """Whether a way is a ferry route that carries cars.
+
+    Only ferries with ``motor_vehicle`` or ``motorcar`` (or ``motorcar``'s
+    sibling ``hgv``) set to a permissive value count, so passenger-only
+    ferries are not mistaken for road links.
+    """
+    if tags.get("route") != "ferry":
+        return False
+    return any(
+        tags.get(key) in constants.FERRY_MOTOR_VALUES for key in ("motor_vehicle", "motorcar")
+    )
+
+
+def _way_directions(tags: Mapping[str, str]) -> tuple[bool, bool]:
+    """(forward, backward) travel allowed along the way's drawing direction."""
+    oneway = tags.get("oneway", "").strip().lower()
+    if oneway in constants.ONEWAY_REVERSE:
+        return False, True
+    if oneway in constants.ONEWAY_FORWARD:
+        return True, False
+    if tags.get("junction") == "roundabout" and oneway != "no":
+        return True, False
+    return True, True
+
+
+# ---------------------------------------------------------------------------
+# Reading OSM files
+# ---------------------------------------------------------------------------
+
+
+def detect_source_kind(source: str | Path) -> SourceKind:
+    """Return ``"pbf"``, ``"xml"`` or ``"overpass"`` for a source argument.
+
+    Raises
+    ------
+    InputFileError
+        If the file ending is not an OSM format.
+    """
+    if str(source) == "overpass":
+        return "overpass"
+    name = Path(source).name.lower()
+    if name.endswith(_PBF_SUFFIXES):
+        return "pbf"
+    if name.endswith(_XML_SUFFIXES):
+        return "xml"
+    raise InputFileError(
+        f"{source}: not an OSM file; use .osm.pbf, .osm, .osm.bz2 or the Overpass download"
+    )
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise MissingFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputFileError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: the file is empty")
+    if path.name.lower().endswith(".bz2"):
+        try:
+            with bz2.open(path) as fh:
+                fh.read(64)
+        except (OSError, EOFError) as exc:
+            raise InputFileError(f"{path}: not a readable bzip2 file ({exc})") from None
+
+
+@dataclass
+class _WayBuffer:
+    """Columns collected while streaming ways (then turned into numpy arrays)."""
+
+    refs: list[np.ndarray] = field(default_factory=list)
+    lons: list[np.ndarray] = field(default_factory=list)
+    lats: list[np.ndarray] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    tags: list[dict[str, str]] = field(default_factory=list)
+    newest: datetime | None = None
+
+
+def _stream_ways(
+    path: Path, *, include_ferries: bool, bbox: tuple[float, float, float, float] | None
+) -> tuple[_WayBuffer, str | None]:
+    """Read drivable ways (and car ferries) with node locations from an OSM file."""
+    import osmium
+
+    buf = _WayBuffer()
+    keep_tags = constants.EDGE_TAGS
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.NOTHING)
+        header = reader.header()
+        stamp = header.get("osmosis_replication_timestamp") or header.get("timestamp") or None
+        reader.close()
+        processor = (
+            osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+            .with_locations()
+            .with_filter(osmium.filter.KeyFilter("highway", "route"))
+        )
+        for obj in processor:
+            if not obj.is_way():
+                continue
+            tags = {t.k: t.v for t in obj.tags}
+            if not (is_drivable(tags) or (include_ferries and is_car_ferry(tags))):
+                continue
+            n = len(obj.nodes)
+            refs = np.empty(n, dtype=np.int64)
+            lons = np.full(n, np.nan)
+            lats = np.full(n, np.nan)
+            for i, nd in enumerate(obj.nodes):
+                refs[i] = nd.ref
+                loc = nd.location
+                if loc.valid():
+                    lons[i] = loc.lon
+                    lats[i] = loc.lat
+            if bbox is not None:
+                w, s, e, nn = bbox
+                inside = (lons >= w) & (lons <= e) & (lats >= s) & (lats <= nn)
+                if not inside.any():
+                    continue
+            buf.refs.append(refs)
+            buf.lons.append(lons)
+            buf.lats.append(lats)
+            buf.ids.append(obj.id)
+            buf.tags.append({k: tags[k] for k in keep_tags if k in tags})
+            ts = obj.timestamp
+            if ts is not None and ts.year > 1970 and (buf.newest is None or ts > buf.newest):
+                buf.newest = ts
+    except RuntimeError as exc:
+        raise InputFileError(f"{path}: cannot be read as OSM data ({exc})") from None
+    if stamp is None and buf.newest is not None:
+        stamp = buf.newest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return buf, stamp
+
+
+def _graph_from_ways(buf: _WayBuffer) -> nx.MultiDiGraph:
+    """Build an unsimplified OSMnx-style MultiDiGraph (EPSG:4326) from streamed ways."""
+    import osmnx as ox
+
+    graph = nx.MultiDiGraph(crs=constants.WGS84, created_with=f"planner {__version__}")
+    if not buf.refs:
+        return graph
+    sizes = np.fromiter((len(r) for r in buf.refs), dtype=np.int64, count=len(buf.refs))
+    way_of = np.repeat(np.arange(len(sizes)), sizes)
+    refs = np.concatenate(buf.refs)
+    lons = np.concatenate(buf.lons)
+    lats = np.concatenate(buf.lats)
+    # consecutive node pairs of the same way, both located, not a repeated node
+    a = np.arange(len(refs) - 1)
+    b = a + 1
+    ok = (
+        (way_of[a] == way_of[b])
+        & np.isfinite(lons[a])
+        & np.isfinite(lons[b])
+        & (refs[a] != refs[b])
+    )
+    a, b = a[ok], b[ok]
+    seg_way = way_of[a]
+    seg_len = ox.distance.great_circle(lats[a], lons[a], lats[b], lons[b])
+    way_len = np.bincount(seg_way, weights=seg_len, minlength=len(sizes))
+
+    used = np.unique(np.concatenate([a, b]))
+    node_ids, first = np.unique(refs[used], return_index=True)
+    graph.add_nodes_from(
+        (int(nid), {"x": float(x), "y": float(y)})
+        for nid, x, y in zip(node_ids, lons[used][first], lats[used][first], strict=True)
+    )
+
+    directions = [_way_directions(t) for t in buf.tags]
+    edges: list[tuple[int, int, dict[str, Any]]] = []
+    u_ids, v_ids = refs[a], refs[b]
+    for i in range(len(a)):
+        w = int(seg_way[i])
+        tags = buf.tags[w]
+        fwd, bwd = directions[w]
+        base = {
+            "osmid": buf.ids[w],
+            **tags,
+            "oneway": not (fwd and bwd),
+            "length": float(seg_len[i]),
+            "way_length": float(way_len[w]),
+        }
+        if fwd:
+            edges.append((int(u_ids[i]), int(v_ids[i]), {**base, "reversed": False}))
+        if bwd:
+            edges.append((int(v_ids[i]), int(u_ids[i]), {**base, "reversed": True}))
+    graph.add_edges_from(edges)
+    return graph
+
+
+def read_osm_roads(
+    path: str | Path,
+    *,
+    include_ferries: bool = True,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> tuple[nx.MultiDiGraph, str | None]:
+    """Read drivable roads from an OSM PBF or XML file.
+
+    Parameters
+    ----------
+    path
+        ``.osm.pbf``, ``.osm`` or ``.osm.bz2`` file.
+    include_ferries
+        Also read car ferries (``route=ferry``).
+    bbox
+        Optional (west, south, east, north) in degrees (EPSG:4326); ways with
+        no node inside are skipped while streaming.
+
+    Returns
+    -------
+    graph, osm_timestamp
+        The unsimplified MultiDiGraph in EPSG:4326 (``x`` = lon, ``y`` = lat;
+        edge ``length`` and ``way_length`` in m) and the data date.
+
+    Raises
+    ------
+    MissingFileError, InputFileError
+        If the file is missing, empty or not OSM data.
+    """
+    path = Path(path)
+    detect_source_kind(path)
+    _check_readable(path)
+    buf, stamp = _stream_ways(path, include_ferries=include_ferries, bbox=bbox)
+    return _graph_from_ways(buf), stamp
+
+
+@contextlib.contextmanager
+def _osmnx_settings(**values: Any) -> Iterator[None]:
+    """Temporarily change OSMnx's module settings, restoring them afterwards."""
+    import osmnx as ox
+
+    old = {k: getattr(ox.settings, k) for k in values}
+    try:
+        for k, v in values.items():
+            setattr(ox.settings, k, v)
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(ox.settings, k, v)
+
+
+def _overpass_filters(include_ferries: bool) -> list[str]:
+    """The drivable filter (and the car-ferry filter) in Overpass QL."""
+    road = '["highway"]' + "".join(
+        f'["{k}"{"!~" if neg else "~"}"{rx}"]' for k, rx, neg in constants.DRIVE_FILTER
+    )
+    filters = [road]
+    if include_ferries:
+        values = "|".join(sorted(constants.FERRY_MOTOR_VALUES))
+        filters += [
+            f'["route"="ferry"]["motor_vehicle"~"^({values})$"]',
+            f'["route"="ferry"]["motorcar"~"^({values})$"]',
+        ]
+    return filters
+
+
+def download_osm_roads(
+    polygon: BaseGeometry,
+    *,
+    include_ferries: bool = True,
+    download_cache_dir: Path | None = None,
+) -> nx.MultiDiGraph:
+    """Download drivable roads inside ``polygon`` (EPSG:4326) from Overpass via OSMnx.
+
+    OSMnx sends the query (split into pieces for large polygons), caches each
+    successful HTTP response under ``download_cache_dir`` (failed responses
+    are never cached) and builds the unsimplified graph.
+
+    Parameters
+    ----------
+    polygon
+        Area to download, lon/lat degrees (EPSG:4326).
+    include_ferries
+        Also download car ferries (``route=ferry``).
+    download_cache_dir
+        Folder for OSMnx's HTTP response cache; ``None`` disables it.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        Unsimplified graph in EPSG:4326 with ``length`` and ``way_length`` (m).
+
+    Raises
+    ------
+    DownloadError
+        If Overpass cannot be reached or answers with an error.
+    NoRoadsError
+        If the area holds no drivable road.
+    """
+    import osmnx as ox
+
+    tags = sorted(set(ox.settings.useful_tags_way) | set(constants.EDGE_TAGS))
+    overrides: dict[str, Any] = {"useful_tags_way": tags, "log_console": False}
+    overrides["use_cache"] = download_cache_dir is not None
+    if download_cache_dir is not None:
+        overrides["cache_folder"] = str(download_cache_dir)
+    try:
+        with _osmnx_settings(**overrides):
+            graph = ox.graph_from_polygon(
+                polygon,
+                custom_filter=_overpass_filters(include_ferries),
+                simplify=False,
+                retain_all=True,
+                truncate_by_edge=True,
+            )
+    except ox._errors.InsufficientResponseError as exc:
+        raise NoRoadsError(f"Overpass returned no drivable roads for the area ({exc})") from None
+    except (OSError, ValueError, ox._errors.ResponseStatusCodeError) as exc:
+        raise DownloadError(f"Overpass download failed: {exc}") from None
+    edges = graph_edges(graph)
+    if len(edges):
+        # total length of each OSM way, per direction, to share ferry durations
+        key = edges["osmid"].astype(str) + "|" + edges["reversed"].astype(str)
+        way_len = edges.groupby(key)["length"].transform("sum")
+        nx.set_edge_attributes(graph, dict(zip(edges.index, way_len, strict=True)), "way_length")
+    return graph
+
+
+# ---------------------------------------------------------------------------
+# Post-processing shared by every source
+# ---------------------------------------------------------------------------
+
+
+def graph_edges(graph: nx.MultiDiGraph) -> pd.DataFrame:
+    """Edge attributes as a DataFrame indexed by ``(u, v, key)``."""
+    rows = list(graph.edges(keys=True, data=True))
+    if not rows:
+        return pd.DataFrame(index=pd.MultiIndex.from_arrays([[], [], []], names=["u", "v", "key"]))
+    index = pd.MultiIndex.from_tuples([(u, v, k) for u, v, k, _ in rows], names=["u", "v", "key"])
+    return pd.DataFrame([d for *_, d in rows], index=index)
+
+
+def _clip(graph: nx.MultiDiGraph, area_3006: BaseGeometry | None) -> nx.MultiDiGraph:
+    """Keep nodes inside ``area_3006`` (EPSG:3006) and the edges between them."""
+    if area_3006 is None or graph.number_of_nodes() == 0:
+        return graph
+    ids = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes())
+    lon = np.fromiter((d["x"] for _, d in graph.nodes(data=True)), dtype=float, count=len(ids))
+    lat = np.fromiter((d["y"] for _, d in graph.nodes(data=True)), dtype=float, count=len(ids))
+    x, y = _to_3006().transform(lon, lat)
+    shapely.prepare(area_3006)
+    inside = shapely.contains_xy(area_3006, x, y)
+    return graph.subgraph(ids[inside].tolist()).copy()
+
+
+@cache
+def _to_3006() -> Transformer:
+    return Transformer.from_crs(constants.WGS84, constants.ANALYSIS_CRS, always_xy=True)
+
+
+def _add_speeds(graph: nx.MultiDiGraph, model: SpeedModel) -> None:
+    edges = graph_edges(graph)
+    for col in ("maxspeed", "route", "duration"):
+        if col not in edges:
+            edges[col] = None
+    timed = add_edge_speeds(edges, model=model)
+    nx.set_edge_attributes(graph, timed["speed_kph"].to_dict(), "speed_kph")
+    nx.set_edge_attributes(graph, timed["travel_time"].to_dict(), "travel_time")
+
+
+def _simplify(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    import osmnx as ox
+
+    graph = ox.simplify_graph(graph, edge_attr_aggs={"length": sum, "travel_time": sum})
+    for _, _, data in graph.edges(data=True):
+        data.pop("way_length", None)
+        tt = data["travel_time"]
+        data["speed_kph"] = data["length"] / tt * 3.6 if tt > 0 else float("nan")
+    return graph
+
+
+def summarise_components(graph: nx.MultiDiGraph) -> pd.DataFrame:
+    """Label strongly connected parts and return one row per part, largest first.
+
+    Sets the node attribute ``component`` (0 = largest). Returns a DataFrame
+    with ``component``, ``nodes``, ``edges`` and ``length_km``.
+    """
+    parts = sorted(nx.strongly_connected_components(graph), key=len, reverse=True)
+    label: dict[Any, int] = {}
+    for i, part in enumerate(parts):
+        for node in part:
+            label[node] = i
+    nx.set_node_attributes(graph, label, "component")
+    n_edges = np.zeros(len(parts), dtype=np.int64)
+    length = np.zeros(len(parts))
+    for u, v, d in graph.edges(data=True):
+        if label[u] == label[v]:
+            n_edges[label[u]] += 1
+            length[label[u]] += d["length"]
+    return pd.DataFrame(
+        {
+            "component": np.arange(len(parts)),
+            "nodes": [len(p) for p in parts],
+            "edges": n_edges,
+            "length_km": length / 1000.0,
+        }
+    )
+
+
+def _finish(
+    raw: nx.MultiDiGraph,
+    *,
+    area_3006: BaseGeometry | None,
+    settings: NetworkSettings,
+    source: str,
+) -> tuple[nx.MultiDiGraph, pd.DataFrame]:
+    import osmnx as ox
+
+    if raw.number_of_edges() == 0:
+        raise NoRoadsError(f"{source}: holds no drivable roads")
+    graph = _clip(raw, area_3006)
+    if graph.number_of_edges() == 0:
+        raise NoRoadsError(
+            f"{source}: no drivable road lies inside the boundary (plus "
+            f"{settings.buffer_km:g} km); does the boundary overlap the data?"
+        )
+    _add_speeds(graph, settings.speed_model)
+    if settings.simplify:
+        graph = _simplify(graph)
+    graph = ox.project_graph(graph, to_crs=constants.ANALYSIS_CRS)
+    graph.graph["crs"] = constants.ANALYSIS_CRS
+    components = summarise_components(graph)
+    if settings.largest_component_only and len(components) > 1:
+        keep = [n for n, c in graph.nodes(data="component") if c == 0]
+        graph = graph.subgraph(keep).copy()
+        components = summarise_components(graph)
+    return graph, components
+
+
+def _boundary_area(
+    boundary: BaseGeometry | None, buffer_km: float
+) -> tuple[BaseGeometry | None, BaseGeometry | None]:
+    """Return the buffered area in EPSG:3006 and its EPSG:4326 equivalent."""
+    if boundary is None:
+        return None, None
+    if boundary.is_empty:
+        raise DataError("the boundary is empty")
+    area = shapely.transform(boundary, lambda xy: np.column_stack(_to_3006().transform(*xy.T)))
+    area = area.buffer(buffer_km * 1000.0) if buffer_km > 0 else area
+    back = Transformer.from_crs(constants.ANALYSIS_CRS, constants.WGS84, always_xy=True)
+    area_4326 = shapely.transform(area, lambda xy: np.column_stack(back.transform(*xy.T)))
+    return area, area_4326
+
+
+def build_network(
+    source: str | Path,
+    *,
+    boundary: BaseGeometry | None = None,
+    boundary_name: str | None = None,
+    settings: NetworkSettings | None = None,
+    cache_dir: Path | None = None,
+) -> RoadNetwork:
+    """Build (or load from cache) the drivable road network for an area.
+
+    Parameters
+    ----------
+    source
+        Path to an ``.osm.pbf``, ``.osm`` or ``.osm.bz2`` file, or the string
+        ``"overpass"`` to download through OSMnx (needs ``boundary``).
+    boundary
+        Polygon in EPSG:4326 (for example :meth:`planner.regions.Area.geometry`).
+        ``None`` keeps the whole file.
+    boundary_name
+        Name recorded in the result (for example ``"Gotlands län"``).
+    settings
+        Buffer (km), components, ferries, simplification and speed model.
+    cache_dir
+        Folder for cached networks and downloads; ``None`` disables caching.
+
+    Returns
+    -------
+    RoadNetwork
+        The projected (EPSG:3006) graph and its component report.
+
+    Raises
+    ------
+    MissingFileError, InputFileError
+        For a missing or unreadable file.
+    NoRoadsError
+        If no drivable road lies in the source or inside the boundary.
+    DownloadError
+        If the Overpass download fails.
+    """
+    settings = settings or NetworkSettings()
+    kind = detect_source_kind(source)
+    area_3006, area_4326 = _boundary_area(boundary, settings.buffer_km)
+    inputs: dict[str, Any] = {
+        "settings": settings.to_dict(),
+        "boundary": None if area_4326 is None else shapely.to_wkb(area_4326, hex=True),
+    }
+    if kind == "overpass":
+        if area_4326 is None:
+            raise ParameterError("boundary: a download from Overpass needs a region or boundary")
+        inputs["source"] = "overpass"
+        label = "overpass"
+    else:
+        path = Path(source)
+        _check_readable(path)
+        inputs["source"] = file_digest(path)
+        label = str(path)
+    key = cache_key("road_network", inputs)
+
+    def compute() -> RoadNetwork:
+        if kind == "overpass":
+            raw = download_osm_roads(
+                area_4326,
+                include_ferries=settings.include_ferries,
+                download_cache_dir=None if cache_dir is None else Path(cache_dir) / "overpass",
+            )
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        else:
+            bbox = None if area_4326 is None else tuple(area_4326.bounds)
+            raw, stamp = read_osm_roads(path, include_ferries=settings.include_ferries, bbox=bbox)
+        graph, components = _finish(raw, area_3006=area_3006, settings=settings, source=label)
+        return RoadNetwork(
+            graph=graph,
+            components=components,
+            source=label,
+            source_kind=kind,
+            osm_timestamp=stamp,
+            settings=settings,
+            boundary_name=boundary_name,
+            cache_key=key,
+        )
+
+    network, hit = cached(None if cache_dir is None else Path(cache_dir), "networks", key, compute)
+    return replace(network, from_cache=hit)

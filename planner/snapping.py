@@ -1,0 +1,286 @@
+"""Points on the road network: snap to the nearest edge, not the nearest node.
+
+A station or a demand point is placed at the closest position on the closest
+drivable edge (a point along the road, found with a shapely STRtree in
+EPSG:3006). The straight leg from the point to the road is driven at
+:data:`planner.constants.ACCESS_SPEED_KPH`. From the snapped position the
+vehicle can leave toward the edge's head (and toward its tail when the road
+is two-way); it arrives the same way. Partial-edge times are the edge's
+``travel_time`` (s) times the fraction of its length (uniform speed along an
+edge).
+
+Points farther than ``max_distance_m`` from any road are reported with status
+``far_from_road`` and get no road access (their travel times are ``inf``);
+they are never dropped. Points whose nearest road lies in a strongly
+connected part other than the largest get status ``minor_component``, so an
+island (or a snap across water) is never silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+
+from planner import constants
+from planner.errors import DataError, ParameterError
+
+__all__ = ["SnappedPoints", "edge_frame", "snap_points"]
+
+STATUS_OK = "ok"
+STATUS_FAR = "far_from_road"
+STATUS_MINOR = "minor_component"
+
+
+@dataclass(frozen=True)
+class SnappedPoints:
+    """Points placed on a road network (EPSG:3006, metres and seconds).
+
+    Attributes
+    ----------
+    labels
+        The input points' index labels.
+    x, y
+        Input coordinates, m (EPSG:3006).
+    snap_x, snap_y
+        The snapped position on the edge, m.
+    snap_distance_m
+        Straight distance from the point to the road, m.
+    access_s
+        Time for that leg, s.
+    edge_u, edge_v, edge_key
+        The edge the point lies on (node ids and key).
+    fraction
+        Position along the edge from ``edge_u`` (0) to ``edge_v`` (1).
+    depart_node, depart_s
+        Shape (n, 2): nodes the point can drive to along its edge, and the
+        time to each including the access leg (s); ``-1`` / ``inf`` if none.
+    arrive_node, arrive_s
+        Shape (n, 2): nodes from which the point is reached along its edge,
+        and the time from each including the access leg (s).
+    edge_group, group_fraction, group_forward_s, group_backward_s
+        The physical road (both directions share one group id), the position
+        along the group's reference direction, and the full travel time of the
+        road in that direction and against it (``inf`` if not allowed). Used
+        for trips between two points on the same road.
+    component
+        Strongly connected part of the point's road (0 = largest).
+    status
+        ``ok``, ``far_from_road`` or ``minor_component``.
+    """
+
+    labels: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    snap_x: np.ndarray
+    snap_y: np.ndarray
+    snap_distance_m: np.ndarray
+    access_s: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_key: np.ndarray
+    fraction: np.ndarray
+    depart_node: np.ndarray
+    depart_s: np.ndarray
+    arrive_node: np.ndarray
+    arrive_s: np.ndarray
+    edge_group: np.ndarray
+    group_fraction: np.ndarray
+    group_forward_s: np.ndarray
+    group_backward_s: np.ndarray
+    component: np.ndarray
+    status: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per point: snapping report with distances (m) and times (s)."""
+        return pd.DataFrame(
+            {
+                "snap_distance_m": self.snap_distance_m,
+                "access_s": self.access_s,
+                "edge_u": self.edge_u,
+                "edge_v": self.edge_v,
+                "edge_key": self.edge_key,
+                "fraction": self.fraction,
+                "snap_x": self.snap_x,
+                "snap_y": self.snap_y,
+                "component": self.component,
+                "status": self.status,
+            },
+            index=pd.Index(self.labels, name="point"),
+        )
+
+
+def edge_frame(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
+    """Edges with LineString geometry (EPSG:3006), ``travel_time`` (s) and ``length`` (m).
+
+    Straight edges without a stored geometry get one from their end nodes.
+    Indexed by ``(u, v, key)``.
+    """
+    rows = list(graph.edges(keys=True, data=True))
+    if not rows:
+        raise DataError("the road network has no edges")
+    u = np.array([r[0] for r in rows], dtype=np.int64)
+    v = np.array([r[1] for r in rows], dtype=np.int64)
+    k = np.array([r[2] for r in rows], dtype=np.int64)
+    xs = nx.get_node_attributes(graph, "x")
+    ys = nx.get_node_attributes(graph, "y")
+    geoms = []
+    for a, b, _, d in rows:
+        g = d.get("geometry")
+        if g is None:
+            g = shapely.LineString([(xs[a], ys[a]), (xs[b], ys[b])])
+        geoms.append(g)
+    return gpd.GeoDataFrame(
+        {
+            "u": u,
+            "v": v,
+            "key": k,
+            "length": [r[3]["length"] for r in rows],
+            "travel_time": [r[3]["travel_time"] for r in rows],
+        },
+        geometry=geoms,
+        crs=graph.graph.get("crs", constants.ANALYSIS_CRS),
+    )
+
+
+def _reverse_edges(edges: gpd.GeoDataFrame) -> np.ndarray:
+    """Row of the opposite-direction twin of each edge, or -1.
+
+    The twin runs v -> u with the same geometry (the same length, to 0.1 m).
+    """
+    pos = pd.DataFrame({"u": edges["u"].to_numpy(), "v": edges["v"].to_numpy()})
+    pos["row"] = np.arange(len(pos))
+    pos["length"] = edges["length"].to_numpy()
+    twins = pos.merge(
+        pos.rename(columns={"u": "v", "v": "u", "row": "twin", "length": "twin_length"}),
+        on=["u", "v"],
+    )
+    twins = twins[(twins["length"] - twins["twin_length"]).abs() <= 0.1]
+    twins = twins.sort_values(["row", "twin"]).drop_duplicates("row")
+    out = np.full(len(pos), -1, dtype=np.int64)
+    out[twins["row"].to_numpy()] = twins["twin"].to_numpy()
+    return out
+
+
+def snap_points(
+    graph: nx.MultiDiGraph,
+    points: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    max_distance_m: float = constants.MAX_SNAP_DISTANCE_M,
+    access_speed_kph: float = constants.ACCESS_SPEED_KPH,
+    edges: gpd.GeoDataFrame | None = None,
+) -> SnappedPoints:
+    """Snap points to the nearest position on the nearest edge.
+
+    Parameters
+    ----------
+    graph
+        Projected road network (EPSG:3006) with ``travel_time`` (s) on edges
+        and ``component`` on nodes, as built by
+        :func:`planner.road_network.build_network`.
+    points
+        Point geometries in any CRS (reprojected to EPSG:3006).
+    max_distance_m
+        Points farther than this from any road (m) get status
+        ``far_from_road`` and no road access.
+    access_speed_kph
+        Speed on the leg between the point and the road, km/h.
+    edges
+        Pre-computed :func:`edge_frame` of ``graph`` (to snap many layers).
+
+    Returns
+    -------
+    SnappedPoints
+    """
+    if not np.isfinite(max_distance_m) or max_distance_m <= 0:
+        raise ParameterError(f"max_distance_m = {max_distance_m!r}: must be a positive distance")
+    if not np.isfinite(access_speed_kph) or not 0 < access_speed_kph <= constants.ABSURD_SPEED_KPH:
+        raise ParameterError(f"access_speed_kph = {access_speed_kph!r}: not a usable speed")
+    geoms = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+    if geoms.crs is None:
+        raise ParameterError("points: the layer has no CRS")
+    geoms = geoms.to_crs(constants.ANALYSIS_CRS)
+    if (geoms.geom_type != "Point").any() or geoms.is_empty.any():
+        bad = geoms.index[(geoms.geom_type != "Point") | geoms.is_empty][0]
+        raise DataError(f"points: row {bad!r} is not a point")
+    if edges is None:
+        edges = edge_frame(graph)
+    pts = geoms.to_numpy()
+    n = len(pts)
+    tree = shapely.STRtree(edges.geometry.to_numpy())
+    (src, row), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    order = np.argsort(src, kind="stable")
+    row, dist = row[order], dist[order]
+    lines = edges.geometry.to_numpy()[row]
+    frac = shapely.line_locate_point(lines, pts, normalized=True)
+    snapped = shapely.line_interpolate_point(lines, frac, normalized=True)
+
+    twin = _reverse_edges(edges)[row]
+    u = edges["u"].to_numpy()[row]
+    v = edges["v"].to_numpy()[row]
+    tt = edges["travel_time"].to_numpy()
+    tt_f = tt[row]
+    tt_b = np.where(twin >= 0, tt[np.maximum(twin, 0)], np.inf)
+    access = dist / (access_speed_kph / 3.6)
+    far = dist > max_distance_m
+
+    with np.errstate(invalid="ignore"):
+        depart_node = np.column_stack([v, np.where(twin >= 0, u, -1)])
+        depart_s = np.column_stack([(1 - frac) * tt_f, np.where(twin >= 0, frac * tt_b, np.inf)])
+        arrive_node = np.column_stack([u, np.where(twin >= 0, v, -1)])
+        arrive_s = np.column_stack([frac * tt_f, np.where(twin >= 0, (1 - frac) * tt_b, np.inf)])
+    depart_s = depart_s + access[:, None]
+    arrive_s = arrive_s + access[:, None]
+    depart_node[far] = -1
+    arrive_node[far] = -1
+    depart_s[far] = np.inf
+    arrive_s[far] = np.inf
+
+    # one group per physical road: the lower row of the edge and its twin
+    forward_is_ref = (twin < 0) | (row <= twin)
+    group = np.where(forward_is_ref, row, twin)
+    group_fraction = np.where(forward_is_ref, frac, 1 - frac)
+    group_forward = np.where(forward_is_ref, tt_f, tt_b)
+    group_backward = np.where(forward_is_ref, tt_b, tt_f)
+
+    comp = nx.get_node_attributes(graph, "component")
+    if comp:
+        component = np.minimum(
+            np.array([comp[a] for a in u], dtype=np.int64),
+            np.array([comp[b] for b in v], dtype=np.int64),
+        )
+    else:
+        component = np.zeros(n, dtype=np.int64)
+    status = np.where(far, STATUS_FAR, np.where(component > 0, STATUS_MINOR, STATUS_OK))
+    xy = shapely.get_coordinates(pts)
+    sxy = shapely.get_coordinates(snapped)
+    return SnappedPoints(
+        labels=geoms.index.to_numpy(),
+        x=xy[:, 0],
+        y=xy[:, 1],
+        snap_x=sxy[:, 0],
+        snap_y=sxy[:, 1],
+        snap_distance_m=dist,
+        access_s=access,
+        edge_u=u,
+        edge_v=v,
+        edge_key=edges["key"].to_numpy()[row],
+        fraction=frac,
+        depart_node=depart_node,
+        depart_s=depart_s,
+        arrive_node=arrive_node,
+        arrive_s=arrive_s,
+        edge_group=group,
+        group_fraction=group_fraction,
+        group_forward_s=group_forward,
+        group_backward_s=group_backward,
+        component=component,
+        status=status.astype(object),
+    )

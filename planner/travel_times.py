@@ -1,0 +1,453 @@
+"""Travel times over the road network, in seconds.
+
+The network is turned once into a compressed sparse row (CSR) matrix of edge
+travel times (the fastest of any parallel edges), and shortest paths are run
+by :func:`scipy.sparse.csgraph.dijkstra`, compiled code, on that matrix. The
+results equal networkx's Dijkstra on the same graph.
+
+Two kinds of origin and destination are supported:
+
+* graph nodes, given by their OSM node id;
+* snapped points (:class:`planner.snapping.SnappedPoints`), which join the
+  network part-way along an edge. Point origins become virtual nodes linked
+  to the ends of their edge; point destinations take the best of their edge's
+  ends plus the partial edge; two points on the same road are also joined
+  directly along it.
+
+All times are drive times in seconds, ``inf`` where unreachable (or beyond
+the cutoff), never NaN. The turn-out time is not included: coverage adds it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+from tqdm.auto import tqdm
+
+from planner import constants
+from planner.errors import ParameterError
+from planner.snapping import SnappedPoints
+
+__all__ = [
+    "TravelTimeGraph",
+    "build_travel_time_graph",
+    "nearest_point_source",
+    "nearest_source",
+    "node_times",
+    "point_times",
+    "validate_cutoff",
+]
+
+#: Sources per Dijkstra call: bounds the memory of one block of results.
+_BLOCK = 64
+
+
+@dataclass(frozen=True)
+class TravelTimeGraph:
+    """A road network as a CSR matrix of travel times (s), built once.
+
+    Attributes
+    ----------
+    matrix
+        ``n × n`` CSR matrix; entry (i, j) is the fastest edge i -> j, s.
+    node_ids
+        OSM node id of each row.
+    x, y
+        Node coordinates, m (EPSG:3006).
+    """
+
+    matrix: sp.csr_array
+    node_ids: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.node_ids)
+
+    def positions(self, node_ids: Iterable[int], *, argument: str = "sources") -> np.ndarray:
+        """Row numbers of OSM node ids; ``-1`` stays ``-1`` (no node).
+
+        Raises
+        ------
+        ParameterError
+            If an id is not a node of the network (names the argument).
+        """
+        ids = np.asarray(list(node_ids) if not isinstance(node_ids, np.ndarray) else node_ids)
+        ids = ids.astype(np.int64, copy=False)
+        order = np.argsort(self.node_ids)
+        sorted_ids = self.node_ids[order]
+        pos = np.searchsorted(sorted_ids, ids)
+        pos = np.clip(pos, 0, len(sorted_ids) - 1)
+        found = (sorted_ids[pos] == ids) | (ids == -1)
+        if not found.all():
+            bad = ids[~found][:5].tolist()
+            raise ParameterError(f"{argument}: node id(s) {bad} are not in the road network")
+        return np.where(ids == -1, -1, order[pos])
+
+
+def build_travel_time_graph(
+    graph: nx.MultiDiGraph, *, weight: str = "travel_time"
+) -> TravelTimeGraph:
+    """Build the CSR travel-time matrix of a road network.
+
+    Parameters
+    ----------
+    graph
+        MultiDiGraph with a non-negative ``weight`` (s) on every edge.
+    weight
+        Edge attribute holding the travel time, s.
+
+    Returns
+    -------
+    TravelTimeGraph
+    """
+    node_ids = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes())
+    index = pd.Index(node_ids)
+    m = graph.number_of_edges()
+    u = np.empty(m, dtype=np.int64)
+    v = np.empty(m, dtype=np.int64)
+    w = np.empty(m, dtype=np.float64)
+    for i, (a, b, d) in enumerate(graph.edges(data=weight)):
+        u[i], v[i], w[i] = a, b, d
+    if m and (not np.isfinite(w).all() or (w < 0).any()):
+        raise ParameterError(f"{weight}: every edge needs a finite, non-negative time (s)")
+    ui = index.get_indexer(u)
+    vi = index.get_indexer(v)
+    # fastest of parallel edges; self-loops never shorten a path
+    keep = ui != vi
+    frame = pd.DataFrame({"u": ui[keep], "v": vi[keep], "w": w[keep]})
+    best = frame.groupby(["u", "v"], sort=True)["w"].min()
+    rows = best.index.get_level_values(0).to_numpy()
+    cols = best.index.get_level_values(1).to_numpy()
+    n = len(node_ids)
+    matrix = sp.csr_array((best.to_numpy(), (rows, cols)), shape=(n, n))
+    x = np.array([graph.nodes[k].get("x", np.nan) for k in node_ids], dtype=float)
+    y = np.array([graph.nodes[k].get("y", np.nan) for k in node_ids], dtype=float)
+    return TravelTimeGraph(matrix=matrix, node_ids=node_ids, x=x, y=y)
+
+
+def validate_cutoff(cutoff_s: float | None, *, argument: str = "cutoff") -> float:
+    """Return the cutoff in seconds (``inf`` for none), refusing bad values.
+
+    Raises
+    ------
+    ParameterError
+        For a negative, NaN or absurd (> 24 h) cutoff.
+    """
+    if cutoff_s is None:
+        return math.inf
+    try:
+        value = float(cutoff_s)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{argument} = {cutoff_s!r}: not a number of seconds") from None
+    if math.isnan(value) or value <= 0:
+        raise ParameterError(f"{argument} = {cutoff_s!r} s: must be a positive time")
+    if value > constants.ABSURD_CUTOFF_S:
+        raise ParameterError(
+            f"{argument} = {value:g} s ({value / 60:g} min) is absurd: "
+            f"use at most {constants.ABSURD_CUTOFF_S / 3600:g} hours"
+        )
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Dijkstra runs, in blocks, optionally over worker processes
+# ---------------------------------------------------------------------------
+
+_WORKER_MATRIX: sp.csr_array | None = None
+
+
+def _init_worker(matrix: sp.csr_array) -> None:
+    global _WORKER_MATRIX
+    _WORKER_MATRIX = matrix
+
+
+def _worker_block(args: tuple[np.ndarray, float]) -> np.ndarray:
+    assert _WORKER_MATRIX is not None
+    return _dijkstra_block(_WORKER_MATRIX, *args)
+
+
+def _dijkstra_block(matrix: sp.csr_array, sources: np.ndarray, limit: float) -> np.ndarray:
+    return dijkstra(matrix, directed=True, indices=sources, limit=limit)
+
+
+def _run_blocks(
+    matrix: sp.csr_array,
+    sources: np.ndarray,
+    limit: float,
+    *,
+    workers: int,
+    progress: bool,
+    desc: str,
+) -> Iterable[tuple[slice, np.ndarray]]:
+    """Yield (slice of sources, distance block) in source order."""
+    blocks = [slice(i, min(i + _BLOCK, len(sources))) for i in range(0, len(sources), _BLOCK)]
+    bar = tqdm(total=len(sources), desc=desc, unit="source", disable=not progress, leave=False)
+    try:
+        if workers <= 1 or len(blocks) <= 1:
+            for blk in blocks:
+                yield blk, _dijkstra_block(matrix, sources[blk], limit)
+                bar.update(blk.stop - blk.start)
+        else:
+            with ProcessPoolExecutor(
+                max_workers=workers, initializer=_init_worker, initargs=(matrix,)
+            ) as pool:
+                results = pool.map(_worker_block, [(sources[b], limit) for b in blocks])
+                for blk, dist in zip(blocks, results, strict=True):
+                    yield blk, dist
+                    bar.update(blk.stop - blk.start)
+    finally:
+        bar.close()
+
+
+def _check_workers(workers: int) -> int:
+    if not isinstance(workers, int) or workers < 1:
+        raise ParameterError(f"workers = {workers!r}: must be a whole number >= 1")
+    return workers
+
+
+def node_times(
+    ttg: TravelTimeGraph,
+    sources: Sequence[int] | np.ndarray,
+    *,
+    targets: Sequence[int] | np.ndarray | None = None,
+    cutoff_s: float | None = None,
+    workers: int = 1,
+    progress: bool = False,
+) -> np.ndarray:
+    """Drive times from source nodes to all (or chosen) nodes.
+
+    Parameters
+    ----------
+    ttg
+        The CSR travel-time graph.
+    sources
+        OSM node ids to start from.
+    targets
+        OSM node ids to keep as columns; ``None`` keeps every node in
+        ``ttg.node_ids`` order.
+    cutoff_s
+        Stop searching beyond this drive time, s; farther nodes get ``inf``.
+    workers
+        Worker processes for many sources (1 runs in this process).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(sources), n_targets)`` drive times, s; ``inf`` if unreachable.
+    """
+    limit = validate_cutoff(cutoff_s)
+    _check_workers(workers)
+    src = ttg.positions(sources, argument="sources")
+    cols = None if targets is None else ttg.positions(targets, argument="targets")
+    n_cols = ttg.n_nodes if cols is None else len(cols)
+    out = np.empty((len(src), n_cols), dtype=np.float64)
+    for blk, dist in _run_blocks(
+        ttg.matrix, src, limit, workers=workers, progress=progress, desc="travel times"
+    ):
+        out[blk] = dist if cols is None else dist[:, cols]
+    return out
+
+
+def nearest_source(
+    ttg: TravelTimeGraph,
+    sources: Sequence[int] | np.ndarray,
+    *,
+    cutoff_s: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drive time from the nearest source to every node, in one search.
+
+    Parameters
+    ----------
+    ttg
+        The CSR travel-time graph.
+    sources
+        OSM node ids of the sources (stations).
+    cutoff_s
+        Search limit, s.
+
+    Returns
+    -------
+    times, nearest
+        ``times[i]`` is the drive time (s) from the nearest source to node
+        ``ttg.node_ids[i]`` (``inf`` if none within the cutoff);
+        ``nearest[i]`` is the position in ``sources`` of that source, ``-1``
+        if none.
+    """
+    limit = validate_cutoff(cutoff_s)
+    src = ttg.positions(sources, argument="sources")
+    if len(src) == 0:
+        raise ParameterError("sources: no source nodes given")
+    times, _, origin = dijkstra(
+        ttg.matrix,
+        directed=True,
+        indices=src,
+        limit=limit,
+        min_only=True,
+        return_predecessors=True,
+    )
+    # dijkstra reports the source's row number; map it back to its position
+    first_pos = pd.Series(np.arange(len(src))[::-1], index=src[::-1])
+    first_pos = first_pos[~first_pos.index.duplicated(keep="last")]
+    nearest = np.full(ttg.n_nodes, -1, dtype=np.int64)
+    reached = origin >= 0
+    nearest[reached] = first_pos.reindex(origin[reached]).to_numpy()
+    return times, nearest
+
+
+# ---------------------------------------------------------------------------
+# Snapped points
+# ---------------------------------------------------------------------------
+
+
+def _augmented(ttg: TravelTimeGraph, origins: SnappedPoints) -> sp.csr_array:
+    """The CSR matrix with one virtual node per origin point appended."""
+    n, m = ttg.n_nodes, len(origins)
+    dep = ttg.positions(origins.depart_node.ravel(), argument="origins").reshape(-1, 2)
+    rows = np.repeat(np.arange(m), 2) + n
+    cols = dep.ravel()
+    vals = origins.depart_s.ravel()
+    ok = (cols >= 0) & np.isfinite(vals)
+    coo = ttg.matrix.tocoo()
+    r = np.concatenate([coo.row, rows[ok]])
+    c = np.concatenate([coo.col, cols[ok]])
+    w = np.concatenate([coo.data, vals[ok]])
+    return sp.csr_array((w, (r, c)), shape=(n + m, n + m))
+
+
+def _arrive(ttg: TravelTimeGraph, node_dist: np.ndarray, destinations: SnappedPoints) -> np.ndarray:
+    """Times to destination points from per-node times (rows = origins)."""
+    arr = ttg.positions(destinations.arrive_node.ravel(), argument="destinations").reshape(-1, 2)
+    out = np.full((node_dist.shape[0], len(destinations)), np.inf)
+    for side in range(2):
+        pos = arr[:, side]
+        ok = pos >= 0
+        if ok.any():
+            cand = node_dist[:, pos[ok]] + destinations.arrive_s[ok, side][None, :]
+            out[:, ok] = np.minimum(out[:, ok], cand)
+    return out
+
+
+def _same_road(
+    origins: SnappedPoints, destinations: SnappedPoints
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(origin row, destination column, time s) for pairs on the same road."""
+    o = pd.DataFrame({"g": origins.edge_group, "i": np.arange(len(origins))})
+    d = pd.DataFrame({"g": destinations.edge_group, "j": np.arange(len(destinations))})
+    o = o[origins.status != "far_from_road"]
+    d = d[destinations.status != "far_from_road"]
+    pairs = o.merge(d, on="g")
+    if pairs.empty:
+        return (np.empty(0, np.int64),) * 2 + (np.empty(0),)  # type: ignore[return-value]
+    i = pairs["i"].to_numpy()
+    j = pairs["j"].to_numpy()
+    fo = origins.group_fraction[i]
+    fd = destinations.group_fraction[j]
+    with np.errstate(invalid="ignore"):
+        along = np.where(
+            fd >= fo,
+            (fd - fo) * origins.group_forward_s[i],
+            (fo - fd) * origins.group_backward_s[i],
+        )
+    along = np.where(np.isnan(along), np.inf, along)
+    t = along + origins.access_s[i] + destinations.access_s[j]
+    return i, j, t
+
+
+def point_times(
+    ttg: TravelTimeGraph,
+    origins: SnappedPoints,
+    *,
+    destinations: SnappedPoints | None = None,
+    cutoff_s: float | None = None,
+    workers: int = 1,
+    progress: bool = False,
+) -> np.ndarray:
+    """Drive times from snapped points to every node or to snapped points.
+
+    Parameters
+    ----------
+    ttg
+        The CSR travel-time graph.
+    origins
+        Snapped origin points (for example stations).
+    destinations
+        Snapped destination points (for example demand); ``None`` returns
+        times to every node in ``ttg.node_ids`` order.
+    cutoff_s
+        Drive-time limit, s; beyond it times are ``inf``.
+    workers
+        Worker processes for many origins.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(origins), n_nodes or len(destinations))`` drive times, s,
+        including the access legs at both ends.
+    """
+    limit = validate_cutoff(cutoff_s)
+    _check_workers(workers)
+    n = ttg.n_nodes
+    matrix = _augmented(ttg, origins)
+    src = np.arange(len(origins)) + n
+    n_cols = n if destinations is None else len(destinations)
+    out = np.empty((len(origins), n_cols), dtype=np.float64)
+    for blk, dist in _run_blocks(
+        matrix, src, limit, workers=workers, progress=progress, desc="travel times"
+    ):
+        node_dist = dist[:, :n]
+        out[blk] = node_dist if destinations is None else _arrive(ttg, node_dist, destinations)
+    if destinations is not None:
+        i, j, t = _same_road(origins, destinations)
+        if len(i):
+            np.minimum.at(out, (i, j), t)
+        out[out > limit] = np.inf
+    return out
+
+
+def nearest_point_source(
+    ttg: TravelTimeGraph,
+    origins: SnappedPoints,
+    *,
+    destinations: SnappedPoints | None = None,
+    cutoff_s: float | None = None,
+    workers: int = 1,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Time from the nearest origin point, and which one, for every target.
+
+    Returns
+    -------
+    times, nearest
+        Drive time, s (``inf`` if none within the cutoff), and the position
+        in ``origins`` of the nearest one (``-1`` if none), per node (in
+        ``ttg.node_ids`` order) or per destination point.
+    """
+    times = point_times(
+        ttg,
+        origins,
+        destinations=destinations,
+        cutoff_s=cutoff_s,
+        workers=workers,
+        progress=progress,
+    )
+    if times.shape[0] == 0:
+        raise ParameterError("origins: no origin points given")
+    nearest = np.argmin(times, axis=0)
+    best = times[nearest, np.arange(times.shape[1])]
+    nearest = np.where(np.isfinite(best), nearest, -1)
+    return best, nearest
