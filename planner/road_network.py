@@ -43,6 +43,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
+from tqdm.auto import tqdm
 
 from planner import __version__, constants
 from planner._cache import cache_key, cached, file_digest
@@ -290,19 +291,35 @@ class _WayBuffer:
     newest: datetime | None = None
 
 
+def _xml_osm_base(path: Path) -> str | None:
+    """The ``<meta osm_base="...">`` date that Overpass writes into its XML, if any."""
+    opener = bz2.open if path.name.lower().endswith(".bz2") else open
+    with opener(path, "rb") as fh:
+        head = fh.read(4096).decode("utf-8", errors="replace")
+    match = re.search(r'<meta\s[^>]*osm_base="([^"]+)"', head)
+    return match.group(1) if match else None
+
+
 def _stream_ways(
-    path: Path, *, include_ferries: bool, bbox: tuple[float, float, float, float] | None
+    path: Path,
+    *,
+    include_ferries: bool,
+    bbox: tuple[float, float, float, float] | None,
+    progress: bool = False,
 ) -> tuple[_WayBuffer, str | None]:
     """Read drivable ways (and car ferries) with node locations from an OSM file."""
     import osmium
 
     buf = _WayBuffer()
+    bar = tqdm(desc=f"reading {path.name}", unit=" roads", disable=not progress, leave=False)
     keep_tags = constants.EDGE_TAGS
     try:
         reader = osmium.io.Reader(str(path), osmium.osm.NOTHING)
         header = reader.header()
         stamp = header.get("osmosis_replication_timestamp") or header.get("timestamp") or None
         reader.close()
+        if stamp is None and detect_source_kind(path) == "xml":
+            stamp = _xml_osm_base(path)
         processor = (
             osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
             .with_locations()
@@ -333,12 +350,15 @@ def _stream_ways(
             buf.lons.append(lons)
             buf.lats.append(lats)
             buf.ids.append(obj.id)
+            bar.update()
             buf.tags.append({k: tags[k] for k in keep_tags if k in tags})
             ts = obj.timestamp
             if ts is not None and ts.year > 1970 and (buf.newest is None or ts > buf.newest):
                 buf.newest = ts
     except RuntimeError as exc:
         raise InputFileError(f"{path}: cannot be read as OSM data ({exc})") from None
+    finally:
+        bar.close()
     if stamp is None and buf.newest is not None:
         stamp = buf.newest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return buf, stamp
@@ -404,6 +424,7 @@ def read_osm_roads(
     *,
     include_ferries: bool = True,
     bbox: tuple[float, float, float, float] | None = None,
+    progress: bool = False,
 ) -> tuple[nx.MultiDiGraph, str | None]:
     """Read drivable roads from an OSM PBF or XML file.
 
@@ -416,6 +437,8 @@ def read_osm_roads(
     bbox
         Optional (west, south, east, north) in degrees (EPSG:4326); ways with
         no node inside are skipped while streaming.
+    progress
+        Show a progress bar while streaming.
 
     Returns
     -------
@@ -431,7 +454,7 @@ def read_osm_roads(
     path = Path(path)
     detect_source_kind(path)
     _check_readable(path)
-    buf, stamp = _stream_ways(path, include_ferries=include_ferries, bbox=bbox)
+    buf, stamp = _stream_ways(path, include_ferries=include_ferries, bbox=bbox, progress=progress)
     return _graph_from_ways(buf), stamp
 
 
@@ -660,6 +683,7 @@ def build_network(
     boundary_name: str | None = None,
     settings: NetworkSettings | None = None,
     cache_dir: Path | None = None,
+    progress: bool = False,
 ) -> RoadNetwork:
     """Build (or load from cache) the drivable road network for an area.
 
@@ -677,6 +701,8 @@ def build_network(
         Buffer (km), components, ferries, simplification and speed model.
     cache_dir
         Folder for cached networks and downloads; ``None`` disables caching.
+    progress
+        Show progress bars.
 
     Returns
     -------

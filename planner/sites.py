@@ -1,0 +1,1272 @@
+"""Read and validate ambulance stations.
+
+Stations come from a table (CSV), a vector file (GeoJSON, GeoPackage,
+GeoParquet) or OpenStreetMap. Every reader returns the same shape: a
+:class:`geopandas.GeoDataFrame` in SWEREF 99 TM (EPSG:3006, metres) with the
+columns
+
+``name``
+    Station name (str), unique (compared case-insensitively).
+``fleet``
+    ``"ambulance"`` or ``"psychiatric"`` (see :data:`FLEET_TYPES`).
+``units``
+    Number of units (vehicles) at the station, int >= 1.
+``source_row``
+    Where the station came from: the 1-based data row of a table (row 1 is
+    the first line after the header), the 1-based feature index of a vector
+    file, or the OSM id of an OSM object.
+``geometry``
+    A Point in EPSG:3006.
+
+plus any further columns of the input, unchanged. Snapping stations to the
+road network is done elsewhere; this module only reads and checks.
+
+Every problem found in a file is reported in one :class:`InputFileError`
+whose lines name the file, the data row and, when known, the station.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+import geopandas as gpd
+import numpy as np
+import osmium
+import pandas as pd
+import pyogrio
+import pyproj
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from planner.constants import ANALYSIS_CRS, SWEDEN_BBOX_LONLAT, WGS84
+from planner.errors import InputFileError, MissingFileError, ParameterError
+
+__all__ = [
+    "FLEET_ALIASES",
+    "FLEET_TYPES",
+    "OSM_STATION_TAGS",
+    "read_osm_pois",
+    "read_osm_stations",
+    "read_points",
+    "read_stations",
+    "validate_stations",
+]
+
+# --------------------------------------------------------------------------
+# Constants
+# --------------------------------------------------------------------------
+#: Fleet types a station can have.
+FLEET_TYPES: Final[tuple[str, ...]] = ("ambulance", "psychiatric")
+
+#: Accepted spellings of each fleet type, compared case-insensitively.
+#: Swedish: "ambulans"; "psykiatri"/"psykiatrisk" and "PAM" (Psykiatrisk akut
+#: mobilitet, Region Stockholm's psychiatric emergency unit) mean psychiatric.
+FLEET_ALIASES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "ambulance": "ambulance",
+        "ambulans": "ambulance",
+        "psychiatric": "psychiatric",
+        "psykiatri": "psychiatric",
+        "psykiatrisk": "psychiatric",
+        "pam": "psychiatric",
+    }
+)
+
+#: Column names (case-insensitive) read as the station name, fleet and units.
+NAME_COLUMNS: Final = ("name", "namn", "station")
+FLEET_COLUMNS: Final = ("fleet", "type", "typ")
+UNITS_COLUMNS: Final = ("units", "antal", "ambulances")
+
+#: Coordinate column pairs recognised in tables (case-insensitive), as
+#: (x column, y column, is longitude/latitude). Longitude/latitude pairs mean
+#: EPSG:4326 unless ``crs`` is given; the others need ``crs``.
+COORDINATE_COLUMNS: Final[tuple[tuple[str, str, bool], ...]] = (
+    ("lon", "lat", True),
+    ("longitude", "latitude", True),
+    ("lng", "lat", True),
+    ("long", "lat", True),
+    ("x", "y", False),
+    ("easting", "northing", False),
+    ("e", "n", False),
+)
+
+#: File name endings read by :func:`read_stations`, per format.
+CSV_SUFFIXES: Final = (".csv", ".txt")
+GEOJSON_SUFFIXES: Final = (".geojson", ".json")
+GPKG_SUFFIXES: Final = (".gpkg",)
+PARQUET_SUFFIXES: Final = (".parquet",)
+STATION_SUFFIXES: Final = CSV_SUFFIXES + GEOJSON_SUFFIXES + GPKG_SUFFIXES + PARQUET_SUFFIXES
+
+#: File name endings read by :func:`read_osm_pois` (formats libosmium detects
+#: from the name).
+OSM_SUFFIXES: Final = (".osm.pbf", ".pbf", ".osm", ".osm.xml", ".osm.bz2", ".osm.gz")
+
+#: Delimiters tried for CSV files. Swedish Excel writes ``;`` (the comma is
+#: the decimal separator in the Swedish locale).
+CSV_DELIMITERS: Final = (";", "\t", ",")
+#: Text encodings tried for CSV files, in order. Excel's "CSV (semikolonavgränsad)"
+#: is written in the Windows ANSI code page, Windows-1252 on Swedish Windows.
+CSV_ENCODINGS: Final = ("utf-8-sig", "cp1252")
+
+#: The OSM tag of an ambulance station. Source: OSM wiki Tag:emergency=ambulance_station.
+OSM_STATION_TAGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {"emergency": ("ambulance_station",)}
+)
+
+#: At most this many problems are listed in one error message.
+MAX_LISTED_PROBLEMS: Final = 10
+
+_RESERVED = ("name", "fleet", "units", "source_row")
+_OSM_TYPE_ORDER = ("node", "way", "relation")
+
+# shapely geometry type ids
+_POINT, _POLYGON, _MULTIPOINT, _MULTIPOLYGON = 0, 3, 4, 6
+
+
+# --------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------
+def read_stations(
+    path: str | os.PathLike[str],
+    *,
+    crs: str | None = None,
+    x: str | None = None,
+    y: str | None = None,
+    layer: str | None = None,
+    default_fleet: str = "ambulance",
+    default_units: int = 1,
+    check_sweden: bool = True,
+) -> gpd.GeoDataFrame:
+    """Read ambulance stations from a CSV, GeoJSON, GeoPackage or GeoParquet file.
+
+    Parameters
+    ----------
+    path
+        The file. The format follows the ending: ``.csv``/``.txt`` (delimiter
+        ``,``, ``;`` or tab, detected from the header; UTF-8 or Windows-1252),
+        ``.geojson``/``.json``, ``.gpkg``, ``.parquet`` (GeoParquet).
+    crs
+        CRS of the coordinates, anything :class:`pyproj.CRS` accepts (e.g.
+        ``"EPSG:3006"``). Tables: needed for x/y columns; longitude/latitude
+        columns are EPSG:4326 unless this is given. Vector files: only used when
+        the file declares no CRS, and must agree with the file's CRS otherwise.
+    x, y
+        Names of the coordinate columns of a table. By default detected
+        (case-insensitively) among ``lon``/``lat``, ``longitude``/``latitude``,
+        ``lng``/``lat``, ``long``/``lat``, ``x``/``y``, ``easting``/``northing``
+        and ``e``/``n``. Decimal commas (``18,07``) are accepted.
+    layer
+        GeoPackage layer. Needed when the file has more than one layer with
+        geometry.
+    default_fleet
+        Fleet type of stations with no fleet value (or when there is no fleet
+        column): ``"ambulance"`` or ``"psychiatric"`` (Swedish spellings too).
+    default_units
+        Units of stations with no units value (or no units column), >= 1.
+    check_sweden
+        Refuse points outside a box around Sweden
+        (:data:`planner.constants.SWEDEN_BBOX_LONLAT`), saying when swapping the
+        two coordinates would put the point inside. Turn off for data from
+        elsewhere; coordinates must then still be valid for their CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``name``, ``fleet``, ``units``, ``source_row``, the file's other
+        columns as read (the coordinate columns of a table are dropped, and a
+        ``source_row`` column of the file is replaced), and ``geometry``:
+        points in EPSG:3006 (SWEREF 99 TM, metres). Station columns are found
+        case-insensitively: name ``name``/``namn``/``station``; fleet
+        ``fleet``/``type``/``typ``; units ``units``/``antal``/``ambulances``.
+
+    Raises
+    ------
+    MissingFileError
+        The file does not exist.
+    InputFileError
+        The file cannot be read, has no stations, or has bad rows; the message
+        names the file, the data rows and the stations.
+    ParameterError
+        An argument is unusable (unknown CRS, ``layer`` not in the file ...).
+
+    Notes
+    -----
+    Vector files must hold Points (a MultiPoint of one point is fine). For
+    Polygons and MultiPolygons (a station drawn as its building or site) the
+    representative point (:meth:`shapely.Geometry.representative_point`, a point
+    guaranteed to lie inside) is used. Other geometry types are refused.
+    Empty lines of a table are skipped but still counted, so row n is always
+    the n-th line after the header.
+    """
+    fleet = _fleet_argument(default_fleet, "default_fleet")
+    units = _units_argument(default_units)
+    gdf, source, problems, known_bad = _read_layer(path, crs=crs, x=x, y=y, layer=layer)
+    if len(gdf) == 0:
+        raise InputFileError(f"{source} holds no stations")
+    return _validate(
+        gdf,
+        source=source,
+        default_fleet=fleet,
+        default_units=units,
+        check_sweden=check_sweden,
+        problems=problems,
+        known_bad=known_bad,
+    )
+
+
+def read_points(
+    path: str | os.PathLike[str],
+    *,
+    crs: str | None = None,
+    x: str | None = None,
+    y: str | None = None,
+    layer: str | None = None,
+    check_sweden: bool = True,
+) -> gpd.GeoDataFrame:
+    """Read any point layer (targets, candidate sites) from the same formats as stations.
+
+    Parameters are those of :func:`read_stations`; no name, fleet or units
+    column is needed (a ``name`` column, if present, is used in messages).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The file's columns (a table's coordinate columns dropped), ``source_row``
+        and Point ``geometry`` in EPSG:3006 (SWEREF 99 TM, metres), indexed
+        0..n-1. Polygons give a point inside them.
+
+    Raises
+    ------
+    MissingFileError, InputFileError, ParameterError
+        As :func:`read_stations`: bad rows are named by file and row.
+    """
+    gdf, source, problems, known_bad = _read_layer(path, crs=crs, x=x, y=y, layer=layer)
+    if len(gdf) == 0:
+        raise InputFileError(f"{source} holds no points")
+    gdf = gdf.reset_index(drop=True)
+    rows = _source_rows(gdf, source)
+    if problems is None:
+        names = _text(gdf["name"]) if "name" in gdf.columns else pd.Series("", index=gdf.index)
+        problems = _Problems(source, rows, names.to_numpy(dtype=object))
+    bad = np.zeros(len(gdf), dtype=bool) if known_bad is None else np.asarray(known_bad, bool)
+    x3006, y3006 = _points_3006(
+        gdf,
+        src_crs=pyproj.CRS.from_user_input(gdf.crs),
+        bad=bad,
+        check_sweden=check_sweden,
+        problems=problems,
+    )
+    problems.raise_if_any()
+    table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).assign(source_row=rows)
+    return gpd.GeoDataFrame(table, geometry=shapely.points(x3006, y3006), crs=ANALYSIS_CRS)
+
+
+def _read_layer(
+    path: str | os.PathLike[str],
+    *,
+    crs: str | None,
+    x: str | None,
+    y: str | None,
+    layer: str | None,
+) -> tuple[gpd.GeoDataFrame, str, _Problems | None, np.ndarray | None]:
+    """Read a table or vector file as (points in the file's CRS, source, problems, bad rows)."""
+    path = Path(path)
+    source = os.fspath(path)
+    crs_obj = None if crs is None else _parse_crs(crs, "crs")
+    if (x is None) != (y is None):
+        raise ParameterError(
+            f"pass both x= and y= (the coordinate column names) or neither; got x={x!r}, y={y!r}"
+        )
+    _require_file(path)
+    kind = _station_format(path, source)
+    if kind != "csv" and x is not None:
+        raise ParameterError(
+            f"x= and y= name the coordinate columns of a CSV file; {source} holds geometries"
+        )
+    if kind != "gpkg" and layer is not None:
+        raise ParameterError(f"layer={layer!r} only applies to GeoPackage files, not {source}")
+    if kind == "csv":
+        table = _read_csv(path, source)
+        gdf, problems, known_bad = _table_to_points(table, source=source, crs=crs_obj, x=x, y=y)
+        return gdf, source, problems, known_bad
+    return _read_vector(path, source, kind, layer=layer, crs=crs_obj), source, None, None
+
+
+def validate_stations(
+    gdf: gpd.GeoDataFrame,
+    *,
+    source: str = "stations",
+    default_fleet: str = "ambulance",
+    default_units: int = 1,
+    check_sweden: bool = True,
+) -> gpd.GeoDataFrame:
+    """Check stations built by hand and bring them to the readers' shape.
+
+    The readers use this too, so a GeoDataFrame built in code gets the same
+    checks and the same messages as a file.
+
+    Parameters
+    ----------
+    gdf
+        Stations in any CRS (it must be set). Needs a name column (``name``,
+        ``namn`` or ``station``); fleet and units columns are optional (see
+        :func:`read_stations` for their names). A ``source_row`` column, if
+        present, numbers the rows in messages; otherwise rows count from 1.
+    source
+        What to call the data in messages (a file name, say).
+    default_fleet, default_units, check_sweden
+        As in :func:`read_stations`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A new frame with ``name``, ``fleet``, ``units``, ``source_row``, the
+        other columns, and Point ``geometry`` in EPSG:3006 (SWEREF 99 TM,
+        metres), indexed 0..n-1. Calling it again on its result changes nothing.
+
+    Raises
+    ------
+    InputFileError
+        Names empty or repeated, unknown fleet types, units not whole numbers
+        >= 1, missing or non-point geometries, coordinates invalid for the CRS
+        or (with ``check_sweden``) outside Sweden. All problems are listed,
+        each naming ``source``, the row and the station.
+    ParameterError
+        ``gdf`` is not a GeoDataFrame, or a default is unusable.
+    """
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise ParameterError(
+            f"validate_stations needs a GeoDataFrame, not {type(gdf).__name__}; build one with "
+            "geopandas.GeoDataFrame(..., geometry=..., crs=...)"
+        )
+    try:
+        gdf.geometry  # noqa: B018 - raises if there is no active geometry column
+    except AttributeError as exc:
+        raise ParameterError(
+            f"validate_stations: {source} has no active geometry column; use set_geometry()"
+        ) from exc
+    return _validate(
+        gdf,
+        source=source,
+        default_fleet=_fleet_argument(default_fleet, "default_fleet"),
+        default_units=_units_argument(default_units),
+        check_sweden=check_sweden,
+    )
+
+
+def read_osm_pois(
+    path: str | os.PathLike[str],
+    *,
+    tags: Mapping[str, Iterable[str]],
+    boundary: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Read OSM objects with any of the given tags as points.
+
+    Parameters
+    ----------
+    path
+        An OSM file: ``.osm.pbf``/``.pbf``, ``.osm``/``.osm.xml`` or compressed
+        XML ``.osm.bz2``/``.osm.gz``. Read with pyosmium.
+    tags
+        OSM key to accepted values, e.g. ``{"amenity": ["hospital", "clinic"],
+        "healthcare": ["hospital"]}``. An object matches if any key=value pair
+        matches. A single string value is taken as one value.
+    boundary
+        Keep only objects whose point lies in (or on) this area. A shapely
+        geometry in EPSG:4326 (longitude/latitude degrees), or a GeoSeries or
+        GeoDataFrame with a CRS (its union is used).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``osm_id`` (int), ``osm_type`` (``"node"``, ``"way"`` or
+        ``"relation"``), ``name`` (the ``name`` tag, or None), ``tag`` (the first
+        matching ``key=value``, in the order of ``tags``) and ``geometry``:
+        Points in EPSG:3006 (SWEREF 99 TM, metres). Sorted by type, then id.
+        Possibly empty, with the same columns and CRS.
+
+    Raises
+    ------
+    MissingFileError
+        The file does not exist.
+    InputFileError
+        The ending is not an OSM one, or the file is not readable OSM data.
+    ParameterError
+        ``tags`` or ``boundary`` is unusable.
+
+    Notes
+    -----
+    Nodes are their location. Ways are the centroid, computed in EPSG:3006, of
+    their polygon (closed ways) or line (open ways); multipolygon relations
+    are the centroid of their assembled area. Relations of other types, and
+    multipolygons whose member ways are missing from the file, are not
+    returned. Nodes of a way that are missing from the file (a clipped
+    extract) are left out of its shape; a way with none of them is skipped.
+    """
+    path = Path(path)
+    source = os.fspath(path)
+    pairs = _tag_pairs(tags)
+    area = _boundary_lonlat(boundary)
+    _require_file(path)
+    if not path.name.lower().endswith(OSM_SUFFIXES):
+        raise InputFileError(
+            f"{source}: not an OSM file name; supported endings: {', '.join(OSM_SUFFIXES)}"
+        )
+
+    ids, types, names, matched, shapes = _scan_osm(path, source, pairs)
+    lonlat = gpd.GeoSeries(shapes, crs=WGS84)
+    points = lonlat.to_crs(ANALYSIS_CRS).centroid
+    gdf = gpd.GeoDataFrame(
+        {
+            "osm_id": pd.Series(ids, dtype="int64"),
+            "osm_type": pd.Series(types, dtype=object),
+            "name": pd.Series(names, dtype=object),
+            "tag": pd.Series(matched, dtype=object),
+        },
+        geometry=points.reset_index(drop=True),
+        crs=ANALYSIS_CRS,
+    )
+    if area is not None and len(gdf):
+        inside = shapely.covers(area, np.asarray(gdf.geometry.to_crs(WGS84).array))
+        gdf = gdf.loc[inside]
+    order = gdf["osm_type"].map({t: i for i, t in enumerate(_OSM_TYPE_ORDER)})
+    gdf = gdf.assign(_order=order).sort_values(["_order", "osm_id"], kind="stable")
+    return gdf.drop(columns="_order").reset_index(drop=True)
+
+
+def read_osm_stations(
+    path: str | os.PathLike[str],
+    *,
+    boundary: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Read OSM ambulance stations (``emergency=ambulance_station``).
+
+    A thin wrapper over :func:`read_osm_pois` with :data:`OSM_STATION_TAGS`.
+
+    Parameters
+    ----------
+    path
+        An OSM file (see :func:`read_osm_pois`).
+    boundary
+        Keep only stations inside this area (EPSG:4326 shapely geometry, or a
+        GeoSeries/GeoDataFrame with a CRS).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The stations' shape (see the module docstring) in EPSG:3006, with
+        ``source_row`` holding the OSM id and an extra ``osm_type`` column.
+        ``name`` is the ``name`` tag, or ``"ambulance station <osm id>"``;
+        names that occur more than once get `` (<osm type> <osm id>)``
+        appended so that they are unique. ``fleet`` is ``"ambulance"`` and
+        ``units`` 1. Possibly empty. Points are not checked against Sweden's
+        box: use ``boundary`` to restrict the area.
+
+    Raises
+    ------
+    MissingFileError, InputFileError, ParameterError
+        As :func:`read_osm_pois`.
+    """
+    pois = read_osm_pois(path, tags=OSM_STATION_TAGS, boundary=boundary)
+    ids = pois["osm_id"].astype("int64")
+    names = _text(pois["name"])
+    names = names.where(names != "", "ambulance station " + ids.astype(str))
+    repeated = names.str.casefold().duplicated(keep=False)
+    names = names.where(~repeated, names + " (" + pois["osm_type"] + " " + ids.astype(str) + ")")
+    stations = gpd.GeoDataFrame(
+        {
+            "name": names,
+            "fleet": "ambulance",
+            "units": 1,
+            "source_row": ids,
+            "osm_type": pois["osm_type"],
+        },
+        geometry=pois.geometry,
+        crs=ANALYSIS_CRS,
+    )
+    return _validate(
+        stations,
+        source=os.fspath(path),
+        default_fleet="ambulance",
+        default_units=1,
+        check_sweden=False,
+    )
+
+
+# --------------------------------------------------------------------------
+# Problems: collected by vectorised checks, reported together
+# --------------------------------------------------------------------------
+class _Problems:
+    """Bad rows found by vectorised checks, raised as one InputFileError."""
+
+    def __init__(self, source: str, rows: np.ndarray, names: np.ndarray) -> None:
+        self.source = source
+        self.rows = rows
+        self.names = names
+        self._rows: list[tuple[np.ndarray, Callable[[int], str]]] = []
+        self._whole: list[tuple[int, str]] = []
+        self._unlisted = 0
+
+    def add(self, mask: np.ndarray, describe: Callable[[int], str]) -> None:
+        """Record rows where ``mask`` is true; ``describe(position)`` words one."""
+        positions = np.flatnonzero(mask)
+        if positions.size:
+            self._rows.append((positions, describe))
+
+    def add_message(self, position: int, message: str) -> None:
+        """Record a complete message, sorted as if it were at ``position``."""
+        self._whole.append((position, message))
+
+    def add_unlisted(self, count: int) -> None:
+        """Count problems that are found but not worded (beyond the listed ones)."""
+        self._unlisted += count
+
+    def __bool__(self) -> bool:
+        return bool(self._rows or self._whole or self._unlisted)
+
+    def raise_if_any(self) -> None:
+        if not self:
+            return
+        total = sum(p.size for p, _ in self._rows) + len(self._whole) + self._unlisted
+        # Each check's positions are sorted, so the first few overall are among
+        # the first few of each check: only those are worded.
+        entries: list[tuple[int, int, str]] = []
+        for order, (positions, describe) in enumerate(self._rows):
+            for position in positions[:MAX_LISTED_PROBLEMS].tolist():
+                entries.append((position, order, self._line(position, describe(position))))
+        entries.extend((pos, -1, msg) for pos, msg in self._whole)
+        entries.sort(key=lambda e: (e[0], e[1]))
+        lines = [msg for _, _, msg in entries[:MAX_LISTED_PROBLEMS]]
+        if total > MAX_LISTED_PROBLEMS:
+            lines.append(f"{self.source}: ... and {total - MAX_LISTED_PROBLEMS} more problems")
+        raise InputFileError("\n".join(lines))
+
+    def _line(self, position: int, message: str) -> str:
+        name = self.names[position]
+        label = f" ({name})" if name else ""
+        return f"{self.source} row {self.rows[position]}{label}: {message}"
+
+
+# --------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------
+def _validate(
+    gdf: gpd.GeoDataFrame,
+    *,
+    source: str,
+    default_fleet: str,
+    default_units: int,
+    check_sweden: bool,
+    problems: _Problems | None = None,
+    known_bad: np.ndarray | None = None,
+) -> gpd.GeoDataFrame:
+    """Check ``gdf`` and return it in the standard shape (see validate_stations).
+
+    ``problems`` may already hold problems of the same rows (from parsing a
+    table); ``known_bad`` marks rows whose geometry is missing because of them.
+    """
+    if gdf.crs is None:
+        raise InputFileError(
+            f"{source}: the stations have no CRS; set one (e.g. gdf.set_crs('EPSG:3006'))"
+        )
+    src_crs = pyproj.CRS.from_user_input(gdf.crs)
+    gdf = _canonical_columns(gdf.reset_index(drop=True), source)
+    n = len(gdf)
+    rows = _source_rows(gdf, source)
+    if "name" not in gdf.columns:
+        raise InputFileError(
+            f"{source}: no station name column; expected one of: {', '.join(NAME_COLUMNS)}"
+        )
+    names = _text(gdf["name"])
+    names_arr = names.to_numpy(dtype=object)
+    if problems is None:
+        problems = _Problems(source, rows, names_arr)
+    bad = np.zeros(n, dtype=bool) if known_bad is None else np.asarray(known_bad, dtype=bool)
+
+    # names: present and unique (case-insensitive)
+    problems.add((names == "").to_numpy(), lambda i: "name is missing")
+    _check_duplicates(names, rows, source, problems)
+
+    # fleet
+    if "fleet" in gdf.columns:
+        fleet_raw = gdf["fleet"]
+        fleet_text = _text(fleet_raw)
+        fleet_blank = fleet_text == ""
+        fleet = fleet_text.str.casefold().map(FLEET_ALIASES)
+        unknown = (~fleet_blank & fleet.isna()).to_numpy()
+        problems.add(unknown, lambda i: _unknown_fleet(fleet_text.iloc[i]))
+        fleet = fleet.where(~fleet_blank, default_fleet)
+    else:
+        fleet = pd.Series(default_fleet, index=gdf.index)
+
+    # units
+    if "units" in gdf.columns:
+        units_raw = gdf["units"]
+        units_blank = (_text(units_raw) == "").to_numpy()
+        numbers = _numbers(units_raw).to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            whole = (
+                np.isfinite(numbers)
+                & (numbers >= 1)
+                & (numbers <= np.iinfo(np.int32).max)  # guards the int cast below
+                & (np.mod(numbers, 1) == 0)
+            )
+        problems.add(
+            ~units_blank & ~whole,
+            lambda i: f"units must be a whole number >= 1, got {_show(units_raw.iloc[i])}",
+        )
+        units = np.where(units_blank | ~whole, default_units, numbers).astype("int64")
+    else:
+        units = np.full(n, default_units, dtype="int64")
+
+    x3006, y3006 = _points_3006(
+        gdf, src_crs=src_crs, bad=bad, check_sweden=check_sweden, problems=problems
+    )
+    problems.raise_if_any()
+
+    reserved = {*_RESERVED, gdf.geometry.name}
+    extras = pd.DataFrame(gdf[[c for c in gdf.columns if c not in reserved]])
+    base = pd.DataFrame(
+        {
+            "name": names,
+            "fleet": fleet.astype(str),
+            "units": units,
+            "source_row": rows,
+        },
+        index=extras.index,
+    )
+    geometry = gpd.GeoSeries(shapely.points(x3006, y3006), index=extras.index, crs=ANALYSIS_CRS)
+    return gpd.GeoDataFrame(pd.concat([base, extras], axis=1), geometry=geometry)
+
+
+def _points_3006(
+    gdf: gpd.GeoDataFrame,
+    *,
+    src_crs: pyproj.CRS,
+    bad: np.ndarray,
+    check_sweden: bool,
+    problems: _Problems,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One point per row (polygons give a point inside), checked, in EPSG:3006.
+
+    Rows marked ``bad`` already have a recorded problem and are skipped.
+    """
+    n = len(gdf)
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    type_ids = shapely.get_type_id(geoms)
+    missing = (type_ids < 0) | shapely.is_empty(geoms)
+    parts = shapely.get_num_geometries(geoms)
+    single_multi = (type_ids == _MULTIPOINT) & (parts == 1)
+    areal = np.isin(type_ids, (_POLYGON, _MULTIPOLYGON)) & ~missing
+    usable = ((type_ids == _POINT) | single_multi | areal) & ~missing
+    problems.add(missing & ~bad, lambda i: "geometry is missing or empty")
+    problems.add(
+        ~missing & ~usable & ~bad,
+        lambda i: _bad_geometry(geoms[i]),
+    )
+    points = geoms.copy()
+    points[single_multi] = shapely.get_geometry(geoms[single_multi], 0)
+    points[areal] = shapely.point_on_surface(geoms[areal])
+    good = usable & ~bad
+
+    xs = np.full(n, np.nan)
+    ys = np.full(n, np.nan)
+    xs[good] = shapely.get_x(points[good])
+    ys[good] = shapely.get_y(points[good])
+    return _check_coordinates(
+        xs, ys, good, src_crs=src_crs, check_sweden=check_sweden, problems=problems
+    )
+
+
+def _check_coordinates(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    good: np.ndarray,
+    *,
+    src_crs: pyproj.CRS,
+    check_sweden: bool,
+    problems: _Problems,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check points (x, y in ``src_crs``) and return them in EPSG:3006.
+
+    Rows outside ``good`` are skipped (their problem is already recorded).
+    """
+    crs_label = _crs_label(src_crs)
+    finite = np.isfinite(xs) & np.isfinite(ys)
+    problems.add(
+        good & ~finite,
+        lambda i: f"coordinates ({_fmt(xs[i])}, {_fmt(ys[i])}) are not finite numbers",
+    )
+    good = good & finite
+    if src_crs.is_geographic:
+        lon, lat = xs, ys
+        in_range = (np.abs(xs) <= 180) & (np.abs(ys) <= 90)
+        problems.add(
+            good & ~in_range,
+            lambda i: (
+                f"({_fmt(xs[i])}, {_fmt(ys[i])}) is not a longitude/latitude: longitude must "
+                f"be within ±180 and latitude within ±90; check the coordinates and the CRS "
+                f"({crs_label})"
+            ),
+        )
+        good = good & in_range
+    else:
+        lon, lat = _transform(src_crs, WGS84, xs, ys, good)
+        converts = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90)
+        problems.add(
+            good & ~converts,
+            lambda i: (
+                f"({_fmt(xs[i])}, {_fmt(ys[i])}) cannot be converted from {crs_label} to "
+                "longitude/latitude; check the coordinates and the CRS"
+            ),
+        )
+        good = good & converts
+
+    if check_sweden:
+        west, south, east, north = SWEDEN_BBOX_LONLAT
+        inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+        outside = good & ~inside
+        swapped_inside = np.zeros_like(outside)
+        if outside.any():
+            s_lon, s_lat = _transform(src_crs, WGS84, ys, xs, outside)
+            swapped_inside = (
+                outside & (s_lon >= west) & (s_lon <= east) & (s_lat >= south) & (s_lat <= north)
+            )
+        axes = (
+            "latitude and longitude"
+            if src_crs.is_geographic
+            else "the x (easting) and y (northing) coordinates"
+        )
+        problems.add(
+            swapped_inside,
+            lambda i: f"({_fmt(xs[i])}, {_fmt(ys[i])}) lies outside Sweden; {axes} look swapped",
+        )
+        problems.add(
+            outside & ~swapped_inside,
+            lambda i: (
+                f"({_fmt(xs[i])}, {_fmt(ys[i])}) lies outside Sweden; check the coordinates "
+                f"and the CRS ({crs_label})"
+            ),
+        )
+        good = good & inside
+
+    x3006, y3006 = _transform(src_crs, pyproj.CRS.from_user_input(ANALYSIS_CRS), xs, ys, good)
+    converts = np.isfinite(x3006) & np.isfinite(y3006)
+    problems.add(
+        good & ~converts,
+        lambda i: (
+            f"({_fmt(xs[i])}, {_fmt(ys[i])}) cannot be converted from {crs_label} to "
+            f"SWEREF 99 TM ({ANALYSIS_CRS})"
+        ),
+    )
+    return x3006, y3006
+
+
+def _transform(
+    src: pyproj.CRS, dst: pyproj.CRS | str, xs: np.ndarray, ys: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Transform the selected rows (always x/y = easting/northing or lon/lat order)."""
+    out_x = np.full(xs.shape, np.nan)
+    out_y = np.full(ys.shape, np.nan)
+    if rows.any():
+        dst_crs = pyproj.CRS.from_user_input(dst)
+        if src.equals(dst_crs):
+            out_x[rows], out_y[rows] = xs[rows], ys[rows]
+        else:
+            transformer = pyproj.Transformer.from_crs(src, dst_crs, always_xy=True)
+            out_x[rows], out_y[rows] = transformer.transform(xs[rows], ys[rows])
+    return out_x, out_y
+
+
+def _check_duplicates(names: pd.Series, rows: np.ndarray, source: str, problems: _Problems) -> None:
+    """Record each name that occurs in more than one row (case-insensitive)."""
+    keys = names.str.casefold()
+    repeated = (keys.duplicated(keep=False) & (names != "")).to_numpy()
+    if not repeated.any():
+        return
+    positions = np.flatnonzero(repeated)
+    # one list of positions per name, in order of first appearance
+    groups = pd.Series(positions).groupby(keys.to_numpy()[positions], sort=False).agg(list)
+    for members in groups.iloc[:MAX_LISTED_PROBLEMS]:  # only these are worded
+        listed = _and_list([str(rows[p]) for p in members])
+        problems.add_message(
+            members[0],
+            f"{source}: duplicate station name {names.iloc[members[0]]!r} in rows {listed}",
+        )
+    problems.add_unlisted(max(len(groups) - MAX_LISTED_PROBLEMS, 0))
+
+
+# --------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------
+def _read_csv(path: Path, source: str) -> pd.DataFrame:
+    """Read a delimited text file as strings, numbering its data rows from 1."""
+    raw = path.read_bytes()
+    text = None
+    for encoding in CSV_ENCODINGS:
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None:
+        raise InputFileError(
+            f"{source} is not text in any of these encodings: {', '.join(CSV_ENCODINGS)}"
+        )
+    if not text.strip():
+        raise InputFileError(f"{source} is empty")
+    delimiter = _sniff_delimiter(text)
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputFileError(
+            f"{source} cannot be read as a table with delimiter {delimiter!r}: {exc}"
+        ) from exc
+    table.columns = [str(c).strip() for c in table.columns]
+    table = table.fillna("")
+    blank = table.apply(lambda column: column.str.strip() == "")
+    table = table.assign(source_row=np.arange(1, len(table) + 1, dtype="int64"))
+    # Excel leaves empty rows (";;;") and a trailing delimiter (an empty,
+    # unnamed column): drop both.
+    unnamed_empty = [
+        c for c in blank.columns if str(c).startswith("Unnamed: ") and bool(blank[c].all())
+    ]
+    table = table.loc[~blank.all(axis=1)].drop(columns=unnamed_empty)
+    return table.reset_index(drop=True)
+
+
+def _sniff_delimiter(text: str) -> str:
+    """Pick the delimiter from the header line.
+
+    :class:`csv.Sniffer` is not used: decimal commas in ``;`` files fool it.
+    The header holds no numbers, so the delimiters it contains are the
+    candidates; if several, the one splitting the first lines into equal
+    field counts wins.
+    """
+    lines = [line for line in text.splitlines() if line.strip()][:50]
+    header = lines[0]
+    found = [d for d in CSV_DELIMITERS if d in header]
+    if len(found) <= 1:
+        return found[0] if found else ","
+
+    def score(delimiter: str) -> tuple[bool, int]:
+        widths = {len(fields) for fields in csv.reader(lines, delimiter=delimiter)}
+        return len(widths) == 1, header.count(delimiter)
+
+    return max(found, key=score)
+
+
+def _table_to_points(
+    table: pd.DataFrame,
+    *,
+    source: str,
+    crs: pyproj.CRS | None,
+    x: str | None,
+    y: str | None,
+) -> tuple[gpd.GeoDataFrame, _Problems, np.ndarray]:
+    """Turn coordinate columns into points; bad coordinates become problems."""
+    table = _canonical_columns(table, source)
+    x_col, y_col, lonlat = _coordinate_columns(table, source, x, y)
+    if crs is None:
+        if not lonlat:
+            raise InputFileError(
+                f"{source}: columns {x_col}/{y_col} need a CRS; pass crs='EPSG:3006' "
+                "(SWEREF 99 TM) or similar"
+            )
+        crs = pyproj.CRS.from_user_input(WGS84)
+
+    rows = _source_rows(table, source)
+    names = _text(table["name"]) if "name" in table.columns else pd.Series("", index=table.index)
+    problems = _Problems(source, rows, names.to_numpy(dtype=object))
+    if crs.is_geographic:
+        labels = ("longitude", "latitude")
+    else:
+        labels = (f"easting (column {x_col!r})", f"northing (column {y_col!r})")
+
+    values = []
+    ok = np.ones(len(table), dtype=bool)
+    for column, label in zip((x_col, y_col), labels, strict=True):
+        number = _parse_coordinate(table[column], label, problems)
+        ok &= np.isfinite(number)
+        values.append(number)
+
+    geometry = np.full(len(table), None, dtype=object)
+    geometry[ok] = shapely.points(values[0][ok], values[1][ok])
+    gdf = gpd.GeoDataFrame(
+        table.drop(columns=[x_col, y_col]),
+        geometry=gpd.GeoSeries(geometry, index=table.index, crs=crs),
+    )
+    return gdf, problems, ~ok
+
+
+def _parse_coordinate(raw: pd.Series, label: str, problems: _Problems) -> np.ndarray:
+    """Parse one coordinate column; record missing, non-numeric and infinite values."""
+    blank = (_text(raw) == "").to_numpy()
+    number = _numbers(raw).to_numpy(dtype=float)
+    nan = np.isnan(number)
+
+    def shown(i: int) -> str:
+        return f"{label} {_show(raw.iloc[i])}"
+
+    problems.add(blank, lambda i: f"{label} is missing")
+    problems.add(~blank & nan, lambda i: f"{shown(i)} is not a number")
+    problems.add(~nan & ~np.isfinite(number), lambda i: f"{shown(i)} is not a finite number")
+    return number
+
+
+def _coordinate_columns(
+    table: pd.DataFrame, source: str, x: str | None, y: str | None
+) -> tuple[str, str, bool]:
+    """Find the coordinate columns: (x column, y column, is longitude/latitude)."""
+    by_key = {str(c).casefold(): c for c in table.columns}
+    lonlat_names = {(cx, cy) for cx, cy, is_lonlat in COORDINATE_COLUMNS if is_lonlat}
+    if x is not None and y is not None:
+        found = []
+        for wanted in (x, y):
+            column = wanted if wanted in table.columns else by_key.get(wanted.casefold())
+            if column is None:
+                raise InputFileError(
+                    f"{source}: no column {wanted!r}; the columns are: "
+                    f"{', '.join(map(str, table.columns))}"
+                )
+            found.append(column)
+        key = (str(found[0]).casefold(), str(found[1]).casefold())
+        return found[0], found[1], key in lonlat_names
+
+    pairs = [
+        (by_key[cx], by_key[cy], is_lonlat)
+        for cx, cy, is_lonlat in COORDINATE_COLUMNS
+        if cx in by_key and cy in by_key
+    ]
+    if len(pairs) == 1:
+        return pairs[0]
+    if pairs:
+        listed = ", ".join(f"{px}/{py}" for px, py, _ in pairs)
+        raise InputFileError(
+            f"{source}: several coordinate column pairs ({listed}); pass x= and y= to choose"
+        )
+    known = ", ".join(f"{cx}/{cy}" for cx, cy, _ in COORDINATE_COLUMNS)
+    raise InputFileError(
+        f"{source}: no coordinate columns; expected one of these pairs: {known} (or pass x= "
+        f"and y=); the columns are: {', '.join(map(str, table.columns))}"
+    )
+
+
+# --------------------------------------------------------------------------
+# Vector files
+# --------------------------------------------------------------------------
+def _read_vector(
+    path: Path, source: str, kind: str, *, layer: str | None, crs: pyproj.CRS | None
+) -> gpd.GeoDataFrame:
+    """Read a GeoJSON, GeoPackage or GeoParquet file, setting or checking its CRS."""
+    if kind == "gpkg":
+        layer = _gpkg_layer(path, source, layer)
+    try:
+        if kind == "parquet":
+            gdf = gpd.read_parquet(path)
+        else:
+            gdf = gpd.read_file(path, engine="pyogrio", layer=layer)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise InputFileError(f"{source} cannot be read as {kind}: {exc}") from exc
+    if gdf.crs is None:
+        if crs is None:
+            raise InputFileError(
+                f"{source} declares no CRS; pass crs='EPSG:3006' (SWEREF 99 TM) or the CRS "
+                "its coordinates are in"
+            )
+        gdf = gdf.set_crs(crs)
+    elif crs is not None and not pyproj.CRS.from_user_input(gdf.crs).equals(
+        crs, ignore_axis_order=True
+    ):
+        raise ParameterError(
+            f"crs={_crs_label(crs)!r} disagrees with the CRS {source} declares "
+            f"({_crs_label(pyproj.CRS.from_user_input(gdf.crs))}); leave crs= out"
+        )
+    gdf = gdf.reset_index(drop=True)
+    gdf["source_row"] = np.arange(1, len(gdf) + 1, dtype="int64")
+    return gdf
+
+
+def _gpkg_layer(path: Path, source: str, layer: str | None) -> str:
+    """The GeoPackage layer to read: ``layer``, or the only one with geometry."""
+    try:
+        layers = pyogrio.list_layers(path)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise InputFileError(f"{source} cannot be read as a GeoPackage: {exc}") from exc
+    names = [str(name) for name, _ in layers]
+    if layer is not None:
+        if layer not in names:
+            raise ParameterError(
+                f"layer={layer!r} is not in {source}; its layers are: {', '.join(names)}"
+            )
+        return layer
+    spatial = [str(name) for name, geometry_type in layers if geometry_type is not None]
+    if len(spatial) == 1:
+        return spatial[0]
+    if not spatial:
+        raise InputFileError(f"{source} has no layer with geometries")
+    raise InputFileError(
+        f"{source} has several layers: {', '.join(spatial)}; pass layer= to choose one"
+    )
+
+
+# --------------------------------------------------------------------------
+# OSM
+# --------------------------------------------------------------------------
+def _scan_osm(
+    path: Path, source: str, pairs: list[tuple[str, str]]
+) -> tuple[list[int], list[str], list[str | None], list[str], list[BaseGeometry]]:
+    """Read matching nodes, ways and multipolygons as lon/lat shapes."""
+    ids: list[int] = []
+    types: list[str] = []
+    names: list[str | None] = []
+    matched: list[str] = []
+    shapes: list[BaseGeometry] = []
+    wkb = osmium.geom.WKBFactory()
+    processor = (
+        osmium.FileProcessor(os.fspath(path))
+        .with_locations()
+        .with_areas(osmium.filter.TagFilter(*pairs))
+        .with_filter(osmium.filter.TagFilter(*pairs))
+    )
+    try:
+        for obj in processor:
+            shape: BaseGeometry | None = None
+            if isinstance(obj, osmium.osm.Node):
+                osm_type, osm_id = "node", obj.id
+                if obj.location.valid():
+                    shape = shapely.Point(obj.location.lon, obj.location.lat)
+            elif isinstance(obj, osmium.osm.Way):
+                osm_type, osm_id = "way", obj.id
+                coords = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
+                if obj.is_closed() and len(coords) >= 4:
+                    shape = shapely.Polygon(coords)
+                elif len(coords) >= 2:
+                    shape = shapely.LineString(coords)
+                elif coords:
+                    shape = shapely.Point(coords[0])
+            elif isinstance(obj, osmium.osm.Area) and not obj.from_way():
+                # multipolygon relations; closed ways are handled as ways above
+                osm_type, osm_id = "relation", obj.orig_id()
+                try:
+                    shape = shapely.from_wkb(wkb.create_multipolygon(obj))
+                except RuntimeError:  # an area osmium could not assemble
+                    shape = None
+            if shape is None:
+                continue
+            tags = obj.tags
+            ids.append(osm_id)
+            types.append(osm_type)
+            names.append(tags.get("name"))
+            matched.append(next(f"{k}={v}" for k, v in pairs if tags.get(k) == v))
+            shapes.append(shape)
+    except RuntimeError as exc:  # libosmium's I/O and parse errors
+        raise InputFileError(f"{source} is not a readable OSM file: {exc}") from exc
+    return ids, types, names, matched, shapes
+
+
+def _tag_pairs(tags: Mapping[str, Iterable[str]]) -> list[tuple[str, str]]:
+    """``{"k": ["v1", "v2"]}`` -> ``[("k", "v1"), ("k", "v2")]``, checked."""
+    example = "e.g. tags={'amenity': ['hospital', 'clinic']}"
+    if not isinstance(tags, Mapping) or not tags:
+        raise ParameterError(f"tags must be a non-empty mapping of OSM key to values; {example}")
+    pairs: list[tuple[str, str]] = []
+    for key, values in tags.items():
+        listed = (values,) if isinstance(values, str) else tuple(values)
+        if not (isinstance(key, str) and key) or not listed:
+            raise ParameterError(f"tags[{key!r}] needs a key and at least one value; {example}")
+        for value in listed:
+            if not (isinstance(value, str) and value):
+                raise ParameterError(f"tags[{key!r}] holds {value!r}, not a tag value; {example}")
+            pairs.append((key, value))
+    return pairs
+
+
+def _boundary_lonlat(
+    boundary: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None,
+) -> BaseGeometry | None:
+    """The boundary as one shapely area in EPSG:4326, checked."""
+    if boundary is None:
+        return None
+    if isinstance(boundary, gpd.GeoSeries | gpd.GeoDataFrame):
+        if boundary.crs is None:
+            raise ParameterError("boundary has no CRS; set it (e.g. boundary.set_crs(...))")
+        geometry = boundary.to_crs(WGS84).union_all()
+    elif isinstance(boundary, BaseGeometry):
+        geometry = boundary
+    else:
+        raise ParameterError(
+            f"boundary must be a shapely geometry in EPSG:4326 or a GeoSeries/GeoDataFrame, "
+            f"not {type(boundary).__name__}"
+        )
+    if geometry.is_empty or geometry.area <= 0:
+        raise ParameterError(f"boundary must be a non-empty area, not {geometry.geom_type}")
+    west, south, east, north = geometry.bounds
+    if min(west, south) < -180 or max(east, north) > 180 or abs(south) > 90 or abs(north) > 90:
+        raise ParameterError(
+            f"boundary must be in EPSG:4326 (longitude/latitude degrees); its bounds "
+            f"({_fmt(west)}, {_fmt(south)}, {_fmt(east)}, {_fmt(north)}) look projected"
+        )
+    return geometry
+
+
+# --------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------
+def _require_file(path: Path) -> None:
+    if not path.exists():
+        raise MissingFileError(f"{os.fspath(path)} does not exist")
+    if not path.is_file():
+        raise InputFileError(f"{os.fspath(path)} is not a file")
+
+
+def _station_format(path: Path, source: str) -> str:
+    suffix = path.suffix.lower()
+    for kind, suffixes in (
+        ("csv", CSV_SUFFIXES),
+        ("geojson", GEOJSON_SUFFIXES),
+        ("gpkg", GPKG_SUFFIXES),
+        ("parquet", PARQUET_SUFFIXES),
+    ):
+        if suffix in suffixes:
+            return kind
+    raise InputFileError(
+        f"{source}: unknown file type {suffix or '(no ending)'!r}; supported: "
+        f"{', '.join(STATION_SUFFIXES)}"
+    )
+
+
+def _parse_crs(value: Any, argument: str) -> pyproj.CRS:
+    try:
+        crs = pyproj.CRS.from_user_input(value)
+    except (pyproj.exceptions.CRSError, TypeError) as exc:
+        raise ParameterError(
+            f"{argument}={value!r} is not a CRS pyproj knows; use e.g. 'EPSG:3006' "
+            "(SWEREF 99 TM) or 'EPSG:4326' (WGS 84 longitude/latitude)"
+        ) from exc
+    if not (crs.is_geographic or crs.is_projected):
+        raise ParameterError(
+            f"{argument}={value!r} is not a horizontal (geographic or projected) CRS"
+        )
+    return crs
+
+
+def _crs_label(crs: pyproj.CRS) -> str:
+    authority = crs.to_authority()
+    return f"{authority[0]}:{authority[1]}" if authority else str(crs.name)
+
+
+def _fleet_argument(value: str, argument: str) -> str:
+    fleet = FLEET_ALIASES.get(str(value).strip().casefold()) if isinstance(value, str) else None
+    if fleet is None:
+        raise ParameterError(
+            f"{argument}={value!r} is not a fleet type; use one of: {', '.join(FLEET_TYPES)}"
+        )
+    return fleet
+
+
+def _units_argument(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ParameterError(f"default_units={value!r} must be a whole number >= 1")
+    return int(value)
+
+
+def _canonical_columns(frame: Any, source: str) -> Any:
+    """Rename name/fleet/units aliases (case-insensitive) to the canonical names."""
+    by_key: dict[str, list[Any]] = {}
+    for column in frame.columns:
+        by_key.setdefault(str(column).strip().casefold(), []).append(column)
+    renames = {}
+    for canonical, aliases in (
+        ("name", NAME_COLUMNS),
+        ("fleet", FLEET_COLUMNS),
+        ("units", UNITS_COLUMNS),
+    ):
+        found = [column for alias in aliases for column in by_key.get(alias, [])]
+        if len(found) > 1:
+            listed = ", ".join(repr(str(c)) for c in found)
+            raise InputFileError(
+                f"{source}: columns {listed} could each be the station {canonical}; "
+                "keep one or rename the others"
+            )
+        if found and found[0] != canonical:
+            renames[found[0]] = canonical
+    return frame.rename(columns=renames) if renames else frame
+
+
+def _source_rows(frame: pd.DataFrame, source: str) -> np.ndarray:
+    if "source_row" not in frame.columns:
+        return np.arange(1, len(frame) + 1, dtype="int64")
+    numbers = pd.to_numeric(frame["source_row"], errors="coerce").to_numpy(dtype=float)
+    if not (np.isfinite(numbers).all() and (np.mod(numbers, 1) == 0).all()):
+        raise InputFileError(f"{source}: column 'source_row' must hold whole numbers")
+    return numbers.astype("int64")
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Values as stripped strings; missing values become ``""``."""
+    missing = values.isna()
+    text = values.astype(object).where(~missing, "").astype(str).str.strip()
+    return text
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    """Parse numbers, accepting decimal commas, spaces and a Unicode minus; NaN if not."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype(float)
+    text = (
+        _text(values)
+        .str.replace(r"[\s\u00a0\u202f]", "", regex=True)
+        .str.replace("\u2212", "-", regex=False)
+        .str.replace(",", ".", regex=False)
+    )
+    return pd.to_numeric(text.where(text != "", None), errors="coerce").astype(float)
+
+
+def _unknown_fleet(value: str) -> str:
+    message = f"unknown fleet type {value!r}; use one of: {', '.join(FLEET_TYPES)}"
+    close = difflib.get_close_matches(value.casefold(), list(FLEET_ALIASES), n=1, cutoff=0.5)
+    if close:
+        message += f" (did you mean {FLEET_ALIASES[close[0]]!r}?)"
+    return message
+
+
+def _bad_geometry(geometry: BaseGeometry) -> str:
+    if geometry.geom_type == "MultiPoint":
+        count = shapely.get_num_geometries(geometry)
+        return f"geometry is a MultiPoint of {count} points; a station needs one point"
+    return (
+        f"geometry is a {geometry.geom_type}; a station needs a Point (or a Polygon, "
+        "whose representative point is used)"
+    )
+
+
+def _show(value: Any) -> str:
+    """repr() of a cell, without numpy's type wrapper."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
+
+
+def _fmt(value: float) -> str:
+    """A coordinate for messages: up to 6 decimals, no trailing zeros."""
+    if not np.isfinite(value):
+        return str(value)
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def _and_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
