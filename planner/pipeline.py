@@ -151,7 +151,8 @@ def run_demo(
     for limit in DEMO_THRESHOLDS_MIN:
         share = float(np.mean(response <= limit)) * 100
         echo(
-            f"  road nodes reached within {limit:g} min (incl. {turnout / 60:g} min turn-out): {share:.1f}%"
+            f"  road nodes reached within {limit:g} min "
+            f"(incl. {turnout / 60:g} min turn-out): {share:.1f}%"
         )
     for name, path in paths.items():
         echo(f"wrote {name}: {path}")
