@@ -240,6 +240,23 @@ def regions_cmd(
     typer.echo(table.to_string(index=False))
 
 
+@app.command("speeds")
+def speeds_cmd(speed: SpeedOpt = None) -> None:
+    """Print the emergency speed model (km/h per road class) and the turn-out time."""
+    from planner.speeds import SpeedModel, describe_speed_model
+
+    model = SpeedModel.from_overrides(_parse_speed_overrides(speed))
+    typer.echo(describe_speed_model(model).to_string(index=False))
+    typer.echo(
+        f"blue-light factor {model.blue_light_factor:g}, clamp {model.min_speed_kph:g}-"
+        f"{model.max_speed_kph:g} km/h, maxspeed tags {'used' if model.use_maxspeed else 'ignored'}"
+    )
+    typer.echo(
+        f"turn-out time {model.turnout_s / 60:g} min = dispatch {model.dispatch_s:g} s "
+        f"+ roll-out {model.roll_out_s:g} s"
+    )
+
+
 @network_app.command("build")
 def network_build_cmd(
     pbf: PbfOpt = None,

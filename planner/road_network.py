@@ -30,7 +30,7 @@ from __future__ import annotations
 import bz2
 import contextlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
@@ -289,6 +289,30 @@ class _WayBuffer:
     ids: list[int] = field(default_factory=list)
     tags: list[dict[str, str]] = field(default_factory=list)
     newest: datetime | None = None
+    include_ferries: bool = True
+    bbox: tuple[float, float, float, float] | None = None
+
+    def add(
+        self,
+        way_id: int,
+        tags: Mapping[str, str],
+        refs: np.ndarray,
+        lons: np.ndarray,
+        lats: np.ndarray,
+    ) -> bool:
+        """Keep a way if it is drivable (or a car ferry) and touches the bbox."""
+        if not (is_drivable(tags) or (self.include_ferries and is_car_ferry(tags))):
+            return False
+        if self.bbox is not None:
+            w, s, e, n = self.bbox
+            if not ((lons >= w) & (lons <= e) & (lats >= s) & (lats <= n)).any():
+                return False
+        self.refs.append(refs)
+        self.lons.append(lons)
+        self.lats.append(lats)
+        self.ids.append(int(way_id))
+        self.tags.append({k: tags[k] for k in constants.EDGE_TAGS if k in tags})
+        return True
 
 
 def _xml_osm_base(path: Path) -> str | None:
@@ -310,9 +334,8 @@ def _stream_ways(
     """Read drivable ways (and car ferries) with node locations from an OSM file."""
     import osmium
 
-    buf = _WayBuffer()
+    buf = _WayBuffer(include_ferries=include_ferries, bbox=bbox)
     bar = tqdm(desc=f"reading {path.name}", unit=" roads", disable=not progress, leave=False)
-    keep_tags = constants.EDGE_TAGS
     try:
         reader = osmium.io.Reader(str(path), osmium.osm.NOTHING)
         header = reader.header()
@@ -328,9 +351,6 @@ def _stream_ways(
         for obj in processor:
             if not obj.is_way():
                 continue
-            tags = {t.k: t.v for t in obj.tags}
-            if not (is_drivable(tags) or (include_ferries and is_car_ferry(tags))):
-                continue
             n = len(obj.nodes)
             refs = np.empty(n, dtype=np.int64)
             lons = np.full(n, np.nan)
@@ -341,17 +361,9 @@ def _stream_ways(
                 if loc.valid():
                     lons[i] = loc.lon
                     lats[i] = loc.lat
-            if bbox is not None:
-                w, s, e, nn = bbox
-                inside = (lons >= w) & (lons <= e) & (lats >= s) & (lats <= nn)
-                if not inside.any():
-                    continue
-            buf.refs.append(refs)
-            buf.lons.append(lons)
-            buf.lats.append(lats)
-            buf.ids.append(obj.id)
+            if not buf.add(obj.id, {t.k: t.v for t in obj.tags}, refs, lons, lats):
+                continue
             bar.update()
-            buf.tags.append({k: tags[k] for k in keep_tags if k in tags})
             ts = obj.timestamp
             if ts is not None and ts.year > 1970 and (buf.newest is None or ts > buf.newest):
                 buf.newest = ts
@@ -488,6 +500,38 @@ def _overpass_filters(include_ferries: bool) -> list[str]:
     return filters
 
 
+def _ways_from_overpass(
+    responses: Iterable[Mapping[str, Any]], *, include_ferries: bool
+) -> _WayBuffer:
+    """Collect drivable ways from Overpass JSON responses (same rules as files).
+
+    Raises
+    ------
+    DownloadError
+        If a response carries an error remark (Overpass answers a timed-out or
+        out-of-memory query with HTTP 200, partial data and a remark).
+    """
+    buf = _WayBuffer(include_ferries=include_ferries)
+    locations: dict[int, tuple[float, float]] = {}
+    ways: list[Mapping[str, Any]] = []
+    for response in responses:
+        remark = str(response.get("remark", ""))
+        if "error" in remark.lower():
+            raise DownloadError(f"Overpass answered with an error, nothing was kept: {remark}")
+        for element in response.get("elements", []):
+            kind = element.get("type")
+            if kind == "node":
+                locations[int(element["id"])] = (float(element["lon"]), float(element["lat"]))
+            elif kind == "way":
+                ways.append(element)
+    for way in ways:
+        refs = np.asarray(way.get("nodes", []), dtype=np.int64)
+        coords = np.array([locations.get(int(r), (np.nan, np.nan)) for r in refs], dtype=float)
+        coords = coords.reshape(-1, 2)
+        buf.add(int(way["id"]), way.get("tags", {}), refs, coords[:, 0], coords[:, 1])
+    return buf
+
+
 def download_osm_roads(
     polygon: BaseGeometry,
     *,
@@ -496,9 +540,12 @@ def download_osm_roads(
 ) -> nx.MultiDiGraph:
     """Download drivable roads inside ``polygon`` (EPSG:4326) from Overpass via OSMnx.
 
-    OSMnx sends the query (split into pieces for large polygons), caches each
-    successful HTTP response under ``download_cache_dir`` (failed responses
-    are never cached) and builds the unsimplified graph.
+    OSMnx builds and sends the Overpass query (split into pieces for large
+    polygons, pausing as the server asks) and caches each successful HTTP
+    response under ``download_cache_dir``; responses with an error status or
+    remark are never cached. The ways are then filtered and turned into a
+    graph by the same code as OSM files, so every source follows the same
+    rules.
 
     Parameters
     ----------
@@ -518,36 +565,24 @@ def download_osm_roads(
     ------
     DownloadError
         If Overpass cannot be reached or answers with an error.
-    NoRoadsError
-        If the area holds no drivable road.
     """
     import osmnx as ox
+    from osmnx import _overpass  # the download step of ox.graph_from_polygon
 
-    tags = sorted(set(ox.settings.useful_tags_way) | set(constants.EDGE_TAGS))
-    overrides: dict[str, Any] = {"useful_tags_way": tags, "log_console": False}
-    overrides["use_cache"] = download_cache_dir is not None
+    overrides: dict[str, Any] = {"log_console": False, "use_cache": download_cache_dir is not None}
     if download_cache_dir is not None:
         overrides["cache_folder"] = str(download_cache_dir)
     try:
         with _osmnx_settings(**overrides):
-            graph = ox.graph_from_polygon(
-                polygon,
-                custom_filter=_overpass_filters(include_ferries),
-                simplify=False,
-                retain_all=True,
-                truncate_by_edge=True,
+            responses = _overpass._download_overpass_network(
+                polygon, "drive", _overpass_filters(include_ferries)
             )
-    except ox._errors.InsufficientResponseError as exc:
-        raise NoRoadsError(f"Overpass returned no drivable roads for the area ({exc})") from None
-    except (OSError, ValueError, ox._errors.ResponseStatusCodeError) as exc:
+            buf = _ways_from_overpass(responses, include_ferries=include_ferries)
+    except (ox._errors.InsufficientResponseError, ox._errors.ResponseStatusCodeError) as exc:
         raise DownloadError(f"Overpass download failed: {exc}") from None
-    edges = graph_edges(graph)
-    if len(edges):
-        # total length of each OSM way, per direction, to share ferry durations
-        key = edges["osmid"].astype(str) + "|" + edges["reversed"].astype(str)
-        way_len = edges.groupby(key)["length"].transform("sum")
-        nx.set_edge_attributes(graph, dict(zip(edges.index, way_len, strict=True)), "way_length")
-    return graph
+    except (OSError, ValueError) as exc:  # requests' errors derive from OSError
+        raise DownloadError(f"Overpass download failed: {exc}") from None
+    return _graph_from_ways(buf)
 
 
 # ---------------------------------------------------------------------------
@@ -640,7 +675,7 @@ def _finish(
 ) -> tuple[nx.MultiDiGraph, pd.DataFrame]:
     import osmnx as ox
 
-    if raw.number_of_edges() == 0:
+    if raw.number_of_edges() == 0 and area_3006 is None:
         raise NoRoadsError(f"{source}: holds no drivable roads")
     graph = _clip(raw, area_3006)
     if graph.number_of_edges() == 0:
@@ -651,6 +686,8 @@ def _finish(
     _add_speeds(graph, settings.speed_model)
     if settings.simplify:
         graph = _simplify(graph)
+    for _, data in graph.nodes(data=True):
+        data["lon"], data["lat"] = data["x"], data["y"]
     graph = ox.project_graph(graph, to_crs=constants.ANALYSIS_CRS)
     graph.graph["crs"] = constants.ANALYSIS_CRS
     components = summarise_components(graph)

@@ -153,7 +153,8 @@ def edge_frame(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
 def _reverse_edges(edges: gpd.GeoDataFrame) -> np.ndarray:
     """Row of the opposite-direction twin of each edge, or -1.
 
-    The twin runs v -> u with the same geometry (the same length, to 0.1 m).
+    The twin is another edge that runs v -> u along the same road: the same
+    length (to 0.1 m) and the reversed geometry (to 1 cm).
     """
     pos = pd.DataFrame({"u": edges["u"].to_numpy(), "v": edges["v"].to_numpy()})
     pos["row"] = np.arange(len(pos))
@@ -162,8 +163,18 @@ def _reverse_edges(edges: gpd.GeoDataFrame) -> np.ndarray:
         pos.rename(columns={"u": "v", "v": "u", "row": "twin", "length": "twin_length"}),
         on=["u", "v"],
     )
-    twins = twins[(twins["length"] - twins["twin_length"]).abs() <= 0.1]
-    twins = twins.sort_values(["row", "twin"]).drop_duplicates("row")
+    twins = twins[
+        (twins["row"] != twins["twin"]) & ((twins["length"] - twins["twin_length"]).abs() <= 0.1)
+    ]
+    # the twin follows the same road backwards (this also tells a loop's
+    # opposite direction from a parallel loop)
+    geoms = edges.geometry.to_numpy()
+    same_road = shapely.equals_exact(
+        geoms[twins["row"].to_numpy()],
+        shapely.reverse(geoms[twins["twin"].to_numpy()]),
+        tolerance=0.01,
+    )
+    twins = twins[same_road].sort_values(["row", "twin"]).drop_duplicates("row")
     out = np.full(len(pos), -1, dtype=np.int64)
     out[twins["row"].to_numpy()] = twins["twin"].to_numpy()
     return out

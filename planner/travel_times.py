@@ -75,25 +75,37 @@ class TravelTimeGraph:
         """Number of nodes."""
         return len(self.node_ids)
 
-    def positions(self, node_ids: Iterable[int], *, argument: str = "sources") -> np.ndarray:
-        """Row numbers of OSM node ids; ``-1`` stays ``-1`` (no node).
+    def positions(
+        self, node_ids: Iterable[int], *, argument: str = "sources", allow_missing: bool = False
+    ) -> np.ndarray:
+        """Row numbers of OSM node ids.
+
+        Parameters
+        ----------
+        node_ids
+            OSM node ids.
+        argument
+            Name used in the error message.
+        allow_missing
+            Let ``-1`` (no node, as in :class:`SnappedPoints` anchors) through
+            as ``-1``.
 
         Raises
         ------
         ParameterError
             If an id is not a node of the network (names the argument).
         """
-        ids = np.asarray(list(node_ids) if not isinstance(node_ids, np.ndarray) else node_ids)
+        ids = np.asarray(node_ids if isinstance(node_ids, np.ndarray) else list(node_ids))
         ids = ids.astype(np.int64, copy=False)
         order = np.argsort(self.node_ids)
         sorted_ids = self.node_ids[order]
-        pos = np.searchsorted(sorted_ids, ids)
-        pos = np.clip(pos, 0, len(sorted_ids) - 1)
-        found = (sorted_ids[pos] == ids) | (ids == -1)
-        if not found.all():
+        pos = np.clip(np.searchsorted(sorted_ids, ids), 0, max(len(sorted_ids) - 1, 0))
+        missing = ids == -1 if allow_missing else np.zeros(len(ids), dtype=bool)
+        found = missing | ((sorted_ids[pos] == ids) if len(sorted_ids) else False)
+        if not np.all(found):
             bad = ids[~found][:5].tolist()
             raise ParameterError(f"{argument}: node id(s) {bad} are not in the road network")
-        return np.where(ids == -1, -1, order[pos])
+        return np.where(missing, -1, order[pos])
 
 
 def build_travel_time_graph(
@@ -316,21 +328,28 @@ def nearest_source(
 def _augmented(ttg: TravelTimeGraph, origins: SnappedPoints) -> sp.csr_array:
     """The CSR matrix with one virtual node per origin point appended."""
     n, m = ttg.n_nodes, len(origins)
-    dep = ttg.positions(origins.depart_node.ravel(), argument="origins").reshape(-1, 2)
+    dep = ttg.positions(
+        origins.depart_node.ravel(), argument="origins", allow_missing=True
+    ).reshape(-1, 2)
     rows = np.repeat(np.arange(m), 2) + n
     cols = dep.ravel()
     vals = origins.depart_s.ravel()
     ok = (cols >= 0) & np.isfinite(vals)
+    # both anchors of a point on a loop are the same node: keep the faster link
+    links = pd.DataFrame({"r": rows[ok], "c": cols[ok], "w": vals[ok]})
+    links = links.groupby(["r", "c"], sort=False)["w"].min()
     coo = ttg.matrix.tocoo()
-    r = np.concatenate([coo.row, rows[ok]])
-    c = np.concatenate([coo.col, cols[ok]])
-    w = np.concatenate([coo.data, vals[ok]])
+    r = np.concatenate([coo.row, links.index.get_level_values(0).to_numpy()])
+    c = np.concatenate([coo.col, links.index.get_level_values(1).to_numpy()])
+    w = np.concatenate([coo.data, links.to_numpy()])
     return sp.csr_array((w, (r, c)), shape=(n + m, n + m))
 
 
 def _arrive(ttg: TravelTimeGraph, node_dist: np.ndarray, destinations: SnappedPoints) -> np.ndarray:
     """Times to destination points from per-node times (rows = origins)."""
-    arr = ttg.positions(destinations.arrive_node.ravel(), argument="destinations").reshape(-1, 2)
+    arr = ttg.positions(
+        destinations.arrive_node.ravel(), argument="destinations", allow_missing=True
+    ).reshape(-1, 2)
     out = np.full((node_dist.shape[0], len(destinations)), np.inf)
     for side in range(2):
         pos = arr[:, side]

@@ -1,0 +1,296 @@
+"""The command line: exit codes, messages that name the bad input, and outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.cli import main
+from planner.road_network import build_network
+from planner.sites import read_osm_pois
+from planner.snapping import snap_points
+from planner.travel_times import build_travel_time_graph, point_times
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def andorra_stations(tmp_path_factory: pytest.TempPathFactory, andorra_pbf: Path) -> Path:
+    """Andorra's OSM hospitals near a road, as a lon/lat CSV a planner would write."""
+    hospitals = read_osm_pois(andorra_pbf, tags={"amenity": ["hospital"]})
+    hospitals = hospitals[hospitals["osm_id"].isin([522787974, 2050364490, 194554955])]
+    lonlat = hospitals.to_crs("EPSG:4326")
+    table = pd.DataFrame(
+        {
+            "name": [f"H{i}" for i in hospitals["osm_id"]],
+            "fleet": ["ambulance", "ambulance", "psychiatric"],
+            "lon": lonlat.geometry.x.to_numpy(),
+            "lat": lonlat.geometry.y.to_numpy(),
+        }
+    )
+    path = tmp_path_factory.mktemp("stations") / "stations.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def traveltimes_args(andorra_pbf: Path, andorra_stations: Path) -> list[str]:
+    """``planner traveltimes`` on Andorra with the hospital stations, no cache."""
+    return [
+        "traveltimes", "--pbf", str(andorra_pbf), "--stations", str(andorra_stations),
+        "--not-sweden", "--no-cache",
+    ]  # fmt: skip
+
+
+def test_regions_lists_21(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "regions")
+    assert code == 0
+    lines = [line for line in out.splitlines()[1:] if line.strip()]
+    assert len(lines) == 21
+    assert any("Gotlands län" in line for line in lines)
+
+
+def test_regions_of_one_region(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "regions", "--region", "Region Gotland")
+    assert code == 0
+    assert "0980" in out
+
+
+def test_unknown_region_suggests(capsys: pytest.CaptureFixture[str], umea_osm: Path) -> None:
+    code, _, err = run(capsys, "network", "build", "--osm", str(umea_osm), "--region", "Gotlnd")
+    assert code == 2
+    assert "Gotlands län" in err
+    assert "Traceback" not in err
+
+
+def test_missing_pbf(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.osm.pbf"
+    code, _, err = run(capsys, "network", "build", "--pbf", str(missing), "--no-cache")
+    assert code == 2
+    assert str(missing) in err
+    assert "no such file" in err
+
+
+def test_corrupt_pbf(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "broken.osm.pbf"
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    code, _, err = run(capsys, "network", "build", "--pbf", str(bad), "--no-cache")
+    assert code == 2
+    assert "broken.osm.pbf" in err
+    assert "cannot be read" in err
+
+
+def test_boundary_does_not_overlap(capsys: pytest.CaptureFixture[str], andorra_pbf: Path) -> None:
+    code, _, err = run(
+        capsys, "network", "build", "--pbf", str(andorra_pbf), "--region", "Gotland", "--no-cache"
+    )
+    assert code == 2
+    assert "no drivable road lies inside the boundary" in err
+
+
+def test_no_source_or_two_sources(
+    capsys: pytest.CaptureFixture[str], andorra_pbf: Path, umea_osm: Path
+) -> None:
+    code, _, err = run(capsys, "network", "build", "--no-cache")
+    assert code == 2
+    assert "exactly one of --pbf FILE, --osm FILE, --download" in err
+    code, _, err = run(
+        capsys, "network", "build", "--pbf", str(andorra_pbf), "--osm", str(umea_osm)
+    )
+    assert code == 2
+    assert "exactly one" in err
+
+
+def test_download_needs_region(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "network", "build", "--download", "--no-cache")
+    assert code == 2
+    assert "--download needs --region or --boundary" in err
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("blue_light_factor=-1", "blue_light_factor"),
+        ("highway_speeds_kph.primary=900", "highway_speeds_kph['primary']"),
+        ("blue_light_factr=1.2", "blue_light_factor"),
+        ("nonsense", "KEY=VALUE"),
+    ],
+)
+def test_bad_speed_override(
+    capsys: pytest.CaptureFixture[str], umea_osm: Path, override: str, message: str
+) -> None:
+    code, _, err = run(
+        capsys, "network", "build", "--osm", str(umea_osm), "--speed", override, "--no-cache"
+    )
+    assert code == 2
+    assert message in err
+
+
+def test_negative_buffer(capsys: pytest.CaptureFixture[str], umea_osm: Path) -> None:
+    code, _, err = run(
+        capsys, "network", "build", "--osm", str(umea_osm), "--buffer-km", "-3", "--no-cache"
+    )
+    assert code == 2
+    assert "buffer_km" in err
+
+
+def test_network_build_writes_gpkg_and_uses_cache(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, umea_osm: Path
+) -> None:
+    out = tmp_path / "umea.gpkg"
+    args = ["network", "build", "--osm", str(umea_osm), "--cache-dir", str(tmp_path / "c")]
+    code, stdout, err = run(capsys, *args, "--out", str(out), "--no-progress")
+    assert code == 0, err
+    summary = json.loads(stdout[: stdout.index("components (largest first)")])
+    assert summary["osm_timestamp"] == "2014-09-23T20:20:02Z"
+    assert out.exists()
+    meta = json.loads(out.with_name(out.name + ".meta.json").read_text())
+    assert "OpenStreetMap contributors" in meta["attribution"]
+    # second run: served from the cache, refuses to overwrite without --overwrite
+    code, _, err = run(capsys, *args, "--out", str(out))
+    assert code == 2
+    assert "exists; pass --overwrite" in err
+    code, _, err = run(capsys, *args, "--out", str(out), "--overwrite")
+    assert code == 0
+    assert "(from cache)" in err
+
+
+def test_stations_report(
+    capsys: pytest.CaptureFixture[str], andorra_pbf: Path, andorra_stations: Path
+) -> None:
+    args = ["stations", str(andorra_stations), "--pbf", str(andorra_pbf), "--not-sweden"]
+    code, out, err = run(capsys, *args, "--no-cache")
+    assert code == 0, err
+    assert out.count("ok") == 3
+    assert "H522787974" in out
+
+
+def test_stations_outside_sweden_refused(
+    capsys: pytest.CaptureFixture[str], andorra_pbf: Path, andorra_stations: Path
+) -> None:
+    code, _, err = run(
+        capsys, "stations", str(andorra_stations), "--pbf", str(andorra_pbf), "--no-cache"
+    )
+    assert code == 2
+    assert "stations.csv row 1 (H" in err
+    assert "lies outside Sweden" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("name,lon,lat\nA,,59.3\n", "row 1 (A): longitude is missing"),
+        ("name,lon,lat\nA,18.0,abc\n", "row 1 (A): latitude 'abc' is not a number"),
+        ("name,lon,lat\nA,59.3,18.07\n", "look swapped"),
+        ("name,lon,lat\nA,18.0,59.3\nA,18.1,59.3\n", "duplicate"),
+        ("name,fleet,lon,lat\nA,psych,18.0,59.3\n", "unknown fleet type 'psych'"),
+        ("name,x,y\nA,674000,6580000\n", "need a CRS"),
+    ],
+)
+def test_bad_stations_file(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    umea_osm: Path,
+    content: str,
+    message: str,
+) -> None:
+    path = tmp_path / "stations.csv"
+    path.write_text(content, encoding="utf-8")
+    code, _, err = run(capsys, "stations", str(path), "--osm", str(umea_osm), "--no-cache")
+    assert code == 2
+    assert message in err
+    assert "stations.csv" in err
+
+
+def test_unknown_crs(capsys: pytest.CaptureFixture[str], tmp_path: Path, umea_osm: Path) -> None:
+    path = tmp_path / "stations.csv"
+    path.write_text("name,x,y\nA,759000,7085000\n", encoding="utf-8")
+    code, _, err = run(
+        capsys, "stations", str(path), "--osm", str(umea_osm), "--crs", "EPSG:99999", "--no-cache"
+    )
+    assert code == 2
+    assert "EPSG:99999" in err
+
+
+@pytest.mark.parametrize(("cutoff", "message"), [("-5", "positive"), ("100000", "absurd")])
+def test_bad_cutoff(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    traveltimes_args: list[str],
+    cutoff: str,
+    message: str,
+) -> None:
+    out = str(tmp_path / "t.csv")
+    code, _, err = run(capsys, *traveltimes_args, "--out", out, "--cutoff-min", cutoff)
+    assert code == 2
+    assert "--cutoff-min" in err
+    assert message in err
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_traveltimes_equal_engine(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    andorra_pbf: Path,
+    andorra_stations: Path,
+    traveltimes_args: list[str],
+) -> None:
+    out = tmp_path / "times.csv"
+    args = ["--out", str(out), "--cutoff-min", "20", "--no-progress"]
+    code, _, err = run(capsys, *traveltimes_args, *args)
+    assert code == 0, err
+    table = pd.read_csv(out)
+    # independent recomputation through the Python API
+    from planner.sites import read_stations
+
+    net = build_network(andorra_pbf)
+    stations = read_stations(andorra_stations, check_sweden=False)
+    ttg = build_travel_time_graph(net.graph)
+    times = point_times(ttg, snap_points(net.graph, stations), cutoff_s=1200)
+    expected = times.min(axis=0)
+    assert list(table["node_id"]) == ttg.node_ids.tolist()
+    got = table["drive_s"].to_numpy()
+    assert np.array_equal(np.isfinite(got), np.isfinite(expected))
+    fin = np.isfinite(expected)
+    np.testing.assert_allclose(got[fin], expected[fin], rtol=0, atol=1e-6)
+    assert (got[fin] <= 1200).all()
+    turnout = net.settings.speed_model.turnout_s
+    np.testing.assert_allclose(table["response_min"][fin], (expected[fin] + turnout) / 60)
+
+
+def test_traveltimes_fleet_filter(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, traveltimes_args: list[str]
+) -> None:
+    out = tmp_path / "psy.parquet"
+    code, _, err = run(capsys, *traveltimes_args, "--out", str(out), "--fleet", "psychiatric")
+    assert code == 0, err
+    table = pd.read_parquet(out)
+    assert set(table["nearest_station"].dropna()) == {"H194554955"}
+    out_x = str(tmp_path / "x.csv")
+    code, _, err = run(capsys, *traveltimes_args, "--out", out_x, "--fleet", "psych")
+    assert code == 2
+    assert "--fleet 'psych'" in err
+
+
+def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_dir = tmp_path / "demo"
+    code, _, err = run(capsys, "demo", "--out-dir", str(out_dir), "--no-progress")
+    assert code == 0, err
+    assert "SAMPLE" in err
+    table = pd.read_csv(out_dir / "traveltimes.csv")
+    stations = pd.read_csv(out_dir / "stations.csv")
+    assert len(stations) >= 3
+    assert set(table["nearest_station"].dropna()) <= set(stations["name"])
+    meta = json.loads((out_dir / "traveltimes.csv.meta.json").read_text())
+    assert meta["sample"].startswith("SAMPLE")
+    code, _, err = run(capsys, "demo", "--out-dir", str(out_dir))
+    assert code == 2
+    assert "--overwrite" in err
