@@ -672,29 +672,42 @@ def _finish(
     area_3006: BaseGeometry | None,
     settings: NetworkSettings,
     source: str,
+    progress: bool = False,
 ) -> tuple[nx.MultiDiGraph, pd.DataFrame]:
     import osmnx as ox
 
     if raw.number_of_edges() == 0 and area_3006 is None:
         raise NoRoadsError(f"{source}: holds no drivable roads")
-    graph = _clip(raw, area_3006)
-    if graph.number_of_edges() == 0:
-        raise NoRoadsError(
-            f"{source}: no drivable road lies inside the boundary (plus "
-            f"{settings.buffer_km:g} km); does the boundary overlap the data?"
-        )
-    _add_speeds(graph, settings.speed_model)
-    if settings.simplify:
-        graph = _simplify(graph)
-    for _, data in graph.nodes(data=True):
-        data["lon"], data["lat"] = data["x"], data["y"]
-    graph = ox.project_graph(graph, to_crs=constants.ANALYSIS_CRS)
-    graph.graph["crs"] = constants.ANALYSIS_CRS
-    components = summarise_components(graph)
-    if settings.largest_component_only and len(components) > 1:
-        keep = [n for n, c in graph.nodes(data="component") if c == 0]
-        graph = graph.subgraph(keep).copy()
+    bar = tqdm(total=5, desc="building network", unit=" step", disable=not progress, leave=False)
+    with bar:
+        bar.set_postfix_str("clip")
+        graph = _clip(raw, area_3006)
+        if graph.number_of_edges() == 0:
+            raise NoRoadsError(
+                f"{source}: no drivable road lies inside the boundary (plus "
+                f"{settings.buffer_km:g} km); does the boundary overlap the data?"
+            )
+        bar.update()
+        bar.set_postfix_str("speeds")
+        _add_speeds(graph, settings.speed_model)
+        bar.update()
+        bar.set_postfix_str("simplify")
+        if settings.simplify:
+            graph = _simplify(graph)
+        bar.update()
+        bar.set_postfix_str("project")
+        for _, data in graph.nodes(data=True):
+            data["lon"], data["lat"] = data["x"], data["y"]
+        graph = ox.project_graph(graph, to_crs=constants.ANALYSIS_CRS)
+        graph.graph["crs"] = constants.ANALYSIS_CRS
+        bar.update()
+        bar.set_postfix_str("road parts")
         components = summarise_components(graph)
+        if settings.largest_component_only and len(components) > 1:
+            keep = [n for n, c in graph.nodes(data="component") if c == 0]
+            graph = graph.subgraph(keep).copy()
+            components = summarise_components(graph)
+        bar.update()
     return graph, components
 
 
@@ -784,8 +797,12 @@ def build_network(
             stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         else:
             bbox = None if area_4326 is None else tuple(area_4326.bounds)
-            raw, stamp = read_osm_roads(path, include_ferries=settings.include_ferries, bbox=bbox)
-        graph, components = _finish(raw, area_3006=area_3006, settings=settings, source=label)
+            raw, stamp = read_osm_roads(
+                path, include_ferries=settings.include_ferries, bbox=bbox, progress=progress
+            )
+        graph, components = _finish(
+            raw, area_3006=area_3006, settings=settings, source=label, progress=progress
+        )
         return RoadNetwork(
             graph=graph,
             components=components,
