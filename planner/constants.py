@@ -163,3 +163,16 @@ MAX_SNAP_DISTANCE_M = 500.0
 # --------------------------------------------------------------------------
 #: Cutoffs above this are refused as absurd, s (24 hours).
 ABSURD_CUTOFF_S = 24 * 3600.0
+
+# --------------------------------------------------------------------------
+# Coverage and isochrones
+# --------------------------------------------------------------------------
+#: Default response-time thresholds, minutes (issue brief: 10, 20 and 30 min;
+#: Swedish regions commonly report the share reached within 20 and 30 min).
+DEFAULT_THRESHOLDS_MIN = (10.0, 20.0, 30.0)
+#: Width added on each side of a reached road in an isochrone, m. Planning
+#: choice: about a block, so that houses along a reached road fall inside.
+ISOCHRONE_BUFFER_M = 100.0
+#: Grid cell of the isochrone raster, m. Outlines follow cells; 50 m keeps
+#: them within the acceptance bound of 150 m beyond the buffer.
+ISOCHRONE_CELL_M = 50.0

@@ -56,6 +56,9 @@ class SnappedPoints:
         The edge the point lies on (node ids and key).
     fraction
         Position along the edge from ``edge_u`` (0) to ``edge_v`` (1).
+    forward_s, backward_s
+        Full travel time of the edge u -> v, and of its twin v -> u (``inf``
+        on a one-way road), s.
     depart_node, depart_s
         Shape (n, 2): nodes the point can drive to along its edge, and the
         time to each including the access leg (s); ``-1`` / ``inf`` if none.
@@ -84,6 +87,8 @@ class SnappedPoints:
     edge_v: np.ndarray
     edge_key: np.ndarray
     fraction: np.ndarray
+    forward_s: np.ndarray
+    backward_s: np.ndarray
     depart_node: np.ndarray
     depart_s: np.ndarray
     arrive_node: np.ndarray
@@ -284,6 +289,8 @@ def snap_points(
         edge_v=v,
         edge_key=edges["key"].to_numpy()[row],
         fraction=frac,
+        forward_s=tt_f,
+        backward_s=tt_b,
         depart_node=depart_node,
         depart_s=depart_s,
         arrive_node=arrive_node,

@@ -1,0 +1,239 @@
+"""Coverage: response times for demand, summarised by region, municipality and station.
+
+The response time of a demand point is the turn-out time plus the drive time
+from the nearest station of the fleet in question (s inside, minutes in the
+tables). Tables give, per group:
+
+``demand``
+    Total weight (people, calls ...).
+``demand_unreachable``, ``share_unreachable``
+    Weight no station reaches (no road, an island without a ferry, beyond the
+    cutoff). It is counted, never dropped.
+``share_within_<T>_min``
+    Share of *all* demand (unreachable included) with a response time of at
+    most T minutes.
+``mean_min``, ``median_min``, ``p90_min``, ``max_min``
+    Demand-weighted mean, median, 90th percentile and maximum response time
+    of the *reached* demand, minutes. Percentiles use the inverted CDF: the
+    smallest time by which that share of the reached demand is served.
+``gini``
+    Demand-weighted Gini coefficient of the reached demand's response times:
+    0 when everyone waits equally long, towards 1 when waiting is concentrated
+    on a few. An equity measure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planner import constants
+from planner.errors import DataError, ParameterError
+
+__all__ = [
+    "CoverageSettings",
+    "coverage_table",
+    "gini",
+    "summarise",
+    "validate_thresholds",
+    "weighted_quantile",
+    "worst_served",
+]
+
+
+def validate_thresholds(
+    thresholds_min: Sequence[float], *, argument: str = "thresholds"
+) -> tuple[float, ...]:
+    """Return thresholds (minutes) as floats, refusing empty, non-positive or unsorted ones.
+
+    Raises
+    ------
+    ParameterError
+        Names the argument and the offending value.
+    """
+    try:
+        values = tuple(float(t) for t in thresholds_min)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"{argument} = {thresholds_min!r}: thresholds must be numbers (minutes)"
+        ) from None
+    if not values:
+        raise ParameterError(f"{argument}: give at least one threshold (minutes)")
+    for t in values:
+        if not math.isfinite(t) or t <= 0:
+            raise ParameterError(f"{argument}: {t:g} min is not a positive time")
+        if t * 60 > constants.ABSURD_CUTOFF_S:
+            raise ParameterError(f"{argument}: {t:g} min is absurd (more than 24 hours)")
+    for a, b in itertools.pairwise(values):
+        if b <= a:
+            raise ParameterError(
+                f"{argument} must be increasing: {a:g} min is followed by {b:g} min"
+            )
+    return values
+
+
+@dataclass(frozen=True)
+class CoverageSettings:
+    """What a coverage table reports.
+
+    Parameters
+    ----------
+    thresholds_min
+        Response-time thresholds, minutes, strictly increasing.
+    """
+
+    thresholds_min: tuple[float, ...] = constants.DEFAULT_THRESHOLDS_MIN
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "thresholds_min", validate_thresholds(self.thresholds_min))
+
+    def column(self, threshold_min: float) -> str:
+        """Column name of the share within a threshold, e.g. ``share_within_20_min``."""
+        return f"share_within_{threshold_min:g}_min"
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """Inverted-CDF weighted quantile: the smallest value whose cumulative weight share >= q.
+
+    Returns NaN when the total weight is zero.
+    """
+    values = np.asarray(values, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    keep = weights > 0
+    if not keep.any():
+        return math.nan
+    return float(np.quantile(values[keep], q, weights=weights[keep], method="inverted_cdf"))
+
+
+def gini(values: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted Gini coefficient: sum_ij w_i w_j |x_i - x_j| / (2 W^2 mean).
+
+    Computed in O(n log n) by sorting. NaN for no weight; 0 when the mean is 0.
+    """
+    x = np.asarray(values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    keep = w > 0
+    x, w = x[keep], w[keep]
+    total = w.sum()
+    if total <= 0:
+        return math.nan
+    mean = float(np.dot(w, x) / total)
+    if mean == 0:
+        return 0.0
+    order = np.argsort(x, kind="stable")
+    x, w = x[order], w[order]
+    cum = np.cumsum(w)
+    return float(np.dot(w * x, 2 * cum - w - total) / (total * total * mean))
+
+
+def summarise(
+    response_s: np.ndarray, weights: np.ndarray, *, settings: CoverageSettings
+) -> dict[str, float]:
+    """Coverage figures for one group of demand (see the module docstring).
+
+    Parameters
+    ----------
+    response_s
+        Response time of each demand point, s (``inf`` if unreachable).
+    weights
+        Demand weight of each point (>= 0).
+    settings
+        Thresholds.
+
+    Returns
+    -------
+    dict
+        Column name -> value, minutes for times.
+    """
+    t = np.asarray(response_s, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if np.isnan(t).any():
+        raise DataError("response times hold NaN; unreachable demand must be inf")
+    reached = np.isfinite(t)
+    total = float(w.sum())
+    unreachable = float(w[~reached].sum())
+    row: dict[str, float] = {
+        "demand": total,
+        "demand_unreachable": unreachable,
+        "share_unreachable": unreachable / total if total > 0 else math.nan,
+    }
+    for threshold in settings.thresholds_min:
+        within = float(w[t <= threshold * 60.0].sum())
+        row[settings.column(threshold)] = within / total if total > 0 else math.nan
+    tr, wr = t[reached] / 60.0, w[reached]
+    has = wr.sum() > 0
+    row["mean_min"] = float(np.dot(tr, wr) / wr.sum()) if has else math.nan
+    row["median_min"] = weighted_quantile(tr, wr, 0.5)
+    row["p90_min"] = weighted_quantile(tr, wr, 0.9)
+    row["max_min"] = float(tr[wr > 0].max()) if has else math.nan
+    row["gini"] = gini(tr, wr)
+    return row
+
+
+def coverage_table(
+    response_s: np.ndarray,
+    weights: np.ndarray,
+    *,
+    groups: pd.DataFrame | None = None,
+    settings: CoverageSettings | None = None,
+) -> pd.DataFrame:
+    """Coverage figures per group (or one row for everything).
+
+    Parameters
+    ----------
+    response_s
+        Response time per demand point, s; ``inf`` where unreachable.
+    weights
+        Demand weight per point.
+    groups
+        Columns to group by, one row per demand point (for example
+        ``municipality_code`` and ``municipality``). Points with a missing
+        group value are reported under ``"(none)"``, never dropped.
+    settings
+        Thresholds (default 10, 20, 30 minutes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group with the columns described in the module docstring.
+    """
+    settings = settings or CoverageSettings()
+    t = np.asarray(response_s, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if t.shape != w.shape:
+        raise ParameterError("weights: one weight per response time is needed")
+    if (w < 0).any() or not np.isfinite(w).all():
+        raise DataError("weights must be finite and non-negative")
+    if groups is None:
+        return pd.DataFrame([summarise(t, w, settings=settings)])
+    if len(groups) != len(t):
+        raise ParameterError("groups: one row per demand point is needed")
+    keys = groups.astype(object).where(groups.notna(), "(none)").reset_index(drop=True)
+    rows = []
+    for key, index in keys.groupby(list(keys.columns), sort=True, dropna=False).indices.items():
+        label = key if isinstance(key, tuple) else (key,)
+        rows.append(
+            {
+                **dict(zip(keys.columns, label, strict=True)),
+                **summarise(t[index], w[index], settings=settings),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def worst_served(table: pd.DataFrame, *, by: str = "p90_min", n: int = 10) -> pd.DataFrame:
+    """The ``n`` rows with the longest ``by`` time, unreachable demand first.
+
+    Rows with unreachable demand rank before all others (by their unreachable
+    share), then by ``by`` descending.
+    """
+    if by not in table.columns:
+        raise ParameterError(f"by = {by!r}: not a column of the table")
+    ranked = table.assign(_u=table["share_unreachable"].fillna(0), _b=table[by].fillna(-1))
+    ranked = ranked.sort_values(["_u", "_b"], ascending=False, kind="stable")
+    return ranked.drop(columns=["_u", "_b"]).head(n).reset_index(drop=True)

@@ -1,0 +1,198 @@
+"""Isochrone properties on the real networks, against independent networkx times."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+from shapely.ops import substring
+
+from planner.errors import ParameterError
+from planner.isochrones import (
+    IsochroneSettings,
+    catchment_isochrones,
+    demand_inside,
+    fleet_isochrones,
+    origin_edge_samples,
+    sample_edges,
+    station_isochrones,
+)
+from planner.road_network import RoadNetwork
+from planner.snapping import SnappedPoints, edge_frame, snap_points
+from planner.travel_times import build_travel_time_graph, point_times
+
+TURNOUT_S = 180.0
+#: Acceptance bound: no polygon point farther than buffer + this from a reached road, m.
+SLACK_M = 150.0
+
+
+def nx_times(net: RoadNetwork, snapped: SnappedPoints) -> dict[int, float]:
+    """Fastest drive time (s) from any of the snapped origins to every node, by networkx."""
+    graph = nx.DiGraph()
+    for u, v, d in net.graph.edges(data=True):
+        w = d["travel_time"]
+        if not graph.has_edge(u, v) or graph[u][v]["w"] > w:
+            graph.add_edge(u, v, w=w)
+    for i in range(len(snapped)):
+        for node, t in zip(snapped.depart_node[i], snapped.depart_s[i], strict=True):
+            if node >= 0 and np.isfinite(t):
+                graph.add_edge(("origin", i), int(node), w=float(t))
+    origins = [n for n in graph if isinstance(n, tuple)]
+    return nx.multi_source_dijkstra_path_length(graph, origins, weight="w")
+
+
+def reached_roads(net: RoadNetwork, times: dict[int, float], budget: float) -> shapely.Geometry:
+    """Union of the road parts reached within ``budget`` s (partial edges cut by substring)."""
+    parts = []
+    for row in edge_frame(net.graph).itertuples():
+        t_u = times.get(row.u, np.inf)
+        if t_u > budget:
+            continue
+        frac = 1.0 if row.travel_time == 0 else min(1.0, (budget - t_u) / row.travel_time)
+        parts.append(substring(row.geometry, 0.0, frac, normalized=True))
+    return shapely.union_all(parts)
+
+
+@pytest.fixture(scope="module", params=["andorra", "sodermalm", "umea"])
+def case(request: pytest.FixtureRequest) -> dict[str, object]:
+    net: RoadNetwork = request.getfixturevalue(f"{request.param}_net")
+    ttg = build_travel_time_graph(net.graph)
+    rng = np.random.default_rng(7)
+    nodes = rng.choice(ttg.n_nodes, size=3, replace=False)
+    stations = gpd.GeoDataFrame(
+        {"name": ["A", "B", "C"]},
+        geometry=gpd.points_from_xy(ttg.x[nodes] + 20.0, ttg.y[nodes] - 15.0),
+        crs="EPSG:3006",
+    )
+    snapped = snap_points(net.graph, stations)
+    settings = IsochroneSettings(thresholds_min=(5, 8, 12))
+    samples = sample_edges(net.graph, ttg, spacing_m=settings.cell_m / 2)
+    own = origin_edge_samples(snapped, net.graph, spacing_m=settings.cell_m / 2)
+    node_times = point_times(ttg, snapped)
+    return {
+        "net": net,
+        "ttg": ttg,
+        "snapped": snapped,
+        "settings": settings,
+        "node_times": node_times,
+        "fleet": fleet_isochrones(
+            samples, node_times, turnout_s=TURNOUT_S, settings=settings, origin_samples=own
+        ),
+        "stations": station_isochrones(
+            samples, node_times, names=["A", "B", "C"], turnout_s=TURNOUT_S,
+            settings=settings, origin_samples=own,
+        ),
+        "catchments": catchment_isochrones(
+            samples, node_times, names=["A", "B", "C"], turnout_s=TURNOUT_S,
+            settings=settings, origin_samples=own,
+        ),
+        "nx": nx_times(net, snapped),
+    }  # fmt: skip
+
+
+def test_engine_agrees_with_networkx(case: dict) -> None:
+    ttg, times = case["ttg"], case["nx"]
+    expected = np.array([times.get(int(n), np.inf) for n in ttg.node_ids])
+    got = case["node_times"].min(axis=0)
+    assert np.array_equal(np.isfinite(got), np.isfinite(expected))
+    fin = np.isfinite(expected)
+    np.testing.assert_allclose(got[fin], expected[fin], atol=1e-6)
+
+
+def test_reached_nodes_lie_inside_their_band(case: dict) -> None:
+    ttg, times = case["ttg"], case["nx"]
+    t = np.array([times.get(int(n), np.inf) for n in ttg.node_ids])
+    for row in case["fleet"].itertuples():
+        inside = t <= row.drive_budget_s
+        if not inside.any():
+            continue
+        assert shapely.contains_xy(row.geometry, ttg.x[inside], ttg.y[inside]).all()
+
+
+def test_polygons_stay_close_to_reached_roads(case: dict) -> None:
+    settings = case["settings"]
+    for row in case["fleet"].itertuples():
+        if row.geometry.is_empty:
+            continue
+        roads = reached_roads(case["net"], case["nx"], row.drive_budget_s)
+        # the farthest point of a polygon from the roads lies on its boundary
+        boundary = shapely.get_coordinates(row.geometry.boundary)
+        dist = shapely.distance(roads, shapely.points(boundary))
+        assert dist.max() <= settings.buffer_m + SLACK_M
+
+
+def test_bands_nest(case: dict) -> None:
+    for frame in (case["fleet"], case["stations"]):
+        key = "station" if "station" in frame else None
+        groups = frame.groupby(key) if key else [(None, frame)]
+        for _, part in groups:
+            geoms = part.sort_values("band_min").geometry.to_list()
+            for inner, outer in zip(geoms, geoms[1:], strict=False):
+                assert inner.difference(outer).area == pytest.approx(0.0, abs=1e-6)
+            areas = part.sort_values("band_min")["area_km2"].to_numpy()
+            assert (np.diff(areas) >= 0).all()
+
+
+def test_catchments_partition_the_fleet_band(case: dict) -> None:
+    fleet = case["fleet"].set_index("band_min")
+    for band, part in case["catchments"].groupby("band_min"):
+        union = shapely.union_all(part.geometry.to_numpy())
+        assert union.symmetric_difference(fleet.loc[band, "geometry"]).area < 1e-6
+        assert part["area_km2"].sum() == pytest.approx(fleet.loc[band, "area_km2"])
+
+
+def test_station_band_within_fleet_band(case: dict) -> None:
+    fleet = case["fleet"].set_index("band_min")
+    for row in case["stations"].itertuples():
+        assert row.geometry.difference(fleet.loc[row.band_min, "geometry"]).area < 1e-6
+
+
+def test_holes_are_kept() -> None:
+    # a square ring road of 2 km sides: the middle is far from any road
+    graph = nx.MultiDiGraph(crs="EPSG:3006")
+    corners = [(0, 0), (2000, 0), (2000, 2000), (0, 2000)]
+    for i, (x, y) in enumerate(corners):
+        graph.add_node(i, x=float(x), y=float(y))
+    for i in range(4):
+        for a, b in ((i, (i + 1) % 4), ((i + 1) % 4, i)):
+            graph.add_edge(a, b, length=2000.0, travel_time=100.0)
+    ttg = build_travel_time_graph(graph)
+    stations = gpd.GeoDataFrame(geometry=gpd.points_from_xy([0.0], [0.0]), crs="EPSG:3006")
+    snapped = snap_points(graph, stations)
+    settings = IsochroneSettings(thresholds_min=(10,), include_turnout=False)
+    samples = sample_edges(graph, ttg, spacing_m=25)
+    band = fleet_isochrones(
+        samples, point_times(ttg, snapped), turnout_s=0, settings=settings
+    ).geometry.iloc[0]
+    assert band.contains(shapely.Point(0, 1000))
+    assert not band.contains(shapely.Point(1000, 1000))  # the hole
+    assert len(band.geoms[0].interiors) == 1
+    # area by hand: an exact 100 m buffer of the ring has rounded outer corners
+    exact = 2000**2 + 4 * 2000 * 100 + np.pi * 100**2 - 1800**2
+    assert band.area == pytest.approx(exact, rel=0.02)
+
+
+def test_demand_inside_by_hand(case: dict) -> None:
+    fleet = case["fleet"]
+    big = fleet.iloc[-1].geometry
+    inner = big.representative_point()
+    demand = gpd.GeoDataFrame(
+        {"weight": [5.0, 7.0]},
+        geometry=[inner, shapely.Point(inner.x + 1e6, inner.y)],
+        crs="EPSG:3006",
+    )
+    inside = demand_inside(fleet, demand)
+    assert inside.iloc[-1] == 5.0
+
+
+def test_bad_settings(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="increasing"):
+        IsochroneSettings(thresholds_min=(20, 10))
+    with pytest.raises(ParameterError, match="buffer_m"):
+        IsochroneSettings(buffer_m=-5)
+    with pytest.raises(ParameterError, match="cell_m"):
+        IsochroneSettings(cell_m=5000)
