@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import geopandas as gpd
@@ -131,7 +132,7 @@ def test_bands_nest(case: dict) -> None:
         groups = frame.groupby(key) if key else [(None, frame)]
         for _, part in groups:
             geoms = part.sort_values("band_min").geometry.to_list()
-            for inner, outer in zip(geoms, geoms[1:], strict=False):
+            for inner, outer in itertools.pairwise(geoms):
                 assert inner.difference(outer).area == pytest.approx(0.0, abs=1e-6)
             areas = part.sort_values("band_min")["area_km2"].to_numpy()
             assert (np.diff(areas) >= 0).all()
