@@ -173,6 +173,9 @@ DEFAULT_THRESHOLDS_MIN = (10.0, 20.0, 30.0)
 #: Width added on each side of a reached road in an isochrone, m. Planning
 #: choice: about a block, so that houses along a reached road fall inside.
 ISOCHRONE_BUFFER_M = 100.0
-#: Grid cell of the isochrone raster, m. Outlines follow cells; 50 m keeps
-#: them within the acceptance bound of 150 m beyond the buffer.
-ISOCHRONE_CELL_M = 50.0
+#: Largest grid cell of the isochrone raster, m. Outlines follow cells; with
+#: the 100 m buffer the cell used is 66.7 m (the buffer is 1.5 cells), which
+#: keeps every outline within buffer + 95 m of a reached road (the
+#: acceptance bound is buffer + 150 m) and a region's 100 stations × 3 bands
+#: within seconds. Use a smaller cell for finer outlines.
+ISOCHRONE_CELL_M = 70.0

@@ -14,10 +14,11 @@ How it is computed (all in EPSG:3006):
    budget are put on a grid (cells of at most ``cell_m``, sized so that the
    buffer is a whole number m of cells plus half a cell), each cell keeping
    its fastest sample.
-3. Every cell whose centre lies within m cells of a reached cell's centre
-   takes that cell's time (a Euclidean distance transform,
-   :func:`scipy.ndimage.distance_transform_edt`); a straight road's band is
-   then ``2 × buffer_m`` wide.
+3. Every cell takes the fastest time of the reached cells whose centres lie
+   within m cells of its own (:func:`scipy.ndimage.minimum_filter` with a
+   disc); a straight road's band is then ``2 × buffer_m`` wide. For
+   catchments, a cell belongs to the station of its nearest reached cell
+   (:func:`scipy.ndimage.distance_transform_edt`).
 4. Each band is the set of cells whose time is within its budget, turned
    into polygons by :func:`rasterio.features.shapes`. Bands are cumulative,
    so they nest.
@@ -115,30 +116,101 @@ class IsochroneSettings:
 
 @dataclass(frozen=True)
 class EdgeSamples:
-    """Points along every edge, with the drive time to them from the edge's tail.
+    """Points along every road, built once per network.
+
+    Each physical road (an edge and, on a two-way road, its twin) is sampled
+    once. A sample at fraction ``f`` of road ``r`` is reached from the road's
+    tail node in ``f × forward_s[r]`` seconds and, on a two-way road, from
+    its head node in ``(1 − f) × backward_s[r]`` seconds.
 
     Attributes
     ----------
     x, y
         Sample coordinates, m (EPSG:3006).
-    tail
-        Row (in :class:`~planner.travel_times.TravelTimeGraph` order) of the
-        node the sample is reached from.
-    offset_s
-        Drive time from that node to the sample, s.
+    road
+        The road of each sample.
+    frac
+        Position of each sample along its road, 0 at the tail, 1 at the head.
+    tail, head
+        Per road: node rows (:class:`~planner.travel_times.TravelTimeGraph`
+        order) of its ends.
+    forward_s, backward_s
+        Per road: travel time tail -> head, and head -> tail (``inf`` on a
+        one-way road), s.
+    start, count
+        Per road: index of its first sample and its number of samples.
     """
 
     x: np.ndarray
     y: np.ndarray
+    road: np.ndarray
+    frac: np.ndarray
     tail: np.ndarray
-    offset_s: np.ndarray
+    head: np.ndarray
+    forward_s: np.ndarray
+    backward_s: np.ndarray
+    start: np.ndarray
+    count: np.ndarray
 
     def __len__(self) -> int:
         return len(self.x)
 
+    def reached(self, node_time: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
+        """Samples reached within ``limit`` s given drive times to every node.
 
-def sample_edges(graph: nx.MultiDiGraph, ttg: TravelTimeGraph, *, spacing_m: float) -> EdgeSamples:
-    """Sample every edge every ``spacing_m`` metres (ends included), and every node.
+        Returns
+        -------
+        index, time
+            Sample indices and their drive times, s.
+        """
+        ta = node_time[self.tail]
+        tb = node_time[self.head]
+        roads = np.flatnonzero(np.minimum(ta, tb) <= limit)
+        counts = self.count[roads]
+        first = np.repeat(self.start[roads] - (np.cumsum(counts) - counts), counts)
+        index = first + np.arange(int(counts.sum()))
+        road = self.road[index]
+        f = self.frac[index]
+        with np.errstate(invalid="ignore"):  # inf × 0 at the head of a one-way road
+            back = tb[road] + (1.0 - f) * self.backward_s[road]
+        time = np.fmin(ta[road] + f * self.forward_s[road], back)
+        keep = time <= limit
+        return index[keep], time[keep]
+
+
+def _interpolate(lines: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``counts[i]`` evenly spaced points along each line (ends included), vectorised.
+
+    Returns the coordinates (n, 2) and each point's fraction along its line.
+    """
+    coords, owner = shapely.get_coordinates(lines, return_index=True)
+    seg = np.hypot(np.diff(coords[:, 0]), np.diff(coords[:, 1]))
+    seg[owner[1:] != owner[:-1]] = 0.0  # no segment between two lines
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    first = np.searchsorted(owner, np.arange(len(lines)))
+    last = np.searchsorted(owner, np.arange(len(lines)), side="right") - 1
+    total = cum[last] - cum[first]
+    line_of = np.repeat(np.arange(len(lines)), counts)
+    within = np.arange(len(line_of)) - np.repeat(np.cumsum(counts) - counts, counts)
+    frac = within / np.maximum(counts[line_of] - 1, 1)
+    target = cum[first[line_of]] + frac * total[line_of]
+    k = np.searchsorted(cum, target, side="right") - 1
+    k = np.clip(k, first[line_of], np.maximum(last[line_of] - 1, first[line_of]))
+    nxt = np.minimum(k + 1, last[line_of])
+    step = cum[nxt] - cum[k]
+    t = np.divide(target - cum[k], step, out=np.zeros_like(target), where=step > 0)
+    xy = coords[k] + t[:, None] * (coords[nxt] - coords[k])
+    return xy, frac
+
+
+def sample_edges(
+    graph: nx.MultiDiGraph,
+    ttg: TravelTimeGraph,
+    *,
+    spacing_m: float,
+    edges: gpd.GeoDataFrame | None = None,
+) -> EdgeSamples:
+    """Sample every road every ``spacing_m`` metres at most, ends included.
 
     Parameters
     ----------
@@ -147,7 +219,9 @@ def sample_edges(graph: nx.MultiDiGraph, ttg: TravelTimeGraph, *, spacing_m: flo
     ttg
         Its travel-time graph (fixes the node order).
     spacing_m
-        Largest distance between two samples along an edge, m.
+        Largest distance between two samples along a road, m.
+    edges
+        Pre-computed :func:`planner.snapping.edge_frame` of ``graph``.
 
     Returns
     -------
@@ -155,23 +229,28 @@ def sample_edges(graph: nx.MultiDiGraph, ttg: TravelTimeGraph, *, spacing_m: flo
     """
     if not math.isfinite(spacing_m) or spacing_m <= 0:
         raise ParameterError(f"spacing_m = {spacing_m!r}: must be a positive distance (m)")
-    edges = edge_frame(graph)
-    lines = edges.geometry.to_numpy()
-    geo_len = shapely.length(lines)
-    counts = np.maximum(np.ceil(geo_len / spacing_m).astype(np.int64), 1) + 1
-    edge_of = np.repeat(np.arange(len(edges)), counts)
-    start = np.repeat(np.cumsum(counts) - counts, counts)
-    frac = (np.arange(len(edge_of)) - start) / (counts[edge_of] - 1)
-    points = shapely.line_interpolate_point(lines[edge_of], frac, normalized=True)
-    xy = shapely.get_coordinates(points)
-    tail = ttg.positions(edges["u"].to_numpy(), argument="edges")[edge_of]
-    offset = frac * edges["travel_time"].to_numpy()[edge_of]
-    nodes = np.arange(ttg.n_nodes)
+    if edges is None:
+        edges = edge_frame(graph)
+    twin = edges["twin"].to_numpy()
+    rows = np.flatnonzero((twin < 0) | (np.arange(len(edges)) < twin))
+    lines = edges.geometry.to_numpy()[rows]
+    counts = np.maximum(np.ceil(shapely.length(lines) / spacing_m).astype(np.int64), 1) + 1
+    xy, frac = _interpolate(lines, counts)
+    travel = edges["travel_time"].to_numpy()
+    has_twin = twin[rows] >= 0
+    tail = ttg.positions(edges["u"].to_numpy()[rows], argument="edges")
+    head = ttg.positions(edges["v"].to_numpy()[rows], argument="edges")
     return EdgeSamples(
-        x=np.concatenate([xy[:, 0], ttg.x]),
-        y=np.concatenate([xy[:, 1], ttg.y]),
-        tail=np.concatenate([tail, nodes]),
-        offset_s=np.concatenate([offset, np.zeros(ttg.n_nodes)]),
+        x=xy[:, 0],
+        y=xy[:, 1],
+        road=np.repeat(np.arange(len(rows)), counts),
+        frac=frac,
+        tail=tail,
+        head=head,
+        forward_s=travel[rows],
+        backward_s=np.where(has_twin, travel[np.where(has_twin, twin[rows], 0)], np.inf),
+        start=np.cumsum(counts) - counts,
+        count=counts,
     )
 
 
@@ -229,43 +308,56 @@ def _rasterise(
     """Fastest time (and its label) per cell; ``inf`` / -1 where no sample lies."""
     col = ((x - grid.x0) / grid.cell).astype(np.int64)
     row = ((y - grid.y0) / grid.cell).astype(np.int64)
-    order = np.argsort(-t, kind="stable")  # slowest first: the fastest is written last
-    times = np.full(grid.shape, np.inf)
-    times[row[order], col[order]] = t[order]
+    cell = row * grid.shape[1] + col
+    times = np.full(grid.shape[0] * grid.shape[1], np.inf)
+    np.minimum.at(times, cell, t)
     labels = None
     if label is not None:
-        labels = np.full(grid.shape, -1, dtype=np.int64)
-        labels[row[order], col[order]] = label[order]
-    return times, labels
+        # the label of the fastest sample: write slowest first, fastest last
+        order = np.argsort(-t, kind="stable")
+        labels = np.full(times.shape, -1, dtype=np.int64)
+        labels[cell[order]] = label[order]
+        labels = labels.reshape(grid.shape)
+    return times.reshape(grid.shape), labels
 
 
 def _spread(
-    times: np.ndarray, labels: np.ndarray | None, *, radius_cells: float
+    times: np.ndarray, labels: np.ndarray | None, *, radius_cells: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Give every cell within ``radius_cells`` of a reached cell that cell's time and label."""
-    reached = np.isfinite(times)
-    dist, (ri, ci) = ndimage.distance_transform_edt(~reached, return_indices=True)
-    near = dist <= radius_cells
-    out = np.where(near, times[ri, ci], np.inf)
-    out_labels = None if labels is None else np.where(near, labels[ri, ci], -1)
-    return out, out_labels
+    """Widen reached cells by ``radius_cells``.
+
+    Each cell takes the fastest time of the reached cells whose centres lie
+    within ``radius_cells`` of its own (a minimum filter with a disc), so a
+    band only grows when more stations are added. Its label is that of the
+    nearest reached cell (a Euclidean distance transform), which splits a
+    fleet's band into station catchments.
+    """
+    r = int(radius_cells)
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+    disc = xx * xx + yy * yy <= r * r
+    out = ndimage.minimum_filter(times, footprint=disc, mode="constant", cval=np.inf)
+    if labels is None:
+        return out, None
+    _, (ri, ci) = ndimage.distance_transform_edt(~np.isfinite(times), return_indices=True)
+    return out, np.where(np.isfinite(out), labels[ri, ci], -1)
 
 
-def _polygons(mask: np.ndarray, grid: _Grid) -> shapely.Geometry:
-    """The cells of ``mask`` as one (Multi)Polygon in EPSG:3006, holes kept."""
+def _polygons(values: np.ndarray, mask: np.ndarray, grid: _Grid) -> dict[int, shapely.Geometry]:
+    """Cells of ``mask`` as one MultiPolygon (EPSG:3006) per value of ``values``, holes kept.
+
+    :func:`rasterio.features.shapes` traces each connected group of equal
+    cells once, so the parts of one value are disjoint.
+    """
     from rasterio.features import shapes
     from rasterio.transform import Affine
 
     if not mask.any():
-        return shapely.MultiPolygon()
+        return {}
     transform = Affine(grid.cell, 0.0, grid.x0, 0.0, grid.cell, grid.y0)
-    parts = [
-        shapely.geometry.shape(geom)
-        for geom, value in shapes(mask.astype(np.uint8), mask=mask, transform=transform)
-        if value == 1
-    ]
-    merged = shapely.union_all(parts) if len(parts) > 1 else parts[0]
-    return merged if isinstance(merged, shapely.MultiPolygon) else shapely.MultiPolygon([merged])
+    parts: dict[int, list[shapely.Geometry]] = {}
+    for geom, value in shapes(values.astype(np.int32), mask=mask, transform=transform):
+        parts.setdefault(int(value), []).append(shapely.geometry.shape(geom))
+    return {value: shapely.MultiPolygon(polys) for value, polys in parts.items()}
 
 
 def _bands(
@@ -276,7 +368,6 @@ def _bands(
     budgets: np.ndarray,
     settings: IsochroneSettings,
     label: np.ndarray | None = None,
-    n_labels: int = 0,
 ) -> Iterator[tuple[int, int, shapely.Geometry]]:
     """Yield (band index, label or -1, polygon) for samples with drive times ``t`` (s)."""
     keep = t <= budgets.max()
@@ -291,10 +382,11 @@ def _bands(
     for k, budget in enumerate(budgets):
         within = times <= budget
         if labels is None:
-            yield k, -1, _polygons(within, grid)
+            for geom in _polygons(np.zeros(within.shape, np.int32), within, grid).values():
+                yield k, -1, geom
         else:
-            for j in range(n_labels):
-                yield k, j, _polygons(within & (labels == j), grid)
+            for j, geom in _polygons(labels, within & (labels >= 0), grid).items():
+                yield k, j, geom
 
 
 def _frame(rows: list[dict[str, object]]) -> gpd.GeoDataFrame:
@@ -306,7 +398,7 @@ def _frame(rows: list[dict[str, object]]) -> gpd.GeoDataFrame:
 def _check_times(node_times: np.ndarray, samples: EdgeSamples, names: Sequence[str]) -> None:
     if node_times.ndim != 2 or node_times.shape[0] != len(names):
         raise ParameterError("names: one name per row of node_times is needed")
-    if len(samples) and node_times.shape[1] <= samples.tail.max():
+    if len(samples) and node_times.shape[1] <= max(samples.tail.max(), samples.head.max()):
         raise ParameterError("node_times: one column per network node is needed")
 
 
@@ -351,8 +443,8 @@ def station_isochrones(
     budgets = settings.budgets_s(turnout_s)
     rows: list[dict[str, object]] = []
     for i in tqdm(range(len(names)), desc="isochrones", disable=not progress, leave=False):
-        t = node_times[i, samples.tail] + samples.offset_s
-        x, y = samples.x, samples.y
+        index, t = samples.reached(node_times[i], float(budgets.max()))
+        x, y = samples.x[index], samples.y[index]
         if origin_samples is not None:
             ox_, oy_, ot_ = origin_samples[i]
             x, y, t = np.concatenate([x, ox_]), np.concatenate([y, oy_]), np.concatenate([t, ot_])
@@ -373,21 +465,25 @@ def _best(
     samples: EdgeSamples,
     node_times: np.ndarray,
     origin_samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] | None,
+    limit: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Samples with the fastest origin: (x, y, time s, origin index)."""
-    per = node_times[:, samples.tail] + samples.offset_s[None, :]
-    best = np.argmin(per, axis=0)
-    t = per[best, np.arange(per.shape[1])]
-    x, y = samples.x, samples.y
+    """Samples reached within ``limit`` s by the fastest origin: (x, y, time s, origin)."""
+    best_t = np.full(len(samples), np.inf)
+    best_o = np.full(len(samples), -1, dtype=np.int64)
+    for i in range(node_times.shape[0]):  # one origin at a time: memory stays O(samples)
+        index, t = samples.reached(node_times[i], limit)
+        better = t < best_t[index]
+        best_t[index[better]] = t[better]
+        best_o[index[better]] = i
+    keep = np.isfinite(best_t)
+    x, y, t, best = samples.x[keep], samples.y[keep], best_t[keep], best_o[keep]
     if origin_samples is not None:
-        extra_x = [s[0] for s in origin_samples]
-        extra_y = [s[1] for s in origin_samples]
-        extra_t = [s[2] for s in origin_samples]
-        extra_o = [np.full(len(s[0]), i) for i, s in enumerate(origin_samples)]
-        x = np.concatenate([x, *extra_x])
-        y = np.concatenate([y, *extra_y])
-        t = np.concatenate([t, *extra_t])
-        best = np.concatenate([best, *extra_o])
+        x = np.concatenate([x, *(s[0] for s in origin_samples)])
+        y = np.concatenate([y, *(s[1] for s in origin_samples)])
+        t = np.concatenate([t, *(s[2] for s in origin_samples)])
+        best = np.concatenate(
+            [best, *(np.full(len(s[0]), i) for i, s in enumerate(origin_samples))]
+        )
     return x, y, t, best
 
 
@@ -411,7 +507,7 @@ def fleet_isochrones(
     """
     settings = settings or IsochroneSettings()
     budgets = settings.budgets_s(turnout_s)
-    x, y, t, _ = _best(samples, node_times, origin_samples)
+    x, y, t, _ = _best(samples, node_times, origin_samples, float(budgets.max()))
     found = {k: geom for k, _, geom in _bands(x, y, t, budgets=budgets, settings=settings)}
     return _frame(
         [
@@ -447,12 +543,10 @@ def catchment_isochrones(
     settings = settings or IsochroneSettings()
     _check_times(node_times, samples, names)
     budgets = settings.budgets_s(turnout_s)
-    x, y, t, best = _best(samples, node_times, origin_samples)
+    x, y, t, best = _best(samples, node_times, origin_samples, float(budgets.max()))
     found = {
         (k, j): geom
-        for k, j, geom in _bands(
-            x, y, t, budgets=budgets, settings=settings, label=best, n_labels=len(names)
-        )
+        for k, j, geom in _bands(x, y, t, budgets=budgets, settings=settings, label=best)
     }
     rows: list[dict[str, object]] = [
         {

@@ -233,7 +233,8 @@ def read_points(
     """Read any point layer (targets, candidate sites) from the same formats as stations.
 
     Parameters are those of :func:`read_stations`; no name, fleet or units
-    column is needed (a ``name`` column, if present, is used in messages).
+    column is needed. A name column (``name``, ``namn``, ``station``) becomes
+    ``name`` and is used in messages; other columns keep their names.
 
     Returns
     -------
@@ -247,7 +248,9 @@ def read_points(
     MissingFileError, InputFileError, ParameterError
         As :func:`read_stations`: bad rows are named by file and row.
     """
-    gdf, source, problems, known_bad = _read_layer(path, crs=crs, x=x, y=y, layer=layer)
+    gdf, source, problems, known_bad = _read_layer(
+        path, crs=crs, x=x, y=y, layer=layer, station_columns=False
+    )
     if len(gdf) == 0:
         raise InputFileError(f"{source} holds no points")
     gdf = gdf.reset_index(drop=True)
@@ -275,6 +278,7 @@ def _read_layer(
     x: str | None,
     y: str | None,
     layer: str | None,
+    station_columns: bool = True,
 ) -> tuple[gpd.GeoDataFrame, str, _Problems | None, np.ndarray | None]:
     """Read a table or vector file as (points in the file's CRS, source, problems, bad rows)."""
     path = Path(path)
@@ -294,7 +298,9 @@ def _read_layer(
         raise ParameterError(f"layer={layer!r} only applies to GeoPackage files, not {source}")
     if kind == "csv":
         table = _read_csv(path, source)
-        gdf, problems, known_bad = _table_to_points(table, source=source, crs=crs_obj, x=x, y=y)
+        gdf, problems, known_bad = _table_to_points(
+            table, source=source, crs=crs_obj, x=x, y=y, station_columns=station_columns
+        )
         return gdf, source, problems, known_bad
     return _read_vector(path, source, kind, layer=layer, crs=crs_obj), source, None, None
 
@@ -876,9 +882,16 @@ def _table_to_points(
     crs: pyproj.CRS | None,
     x: str | None,
     y: str | None,
+    station_columns: bool = True,
 ) -> tuple[gpd.GeoDataFrame, _Problems, np.ndarray]:
-    """Turn coordinate columns into points; bad coordinates become problems."""
-    table = _canonical_columns(table, source)
+    """Turn coordinate columns into points; bad coordinates become problems.
+
+    The name aliases (``namn``, ``station``) become ``name``; with
+    ``station_columns`` the fleet and units aliases (``typ``, ``antal`` ...)
+    also become ``fleet`` and ``units``. Other point layers keep those
+    columns as written.
+    """
+    table = _canonical_columns(table, source, names_only=not station_columns)
     x_col, y_col, lonlat = _coordinate_columns(table, source, x, y)
     if crs is None:
         if not lonlat:
@@ -1184,17 +1197,17 @@ def _units_argument(value: int) -> int:
     return int(value)
 
 
-def _canonical_columns(frame: Any, source: str) -> Any:
-    """Rename name/fleet/units aliases (case-insensitive) to the canonical names."""
+def _canonical_columns(frame: Any, source: str, *, names_only: bool = False) -> Any:
+    """Rename name/fleet/units aliases (case-insensitive) to the canonical names.
+
+    With ``names_only`` only the name aliases are renamed.
+    """
     by_key: dict[str, list[Any]] = {}
     for column in frame.columns:
         by_key.setdefault(str(column).strip().casefold(), []).append(column)
     renames = {}
-    for canonical, aliases in (
-        ("name", NAME_COLUMNS),
-        ("fleet", FLEET_COLUMNS),
-        ("units", UNITS_COLUMNS),
-    ):
+    wanted = (("name", NAME_COLUMNS), ("fleet", FLEET_COLUMNS), ("units", UNITS_COLUMNS))
+    for canonical, aliases in wanted[:1] if names_only else wanted:
         found = [column for alias in aliases for column in by_key.get(alias, [])]
         if len(found) > 1:
             listed = ", ".join(repr(str(c)) for c in found)

@@ -126,33 +126,41 @@ def edge_frame(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
     """Edges with LineString geometry (EPSG:3006), ``travel_time`` (s) and ``length`` (m).
 
     Straight edges without a stored geometry get one from their end nodes.
-    Indexed by ``(u, v, key)``.
+    Columns ``u``, ``v``, ``key``, ``length``, ``travel_time`` and ``twin``:
+    the row of the edge running the same road the other way, or -1 on a
+    one-way road. Build it once and pass it to :func:`snap_points` when
+    snapping several layers to the same network.
     """
-    rows = list(graph.edges(keys=True, data=True))
-    if not rows:
+    m = graph.number_of_edges()
+    if m == 0:
         raise DataError("the road network has no edges")
-    u = np.array([r[0] for r in rows], dtype=np.int64)
-    v = np.array([r[1] for r in rows], dtype=np.int64)
-    k = np.array([r[2] for r in rows], dtype=np.int64)
-    xs = nx.get_node_attributes(graph, "x")
-    ys = nx.get_node_attributes(graph, "y")
-    geoms = []
-    for a, b, _, d in rows:
-        g = d.get("geometry")
-        if g is None:
-            g = shapely.LineString([(xs[a], ys[a]), (xs[b], ys[b])])
-        geoms.append(g)
-    return gpd.GeoDataFrame(
-        {
-            "u": u,
-            "v": v,
-            "key": k,
-            "length": [r[3]["length"] for r in rows],
-            "travel_time": [r[3]["travel_time"] for r in rows],
-        },
+    u = np.empty(m, dtype=np.int64)
+    v = np.empty(m, dtype=np.int64)
+    k = np.empty(m, dtype=np.int64)
+    length = np.empty(m)
+    travel = np.empty(m)
+    geoms = np.empty(m, dtype=object)
+    for i, (a, b, key, d) in enumerate(graph.edges(keys=True, data=True)):
+        u[i], v[i], k[i] = a, b, key
+        length[i], travel[i] = d["length"], d["travel_time"]
+        geoms[i] = d.get("geometry")
+    straight = np.flatnonzero(np.equal(geoms, None))
+    if len(straight):
+        xs = nx.get_node_attributes(graph, "x")
+        ys = nx.get_node_attributes(graph, "y")
+        coords = np.empty((len(straight), 2, 2))
+        coords[:, 0, 0] = [xs[n] for n in u[straight]]
+        coords[:, 0, 1] = [ys[n] for n in u[straight]]
+        coords[:, 1, 0] = [xs[n] for n in v[straight]]
+        coords[:, 1, 1] = [ys[n] for n in v[straight]]
+        geoms[straight] = shapely.linestrings(coords)
+    frame = gpd.GeoDataFrame(
+        {"u": u, "v": v, "key": k, "length": length, "travel_time": travel},
         geometry=geoms,
         crs=graph.graph.get("crs", constants.ANALYSIS_CRS),
     )
+    frame["twin"] = _reverse_edges(frame)
+    return frame
 
 
 def _reverse_edges(edges: gpd.GeoDataFrame) -> np.ndarray:
@@ -238,7 +246,7 @@ def snap_points(
     frac = shapely.line_locate_point(lines, pts, normalized=True)
     snapped = shapely.line_interpolate_point(lines, frac, normalized=True)
 
-    twin = _reverse_edges(edges)[row]
+    twin = edges["twin"].to_numpy()[row]
     u = edges["u"].to_numpy()[row]
     v = edges["v"].to_numpy()[row]
     tt = edges["travel_time"].to_numpy()

@@ -204,7 +204,9 @@ def _run_blocks(
     desc: str,
 ) -> Iterable[tuple[slice, np.ndarray]]:
     """Yield (slice of sources, distance block) in source order."""
-    blocks = [slice(i, min(i + _BLOCK, len(sources))) for i in range(0, len(sources), _BLOCK)]
+    # with several workers, split even a short list so that every worker gets a share
+    size = max(1, min(_BLOCK, math.ceil(len(sources) / max(workers, 1))))
+    blocks = [slice(i, min(i + size, len(sources))) for i in range(0, len(sources), size)]
     bar = tqdm(total=len(sources), desc=desc, unit="source", disable=not progress, leave=False)
     try:
         if workers <= 1 or len(blocks) <= 1:
