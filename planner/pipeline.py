@@ -221,8 +221,9 @@ class CoverageResult:
         ``worst_municipalities`` and ``worst_places`` (see
         :mod:`planner.coverage` for the columns).
     fleet_bands, station_bands, catchments
-        Isochrone polygons with ``band_min``, ``area_km2``, and for the fleet
-        bands and catchments ``demand_inside``; ``None`` when not drawn.
+        Isochrone polygons with ``band_min``, ``area_km2`` and
+        ``demand_inside`` (the weight of the demand points inside the
+        polygon); ``None`` when not drawn.
     metadata
         Inputs, parameters and versions for the exports.
     """
@@ -378,7 +379,7 @@ def run_coverage(
             samples, node_times, names=names, progress=progress, **common
         )
         catchments = catchment_isochrones(samples, node_times, names=names, **common)
-        for frame in (fleet_bands, catchments):
+        for frame in (fleet_bands, station_bands, catchments):
             frame["demand_inside"] = demand_inside(frame, demand_out).to_numpy()
     metadata = export_metadata(
         road_source=network.source,
