@@ -24,6 +24,7 @@ import pandas as pd
 
 from planner import constants
 from planner.coverage import CoverageSettings, coverage_table, worst_served
+from planner.demand import demand_from_buildings
 from planner.errors import DataError, MissingFileError, ParameterError
 from planner.export import (
     check_writable,
@@ -100,6 +101,19 @@ def _demo_stations(source: Path) -> pd.DataFrame:
     return validate_stations(frame, source=str(source), check_sweden=False)
 
 
+def _demo_demand(source: Path) -> gpd.GeoDataFrame:
+    """The sample's residential buildings (weight 1 each), labelled as the sample."""
+    demand = demand_from_buildings(source)
+    if demand.empty:
+        raise DataError(f"{source}: the sample holds no residential building")
+    return demand.assign(
+        municipality_code="sample",
+        municipality="Helsinki (sample)",
+        region_code="sample",
+        region="Helsinki (sample)",
+    )
+
+
 def run_demo(
     out_dir: Path,
     *,
@@ -108,6 +122,10 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> dict[str, Path]:
     """Run the pipeline offline on the bundled OSM sample and write its outputs.
+
+    The sample's clinics, doctors and fire station stand in as stations and
+    its residential buildings (one each) as demand; everything is labelled
+    as a sample.
 
     Parameters
     ----------
@@ -123,19 +141,8 @@ def run_demo(
     Returns
     -------
     dict
-        Output name -> written path: ``stations`` (CSV), ``traveltimes``
-        (CSV, one row per road node) and ``layers`` (GeoPackage with the
-        network and stations, EPSG:3006).
+        Output name -> written path: the files of :func:`write_coverage`.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "stations": out_dir / "stations.csv",
-        "traveltimes": out_dir / "traveltimes.csv",
-        "layers": out_dir / "demo.gpkg",
-    }
-    for path in paths.values():
-        check_writable(path, overwrite=overwrite)
     source = demo_source()
     echo(DEMO_LABEL)
     network: RoadNetwork = build_network(source, progress=progress)
@@ -144,52 +151,33 @@ def run_demo(
         f"{network.graph.number_of_edges():,} edges, {len(network.components)} strongly "
         f"connected parts ({network.nodes_outside_largest:,} nodes outside the largest)"
     )
-    stations = _demo_stations(source)
-    edges = edge_frame(network.graph)
-    snapped = snap_points(network.graph, stations, edges=edges)
-    ttg = build_travel_time_graph(network.graph)
-    times = point_times(ttg, snapped, progress=progress)
-    turnout = network.settings.speed_model.turnout_s
-    table = pd.concat(
-        [
-            pd.DataFrame({"node_id": ttg.node_ids, "x": ttg.x.round(2), "y": ttg.y.round(2)}),
-            nearest_table(times, stations["name"].tolist(), turnout_s=turnout),
-        ],
-        axis=1,
+    settings = CoverageSettings(thresholds_min=DEMO_THRESHOLDS_MIN)
+    result = run_coverage(
+        network,
+        _demo_stations(source),
+        _demo_demand(source),
+        coverage=settings,
+        progress=progress,
     )
-    meta = export_metadata(
-        sample=DEMO_LABEL,
-        road_source=str(source),
-        osm_data_date=network.osm_timestamp,
-        crs=constants.ANALYSIS_CRS,
-        network_settings=network.settings.to_dict(),
-        stations="OSM " + ", ".join(f"{k}={'|'.join(v)}" for k, v in DEMO_SITE_TAGS.items()),
-    )
-    report = stations.drop(columns="geometry").assign(
-        snap_distance_m=snapped.snap_distance_m.round(1), status=snapped.status
-    )
-    write_table(report, paths["stations"], metadata=meta, overwrite=overwrite)
-    write_table(table, paths["traveltimes"], metadata=meta, overwrite=overwrite)
-    import osmnx as ox
-
-    nodes = ox.graph_to_gdfs(network.graph, edges=False).reset_index()
-    nodes = nodes[["osmid", "component", "geometry"]].merge(
-        table.rename(columns={"node_id": "osmid"})[["osmid", "nearest_station", "response_min"]],
-        on="osmid",
-    )
-    write_layers(
-        {"stations": stations[["name", "fleet", "units", "geometry"]], "road_nodes": nodes},
-        paths["layers"],
-        metadata=meta,
+    paths = write_coverage(
+        result,
+        Path(out_dir),
         overwrite=overwrite,
+        extra_metadata={
+            "sample": DEMO_LABEL,
+            "stations_from": "OSM "
+            + ", ".join(f"{k}={'|'.join(v)}" for k, v in DEMO_SITE_TAGS.items()),
+            "demand_from": "OSM residential buildings, 1 each",
+        },
     )
-    response = table["response_min"].to_numpy()
-    for limit in DEMO_THRESHOLDS_MIN:
-        share = float(np.mean(response <= limit)) * 100
+    total = result.tables["total"].iloc[0]
+    for limit in settings.thresholds_min:
         echo(
-            f"  road nodes reached within {limit:g} min "
-            f"(incl. {turnout / 60:g} min turn-out): {share:.1f}%"
+            f"  buildings reached within {limit:g} min (incl. "
+            f"{network.settings.speed_model.turnout_s / 60:g} min turn-out): "
+            f"{100 * total[settings.column(limit)]:.1f}%"
         )
+    echo(f"  unreachable: {100 * total['share_unreachable']:.1f}%")
     for name, path in paths.items():
         echo(f"wrote {name}: {path}")
     return paths
@@ -216,6 +204,9 @@ class CoverageResult:
     demand
         The demand points with ``nearest_station``, ``drive_s``,
         ``response_s``, ``response_min`` and ``snap_status``.
+    road_nodes
+        Every road node with its ``nearest_station``, ``drive_s``,
+        ``response_s`` and ``response_min`` (a response-time surface).
     tables
         ``total``, ``region``, ``municipality``, ``station``,
         ``worst_municipalities`` and ``worst_places`` (see
@@ -232,6 +223,7 @@ class CoverageResult:
     stations: gpd.GeoDataFrame
     demand: gpd.GeoDataFrame
     tables: Mapping[str, pd.DataFrame]
+    road_nodes: gpd.GeoDataFrame
     fleet_bands: gpd.GeoDataFrame | None
     station_bands: gpd.GeoDataFrame | None
     catchments: gpd.GeoDataFrame | None
@@ -367,6 +359,13 @@ def run_coverage(
         snap_distance_m=st_snap.snap_distance_m.round(1), snap_status=st_snap.status
     )
     tables = _coverage_tables(demand_out, coverage)
+    road_nodes = gpd.GeoDataFrame(
+        nearest_table(node_times, stations["name"].tolist(), turnout_s=turnout).assign(
+            node_id=ttg.node_ids
+        ),
+        geometry=gpd.points_from_xy(ttg.x, ttg.y),
+        crs=constants.ANALYSIS_CRS,
+    )
     fleet_bands = station_bands = catchments = None
     if draw_isochrones:
         cell, _ = iso.grid
@@ -404,6 +403,7 @@ def run_coverage(
         stations=stations_out,
         demand=demand_out,
         tables=tables,
+        road_nodes=road_nodes,
         fleet_bands=fleet_bands,
         station_bands=station_bands,
         catchments=catchments,
@@ -435,8 +435,8 @@ def write_coverage(
     -------
     dict
         Output name -> path. ``coverage.gpkg`` (EPSG:3006) has the layers
-        ``stations``, ``demand``, ``isochrones``, ``station_isochrones`` and
-        ``catchments``; ``isochrones.geojson`` holds the fleet bands in
+        ``stations``, ``demand``, ``road_nodes``, ``isochrones``,
+        ``station_isochrones`` and ``catchments``; ``isochrones.geojson`` holds the fleet bands in
         EPSG:4326 for the web; ``demand.parquet`` is GeoParquet.
     """
     out_dir = Path(out_dir)
@@ -456,6 +456,7 @@ def write_coverage(
     layers: dict[str, gpd.GeoDataFrame] = {
         "stations": result.stations,
         "demand": result.demand,
+        "road_nodes": result.road_nodes,
     }
     if result.fleet_bands is not None:
         layers["isochrones"] = result.fleet_bands

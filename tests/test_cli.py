@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -285,11 +286,14 @@ def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     code, _, err = run(capsys, "demo", "--out-dir", str(out_dir), "--no-progress")
     assert code == 0, err
     assert "SAMPLE" in err
-    table = pd.read_csv(out_dir / "traveltimes.csv")
-    stations = pd.read_csv(out_dir / "stations.csv")
+    stations = gpd.read_file(out_dir / "coverage.gpkg", layer="stations")
+    demand = gpd.read_parquet(out_dir / "demand.parquet")
     assert len(stations) >= 3
-    assert set(table["nearest_station"].dropna()) <= set(stations["name"])
-    meta = json.loads((out_dir / "traveltimes.csv.meta.json").read_text())
+    assert len(demand) >= 10
+    assert set(demand["nearest_station"].dropna()) <= set(stations["name"])
+    total = pd.read_csv(out_dir / "coverage_total.csv")
+    assert total["demand"].iloc[0] == len(demand)
+    meta = json.loads((out_dir / "coverage_total.csv.meta.json").read_text())
     assert meta["sample"].startswith("SAMPLE")
     code, _, err = run(capsys, "demo", "--out-dir", str(out_dir))
     assert code == 2
