@@ -399,13 +399,18 @@ def _stations(
         raise ParameterError("stations: give a stations file or --osm-stations (one of them)")
     if stations is not None:
         return _read_stations_any(stations, crs=crs, not_sweden=not_sweden)
-    from planner.sites import read_osm_stations
+    from planner.sites import download_osm_stations, read_osm_stations
 
-    src = args.pbf or args.osm
-    if src is None:
-        raise ParameterError("--osm-stations needs --pbf or --osm as the road source")
     boundary, _ = _load_boundary(args)
-    found = read_osm_stations(src, boundary=boundary)
+    src = args.pbf or args.osm
+    if src is None:  # --download: ask Overpass for the stations too
+        cache = _cache_dir(args)
+        found = download_osm_stations(
+            boundary, download_cache_dir=None if cache is None else cache / "overpass"
+        )
+        src = Path("Overpass")
+    else:
+        found = read_osm_stations(src, boundary=boundary)
     if found.empty:
         raise ParameterError(f"--osm-stations: {src} holds no emergency=ambulance_station")
     return found
@@ -835,14 +840,13 @@ def isochrones_cmd(
         "turnout_s": turnout,
         "settings": iso,
         "origin_samples": origin_edge_samples(snapped, graph, spacing_m=cell),
+        "progress": progress,
     }
     names = frame["name"].tolist()
     fleet_bands = fleet_isochrones(samples, times, **common)
     layers = {
         "isochrones": fleet_bands,
-        "station_isochrones": station_isochrones(
-            samples, times, names=names, progress=progress, **common
-        ),
+        "station_isochrones": station_isochrones(samples, times, names=names, **common),
         "catchments": catchment_isochrones(samples, times, names=names, **common),
         "stations": frame.assign(snap_status=snapped.status),
     }

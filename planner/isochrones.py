@@ -466,11 +466,15 @@ def _best(
     node_times: np.ndarray,
     origin_samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] | None,
     limit: float,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Samples reached within ``limit`` s by the fastest origin: (x, y, time s, origin)."""
     best_t = np.full(len(samples), np.inf)
     best_o = np.full(len(samples), -1, dtype=np.int64)
-    for i in range(node_times.shape[0]):  # one origin at a time: memory stays O(samples)
+    origins = tqdm(
+        range(node_times.shape[0]), desc="fastest station", disable=not progress, leave=False
+    )
+    for i in origins:  # one origin at a time: memory stays O(samples)
         index, t = samples.reached(node_times[i], limit)
         better = t < best_t[index]
         best_t[index[better]] = t[better]
@@ -494,6 +498,7 @@ def fleet_isochrones(
     turnout_s: float,
     settings: IsochroneSettings | None = None,
     origin_samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    progress: bool = False,
 ) -> gpd.GeoDataFrame:
     """Nested bands reached by the nearest station of a fleet (merged).
 
@@ -507,7 +512,7 @@ def fleet_isochrones(
     """
     settings = settings or IsochroneSettings()
     budgets = settings.budgets_s(turnout_s)
-    x, y, t, _ = _best(samples, node_times, origin_samples, float(budgets.max()))
+    x, y, t, _ = _best(samples, node_times, origin_samples, float(budgets.max()), progress)
     found = {k: geom for k, _, geom in _bands(x, y, t, budgets=budgets, settings=settings)}
     return _frame(
         [
@@ -529,6 +534,7 @@ def catchment_isochrones(
     turnout_s: float,
     settings: IsochroneSettings | None = None,
     origin_samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    progress: bool = False,
 ) -> gpd.GeoDataFrame:
     """Fleet bands split by nearest station: each station's catchment per band.
 
@@ -543,7 +549,7 @@ def catchment_isochrones(
     settings = settings or IsochroneSettings()
     _check_times(node_times, samples, names)
     budgets = settings.budgets_s(turnout_s)
-    x, y, t, best = _best(samples, node_times, origin_samples, float(budgets.max()))
+    x, y, t, best = _best(samples, node_times, origin_samples, float(budgets.max()), progress)
     found = {
         (k, j): geom
         for k, j, geom in _bands(x, y, t, budgets=budgets, settings=settings, label=best)

@@ -372,11 +372,14 @@ def run_coverage(
         samples = sample_edges(graph, ttg, spacing_m=cell, edges=edges)
         own = origin_edge_samples(st_snap, graph, spacing_m=cell)
         names = stations["name"].tolist()
-        common = {"turnout_s": turnout, "settings": iso, "origin_samples": own}
+        common = {
+            "turnout_s": turnout,
+            "settings": iso,
+            "origin_samples": own,
+            "progress": progress,
+        }
         fleet_bands = fleet_isochrones(samples, node_times, **common)
-        station_bands = station_isochrones(
-            samples, node_times, names=names, progress=progress, **common
-        )
+        station_bands = station_isochrones(samples, node_times, names=names, **common)
         catchments = catchment_isochrones(samples, node_times, names=names, **common)
         for frame in (fleet_bands, station_bands, catchments):
             frame["demand_inside"] = demand_inside(frame, demand_out).to_numpy()

@@ -28,9 +28,8 @@ version.
 from __future__ import annotations
 
 import bz2
-import contextlib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
@@ -47,6 +46,7 @@ from tqdm.auto import tqdm
 
 from planner import __version__, constants
 from planner._cache import cache_key, cached, file_digest
+from planner._osmnx import osmnx_settings
 from planner.errors import (
     DataError,
     DownloadError,
@@ -470,21 +470,6 @@ def read_osm_roads(
     return _graph_from_ways(buf), stamp
 
 
-@contextlib.contextmanager
-def _osmnx_settings(**values: Any) -> Iterator[None]:
-    """Temporarily change OSMnx's module settings, restoring them afterwards."""
-    import osmnx as ox
-
-    old = {k: getattr(ox.settings, k) for k in values}
-    try:
-        for k, v in values.items():
-            setattr(ox.settings, k, v)
-        yield
-    finally:
-        for k, v in old.items():
-            setattr(ox.settings, k, v)
-
-
 def _overpass_filters(include_ferries: bool) -> list[str]:
     """The drivable filter (and the car-ferry filter) in Overpass QL."""
     road = '["highway"]' + "".join(
@@ -573,7 +558,7 @@ def download_osm_roads(
     if download_cache_dir is not None:
         overrides["cache_folder"] = str(download_cache_dir)
     try:
-        with _osmnx_settings(**overrides):
+        with osmnx_settings(**overrides):
             responses = _overpass._download_overpass_network(
                 polygon, "drive", _overpass_filters(include_ferries)
             )

@@ -46,12 +46,13 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from planner.constants import ANALYSIS_CRS, SWEDEN_BBOX_LONLAT, WGS84
-from planner.errors import InputFileError, MissingFileError, ParameterError
+from planner.errors import DownloadError, InputFileError, MissingFileError, ParameterError
 
 __all__ = [
     "FLEET_ALIASES",
     "FLEET_TYPES",
     "OSM_STATION_TAGS",
+    "download_osm_stations",
     "read_osm_pois",
     "read_osm_stations",
     "read_points",
@@ -481,6 +482,63 @@ def read_osm_stations(
         As :func:`read_osm_pois`.
     """
     pois = read_osm_pois(path, tags=OSM_STATION_TAGS, boundary=boundary)
+    return _stations_from_pois(pois, source=os.fspath(path))
+
+
+def download_osm_stations(
+    polygon: BaseGeometry, *, download_cache_dir: Path | None = None
+) -> gpd.GeoDataFrame:
+    """Download OSM ambulance stations inside ``polygon`` (EPSG:4326) from Overpass via OSMnx.
+
+    Parameters
+    ----------
+    polygon
+        Area, lon/lat degrees (EPSG:4326).
+    download_cache_dir
+        Folder for OSMnx's HTTP response cache; ``None`` disables it.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`read_osm_stations`; areas become their centroid.
+
+    Raises
+    ------
+    DownloadError
+        If Overpass cannot be reached or answers with an error.
+    """
+    import osmnx as ox
+
+    from planner._osmnx import osmnx_settings
+
+    overrides: dict[str, Any] = {"log_console": False, "use_cache": download_cache_dir is not None}
+    if download_cache_dir is not None:
+        overrides["cache_folder"] = str(download_cache_dir)
+    tag = next(iter(OSM_STATION_TAGS.items()))
+    try:
+        with osmnx_settings(**overrides):
+            found = ox.features_from_polygon(polygon, tags={tag[0]: list(tag[1])})
+    except ox._errors.InsufficientResponseError:
+        found = gpd.GeoDataFrame(geometry=[], crs=WGS84)
+    except (OSError, ValueError, ox._errors.ResponseStatusCodeError) as exc:
+        raise DownloadError(f"Overpass download of ambulance stations failed: {exc}") from None
+    found = found.reset_index()
+    geoms = found.geometry.to_crs(ANALYSIS_CRS).centroid if len(found) else found.geometry
+    pois = gpd.GeoDataFrame(
+        {
+            "osm_id": found["id"].astype("int64") if len(found) else pd.Series([], dtype="int64"),
+            "osm_type": found["element"].astype(str) if len(found) else pd.Series([], dtype=str),
+            "name": found["name"] if "name" in found else pd.Series(None, index=found.index),
+            "tag": f"{tag[0]}={tag[1][0]}",
+        },
+        geometry=geoms.to_numpy(),
+        crs=ANALYSIS_CRS,
+    )
+    return _stations_from_pois(pois, source="Overpass")
+
+
+def _stations_from_pois(pois: gpd.GeoDataFrame, *, source: str) -> gpd.GeoDataFrame:
+    """OSM ambulance-station objects as validated stations (unique names)."""
     ids = pois["osm_id"].astype("int64")
     names = _text(pois["name"])
     names = names.where(names != "", "ambulance station " + ids.astype(str))
@@ -499,7 +557,7 @@ def read_osm_stations(
     )
     return _validate(
         stations,
-        source=os.fspath(path),
+        source=source,
         default_fleet="ambulance",
         default_units=1,
         check_sweden=False,

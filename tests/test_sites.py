@@ -781,3 +781,58 @@ def test_osm_missing_file_and_suffix(tmp_path: Path) -> None:
     path = write(tmp_path / "stations.csv", "name,lon,lat\n")
     with pytest.raises(InputFileError, match=r"stations.csv: not an OSM file name; supported"):
         read_osm_stations(path)
+
+
+# --------------------------------------------------------------------------
+# Ambulance stations from Overpass (OSMnx faked: tests never touch the network)
+# --------------------------------------------------------------------------
+def _fake_features(rows: list[tuple[str, int, str | None, object]]) -> gpd.GeoDataFrame:
+    """A frame shaped like ``osmnx.features_from_polygon``'s: (element, id) index."""
+    index = pd.MultiIndex.from_tuples([(e, i) for e, i, _, _ in rows], names=["element", "id"])
+    return gpd.GeoDataFrame(
+        {"name": [n for *_, n, _ in rows], "emergency": "ambulance_station"},
+        geometry=[g for *_, g in rows],
+        crs="EPSG:4326",
+        index=index,
+    )
+
+
+def test_download_osm_stations_faked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import osmnx as ox
+
+    from planner.sites import download_osm_stations
+
+    square = shapely.box(18.29, 57.63, 18.30, 57.64)
+    sent: dict[str, object] = {}
+
+    def fake(polygon: object, tags: dict[str, object]) -> gpd.GeoDataFrame:
+        sent["tags"] = tags
+        return _fake_features(
+            [
+                ("node", 11, "Visby ambulansstation", shapely.Point(18.2948, 57.6348)),
+                ("way", 12, None, square),
+            ]
+        )
+
+    monkeypatch.setattr(ox, "features_from_polygon", fake)
+    stations = download_osm_stations(shapely.box(18.0, 57.0, 19.5, 58.0))
+    assert sent["tags"] == {"emergency": ["ambulance_station"]}
+    assert list(stations["name"]) == ["Visby ambulansstation", "ambulance station 12"]
+    assert list(stations["source_row"]) == [11, 12]
+    expected = gpd.GeoSeries([square], crs="EPSG:4326").to_crs("EPSG:3006").centroid.iloc[0]
+    assert stations.geometry.iloc[1].distance(expected) < 1e-6
+    assert stations.crs.to_epsg() == 3006
+
+
+def test_download_osm_stations_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    import osmnx as ox
+
+    from planner.errors import DownloadError
+    from planner.sites import download_osm_stations
+
+    def down(polygon: object, tags: object) -> None:
+        raise ConnectionError("Max retries exceeded")
+
+    monkeypatch.setattr(ox, "features_from_polygon", down)
+    with pytest.raises(DownloadError, match="ambulance stations failed: Max retries"):
+        download_osm_stations(shapely.box(18.0, 57.0, 19.5, 58.0))
