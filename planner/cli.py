@@ -542,7 +542,7 @@ def compute_times_table(
     from planner.travel_times import build_travel_time_graph, nearest_table, point_times
 
     graph = network.graph
-    edges = edge_frame(graph)
+    edges = edge_frame(graph, progress=progress)
     origins = snap_points(graph, stations, max_distance_m=max_snap_m, edges=edges)
     ttg = build_travel_time_graph(graph)
     if points is None:
@@ -828,7 +828,7 @@ def isochrones_cmd(
     if fleet is not None:
         frame = _only_fleet(frame, fleet)
     graph = network.graph
-    edges = edge_frame(graph)
+    edges = edge_frame(graph, progress=progress)
     snapped = snap_points(graph, frame, edges=edges, max_distance_m=max_snap_m)
     ttg = build_travel_time_graph(graph)
     turnout = network.settings.speed_model.turnout_s

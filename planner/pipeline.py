@@ -340,7 +340,7 @@ def run_coverage(
             raise ParameterError(f"demand: column {column!r} is missing (assign_demand_areas)")
     graph = network.graph
     turnout = network.settings.speed_model.turnout_s
-    edges = edge_frame(graph)
+    edges = edge_frame(graph, progress=progress)
     st_snap = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
     dm_snap = snap_points(graph, demand, edges=edges, max_distance_m=max_snap_m)
     ttg = build_travel_time_graph(graph)

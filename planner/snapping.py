@@ -25,6 +25,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
+from tqdm.auto import tqdm
 
 from planner import constants
 from planner.errors import DataError, ParameterError
@@ -122,7 +123,7 @@ class SnappedPoints:
         )
 
 
-def edge_frame(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
+def edge_frame(graph: nx.MultiDiGraph, *, progress: bool = False) -> gpd.GeoDataFrame:
     """Edges with LineString geometry (EPSG:3006), ``travel_time`` (s) and ``length`` (m).
 
     Straight edges without a stored geometry get one from their end nodes.
@@ -140,7 +141,11 @@ def edge_frame(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
     length = np.empty(m)
     travel = np.empty(m)
     geoms = np.empty(m, dtype=object)
-    for i, (a, b, key, d) in enumerate(graph.edges(keys=True, data=True)):
+    rows = tqdm(
+        graph.edges(keys=True, data=True), total=m, desc="road edges", unit=" edges",
+        disable=not progress, leave=False,
+    )  # fmt: skip
+    for i, (a, b, key, d) in enumerate(rows):
         u[i], v[i], k[i] = a, b, key
         length[i], travel[i] = d["length"], d["travel_time"]
         geoms[i] = d.get("geometry")
