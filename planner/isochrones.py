@@ -64,6 +64,11 @@ __all__ = [
 ]
 
 
+#: Discs of at most this many cells are widened by shifted minima instead of
+#: scipy's generic minimum filter (faster for the default 1-cell radius).
+_SHIFTED_MIN_MAX_CELLS = 13
+
+
 @dataclass(frozen=True)
 class IsochroneSettings:
     """How isochrones are drawn.
@@ -102,11 +107,13 @@ class IsochroneSettings:
 
         The cell is the largest size not above ``cell_m`` that fits the
         buffer's width an odd number of times (``2 × buffer = (2m + 1) ×
-        cell``), so that a straight road's band is ``2 × buffer`` wide on
-        average rather than a cell too wide or too narrow.
+        cell``, to 1/1024 m), so that a straight road's band is ``2 × buffer``
+        wide on average rather than a cell too wide or too narrow.
         """
         m = max(math.ceil((2 * self.buffer_m / self.cell_m - 1) / 2), 0)
-        return 2 * self.buffer_m / (2 * m + 1), m
+        # a multiple of 1/1024 m: cell corners are then exact binary numbers, so
+        # grids of different extents share one lattice without float slivers
+        return round(2 * self.buffer_m / (2 * m + 1) * 1024) / 1024, m
 
     def budgets_s(self, turnout_s: float) -> np.ndarray:
         """Drive-time budget of each band, s (negative when the turn-out alone exceeds it)."""
@@ -335,28 +342,49 @@ def _spread(
     r = int(radius_cells)
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     disc = xx * xx + yy * yy <= r * r
-    out = ndimage.minimum_filter(times, footprint=disc, mode="constant", cval=np.inf)
+    if disc.sum() <= _SHIFTED_MIN_MAX_CELLS:
+        # a few shifted minima beat the generic filter for small discs
+        padded = np.pad(times, r, constant_values=np.inf)
+        h, w = times.shape
+        out = times.copy()
+        for dy, dx in zip(yy[disc], xx[disc], strict=True):
+            np.minimum(out, padded[r + dy : r + dy + h, r + dx : r + dx + w], out=out)
+    else:
+        out = ndimage.minimum_filter(times, footprint=disc, mode="constant", cval=np.inf)
     if labels is None:
         return out, None
     _, (ri, ci) = ndimage.distance_transform_edt(~np.isfinite(times), return_indices=True)
     return out, np.where(np.isfinite(out), labels[ri, ci], -1)
 
 
+def _ring(coords: list[tuple[float, float]]) -> shapely.LinearRing:
+    return shapely.linearrings(np.asarray(coords, dtype=float))
+
+
 def _polygons(values: np.ndarray, mask: np.ndarray, grid: _Grid) -> dict[int, shapely.Geometry]:
     """Cells of ``mask`` as one MultiPolygon (EPSG:3006) per value of ``values``, holes kept.
 
     :func:`rasterio.features.shapes` traces each connected group of equal
-    cells once, so the parts of one value are disjoint.
+    cells once, so the parts of one value are disjoint. Only the bounding
+    box of ``mask`` is traced.
     """
     from rasterio.features import shapes
     from rasterio.transform import Affine
 
-    if not mask.any():
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
         return {}
-    transform = Affine(grid.cell, 0.0, grid.x0, 0.0, grid.cell, grid.y0)
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    transform = Affine(
+        grid.cell, 0.0, grid.x0 + c0 * grid.cell, 0.0, grid.cell, grid.y0 + r0 * grid.cell
+    )
+    window = np.ascontiguousarray(values[r0:r1, c0:c1], dtype=np.int32)
     parts: dict[int, list[shapely.Geometry]] = {}
-    for geom, value in shapes(values.astype(np.int32), mask=mask, transform=transform):
-        parts.setdefault(int(value), []).append(shapely.geometry.shape(geom))
+    for geom, value in shapes(window, mask=mask[r0:r1, c0:c1], transform=transform):
+        rings = geom["coordinates"]
+        holes = [_ring(h) for h in rings[1:]]
+        parts.setdefault(int(value), []).append(shapely.polygons(_ring(rings[0]), holes or None))
     return {value: shapely.MultiPolygon(polys) for value, polys in parts.items()}
 
 
@@ -379,10 +407,11 @@ def _bands(
     grid = _grid(x, y, cell=cell, pad=radius + 1)
     times, labels = _rasterise(x, y, t, lab, grid)
     times, labels = _spread(times, labels, radius_cells=radius)
+    zeros = np.zeros(times.shape, dtype=np.int32)
     for k, budget in enumerate(budgets):
         within = times <= budget
         if labels is None:
-            for geom in _polygons(np.zeros(within.shape, np.int32), within, grid).values():
+            for geom in _polygons(zeros, within, grid).values():
                 yield k, -1, geom
         else:
             for j, geom in _polygons(labels, within & (labels >= 0), grid).items():
