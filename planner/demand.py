@@ -90,6 +90,7 @@ from planner.sites import (
     _Problems,
     _read_csv,
     _require_file,
+    _require_geodataframe,
     _show,
     _source_rows,
     _text,
@@ -300,17 +301,7 @@ def validate_demand(gdf: gpd.GeoDataFrame, *, source: str = "demand") -> gpd.Geo
         empty, not Points or with non-finite coordinates. Every problem is
         listed (up to a limit), naming ``source``, the row and the value.
     """
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        raise ParameterError(
-            f"validate_demand needs a GeoDataFrame, not {type(gdf).__name__}; build one with "
-            "geopandas.GeoDataFrame(..., geometry=..., crs=...)"
-        )
-    try:
-        gdf.geometry  # noqa: B018 - raises if there is no active geometry column
-    except AttributeError as exc:
-        raise ParameterError(
-            f"validate_demand: {source} has no active geometry column; use set_geometry()"
-        ) from exc
+    _require_geodataframe(gdf, "validate_demand", source)
     if gdf.crs is None:
         raise ParameterError(
             f"validate_demand: {source} has no CRS; set it (e.g. gdf.set_crs('EPSG:3006'))"

@@ -348,17 +348,7 @@ def validate_stations(
     ParameterError
         ``gdf`` is not a GeoDataFrame, or a default is unusable.
     """
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        raise ParameterError(
-            f"validate_stations needs a GeoDataFrame, not {type(gdf).__name__}; build one with "
-            "geopandas.GeoDataFrame(..., geometry=..., crs=...)"
-        )
-    try:
-        gdf.geometry  # noqa: B018 - raises if there is no active geometry column
-    except AttributeError as exc:
-        raise ParameterError(
-            f"validate_stations: {source} has no active geometry column; use set_geometry()"
-        ) from exc
+    _require_geodataframe(gdf, "validate_stations", source)
     return _validate(
         gdf,
         source=source,
@@ -1285,6 +1275,21 @@ def _source_rows(frame: pd.DataFrame, source: str) -> np.ndarray:
     if not (np.isfinite(numbers).all() and (np.mod(numbers, 1) == 0).all()):
         raise InputFileError(f"{source}: column 'source_row' must hold whole numbers")
     return numbers.astype("int64")
+
+
+def _require_geodataframe(gdf: Any, function: str, source: str) -> None:
+    """Refuse anything but a GeoDataFrame with an active geometry column."""
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise ParameterError(
+            f"{function} needs a GeoDataFrame, not {type(gdf).__name__}; build one with "
+            "geopandas.GeoDataFrame(..., geometry=..., crs=...)"
+        )
+    try:
+        gdf.geometry  # noqa: B018 - raises if there is no active geometry column
+    except AttributeError as exc:
+        raise ParameterError(
+            f"{function}: {source} has no active geometry column; use set_geometry()"
+        ) from exc
 
 
 def _text(values: pd.Series) -> pd.Series:

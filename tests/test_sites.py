@@ -34,15 +34,6 @@ COLUMNS = ["name", "fleet", "units", "source_row", "geometry"]
 TO_SWEREF = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3006", always_xy=True)
 
 
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The real data directory, ../shared/data next to the repository."""
-    data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if not data.is_dir():
-        pytest.skip(f"real test data not found: {data} is missing (expected ../shared/data)")
-    return data
-
-
 def expected_sweref() -> np.ndarray:
     """STATIONS' points in EPSG:3006, computed directly with pyproj."""
     lon = [s[3] for s in STATIONS]
