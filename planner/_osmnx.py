@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 
@@ -20,3 +21,14 @@ def osmnx_settings(**values: Any) -> Iterator[None]:
     finally:
         for k, v in old.items():
             setattr(ox.settings, k, v)
+
+
+def overpass_settings(download_cache_dir: Path | None) -> contextlib.AbstractContextManager[None]:
+    """OSMnx settings for one Overpass download: quiet, cached under the folder if given.
+
+    OSMnx caches only successful responses (not error statuses or remarks).
+    """
+    values: dict[str, Any] = {"log_console": False, "use_cache": download_cache_dir is not None}
+    if download_cache_dir is not None:
+        values["cache_folder"] = str(download_cache_dir)
+    return osmnx_settings(**values)

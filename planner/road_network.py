@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 
 from planner import __version__, constants
 from planner._cache import cache_key, cached, file_digest
-from planner._osmnx import osmnx_settings
+from planner._osmnx import overpass_settings
 from planner.errors import (
     DataError,
     DownloadError,
@@ -554,11 +554,8 @@ def download_osm_roads(
     import osmnx as ox
     from osmnx import _overpass  # the download step of ox.graph_from_polygon
 
-    overrides: dict[str, Any] = {"log_console": False, "use_cache": download_cache_dir is not None}
-    if download_cache_dir is not None:
-        overrides["cache_folder"] = str(download_cache_dir)
     try:
-        with osmnx_settings(**overrides):
+        with overpass_settings(download_cache_dir):
             responses = _overpass._download_overpass_network(
                 polygon, "drive", _overpass_filters(include_ferries)
             )

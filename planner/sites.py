@@ -499,14 +499,11 @@ def download_osm_stations(
     """
     import osmnx as ox
 
-    from planner._osmnx import osmnx_settings
+    from planner._osmnx import overpass_settings
 
-    overrides: dict[str, Any] = {"log_console": False, "use_cache": download_cache_dir is not None}
-    if download_cache_dir is not None:
-        overrides["cache_folder"] = str(download_cache_dir)
     tag = next(iter(OSM_STATION_TAGS.items()))
     try:
-        with osmnx_settings(**overrides):
+        with overpass_settings(download_cache_dir):
             found = ox.features_from_polygon(polygon, tags={tag[0]: list(tag[1])})
     except ox._errors.InsufficientResponseError:
         found = gpd.GeoDataFrame(geometry=[], crs=WGS84)
