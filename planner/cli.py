@@ -799,16 +799,8 @@ def isochrones_cmd(
 ) -> None:
     """Isochrone bands per station, for the whole fleet, and split into catchments."""
     from planner.export import check_writable, export_metadata, write_geo, write_layers
-    from planner.isochrones import (
-        IsochroneSettings,
-        catchment_isochrones,
-        fleet_isochrones,
-        origin_edge_samples,
-        sample_edges,
-        station_isochrones,
-    )
-    from planner.snapping import edge_frame, snap_points
-    from planner.travel_times import build_travel_time_graph, point_times
+    from planner.isochrones import IsochroneSettings
+    from planner.pipeline import run_isochrones
 
     local = locals()
     args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
@@ -827,29 +819,17 @@ def isochrones_cmd(
     )
     if fleet is not None:
         frame = _only_fleet(frame, fleet)
-    graph = network.graph
-    edges = edge_frame(graph, progress=progress)
-    snapped = snap_points(graph, frame, edges=edges, max_distance_m=max_snap_m)
-    ttg = build_travel_time_graph(graph)
-    turnout = network.settings.speed_model.turnout_s
-    limit = float(iso.budgets_s(turnout).max())
-    times = point_times(ttg, snapped, cutoff_s=limit, workers=workers, progress=progress)
-    cell, _ = iso.grid
-    samples = sample_edges(graph, ttg, spacing_m=cell, edges=edges)
-    common = {
-        "turnout_s": turnout,
-        "settings": iso,
-        "origin_samples": origin_edge_samples(snapped, graph, spacing_m=cell),
-        "progress": progress,
-    }
-    names = frame["name"].tolist()
-    fleet_bands = fleet_isochrones(samples, times, **common)
+    fleet_bands, per_station, catchments, snapped_stations = run_isochrones(
+        network, frame, settings=iso, max_snap_m=max_snap_m, workers=workers, progress=progress
+    )
     layers = {
         "isochrones": fleet_bands,
-        "station_isochrones": station_isochrones(samples, times, names=names, **common),
-        "catchments": catchment_isochrones(samples, times, names=names, **common),
-        "stations": frame.assign(snap_status=snapped.status),
+        "station_isochrones": per_station,
+        "catchments": catchments,
+        "stations": snapped_stations,
     }
+    turnout = network.settings.speed_model.turnout_s
+    cell, _ = iso.grid
     meta = export_metadata(
         **_network_metadata(network),
         stations=str(stations) if stations else "OSM emergency=ambulance_station",

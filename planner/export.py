@@ -90,7 +90,11 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
 def _write_sidecar(path: Path, metadata: Mapping[str, Any]) -> None:
     side = path.with_name(path.name + ".meta.json")
     text = json.dumps(dict(metadata), indent=2, ensure_ascii=False, default=str)
-    _atomic(side, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+    _atomic(side, write)
 
 
 def write_table(

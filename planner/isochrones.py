@@ -318,14 +318,13 @@ def _rasterise(
     cell = row * grid.shape[1] + col
     times = np.full(grid.shape[0] * grid.shape[1], np.inf)
     np.minimum.at(times, cell, t)
-    labels = None
-    if label is not None:
-        # the label of the fastest sample: write slowest first, fastest last
-        order = np.argsort(-t, kind="stable")
-        labels = np.full(times.shape, -1, dtype=np.int64)
-        labels[cell[order]] = label[order]
-        labels = labels.reshape(grid.shape)
-    return times.reshape(grid.shape), labels
+    if label is None:
+        return times.reshape(grid.shape), None
+    # the label of the fastest sample: write slowest first, fastest last
+    order = np.argsort(-t, kind="stable")
+    labels = np.full(times.shape, -1, dtype=np.int64)
+    labels[cell[order]] = label[order]
+    return times.reshape(grid.shape), labels.reshape(grid.shape)
 
 
 def _spread(

@@ -45,8 +45,9 @@ from planner.isochrones import (
 )
 from planner.road_network import RoadNetwork, build_network
 from planner.sites import FLEET_TYPES, read_osm_pois, validate_stations
-from planner.snapping import edge_frame, snap_points
+from planner.snapping import SnappedPoints, edge_frame, snap_points
 from planner.travel_times import (
+    TravelTimeGraph,
     build_travel_time_graph,
     nearest_table,
     point_times,
@@ -60,6 +61,7 @@ __all__ = [
     "demo_source",
     "run_coverage",
     "run_demo",
+    "run_isochrones",
     "write_coverage",
 ]
 
@@ -272,6 +274,89 @@ def _coverage_tables(
     return tables
 
 
+def _isochrone_layers(
+    network: RoadNetwork,
+    edges: gpd.GeoDataFrame,
+    ttg: TravelTimeGraph,
+    snapped: SnappedPoints,
+    node_times: np.ndarray,
+    names: list[str],
+    settings: IsochroneSettings,
+    progress: bool,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Fleet bands, station bands and catchments from drive times to every node."""
+    graph = network.graph
+    turnout = network.settings.speed_model.turnout_s
+    cell, _ = settings.grid
+    samples = sample_edges(graph, ttg, spacing_m=cell, edges=edges)
+    own = origin_edge_samples(snapped, graph, spacing_m=cell)
+    fleet = fleet_isochrones(
+        samples,
+        node_times,
+        turnout_s=turnout,
+        settings=settings,
+        origin_samples=own,
+        progress=progress,
+    )
+    per_station = station_isochrones(
+        samples,
+        node_times,
+        names=names,
+        turnout_s=turnout,
+        settings=settings,
+        origin_samples=own,
+        progress=progress,
+    )
+    catchments = catchment_isochrones(
+        samples, node_times, names=names, turnout_s=turnout, settings=settings,
+        origin_samples=own, progress=progress,
+    )  # fmt: skip
+    return fleet, per_station, catchments
+
+
+def run_isochrones(
+    network: RoadNetwork,
+    stations: gpd.GeoDataFrame,
+    *,
+    settings: IsochroneSettings | None = None,
+    max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
+    workers: int = 1,
+    progress: bool = False,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Isochrones of a set of stations: fleet bands, per station, catchments.
+
+    Parameters
+    ----------
+    network
+        The road network (EPSG:3006).
+    stations
+        The stations (filter them by fleet first).
+    settings
+        Bands (minutes), buffer and cell size.
+    max_snap_m
+        Stations farther than this from a road (m) reach nothing.
+    workers, progress
+        Worker processes for the travel times; progress bars.
+
+    Returns
+    -------
+    fleet, per_station, catchments, stations
+        The three isochrone layers (see :mod:`planner.isochrones`) and the
+        stations with their ``snap_status``, all EPSG:3006.
+    """
+    settings = settings or IsochroneSettings()
+    graph = network.graph
+    edges = edge_frame(graph, progress=progress)
+    snapped = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
+    ttg = build_travel_time_graph(graph)
+    limit = float(settings.budgets_s(network.settings.speed_model.turnout_s).max())
+    node_times = point_times(ttg, snapped, cutoff_s=limit, workers=workers, progress=progress)
+    layers = _isochrone_layers(
+        network, edges, ttg, snapped, node_times, stations["name"].tolist(), settings, progress
+    )
+    return (*layers, stations.assign(snap_status=snapped.status))
+
+
 def run_coverage(
     network: RoadNetwork,
     stations: gpd.GeoDataFrame,
@@ -368,19 +453,9 @@ def run_coverage(
     )
     fleet_bands = station_bands = catchments = None
     if draw_isochrones:
-        cell, _ = iso.grid
-        samples = sample_edges(graph, ttg, spacing_m=cell, edges=edges)
-        own = origin_edge_samples(st_snap, graph, spacing_m=cell)
-        names = stations["name"].tolist()
-        common = {
-            "turnout_s": turnout,
-            "settings": iso,
-            "origin_samples": own,
-            "progress": progress,
-        }
-        fleet_bands = fleet_isochrones(samples, node_times, **common)
-        station_bands = station_isochrones(samples, node_times, names=names, **common)
-        catchments = catchment_isochrones(samples, node_times, names=names, **common)
+        fleet_bands, station_bands, catchments = _isochrone_layers(
+            network, edges, ttg, st_snap, node_times, stations["name"].tolist(), iso, progress
+        )
         for frame in (fleet_bands, station_bands, catchments):
             frame["demand_inside"] = demand_inside(frame, demand_out).to_numpy()
     metadata = export_metadata(

@@ -349,7 +349,7 @@ def _stream_ways(
             .with_filter(osmium.filter.KeyFilter("highway", "route"))
         )
         for obj in processor:
-            if not obj.is_way():
+            if not isinstance(obj, osmium.osm.Way):
                 continue
             n = len(obj.nodes)
             refs = np.empty(n, dtype=np.int64)
@@ -770,6 +770,7 @@ def build_network(
     key = cache_key("road_network", inputs)
 
     def compute() -> RoadNetwork:
+        stamp: str | None
         if kind == "overpass":
             raw = download_osm_roads(
                 area_4326,

@@ -149,7 +149,7 @@ def edge_frame(graph: nx.MultiDiGraph, *, progress: bool = False) -> gpd.GeoData
         u[i], v[i], k[i] = a, b, key
         length[i], travel[i] = d["length"], d["travel_time"]
         geoms[i] = d.get("geometry")
-    straight = np.flatnonzero(np.equal(geoms, None))
+    straight = np.flatnonzero(pd.isna(geoms))
     if len(straight):
         xs = nx.get_node_attributes(graph, "x")
         ys = nx.get_node_attributes(graph, "y")

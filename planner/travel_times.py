@@ -373,7 +373,7 @@ def _same_road(
     d = d[destinations.status != "far_from_road"]
     pairs = o.merge(d, on="g")
     if pairs.empty:
-        return (np.empty(0, np.int64),) * 2 + (np.empty(0),)  # type: ignore[return-value]
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
     i = pairs["i"].to_numpy()
     j = pairs["j"].to_numpy()
     fo = origins.group_fraction[i]
