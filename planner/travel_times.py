@@ -24,6 +24,8 @@ import math
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
@@ -34,7 +36,9 @@ from tqdm.auto import tqdm
 
 from planner import constants
 from planner.errors import ParameterError
-from planner.snapping import SnappedPoints
+
+if TYPE_CHECKING:  # worker processes need not import geopandas through snapping
+    from planner.snapping import SnappedPoints
 
 __all__ = [
     "TravelTimeGraph",
@@ -50,6 +54,10 @@ __all__ = [
 
 #: Sources per Dijkstra call: bounds the memory of one block of results.
 _BLOCK = 64
+#: Below this many source × node pairs, worker processes cost more than they
+#: save (measured in benchmarks/travel_times.py: Andorra's 50 × 1,179 ran 7x
+#: slower with a pool).
+_PARALLEL_MIN_WORK = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,12 @@ class TravelTimeGraph:
     node_ids: np.ndarray
     x: np.ndarray
     y: np.ndarray
+
+    @cached_property
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row order that sorts the node ids, and the sorted ids (computed once)."""
+        order = np.argsort(self.node_ids)
+        return order, self.node_ids[order]
 
     @property
     def n_nodes(self) -> int:
@@ -98,8 +112,7 @@ class TravelTimeGraph:
         """
         ids = np.asarray(node_ids if isinstance(node_ids, np.ndarray) else list(node_ids))
         ids = ids.astype(np.int64, copy=False)
-        order = np.argsort(self.node_ids)
-        sorted_ids = self.node_ids[order]
+        order, sorted_ids = self._sorted
         pos = np.clip(np.searchsorted(sorted_ids, ids), 0, max(len(sorted_ids) - 1, 0))
         missing = ids == -1 if allow_missing else np.zeros(len(ids), dtype=bool)
         found = missing | ((sorted_ids[pos] == ids) if len(sorted_ids) else False)
@@ -204,7 +217,13 @@ def _run_blocks(
     progress: bool,
     desc: str,
 ) -> Iterable[tuple[slice, np.ndarray]]:
-    """Yield (slice of sources, distance block) in source order."""
+    """Yield (slice of sources, distance block) in source order.
+
+    Worker processes are used only when the work outweighs starting them and
+    sending results back (``sources × nodes`` of at least ``_PARALLEL_MIN_WORK``).
+    """
+    if len(sources) * matrix.shape[0] < _PARALLEL_MIN_WORK:
+        workers = 1
     # with several workers, split even a short list so that every worker gets a share
     size = max(1, min(_BLOCK, math.ceil(len(sources) / max(workers, 1))))
     blocks = [slice(i, min(i + size, len(sources))) for i in range(0, len(sources), size)]

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import shapely
 
+from planner import travel_times
 from planner.errors import ParameterError
 from planner.road_network import RoadNetwork, summarise_components
 from planner.snapping import SnappedPoints, snap_points
@@ -167,6 +168,24 @@ def test_nearest_source_repeated_sources(
     np.testing.assert_array_equal(nearest, np.select([n2 == 2, n2 == 1], [3, 1], n2))
 
 
+@pytest.fixture
+def always_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Use the worker pool even for Andorra's small work (normally run in-process)."""
+    monkeypatch.setattr(travel_times, "_PARALLEL_MIN_WORK", 0)
+
+
+def test_small_work_stays_in_process(
+    andorra_net: RoadNetwork, ttgs: dict[str, TravelTimeGraph], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a process pool was started for a small problem")
+
+    monkeypatch.setattr(travel_times, "ProcessPoolExecutor", no_pool)
+    sources = _sources(andorra_net.graph, 140, seed=4)
+    assert np.isfinite(node_times(ttgs["andorra_net"], sources, workers=2)).any()
+
+
+@pytest.mark.usefixtures("always_parallel")
 def test_workers_give_identical_results(
     andorra_net: RoadNetwork, ttgs: dict[str, TravelTimeGraph]
 ) -> None:
@@ -362,6 +381,7 @@ def _subset(s: SnappedPoints, rows: np.ndarray) -> SnappedPoints:
     return SnappedPoints(**{f: getattr(s, f)[rows] for f in s.__dataclass_fields__})
 
 
+@pytest.mark.usefixtures("always_parallel")
 def test_point_times_workers(andorra_net: RoadNetwork, ttgs: dict[str, TravelTimeGraph]) -> None:
     g = andorra_net.graph
     s = snap_points(g, gpd.GeoSeries(_points_near_nodes(g, 130, seed=6), crs="EPSG:3006"))
