@@ -497,7 +497,7 @@ def traveltimes_cmd(
     )
     if fleet is not None:
         frame = _only_fleet(frame, fleet)
-    table = compute_times_table(
+    table = _times_table(
         network,
         frame,
         points=points,
@@ -524,7 +524,7 @@ def traveltimes_cmd(
     _echo(f"wrote {out}: {len(table):,} rows, {reached:.1f}% reached")
 
 
-def compute_times_table(
+def _times_table(
     network: Any,
     stations: Any,
     *,

@@ -92,7 +92,7 @@ def demo_source() -> Path:
     return path
 
 
-def _demo_stations(source: Path) -> pd.DataFrame:
+def _demo_stations(source: Path) -> gpd.GeoDataFrame:
     pois = read_osm_pois(source, tags=DEMO_SITE_TAGS)
     if pois.empty:
         raise DataError(f"{source}: the sample holds no clinic, doctors or fire station")

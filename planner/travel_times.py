@@ -532,10 +532,14 @@ def nearest_point_source(
     )
     if times.shape[0] == 0:
         raise ParameterError("origins: no origin points given")
+    return _nearest(times)
+
+
+def _nearest(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of ``(n_origins, n_targets)`` times: the best time and its row (-1 if inf)."""
     nearest = np.argmin(times, axis=0)
     best = times[nearest, np.arange(times.shape[1])]
-    nearest = np.where(np.isfinite(best), nearest, -1)
-    return best, nearest
+    return best, np.where(np.isfinite(best), nearest, -1)
 
 
 def nearest_table(
@@ -571,11 +575,10 @@ def nearest_table(
         raise ParameterError("origin_names: one name per row of times is needed")
     if len(names) == 0:
         raise ParameterError("origin_names: no origins")
-    best = np.argmin(times, axis=0)
-    drive = times[best, np.arange(times.shape[1])]
+    drive, best = _nearest(times)
     table = pd.DataFrame(
         {
-            "nearest_station": np.where(np.isfinite(drive), names[best], None),
+            "nearest_station": np.where(best >= 0, names[best], None),
             "drive_s": drive,
             "response_s": drive + turnout_s,
             "drive_min": drive / 60.0,
