@@ -179,3 +179,22 @@ ISOCHRONE_BUFFER_M = 100.0
 #: acceptance bound is buffer + 150 m) and a region's 100 stations × 3 bands
 #: within seconds. Use a smaller cell for finer outlines.
 ISOCHRONE_CELL_M = 70.0
+
+# --------------------------------------------------------------------------
+# Optimisation
+# --------------------------------------------------------------------------
+#: Cost, s, of a demand point that no *open* site reaches (though some
+#: candidate does), and the cap on any response time in p-median and
+#: p-center. Two hours: far beyond any Swedish response-time target (the
+#: longest municipal medians are about an hour), so a solution never prefers
+#: leaving demand unreached to serving it slowly, yet finite, so objectives
+#: stay numbers (never inf or NaN) and exact and heuristic solvers agree.
+#: Planning choice.
+UNREACHED_PENALTY_S = 2 * 3600.0
+
+#: Logistic survival curve S(t) = 1 / (1 + exp(a + b t)), t in minutes, for
+#: out-of-hospital cardiac arrest. Source: De Maio et al. (2003), "Optimal
+#: defibrillation response intervals for maximum out-of-hospital cardiac
+#: arrest survival rates", Ann. Emerg. Med. 42(2), as used by Erkut,
+#: Ingolfsson & Erdoğan (2008), "Ambulance location for maximum survival".
+SURVIVAL_COEFFICIENTS = (0.679, 0.262)

@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "DataError",
     "DownloadError",
+    "InfeasibleError",
     "InputFileError",
     "MissingFileError",
     "NoRoadsError",
@@ -42,6 +43,10 @@ class InputFileError(PlannerError, ValueError):
 
 class DataError(PlannerError, ValueError):
     """Input data are readable but cannot be used for the requested work."""
+
+
+class InfeasibleError(DataError):
+    """No choice of sites satisfies the model (for example LSCP with uncoverable demand)."""
 
 
 class NoRoadsError(DataError):

@@ -1,0 +1,42 @@
+"""Where to add ambulance stations (units): location models, exact and heuristic solvers.
+
+The cost matrix of response times (s) is the only thing the optimiser sees of
+the road network; see :mod:`planner.optimise.instance`.
+"""
+
+from __future__ import annotations
+
+from planner.optimise.exact import solve_exact
+from planner.optimise.heuristic import solve_heuristic
+from planner.optimise.instance import Instance, make_instance
+from planner.optimise.models import (
+    DEFAULT_SURVIVAL_COEFFICIENTS,
+    LSCP,
+    MCLP,
+    MEXCLP,
+    UNREACHED_PENALTY_S,
+    InfeasibleError,
+    MaxSurvival,
+    Model,
+    PCenter,
+    PMedian,
+)
+from planner.optimise.solution import Solution
+
+__all__ = [
+    "DEFAULT_SURVIVAL_COEFFICIENTS",
+    "LSCP",
+    "MCLP",
+    "MEXCLP",
+    "UNREACHED_PENALTY_S",
+    "InfeasibleError",
+    "Instance",
+    "MaxSurvival",
+    "Model",
+    "PCenter",
+    "PMedian",
+    "Solution",
+    "make_instance",
+    "solve_exact",
+    "solve_heuristic",
+]

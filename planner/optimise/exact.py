@@ -1,0 +1,356 @@
+"""Exact solution of the location models as MILPs (``scipy.optimize.milp``, HiGHS).
+
+Constraint matrices are sparse and built only from the pairs that matter
+(finite cost, within the threshold, better than the penalty ...). The
+formulations are written out in each model's docstring in
+:mod:`planner.optimise.models`. Variable order: site variables ``x`` (or unit
+counts ``u``) first, then the model's auxiliary variables. Assignment and
+coverage variables are continuous in [0, 1]: with integer ``x`` the LP puts
+them at their integral optimum, so only ``x`` (``u``) are integer.
+
+p-center is solved as a binary search over set-covering MILPs (see
+:class:`~planner.optimise.models.PCenter`), whose LP bounds are far tighter
+than the min-max assignment MILP's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from planner.errors import DataError, ParameterError
+from planner.optimise.heuristic import site_heuristic
+from planner.optimise.instance import Instance
+from planner.optimise.models import (
+    LSCP,
+    MCLP,
+    MEXCLP,
+    UNREACHED_PENALTY_S,
+    InfeasibleError,
+    MaxSurvival,
+    Model,
+    PCenter,
+    PMedian,
+)
+from planner.optimise.solution import Solution, check_p, greedy_order, make_solution
+
+__all__ = ["solve_exact"]
+
+
+@dataclass(frozen=True)
+class _Milp:
+    """A MILP in scipy's form: minimise ``c @ v``."""
+
+    c: np.ndarray
+    integrality: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    rows: list[LinearConstraint]
+
+
+def _site_block(instance: Instance, p: int, n_aux: int, *, cap: bool = False) -> LinearConstraint:
+    """sum_{j not required} x_j = p (or <= p with ``cap``)."""
+    a = np.concatenate([(~instance.required).astype(float), np.zeros(n_aux)])
+    return LinearConstraint(a[None, :], 0 if cap else p, p)
+
+
+def _assignment(
+    instance: Instance, pairs_i: np.ndarray, pairs_j: np.ndarray, n_extra: int
+) -> tuple[sp.csr_array, sp.csr_array]:
+    """Rows y_ij - x_j <= 0 and the per-demand sum of y (without extra columns)."""
+    n, m = instance.n_demand, instance.n_sites
+    k = len(pairs_i)
+    link = sp.hstack(
+        [
+            sp.csr_array((-np.ones(k), (np.arange(k), pairs_j)), shape=(k, m)),
+            sp.eye_array(k, format="csr"),
+            sp.csr_array((k, n_extra)),
+        ],
+        format="csr",
+    )
+    total = sp.csr_array((np.ones(k), (pairs_i, np.arange(k))), shape=(n, k))
+    return link, total
+
+
+def _site_bounds(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
+    return instance.required.astype(float), np.ones(instance.n_sites)
+
+
+def _build(instance: Instance, model: Model, p: int) -> _Milp:
+    n, m = instance.n_demand, instance.n_sites
+    cost, w = instance.cost_s, instance.weight
+    xlb, xub = _site_bounds(instance)
+    if isinstance(model, MCLP | LSCP):
+        within = cost <= model.threshold_s
+        if isinstance(model, LSCP):
+            need = np.flatnonzero(model.must_cover(instance))
+            a = sp.csr_array(within[need].astype(float))
+            c = (~instance.required).astype(float)
+            return _Milp(
+                c,
+                np.ones(m),
+                xlb,
+                xub,
+                [LinearConstraint(a, 1, np.inf), _site_block(instance, p, 0, cap=True)],
+            )
+        rows = np.flatnonzero(within.any(axis=1) & (w > 0))
+        k = len(rows)
+        # z_i - sum_{j in N_i} x_j <= 0
+        a = sp.hstack(
+            [-sp.csr_array(within[rows].astype(float)), sp.eye_array(k, format="csr")],
+            format="csr",
+        )
+        c = np.concatenate([np.zeros(m), -w[rows]])
+        return _Milp(
+            c,
+            np.concatenate([np.ones(m), np.zeros(k)]),
+            np.concatenate([xlb, np.zeros(k)]),
+            np.concatenate([xub, np.ones(k)]),
+            [LinearConstraint(a, -np.inf, 0), _site_block(instance, p, k)],
+        )
+    if isinstance(model, MEXCLP):
+        within = sp.csr_array(model.cover_matrix(instance))
+        e = instance.existing_units.astype(float)
+        # at most e(N_i) + p units can cover i: one y_ik per possible level k
+        reach_units = within @ e + p
+        rows = np.flatnonzero((within.sum(axis=1) > 0) & (w > 0) & (reach_units > 0))
+        levels = reach_units[rows].astype(np.int64)
+        k = int(levels.sum())
+        owner = np.repeat(np.arange(len(rows)), levels)
+        level = np.arange(k) - np.repeat(np.cumsum(levels) - levels, levels)
+        q = model.busy_fraction
+        # sum_k y_ik - sum_{j in N_i} u_j <= 0
+        ysum = sp.csr_array((np.ones(k), (owner, np.arange(k))), shape=(len(rows), k))
+        a = sp.hstack([-within[rows], ysum], format="csr")
+        c = np.concatenate([np.zeros(m), -w[rows][owner] * (1 - q) * q**level])
+        units_row = np.concatenate([np.ones(m), np.zeros(k)])
+        return _Milp(
+            c,
+            np.concatenate([np.ones(m), np.zeros(k)]),
+            np.concatenate([e, np.zeros(k)]),
+            np.concatenate([e + p, np.ones(k)]),
+            [
+                LinearConstraint(a, -np.inf, 0),
+                LinearConstraint(units_row[None, :], p + e.sum(), p + e.sum()),
+            ],
+        )
+    if isinstance(model, MaxSurvival):
+        s = model.survival(cost / 60.0)
+        pi, pj = np.nonzero((s > 0) & (w[:, None] > 0))
+        k = len(pi)
+        link, total = _assignment(instance, pi, pj, 0)
+        c = np.concatenate([np.zeros(m), -w[pi] * s[pi, pj]])
+        one = sp.hstack([sp.csr_array((n, m)), total], format="csr")
+        return _Milp(
+            c,
+            np.concatenate([np.ones(m), np.zeros(k)]),
+            np.concatenate([xlb, np.zeros(k)]),
+            np.concatenate([xub, np.ones(k)]),
+            [
+                LinearConstraint(link, -np.inf, 0),
+                LinearConstraint(one, -np.inf, 1),
+                _site_block(instance, p, k),
+            ],
+        )
+    if isinstance(model, PMedian):
+        rows = np.flatnonzero(instance.reachable())
+        pi, pj = np.nonzero((cost < UNREACHED_PENALTY_S) & instance.reachable()[:, None])
+        k, r = len(pi), len(rows)
+        link, total = _assignment(instance, pi, pj, r)
+        # sum_j y_ij + u_i = 1 for every reachable i
+        u_part = sp.csr_array((np.ones(r), (rows, np.arange(r))), shape=(n, r))
+        one = sp.hstack([sp.csr_array((n, m)), total, u_part], format="csr")[rows]
+        c = np.concatenate([np.zeros(m), w[pi] * cost[pi, pj], w[rows] * UNREACHED_PENALTY_S])
+        return _Milp(
+            c,
+            np.concatenate([np.ones(m), np.zeros(k + r)]),
+            np.concatenate([xlb, np.zeros(k + r)]),
+            np.concatenate([xub, np.ones(k + r)]),
+            [
+                LinearConstraint(link, -np.inf, 0),
+                LinearConstraint(one, 1, 1),
+                _site_block(instance, p, k + r),
+            ],
+        )
+    raise ParameterError(f"unknown model {model!r}")
+
+
+def _cover_feasible(
+    instance: Instance, rows: np.ndarray, radius_s: float, p: int, time_limit_s: float
+) -> tuple[np.ndarray | None, bool]:
+    """Open mask covering every demand row within ``radius_s`` with <= p added sites.
+
+    Returns ``(mask, decided)``: ``mask`` None if infeasible or undecided;
+    ``decided`` false when the time limit stopped HiGHS first.
+    """
+    within = instance.cost_s[rows] <= radius_s
+    need = ~within[:, instance.required].any(axis=1)
+    within = within[need]
+    if not within.any(axis=1).all():
+        return None, True
+    req = instance.required
+    if not within.any():
+        return req.copy(), True
+    res = milp(
+        np.zeros(instance.n_sites),
+        integrality=np.ones(instance.n_sites),
+        bounds=Bounds(req.astype(float), np.ones(instance.n_sites)),
+        constraints=[
+            LinearConstraint(sp.csr_array(within.astype(float)), 1, np.inf),
+            _site_block(instance, p, 0, cap=True),
+        ],
+        options={"time_limit": max(time_limit_s, 1e-3)},
+    )
+    if res.status == 2:
+        return None, True
+    if res.x is None:
+        return None, False
+    return np.rint(res.x).astype(bool), True
+
+
+def _solve_pcenter(
+    instance: Instance, p: int, time_limit_s: float
+) -> tuple[np.ndarray, float, str]:
+    """Binary search over the distinct response times with set-covering MILPs.
+
+    The smallest radius r such that <= p added sites cover every point of I'
+    within r is the p-center optimum (Minieka 1970). Radii >= P are never
+    needed: if no radius below P works, every solution is worth P.
+    """
+    start = time.perf_counter()
+    rows = np.flatnonzero(instance.reachable() & (instance.weight > 0))
+    sub = instance.cost_s[rows]
+    radii = np.unique(sub[sub < UNREACHED_PENALTY_S])
+    lower = sub.min(axis=1).max() if len(rows) else 0.0
+    radii = radii[radii >= lower]
+    best: np.ndarray | None = None
+    lo, hi = 0, len(radii) - 1
+    decided = True
+    if len(radii):
+        best, decided = _cover_feasible(instance, rows, float(radii[hi]), p, time_limit_s)
+    if best is None:
+        # every choice of sites is worth P (or there is no demand), unless undecided
+        final, _, _ = site_heuristic(instance, PCenter(), p, np.random.default_rng(0), 100)
+        if decided:
+            return final, 0.0, "optimal"
+        value = PCenter().evaluate(instance, final > 0)
+        gap = float((value - lower) / value) if value > 0 else 0.0
+        return final, gap, f"time limit: heuristic incumbent, gap {gap:.2%}"
+    hi_mask = best
+    while lo < hi:
+        left = time_limit_s - (time.perf_counter() - start)
+        if left <= 0:
+            break
+        mid = (lo + hi) // 2
+        mask, decided = _cover_feasible(instance, rows, float(radii[mid]), p, left)
+        if not decided:
+            break
+        if mask is None:
+            lo = mid + 1
+        else:
+            hi, hi_mask = mid, mask
+    final = hi_mask.astype(np.int64)
+    if lo >= hi:
+        return final, 0.0, "optimal"
+    gap = float((radii[hi] - radii[lo]) / radii[hi]) if radii[hi] > 0 else 0.0
+    return final, gap, f"time limit: incumbent, gap {gap:.2%}"
+
+
+def solve_exact(
+    instance: Instance,
+    model: Model,
+    *,
+    p: int,
+    time_limit_s: float = 60.0,
+    mip_gap: float = 1e-4,
+) -> Solution:
+    """Solve a location model to proven optimality (or the time limit) with HiGHS.
+
+    Parameters
+    ----------
+    instance
+        Costs (s), weights and required sites.
+    model
+        One of :class:`MCLP`, :class:`PMedian`, :class:`PCenter`,
+        :class:`LSCP`, :class:`MEXCLP`, :class:`MaxSurvival`.
+    p
+        Sites to add to the required ones (units to add for MEXCLP; a cap on
+        the added sites for LSCP).
+    time_limit_s
+        Wall-clock limit for HiGHS, s. When it is hit the incumbent is
+        returned with its proven gap and ``status`` says so.
+    mip_gap
+        Relative optimality gap at which HiGHS stops.
+
+    Returns
+    -------
+    Solution
+        ``objective_after`` is recomputed with ``model.evaluate`` from the
+        rounded solution; ``gap`` is HiGHS's proven relative gap.
+
+    Raises
+    ------
+    ParameterError
+        Bad p, time limit or gap.
+    InfeasibleError
+        The model has no feasible solution (LSCP needing more than p sites,
+        or uncoverable demand with ``require_all``).
+    DataError
+        The time limit passed before any feasible solution was found.
+    """
+    p = check_p(instance, model, p)
+    if not time_limit_s > 0:
+        raise ParameterError(f"time_limit_s = {time_limit_s!r}: give a positive time, s")
+    if not 0 <= mip_gap < 1:
+        raise ParameterError(f"mip_gap = {mip_gap!r}: give a relative gap in [0, 1)")
+    start = time.perf_counter()
+    if isinstance(model, PCenter):
+        final, gap, status = _solve_pcenter(instance, p, float(time_limit_s))
+        return make_solution(
+            instance,
+            model,
+            final,
+            order=greedy_order(instance, model, final),
+            gap=gap,
+            solve_time_s=time.perf_counter() - start,
+            status=status,
+        )
+    prob = _build(instance, model, p)
+    res = milp(
+        prob.c,
+        integrality=prob.integrality,
+        bounds=Bounds(prob.lb, prob.ub),
+        constraints=prob.rows,
+        options={"time_limit": float(time_limit_s), "mip_rel_gap": float(mip_gap)},
+    )
+    elapsed = time.perf_counter() - start
+    if res.status == 2:
+        what = (
+            f"no set of at most p = {p} added sites covers every point within "
+            f"{model.threshold_s:g} s; raise p"
+            if isinstance(model, LSCP)
+            else "the model has no feasible solution"
+        )
+        raise InfeasibleError(f"{model.name}: {what}")
+    if res.x is None:
+        raise DataError(
+            f"{model.name}: HiGHS found no feasible solution within {time_limit_s:g} s "
+            f"({res.message}); raise time_limit_s"
+        )
+    m = instance.n_sites
+    final = np.rint(res.x[:m]).astype(np.int64)
+    gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
+    if res.status == 0:
+        status = "optimal"
+    elif res.status == 1:
+        status = f"time limit: incumbent, gap {gap:.2%}"
+    else:
+        status = f"stopped: {res.message}"
+    order = greedy_order(instance, model, final)
+    return make_solution(
+        instance, model, final, order=order, gap=gap, solve_time_s=elapsed, status=status
+    )

@@ -1,0 +1,377 @@
+"""Location models: what the optimiser maximises or minimises.
+
+Each model is a frozen dataclass with
+
+``name``
+    Short name used in :class:`~planner.optimise.solution.Solution`.
+``sense``
+    ``"max"`` or ``"min"``.
+``evaluate(instance, x)``
+    The objective for ``x``: a bool open mask per site (site models) or the
+    total unit count per site (:class:`MEXCLP`). Brute force, the heuristic
+    and the tests all use it, so it is the single definition of each
+    objective; the MILP in :mod:`planner.optimise.exact` is checked against it.
+
+Common notation
+---------------
+:math:`I` demand points with weight :math:`w_i \\ge 0`; :math:`J` candidate
+sites; :math:`R \\subseteq J` required (existing) sites; :math:`c_{ij}` the
+response time, s (``inf`` if unreachable); :math:`p` the number of sites (or
+units) to add; :math:`x_j \\in \\{0, 1\\}` site j open. Demand no candidate
+reaches (a row of ``inf``) is excluded from every objective.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from planner import constants
+from planner.errors import InfeasibleError, ParameterError
+from planner.optimise.instance import Instance
+
+__all__ = [
+    "DEFAULT_SURVIVAL_COEFFICIENTS",
+    "LSCP",
+    "MCLP",
+    "MEXCLP",
+    "UNREACHED_PENALTY_S",
+    "InfeasibleError",
+    "MaxSurvival",
+    "Model",
+    "PCenter",
+    "PMedian",
+    "SiteModel",
+]
+
+UNREACHED_PENALTY_S = constants.UNREACHED_PENALTY_S
+DEFAULT_SURVIVAL_COEFFICIENTS = constants.SURVIVAL_COEFFICIENTS
+
+
+def _check_threshold(threshold_s: float) -> float:
+    t = float(threshold_s)
+    if not math.isfinite(t) or t <= 0:
+        raise ParameterError(f"threshold_s = {threshold_s!r}: give a positive time, s")
+    return t
+
+
+def _ids_message(instance: Instance, rows: np.ndarray) -> str:
+    ids = [instance.demand_ids[i] for i in rows[:10]]
+    more = f" (first 10 of {len(rows)})" if len(rows) > 10 else f" ({len(rows)})"
+    return f"{ids}{more}"
+
+
+class _SiteModel:
+    """A model whose objective depends only on each point's nearest open site."""
+
+    name: ClassVar[str]
+    sense: ClassVar[Literal["max", "min"]]
+
+    def score(self, instance: Instance, times: np.ndarray) -> np.ndarray:
+        """Objective for nearest-open-site times ``(n_demand,)`` or ``(n_demand, k)``, s."""
+        raise NotImplementedError
+
+    def evaluate(self, instance: Instance, open_mask: np.ndarray) -> float:
+        """The objective when exactly the sites in ``open_mask`` are open."""
+        return float(self.score(instance, instance.open_times(open_mask)))
+
+
+@dataclass(frozen=True)
+class MCLP(_SiteModel):
+    """Maximal covering location problem (Church & ReVelle 1974).
+
+    Sets: :math:`N_i = \\{j : c_{ij} \\le T\\}` the sites covering i.
+
+    Parameters: :math:`T` threshold (``threshold_s``, s), :math:`w_i`, :math:`p`.
+
+    Decision variables: :math:`x_j \\in \\{0,1\\}` open; :math:`z_i \\in [0,1]`
+    demand i covered.
+
+    .. math::
+
+        \\max \\sum_i w_i z_i \\quad \\text{s.t.} \\quad
+        z_i \\le \\sum_{j \\in N_i} x_j \\;\\forall i, \\quad
+        \\sum_{j \\notin R} x_j = p, \\quad x_j = 1 \\;\\forall j \\in R.
+
+    The objective is the covered demand weight (same units as ``weight``).
+    """
+
+    threshold_s: float
+    name: ClassVar[str] = "mclp"
+    sense: ClassVar[Literal["max", "min"]] = "max"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "threshold_s", _check_threshold(self.threshold_s))
+
+    def score(self, instance: Instance, times: np.ndarray) -> np.ndarray:
+        """Covered weight for each column of nearest times, s."""
+        return np.asarray(instance.weight @ (times <= self.threshold_s), dtype=float)
+
+
+@dataclass(frozen=True)
+class PMedian(_SiteModel):
+    """p-median: minimise total demand-weighted response time (Hakimi 1964).
+
+    Parameters: :math:`\\hat c_{ij} = \\min(c_{ij}, P)` with
+    :math:`P` = :data:`UNREACHED_PENALTY_S`; :math:`I' = \\{i : \\exists j,
+    c_{ij} < \\infty\\}` reachable demand.
+
+    Decision variables: :math:`x_j \\in \\{0,1\\}`; :math:`y_{ij} \\in [0,1]`
+    share of i served by j (only pairs with :math:`c_{ij} < P`); :math:`u_i
+    \\in [0,1]` share of i left unreached (cost P).
+
+    .. math::
+
+        \\min \\sum_{i \\in I'} w_i \\Big(\\sum_j \\hat c_{ij} y_{ij} + P u_i\\Big)
+        \\quad \\text{s.t.} \\quad
+        \\sum_j y_{ij} + u_i = 1, \\quad y_{ij} \\le x_j, \\quad
+        \\sum_{j \\notin R} x_j = p, \\quad x_j = 1 \\;\\forall j \\in R.
+
+    A demand point whose every open site is unreachable costs P (2 h); a
+    response time longer than P is counted as P. Objective units: weight x s.
+    """
+
+    name: ClassVar[str] = "p-median"
+    sense: ClassVar[Literal["max", "min"]] = "min"
+
+    def score(self, instance: Instance, times: np.ndarray) -> np.ndarray:
+        """Weighted capped response time for each column of nearest times, s."""
+        w = np.where(instance.reachable(), instance.weight, 0.0)
+        return np.asarray(w @ np.minimum(times, UNREACHED_PENALTY_S), dtype=float)
+
+
+@dataclass(frozen=True)
+class PCenter(_SiteModel):
+    """p-center: minimise the worst response time (Hakimi 1964).
+
+    Sets: :math:`I' = \\{i : w_i > 0, \\exists j\\, c_{ij} < \\infty\\}`.
+    Parameters: :math:`\\hat c_{ij} = \\min(c_{ij}, P)`,
+    P = :data:`UNREACHED_PENALTY_S`.
+
+    Decision variables: :math:`x_j \\in \\{0,1\\}`; :math:`y_{ij}, u_i \\in
+    [0,1]` as in :class:`PMedian`; :math:`z` the worst time, s.
+
+    .. math::
+
+        \\min z \\quad \\text{s.t.} \\quad
+        z \\ge \\sum_j \\hat c_{ij} y_{ij} + P u_i \\;\\forall i \\in I', \\quad
+        \\sum_j y_{ij} + u_i = 1, \\quad y_{ij} \\le x_j, \\quad
+        \\sum_{j \\notin R} x_j = p, \\quad x_j = 1 \\;\\forall j \\in R.
+
+    Unreached demand counts as P (2 h). Objective: s. 0 if :math:`I'` is empty.
+
+    The LP relaxation of this MILP is weak, so :func:`~planner.optimise.solve_exact`
+    solves the equivalent decision problems instead (Minieka 1970): for a
+    radius r, with :math:`N_i(r) = \\{j : c_{ij} \\le r\\}`, is there x with
+
+    .. math::
+
+        \\sum_{j \\in N_i(r)} x_j \\ge 1 \\;\\forall i \\in I', \\quad
+        \\sum_{j \\notin R} x_j \\le p, \\quad x_j = 1 \\;\\forall j \\in R\\ ?
+
+    It binary-searches r over the distinct :math:`c_{ij} < P` (each step a
+    set-covering MILP); the smallest feasible r is the optimum, and P if none is.
+    """
+
+    name: ClassVar[str] = "p-center"
+    sense: ClassVar[Literal["max", "min"]] = "min"
+
+    def score(self, instance: Instance, times: np.ndarray) -> np.ndarray:
+        """Worst capped response time, s, for each column of nearest times."""
+        rows = instance.reachable() & (instance.weight > 0)
+        t = np.minimum(np.asarray(times)[rows], UNREACHED_PENALTY_S)
+        if t.shape[0] == 0:
+            return np.zeros(t.shape[1:]) if t.ndim > 1 else np.asarray(0.0)
+        return np.asarray(t.max(axis=0), dtype=float)
+
+
+@dataclass(frozen=True)
+class MaxSurvival(_SiteModel):
+    """Maximum expected survival (Erkut, Ingolfsson & Erdoğan 2008).
+
+    Parameters: :math:`t_{ij} = c_{ij} / 60` response time, min;
+    :math:`s_{ij} = S(t_{ij})` survival probability, :math:`S(\\infty) = 0`.
+    By default :math:`S(t) = 1 / (1 + e^{a + b t})` with (a, b) =
+    :data:`DEFAULT_SURVIVAL_COEFFICIENTS` (De Maio et al. 2003); with ``steps``
+    :math:`S(t)` is the probability of the first band whose upper bound (min)
+    is :math:`\\ge t`, and 0 beyond the last band.
+
+    Decision variables: :math:`x_j \\in \\{0,1\\}`; :math:`y_{ij} \\in [0,1]`
+    i served by j (pairs with :math:`s_{ij} > 0`).
+
+    .. math::
+
+        \\max \\sum_i w_i \\sum_j s_{ij} y_{ij} \\quad \\text{s.t.} \\quad
+        \\sum_j y_{ij} \\le 1, \\quad y_{ij} \\le x_j, \\quad
+        \\sum_{j \\notin R} x_j = p, \\quad x_j = 1 \\;\\forall j \\in R.
+
+    S is non-increasing, so each point is served by its nearest open site.
+    Objective: expected survivors (weight units).
+
+    Parameters
+    ----------
+    coefficients
+        (a, b) of the logistic curve, b > 0 (b per minute).
+    steps
+        Optional ``((upper_min, probability), ...)`` bands, increasing upper
+        bounds, non-increasing probabilities in [0, 1]; replaces the curve.
+    """
+
+    coefficients: tuple[float, float] = DEFAULT_SURVIVAL_COEFFICIENTS
+    steps: tuple[tuple[float, float], ...] | None = None
+    name: ClassVar[str] = "max-survival"
+    sense: ClassVar[Literal["max", "min"]] = "max"
+
+    def __post_init__(self) -> None:
+        a, b = (float(c) for c in self.coefficients)
+        if not (math.isfinite(a) and math.isfinite(b) and b > 0):
+            raise ParameterError(f"coefficients = {self.coefficients!r}: need finite a and b > 0")
+        object.__setattr__(self, "coefficients", (a, b))
+        if self.steps is not None:
+            steps = tuple((float(u), float(s)) for u, s in self.steps)
+            if not steps:
+                raise ParameterError("steps: give at least one (upper_min, probability) band")
+            for k, (u, s) in enumerate(steps):
+                if not (u > 0 and 0 <= s <= 1):
+                    raise ParameterError(f"steps[{k}] = {(u, s)}: need upper > 0, 0 <= p <= 1")
+                if k and (u <= steps[k - 1][0] or s > steps[k - 1][1]):
+                    raise ParameterError(
+                        "steps: upper bounds must increase and probabilities not increase"
+                    )
+            object.__setattr__(self, "steps", steps)
+
+    def survival(self, minutes: np.ndarray) -> np.ndarray:
+        """Survival probability for response times in minutes (``inf`` -> 0)."""
+        t = np.asarray(minutes, dtype=float)
+        if self.steps is not None:
+            uppers = np.array([u for u, _ in self.steps])
+            probs = np.array([s for _, s in self.steps] + [0.0])
+            return probs[np.searchsorted(uppers, t, side="left")]
+        a, b = self.coefficients
+        with np.errstate(over="ignore"):
+            return np.where(np.isfinite(t), 1.0 / (1.0 + np.exp(a + b * np.minimum(t, 1e6))), 0.0)
+
+    def score(self, instance: Instance, times: np.ndarray) -> np.ndarray:
+        """Expected survivors for each column of nearest times, s."""
+        return np.asarray(instance.weight @ self.survival(times / 60.0), dtype=float)
+
+
+@dataclass(frozen=True)
+class LSCP:
+    """Location set covering problem (Toregas et al. 1971).
+
+    Sets: :math:`N_i = \\{j : c_{ij} \\le T\\}`; :math:`I' = \\{i : w_i > 0,
+    N_i \\ne \\emptyset\\}` demand that can be covered.
+
+    Decision variables: :math:`x_j \\in \\{0,1\\}`.
+
+    .. math::
+
+        \\min \\sum_{j \\notin R} x_j \\quad \\text{s.t.} \\quad
+        \\sum_{j \\in N_i} x_j \\ge 1 \\;\\forall i \\in I', \\quad
+        \\sum_{j \\notin R} x_j \\le p, \\quad x_j = 1 \\;\\forall j \\in R.
+
+    Here p is a *cap* on the added sites. The objective is the number of added
+    sites; ``evaluate`` returns ``inf`` when a point of :math:`I'` is not covered.
+
+    Parameters
+    ----------
+    threshold_s
+        Coverage threshold T, s.
+    require_all
+        If true (default), demand with weight > 0 that no site reaches within
+        T raises :class:`InfeasibleError` naming it; if false it is left out of
+        :math:`I'`.
+    """
+
+    threshold_s: float
+    require_all: bool = True
+    name: ClassVar[str] = "lscp"
+    sense: ClassVar[Literal["max", "min"]] = "min"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "threshold_s", _check_threshold(self.threshold_s))
+
+    def must_cover(self, instance: Instance) -> np.ndarray:
+        """Bool per demand point in :math:`I'`; raises if ``require_all`` and some cannot be."""
+        within = (instance.cost_s <= self.threshold_s).any(axis=1)
+        positive = instance.weight > 0
+        missing = np.flatnonzero(positive & ~within)
+        if self.require_all and len(missing):
+            raise InfeasibleError(
+                f"LSCP: no site reaches {len(missing)} demand points within "
+                f"{self.threshold_s:g} s: {_ids_message(instance, missing)}; "
+                "add candidate sites, raise the threshold or pass require_all=False"
+            )
+        return positive & within
+
+    def evaluate(self, instance: Instance, open_mask: np.ndarray) -> float:
+        """Added sites if every point of :math:`I'` is covered, else ``inf``."""
+        mask = np.asarray(open_mask, dtype=bool)
+        need = self.must_cover(instance)
+        covered = (instance.cost_s[:, mask] <= self.threshold_s).any(axis=1)
+        if (need & ~covered).any():
+            return math.inf
+        return float(np.count_nonzero(mask & ~instance.required))
+
+
+@dataclass(frozen=True)
+class MEXCLP:
+    """Maximum expected covering location problem (Daskin 1983).
+
+    Sets: :math:`N_i = \\{j : c_{ij} \\le T\\}`. Parameters: busy fraction
+    :math:`q`; existing units :math:`e_j`; :math:`K_i = p + \\sum_{j \\in N_i} e_j`
+    the most units that can cover i.
+
+    Decision variables: :math:`u_j \\in \\mathbb{Z}, e_j \\le u_j \\le e_j + p`
+    units at j; :math:`y_{ik} \\in [0,1]` i covered by at least k units.
+
+    .. math::
+
+        \\max \\sum_i w_i \\sum_{k=1}^{K_i} (1-q) q^{k-1} y_{ik} \\quad \\text{s.t.}
+        \\quad \\sum_k y_{ik} \\le \\sum_{j \\in N_i} u_j, \\quad
+        \\sum_j (u_j - e_j) = p.
+
+    The coefficients decrease in k, so the LP relaxation in y is exact and the
+    objective equals :math:`\\sum_i w_i (1 - q^{n_i})`, :math:`n_i = \\sum_{j \\in
+    N_i} u_j`. ``evaluate`` takes total units per site (existing included).
+    ``required`` plays no part: existing units are what is fixed.
+
+    Parameters
+    ----------
+    threshold_s
+        Coverage threshold T, s.
+    busy_fraction
+        Probability q in [0, 1) that a unit is busy.
+    """
+
+    threshold_s: float
+    busy_fraction: float = 0.3
+    name: ClassVar[str] = "mexclp"
+    sense: ClassVar[Literal["max", "min"]] = "max"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "threshold_s", _check_threshold(self.threshold_s))
+        q = float(self.busy_fraction)
+        if not (0 <= q < 1):
+            raise ParameterError(f"busy_fraction = {self.busy_fraction!r}: need 0 <= q < 1")
+        object.__setattr__(self, "busy_fraction", q)
+
+    def cover_matrix(self, instance: Instance) -> np.ndarray:
+        """``(n_demand, n_sites)`` float 0/1: site j within T of point i."""
+        return (instance.cost_s <= self.threshold_s).astype(float)
+
+    def evaluate(self, instance: Instance, units: np.ndarray) -> float:
+        """Expected covered demand for total units per site."""
+        u = np.asarray(units, dtype=float)
+        n = self.cover_matrix(instance) @ u
+        return float(instance.weight @ (1.0 - self.busy_fraction**n))
+
+
+#: Models whose objective depends only on each point's nearest open site.
+SiteModel = MCLP | PMedian | PCenter | MaxSurvival
+#: Any location model.
+Model = MCLP | PMedian | PCenter | MaxSurvival | LSCP | MEXCLP

@@ -1,0 +1,149 @@
+"""The result of an optimisation run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.errors import ParameterError
+from planner.optimise.instance import Instance
+from planner.optimise.models import LSCP, MEXCLP, Model
+
+__all__ = ["Solution", "check_p", "greedy_order", "make_solution"]
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Sites (or units) to add and what they achieve.
+
+    Attributes
+    ----------
+    model
+        Model name (``"mclp"``, ``"p-median"`` ...).
+    chosen
+        Names of the sites added, in the order they were added (the heuristic's
+        greedy order; for the exact solver, re-added greedily by marginal
+        gain). For MEXCLP a name appears once per added unit.
+    objective_before
+        Objective with the required sites (existing units) only; for LSCP
+        ``inf`` when they alone do not cover every point that must be covered.
+    objective_after
+        Objective with the chosen sites added.
+    gap
+        Proven relative MIP gap (exact solver), ``None`` for the heuristic.
+    solve_time_s
+        Wall-clock time, s.
+    status
+        What happened, e.g. ``"optimal"``, ``"time limit: incumbent, gap 2.1%"``,
+        ``"heuristic: 3 swaps"``.
+    assignment
+        Index of the site serving each demand point afterwards (nearest open
+        site; for MEXCLP nearest site with a unit), -1 if none reaches it.
+    units
+        Units per site afterwards: for MEXCLP the unit counts, for the other
+        models 1 at every open site and 0 elsewhere.
+    """
+
+    model: str
+    chosen: tuple[str, ...]
+    objective_before: float
+    objective_after: float
+    gap: float | None
+    solve_time_s: float
+    status: str
+    assignment: np.ndarray
+    units: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("assignment", "units"):
+            a = np.array(getattr(self, name), dtype=np.int64, copy=True)
+            a.flags.writeable = False
+            object.__setattr__(self, name, a)
+        object.__setattr__(self, "chosen", tuple(self.chosen))
+
+    @property
+    def open_mask(self) -> np.ndarray:
+        """Bool per site: open (holds a unit, for MEXCLP) afterwards."""
+        return np.asarray(self.units > 0)
+
+
+def _before(instance: Instance, model: Model) -> np.ndarray:
+    if isinstance(model, MEXCLP):
+        return np.asarray(instance.existing_units, dtype=np.int64).copy()
+    return np.asarray(instance.required, dtype=np.int64).copy()
+
+
+def greedy_order(instance: Instance, model: Model, final: np.ndarray) -> list[int]:
+    """Order the additions in ``final`` (units per site) greedily by marginal gain.
+
+    Starts from the required sites (existing units) and repeatedly adds the
+    remaining site (unit) that improves the objective most; ties go to the
+    lowest index. For LSCP the gain is the number of newly covered points.
+    """
+    current = _before(instance, model)
+    remaining = np.asarray(final, dtype=np.int64) - current
+    remaining = np.maximum(remaining, 0)
+    sign = 1.0 if model.sense == "max" else -1.0
+    order: list[int] = []
+    while remaining.sum() > 0:
+        best_j, best_v = -1, -np.inf
+        for j in np.flatnonzero(remaining > 0):
+            trial = current.copy()
+            trial[j] += 1
+            if isinstance(model, MEXCLP):
+                v = model.evaluate(instance, trial)
+            elif isinstance(model, LSCP):
+                # more points covered is better, whatever the sense
+                covered = (instance.cost_s[:, trial > 0] <= model.threshold_s).any(axis=1)
+                v = sign * float(np.count_nonzero(covered))
+            else:
+                v = model.evaluate(instance, trial > 0)
+            if sign * v > best_v:
+                best_j, best_v = int(j), sign * v
+        order.append(best_j)
+        current[best_j] += 1
+        remaining[best_j] -= 1
+    return order
+
+
+def make_solution(
+    instance: Instance,
+    model: Model,
+    final_units: np.ndarray,
+    *,
+    order: list[int],
+    gap: float | None,
+    solve_time_s: float,
+    status: str,
+) -> Solution:
+    """Assemble a :class:`Solution` from the final units (or 0/1 open) per site."""
+    final = np.asarray(final_units, dtype=np.int64)
+    before = _before(instance, model)
+    if isinstance(model, MEXCLP):
+        obj_before = model.evaluate(instance, before)
+        obj_after = model.evaluate(instance, final)
+    else:
+        obj_before = model.evaluate(instance, before > 0)
+        obj_after = model.evaluate(instance, final > 0)
+    return Solution(
+        model=model.name,
+        chosen=tuple(instance.site_names[j] for j in order),
+        objective_before=obj_before,
+        objective_after=obj_after,
+        gap=gap,
+        solve_time_s=solve_time_s,
+        status=status,
+        assignment=instance.assignment(final > 0),
+        units=final,
+    )
+
+
+def check_p(instance: Instance, model: Model, p: int) -> int:
+    """Validate p (sites or units to add) against the instance."""
+    if isinstance(p, bool) or not isinstance(p, int | np.integer) or p < 0:
+        raise ParameterError(f"p = {p!r}: give a whole number >= 0 of sites (units) to add")
+    optional = int(np.count_nonzero(~instance.required))
+    if not isinstance(model, MEXCLP | LSCP) and p > optional:
+        raise ParameterError(f"p = {p} but only {optional} candidate sites are not required")
+    return int(p)
