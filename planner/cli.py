@@ -861,6 +861,242 @@ def _only_fleet(frame: Any, fleet: str) -> Any:
     return chosen.reset_index(drop=True)
 
 
+def _hours_filter(layer: Any, hours: str | None) -> Any:
+    """Keep calls whose time of day lies in ``HH-HH`` (wrapping midnight: 14-02)."""
+    if hours is None:
+        return layer
+    try:
+        start, end = (int(h) for h in hours.split("-"))
+    except ValueError:
+        raise ParameterError(f"--hours {hours!r}: write start-end hours, e.g. 14-02") from None
+    if not (0 <= start <= 23 and 0 <= end <= 24) or start == end:
+        raise ParameterError(f"--hours {hours!r}: hours must lie in 0-24 and differ")
+    if "time" not in layer.columns:
+        raise ParameterError(
+            "--hours needs calls with a time column (--demand-type calls); other demand "
+            "has no time of day"
+        )
+    hour = layer["time"].dt.hour
+    keep = (hour >= start) & (hour < end) if start < end else (hour >= start) | (hour < end)
+    kept = layer[keep.fillna(False).to_numpy()].reset_index(drop=True)
+    if kept.empty:
+        raise ParameterError(f"--hours {hours}: no call falls in these hours")
+    return kept
+
+
+def _candidates(
+    network: Any,
+    args: _NetworkArgs,
+    kinds: str,
+    spacing_m: float,
+    path: Path | None,
+    crs: str | None,
+    not_sweden: bool,
+) -> Any:
+    from planner import candidates as cd
+
+    layers = []
+    for kind in [k.strip() for k in kinds.split(",") if k.strip()]:
+        if kind == "osm":
+            source = args.pbf or args.osm
+            if source is None:
+                raise ParameterError("--candidates osm needs --pbf or --osm as the road source")
+            boundary, _ = _load_boundary(args)
+            layers.append(cd.candidates_from_osm(source, boundary=boundary))
+        elif kind == "grid":
+            layers.append(cd.candidates_on_grid(network, spacing_m=spacing_m))
+        elif kind == "file":
+            if path is None:
+                raise ParameterError("--candidates file needs --candidates-file FILE")
+            layers.append(cd.candidates_from_file(path, crs=crs, check_sweden=not not_sweden))
+        else:
+            raise ParameterError(f"--candidates {kind!r}: use osm, grid and/or file")
+    if not layers:
+        raise ParameterError("--candidates: name at least one source: osm, grid, file")
+    return cd.combine_candidates(*layers)
+
+
+@app.command("optimise")
+def optimise_cmd(
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for sites and tables.")],
+    demand: Annotated[Path, typer.Option("--demand", help="Demand file (see planner coverage).")],
+    objective: Annotated[
+        str,
+        typer.Option("--objective", help="mclp, pmedian, pcenter, lscp, mexclp or survival."),
+    ] = "mclp",
+    add: Annotated[int, typer.Option("--add", help="Units to add (lscp: at most).")] = 1,
+    fleet: Annotated[
+        str, typer.Option("--fleet", help="Fleet of the new units: ambulance, psychiatric.")
+    ] = "ambulance",
+    baseline: Annotated[
+        str,
+        typer.Option(
+            "--baseline", help="fleet: only that fleet's stations serve; all: every station."
+        ),
+    ] = "fleet",
+    threshold_min: Annotated[
+        float, typer.Option("--threshold-min", help="Response-time target, min.")
+    ] = constants.DEFAULT_THRESHOLDS_MIN[1],
+    busy: Annotated[
+        float, typer.Option("--busy", help="MEXCLP: share of time a unit is busy.")
+    ] = constants.MEXCLP_BUSY_FRACTION,
+    survival_coefficients: Annotated[
+        str | None,
+        typer.Option("--survival-coefficients", help="Logistic a,b of S(t)=1/(1+exp(a+b t))."),
+    ] = None,
+    survival_table: Annotated[
+        Path | None,
+        typer.Option("--survival-table", help="CSV of upper_min,probability survival bands."),
+    ] = None,
+    solver: Annotated[str, typer.Option("--solver", help="exact (HiGHS) or heuristic.")] = "exact",
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Exact solver time limit, s.")
+    ] = 60.0,
+    gap: Annotated[float, typer.Option("--gap", help="Exact solver relative MIP gap.")] = 1e-4,
+    no_gain_curve: Annotated[
+        bool, typer.Option("--no-gain-curve", help="Skip solving for k = 1..add.")
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Heuristic seed.")] = 0,
+    candidates: Annotated[
+        str, typer.Option("--candidates", help="Candidate sources: osm, grid, file (commas).")
+    ] = "osm,grid",
+    grid_spacing_m: Annotated[
+        float, typer.Option("--grid-spacing-m", help="Road-node grid spacing, m.")
+    ] = constants.CANDIDATE_GRID_SPACING_M,
+    candidates_file: Annotated[
+        Path | None, typer.Option("--candidates-file", help="Your own candidate sites.")
+    ] = None,
+    demand_type: Annotated[
+        str, typer.Option("--demand-type", help="As planner coverage.")
+    ] = "auto",
+    weight: Annotated[str | None, typer.Option("--weight", help="Demand weight column.")] = None,
+    total: Annotated[float | None, typer.Option("--total", help="Buildings: total people.")] = None,
+    demand_factor: Annotated[
+        float,
+        typer.Option("--demand-factor", help="Multiply demand weights (e.g. psychiatric share)."),
+    ] = 1.0,
+    hours: Annotated[
+        str | None, typer.Option("--hours", help="Calls only: operating hours, e.g. 14-02.")
+    ] = None,
+    thresholds: ThresholdsOpt = "10,20,30",
+    stations: StationsOpt = None,
+    osm_stations: OsmStationsOpt = False,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    crs: CrsOpt = None,
+    not_sweden: NotSwedenOpt = False,
+    max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
+    pbf: PbfOpt = None,
+    osm: OsmOpt = None,
+    download: DownloadOpt = False,
+    region: RegionOpt = None,
+    boundary: BoundaryOpt = None,
+    buffer_km: BufferOpt = constants.DEFAULT_BUFFER_KM,
+    largest_only: LargestOpt = False,
+    no_ferries: NoFerriesOpt = False,
+    speed: SpeedOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    progress: ProgressOpt = True,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Propose where new units cut response times most, with before/after tables."""
+    from planner.coverage import CoverageSettings
+    from planner.optimise import MaxSurvival
+    from planner.pipeline import OptimiseSettings, run_optimise, write_optimise
+
+    local = locals()
+    args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
+    if not (np.isfinite(demand_factor) and demand_factor > 0):
+        raise ParameterError(f"--demand-factor {demand_factor!r}: give a positive factor")
+    settings = OptimiseSettings(
+        objective=objective,
+        add=add,
+        fleet=fleet,
+        baseline=baseline,
+        threshold_min=threshold_min,
+        busy_fraction=busy,
+        survival=_survival(survival_coefficients, survival_table, MaxSurvival),
+        solver=solver,
+        time_limit_s=time_limit,
+        mip_gap=gap,
+        gain_curve=not no_gain_curve,
+        seed=seed,
+    )
+    coverage = CoverageSettings(thresholds_min=_thresholds(thresholds))
+    layer = _hours_filter(
+        _read_demand(
+            demand, kind=demand_type, weight=weight, crs=crs, not_sweden=not_sweden, total=total
+        ),
+        hours,
+    )
+    layer = _demand_in_area(layer, region)
+    layer = layer.assign(weight=layer["weight"] * demand_factor)
+    network = _build(args)
+    frame = _stations(
+        network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
+    )
+    sites = _candidates(network, args, candidates, grid_spacing_m, candidates_file, crs, not_sweden)
+    result = run_optimise(
+        network,
+        frame,
+        layer,
+        sites,
+        settings=settings,
+        coverage=coverage,
+        max_snap_m=max_snap_m,
+        workers=workers,
+        progress=progress,
+    )
+    paths = write_optimise(
+        result,
+        out_dir,
+        overwrite=overwrite,
+        extra_metadata={
+            "input_sha256": _input_hashes(pbf, osm, stations, demand, candidates_file),
+            "demand_factor": demand_factor,
+            "hours": hours,
+        },
+    )
+    solution = result.solution
+    _echo(
+        f"{objective}: {solution.objective_before:,.4g} -> {solution.objective_after:,.4g} "
+        f"({solution.status}; {solution.solve_time_s:.1f} s"
+        + (f", gap {100 * solution.gap:.2f}%" if solution.gap is not None else "")
+        + ")"
+    )
+    for row in result.sites.itertuples():
+        _echo(f"  {row.order}. {row.site}")
+    for path in paths.values():
+        _echo(f"wrote {path}")
+
+
+def _survival(coefficients: str | None, table: Path | None, model: Any) -> Any:
+    if coefficients and table:
+        raise ParameterError("--survival-coefficients and --survival-table: give one of them")
+    if coefficients:
+        try:
+            a, b = (float(c) for c in coefficients.split(","))
+        except ValueError:
+            raise ParameterError(
+                f"--survival-coefficients {coefficients!r}: write a,b e.g. 0.679,0.262"
+            ) from None
+        return model(coefficients=(a, b))
+    if table:
+        from planner.errors import InputFileError, MissingFileError
+
+        if not table.exists():
+            raise MissingFileError(f"--survival-table: {table}: no such file")
+        try:
+            bands = pd.read_csv(table)
+            steps = tuple(zip(bands["upper_min"], bands["probability"], strict=True))
+        except (KeyError, ValueError, pd.errors.ParserError) as exc:
+            raise InputFileError(
+                f"--survival-table {table}: needs columns upper_min,probability ({exc})"
+            ) from None
+        return model(steps=steps)
+    return model()
+
+
 @app.command("demo")
 def demo_cmd(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the outputs.")] = Path(

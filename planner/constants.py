@@ -198,3 +198,19 @@ UNREACHED_PENALTY_S = 2 * 3600.0
 #: arrest survival rates", Ann. Emerg. Med. 42(2), as used by Erkut,
 #: Ingolfsson & Erdoğan (2008), "Ambulance location for maximum survival".
 SURVIVAL_COEFFICIENTS = (0.679, 0.262)
+
+#: Out-of-hospital cardiac arrests where the ambulance service starts
+#: resuscitation, per inhabitant and year: roughly 55 per 100,000. Source:
+#: Svenska HLR-registret's annual reports (on the order of 5,500-6,000 such
+#: cases a year in a population of about 10.4 million). An approximate
+#: planning figure; use the region's own registry figures where you have them.
+OHCA_PER_PERSON_YEAR = 55 / 100_000
+
+#: MEXCLP: share of time a unit is busy with other calls. Planning
+#: assumption (Daskin 1983 leaves it to the planner); Swedish ambulances are
+#: typically busy 20-40 % of the time. Use your own utilisation figures.
+MEXCLP_BUSY_FRACTION = 0.3
+
+#: Default spacing of the road-node grid of candidate sites, m. Planning
+#: choice: a few km keeps a region's candidates in the low thousands.
+CANDIDATE_GRID_SPACING_M = 3000.0

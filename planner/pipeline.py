@@ -14,7 +14,7 @@ coordinates are invented.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,12 @@ import numpy as np
 import pandas as pd
 
 from planner import constants
-from planner.coverage import CoverageSettings, coverage_table, worst_served
+from planner.coverage import (
+    CoverageSettings,
+    coverage_table,
+    validate_thresholds,
+    worst_served,
+)
 from planner.demand import demand_from_buildings
 from planner.errors import DataError, MissingFileError, ParameterError
 from planner.export import (
@@ -43,6 +48,23 @@ from planner.isochrones import (
     sample_edges,
     station_isochrones,
 )
+from planner.optimise import (
+    LSCP,
+    MCLP,
+    MEXCLP,
+    ContributionSettings,
+    Instance,
+    MaxSurvival,
+    Model,
+    PCenter,
+    PMedian,
+    Solution,
+    gain_curve,
+    make_instance,
+    site_contributions,
+    solve_exact,
+    solve_heuristic,
+)
 from planner.road_network import RoadNetwork, build_network
 from planner.sites import FLEET_TYPES, read_osm_pois, validate_stations
 from planner.snapping import SnappedPoints, edge_frame, snap_points
@@ -57,12 +79,17 @@ from planner.travel_times import (
 __all__ = [
     "DEMO_LABEL",
     "DEMO_SITE_TAGS",
+    "OBJECTIVES",
     "CoverageResult",
+    "OptimiseResult",
+    "OptimiseSettings",
     "demo_source",
     "run_coverage",
     "run_demo",
     "run_isochrones",
+    "run_optimise",
     "write_coverage",
+    "write_optimise",
 ]
 
 #: Shown wherever the demo's results appear.
@@ -544,4 +571,324 @@ def write_coverage(
     write_geo(result.demand, paths["demand_parquet"], metadata=meta, overwrite=overwrite)
     if result.fleet_bands is not None:
         write_geo(result.fleet_bands, paths["geojson"], metadata=meta, overwrite=overwrite)
+    return paths
+
+
+# ---------------------------------------------------------------------------
+# Optimisation: where new units cut response times most
+# ---------------------------------------------------------------------------
+
+#: Objectives by their command-line name.
+OBJECTIVES = ("mclp", "pmedian", "pcenter", "lscp", "mexclp", "survival")
+
+
+@dataclass(frozen=True)
+class OptimiseSettings:
+    """What to optimise and how.
+
+    Parameters
+    ----------
+    objective
+        One of :data:`OBJECTIVES`.
+    add
+        Units (sites) to add; for ``lscp`` the most that may be added.
+    fleet
+        Fleet of the new units (``ambulance`` or ``psychiatric``).
+    baseline
+        ``"fleet"``: only the existing stations of that fleet serve the
+        demand before and after; ``"all"``: every existing station does.
+    threshold_min
+        Response-time target, minutes (MCLP, LSCP, MEXCLP, and the
+        "newly within" figures).
+    busy_fraction
+        MEXCLP: share of time a unit is busy.
+    survival
+        Survival model for ``survival`` and the expected-survivor figures.
+    solver
+        ``"exact"`` (HiGHS MILP) or ``"heuristic"`` (greedy + Teitz-Bart).
+    time_limit_s, mip_gap
+        Exact solver limits.
+    gain_curve
+        Also solve for k = 1..add and report the gain curve.
+    seed
+        Heuristic seed.
+    """
+
+    objective: str = "mclp"
+    add: int = 1
+    fleet: str = "ambulance"
+    baseline: str = "fleet"
+    threshold_min: float = constants.DEFAULT_THRESHOLDS_MIN[1]
+    busy_fraction: float = constants.MEXCLP_BUSY_FRACTION
+    survival: MaxSurvival = field(default_factory=MaxSurvival)
+    solver: str = "exact"
+    time_limit_s: float = 60.0
+    mip_gap: float = 1e-4
+    gain_curve: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ParameterError(
+                f"objective {self.objective!r}: use one of {', '.join(OBJECTIVES)}"
+            )
+        if not isinstance(self.add, int) or self.add < 1:
+            raise ParameterError(f"add = {self.add!r}: give a whole number of units >= 1")
+        if self.fleet not in FLEET_TYPES:
+            raise ParameterError(f"fleet {self.fleet!r}: use one of {', '.join(FLEET_TYPES)}")
+        if self.baseline not in ("fleet", "all"):
+            raise ParameterError(f"baseline {self.baseline!r}: use 'fleet' or 'all'")
+        if self.solver not in ("exact", "heuristic"):
+            raise ParameterError(f"solver {self.solver!r}: use 'exact' or 'heuristic'")
+        validate_thresholds([self.threshold_min], argument="threshold_min")
+
+    def model(self) -> Model:
+        """The location model."""
+        threshold = self.threshold_min * 60.0
+        if self.objective == "mclp":
+            return MCLP(threshold_s=threshold)
+        if self.objective == "pmedian":
+            return PMedian()
+        if self.objective == "pcenter":
+            return PCenter()
+        if self.objective == "lscp":
+            return LSCP(threshold_s=threshold)
+        if self.objective == "mexclp":
+            return MEXCLP(threshold_s=threshold, busy_fraction=self.busy_fraction)
+        return self.survival
+
+    def solve(self, instance: Instance, model: Model, p: int) -> Solution:
+        """Solve with the chosen solver."""
+        if self.solver == "exact":
+            return solve_exact(
+                instance, model, p=p, time_limit_s=self.time_limit_s, mip_gap=self.mip_gap
+            )
+        return solve_heuristic(instance, model, p=p, seed=self.seed)
+
+
+@dataclass(frozen=True)
+class OptimiseResult:
+    """An optimisation run: proposed sites, gains and before/after coverage.
+
+    Attributes
+    ----------
+    solution
+        The solver's immutable result.
+    sites
+        The proposed new sites (EPSG:3006) in the order they were added, with
+        what each adds (``site_contributions`` columns).
+    gain_curve
+        Objective and gain for k = 1..add (empty without ``gain_curve``).
+    tables_before, tables_after
+        Coverage tables (see :func:`run_coverage`) with the existing stations
+        and with the new sites added.
+    unreachable_candidates
+        Candidates no road reaches (left out).
+    metadata
+        Inputs, parameters, solver gap and seed, versions.
+    """
+
+    solution: Solution
+    sites: gpd.GeoDataFrame
+    gain_curve: pd.DataFrame
+    tables_before: Mapping[str, pd.DataFrame]
+    tables_after: Mapping[str, pd.DataFrame]
+    unreachable_candidates: pd.DataFrame
+    metadata: Mapping[str, Any]
+
+
+def run_optimise(
+    network: RoadNetwork,
+    stations: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame,
+    *,
+    settings: OptimiseSettings | None = None,
+    coverage: CoverageSettings | None = None,
+    max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
+    workers: int = 1,
+    progress: bool = False,
+) -> OptimiseResult:
+    """Propose where new units of one fleet cut response times most.
+
+    The existing stations of the baseline are required sites; the new units
+    may stand at any candidate that a road reaches. The cost matrix (response
+    times, s: turn-out plus drive time from each site to each demand point)
+    is the only thing the solver sees of the network.
+
+    Parameters
+    ----------
+    network
+        The road network (EPSG:3006).
+    stations
+        Existing stations (:func:`planner.sites.read_stations`).
+    demand
+        Demand layer with areas (:func:`planner.demand.assign_demand_areas`);
+        for a psychiatric fleet, its own layer or weights.
+    candidates
+        Candidate sites (:mod:`planner.candidates`), without the existing
+        stations (they are added here).
+    settings
+        Objective, units to add, fleet, baseline, solver.
+    coverage
+        Thresholds of the before/after tables.
+    max_snap_m
+        Points farther than this from a road (m) are unreachable.
+    workers, progress
+        Worker processes for the travel times; progress bars.
+
+    Returns
+    -------
+    OptimiseResult
+    """
+    from planner.candidates import candidates_from_stations, check_candidates, combine_candidates
+
+    settings = settings or OptimiseSettings()
+    coverage = coverage or CoverageSettings()
+    model = settings.model()
+    base = stations if settings.baseline == "all" else stations[stations["fleet"] == settings.fleet]
+    base = base.reset_index(drop=True)
+    graph = network.graph
+    turnout = network.settings.speed_model.turnout_s
+    edges = edge_frame(graph, progress=progress)
+    layer = combine_candidates(candidates_from_stations(base), candidates)
+    sites, site_snap, unreachable = check_candidates(
+        network, layer, max_distance_m=max_snap_m, edges=edges
+    )
+    dm_snap = snap_points(graph, demand, edges=edges, max_distance_m=max_snap_m)
+    ttg = build_travel_time_graph(graph)
+    drive = point_times(ttg, site_snap, destinations=dm_snap, workers=workers, progress=progress)
+    units = sites["units"].fillna(0).to_numpy() if "units" in sites else np.zeros(len(sites))
+    instance = make_instance(
+        drive.T + turnout,
+        demand["weight"].to_numpy(),
+        site_names=sites["name"].tolist(),
+        required=sites["required"].to_numpy(dtype=bool),
+        existing_units=np.where(sites["required"], np.maximum(units, 1), 0).astype(int),
+        demand_ids=demand["demand_id"].tolist() if "demand_id" in demand else None,
+    )
+    solution = settings.solve(instance, model, settings.add)
+    contributions = site_contributions(
+        instance,
+        solution,
+        model,
+        settings=ContributionSettings(
+            threshold_s=settings.threshold_min * 60.0, survival=settings.survival
+        ),
+    )
+    position = {name: j for j, name in enumerate(instance.site_names)}
+    chosen_rows = [position[name] for name in contributions["site"]]
+    proposed = gpd.GeoDataFrame(
+        contributions.assign(
+            kind=sites["kind"].to_numpy()[chosen_rows],
+            fleet=settings.fleet,
+        ),
+        geometry=sites.geometry.to_numpy()[chosen_rows],
+        crs=constants.ANALYSIS_CRS,
+    )
+    curve = (
+        gain_curve(instance, model, k_max=settings.add, solve=settings.solve, progress=progress)
+        if settings.gain_curve
+        else pd.DataFrame()
+    )
+    before_mask = (
+        instance.existing_units > 0 if settings.objective == "mexclp" else instance.required
+    )
+    tables = {}
+    for label, mask in (("before", before_mask), ("after", solution.open_mask)):
+        response = instance.open_times(mask)
+        best = instance.assignment(mask)
+        frame = demand.reset_index(drop=True).assign(
+            response_s=response,
+            nearest_station=np.where(best >= 0, np.asarray(instance.site_names)[best], None),
+        )
+        tables[label] = _coverage_tables(
+            frame.assign(response_min=response / 60.0, snap_status=dm_snap.status), coverage
+        )
+    metadata = export_metadata(
+        road_source=network.source,
+        osm_data_date=network.osm_timestamp,
+        boundary=network.boundary_name,
+        crs=constants.ANALYSIS_CRS,
+        network_settings=network.settings.to_dict(),
+        objective=settings.objective,
+        add=settings.add,
+        fleet=settings.fleet,
+        baseline=settings.baseline,
+        threshold_min=settings.threshold_min,
+        solver=settings.solver,
+        solver_status=solution.status,
+        solver_gap=solution.gap,
+        solve_time_s=solution.solve_time_s,
+        seed=settings.seed,
+        objective_before=solution.objective_before,
+        objective_after=solution.objective_after,
+        candidates=len(sites),
+        demand_points=len(demand),
+    )
+    return OptimiseResult(
+        solution=solution,
+        sites=proposed,
+        gain_curve=curve,
+        tables_before=tables["before"],
+        tables_after=tables["after"],
+        unreachable_candidates=unreachable,
+        metadata=metadata,
+    )
+
+
+def write_optimise(
+    result: OptimiseResult,
+    out_dir: Path,
+    *,
+    overwrite: bool = False,
+    extra_metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write proposed sites (GeoPackage, CSV), gain curve and before/after tables.
+
+    Returns
+    -------
+    dict
+        Output name -> path: ``sites.gpkg`` (EPSG:3006), ``sites.csv`` (with
+        lon/lat), ``gain_curve.csv``, ``coverage_before_<table>.csv`` and
+        ``coverage_after_<table>.csv``, ``unreachable_candidates.csv`` and
+        ``optimise.xlsx`` with every table as a sheet.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = {**result.metadata, **(extra_metadata or {})}
+    paths = {
+        "sites_gpkg": out_dir / "sites.gpkg",
+        "sites_csv": out_dir / "sites.csv",
+        "gain_curve": out_dir / "gain_curve.csv",
+        "unreachable_candidates": out_dir / "unreachable_candidates.csv",
+        "xlsx": out_dir / "optimise.xlsx",
+    }
+    for when, tables in (("before", result.tables_before), ("after", result.tables_after)):
+        for name in tables:
+            paths[f"coverage_{when}_{name}"] = out_dir / f"coverage_{when}_{name}.csv"
+    for path in paths.values():
+        check_writable(path, overwrite=overwrite)
+    lonlat = result.sites.to_crs(constants.WGS84)
+    sites_table = pd.DataFrame(result.sites.drop(columns="geometry")).assign(
+        x=result.sites.geometry.x.round(1),
+        y=result.sites.geometry.y.round(1),
+        lon=lonlat.geometry.x.round(6),
+        lat=lonlat.geometry.y.round(6),
+    )
+    write_layers({"proposed_sites": result.sites}, paths["sites_gpkg"], metadata=meta,
+                 overwrite=overwrite)  # fmt: skip
+    write_table(sites_table, paths["sites_csv"], metadata=meta, overwrite=overwrite)
+    write_table(result.gain_curve, paths["gain_curve"], metadata=meta, overwrite=overwrite)
+    write_table(
+        result.unreachable_candidates, paths["unreachable_candidates"], metadata=meta,
+        overwrite=overwrite,
+    )  # fmt: skip
+    sheets = {"proposed_sites": sites_table, "gain_curve": result.gain_curve}
+    for when, tables in (("before", result.tables_before), ("after", result.tables_after)):
+        for name, table in tables.items():
+            write_table(table, paths[f"coverage_{when}_{name}"], metadata=meta,
+                        overwrite=overwrite)  # fmt: skip
+            sheets[f"{when}_{name}"[:31]] = table
+    write_workbook(sheets, paths["xlsx"], metadata=meta, overwrite=overwrite)
     return paths

@@ -9,6 +9,7 @@ from __future__ import annotations
 from planner.optimise.exact import solve_exact
 from planner.optimise.heuristic import solve_heuristic
 from planner.optimise.instance import Instance, make_instance
+from planner.optimise.marginal import ContributionSettings, gain_curve, site_contributions
 from planner.optimise.models import (
     DEFAULT_SURVIVAL_COEFFICIENTS,
     LSCP,
@@ -29,6 +30,7 @@ __all__ = [
     "MCLP",
     "MEXCLP",
     "UNREACHED_PENALTY_S",
+    "ContributionSettings",
     "InfeasibleError",
     "Instance",
     "MaxSurvival",
@@ -36,7 +38,9 @@ __all__ = [
     "PCenter",
     "PMedian",
     "Solution",
+    "gain_curve",
     "make_instance",
+    "site_contributions",
     "solve_exact",
     "solve_heuristic",
 ]

@@ -1,0 +1,188 @@
+"""Marginal value, the optimisation pipeline and ``planner optimise`` on real data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.cli import main
+from planner.demand import validate_demand
+from planner.optimise import (
+    MCLP,
+    ContributionSettings,
+    MaxSurvival,
+    PMedian,
+    gain_curve,
+    make_instance,
+    site_contributions,
+    solve_exact,
+)
+from planner.pipeline import OptimiseSettings, run_coverage, run_optimise, write_optimise
+from planner.road_network import RoadNetwork
+from planner.sites import read_osm_pois, validate_stations
+
+
+def test_site_contributions_by_hand() -> None:
+    # two demand points (weights 10 and 5), an existing site A and candidates B, C
+    cost = np.array(
+        [
+            [900.0, 300.0, np.inf],  # point 0: A 15 min, B 5 min
+            [np.inf, np.inf, 600.0],  # point 1: only C reaches it, 10 min
+        ]
+    )
+    instance = make_instance(cost, [10.0, 5.0], site_names=["A", "B", "C"], required=["A"])
+    solution = solve_exact(instance, PMedian(), p=2)
+    survival = MaxSurvival()
+    table = site_contributions(
+        instance,
+        solution,
+        PMedian(),
+        settings=ContributionSettings(threshold_s=720.0, survival=survival, arrests_per_weight=1),
+    ).set_index("site")
+    assert set(table.index) == {"B", "C"}
+    b, c = table.loc["B"], table.loc["C"]
+    assert b["demand_newly_within_12_min"] == 10  # point 0: 15 -> 5 min
+    assert b["person_minutes_saved"] == pytest.approx(10 * 10)
+    assert b["mean_minutes_saved"] == pytest.approx(10)
+    assert c["demand_newly_reached"] == 5
+    assert c["demand_newly_within_12_min"] == 5
+    assert c["person_minutes_saved"] == 0  # newly reached, not "saved"
+    expected_b = 10 * (survival.survival(np.array(5.0)) - survival.survival(np.array(15.0)))
+    assert b["expected_survivors_per_year"] == pytest.approx(float(expected_b))
+    expected_c = 5 * survival.survival(np.array(10.0))
+    assert c["expected_survivors_per_year"] == pytest.approx(float(expected_c))
+
+
+def test_gain_curve_is_monotone() -> None:
+    rng = np.random.default_rng(2)
+    cost = rng.uniform(60, 3600, (60, 12))
+    cost[rng.random(cost.shape) < 0.2] = np.inf
+    instance = make_instance(cost, rng.integers(1, 20, 60).astype(float))
+    model = MCLP(threshold_s=900)
+    curve = gain_curve(instance, model, k_max=4, solve=lambda i, m, k: solve_exact(i, m, p=k))
+    assert list(curve["k"]) == [1, 2, 3, 4]
+    assert (np.diff(curve["objective"]) >= -1e-9).all()
+    np.testing.assert_allclose(curve["gain_of_kth"].cumsum(), curve["gain"])
+
+
+@pytest.fixture(scope="module")
+def andorra_inputs(andorra_net: RoadNetwork, andorra_pbf: Path) -> dict[str, object]:
+    hospitals = read_osm_pois(andorra_pbf, tags={"amenity": ["hospital"]})
+    near = hospitals[hospitals["osm_id"].isin([2050364490, 194554955])]
+    stations = validate_stations(
+        near.assign(name=[f"H{i}" for i in near["osm_id"]], fleet="ambulance"),
+        check_sweden=False,
+    )
+    pois = read_osm_pois(
+        andorra_pbf, tags={"amenity": ["restaurant", "cafe", "bank", "pharmacy", "school"]}
+    )
+    rng = np.random.default_rng(9)
+    demand = validate_demand(
+        gpd.GeoDataFrame(
+            {
+                "demand_id": pois["osm_id"].astype(str),
+                "weight": rng.integers(1, 30, len(pois)).astype(float),
+                "source": "test:andorra-amenities",
+                "municipality_code": "AD",
+                "municipality": "Andorra",
+                "region_code": "AD",
+                "region": "Andorra",
+            },
+            geometry=pois.geometry.to_numpy(),
+            crs=pois.crs,
+        )
+    )
+    from planner.candidates import candidates_on_grid
+
+    return {
+        "net": andorra_net,
+        "stations": stations,
+        "demand": demand,
+        "candidates": candidates_on_grid(andorra_net, spacing_m=2000),
+    }
+
+
+def test_run_optimise_on_andorra(andorra_inputs: dict, tmp_path: Path) -> None:
+    net, stations, demand = (
+        andorra_inputs["net"],
+        andorra_inputs["stations"],
+        andorra_inputs["demand"],
+    )
+    settings = OptimiseSettings(objective="mclp", add=2, threshold_min=8)
+    result = run_optimise(net, stations, demand, andorra_inputs["candidates"], settings=settings)
+    solution = result.solution
+    assert len(solution.chosen) == 2
+    assert solution.objective_after >= solution.objective_before
+    # the "before" tables are the coverage of the existing stations
+    coverage = run_coverage(net, stations, demand, draw_isochrones=False)
+    before = result.tables_before["total"].iloc[0]
+    assert before["share_within_10_min"] == pytest.approx(
+        coverage.tables["total"].iloc[0]["share_within_10_min"]
+    )
+    after = result.tables_after["total"].iloc[0]
+    assert after["mean_min"] <= before["mean_min"] + 1e-9
+    # MCLP's objective is the demand within 8 min, which the contributions add up to
+    newly = result.sites["demand_newly_within_8_min"].sum()
+    assert solution.objective_after - solution.objective_before == pytest.approx(newly)
+    assert list(result.gain_curve["k"]) == [1, 2]
+    paths = write_optimise(result, tmp_path / "out")
+    sites = pd.read_csv(paths["sites_csv"])
+    assert list(sites["site"]) == list(solution.chosen)
+    meta = json.loads(Path(str(paths["sites_csv"]) + ".meta.json").read_text())
+    assert meta["objective"] == "mclp"
+    assert meta["solver_gap"] is not None
+
+
+def test_psychiatric_fleet_baseline(andorra_inputs: dict) -> None:
+    net, stations, demand = (
+        andorra_inputs["net"],
+        andorra_inputs["stations"],
+        andorra_inputs["demand"],
+    )
+    # no psychiatric station yet: with baseline "fleet" nothing serves before
+    settings = OptimiseSettings(objective="pmedian", add=1, fleet="psychiatric", gain_curve=False)
+    result = run_optimise(net, stations, demand, andorra_inputs["candidates"], settings=settings)
+    before = result.tables_before["total"].iloc[0]
+    assert before["share_unreachable"] == 1.0
+    # baseline "all": the ambulance stations serve too, so less is gained
+    both = run_optimise(
+        net, stations, demand, andorra_inputs["candidates"],
+        settings=OptimiseSettings(
+            objective="pmedian", add=1, fleet="psychiatric", baseline="all", gain_curve=False
+        ),
+    )  # fmt: skip
+    assert both.tables_before["total"].iloc[0]["share_unreachable"] < 1.0
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+def test_optimise_cli(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sodermalm_pbf: Path
+) -> None:
+    stations = tmp_path / "stations.csv"
+    stations.write_text("name;lat;lon\nMariatorget;59,3172;18,0605\n", encoding="utf-8")
+    base = [
+        "optimise", "--pbf", str(sodermalm_pbf), "--stations", str(stations),
+        "--demand", str(sodermalm_pbf), "--demand-type", "buildings", "--total", "1700",
+        "--candidates", "grid", "--grid-spacing-m", "300", "--no-cache", "--no-progress",
+    ]  # fmt: skip
+    out = tmp_path / "out"
+    code, err = run(capsys, *base, "--objective", "pmedian", "--add", "1", "--out-dir", str(out))
+    assert code == 0, err
+    assert (out / "sites.gpkg").exists()
+    sites = pd.read_csv(out / "sites.csv")
+    assert len(sites) == 1
+    code, err = run(capsys, *base, "--objective", "best", "--out-dir", str(tmp_path / "o2"))
+    assert code == 2
+    assert "objective 'best'" in err
+    code, err = run(capsys, *base, "--hours", "14-02", "--out-dir", str(tmp_path / "o3"))
+    assert code == 2
+    assert "--hours needs calls" in err
