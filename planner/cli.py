@@ -303,23 +303,10 @@ def network_build_cmd(
         write_layers(
             {"nodes": nodes.reset_index(), "edges": edges},
             out,
-            metadata=export_metadata(**_network_metadata(network)),
+            metadata=export_metadata(**network.metadata()),
             overwrite=overwrite,
         )
         _echo(f"wrote {out}")
-
-
-def _network_metadata(network: Any) -> dict[str, Any]:
-    s = network.summary()
-    return {
-        "road_source": s["source"],
-        "road_source_kind": s["source_kind"],
-        "boundary": s["boundary"],
-        "osm_data_date": s["osm_timestamp"],
-        "crs": s["crs"],
-        "network_settings": s["settings"],
-        "network_cache_key": s["cache_key"],
-    }
 
 
 def _read_stations_any(stations: Path, *, crs: str | None, not_sweden: bool) -> Any:
@@ -381,7 +368,7 @@ def stations_cmd(
         from planner.export import export_metadata, write_table
 
         write_table(
-            report, out, metadata=export_metadata(**_network_metadata(network)), overwrite=overwrite
+            report, out, metadata=export_metadata(**network.metadata()), overwrite=overwrite
         )
         _echo(f"wrote {out}")
 
@@ -512,7 +499,7 @@ def traveltimes_cmd(
     from planner.export import export_metadata, write_table
 
     meta = export_metadata(
-        **_network_metadata(network),
+        **network.metadata(),
         stations=str(stations) if stations else "OSM emergency=ambulance_station",
         points=str(points) if points else "road nodes",
         cutoff_s=cutoff_s,
@@ -831,7 +818,7 @@ def isochrones_cmd(
     turnout = network.settings.speed_model.turnout_s
     cell, _ = iso.grid
     meta = export_metadata(
-        **_network_metadata(network),
+        **network.metadata(),
         stations=str(stations) if stations else "OSM emergency=ambulance_station",
         fleet=fleet or "all",
         thresholds_min=list(iso.thresholds_min),

@@ -486,11 +486,7 @@ def run_coverage(
         for frame in (fleet_bands, station_bands, catchments):
             frame["demand_inside"] = demand_inside(frame, demand_out).to_numpy()
     metadata = export_metadata(
-        road_source=network.source,
-        osm_data_date=network.osm_timestamp,
-        boundary=network.boundary_name,
-        crs=constants.ANALYSIS_CRS,
-        network_settings=network.settings.to_dict(),
+        **network.metadata(),
         fleet=fleet or "all",
         thresholds_min=list(coverage.thresholds_min),
         turnout_s=turnout,
@@ -806,11 +802,7 @@ def run_optimise(
             frame.assign(response_min=response / 60.0, snap_status=dm_snap.status), coverage
         )
     metadata = export_metadata(
-        road_source=network.source,
-        osm_data_date=network.osm_timestamp,
-        boundary=network.boundary_name,
-        crs=constants.ANALYSIS_CRS,
-        network_settings=network.settings.to_dict(),
+        **network.metadata(),
         objective=settings.objective,
         add=settings.add,
         fleet=settings.fleet,

@@ -161,6 +161,18 @@ class RoadNetwork:
             return 0
         return int(self.components["nodes"].iloc[1:].sum())
 
+    def metadata(self) -> dict[str, Any]:
+        """What an export records about the network (source, OSM date, settings)."""
+        return {
+            "road_source": self.source,
+            "road_source_kind": self.source_kind,
+            "boundary": self.boundary_name,
+            "osm_data_date": self.osm_timestamp,
+            "crs": constants.ANALYSIS_CRS,
+            "network_settings": self.settings.to_dict(),
+            "network_cache_key": self.cache_key,
+        }
+
     def summary(self) -> dict[str, Any]:
         """Counts and metadata, for printing and for export metadata."""
         g = self.graph
