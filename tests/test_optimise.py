@@ -303,7 +303,7 @@ def test_survival_curve() -> None:
 def test_lscp_infeasible_names_demand(rand_instance: Instance) -> None:
     with pytest.raises(InfeasibleError, match=r"'d7'") as info:
         solve_exact(rand_instance, LSCP(300.0), p=3)
-    assert "within 300 s" in str(info.value)
+    assert "within 5 min" in str(info.value)
     assert isinstance(info.value, DataError)
     with pytest.raises(InfeasibleError, match="d7"):
         solve_heuristic(rand_instance, LSCP(300.0), p=3)

@@ -303,7 +303,7 @@ class LSCP:
         if self.require_all and len(missing):
             raise InfeasibleError(
                 f"LSCP: no site reaches {len(missing)} demand points within "
-                f"{self.threshold_s:g} s: {_ids_message(instance, missing)}; "
+                f"{self.threshold_s / 60:g} min: {_ids_message(instance, missing)}; "
                 "add candidate sites, raise the threshold or pass require_all=False"
             )
         return positive & within
