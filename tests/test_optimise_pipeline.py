@@ -186,3 +186,36 @@ def test_optimise_cli(
     code, err = run(capsys, *base, "--hours", "14-02", "--out-dir", str(tmp_path / "o3"))
     assert code == 2
     assert "--hours needs calls" in err
+
+
+def test_optimise_cli_operating_hours(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sodermalm_pbf: Path
+) -> None:
+    stations = tmp_path / "stations.csv"
+    stations.write_text(
+        "name;fleet;lat;lon\nMariatorget;ambulance;59,3172;18,0605\n", encoding="utf-8"
+    )
+    calls = tmp_path / "calls.csv"
+    calls.write_text(
+        "lat,lon,priority,time\n"
+        "59.3150,18.0650,1,2024-03-01T13:10:00\n"  # outside 14-02
+        "59.3160,18.0640,1,2024-03-01T15:20:00\n"  # inside
+        "59.3170,18.0630,2,2024-03-02T01:30:00\n"  # inside, after midnight
+        "59.3180,18.0620,1,2024-03-02T03:00:00\n",  # outside
+        encoding="utf-8",
+    )
+    out = tmp_path / "pam"
+    code, err = run(
+        capsys, "optimise", "--pbf", str(sodermalm_pbf), "--stations", str(stations),
+        "--demand", str(calls), "--demand-type", "calls", "--hours", "14-02",
+        "--fleet", "psychiatric", "--baseline", "all", "--objective", "pmedian", "--add", "1",
+        "--candidates", "grid", "--grid-spacing-m", "300", "--out-dir", str(out),
+        "--no-cache", "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    meta = json.loads((out / "sites.csv.meta.json").read_text())
+    assert meta["demand_points"] == 2
+    assert meta["fleet"] == "psychiatric"
+    assert meta["hours"] == "14-02"
+    before = pd.read_csv(out / "coverage_before_total.csv")
+    assert before["demand"].iloc[0] == 2
