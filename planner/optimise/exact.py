@@ -76,6 +76,17 @@ def _assignment(
     return link, total
 
 
+def _merge_rows(within: np.ndarray, w: np.ndarray) -> tuple[sp.csr_array, np.ndarray]:
+    """Distinct rows of a bool matrix (as a sparse 0/1 matrix) and their summed weights."""
+    if len(w) == 0:
+        return sp.csr_array(within.astype(float)), w.copy()
+    packed = np.ascontiguousarray(np.packbits(within, axis=1))
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    agg_w = np.bincount(inverse.ravel(), weights=w, minlength=len(first))
+    return sp.csr_array(within[first].astype(float)), agg_w
+
+
 def _site_bounds(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
     return instance.required.astype(float), np.ones(instance.n_sites)
 
@@ -98,13 +109,13 @@ def _build(instance: Instance, model: Model, p: int) -> _Milp:
                 [LinearConstraint(a, 1, np.inf), _site_block(instance, p, 0, cap=True)],
             )
         rows = np.flatnonzero(within.any(axis=1) & (w > 0))
-        k = len(rows)
+        # points with the same covering set N_i share one z (their weights summed):
+        # the same optimum, often far fewer rows
+        cover, agg_w = _merge_rows(within[rows], w[rows])
+        k = len(agg_w)
         # z_i - sum_{j in N_i} x_j <= 0
-        a = sp.hstack(
-            [-sp.csr_array(within[rows].astype(float)), sp.eye_array(k, format="csr")],
-            format="csr",
-        )
-        c = np.concatenate([np.zeros(m), -w[rows]])
+        a = sp.hstack([-cover, sp.eye_array(k, format="csr")], format="csr")
+        c = np.concatenate([np.zeros(m), -agg_w])
         return _Milp(
             c,
             np.concatenate([np.ones(m), np.zeros(k)]),
@@ -260,6 +271,144 @@ def _solve_pcenter(
     return final, gap, f"time limit: incumbent, gap {gap:.2%}"
 
 
+def _mclp_full_cover(instance: Instance, model: MCLP, p: int) -> np.ndarray | None:
+    """Greedy max cover; its open mask if it covers all coverable weight, else None.
+
+    No choice of sites covers more than the weight of the points some
+    candidate covers, so a greedy answer reaching it is optimal; otherwise
+    the MILP decides.
+    """
+    within = instance.cost_s <= model.threshold_s
+    w = instance.weight
+    need = within.any(axis=1) & (w > 0)
+    is_open = instance.required.copy()
+    left = need & ~within[:, is_open].any(axis=1)
+    cover = sp.csc_array(within[left].astype(np.float32))
+    lw = w[left]
+    added = 0
+    while lw.any():
+        if added == p:
+            return None
+        gain = cover.T @ lw
+        gain[is_open] = -1.0
+        j = int(np.argmax(gain))
+        if gain[j] <= 0:
+            return None
+        is_open[j] = True
+        added += 1
+        col = cover[:, [j]].toarray().ravel() > 0
+        lw = np.where(col, 0.0, lw)
+    if added < p:  # open any further sites: the coverage cannot fall
+        spare = np.flatnonzero(~is_open)[: p - added]
+        is_open[spare] = True
+    return is_open.astype(np.int64)
+
+
+def _solve_pmedian(
+    instance: Instance, p: int, time_limit_s: float, mip_gap: float
+) -> tuple[np.ndarray, float, str]:
+    """p-median on each point's K nearest sites, K raised until the answer is exact.
+
+    The reduced MILP keeps ``y_ij`` only for the ``K_i`` nearest sites of i
+    and lets i fall back to the cost of its ``(K_i + 1)``-th nearest site
+    (capped at P): no solution costs more there than in the full model, so its
+    optimum is a lower bound. If the sites it picks serve every point from
+    within its K_i nearest, their true objective equals the reduced one and
+    they are optimal for the full model (within ``mip_gap``). Otherwise K_i is
+    doubled for the points that fell back and the MILP is solved again.
+    """
+    start = time.perf_counter()
+    m = instance.n_sites
+    penalty = UNREACHED_PENALTY_S
+    rows = np.flatnonzero(instance.reachable() & (instance.weight > 0))
+    if len(rows) == 0:  # every choice of sites is worth 0
+        final, _, _ = site_heuristic(instance, PMedian(), p, np.random.default_rng(0), 0)
+        return final, 0.0, "optimal"
+    w = instance.weight[rows]
+    capped = np.minimum(instance.cost_s[rows], penalty)
+    order = np.argsort(capped, axis=1, kind="stable")
+    ranked = np.take_along_axis(capped, order, axis=1)
+    del capped
+    n_near = (ranked < penalty).sum(axis=1)  # pairs worth a y variable
+    k0 = max(8, -(-3 * m // (2 * max(1, p + int(instance.required.sum())))))
+    k_i = np.minimum(n_near, k0)
+    xlb, xub = _site_bounds(instance)
+    model = PMedian()
+    best_final: np.ndarray | None = None
+    best_value, bound = np.inf, -np.inf
+    r = len(rows)
+    while True:
+        left = time_limit_s - (time.perf_counter() - start)
+        if left <= 0:
+            break
+        keep = np.arange(m)[None, :] < k_i[:, None]
+        pi, kk = np.nonzero(keep)
+        pj = order[pi, kk]
+        k = len(pi)
+        fallback = np.where(k_i < m, ranked[np.arange(r), np.minimum(k_i, m - 1)], penalty)
+        fallback = np.minimum(fallback, penalty)
+        link = sp.hstack(
+            [
+                sp.csr_array((-np.ones(k), (np.arange(k), pj)), shape=(k, m)),
+                sp.eye_array(k, format="csr"),
+                sp.csr_array((k, r)),
+            ],
+            format="csr",
+        )
+        one = sp.hstack(
+            [
+                sp.csr_array((r, m)),
+                sp.csr_array((np.ones(k), (pi, np.arange(k))), shape=(r, k)),
+                sp.eye_array(r, format="csr"),
+            ],
+            format="csr",
+        )
+        c = np.concatenate([np.zeros(m), w[pi] * ranked[pi, kk], w * fallback])
+        res = milp(
+            c,
+            integrality=np.concatenate([np.ones(m), np.zeros(k + r)]),
+            bounds=Bounds(
+                np.concatenate([xlb, np.zeros(k + r)]), np.concatenate([xub, np.ones(k + r)])
+            ),
+            constraints=[
+                LinearConstraint(link, -np.inf, 0),
+                LinearConstraint(one, 1, 1),
+                _site_block(instance, p, k + r),
+            ],
+            options={"time_limit": float(left), "mip_rel_gap": float(mip_gap)},
+        )
+        if res.status == 2:
+            raise InfeasibleError("p-median: the model has no feasible solution")
+        if res.x is None:
+            break
+        final = np.rint(res.x[:m]).astype(np.int64)
+        value = model.evaluate(instance, final > 0)
+        if value < best_value:
+            best_final, best_value = final, value
+        dual = getattr(res, "mip_dual_bound", None)
+        bound = max(bound, float(dual) if dual is not None else -np.inf)
+        if res.status != 0:
+            break
+        if value <= float(res.fun) + 1e-9 * max(1.0, abs(float(res.fun))):
+            gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
+            return final, gap, "optimal"
+        # points served beyond their K nearest: widen their neighbourhoods
+        times = np.minimum(instance.open_times(final > 0)[rows], penalty)
+        short = np.flatnonzero((k_i < n_near) & (times > ranked[np.arange(r), k_i - 1]))
+        if len(short) == 0:  # pragma: no cover - guarded by the value check above
+            gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
+            return final, gap, "optimal"
+        k_i[short] = np.minimum(n_near[short], 2 * k_i[short])
+    if best_final is None:
+        raise DataError(
+            f"p-median: HiGHS found no feasible solution within {time_limit_s:g} s; "
+            "raise time_limit_s"
+        )
+    gap = float((best_value - bound) / best_value) if best_value > 0 else 0.0
+    gap = min(max(gap, 0.0), 1.0)
+    return best_final, gap, f"time limit: incumbent, gap {gap:.2%}"
+
+
 def solve_exact(
     instance: Instance,
     model: Model,
@@ -308,8 +457,11 @@ def solve_exact(
     if not 0 <= mip_gap < 1:
         raise ParameterError(f"mip_gap = {mip_gap!r}: give a relative gap in [0, 1)")
     start = time.perf_counter()
-    if isinstance(model, PCenter):
-        final, gap, status = _solve_pcenter(instance, p, float(time_limit_s))
+    if isinstance(model, PCenter | PMedian):
+        if isinstance(model, PCenter):
+            final, gap, status = _solve_pcenter(instance, p, float(time_limit_s))
+        else:
+            final, gap, status = _solve_pmedian(instance, p, float(time_limit_s), float(mip_gap))
         return make_solution(
             instance,
             model,
@@ -319,6 +471,18 @@ def solve_exact(
             solve_time_s=time.perf_counter() - start,
             status=status,
         )
+    if isinstance(model, MCLP):
+        covered = _mclp_full_cover(instance, model, p)
+        if covered is not None:  # meets the upper bound: proven optimal
+            return make_solution(
+                instance,
+                model,
+                covered,
+                order=greedy_order(instance, model, covered),
+                gap=0.0,
+                solve_time_s=time.perf_counter() - start,
+                status="optimal",
+            )
     prob = _build(instance, model, p)
     res = milp(
         prob.c,
