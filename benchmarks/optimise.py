@@ -36,7 +36,6 @@ penalty for p-median (as in ``tests/test_optimise.py``).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -46,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -440,12 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         print("  " + line)
     print(f"\ntotal benchmark time {time.perf_counter() - started:.0f} s")
     if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        with args.csv.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(asdict(rows[0]).keys()))
-            writer.writeheader()
-            for r in rows:
-                writer.writerow(asdict(r))
+        from travel_times import write_rows_csv
+
+        write_rows_csv(args.csv, rows)
         print(f"CSV written to {args.csv}")
     return 0
 

@@ -103,6 +103,16 @@ MEMORY_NOTE = (
 # ---------------------------------------------------------------------------
 
 
+def write_rows_csv(path: Path, rows: list[Any]) -> None:
+    """Write dataclass rows as a CSV table (one column per field)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(asdict(rows[0]).keys()))
+        writer.writeheader()
+        for r in rows:
+            writer.writerow(asdict(r))
+
+
 def machine_description() -> dict[str, str]:
     """CPU, cores, RAM and library versions of this machine."""
     cpu = platform.processor() or platform.machine()
@@ -823,12 +833,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        with args.csv.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(asdict(rows[0]).keys()))
-            writer.writeheader()
-            for r in rows:
-                writer.writerow(asdict(r))
+        write_rows_csv(args.csv, rows)
         print(f"CSV written to {args.csv}")
     return 0
 
