@@ -214,3 +214,88 @@ MEXCLP_BUSY_FRACTION = 0.3
 #: Default spacing of the road-node grid of candidate sites, m. Planning
 #: choice: a few km keeps a region's candidates in the low thousands.
 CANDIDATE_GRID_SPACING_M = 3000.0
+
+#: Exact covering models (MCLP, LSCP, p-center's covering steps) drop every
+#: candidate whose covered set lies inside another candidate's, which keeps
+#: the optimum (the standard column-dominance reduction of set covering,
+#: e.g. Daskin, "Network and Discrete Location", 2nd ed., 2013, sec. 5.2).
+#: The test costs rows x candidates² multiply-adds; above this many it is
+#: skipped (about 10-20 s of BLAS on this machine). Implementation choice.
+DOMINANCE_MAX_FLOPS = 2e11
+
+# --------------------------------------------------------------------------
+# Report and compare
+# --------------------------------------------------------------------------
+#: Colours of the report's plots: "before" (existing stations), "after"
+#: (proposed sites added) and the marginal-gain curve. Source: the
+#: colour-blind-safe palette of Okabe & Ito (2008), "Color Universal Design"
+#: (grey, blue, bluish green); they also stay apart in greyscale print.
+REPORT_COLOUR_BEFORE = "#7f7f7f"
+REPORT_COLOUR_AFTER = "#0072b2"
+REPORT_COLOUR_GAIN = "#009e73"
+#: Size of each plot in the report, inches (width, height): two plots side by
+#: side fit the text width of an A4 page with 12 mm margins. Layout choice.
+REPORT_FIGURE_SIZE_IN = (3.6, 2.6)
+#: Page size and margin of the printed report (CSS ``@page``), mm. Layout choice.
+REPORT_PAGE_SIZE = "A4"
+REPORT_PAGE_MARGIN_MM = 12.0
+#: Most points drawn per response-time curve. Longer curves are drawn on an
+#: even grid of this many points (under a quarter of a screen pixel apart on
+#: a plot 3.6 in wide), which keeps the SVG small for region-scale demand
+#: without a visible difference.
+REPORT_CDF_MAX_POINTS = 1500
+
+# --------------------------------------------------------------------------
+# Distributed execution
+# --------------------------------------------------------------------------
+#: Most origins per block of a travel-time matrix (one Dijkstra call, one
+#: file in a block store, one task on a Dask cluster).
+MATRIX_MAX_BLOCK = 64
+#: Working memory one block may use for its dense Dijkstra rows
+#: (``block × nodes × 8`` bytes), bytes: the block size is lowered to stay
+#: under it on large graphs (a 1M-node graph gets blocks of 32 origins).
+#: Bounds each worker's memory; 256 MiB leaves room for several workers.
+MATRIX_BLOCK_BYTES = 256 * 1024**2
+#: Fewest blocks a matrix is split into when it has enough origins, so that
+#: up to this many workers all get a share (10 origins make 10 blocks of 1).
+MATRIX_MIN_BLOCKS = 16
+#: Times a block is retried after its task failed or its worker died, before
+#: the whole run fails.
+BLOCK_RETRIES = 3
+
+# --------------------------------------------------------------------------
+# Maps
+# --------------------------------------------------------------------------
+#: Colours from fastest to slowest response, sampled evenly for the classes
+#: "<= first threshold" ... "> last threshold" of the isochrone bands and the
+#: response-time surface. ColorBrewer RdYlGn (5 classes, reversed):
+#: colour-blind safe enough for a step legend with labels.
+MAP_RESPONSE_PALETTE = ("#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c")
+#: Colour of surface cells and demand points no station reaches.
+MAP_UNREACHABLE_COLOUR = "#3f3f3f"
+#: Station icon colour per fleet; any other fleet is drawn in the fallback colour.
+MAP_FLEET_COLOURS = MappingProxyType({"ambulance": "#c62828", "psychiatric": "#6a1b9a"})
+MAP_OTHER_FLEET_COLOUR = "#546e7a"
+#: Fill colour of the proposed new sites (a star).
+MAP_PROPOSED_COLOUR = "#ffb300"
+#: Fill opacity of isochrone bands and surface cells (0-1).
+MAP_BAND_OPACITY = 0.45
+MAP_SURFACE_OPACITY = 0.65
+#: Response-time surface: the hexagon width (across flats, m) is chosen so
+#: that about this many cells cover the bounding box of the road nodes,
+#: rounded up to a multiple of the step and kept within the bounds below.
+#: Planning choice: a few thousand cells keep the HTML small (a few MB at
+#: most) and still show a region's valleys and towns.
+MAP_SURFACE_TARGET_CELLS = 3000
+MAP_SURFACE_MIN_CELL_M = 200.0
+MAP_SURFACE_MAX_CELL_M = 10_000.0
+MAP_SURFACE_CELL_STEP_M = 50.0
+#: Tolerance of the simplification of polygons (isochrones, boundaries)
+#: before they are drawn, m: well below a map pixel at town zoom levels.
+MAP_SIMPLIFY_M = 20.0
+#: Decimals kept of longitudes and latitudes in the map (5 ≈ 1 m).
+MAP_COORD_DECIMALS = 5
+#: Where an empty map opens (lat, lon, zoom): the middle of Sweden.
+MAP_DEFAULT_VIEW = (62.0, 15.0, 5)
+#: Size of a station icon on the map, CSS pixels (proposed sites are 4 px larger).
+MAP_ICON_PX = 22

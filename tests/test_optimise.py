@@ -417,3 +417,68 @@ def test_degenerate_instances_give_numbers(instance: Instance) -> None:
                 sol = solve(instance, model, p=p)
                 assert sol.objective_after == sol.objective_before
                 assert math.isfinite(sol.objective_after)
+
+
+# ---------------------------------------------------------------------------
+# Column dominance in the covering models
+# ---------------------------------------------------------------------------
+
+
+def test_undominated_keeps_exactly_the_maximal_sets() -> None:
+    """Against a brute-force subset test over every pair of columns."""
+    from planner.optimise.exact import _undominated
+
+    rng = np.random.default_rng(11)
+    base = rng.random((40, 12)) < 0.3
+    cover = np.hstack([base, base[:, :3], base[:, :4] & (rng.random((40, 4)) < 0.5)])
+    cover[:, 5] = False  # covers nothing
+    free = np.ones(cover.shape[1], dtype=bool)
+    free[2] = False  # a required site is never "kept" and dominates nothing
+    keep = _undominated(cover, free)
+    expected = np.zeros_like(free)
+    for j in np.flatnonzero(free):
+        if not cover[:, j].any():
+            continue
+        dominated = False
+        for k in np.flatnonzero(free):
+            if k == j:
+                continue
+            inside = not (cover[:, j] & ~cover[:, k]).any()
+            if inside and (cover[:, k].sum() > cover[:, j].sum() or k < j):
+                dominated = True
+        expected[j] = not dominated
+    assert keep.tolist() == expected.tolist()
+    assert keep.sum() < free.sum() - 5  # the duplicates and subsets went
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_mclp_with_duplicate_sites_equals_brute_force(p: int) -> None:
+    """Every candidate covers the same points: one survives dominance, p are still added."""
+    rng = np.random.default_rng(5)
+    cost = np.repeat(rng.uniform(60, 900, (25, 1)), 6, axis=1) + np.arange(6) * 1e-3
+    cost[3, :] = np.inf
+    inst = make_instance(cost, rng.integers(1, 9, 25).astype(float))
+    model = MCLP(500.0)
+    sol = solve_exact(inst, model, p=p)
+    assert len(sol.chosen) == p
+    assert _close(sol.objective_after, _brute_force(inst, model, p))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_covering_models_with_nested_sites_equal_brute_force(seed: int) -> None:
+    """Sites whose covered sets nest (as sites along one road do), with a required site."""
+    rng = np.random.default_rng(seed)
+    cost = rng.uniform(60, 1200, (30, 4))
+    nested = cost[:, [0]] + rng.uniform(0, 300, (30, 5))  # farther than site 0: subsets
+    cost = np.hstack([cost, nested])
+    weight = rng.integers(1, 9, 30).astype(float)
+    inst = make_instance(cost, weight, required=["site_1"])
+    for model in (MCLP(500.0), LSCP(900.0, require_all=False), PCenter()):
+        for p in (1, 2, 3):
+            try:
+                sol = solve_exact(inst, model, p=p)
+            except InfeasibleError:
+                assert isinstance(model, LSCP)
+                assert math.isinf(_brute_force(inst, model, p))
+                continue
+            assert _close(sol.objective_after, _brute_force(inst, model, p)), (model, p)

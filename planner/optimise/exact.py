@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from planner import constants
 from planner.errors import DataError, ParameterError
 from planner.optimise.heuristic import site_heuristic
 from planner.optimise.instance import Instance
@@ -40,6 +41,9 @@ from planner.optimise.solution import Solution, check_p, greedy_order, make_solu
 
 __all__ = ["solve_exact"]
 
+#: Sites compared at once in the dominance test (memory: block x sites x 4 B).
+_DOMINANCE_BLOCK = 512
+
 
 @dataclass(frozen=True)
 class _Milp:
@@ -50,6 +54,8 @@ class _Milp:
     lb: np.ndarray
     ub: np.ndarray
     rows: list[LinearConstraint]
+    #: constant part of the objective left out of ``c`` (demand already served)
+    offset: float = 0.0
 
 
 def _site_block(instance: Instance, p: int, n_aux: int, *, cap: bool = False) -> LinearConstraint:
@@ -87,6 +93,50 @@ def _merge_rows(within: np.ndarray, w: np.ndarray) -> tuple[sp.csr_array, np.nda
     return sp.csr_array(within[first].astype(float)), agg_w
 
 
+def _undominated(cover: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """Free sites whose covered set no other free site's contains (ties: the first).
+
+    Parameters
+    ----------
+    cover
+        Bool (rows, sites): site j covers row i.
+    free
+        Bool (sites,): sites that may be chosen.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bool (sites,), true for the free sites kept. Dropping a site j whose
+        set lies inside another site k's never lowers the best coverage: a
+        solution with j does at least as well with k instead (or without j
+        if k is in it). Dominance is transitive, so the maximal sets, one per
+        set of identical columns, are kept. Sites covering nothing are
+        dropped. Skipped (every free site with a nonempty set kept) above
+        :data:`planner.constants.DOMINANCE_MAX_FLOPS`.
+    """
+    cols = np.flatnonzero(free)
+    sub = cover[:, cols]
+    size = sub.sum(axis=0)
+    keep = np.zeros(len(free), dtype=bool)
+    useful = size > 0
+    c = len(cols)
+    if sub.shape[0] * float(c) ** 2 > constants.DOMINANCE_MAX_FLOPS or c < 2:
+        keep[cols[useful]] = True
+        return keep
+    # exact counts: float32 holds integers up to 2**24
+    dense: np.ndarray = sub.astype(np.float32 if sub.shape[0] < 2**24 else np.float64)
+    index = np.arange(c)
+    for start in range(0, c, _DOMINANCE_BLOCK):
+        stop = min(start + _DOMINANCE_BLOCK, c)
+        inter = np.matmul(dense[:, start:stop].T, dense)  # |N_j & N_k|
+        sj, sk = size[start:stop, None], size[None, :]
+        inside = inter >= sj - 0.5  # N_j within N_k
+        bigger = (sk > sj) | ((sk == sj) & (index[None, :] < index[start:stop, None]))
+        useful[start:stop] &= ~(inside & bigger).any(axis=1)
+    keep[cols[useful]] = True
+    return keep
+
+
 def _site_bounds(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
     return instance.required.astype(float), np.ones(instance.n_sites)
 
@@ -97,31 +147,37 @@ def _build(instance: Instance, model: Model, p: int) -> _Milp:
     xlb, xub = _site_bounds(instance)
     if isinstance(model, MCLP | LSCP):
         within = cost <= model.threshold_s
+        free = ~instance.required
+        # points a required site already covers are served whatever is added
+        done = within[:, instance.required].any(axis=1)
         if isinstance(model, LSCP):
-            need = np.flatnonzero(model.must_cover(instance))
-            a = sp.csr_array(within[need].astype(float))
-            c = (~instance.required).astype(float)
+            need = np.flatnonzero(model.must_cover(instance) & ~done)
+            keep = _undominated(within[need], free)
+            a = sp.csr_array((within[need] & keep).astype(float))
             return _Milp(
-                c,
+                free.astype(float),
                 np.ones(m),
                 xlb,
-                xub,
+                np.where(keep | instance.required, xub, 0.0),
                 [LinearConstraint(a, 1, np.inf), _site_block(instance, p, 0, cap=True)],
             )
-        rows = np.flatnonzero(within.any(axis=1) & (w > 0))
-        # points with the same covering set N_i share one z (their weights summed):
-        # the same optimum, often far fewer rows
-        cover, agg_w = _merge_rows(within[rows], w[rows])
+        rows = np.flatnonzero(within.any(axis=1) & (w > 0) & ~done)
+        keep = _undominated(within[rows], free)
+        # points with the same covering set N_i (on the kept sites) share one z,
+        # their weights summed: the same optimum, often far fewer rows
+        cover, agg_w = _merge_rows(within[rows] & keep, w[rows])
         k = len(agg_w)
-        # z_i - sum_{j in N_i} x_j <= 0
+        # z_i - sum_{j in N_i} x_j <= 0; sum_j x_j <= p (coverage never falls
+        # with more sites, so the optimum equals that of "= p"; padded later)
         a = sp.hstack([-cover, sp.eye_array(k, format="csr")], format="csr")
         c = np.concatenate([np.zeros(m), -agg_w])
         return _Milp(
             c,
             np.concatenate([np.ones(m), np.zeros(k)]),
             np.concatenate([xlb, np.zeros(k)]),
-            np.concatenate([xub, np.ones(k)]),
-            [LinearConstraint(a, -np.inf, 0), _site_block(instance, p, k)],
+            np.concatenate([np.where(keep | instance.required, xub, 0.0), np.ones(k)]),
+            [LinearConstraint(a, -np.inf, 0), _site_block(instance, p, k, cap=True)],
+            offset=-float(w[done & (w > 0)].sum()),
         )
     if isinstance(model, MEXCLP):
         within = sp.csr_array(model.cover_matrix(instance))
@@ -206,12 +262,14 @@ def _cover_feasible(
     req = instance.required
     if not within.any():
         return req.copy(), True
+    keep = _undominated(within, ~req)
+    cover, _ = _merge_rows(within & keep, np.ones(len(within)))
     res = milp(
         np.zeros(instance.n_sites),
         integrality=np.ones(instance.n_sites),
-        bounds=Bounds(req.astype(float), np.ones(instance.n_sites)),
+        bounds=Bounds(req.astype(float), (keep | req).astype(float)),
         constraints=[
-            LinearConstraint(sp.csr_array(within.astype(float)), 1, np.inf),
+            LinearConstraint(cover, 1, np.inf),
             _site_block(instance, p, 0, cap=True),
         ],
         options={"time_limit": max(time_limit_s, 1e-3)},
@@ -302,6 +360,19 @@ def _mclp_full_cover(instance: Instance, model: MCLP, p: int) -> np.ndarray | No
         spare = np.flatnonzero(~is_open)[: p - added]
         is_open[spare] = True
     return is_open.astype(np.int64)
+
+
+def _pad_sites(instance: Instance, model: MCLP, final: np.ndarray, p: int) -> np.ndarray:
+    """Open further sites until p are added (coverage cannot fall): most weight covered first."""
+    short = p - int(final[~instance.required].sum())
+    if short <= 0:
+        return final
+    within = instance.cost_s <= model.threshold_s
+    score = instance.weight @ within
+    score[final > 0] = -np.inf
+    final = final.copy()
+    final[np.argsort(-score, kind="stable")[:short]] = 1
+    return final
 
 
 def _solve_pmedian(
@@ -484,12 +555,13 @@ def solve_exact(
                 status="optimal",
             )
     prob = _build(instance, model, p)
+    left = max(float(time_limit_s) - (time.perf_counter() - start), 1e-3)
     res = milp(
         prob.c,
         integrality=prob.integrality,
         bounds=Bounds(prob.lb, prob.ub),
         constraints=prob.rows,
-        options={"time_limit": float(time_limit_s), "mip_rel_gap": float(mip_gap)},
+        options={"time_limit": left, "mip_rel_gap": float(mip_gap)},
     )
     elapsed = time.perf_counter() - start
     if res.status == 2:
@@ -508,6 +580,13 @@ def solve_exact(
     m = instance.n_sites
     final = np.rint(res.x[:m]).astype(np.int64)
     gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
+    dual = getattr(res, "mip_dual_bound", None)
+    if prob.offset and dual is not None and np.isfinite(dual):
+        # the gap relative to the whole objective, served demand included
+        whole = abs(float(res.fun) + prob.offset)
+        gap = float(abs(float(res.fun) - float(dual)) / whole) if whole > 0 else 0.0
+    if isinstance(model, MCLP):
+        final = _pad_sites(instance, model, final, p)
     if res.status == 0:
         status = "optimal"
     elif res.status == 1:

@@ -1,0 +1,214 @@
+"""The offline Andorra map in a real headless Chromium, with no network.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` and selenium. Without them
+the test skips, unless ``PLANNER_REQUIRE_BROWSER=1`` (CI), when it fails.
+With ``PLANNER_DOCS_MAP=<path>`` the screenshot is also saved there (this is
+how ``docs/map.png`` is made).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_maps import make_andorra_layers
+
+from planner.maps import layer_names, write_map
+from planner.road_network import RoadNetwork
+
+#: Screenshot size, CSS pixels.
+WIDTH, HEIGHT = 1280, 800
+
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    # no network at all: every host name fails to resolve
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    f"--window-size={WIDTH},{HEIGHT}",
+)
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("PLANNER_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"PLANNER_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+def _find(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    chromium = _find("chromium", "chromium-browser")
+    driver_path = _find("chromedriver")
+    if chromium is None or driver_path is None:
+        _missing(
+            "chromium or chromedriver is not installed (apt-get install chromium chromium-driver)"
+        )
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _missing("selenium is not installed (pip install -e '.[test]')")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
+    )
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _checked(driver: Any) -> dict[str, bool]:
+    """Overlay name -> checkbox state in the layer control."""
+    return driver.execute_script(
+        """
+        var out = {};
+        document.querySelectorAll('.leaflet-control-layers-overlays label').forEach(function (l) {
+            out[l.textContent.trim()] = l.querySelector('input').checked;
+        });
+        return out;
+        """
+    )
+
+
+def _overlay_input(driver: Any, name: str) -> Any:
+    """The checkbox of an overlay in the layer control (found afresh: Leaflet redraws it)."""
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(
+        By.XPATH,
+        "//div[contains(@class,'leaflet-control-layers-overlays')]"
+        f"//label[contains(normalize-space(.),'{name}')]//input",
+    )
+
+
+def _on_map(driver: Any, name: str) -> bool:
+    return driver.execute_script(
+        "return window.plannerMap.hasLayer(window.plannerLayers[arguments[0]]);", name
+    )
+
+
+def _paths(driver: Any) -> int:
+    return driver.execute_script(
+        "return document.querySelectorAll('.leaflet-overlay-pane svg path').length;"
+    )
+
+
+def test_offline_map_in_chromium(
+    browser: Any, andorra_net: RoadNetwork, andorra_pbf: Path, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    layers = make_andorra_layers(andorra_net, andorra_pbf)
+    names = layer_names(layers)
+    page = write_map(layers, tmp_path / "andorra.html", offline=True)
+    browser.get(page.resolve().as_uri())
+
+    # Leaflet ran (from the inlined copy: no network) and every layer exists
+    assert browser.execute_script("return typeof L !== 'undefined' && L.version;") == "1.9.3"
+    assert sorted(browser.execute_script("return Object.keys(window.plannerLayers);")) == sorted(
+        names.values()
+    )
+    states = _checked(browser)
+    assert sorted(states) == sorted(names.values())
+    assert states["Isochrones (before)"] and not states["Isochrones (after)"]
+    assert not states["Response time (before)"]
+    assert _paths(browser) > 0
+    # nothing but map tiles was requested from the network
+    resources = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return e.name; });"
+    )
+    remote = [u for u in resources if u.startswith(("http:", "https:"))]
+    assert all("tile.openstreetmap.org" in u for u in remote), remote
+    # markers, legends, attribution and the plugins' controls are drawn
+    assert layers.stations is not None and layers.proposed_sites is not None
+    for kind, expected in (("ambulance", layers.stations), ("proposed", layers.proposed_sites)):
+        found = browser.find_elements(By.CSS_SELECTOR, f".leaflet-marker-icon.planner-icon-{kind}")
+        assert len(found) == len(expected), kind
+    legends = [
+        e.get_attribute("data-legend")
+        for e in browser.find_elements(By.CSS_SELECTOR, ".planner-legend")
+    ]
+    assert "isochrones" in legends and "response_time" not in legends
+    attribution = browser.find_element(By.CSS_SELECTOR, ".leaflet-control-attribution").text
+    assert "© OpenStreetMap contributors, ODbL" in attribution
+    assert browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-zoom-fullscreen")
+    assert browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-measure")
+    label = browser.find_element(By.CSS_SELECTOR, ".planner-title .planner-label")
+    assert label.is_displayed() and "TEST: Andorra" in label.text
+
+    # the legend follows its layer: tick the surface in the layer control
+    before = _paths(browser)
+    _overlay_input(browser, "Response time (before)").click()
+    assert _on_map(browser, "Response time (before)")
+    assert _paths(browser) > before
+    legends = [
+        e.get_attribute("data-legend")
+        for e in browser.find_elements(By.CSS_SELECTOR, ".planner-legend")
+    ]
+    assert "response_time" in legends
+
+    # the before/after switch swaps every pair that is on
+    browser.find_element(By.CSS_SELECTOR, "input[name='planner-scenario'][value='after']").click()
+    states = _checked(browser)
+    for kind in ("Response time", "Isochrones", "Unreachable demand"):
+        assert states[f"{kind} (after)"] and not states[f"{kind} (before)"], kind
+        assert _on_map(browser, f"{kind} (after)") and not _on_map(browser, f"{kind} (before)")
+    legends = [
+        e.get_attribute("data-legend")
+        for e in browser.find_elements(By.CSS_SELECTOR, ".planner-legend")
+    ]
+    assert "demand_after" in legends and "demand" not in legends
+    browser.find_element(By.CSS_SELECTOR, "input[name='planner-scenario'][value='before']").click()
+    assert _on_map(browser, "Isochrones (before)") and not _on_map(browser, "Isochrones (after)")
+
+    # clicking a proposed site opens its popup with what it adds
+    browser.find_element(By.CSS_SELECTOR, ".leaflet-marker-icon.planner-icon-proposed").click()
+    popup = browser.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
+    text = popup.get_attribute("textContent")
+    assert "Proposed site" in text and "People newly within 10 min" in text
+
+    # the screenshot shows the plan: stations, proposed sites, isochrones after
+    browser.execute_script(
+        "window.plannerMap.closePopup();"
+        "window.plannerMap.fitBounds(window.plannerBounds, {animate: false});"
+    )
+    _overlay_input(browser, "Response time (before)").click()  # the control was redrawn
+    browser.find_element(By.CSS_SELECTOR, "input[name='planner-scenario'][value='after']").click()
+    assert not _on_map(browser, "Response time (before)")
+    assert _on_map(browser, "Isochrones (after)")
+    shot = tmp_path / "map.png"
+    assert browser.save_screenshot(str(shot))
+    data = shot.read_bytes()
+    assert data.startswith(b"\x89PNG") and len(data) > 20_000
+    size = (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"))
+    assert size == (WIDTH, HEIGHT)
+    docs = os.environ.get("PLANNER_DOCS_MAP")
+    if docs:
+        Path(docs).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, docs)
