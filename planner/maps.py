@@ -48,7 +48,7 @@ from jinja2 import Template
 
 from planner import constants
 from planner.errors import DataError, ParameterError
-from planner.export import OSM_ATTRIBUTION, _atomic, check_writable
+from planner.export import OSM_ATTRIBUTION, check_writable, write_atomic
 
 __all__ = [
     "ASSETS",
@@ -1157,5 +1157,5 @@ def write_map(
     def write(tmp: Path) -> None:
         tmp.write_text(page, encoding="utf-8")
 
-    _atomic(path, write)
+    write_atomic(path, write)
     return path

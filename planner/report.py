@@ -52,7 +52,13 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from planner import __version__, constants
 from planner.coverage import validate_thresholds
 from planner.errors import ParameterError
-from planner.export import OSM_ATTRIBUTION, _atomic, _write_sidecar, check_writable, export_metadata
+from planner.export import (
+    OSM_ATTRIBUTION,
+    check_writable,
+    export_metadata,
+    write_atomic,
+    write_sidecar,
+)
 
 __all__ = [
     "ReportInputs",
@@ -803,6 +809,6 @@ def write_report(inputs: ReportInputs, path: Path, *, overwrite: bool = False) -
     def write(tmp: Path) -> None:
         tmp.write_text(text, encoding="utf-8")
 
-    _atomic(path, write)
-    _write_sidecar(path, export_metadata(**{**inputs.metadata, "report_title": inputs.title}))
+    write_atomic(path, write)
+    write_sidecar(path, export_metadata(**{**inputs.metadata, "report_title": inputs.title}))
     return path

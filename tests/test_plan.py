@@ -1,0 +1,259 @@
+"""`planner plan` on a real Andorra scenario: every output, the manifest, the cache, compare.
+
+The scenario reads ../shared/data/osm/andorra.osm.pbf in place; the stations,
+the demand points (seeded positions of Andorra's own road nodes) and the
+boundary are files the test writes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from planner.cli import main
+from planner.road_network import RoadNetwork
+
+#: Andorra's extent with a margin, lon/lat (W, S, E, N).
+ANDORRA_BBOX = (1.40, 42.42, 1.80, 42.67)
+
+SCENARIO = """
+name = "andorra"
+
+[region]
+name = "Andorra"
+boundary = "andorra.geojson"
+buffer_km = 0
+
+[roads]
+source = "pbf"
+path = "{pbf}"
+
+[stations]
+path = "stations.csv"
+
+[[demand]]
+path = "demand.csv"
+type = "points"
+weight = "population"
+
+[coverage]
+thresholds_min = [10, 20]
+
+[optimise]
+objective = "mclp"
+add = 2
+threshold_min = 10
+candidates = ["osm", "grid"]
+grid_spacing_m = 3000
+
+[outputs]
+dir = "out/andorra"
+map = "maps/andorra.html"
+"""
+
+
+@pytest.fixture(scope="module")
+def scenario_dir(
+    tmp_path_factory: pytest.TempPathFactory, andorra_pbf: Path, andorra_net: RoadNetwork
+) -> Path:
+    folder = tmp_path_factory.mktemp("andorra_plan")
+    gpd.GeoDataFrame(
+        {"name": ["Andorra"]}, geometry=[shapely.box(*ANDORRA_BBOX)], crs="EPSG:4326"
+    ).to_file(folder / "andorra.geojson", driver="GeoJSON")
+    # two stations: Andorra la Vella and Encamp (town centres)
+    pd.DataFrame(
+        {
+            "name": ["Andorra la Vella", "Encamp"],
+            "lon": [1.5218, 1.5806],
+            "lat": [42.5063, 42.5360],
+            "fleet": ["ambulance", "ambulance"],
+            "units": [1, 1],
+        }
+    ).to_csv(folder / "stations.csv", index=False)
+    nodes = gpd.GeoSeries(
+        gpd.points_from_xy(
+            [d["x"] for _, d in andorra_net.graph.nodes(data=True)],
+            [d["y"] for _, d in andorra_net.graph.nodes(data=True)],
+        ),
+        crs=andorra_net.graph.graph["crs"],
+    ).to_crs("EPSG:4326")
+    rng = np.random.default_rng(7)
+    pick = rng.choice(len(nodes), size=300, replace=False)
+    pd.DataFrame(
+        {
+            "demand_id": [f"p{i}" for i in range(300)],
+            "lon": nodes.x.to_numpy()[pick].round(6),
+            "lat": nodes.y.to_numpy()[pick].round(6),
+            "population": rng.integers(5, 200, 300),
+        }
+    ).to_csv(folder / "demand.csv", index=False)
+    (folder / "andorra.toml").write_text(
+        SCENARIO.format(pbf=andorra_pbf.as_posix()), encoding="utf-8"
+    )
+    return folder
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+@pytest.fixture(scope="module")
+def two_runs(scenario_dir: Path) -> dict[str, object]:
+    """Run the scenario twice through the CLI (the second with --overwrite)."""
+    cache = scenario_dir / "cache"
+    args = ["plan", str(scenario_dir / "andorra.toml"), "--cache-dir", str(cache), "--no-progress"]
+    out = scenario_dir / "out" / "andorra"
+    import contextlib
+
+    err1, err2 = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err1):
+        code1 = main(args)
+    first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*.csv")}
+    manifest1 = json.loads((out / "manifest.json").read_text())
+    with contextlib.redirect_stderr(err2):
+        code2 = main([*args, "--overwrite"])
+    return {
+        "codes": (code1, code2),
+        "errs": (err1.getvalue(), err2.getvalue()),
+        "first_csv": first,
+        "manifest1": manifest1,
+        "out": out,
+    }
+
+
+def test_plan_writes_every_output(two_runs: dict, scenario_dir: Path) -> None:
+    assert two_runs["codes"] == (0, 0), two_runs["errs"]
+    out: Path = two_runs["out"]
+    expected = [
+        "manifest.json",
+        "report.html",
+        "coverage_total.csv",
+        "coverage_municipality.csv",
+        "coverage.xlsx",
+        "coverage.gpkg",
+        "demand.parquet",
+        "isochrones.geojson",
+        "after/coverage_total.csv",
+        "after/coverage.gpkg",
+        "optimise/sites.gpkg",
+        "optimise/sites.csv",
+        "optimise/gain_curve.csv",
+        "optimise/optimise.xlsx",
+    ]
+    for name in expected:
+        assert (out / name).is_file(), name
+    map_html = (scenario_dir / "maps" / "andorra.html").read_text(encoding="utf-8")
+    assert "OpenStreetMap" in map_html
+    sites = pd.read_csv(out / "optimise" / "sites.csv")
+    assert len(sites) == 2
+    for site in sites["site"]:
+        assert site in map_html  # the proposed sites are on the map
+    layers = dict(pyogrio.list_layers(out / "coverage.gpkg"))
+    assert {"stations", "demand", "road_nodes", "isochrones", "boundaries"} <= set(layers)
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "andorra" in report and "OpenStreetMap" in report
+
+
+def test_after_state_adds_the_proposed_units(two_runs: dict) -> None:
+    """The "after" coverage equals a recomputation: min of before and the new sites' times."""
+    out: Path = two_runs["out"]
+    before = gpd.read_file(out / "coverage.gpkg", layer="demand")
+    after = gpd.read_file(out / "after" / "coverage.gpkg", layer="demand")
+    assert before["demand_id"].tolist() == after["demand_id"].tolist()
+    b = before["response_s"].to_numpy(float)
+    a = after["response_s"].to_numpy(float)
+    assert np.all((a <= b + 1e-6) | ~np.isfinite(b))  # never worse
+    sites = pd.read_csv(out / "optimise" / "sites.csv")
+    new = after["nearest_station"].isin(sites["site"])
+    assert new.any()  # some demand is now served by a new site
+    assert np.all(a[new.to_numpy()] < b[new.to_numpy()] + 1e-6)
+    # the share within 10 min after, recomputed from the demand layer
+    total = pd.read_csv(out / "after" / "coverage_total.csv")
+    w = after["weight"].to_numpy(float)
+    share = w[a <= 600.0].sum() / w.sum()
+    assert total["share_within_10_min"].iloc[0] == pytest.approx(share, rel=1e-12)
+
+
+def test_rerun_uses_the_cache_and_gives_identical_tables(two_runs: dict) -> None:
+    out: Path = two_runs["out"]
+    first, second = two_runs["manifest1"], json.loads((out / "manifest.json").read_text())
+    assert first["network"]["from_cache"] is False
+    assert second["network"]["from_cache"] is True
+    assert "(from cache)" in two_runs["errs"][1]
+    assert first["network"]["cache_key"] == second["network"]["cache_key"]
+    now = {p.relative_to(out): p.read_bytes() for p in out.rglob("*.csv")}
+    assert now.keys() == two_runs["first_csv"].keys()
+    assert len(now) > 20
+    for name, data in now.items():
+        if name.name == "gain_curve.csv":  # its solve_time_s column is a timing
+            a = pd.read_csv(out / name).drop(columns="solve_time_s")
+            b = pd.read_csv(io.BytesIO(two_runs["first_csv"][name])).drop(columns="solve_time_s")
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+            continue
+        assert data == two_runs["first_csv"][name], name
+    for key, entry in second["outputs"].items():
+        if entry["reproducible"] == "true":
+            assert first["outputs"][key]["sha256"] == entry["sha256"], key
+
+
+def test_manifest_records_inputs_versions_solver(two_runs: dict, scenario_dir: Path) -> None:
+    import hashlib
+
+    manifest = json.loads((two_runs["out"] / "manifest.json").read_text())
+    stations = scenario_dir / "stations.csv"
+    digest = hashlib.sha256(stations.read_bytes()).hexdigest()
+    assert manifest["inputs"][str(stations)]["sha256"] == digest
+    assert str(scenario_dir / "andorra.toml") in manifest["inputs"]
+    assert manifest["versions"]["planner"] == manifest["planner_version"]
+    assert {"numpy", "scipy", "networkx", "folium"} <= set(manifest["versions"])
+    solver = manifest["solver"]
+    assert solver["objective"] == "mclp"
+    assert solver["gap"] == 0.0 and solver["status"] == "optimal"
+    assert manifest["seed"] == 0
+    assert len(solver["chosen"]) == 2
+    assert manifest["settings"]["optimise"]["add"] == 2
+    assert solver["objective_after"] >= solver["objective_before"]
+
+
+def test_plan_refuses_to_overwrite(
+    two_runs: dict, scenario_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _run(
+        capsys, "plan", str(scenario_dir / "andorra.toml"), "--no-cache", "--no-progress"
+    )
+    assert code == 2
+    assert "manifest.json exists" in err and "--overwrite" in err
+
+
+def test_compare_a_run_with_its_after_state(
+    two_runs: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out: Path = two_runs["out"]
+    code, err = _run(
+        capsys, "compare", str(out), str(out), "--state-b", "after", "--out-dir", str(tmp_path)
+    )
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "comparison.csv")
+    before = pd.read_csv(out / "coverage_municipality.csv")
+    after = pd.read_csv(out / "optimise" / "coverage_after_municipality.csv")
+    assert table["share_within_10_min_change"].iloc[0] == pytest.approx(
+        after["share_within_10_min"].iloc[0] - before["share_within_10_min"].iloc[0]
+    )
+
+
+def test_bad_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('name = "x"\n[regon]\ncode = "09"\n', encoding="utf-8")
+    code, err = _run(capsys, "plan", str(path), "--no-progress")
+    assert code == 2
+    assert "line 2" in err and "did you mean" in err.lower()
