@@ -199,14 +199,17 @@ def layer_names(layers: MapLayers) -> dict[str, str]:
     """Names of the overlays in the layer control, by layer key.
 
     Keys are the :class:`MapLayers` attribute names (``boundaries`` gives
-    ``regions`` and ``municipalities``); a map with any "after" layer names
+    ``regions`` and ``municipalities``, each when it has a polygon); a map with any "after" layer names
     its pairs "... (before)" and "... (after)".
     """
     names: dict[str, str] = {}
     if layers.boundaries is not None:
         if "level" in layers.boundaries.columns:
-            names["regions"] = "Regions"
-            names["municipalities"] = "Municipalities"
+            level = layers.boundaries["level"].astype(str).str.lower()
+            if (level == "region").any():
+                names["regions"] = "Regions"
+            if (level != "region").any():
+                names["municipalities"] = "Municipalities"
         else:
             names["boundaries"] = "Boundaries"
     if layers.stations is not None:
@@ -644,6 +647,8 @@ def _add_boundaries(
     else:
         parts = [("boundaries", data, {"color": "#333", "weight": 1.5})]
     for key, part, style in parts:
+        if key not in names:  # no polygon of that level
+            continue
         group = folium.FeatureGroup(name=names[key], show=True)
         props = pd.DataFrame(
             {

@@ -7,8 +7,10 @@ with default settings and no cache.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from planner.road_network import RoadNetwork, build_network
@@ -64,3 +66,32 @@ def sodermalm_net(sodermalm_pbf: Path) -> RoadNetwork:
 def umea_net(umea_osm: Path) -> RoadNetwork:
     """Umeå built with default settings, no cache."""
     return build_network(umea_osm)
+
+
+#: The committed example scenario (README quick start).
+ANDORRA_EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "andorra"
+
+
+@pytest.fixture(scope="session")
+def andorra_scenario_dir(tmp_path_factory: pytest.TempPathFactory, andorra_pbf: Path) -> Path:
+    """The README's example scenario in a temporary folder, with a stations file written here."""
+    folder = tmp_path_factory.mktemp("andorra_plan")
+    for name in ("andorra.geojson", "demand.csv"):
+        shutil.copyfile(ANDORRA_EXAMPLE / name, folder / name)
+    # two stations: the town centres of Andorra la Vella and Encamp
+    pd.DataFrame(
+        {
+            "name": ["Andorra la Vella", "Encamp"],
+            "lon": [1.5218, 1.5806],
+            "lat": [42.5063, 42.5360],
+            "fleet": ["ambulance", "ambulance"],
+            "units": [1, 1],
+        }
+    ).to_csv(folder / "stations.csv", index=False)
+    text = (ANDORRA_EXAMPLE / "andorra.toml").read_text(encoding="utf-8")
+    text = text.replace(
+        '"../../../../shared/data/osm/andorra.osm.pbf"', f'"{andorra_pbf.as_posix()}"'
+    )
+    text += '\n[outputs]\ndir = "out/andorra"\nmap = "maps/andorra.html"\n'
+    (folder / "andorra.toml").write_text(text, encoding="utf-8")
+    return folder

@@ -2,8 +2,9 @@
 
 Needs Debian's ``chromium`` and ``chromium-driver`` and selenium. Without them
 the test skips, unless ``PLANNER_REQUIRE_BROWSER=1`` (CI), when it fails.
-With ``PLANNER_DOCS_MAP=<path>`` the screenshot is also saved there (this is
-how ``docs/map.png`` is made).
+With ``PLANNER_DOCS_MAP=<path>`` the screenshot of the README's example plan
+is also saved there: ``PLANNER_DOCS_MAP=docs/map.png python -m pytest
+tests/test_maps_browser.py`` makes ``docs/map.png``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from test_maps import make_andorra_layers
 
+from planner.cli import main
 from planner.maps import layer_names, write_map
 from planner.road_network import RoadNetwork
 
@@ -208,6 +211,43 @@ def test_offline_map_in_chromium(
     assert data.startswith(b"\x89PNG") and len(data) > 20_000
     size = (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"))
     assert size == (WIDTH, HEIGHT)
+
+
+def test_plan_map_in_chromium(browser: Any, andorra_scenario_dir: Path, tmp_path: Path) -> None:
+    """The map `planner plan --offline` writes for the README's Andorra example scenario."""
+    from selenium.webdriver.common.by import By
+
+    page = tmp_path / "andorra.html"
+    code = main(
+        [
+            "plan", str(andorra_scenario_dir / "andorra.toml"), "--offline", "--no-cache",
+            "--no-progress", "--out-dir", str(tmp_path / "out"), "--map", str(page),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    browser.get(page.resolve().as_uri())
+    names = set(browser.execute_script("return Object.keys(window.plannerLayers);"))
+    expected = {"Stations", "Proposed sites", "Isochrones (before)", "Isochrones (after)"}
+    assert expected | {"Response time (before)", "Response time (after)"} <= names
+    assert "Regions" in names and "Municipalities" not in names  # one polygon, no kommuner
+    sites = pd.read_csv(tmp_path / "out" / "optimise" / "sites.csv")
+    found = browser.find_elements(By.CSS_SELECTOR, ".leaflet-marker-icon.planner-icon-proposed")
+    assert len(found) == len(sites) == 2
+    assert (
+        len(browser.find_elements(By.CSS_SELECTOR, ".leaflet-marker-icon.planner-icon-ambulance"))
+        == 2
+    )
+    # toggle a layer off and on in the layer control
+    _overlay_input(browser, "Stations").click()
+    assert not _on_map(browser, "Stations")
+    _overlay_input(browser, "Stations").click()
+    assert _on_map(browser, "Stations")
+    browser.find_element(By.CSS_SELECTOR, "input[name='planner-scenario'][value='after']").click()
+    assert _on_map(browser, "Isochrones (after)") and not _on_map(browser, "Isochrones (before)")
+    browser.execute_script("window.plannerMap.fitBounds(window.plannerBounds, {animate: false});")
+    shot = tmp_path / "plan-map.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG")
     docs = os.environ.get("PLANNER_DOCS_MAP")
     if docs:
         Path(docs).parent.mkdir(parents=True, exist_ok=True)

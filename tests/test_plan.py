@@ -16,89 +16,19 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
-import shapely
+from conftest import ANDORRA_EXAMPLE
 
 from planner.cli import main
-from planner.road_network import RoadNetwork
-
-#: Andorra's extent with a margin, lon/lat (W, S, E, N).
-ANDORRA_BBOX = (1.40, 42.42, 1.80, 42.67)
-
-SCENARIO = """
-name = "andorra"
-
-[region]
-name = "Andorra"
-boundary = "andorra.geojson"
-buffer_km = 0
-
-[roads]
-source = "pbf"
-path = "{pbf}"
-
-[stations]
-path = "stations.csv"
-
-[[demand]]
-path = "demand.csv"
-type = "points"
-weight = "population"
-
-[coverage]
-thresholds_min = [10, 20]
-
-[optimise]
-objective = "mclp"
-add = 2
-threshold_min = 10
-candidates = ["osm", "grid"]
-grid_spacing_m = 3000
-
-[outputs]
-dir = "out/andorra"
-map = "maps/andorra.html"
-"""
 
 
-@pytest.fixture(scope="module")
-def scenario_dir(
-    tmp_path_factory: pytest.TempPathFactory, andorra_pbf: Path, andorra_net: RoadNetwork
-) -> Path:
-    folder = tmp_path_factory.mktemp("andorra_plan")
-    gpd.GeoDataFrame(
-        {"name": ["Andorra"]}, geometry=[shapely.box(*ANDORRA_BBOX)], crs="EPSG:4326"
-    ).to_file(folder / "andorra.geojson", driver="GeoJSON")
-    # two stations: Andorra la Vella and Encamp (town centres)
-    pd.DataFrame(
-        {
-            "name": ["Andorra la Vella", "Encamp"],
-            "lon": [1.5218, 1.5806],
-            "lat": [42.5063, 42.5360],
-            "fleet": ["ambulance", "ambulance"],
-            "units": [1, 1],
-        }
-    ).to_csv(folder / "stations.csv", index=False)
-    nodes = gpd.GeoSeries(
-        gpd.points_from_xy(
-            [d["x"] for _, d in andorra_net.graph.nodes(data=True)],
-            [d["y"] for _, d in andorra_net.graph.nodes(data=True)],
-        ),
-        crs=andorra_net.graph.graph["crs"],
-    ).to_crs("EPSG:4326")
-    rng = np.random.default_rng(7)
-    pick = rng.choice(len(nodes), size=300, replace=False)
-    pd.DataFrame(
-        {
-            "demand_id": [f"p{i}" for i in range(300)],
-            "lon": nodes.x.to_numpy()[pick].round(6),
-            "lat": nodes.y.to_numpy()[pick].round(6),
-            "population": rng.integers(5, 200, 300),
-        }
-    ).to_csv(folder / "demand.csv", index=False)
-    (folder / "andorra.toml").write_text(
-        SCENARIO.format(pbf=andorra_pbf.as_posix()), encoding="utf-8"
-    )
-    return folder
+def test_example_scenario_reads_the_shared_extract(andorra_pbf: Path) -> None:
+    """The committed example points at ../shared/data from the repository's own place."""
+    from planner.scenario import load_scenario
+
+    scenario = load_scenario(ANDORRA_EXAMPLE / "andorra.toml")
+    assert scenario.roads.path == andorra_pbf.resolve()
+    assert scenario.region.level == "custom" and scenario.region.name == "Andorra"
+    assert scenario.outputs.map == Path("maps") / "andorra.html"
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -108,11 +38,17 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def two_runs(scenario_dir: Path) -> dict[str, object]:
+def two_runs(andorra_scenario_dir: Path) -> dict[str, object]:
     """Run the scenario twice through the CLI (the second with --overwrite)."""
-    cache = scenario_dir / "cache"
-    args = ["plan", str(scenario_dir / "andorra.toml"), "--cache-dir", str(cache), "--no-progress"]
-    out = scenario_dir / "out" / "andorra"
+    cache = andorra_scenario_dir / "cache"
+    args = [
+        "plan",
+        str(andorra_scenario_dir / "andorra.toml"),
+        "--cache-dir",
+        str(cache),
+        "--no-progress",
+    ]
+    out = andorra_scenario_dir / "out" / "andorra"
     import contextlib
 
     err1, err2 = io.StringIO(), io.StringIO()
@@ -131,7 +67,7 @@ def two_runs(scenario_dir: Path) -> dict[str, object]:
     }
 
 
-def test_plan_writes_every_output(two_runs: dict, scenario_dir: Path) -> None:
+def test_plan_writes_every_output(two_runs: dict, andorra_scenario_dir: Path) -> None:
     assert two_runs["codes"] == (0, 0), two_runs["errs"]
     out: Path = two_runs["out"]
     expected = [
@@ -152,7 +88,7 @@ def test_plan_writes_every_output(two_runs: dict, scenario_dir: Path) -> None:
     ]
     for name in expected:
         assert (out / name).is_file(), name
-    map_html = (scenario_dir / "maps" / "andorra.html").read_text(encoding="utf-8")
+    map_html = (andorra_scenario_dir / "maps" / "andorra.html").read_text(encoding="utf-8")
     assert "OpenStreetMap" in map_html
     sites = pd.read_csv(out / "optimise" / "sites.csv")
     assert len(sites) == 2
@@ -206,14 +142,16 @@ def test_rerun_uses_the_cache_and_gives_identical_tables(two_runs: dict) -> None
             assert first["outputs"][key]["sha256"] == entry["sha256"], key
 
 
-def test_manifest_records_inputs_versions_solver(two_runs: dict, scenario_dir: Path) -> None:
+def test_manifest_records_inputs_versions_solver(
+    two_runs: dict, andorra_scenario_dir: Path
+) -> None:
     import hashlib
 
     manifest = json.loads((two_runs["out"] / "manifest.json").read_text())
-    stations = scenario_dir / "stations.csv"
+    stations = andorra_scenario_dir / "stations.csv"
     digest = hashlib.sha256(stations.read_bytes()).hexdigest()
     assert manifest["inputs"][str(stations)]["sha256"] == digest
-    assert str(scenario_dir / "andorra.toml") in manifest["inputs"]
+    assert str(andorra_scenario_dir / "andorra.toml") in manifest["inputs"]
     assert manifest["versions"]["planner"] == manifest["planner_version"]
     assert {"numpy", "scipy", "networkx", "folium"} <= set(manifest["versions"])
     solver = manifest["solver"]
@@ -226,10 +164,10 @@ def test_manifest_records_inputs_versions_solver(two_runs: dict, scenario_dir: P
 
 
 def test_plan_refuses_to_overwrite(
-    two_runs: dict, scenario_dir: Path, capsys: pytest.CaptureFixture[str]
+    two_runs: dict, andorra_scenario_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, err = _run(
-        capsys, "plan", str(scenario_dir / "andorra.toml"), "--no-cache", "--no-progress"
+        capsys, "plan", str(andorra_scenario_dir / "andorra.toml"), "--no-cache", "--no-progress"
     )
     assert code == 2
     assert "manifest.json exists" in err and "--overwrite" in err
