@@ -305,7 +305,7 @@ def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     meta = json.loads((out_dir / "coverage_total.csv.meta.json").read_text())
     assert meta["sample"].startswith("SAMPLE")
     html = (out_dir / "map.html").read_text(encoding="utf-8")
-    assert "SAMPLE" in html and "<script src=\"http" not in html  # offline
+    assert "SAMPLE" in html and '<script src="http' not in html  # offline
     report = (out_dir / "report.html").read_text(encoding="utf-8")
     assert "SAMPLE" in report
     manifest = json.loads((out_dir / "manifest.json").read_text())
