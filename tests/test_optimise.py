@@ -482,3 +482,55 @@ def test_covering_models_with_nested_sites_equal_brute_force(seed: int) -> None:
                 assert math.isinf(_brute_force(inst, model, p))
                 continue
             assert _close(sol.objective_after, _brute_force(inst, model, p)), (model, p)
+
+
+# ---------------------------------------------------------------------------
+# p-median: Lagrangian bound and site fixing
+# ---------------------------------------------------------------------------
+
+
+def _best_with(instance: Instance, p: int, must: int | None, never: int | None) -> float:
+    """Brute-force p-median optimum over the sets that contain ``must`` / avoid ``never``."""
+    optional = [j for j in np.flatnonzero(~instance.required).tolist() if j != never]
+    best = math.inf
+    for combo in itertools.combinations(optional, p):
+        if must is not None and must not in combo:
+            continue
+        mask = instance.required.copy()
+        mask[list(combo)] = True
+        best = min(best, PMedian().evaluate(instance, mask))
+    return best
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_pmedian_lagrangian_bound_and_fixings_are_valid(seed: int, p: int) -> None:
+    """The bound never exceeds the optimum; no choice against a fixing beats the upper value."""
+    from planner.optimise.exact import _pmedian_lagrangian
+
+    inst = _random_instance(seed)
+    optimum = _brute_force(inst, PMedian(), p)
+    upper = optimum * 1.02  # a known solution a little worse than the optimum
+    closed, opened, bound = _pmedian_lagrangian(inst, p, upper, 10.0)
+    assert bound <= optimum * (1 + 1e-9)
+    for j in np.flatnonzero(closed):
+        assert _best_with(inst, p, must=int(j), never=None) >= upper * (1 - 1e-9), j
+    for j in np.flatnonzero(opened):
+        assert _best_with(inst, p, must=None, never=int(j)) >= upper * (1 - 1e-9), j
+    assert not (closed & opened).any() and not (closed | opened)[inst.required].any()
+
+
+@pytest.mark.parametrize("iterations", [1, 5, 40])
+def test_pmedian_exact_with_partial_fixing_equals_brute_force(
+    iterations: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A weak Lagrangian (few steps) fixes only some sites; the MILP on the rest is still exact."""
+    import planner.optimise.exact as exact
+
+    monkeypatch.setattr(exact, "_LAGRANGE_ITERATIONS", iterations)
+    for seed in (4, 5):
+        inst = _random_instance(seed)
+        for p in (1, 2, 3):
+            sol = solve_exact(inst, PMedian(), p=p)
+            assert _close(sol.objective_after, _brute_force(inst, PMedian(), p)), (seed, p)
+            assert sol.status == "optimal"
