@@ -11,6 +11,12 @@ units added as stations of their fleet, so the map, the report and
 before/after tables (its baseline and demand) are written beside them under
 ``optimise/``.
 
+Demand: coverage uses the ``[[demand]]`` layers of the coverage fleet (the
+ambulance layers when ``[coverage] fleet`` is "all") and those for "all";
+the optimiser uses the layers of its own fleet and those for "all". A
+Swedish run keeps the demand inside the region (or municipality); a run with
+a ``region.boundary`` polygon keeps the demand inside it.
+
 Output folder (``[outputs] dir``)::
 
     manifest.json                 inputs and their SHA-256, settings, versions, solver gap, seed
@@ -223,15 +229,21 @@ def _read_layer(scenario: Scenario, index: int, layer: DemandLayer) -> gpd.GeoDa
     return frame
 
 
-def _load_demand(scenario: Scenario, boundary: Any) -> dict[str, gpd.GeoDataFrame]:
-    """Demand per fleet ("ambulance", "psychiatric"): its own layers and those for "all"."""
-    layers = [_read_layer(scenario, i, d) for i, d in enumerate(scenario.demand, start=1)]
+def _load_demand(
+    scenario: Scenario, boundary: Any, fleets: set[str]
+) -> dict[str, gpd.GeoDataFrame]:
+    """Demand per fleet in ``fleets``: the fleet's own layers and those for "all"."""
+    layers = {
+        i: _read_layer(scenario, i, d)
+        for i, d in enumerate(scenario.demand, start=1)
+        if d.fleet == "all" or d.fleet in fleets
+    }
     region = scenario.region
     out: dict[str, gpd.GeoDataFrame] = {}
-    for fleet in ("ambulance", "psychiatric"):
+    for fleet in sorted(fleets):
         chosen = [
-            frame
-            for spec, frame in zip(scenario.demand, layers, strict=True)
+            layers[i]
+            for i, spec in enumerate(scenario.demand, start=1)
             if spec.fleet in ("all", fleet)
         ]
         if not chosen:
@@ -353,9 +365,10 @@ def plan_scenario(
         echo(f"stations: {len(stations)}")
 
         t = step("demand")
-        demand = _load_demand(scenario, boundary)
-        done("demand", t)
         cov_fleet = scenario.coverage_fleet or "ambulance"
+        fleets = {cov_fleet} | ({scenario.optimise.fleet} if scenario.optimise else set())
+        demand = _load_demand(scenario, boundary, fleets)
+        done("demand", t)
         if cov_fleet not in demand:
             raise ParameterError(
                 f"{scenario.path}: no [[demand]] layer is for fleet {cov_fleet!r} or 'all'"
