@@ -511,8 +511,12 @@ def test_pmedian_lagrangian_bound_and_fixings_are_valid(seed: int, p: int) -> No
     inst = _random_instance(seed)
     optimum = _brute_force(inst, PMedian(), p)
     upper = optimum * 1.02  # a known solution a little worse than the optimum
-    closed, opened, bound = _pmedian_lagrangian(inst, p, upper, 10.0)
+    closed, opened, bound, found, upper = _pmedian_lagrangian(inst, p, upper, 10.0)
     assert bound <= optimum * (1 + 1e-9)
+    assert optimum * (1 - 1e-9) <= upper <= optimum * 1.02
+    if found is not None:  # a solution the steps found: its value is the new upper value
+        assert found[~inst.required].sum() == p
+        assert PMedian().evaluate(inst, found) == pytest.approx(upper, rel=1e-12)
     for j in np.flatnonzero(closed):
         assert _best_with(inst, p, must=int(j), never=None) >= upper * (1 - 1e-9), j
     for j in np.flatnonzero(opened):

@@ -383,7 +383,7 @@ def _pad_sites(instance: Instance, model: MCLP, final: np.ndarray, p: int) -> np
 
 def _pmedian_lagrangian(
     instance: Instance, p: int, upper: float, time_limit_s: float
-) -> tuple[np.ndarray, np.ndarray, float]:
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None, float]:
     """Lagrangian lower bound of p-median and the sites it proves closed or open.
 
     Relaxing "each point is served once" with multipliers lambda_i gives
@@ -391,18 +391,22 @@ def _pmedian_lagrangian(
     (required sites always counted), where ``C_j = sum_i min(0, w_i c_ij -
     lambda_i)`` and ``c_ij`` is capped at the penalty P. ``L`` is a lower
     bound for every lambda; subgradient steps raise it (Beasley 1993, "Lagrangean
-    heuristics for location problems", EJOR 65). Reduction tests: if forcing a
-    closed site open (dropping the worst chosen one) or a chosen site closed
-    (adding the best other one) gives a bound >= ``upper`` (the value of a
-    known solution), no solution with that choice beats the known one, so the
-    site is fixed closed or open.
+    heuristics for location problems", EJOR 65). The sites each step picks are
+    also a solution; the best one found lowers ``upper``. Reduction tests: if
+    forcing a closed site open (dropping the worst chosen one) or a chosen
+    site closed (adding the best other one) gives a bound >= ``upper`` (the
+    value of a known solution), no solution with that choice beats the known
+    one, so the site is fixed closed or open.
 
     Returns
     -------
-    (fix_closed, fix_open, bound)
-        Bool masks over the sites and the best bound found.
+    (fix_closed, fix_open, bound, incumbent, upper)
+        Bool masks over the sites, the best bound, and the best solution the
+        steps found (an open mask, or None if none beat ``upper``) with its
+        value.
     """
     start = time.perf_counter()
+    # points no site reaches are not part of the objective (PMedian: I')
     rows = np.flatnonzero(instance.reachable() & (instance.weight > 0))
     m = instance.n_sites
     fix0 = np.zeros(m, dtype=bool)
@@ -410,11 +414,12 @@ def _pmedian_lagrangian(
     free = ~instance.required
     n_free = int(free.sum())
     if len(rows) == 0 or p < 1 or p >= n_free:
-        return fix0, fix1, -np.inf
+        return fix0, fix1, -np.inf, None, upper
     d = instance.weight[rows, None] * np.minimum(instance.cost_s[rows], UNREACHED_PENALTY_S)
     lam = np.partition(d, 1, axis=1)[:, 1].copy() if m > 1 else d[:, 0].copy()
     tol = 1e-9 * max(1.0, abs(upper))
     best, step, stall = -np.inf, 2.0, 0
+    incumbent: np.ndarray | None = None
     is_free = np.flatnonzero(free)
     for _ in range(_LAGRANGE_ITERATIONS):
         c = np.minimum(d - lam[:, None], 0.0).sum(axis=0)
@@ -427,19 +432,21 @@ def _pmedian_lagrangian(
             stall += 1
             if stall >= _LAGRANGE_PATIENCE:
                 step, stall = step / 2, 0
-        is_chosen = np.zeros(m, dtype=bool)
-        is_chosen[chosen] = True
-        fix0 |= free & ~is_chosen & (bound + c - worst_in >= upper + tol)
-        fix1 |= is_chosen & (bound - c + best_out >= upper + tol)
+        is_open = instance.required.copy()
+        is_open[chosen] = True
+        value = float(d[:, is_open].min(axis=1).sum())
+        if value < upper - tol:
+            upper, incumbent = value, is_open
+        fix0 |= free & ~is_open & (bound + c - worst_in >= upper + tol)
+        fix1 |= free & is_open & (bound - c + best_out >= upper + tol)
         if best >= upper - tol or step < 1e-3 or time.perf_counter() - start > time_limit_s:
             break
-        served = (d[:, is_chosen | instance.required] < lam[:, None]).sum(axis=1)
-        g = 1.0 - served
+        g = 1.0 - (d[:, is_open] < lam[:, None]).sum(axis=1)
         norm = float(g @ g)
         if norm == 0:  # the relaxed solution is feasible: it is optimal
             break
         lam = lam + step * max(upper - bound, tol) / norm * g
-    return fix0, fix1, best
+    return fix0, fix1, best, incumbent, upper
 
 
 def _solve_pmedian(
@@ -459,9 +466,14 @@ def _solve_pmedian(
     upper = model.evaluate(instance, incumbent > 0)
     fix0 = fix1 = np.zeros(instance.n_sites, dtype=bool)
     if instance.n_demand * instance.n_sites <= _LAGRANGE_MAX_PAIRS:
-        fix0, fix1, bound = _pmedian_lagrangian(instance, p, upper, time_limit_s / 4)
-        if bound >= upper - 1e-9 * max(1.0, abs(upper)):
-            return incumbent, 0.0, "optimal"
+        fix0, fix1, bound, better, upper = _pmedian_lagrangian(
+            instance, p, upper, time_limit_s / 4
+        )
+        if better is not None:
+            incumbent = better.astype(np.int64)
+        gap = max(0.0, (upper - bound) / upper) if upper > 0 else 0.0
+        if gap <= max(mip_gap, 1e-9):  # the bound proves the incumbent within the gap
+            return incumbent, gap, "optimal"
     opened = int((fix1 & ~instance.required).sum())
     keep = ~fix0
     if opened > p or int((keep & ~instance.required).sum()) < p:  # pragma: no cover - guard
