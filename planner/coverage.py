@@ -28,6 +28,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,7 @@ __all__ = [
     "CoverageSettings",
     "coverage_table",
     "gini",
+    "mutual_aid_table",
     "summarise",
     "validate_thresholds",
     "weighted_quantile",
@@ -237,3 +239,91 @@ def worst_served(table: pd.DataFrame, *, by: str = "p90_min", n: int = 10) -> pd
     ranked = table.assign(_u=table["share_unreachable"].fillna(0), _b=table[by].fillna(-1))
     ranked = ranked.sort_values(["_u", "_b"], ascending=False, kind="stable")
     return ranked.drop(columns=["_u", "_b"]).head(n).reset_index(drop=True)
+
+
+def mutual_aid_table(
+    response_s: np.ndarray,
+    station_region: Sequence[str | None],
+    demand_region: Sequence[str | None],
+    weights: np.ndarray,
+    *,
+    settings: CoverageSettings | None = None,
+) -> pd.DataFrame:
+    """How much each region relies on its neighbours' stations (mutual aid).
+
+    Parameters
+    ----------
+    response_s
+        ``(stations, demand)`` response times, s (turn-out included), ``inf``
+        where a station cannot reach a point.
+    station_region, demand_region
+        Region code of each station and demand point (None: outside every
+        region; such a station only ever helps others, such demand is left out).
+    weights
+        Demand weight per point.
+    settings
+        Thresholds, minutes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per region code of the demand: ``demand``; for each threshold
+        T ``share_within_T_min_own`` (only the region's own stations serve),
+        ``share_within_T_min_all`` (every station may serve across the
+        border) and ``share_within_T_min_change`` (all - own, the gain from
+        mutual aid); ``median_min_own`` / ``median_min_all``;
+        ``share_nearest_is_neighbour`` (share of demand whose nearest station
+        is in another region); ``share_reached_only_by_neighbours`` (no own
+        station reaches it, another region's does).
+    """
+    settings = settings or CoverageSettings()
+    times = np.asarray(response_s, dtype=float)
+    st_region = np.asarray([None if r is None else str(r) for r in station_region], dtype=object)
+    dm_region = np.asarray([None if r is None else str(r) for r in demand_region], dtype=object)
+    w = np.asarray(weights, dtype=float)
+    if times.shape != (len(st_region), len(dm_region)) or len(w) != len(dm_region):
+        raise ParameterError(
+            f"mutual_aid_table: response_s has shape {times.shape}, expected "
+            f"({len(st_region)}, {len(dm_region)}) with {len(dm_region)} weights"
+        )
+    n = len(dm_region)
+    best_all = times.min(axis=0) if len(st_region) else np.full(n, np.inf)
+    nearest = times.argmin(axis=0) if len(st_region) else np.full(n, -1)
+    own = np.full(n, np.inf)
+    for code in sorted({r for r in dm_region if r is not None}):
+        rows = np.flatnonzero(st_region == code)
+        cols = np.flatnonzero(dm_region == code)
+        if len(rows):
+            own[cols] = times[np.ix_(rows, cols)].min(axis=0)
+    out = []
+    for code in sorted({r for r in dm_region if r is not None}):
+        cols = dm_region == code
+        wc = w[cols]
+        total = float(wc.sum())
+        row: dict[str, Any] = {"region_code": code, "demand": total}
+        for t in settings.thresholds_min:
+            limit = t * 60.0
+            name = settings.column(t)
+            own_share = float(wc[own[cols] <= limit].sum() / total) if total > 0 else math.nan
+            all_share = float(wc[best_all[cols] <= limit].sum() / total) if total > 0 else math.nan
+            row[f"{name}_own"] = own_share
+            row[f"{name}_all"] = all_share
+            row[f"{name}_change"] = all_share - own_share
+        for label, values in (("own", own[cols]), ("all", best_all[cols])):
+            finite = np.isfinite(values)
+            row[f"median_min_{label}"] = (
+                weighted_quantile(values[finite], wc[finite], 0.5) / 60.0
+                if finite.any()
+                else math.nan
+            )
+        reached = np.isfinite(best_all[cols])
+        neighbour = reached & (st_region[nearest[cols]] != code)
+        row["share_nearest_is_neighbour"] = (
+            float(wc[neighbour].sum() / total) if total > 0 else math.nan
+        )
+        only = reached & ~np.isfinite(own[cols])
+        row["share_reached_only_by_neighbours"] = (
+            float(wc[only].sum() / total) if total > 0 else math.nan
+        )
+        out.append(row)
+    return pd.DataFrame(out)

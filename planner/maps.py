@@ -199,8 +199,8 @@ def layer_names(layers: MapLayers) -> dict[str, str]:
     """Names of the overlays in the layer control, by layer key.
 
     Keys are the :class:`MapLayers` attribute names (``boundaries`` gives
-    ``regions`` and ``municipalities``, each when it has a polygon); a map with any "after" layer names
-    its pairs "... (before)" and "... (after)".
+    ``regions`` and ``municipalities``, each when it has a polygon); a map
+    with any "after" layer names its pairs "... (before)" and "... (after)".
     """
     names: dict[str, str] = {}
     if layers.boundaries is not None:

@@ -20,6 +20,7 @@ from planner import constants
 from planner.coverage import (
     CoverageSettings,
     coverage_table,
+    mutual_aid_table,
     validate_thresholds,
     worst_served,
 )
@@ -433,6 +434,7 @@ def run_coverage(
     coverage: CoverageSettings | None = None,
     isochrones: IsochroneSettings | None = None,
     draw_isochrones: bool = True,
+    serve_across: bool = True,
     max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
     workers: int = 1,
     progress: bool = False,
@@ -457,6 +459,13 @@ def run_coverage(
         thresholds.
     draw_isochrones
         Draw isochrones (skip them for a table-only run).
+    serve_across
+        Mutual aid: a station may serve demand in another region. False:
+        each demand point is served only by stations of its own region
+        (both layers need ``region_code``). When both layers carry
+        ``region_code`` and the demand spans several regions, the tables
+        get ``mutual_aid`` (:func:`planner.coverage.mutual_aid_table`): each
+        region's coverage with and without its neighbours' stations.
     max_snap_m
         Points farther than this from a road (m) are unreachable.
     workers
@@ -506,6 +515,25 @@ def run_coverage(
     else:  # no unit yet (the first ones are to be placed): nothing is reached
         node_times = np.full((0, ttg.n_nodes), np.inf)
         to_demand = np.full((0, len(demand)), np.inf)
+    regional = "region_code" in stations.columns and "region_code" in demand.columns
+    aid = None
+    if regional and demand["region_code"].dropna().nunique() > 1:
+        aid = mutual_aid_table(
+            to_demand + turnout,
+            stations["region_code"].tolist(),
+            demand["region_code"].tolist(),
+            demand["weight"].to_numpy(dtype=float),
+            settings=coverage,
+        )
+    if not serve_across:
+        if not regional:
+            raise ParameterError(
+                "serve_across=False needs region_code on stations and demand (assign_areas)"
+            )
+        st_region = stations["region_code"].astype(object).to_numpy()
+        dm_region = demand["region_code"].astype(object).to_numpy()
+        same = (st_region[:, None] == dm_region[None, :]) & pd.notna(dm_region)[None, :]
+        to_demand = np.where(same, to_demand, np.inf)
     nearest = _nearest(to_demand, names, turnout)
     demand_out = demand.reset_index(drop=True).assign(
         nearest_station=nearest["nearest_station"].to_numpy(),
@@ -523,6 +551,8 @@ def run_coverage(
         else stations.assign(snap_distance_m=pd.Series(dtype=float), snap_status=None)
     )
     tables = _coverage_tables(demand_out, coverage)
+    if aid is not None:
+        tables["mutual_aid"] = aid
     road_nodes = gpd.GeoDataFrame(
         _nearest(node_times, names, turnout).assign(node_id=ttg.node_ids),
         geometry=gpd.points_from_xy(ttg.x, ttg.y),
@@ -538,6 +568,7 @@ def run_coverage(
     metadata = export_metadata(
         **network.metadata(),
         fleet=fleet or "all",
+        mutual_aid=serve_across,
         thresholds_min=list(coverage.thresholds_min),
         turnout_s=turnout,
         isochrone_buffer_m=iso.buffer_m,

@@ -155,6 +155,26 @@ def _area_geometry(scenario: Scenario) -> tuple[Any, str | None, gpd.GeoDataFram
     empty = gpd.GeoDataFrame(
         {"code": [], "name": [], "level": []}, geometry=[], crs=constants.ANALYSIS_CRS
     )
+    if region.level == "regions":
+        from planner.regions import load_municipalities, load_regions
+
+        regions = load_regions()
+        regions = regions[regions["code"].isin(region.codes)]
+        kommuner = load_municipalities()
+        kommuner = kommuner[kommuner["region_code"].isin(region.codes)]
+        columns = ["code", "name", "level", "geometry"]
+        frame = gpd.GeoDataFrame(
+            pd.concat(
+                [
+                    regions.assign(level="region")[columns],
+                    kommuner.assign(level="municipality")[columns],
+                ],
+                ignore_index=True,
+            ),
+            geometry="geometry",
+            crs=constants.WGS84,
+        ).to_crs(constants.ANALYSIS_CRS)
+        return regions.union_all(), region.name, frame
     if region.level != "custom":
         from planner.regions import find_area, municipalities_in
 
@@ -197,14 +217,27 @@ def _load_stations(
 
     source = scenario.stations
     if source.path is not None:
-        return read_stations(
+        frame = read_stations(
             source.path, crs=source.crs, check_sweden=scenario.region.level != "custom"
         )
-    if scenario.roads.path is not None:
-        return read_osm_stations(scenario.roads.path, boundary=boundary)
-    return download_osm_stations(
-        boundary, download_cache_dir=None if cache_dir is None else cache_dir / "overpass"
-    )
+    elif scenario.roads.path is not None:
+        frame = read_osm_stations(scenario.roads.path, boundary=boundary)
+    else:
+        frame = download_osm_stations(
+            boundary, download_cache_dir=None if cache_dir is None else cache_dir / "overpass"
+        )
+    return _with_region(scenario, frame)
+
+
+def _with_region(scenario: Scenario, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Add ``region_code`` (the region a station stands in) for mutual aid."""
+    if scenario.region.level == "custom" or frame.empty:
+        return frame.assign(region_code=scenario.region.code)
+    from planner.demand import DEMAND_AREA_SNAP_M
+    from planner.regions import assign_areas
+
+    areas = assign_areas(frame, nearest_within_m=DEMAND_AREA_SNAP_M)
+    return frame.assign(region_code=areas["region_code"].to_numpy())
 
 
 def _read_layer(scenario: Scenario, index: int, layer: DemandLayer) -> gpd.GeoDataFrame:
@@ -251,7 +284,11 @@ def _load_demand(
         frame = gpd.GeoDataFrame(
             pd.concat(chosen, ignore_index=True), geometry="geometry", crs=constants.ANALYSIS_CRS
         )
-        if region.level != "custom":
+        if region.level == "regions":
+            frame = frame[frame["region_code"].isin(region.codes)].reset_index(drop=True)
+            if frame.empty:
+                raise ParameterError(f"{scenario.path}: no demand point lies in {region.name}")
+        elif region.level != "custom":
             frame = demand_in_area(
                 frame,
                 region.code,
@@ -389,6 +426,7 @@ def plan_scenario(
             coverage=scenario.coverage,
             isochrones=scenario.isochrones,
             draw_isochrones=scenario.draw_isochrones,
+            serve_across=scenario.region.mutual_aid,
             workers=workers,
             progress=progress,
         )
@@ -444,7 +482,10 @@ def plan_scenario(
                 crs=constants.ANALYSIS_CRS,
             )
             with_new = gpd.GeoDataFrame(
-                pd.concat([stations.assign(proposed=False), new_units], ignore_index=True),
+                pd.concat(
+                    [stations.assign(proposed=False), _with_region(scenario, new_units)],
+                    ignore_index=True,
+                ),
                 geometry="geometry",
                 crs=constants.ANALYSIS_CRS,
             )
@@ -456,6 +497,7 @@ def plan_scenario(
                 coverage=scenario.coverage,
                 isochrones=scenario.isochrones,
                 draw_isochrones=scenario.draw_isochrones,
+                serve_across=scenario.region.mutual_aid,
                 workers=workers,
                 progress=progress,
             )

@@ -25,7 +25,11 @@ are resolved against the folder of the scenario file.
     ``code`` (text, SCB code: ``"09"`` a region, ``"0980"`` a municipality)
     or ``name`` (``"Gotland"``, ``"Region Skåne"``); give at least one, and if
     both they must name the same area. ``buffer_km`` (number, default 10):
-    buffer around the boundary when roads are clipped, km, 0-200.
+    buffer around the boundary when roads are clipped, km, 0-200. Or
+    ``codes`` (texts, several regions planned together; ``code = "all"``: all
+    21), or ``boundary`` (a polygon file, with a free ``name``, for an area
+    outside Sweden). ``mutual_aid`` (bool, default true): stations may serve
+    demand in another region.
 
 ``[roads]`` (required)
     ``source`` (required): ``"download"`` (Overpass, needs internet),
@@ -155,6 +159,10 @@ class RegionSettings:
     buffer_km: float
     #: a polygon file for an area outside the Swedish boundaries (``level`` "custom")
     boundary: Path | None = None
+    #: the region codes of a run over several regions (``level`` "regions")
+    codes: tuple[str, ...] = ()
+    #: stations may serve demand in another region (False: own region only)
+    mutual_aid: bool = True
 
     @property
     def in_sweden(self) -> bool:
@@ -267,6 +275,8 @@ _TABLES: dict[str, dict[str, _Key]] = {
         "name": _Key("text", '"Gotland"'),
         "buffer_km": _Key("number", "10"),
         "boundary": _Key("path", '"area.geojson"'),
+        "codes": _Key("texts", '["03", "04"]'),
+        "mutual_aid": _Key("bool", "true"),
     },
     "roads": {
         "source": _Key("text", '"download"', ROAD_SOURCES),
@@ -525,8 +535,9 @@ class _Reader:
                 raw = [raw]
             if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
                 raise self.fail(full, f"{full} must be a list of text values, e.g. {example}")
-            for item in raw:
-                self.choice(full, key, item, spec)
+            if spec.choices:
+                for item in raw:
+                    self.choice(full, key, item, spec)
             return raw
         if not isinstance(raw, str) or not raw.strip():
             raise self.fail(full, f"{full} must be text in quotes, e.g. {example}")
@@ -687,6 +698,16 @@ def _build(reader: _Reader, data: dict[str, Any]) -> Scenario:
     rname = reader.value(region_t, "region", "name", schema["name"])
     buffer_km = reader.value(region_t, "region", "buffer_km", schema["buffer_km"])
     boundary = reader.value(region_t, "region", "boundary", schema["boundary"])
+    codes = reader.value(region_t, "region", "codes", schema["codes"])
+    aid = reader.value(region_t, "region", "mutual_aid", schema["mutual_aid"])
+    aid = True if aid is None else bool(aid)
+    if codes is not None or code == "all":
+        if codes is not None and (code is not None or rname is not None):
+            raise reader.fail(
+                "region.codes", "region.codes names several regions; leave out code and name"
+            )
+        region = _several_regions(reader, codes, buffer_km, aid)
+        return _build_rest(reader, data, name, region)
     if code is None and rname is None:
         raise reader.fail("region", 'region needs code or name, e.g. code = "09"')
     if boundary is not None:
@@ -708,6 +729,7 @@ def _build(reader: _Reader, data: dict[str, Any]) -> Scenario:
             level="custom",
             buffer_km=constants.DEFAULT_BUFFER_KM if buffer_km is None else buffer_km,
             boundary=boundary,
+            mutual_aid=aid,
         )
         return _build_rest(reader, data, name, region)
     from planner.regions import find_area
@@ -733,8 +755,46 @@ def _build(reader: _Reader, data: dict[str, Any]) -> Scenario:
         name=area.name,
         level=area.level,
         buffer_km=constants.DEFAULT_BUFFER_KM if buffer_km is None else buffer_km,
+        codes=(area.code,) if area.level == "region" else (),
+        mutual_aid=aid,
     )
     return _build_rest(reader, data, name, region)
+
+
+def _several_regions(
+    reader: _Reader, codes: list[str] | None, buffer_km: float | None, aid: bool
+) -> RegionSettings:
+    """``codes = [...]`` or ``code = "all"``: several regions (län) planned together."""
+    from planner.regions import find_region, load_regions
+
+    buffer = constants.DEFAULT_BUFFER_KM if buffer_km is None else buffer_km
+    if codes is None:  # code = "all"
+        every = tuple(sorted(load_regions()["code"].astype(str)))
+        return RegionSettings(
+            code="all",
+            name="Sweden (all 21 regions)",
+            level="regions",
+            buffer_km=buffer,
+            codes=every,
+            mutual_aid=aid,
+        )
+    if not codes:
+        raise reader.fail("region.codes", 'region.codes is empty; e.g. codes = ["03", "04"]')
+    found = []
+    for query in codes:
+        try:
+            found.append(find_region(query))
+        except (RegionNotFoundError, ParameterError) as exc:
+            raise reader.fail("region.codes", f"region.codes: {exc}") from None
+    unique = {a.code: a for a in found}
+    return RegionSettings(
+        code="+".join(sorted(unique)),
+        name=" + ".join(unique[c].short_name for c in sorted(unique)),
+        level="regions",
+        buffer_km=buffer,
+        codes=tuple(sorted(unique)),
+        mutual_aid=aid,
+    )
 
 
 def _build_rest(

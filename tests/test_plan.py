@@ -195,3 +195,77 @@ def test_bad_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     code, err = _run(capsys, "plan", str(path), "--no-progress")
     assert code == 2
     assert "line 2" in err and "did you mean" in err.lower()
+
+
+TWO_REGIONS = """
+name = "norrland"
+
+[region]
+codes = ["24", "22"]
+buffer_km = 0
+
+[roads]
+source = "osm"
+path = "{roads}"
+
+[stations]
+path = "stations.csv"
+
+[[demand]]
+path = "{taetorter}"
+type = "osm-population"
+
+[coverage]
+thresholds_min = [10, 20]
+
+[isochrones]
+draw = false
+"""
+
+
+def test_plan_two_swedish_regions_with_mutual_aid(
+    umea_osm: Path, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Västerbotten + Västernorrland on the Umeå extract: boundaries, demand, station regions."""
+    taetorter = shared_data / "population" / "taetorter.osm.xml"
+    pd.DataFrame(
+        {
+            "name": ["Umeå NUS", "Örnsköldsvik"],
+            "lon": [20.2905, 18.7160],
+            "lat": [63.8120, 63.2900],
+        }
+    ).to_csv(tmp_path / "stations.csv", index=False)
+    scenario = tmp_path / "norrland.toml"
+    scenario.write_text(
+        TWO_REGIONS.format(roads=umea_osm.as_posix(), taetorter=taetorter.as_posix()),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code, err = _run(
+        capsys, "plan", str(scenario), "--no-cache", "--no-progress",
+        "--out-dir", str(out), "--map", str(tmp_path / "map.html"),
+    )  # fmt: skip
+    assert code == 0, err
+    aid = pd.read_csv(out / "coverage_mutual_aid.csv", dtype={"region_code": str})
+    assert aid["region_code"].tolist() == ["22", "24"]
+    demand = gpd.read_file(out / "coverage.gpkg", layer="demand")
+    assert set(demand["region_code"]) == {"22", "24"}
+    for code_, row in aid.set_index("region_code").iterrows():
+        assert row["demand"] == pytest.approx(
+            demand.loc[demand["region_code"] == code_, "weight"].sum()
+        )
+    stations = gpd.read_file(out / "coverage.gpkg", layer="stations")
+    assert dict(zip(stations["name"], stations["region_code"], strict=True)) == {
+        "Umeå NUS": "24",
+        "Örnsköldsvik": "22",
+    }
+    bounds = gpd.read_file(out / "coverage.gpkg", layer="boundaries")
+    assert sorted(bounds.loc[bounds["level"] == "region", "code"]) == ["22", "24"]
+    assert (bounds["level"] == "municipality").sum() == 15 + 7  # Västerbotten + Västernorrland
+    # the shares agree with the demand layer (the small extract reaches no tätort point:
+    # every one lies over 500 m from its roads, so both shares are 0 here)
+    for code_, row in aid.set_index("region_code").iterrows():
+        sel = demand["region_code"] == code_
+        w, t = demand.loc[sel, "weight"], demand.loc[sel, "response_s"]
+        assert row["share_within_10_min_all"] == pytest.approx(w[t <= 600].sum() / w.sum())
+    assert (aid["share_within_10_min_change"] >= 0).all()

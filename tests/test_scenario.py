@@ -522,3 +522,45 @@ def test_multiline_array_does_not_confuse_lines(tmp_path: Path) -> None:
     line = text.splitlines().index("cell_m = 0") + 1
     with pytest.raises(InputFileError, match=rf"line {line}: isochrones.cell_m"):
         load_scenario(path)
+
+
+# --------------------------------------------------------------------------
+# Several regions and mutual aid
+# --------------------------------------------------------------------------
+SEVERAL = """
+name = "mitt"
+
+[region]
+codes = ["03", "Södermanland", "03"]
+mutual_aid = false
+
+[roads]
+source = "download"
+
+[stations]
+path = "stations.csv"
+
+[[demand]]
+path = "grid.csv"
+type = "grid"
+"""
+
+
+def test_several_regions_and_all(tmp_path: Path) -> None:
+    (tmp_path / "stations.csv").write_text("name,lon,lat\nA,17.6,59.8\n", encoding="utf-8")
+    (tmp_path / "grid.csv").write_text("x\n", encoding="utf-8")
+    path = tmp_path / "mitt.toml"
+    path.write_text(SEVERAL, encoding="utf-8")
+    region = load_scenario(path).region
+    assert region.codes == ("03", "04") and region.level == "regions"
+    assert region.code == "03+04" and region.name == "Uppsala + Södermanland"
+    assert region.mutual_aid is False and region.in_sweden
+    path.write_text(SEVERAL.replace('codes = ["03", "Södermanland", "03"]', 'code = "all"'))
+    region = load_scenario(path).region
+    assert len(region.codes) == 21 and region.code == "all" and region.mutual_aid is False
+    path.write_text(SEVERAL.replace('"Södermanland"', '"Smland"'))
+    with pytest.raises(InputFileError, match=r"line 5: region.codes: .*Smland"):
+        load_scenario(path)
+    path.write_text(SEVERAL.replace("[region]\n", '[region]\ncode = "09"\n'))
+    with pytest.raises(InputFileError, match="leave out code and name"):
+        load_scenario(path)
