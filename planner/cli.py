@@ -20,7 +20,7 @@ import pandas as pd
 import typer
 
 from planner import __version__, constants
-from planner.errors import ParameterError, PlannerError
+from planner.errors import OutputExistsError, ParameterError, PlannerError
 
 app = typer.Typer(
     name="planner",
@@ -1059,6 +1059,30 @@ OfflineOpt = Annotated[
 ]
 
 
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler", help="Run the travel times on this Dask cluster, e.g. tcp://10.0.0.5:8786."
+    ),
+]
+ClusterWorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Start a local Dask cluster of N worker processes (default: run in this process).",
+    ),
+]
+
+
+def _executor(scheduler: str | None, workers: int | None) -> Any:
+    """In process (neither option), a local Dask cluster (--workers) or a cluster (--scheduler)."""
+    from planner.distributed import make_executor
+
+    if scheduler is None and workers is None:
+        return None
+    return make_executor(scheduler=scheduler, workers=workers)
+
+
 def _cache_folder(cache_dir: Path | None, no_cache: bool) -> Path | None:
     """The cache folder: --cache-dir, else $PLANNER_CACHE_DIR, else the user cache."""
     if no_cache:
@@ -1085,7 +1109,8 @@ def plan_cmd(
         Path | None, typer.Option("--map", help="Map file (default: [outputs] map).")
     ] = None,
     offline: OfflineOpt = False,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    scheduler: SchedulerOpt = None,
+    workers: ClusterWorkersOpt = None,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     progress: ProgressOpt = True,
@@ -1097,13 +1122,18 @@ def plan_cmd(
 
     loaded = load_scenario(scenario)
     _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
-    result = plan_scenario(
-        loaded,
-        cache_dir=_cache_folder(cache_dir, no_cache),
-        workers=workers,
-        progress=progress,
-        echo=_echo,
-    )
+    executor = _executor(scheduler, workers)
+    try:
+        result = plan_scenario(
+            loaded,
+            cache_dir=_cache_folder(cache_dir, no_cache),
+            executor=executor,
+            progress=progress,
+            echo=_echo,
+        )
+    finally:
+        if executor is not None:
+            executor.close()
     write_plan(
         result,
         out_dir=out_dir,
@@ -1112,6 +1142,55 @@ def plan_cmd(
         offline=offline,
         echo=_echo,
     )
+
+
+@app.command("matrix")
+def matrix_cmd(
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario file (TOML): area, roads, stations, demand.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Pairs within the cutoff: .parquet or .csv.")],
+    cutoff_min: Annotated[
+        float, typer.Option("--cutoff-min", help="Keep pairs within this drive time, min.")
+    ] = 60.0,
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="Keep finished blocks here; a rerun resumes from them."),
+    ] = None,
+    scheduler: SchedulerOpt = None,
+    workers: ClusterWorkersOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    progress: ProgressOpt = True,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Drive times from every station to every demand point, sparse, in blocks (national scale)."""
+    from planner.plan import plan_matrix, write_matrix
+    from planner.scenario import load_scenario
+    from planner.travel_times import validate_cutoff
+
+    loaded = load_scenario(scenario)
+    cutoff_s = validate_cutoff(cutoff_min * 60.0, argument="--cutoff-min (as seconds)")
+    for path in (out, out.with_name(f"{out.stem}_nearest{out.suffix}")):
+        if path.exists() and not overwrite:  # before hours of work, not after
+            raise OutputExistsError(f"--out: {path} exists; pass --overwrite to replace it")
+    _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
+    executor = _executor(scheduler, workers)
+    try:
+        run = plan_matrix(
+            loaded,
+            cutoff_s=cutoff_s,
+            store=store,
+            executor=executor,
+            cache_dir=_cache_folder(cache_dir, no_cache),
+            progress=progress,
+            echo=_echo,
+        )
+    finally:
+        if executor is not None:
+            executor.close()
+    for path in write_matrix(run, out, overwrite=overwrite).values():
+        _echo(f"wrote {path}")
 
 
 @app.command("compare")

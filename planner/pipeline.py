@@ -24,6 +24,7 @@ from planner.coverage import (
     validate_thresholds,
     worst_served,
 )
+from planner.distributed import BlockExecutor
 from planner.errors import ParameterError
 from planner.export import (
     check_writable,
@@ -42,6 +43,7 @@ from planner.isochrones import (
     sample_edges,
     station_isochrones,
 )
+from planner.matrix import compute_matrix
 from planner.optimise import (
     LSCP,
     MCLP,
@@ -437,6 +439,7 @@ def run_coverage(
     serve_across: bool = True,
     max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
     workers: int = 1,
+    executor: BlockExecutor | None = None,
     progress: bool = False,
 ) -> CoverageResult:
     """Response times for demand, coverage tables and isochrones for one fleet.
@@ -470,6 +473,10 @@ def run_coverage(
         Points farther than this from a road (m) are unreachable.
     workers
         Worker processes for the travel times.
+    executor
+        Run the travel times in blocks of stations on this executor
+        (:func:`planner.distributed.make_executor`: in process or a Dask
+        cluster) instead; the times are identical.
     progress
         Show progress bars.
 
@@ -510,7 +517,12 @@ def run_coverage(
     ttg = build_travel_time_graph(graph)
     if names:
         st_snap = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
-        node_times = point_times(ttg, st_snap, workers=workers, progress=progress)
+        if executor is not None:
+            node_times = compute_matrix(
+                ttg, st_snap, None, cutoff_s=None, executor=executor, progress=progress
+            ).to_dense()
+        else:
+            node_times = point_times(ttg, st_snap, workers=workers, progress=progress)
         to_demand = times_to_points(ttg, node_times, st_snap, dm_snap)
     else:  # no unit yet (the first ones are to be placed): nothing is reached
         node_times = np.full((0, ttg.n_nodes), np.inf)

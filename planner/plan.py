@@ -41,14 +41,17 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from tqdm.auto import tqdm
 
 from planner import __version__, constants
 from planner._cache import file_digest
+from planner.distributed import BlockExecutor
 from planner.errors import InputFileError, OutputExistsError, ParameterError
 from planner.export import check_writable, write_text
+from planner.matrix import TravelTimeMatrix, compute_matrix
 from planner.pipeline import (
     CoverageResult,
     OptimiseResult,
@@ -67,11 +70,14 @@ from planner.scenario import DemandLayer, Scenario, scenario_to_dict
 __all__ = [
     "DEMO_LABEL",
     "PLAN_STAGES",
+    "MatrixRun",
     "PlanResult",
     "demo_scenario",
     "demo_source",
+    "plan_matrix",
     "plan_scenario",
     "run_demo",
+    "write_matrix",
     "write_plan",
 ]
 
@@ -335,6 +341,7 @@ def plan_scenario(
     *,
     cache_dir: Path | None = None,
     workers: int = 1,
+    executor: BlockExecutor | None = None,
     progress: bool = False,
     label: str | None = None,
     echo: Callable[[str], None] = print,
@@ -349,7 +356,11 @@ def plan_scenario(
         Cache folder for built road networks and downloads (None: no cache).
         A rerun with unchanged inputs loads the network from here.
     workers
-        Worker processes for the travel times.
+        Worker processes for the travel times (without ``executor``).
+    executor
+        Run the coverage travel times in blocks of stations on this executor
+        (:func:`planner.distributed.make_executor`: a Dask cluster); the
+        results are identical to an in-process run.
     progress
         Show a progress bar over the stages (and the stages' own bars).
     label
@@ -428,6 +439,7 @@ def plan_scenario(
             draw_isochrones=scenario.draw_isochrones,
             serve_across=scenario.region.mutual_aid,
             workers=workers,
+            executor=executor,
             progress=progress,
         )
         done("coverage", t)
@@ -499,6 +511,7 @@ def plan_scenario(
                 draw_isochrones=scenario.draw_isochrones,
                 serve_across=scenario.region.mutual_aid,
                 workers=workers,
+                executor=executor,
                 progress=progress,
             )
             done("coverage after", t)
@@ -880,3 +893,168 @@ def run_demo(
         )
         echo(f"  buildings reached {state}: {shares}")
     return write_plan(result, overwrite=overwrite, offline=offline, echo=echo)
+
+
+# ---------------------------------------------------------------------------
+# National scale: the sparse, resumable station x demand matrix
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatrixRun:
+    """A scenario's station x demand drive-time matrix (:func:`plan_matrix`).
+
+    Attributes
+    ----------
+    matrix
+        Sparse drive times, s, within the cutoff (:class:`planner.matrix.TravelTimeMatrix`).
+    stations, demand
+        Names of the origins (rows) and ids of the targets (columns).
+    turnout_s
+        Turn-out time added to drive times for response times, s.
+    metadata
+        Network, cutoff, memory and block figures for the exports.
+    """
+
+    matrix: TravelTimeMatrix
+    stations: tuple[str, ...]
+    demand: tuple[str, ...]
+    turnout_s: float
+    metadata: Mapping[str, Any]
+
+
+def plan_matrix(
+    scenario: Scenario,
+    *,
+    cutoff_s: float,
+    store: Path | None = None,
+    executor: BlockExecutor | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = False,
+    echo: Callable[[str], None] = print,
+) -> MatrixRun:
+    """Drive times from every station to every demand point of a scenario, sparse.
+
+    For regions and the whole country: only pairs within ``cutoff_s`` are
+    kept, blocks of stations run on ``executor`` (in process or a Dask
+    cluster) and, with ``store``, finished blocks are kept on disk so that an
+    interrupted run picks up where it stopped.
+
+    Parameters
+    ----------
+    scenario
+        The scenario (its region(s), roads, stations and coverage demand).
+    cutoff_s
+        Drive-time limit, s.
+    store
+        Folder for finished blocks (resume); it refuses blocks of other inputs.
+    executor
+        :func:`planner.distributed.make_executor`; default in process.
+    cache_dir
+        Cache for the road network.
+    """
+    from planner.snapping import edge_frame, snap_points
+    from planner.travel_times import build_travel_time_graph
+
+    boundary, boundary_name, _ = _area_geometry(scenario)
+    source: str | Path = (
+        "overpass" if scenario.roads.source == "download" else Path(str(scenario.roads.path))
+    )
+    network = build_network(
+        source,
+        boundary=boundary,
+        boundary_name=boundary_name,
+        settings=scenario.network,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    s = network.summary()
+    echo(
+        f"road network: {s['nodes']:,} nodes, {s['edges']:,} edges"
+        + (" (from cache)" if network.from_cache else "")
+    )
+    stations = _load_stations(scenario, network, boundary, cache_dir)
+    fleet = scenario.coverage_fleet or "ambulance"
+    demand = _load_demand(scenario, boundary, {fleet})[fleet]
+    if scenario.coverage_fleet is not None:
+        stations = stations[stations["fleet"] == scenario.coverage_fleet].reset_index(drop=True)
+    if stations.empty:
+        raise ParameterError(f"{scenario.path}: no station to compute drive times from")
+    echo(
+        f"{len(stations):,} stations x {len(demand):,} demand points, cutoff {cutoff_s / 60:g} min"
+    )
+    edges = edge_frame(network.graph, progress=progress)
+    origins = snap_points(network.graph, stations, edges=edges)
+    targets = snap_points(network.graph, demand, edges=edges)
+    ttg = build_travel_time_graph(network.graph)
+    matrix = compute_matrix(
+        ttg, origins, targets, cutoff_s=cutoff_s, store=store, executor=executor, progress=progress
+    )
+    echo(
+        f"matrix: {matrix.nnz:,} pairs within the cutoff, {matrix.nbytes / 2**20:,.2f} MiB "
+        f"(estimated peak {matrix.peak_bytes / 2**20:,.1f} MiB, {matrix.block_bytes / 2**20:,.1f} "
+        f"MiB per running block); blocks computed {len(matrix.computed_blocks)}, loaded from "
+        f"the store {len(matrix.loaded_blocks)}; {matrix.seconds:.1f} s"
+    )
+    ids = demand["demand_id"].astype(str) if "demand_id" in demand else demand.index.astype(str)
+    return MatrixRun(
+        matrix=matrix,
+        stations=tuple(stations["name"].astype(str)),
+        demand=tuple(ids),
+        turnout_s=network.settings.speed_model.turnout_s,
+        metadata={
+            **network.metadata(),
+            "scenario": scenario.name,
+            "cutoff_s": cutoff_s,
+            "pairs": matrix.nnz,
+            "matrix_bytes": matrix.nbytes,
+            "peak_bytes_estimate": matrix.peak_bytes,
+            "blocks_computed": len(matrix.computed_blocks),
+            "blocks_loaded": len(matrix.loaded_blocks),
+            "turnout_s": network.settings.speed_model.turnout_s,
+        },
+    )
+
+
+def write_matrix(run: MatrixRun, out: Path, *, overwrite: bool = False) -> dict[str, Path]:
+    """Write the pairs within the cutoff and each point's nearest station.
+
+    ``out`` (``.parquet`` or ``.csv``) gets one row per pair: ``station``,
+    ``demand_id``, ``drive_s``, ``response_s``; ``<out stem>_nearest.<ext>``
+    one row per demand point: ``demand_id``, ``nearest_station`` (empty when
+    none is within the cutoff), ``drive_s``, ``response_s``, ``response_min``.
+    """
+    from planner.export import write_table
+
+    out = Path(out)
+    nearest_path = out.with_name(f"{out.stem}_nearest{out.suffix}")
+    for path in (out, nearest_path):
+        check_writable(path, overwrite=overwrite)
+    coo = run.matrix.times.tocoo()
+    rows, cols = np.asarray(coo.row), np.asarray(coo.col)
+    stations = np.asarray(run.stations, dtype=object)
+    demand = np.asarray(run.demand, dtype=object)
+    pairs = pd.DataFrame(
+        {
+            "station": stations[rows],
+            "demand_id": demand[cols],
+            "drive_s": np.asarray(coo.data, dtype=float),
+        }
+    ).assign(response_s=lambda f: f["drive_s"] + run.turnout_s)
+    pairs = pairs.sort_values(["demand_id", "drive_s", "station"], kind="stable").reset_index(
+        drop=True
+    )
+    best, who = run.matrix.nearest()
+    nearest = pd.DataFrame(
+        {
+            "demand_id": demand,
+            "nearest_station": np.where(who >= 0, stations[np.maximum(who, 0)], None),
+            "drive_s": best,
+            "response_s": best + run.turnout_s,
+            "response_min": (best + run.turnout_s) / 60.0,
+        }
+    )
+    meta = dict(run.metadata)
+    write_table(pairs, out, metadata=meta, overwrite=overwrite)
+    write_table(nearest, nearest_path, metadata=meta, overwrite=overwrite)
+    return {"pairs": out, "nearest": nearest_path}

@@ -369,15 +369,24 @@ def _augmented(ttg: TravelTimeGraph, origins: SnappedPoints) -> sp.csr_array:
 
 def _arrive(ttg: TravelTimeGraph, node_dist: np.ndarray, destinations: SnappedPoints) -> np.ndarray:
     """Times to destination points from per-node times (rows = origins)."""
-    arr = ttg.positions(
+    return _arrive_at(node_dist, _arrive_positions(ttg, destinations), destinations.arrive_s)
+
+
+def _arrive_positions(ttg: TravelTimeGraph, destinations: SnappedPoints) -> np.ndarray:
+    """``(n, 2)`` row numbers of the destinations' arrival nodes (``-1`` for none)."""
+    return ttg.positions(
         destinations.arrive_node.ravel(), argument="destinations", allow_missing=True
     ).reshape(-1, 2)
-    out = np.full((node_dist.shape[0], len(destinations)), np.inf)
+
+
+def _arrive_at(node_dist: np.ndarray, arr: np.ndarray, arrive_s: np.ndarray) -> np.ndarray:
+    """:func:`_arrive` on arrival rows ``arr`` and times ``arrive_s`` (s), both ``(n, 2)``."""
+    out = np.full((node_dist.shape[0], len(arr)), np.inf)
     for side in range(2):
         pos = arr[:, side]
         ok = pos >= 0
         if ok.any():
-            cand = node_dist[:, pos[ok]] + destinations.arrive_s[ok, side][None, :]
+            cand = node_dist[:, pos[ok]] + arrive_s[ok, side][None, :]
             out[:, ok] = np.minimum(out[:, ok], cand)
     return out
 

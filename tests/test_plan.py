@@ -19,6 +19,7 @@ import pytest
 from conftest import ANDORRA_EXAMPLE
 
 from planner.cli import main
+from planner.road_network import RoadNetwork
 
 
 def test_example_scenario_reads_the_shared_extract(andorra_pbf: Path) -> None:
@@ -269,3 +270,101 @@ def test_plan_two_swedish_regions_with_mutual_aid(
         w, t = demand.loc[sel, "weight"], demand.loc[sel, "response_s"]
         assert row["share_within_10_min_all"] == pytest.approx(w[t <= 600].sum() / w.sum())
     assert (aid["share_within_10_min_change"] >= 0).all()
+
+
+def test_matrix_command_in_process_cluster_and_resume(
+    andorra_scenario_dir: Path,
+    andorra_net: RoadNetwork,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`planner matrix`: pairs equal point_times; a local cluster and a resumed run agree."""
+    from planner.sites import read_stations
+    from planner.snapping import snap_points
+    from planner.travel_times import build_travel_time_graph, point_times
+
+    toml = str(andorra_scenario_dir / "andorra.toml")
+    base = ["matrix", toml, "--cutoff-min", "15", "--no-progress", "--no-cache"]
+    code, err = _run(
+        capsys, *base, "--out", str(tmp_path / "a.parquet"), "--store", str(tmp_path / "st")
+    )
+    assert code == 0, err
+    assert "blocks computed 2, loaded from the store 0" in err
+    code, err = _run(
+        capsys, *base, "--out", str(tmp_path / "b.parquet"), "--store", str(tmp_path / "st"),
+        "--workers", "2",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "blocks computed 0, loaded from the store 2" in err  # resumed: nothing recomputed
+    code, err = _run(capsys, *base, "--out", str(tmp_path / "c.parquet"), "--workers", "2")
+    assert code == 0, err
+    a = pd.read_parquet(tmp_path / "a.parquet")
+    for other in ("b", "c"):
+        pd.testing.assert_frame_equal(a, pd.read_parquet(tmp_path / f"{other}.parquet"))
+    # against the dense engine, independently
+    stations = read_stations(andorra_scenario_dir / "stations.csv", check_sweden=False)
+    demand = pd.read_csv(andorra_scenario_dir / "demand.csv")
+    points = gpd.GeoDataFrame(
+        demand, geometry=gpd.points_from_xy(demand["lon"], demand["lat"]), crs="EPSG:4326"
+    ).to_crs("EPSG:3006")
+    ttg = build_travel_time_graph(andorra_net.graph)
+    dense = point_times(
+        ttg,
+        snap_points(andorra_net.graph, stations),
+        destinations=snap_points(andorra_net.graph, points),
+    )
+    rows, cols = np.nonzero(dense <= 15 * 60.0)
+    expected = pd.DataFrame(
+        {
+            "station": stations["name"].to_numpy()[rows],
+            "demand_id": demand["demand_id"].to_numpy()[cols],
+            "drive_s": dense[rows, cols],
+        }
+    ).sort_values(["demand_id", "drive_s", "station"], kind="stable")
+    assert len(a) == len(expected) > 0
+    assert a["station"].tolist() == expected["station"].tolist()
+    assert a["demand_id"].tolist() == expected["demand_id"].tolist()
+    assert np.array_equal(a["drive_s"].to_numpy(), expected["drive_s"].to_numpy())
+    code, err = _run(capsys, *base, "--out", str(tmp_path / "a.parquet"))
+    assert code == 2 and "a.parquet exists" in err
+
+
+def test_coverage_on_an_executor_equals_in_process(andorra_net: RoadNetwork) -> None:
+    """run_coverage on an executor (as plan --workers/--scheduler runs it) is identical."""
+    from planner.coverage import CoverageSettings
+    from planner.distributed import make_executor
+    from planner.pipeline import run_coverage
+
+    xy = np.array([(d["x"], d["y"]) for _, d in andorra_net.graph.nodes(data=True)])
+    rng = np.random.default_rng(5)
+    pick = rng.choice(len(xy), size=80, replace=False)
+    crs = andorra_net.graph.graph["crs"]
+    stations = gpd.GeoDataFrame(
+        {"name": [f"S{k}" for k in range(5)], "fleet": "ambulance", "units": 1},
+        geometry=gpd.points_from_xy(xy[pick[:5], 0], xy[pick[:5], 1]),
+        crs=crs,
+    )
+    demand = gpd.GeoDataFrame(
+        {
+            "demand_id": [f"d{k}" for k in range(75)],
+            "weight": rng.integers(1, 9, 75).astype(float),
+            "municipality_code": "x",
+            "municipality": "x",
+            "region_code": "x",
+            "region": "x",
+        },
+        geometry=gpd.points_from_xy(xy[pick[5:], 0], xy[pick[5:], 1]),
+        crs=crs,
+    )
+    kw = {"coverage": CoverageSettings(thresholds_min=(5.0, 10.0))}
+    plain = run_coverage(andorra_net, stations, demand, **kw)
+    with make_executor() as executor:
+        blocked = run_coverage(andorra_net, stations, demand, executor=executor, **kw)
+    pd.testing.assert_frame_equal(
+        plain.demand.drop(columns="geometry"), blocked.demand.drop(columns="geometry")
+    )
+    pd.testing.assert_frame_equal(
+        plain.road_nodes.drop(columns="geometry"), blocked.road_nodes.drop(columns="geometry")
+    )
+    assert plain.fleet_bands is not None and blocked.fleet_bands is not None
+    assert plain.fleet_bands.geometry.equals(blocked.fleet_bands.geometry)

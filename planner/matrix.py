@@ -1,0 +1,795 @@
+"""Sparse, bounded travel-time matrices computed in blocks of origins.
+
+:func:`compute_matrix` gives the drive times (s) from many origins (stations,
+candidate sites: snapped points or node ids) to many targets (demand points,
+candidate sites: snapped points or node ids, or every node) as a sparse
+matrix that holds only the times within a cutoff. It never holds a dense
+``origins × nodes`` array: origins are split into blocks, each block is one
+Dijkstra call on the CSR graph of :mod:`planner.travel_times` (the same
+compiled search and the same helpers as :func:`~planner.travel_times.point_times`
+and :func:`~planner.travel_times.node_times`, so the times are identical to
+theirs, bit for bit), and only the block's entries within the cutoff are
+kept.
+
+Storage convention (:class:`TravelTimeMatrix`): a ``scipy.sparse.csr_array``
+of shape ``(n_origins, n_targets)``, float64 seconds. **Stored entries are
+the reachable pairs with a time <= the cutoff; a pair that is not stored is
+unreachable or beyond the cutoff (time ``inf``), never 0.** An origin on a
+target has time 0, and that 0 is stored as an explicit entry: never apply
+``eliminate_zeros()`` or sparse arithmetic that drops zeros to this matrix;
+use :meth:`TravelTimeMatrix.to_dense`, :meth:`~TravelTimeMatrix.nearest` and
+:meth:`~TravelTimeMatrix.k_nearest`, which read the stored entries.
+
+Blocks run where an executor from :mod:`planner.distributed` puts them: in
+this process by default, or on a Dask cluster. Results are assembled in
+block order, so they are identical however they were run.
+
+With ``store=<folder>``, each finished block is written there at once (one
+``.npz`` file per block, written atomically) next to a ``manifest.json`` that
+records a key hashed from the graph, the origins, the targets, the cutoff,
+the block size and the planner version. A later run with the same inputs
+loads the finished blocks and computes only the missing ones, so an
+interrupted run resumes where it stopped; a store made for other inputs is
+refused with an error naming what differs, never mixed in.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import functools
+import hashlib
+import io
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+from tqdm.auto import tqdm
+
+from planner import __version__, constants
+from planner._cache import atomic_write_bytes
+from planner.distributed import BlockExecutor, InProcessExecutor
+from planner.errors import InputFileError, ParameterError
+from planner.travel_times import (
+    TravelTimeGraph,
+    _arrive_at,
+    _arrive_positions,
+    _augmented,
+    _same_road,
+    validate_cutoff,
+)
+
+if TYPE_CHECKING:  # workers need not import geopandas through snapping
+    from planner.snapping import SnappedPoints
+
+__all__ = [
+    "NearestTimes",
+    "TravelTimeMatrix",
+    "compute_matrix",
+    "compute_nearest",
+    "default_block_size",
+]
+
+#: Bump when the layout of a block store changes.
+STORE_FORMAT = 1
+_MANIFEST = "manifest.json"
+
+#: Test hook: seconds each block sleeps before its search (0 in real runs).
+#: Set by the tests to make blocks slow enough to kill a worker mid-run.
+_BLOCK_DELAY_S = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class TravelTimeMatrix:
+    """Drive times from origins to targets within a cutoff, stored sparse.
+
+    Compare two matrices with :meth:`same_times` (``==`` is identity).
+
+    Attributes
+    ----------
+    times
+        ``(n_origins, n_targets)`` CSR array of drive times, s (float64).
+        Stored entries are the pairs reached within ``cutoff_s`` (explicit
+        zeros included: an origin on a target has time 0); absent pairs are
+        unreachable or beyond the cutoff (``inf``).
+    cutoff_s
+        Drive-time limit, s (``inf`` for none).
+    block_size
+        Origins per block.
+    computed_blocks, loaded_blocks
+        Blocks computed in this run and blocks loaded from the store.
+    block_bytes
+        Estimated working memory of one block while it runs, bytes (dense
+        Dijkstra rows and the block's target columns): the peak of each
+        worker beyond the graph.
+    peak_bytes
+        Estimated peak memory of the calling process for the result, bytes:
+        the finished blocks plus the assembled matrix, plus one running block
+        when blocks run in this process.
+    seconds
+        Wall-clock time of the run, s.
+    """
+
+    times: sp.csr_array
+    cutoff_s: float
+    block_size: int
+    computed_blocks: tuple[int, ...] = ()
+    loaded_blocks: tuple[int, ...] = ()
+    block_bytes: int = 0
+    peak_bytes: int = 0
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_origins, n_targets)``."""
+        rows, cols = self.times.shape
+        return int(rows), int(cols)
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored (reached) pairs."""
+        return int(self.times.nnz)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory of the stored matrix, bytes (data, column indices and row pointers)."""
+        t = self.times
+        return int(t.data.nbytes + t.indices.nbytes + t.indptr.nbytes)
+
+    def same_times(self, other: TravelTimeMatrix) -> bool:
+        """Whether ``other`` stores exactly the same pairs and times, bit for bit."""
+        a, b = self.times, other.times
+        return (
+            a.shape == b.shape
+            and np.array_equal(a.indptr, b.indptr)
+            and np.array_equal(a.indices, b.indices)
+            and np.array_equal(a.data.view(np.int64), b.data.view(np.int64))
+        )
+
+    def _coo(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        t = self.times
+        rows = np.repeat(np.arange(t.shape[0], dtype=np.int64), np.diff(t.indptr))
+        return rows, t.indices.astype(np.int64, copy=False), t.data
+
+    def to_dense(self) -> np.ndarray:
+        """The full ``(n_origins, n_targets)`` array, s, ``inf`` for absent pairs."""
+        out = np.full(self.shape, np.inf)
+        rows, cols, data = self._coo()
+        out[rows, cols] = data
+        return out
+
+    def _by_target(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Entries grouped by target: (column pointers, origin rows, times)."""
+        # CSR -> CSC keeps every stored entry (zeros too), rows ascending per column
+        csc = self.times.tocsc()
+        return csc.indptr, csc.indices.astype(np.int64, copy=False), csc.data
+
+    def nearest(self) -> tuple[np.ndarray, np.ndarray]:
+        """Time from the nearest origin, and which one, per target.
+
+        Returns
+        -------
+        times, origin
+            ``(n_targets,)`` drive time, s (``inf`` if no origin reaches the
+            target within the cutoff), and the row of the nearest origin
+            (``-1`` if none; the first origin among equal times, as
+            :func:`numpy.argmin` on the dense matrix).
+        """
+        times, origin = self.k_nearest(1)
+        return times[:, 0], origin[:, 0]
+
+    def k_nearest(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest origins per target, nearest first.
+
+        Parameters
+        ----------
+        k
+            How many origins per target (>= 1).
+
+        Returns
+        -------
+        times, origin
+            ``(n_targets, k)`` drive times, s, and origin rows; ``inf`` and
+            ``-1`` where fewer than ``k`` origins reach the target. Equal
+            times are ordered by origin row.
+        """
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise ParameterError(f"k = {k!r}: must be a whole number >= 1")
+        n_targets = self.shape[1]
+        times = np.full((n_targets, k), np.inf)
+        origin = np.full((n_targets, k), -1, dtype=np.int64)
+        indptr, rows, data = self._by_target()
+        col = np.repeat(np.arange(n_targets, dtype=np.int64), np.diff(indptr))
+        if k == 1:
+            # minimum per column, then its first (lowest) row: O(nnz), no sort
+            nonempty = np.flatnonzero(np.diff(indptr) > 0)
+            if len(nonempty):
+                best = np.minimum.reduceat(data, indptr[nonempty])
+                col_best = np.full(n_targets, np.inf)
+                col_best[nonempty] = best
+                hit = np.flatnonzero(data == col_best[col])
+                first = hit[np.r_[True, np.diff(col[hit]) != 0]]
+                times[col[first], 0] = data[first]
+                origin[col[first], 0] = rows[first]
+            return times, origin
+        order = np.lexsort((rows, data, col))
+        rank = np.arange(len(order)) - indptr[col[order]]
+        keep = rank < k
+        sel = order[keep]
+        times[col[sel], rank[keep]] = data[sel]
+        origin[col[sel], rank[keep]] = rows[sel]
+        return times, origin
+
+
+@dataclass(frozen=True, eq=False)
+class NearestTimes:
+    """Time from the nearest origin, and which one, per target (no matrix kept).
+
+    Attributes
+    ----------
+    times
+        ``(n_targets,)`` drive time from the nearest origin, s; ``inf`` if no
+        origin reaches the target within ``cutoff_s``.
+    origin
+        ``(n_targets,)`` row (position in the origins) of the nearest
+        origin, ``-1`` if none; the first origin among equal times, as
+        :func:`numpy.argmin` on the dense matrix.
+    cutoff_s, block_size, computed_blocks, loaded_blocks, block_bytes, seconds
+        As in :class:`TravelTimeMatrix`.
+    """
+
+    times: np.ndarray
+    origin: np.ndarray
+    cutoff_s: float
+    block_size: int
+    computed_blocks: tuple[int, ...] = ()
+    loaded_blocks: tuple[int, ...] = ()
+    block_bytes: int = 0
+    seconds: float = field(default=0.0, compare=False)
+
+
+# ---------------------------------------------------------------------------
+# Blocks
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every block needs, sent to each worker once."""
+
+    graph: sp.csr_array  # the road graph, with one virtual node per origin point
+    n_nodes: int  # real nodes (columns kept of the Dijkstra rows)
+    limit: float
+    cols: np.ndarray | None  # target node rows (node targets), None for all nodes
+    arrive_pos: np.ndarray | None  # (T, 2) arrival node rows (point targets)
+    arrive_s: np.ndarray | None  # (T, 2) arrival times, s
+    reduce: bool = False  # keep only the nearest origin per target
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One block: its graph rows and the same-road pairs of its origins."""
+
+    sources: np.ndarray
+    pair_row: np.ndarray  # row within the block
+    pair_col: np.ndarray
+    pair_s: np.ndarray
+    delay_s: float = 0.0
+    first_row: int = 0  # origin row of the block's first source
+
+
+@dataclass(frozen=True)
+class _Block:
+    """A finished block: CSR parts of its rows."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.indptr.nbytes + self.indices.nbytes + self.data.nbytes)
+
+
+@dataclass(frozen=True)
+class _Nearest:
+    """A finished block of :func:`compute_nearest`: its nearest origin per target."""
+
+    times: np.ndarray
+    origin: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.times.nbytes + self.origin.nbytes)
+
+
+def _block_times(shared: _Shared, task: _Task) -> _Block | _Nearest:
+    """Drive times of one block of origins to the targets, as CSR parts (pure)."""
+    if task.delay_s:
+        time.sleep(task.delay_s)
+    dist = dijkstra(shared.graph, directed=True, indices=task.sources, limit=shared.limit)
+    node_dist = dist[:, : shared.n_nodes]
+    if shared.arrive_pos is not None:
+        assert shared.arrive_s is not None
+        out = _arrive_at(node_dist, shared.arrive_pos, shared.arrive_s)
+        if len(task.pair_row):
+            np.minimum.at(out, (task.pair_row, task.pair_col), task.pair_s)
+        out[out > shared.limit] = np.inf
+    elif shared.cols is not None:
+        out = node_dist[:, shared.cols]
+    else:
+        out = node_dist
+    del dist
+    if shared.reduce:
+        arg = np.argmin(out, axis=0)
+        best = out[arg, np.arange(out.shape[1])]
+        return _Nearest(best, np.where(np.isfinite(best), arg + task.first_row, -1))
+    keep = np.isfinite(out)
+    counts = keep.sum(axis=1)
+    indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    _, cols = np.nonzero(keep)
+    index_dtype = np.int32 if out.shape[1] < 2**31 else np.int64
+    return _Block(indptr=indptr, indices=cols.astype(index_dtype), data=out[keep])
+
+
+def default_block_size(n_nodes: int, n_origins: int) -> int:
+    """Origins per block for ``n_origins`` origins on a graph of ``n_nodes`` nodes.
+
+    At most :data:`planner.constants.MATRIX_MAX_BLOCK`; small enough that a
+    block's dense Dijkstra rows (``block × n_nodes × 8`` bytes) stay under
+    :data:`planner.constants.MATRIX_BLOCK_BYTES`; and small enough to make at
+    least :data:`planner.constants.MATRIX_MIN_BLOCKS` blocks, so that every
+    worker gets a share. It does not depend on the executor, so a block store
+    can be resumed anywhere.
+    """
+    fits = constants.MATRIX_BLOCK_BYTES // max(8 * int(n_nodes), 1)
+    share = math.ceil(int(n_origins) / constants.MATRIX_MIN_BLOCKS)
+    return int(max(1, min(constants.MATRIX_MAX_BLOCK, fits, share)))
+
+
+def _is_points(obj: object) -> TypeGuard[SnappedPoints]:
+    return hasattr(obj, "depart_node") and hasattr(obj, "arrive_node")
+
+
+def _digest(*arrays: Any) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        arr = np.asarray(a)
+        if arr.dtype == object:
+            arr = arr.astype(str)
+        arr = np.ascontiguousarray(arr)
+        h.update(f"{arr.dtype.str}{arr.shape}".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def _points_digest(points: SnappedPoints) -> str:
+    return _digest(*(getattr(points, f.name) for f in dataclasses.fields(points)))
+
+
+def _graph_digest(ttg: TravelTimeGraph) -> str:
+    m = ttg.matrix
+    return _digest(m.indptr, m.indices, m.data, ttg.node_ids)
+
+
+# ---------------------------------------------------------------------------
+# Block store
+# ---------------------------------------------------------------------------
+
+
+def _block_path(store: Path, index: int) -> Path:
+    return store / f"block-{index:06d}.npz"
+
+
+def _open_store(store: Path, manifest: dict[str, Any]) -> None:
+    """Create the store, or check that an existing one was made for these inputs."""
+    path = store / _MANIFEST
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputFileError(f"store: {path} is not a readable block-store manifest") from exc
+        if old.get("key") != manifest["key"]:
+            differ = [
+                name
+                for name in (
+                    "kind",
+                    "graph",
+                    "origins",
+                    "targets",
+                    "cutoff_s",
+                    "block_size",
+                    "planner",
+                )
+                if old.get("inputs", {}).get(name) != manifest["inputs"][name]
+            ] or ["format"]
+            raise ParameterError(
+                f"store: {store} holds blocks of another matrix (different "
+                f"{', '.join(differ)}); use another folder or delete it"
+            )
+        return
+    if store.exists() and not store.is_dir():
+        raise ParameterError(f"store: {store} exists and is not a folder")
+    if store.exists() and any(store.glob("block-*.npz")):
+        raise ParameterError(f"store: {store} holds block files but no {_MANIFEST}; delete them")
+    atomic_write_bytes(path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+
+def _save_block(store: Path, index: int, block: _Block | _Nearest) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **{f.name: getattr(block, f.name) for f in dataclasses.fields(block)})
+    atomic_write_bytes(_block_path(store, index), buf.getvalue())
+
+
+def _load_block(
+    store: Path, index: int, n_rows: int, n_targets: int, *, reduce: bool
+) -> _Block | _Nearest | None:
+    """A stored block, or ``None`` if missing or unreadable (then recomputed)."""
+    path = _block_path(store, index)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as f:
+            if reduce:
+                near = _Nearest(times=f["times"], origin=f["origin"])
+            else:
+                block = _Block(indptr=f["indptr"], indices=f["indices"], data=f["data"])
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+    if reduce:
+        return near if len(near.times) == len(near.origin) == n_targets else None
+    ok = (
+        len(block.indptr) == n_rows + 1
+        and block.indptr[-1] == len(block.indices) == len(block.data)
+        and (len(block.indices) == 0 or int(block.indices.max()) < n_targets)
+    )
+    return block if ok else None
+
+
+# ---------------------------------------------------------------------------
+# The matrix
+# ---------------------------------------------------------------------------
+
+
+def compute_matrix(
+    ttg: TravelTimeGraph,
+    origins: SnappedPoints | Sequence[int] | np.ndarray,
+    targets: SnappedPoints | Sequence[int] | np.ndarray | None = None,
+    *,
+    cutoff_s: float | None,
+    block_size: int | None = None,
+    store: str | Path | None = None,
+    executor: BlockExecutor | None = None,
+    progress: bool = False,
+    on_block: Callable[[int], None] | None = None,
+) -> TravelTimeMatrix:
+    """Drive times from origins to targets within a cutoff, as a sparse matrix.
+
+    Parameters
+    ----------
+    ttg
+        The CSR travel-time graph (:func:`planner.travel_times.build_travel_time_graph`).
+    origins
+        Snapped points (:class:`planner.snapping.SnappedPoints`, EPSG:3006)
+        or OSM node ids to start from.
+    targets
+        Snapped points or OSM node ids to reach; ``None`` for every node in
+        ``ttg.node_ids`` order.
+    cutoff_s
+        Drive-time limit, s; pairs beyond it are not stored. ``None`` stores
+        every reachable pair (the matrix may then be large).
+    block_size
+        Origins per block; default :func:`default_block_size` of the graph.
+    store
+        Folder of finished blocks: written as they finish, read back on a
+        rerun with the same inputs (see the module docstring).
+    executor
+        Where blocks run (:func:`planner.distributed.make_executor`); default
+        in this process. The caller closes it.
+    progress
+        Show a progress bar over blocks, with the memory of the blocks so far.
+    on_block
+        Called with each block's index once it is finished (and stored).
+        An exception it raises stops the run; stored blocks stay stored.
+
+    Returns
+    -------
+    TravelTimeMatrix
+        Times, s, equal to ``point_times``/``node_times`` for the same
+        inputs wherever those are within the cutoff.
+
+    Raises
+    ------
+    ParameterError
+        For a bad cutoff or block size, unknown node ids, no origins or
+        targets, or a store made for other inputs.
+    """
+    result = _compute(
+        ttg,
+        origins,
+        targets,
+        cutoff_s=cutoff_s,
+        block_size=block_size,
+        store=store,
+        executor=executor,
+        progress=progress,
+        on_block=on_block,
+        reduce=False,
+    )
+    assert isinstance(result, TravelTimeMatrix)
+    return result
+
+
+def compute_nearest(
+    ttg: TravelTimeGraph,
+    origins: SnappedPoints | Sequence[int] | np.ndarray,
+    targets: SnappedPoints | Sequence[int] | np.ndarray | None = None,
+    *,
+    cutoff_s: float | None,
+    block_size: int | None = None,
+    store: str | Path | None = None,
+    executor: BlockExecutor | None = None,
+    progress: bool = False,
+    on_block: Callable[[int], None] | None = None,
+) -> NearestTimes:
+    """Time from the nearest origin, and which one, per target, without a matrix.
+
+    The same blocks as :func:`compute_matrix` (same arguments, same
+    executors, same block store semantics; a store of one is refused by the
+    other), but each block keeps only its nearest origin per target, so
+    memory is ``O(targets)`` whatever the number of origins: the reduction
+    isochrones and coverage need over every node of a national graph.
+
+    Returns
+    -------
+    NearestTimes
+        Equal to ``compute_matrix(...).nearest()``, bit for bit.
+    """
+    result = _compute(
+        ttg,
+        origins,
+        targets,
+        cutoff_s=cutoff_s,
+        block_size=block_size,
+        store=store,
+        executor=executor,
+        progress=progress,
+        on_block=on_block,
+        reduce=True,
+    )
+    assert isinstance(result, NearestTimes)
+    return result
+
+
+def _compute(
+    ttg: TravelTimeGraph,
+    origins: SnappedPoints | Sequence[int] | np.ndarray,
+    targets: SnappedPoints | Sequence[int] | np.ndarray | None = None,
+    *,
+    cutoff_s: float | None,
+    block_size: int | None = None,
+    store: str | Path | None = None,
+    executor: BlockExecutor | None = None,
+    progress: bool = False,
+    on_block: Callable[[int], None] | None = None,
+    reduce: bool,
+) -> TravelTimeMatrix | NearestTimes:
+    """:func:`compute_matrix` (``reduce=False``) or :func:`compute_nearest`."""
+    started = time.perf_counter()
+    limit = validate_cutoff(cutoff_s, argument="cutoff_s")
+    executor = executor if executor is not None else InProcessExecutor()
+    n = ttg.n_nodes
+
+    # origins -> graph rows (virtual nodes for points), same-road pairs
+    pairs = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+    if _is_points(origins):
+        n_origins = len(origins)
+        graph = _augmented(ttg, origins)
+        sources = np.arange(n_origins, dtype=np.int64) + n
+        origins_key = "points:" + _points_digest(origins)
+        if targets is not None and _is_points(targets):
+            pairs = _same_road(origins, targets)
+    else:
+        sources = ttg.positions(origins, argument="origins")  # type: ignore[arg-type]
+        n_origins = len(sources)
+        graph = ttg.matrix
+        origins_key = "nodes:" + _digest(sources)
+    if n_origins == 0:
+        raise ParameterError("origins: no origins given")
+
+    # targets
+    cols = arrive_pos = arrive_s = None
+    if targets is None:
+        n_targets = n
+        targets_key = "all nodes"
+    elif _is_points(targets):
+        arrive_pos = _arrive_positions(ttg, targets)
+        arrive_s = np.asarray(targets.arrive_s, dtype=np.float64)
+        n_targets = len(arrive_pos)
+        targets_key = "points:" + _points_digest(targets)
+    else:
+        cols = ttg.positions(targets, argument="targets")  # type: ignore[arg-type]
+        n_targets = len(cols)
+        targets_key = "nodes:" + _digest(cols)
+    if n_targets == 0:
+        raise ParameterError("targets: no targets given")
+
+    size = default_block_size(graph.shape[0], n_origins) if block_size is None else block_size
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise ParameterError(f"block_size = {block_size!r}: must be a whole number >= 1")
+    size = int(size)
+    starts = list(range(0, n_origins, size))
+    n_blocks = len(starts)
+    shared = _Shared(graph, n, limit, cols, arrive_pos, arrive_s, reduce)
+
+    # pairs on the same road, split by block (rows relative to the block)
+    pair_i, pair_j, pair_t = pairs
+    order = np.argsort(pair_i, kind="stable")
+    pair_i, pair_j, pair_t = pair_i[order], pair_j[order], pair_t[order]
+    bounds: np.ndarray = np.searchsorted(pair_i, np.asarray([*starts, n_origins]))
+
+    def task(b: int) -> _Task:
+        lo, hi = starts[b], min(starts[b] + size, n_origins)
+        p = slice(bounds[b], bounds[b + 1])
+        return _Task(sources[lo:hi], pair_i[p] - lo, pair_j[p], pair_t[p], _BLOCK_DELAY_S, lo)
+
+    def rows_of(b: int) -> int:
+        return min(starts[b] + size, n_origins) - starts[b]
+
+    blocks: list[Any] = [None] * n_blocks
+    loaded: list[int] = []
+    store_path = None if store is None else Path(store)
+    if store_path is not None:
+        inputs = {
+            "kind": "nearest" if reduce else "matrix",
+            "graph": _graph_digest(ttg),
+            "origins": origins_key,
+            "targets": targets_key,
+            "cutoff_s": None if math.isinf(limit) else limit,
+            "block_size": size,
+            "planner": __version__,
+        }
+        key = _digest(np.frombuffer(json.dumps(inputs, sort_keys=True).encode(), np.uint8))
+        manifest = {
+            "key": key,
+            "format": STORE_FORMAT,
+            "inputs": inputs,
+            "shape": [n_origins, n_targets],
+            "n_blocks": n_blocks,
+        }
+        _open_store(store_path, manifest)
+        for b in range(n_blocks):
+            blocks[b] = _load_block(store_path, b, rows_of(b), n_targets, reduce=reduce)
+            if blocks[b] is not None:
+                loaded.append(b)
+
+    block_bytes = 8 * size * (graph.shape[0] + 2 * n_targets) + size * n_targets
+    held = sum(blk.nbytes for blk in blocks if blk is not None)
+    nearest = (np.full(n_targets, np.inf), np.full(n_targets, -1, dtype=np.int64))
+    if reduce:
+        for b in loaded:
+            _merge_nearest(nearest, blocks[b])
+            blocks[b] = None
+        held = 0
+    have = set(loaded)
+    todo = [(b, task(b)) for b in range(n_blocks) if b not in have]
+    computed: list[int] = []
+    bar = tqdm(
+        total=n_blocks,
+        initial=len(loaded),
+        desc="travel-time matrix",
+        unit="block",
+        disable=not progress,
+        leave=False,
+    )
+    try:
+        with closing(executor.map_blocks(_block_times, shared, todo)) as finished:
+            for b, result in finished:
+                if store_path is not None:
+                    _save_block(store_path, b, result)
+                computed.append(b)
+                if reduce:
+                    _merge_nearest(nearest, result)
+                else:
+                    blocks[b] = result
+                    held += result.nbytes
+                bar.update(1)
+                bar.set_postfix_str(f"{held / 2**20:,.0f} MiB")
+                if on_block is not None:
+                    on_block(b)
+    finally:
+        bar.close()
+
+    if reduce:
+        return NearestTimes(
+            times=nearest[0],
+            origin=nearest[1],
+            cutoff_s=limit,
+            block_size=size,
+            computed_blocks=tuple(sorted(computed)),
+            loaded_blocks=tuple(loaded),
+            block_bytes=int(block_bytes),
+            seconds=time.perf_counter() - started,
+        )
+    times = _assemble(blocks, n_origins, n_targets)
+    in_process = isinstance(executor, InProcessExecutor)
+    return TravelTimeMatrix(
+        times=times,
+        cutoff_s=limit,
+        block_size=size,
+        computed_blocks=tuple(sorted(computed)),
+        loaded_blocks=tuple(loaded),
+        block_bytes=int(block_bytes),
+        # assembling copies block by block into arrays whose pages are touched
+        # only as they fill, freeing each block: about one copy of the matrix
+        peak_bytes=int(held + times.indptr.nbytes + (block_bytes if in_process else 0)),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _merge_nearest(nearest: tuple[np.ndarray, np.ndarray], block: _Nearest) -> None:
+    """Fold a block's nearest origins into ``nearest``, in place, in any block order.
+
+    A smaller time wins; equal times go to the lower origin row, so the result
+    is the dense argmin's (first of equal times) whatever order blocks finish in.
+    """
+    times, origin = nearest
+    better = (block.times < times) | (
+        (block.times == times) & (block.origin >= 0) & (block.origin < origin)
+    )
+    times[better] = block.times[better]
+    origin[better] = block.origin[better]
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def _release_freed_memory() -> None:
+    """Return freed heap pages to the operating system (glibc ``malloc_trim``).
+
+    Blocks of a few MB come from the heap, and glibc keeps freed heap pages
+    mapped: without this, assembling the matrix while freeing the blocks
+    would hold both, twice the matrix. Does nothing where there is no glibc.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _assemble(blocks: list[_Block | None], n_rows: int, n_targets: int) -> sp.csr_array:
+    """One CSR array from the blocks in order; empties ``blocks`` as it goes."""
+    counts = [0 if blk is None else int(blk.indptr[-1]) for blk in blocks]
+    assert all(blk is not None for blk in blocks)
+    nnz = sum(counts)
+    index_dtype = np.int32 if max(nnz, n_targets) < 2**31 else np.int64
+    data = np.empty(nnz, dtype=np.float64)
+    indices = np.empty(nnz, dtype=index_dtype)
+    indptr = np.zeros(n_rows + 1, dtype=index_dtype)
+    pos = row = 0
+    for b, count in enumerate(counts):
+        blk = blocks[b]
+        assert blk is not None
+        rows = len(blk.indptr) - 1
+        data[pos : pos + count] = blk.data
+        indices[pos : pos + count] = blk.indices
+        indptr[row + 1 : row + rows + 1] = blk.indptr[1:] + pos
+        pos += count
+        row += rows
+        blocks[b] = None
+        del blk
+        _release_freed_memory()
+    return sp.csr_array((data, indices, indptr), shape=(n_rows, n_targets))
