@@ -466,9 +466,7 @@ def _solve_pmedian(
     upper = model.evaluate(instance, incumbent > 0)
     fix0 = fix1 = np.zeros(instance.n_sites, dtype=bool)
     if instance.n_demand * instance.n_sites <= _LAGRANGE_MAX_PAIRS:
-        fix0, fix1, bound, better, upper = _pmedian_lagrangian(
-            instance, p, upper, time_limit_s / 4
-        )
+        fix0, fix1, bound, better, upper = _pmedian_lagrangian(instance, p, upper, time_limit_s / 4)
         if better is not None:
             incumbent = better.astype(np.int64)
         gap = max(0.0, (upper - bound) / upper) if upper > 0 else 0.0
