@@ -1140,6 +1140,7 @@ def plan_cmd(
         map_path=map_path,
         overwrite=overwrite or loaded.outputs.overwrite,
         offline=offline,
+        progress=progress,
         echo=_echo,
     )
 

@@ -323,6 +323,31 @@ def _load_demand(
     return out
 
 
+def _network(
+    scenario: Scenario, cache_dir: Path | None, progress: bool, echo: Callable[[str], None]
+) -> tuple[Any, gpd.GeoDataFrame, RoadNetwork]:
+    """(area polygon in EPSG:4326 or None, boundaries layer, road network)."""
+    boundary, boundary_name, boundaries = _area_geometry(scenario)
+    source: str | Path = (
+        "overpass" if scenario.roads.source == "download" else Path(str(scenario.roads.path))
+    )
+    network = build_network(
+        source,
+        boundary=boundary,
+        boundary_name=boundary_name,
+        settings=scenario.network,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    s = network.summary()
+    echo(
+        f"road network: {s['nodes']:,} nodes, {s['edges']:,} edges, {s['components']} "
+        f"strongly connected part(s); OSM data of {s['osm_timestamp'] or 'unknown date'}"
+        + (" (from cache)" if network.from_cache else "")
+    )
+    return boundary, boundaries, network
+
+
 def _input_files(scenario: Scenario) -> list[Path]:
     paths = [scenario.path, scenario.roads.path, scenario.stations.path, scenario.region.boundary]
     paths += [d.path for d in scenario.demand]
@@ -387,25 +412,8 @@ def plan_scenario(
 
     try:
         t = step("network")
-        boundary, boundary_name, boundaries = _area_geometry(scenario)
-        source: str | Path = (
-            "overpass" if scenario.roads.source == "download" else Path(str(scenario.roads.path))
-        )
-        network = build_network(
-            source,
-            boundary=boundary,
-            boundary_name=boundary_name,
-            settings=scenario.network,
-            cache_dir=cache_dir,
-            progress=progress,
-        )
+        boundary, boundaries, network = _network(scenario, cache_dir, progress, echo)
         done("network", t)
-        s = network.summary()
-        echo(
-            f"road network: {s['nodes']:,} nodes, {s['edges']:,} edges, {s['components']} "
-            f"strongly connected part(s); OSM data of {s['osm_timestamp'] or 'unknown date'}"
-            + (" (from cache)" if network.from_cache else "")
-        )
 
         t = step("stations")
         stations = _load_stations(scenario, network, boundary, cache_dir)
@@ -606,6 +614,7 @@ def write_plan(
     map_path: Path | None = None,
     overwrite: bool = False,
     offline: bool = False,
+    progress: bool = False,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Path]:
     """Write a plan's tables, layers, map, report and manifest.
@@ -623,6 +632,8 @@ def write_plan(
     offline
         Inline Leaflet's JavaScript and CSS in the map, so it works with no
         network (base tiles then do not load; the vector layers do).
+    progress
+        Show a progress bar over the writing stages (export, report, map).
     echo
         Where "wrote ..." messages go.
 
@@ -660,6 +671,8 @@ def write_plan(
         "input_sha256": dict(result.inputs),
         **({"sample": result.label} if result.label else {}),
     }
+    bar = tqdm(total=3, desc="write", unit="stage", disable=not progress)
+    bar.set_postfix_str("export")
     paths: dict[str, Path] = {}
     for name, path in write_coverage(
         result.before,
@@ -698,10 +711,16 @@ def write_plan(
             ),
         },
     }
+    bar.update(1)
+    bar.set_postfix_str("report")
     paths["report"] = write_report(
         _report_inputs(result, report_meta), out_dir / "report.html", overwrite=overwrite
     )
+    bar.update(1)
+    bar.set_postfix_str("map")
     paths["map"] = write_map(_map_layers(result), map_path, offline=offline, overwrite=overwrite)
+    bar.update(1)
+    bar.close()
     manifest = _manifest(result, created=created, paths=paths, out_dir=out_dir, offline=offline)
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
     check_writable(manifest_path, overwrite=True)
@@ -892,7 +911,7 @@ def run_demo(
             for t in scenario.coverage.thresholds_min
         )
         echo(f"  buildings reached {state}: {shares}")
-    return write_plan(result, overwrite=overwrite, offline=offline, echo=echo)
+    return write_plan(result, overwrite=overwrite, offline=offline, progress=progress, echo=echo)
 
 
 # ---------------------------------------------------------------------------
@@ -956,23 +975,7 @@ def plan_matrix(
     from planner.snapping import edge_frame, snap_points
     from planner.travel_times import build_travel_time_graph
 
-    boundary, boundary_name, _ = _area_geometry(scenario)
-    source: str | Path = (
-        "overpass" if scenario.roads.source == "download" else Path(str(scenario.roads.path))
-    )
-    network = build_network(
-        source,
-        boundary=boundary,
-        boundary_name=boundary_name,
-        settings=scenario.network,
-        cache_dir=cache_dir,
-        progress=progress,
-    )
-    s = network.summary()
-    echo(
-        f"road network: {s['nodes']:,} nodes, {s['edges']:,} edges"
-        + (" (from cache)" if network.from_cache else "")
-    )
+    boundary, _, network = _network(scenario, cache_dir, progress, echo)
     stations = _load_stations(scenario, network, boundary, cache_dir)
     fleet = scenario.coverage_fleet or "ambulance"
     demand = _load_demand(scenario, boundary, {fleet})[fleet]
