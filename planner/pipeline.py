@@ -94,7 +94,7 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 #: Demand readers by type name (``auto`` picks one from the file name).
-DEMAND_TYPES = ("points", "grid", "osm-population", "buildings", "calls")
+DEMAND_TYPES = ("grid", "points", "osm-population", "buildings", "calls")
 
 
 def read_demand(

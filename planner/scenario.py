@@ -118,6 +118,7 @@ from planner import constants
 from planner.coverage import CoverageSettings
 from planner.errors import InputFileError, MissingFileError, ParameterError, RegionNotFoundError
 from planner.isochrones import IsochroneSettings
+from planner.pipeline import DEMAND_TYPES
 from planner.road_network import NetworkSettings
 from planner.speeds import SpeedModel
 
@@ -139,7 +140,6 @@ __all__ = [
 ]
 
 ROAD_SOURCES = ("download", "pbf", "osm")
-DEMAND_TYPES = ("grid", "points", "osm-population", "buildings", "calls")
 DEMAND_FLEETS = ("ambulance", "psychiatric", "all")
 CANDIDATE_SOURCES = ("osm", "grid", "file")
 SOLVERS = ("exact", "heuristic")
