@@ -866,6 +866,7 @@ def _candidates(
         osm_source=args.pbf or args.osm,
         boundary=boundary,
         argument="--candidates",
+        file_argument="--candidates-file FILE",
     )
 
 

@@ -204,6 +204,7 @@ def collect_candidates(
     osm_source: Path | None = None,
     boundary: Any = None,
     argument: str = "candidates",
+    file_argument: str = "a candidates file",
 ) -> gpd.GeoDataFrame:
     """Candidate sites from the named sources, combined (EPSG:3006).
 
@@ -215,6 +216,9 @@ def collect_candidates(
         Any of ``"osm"`` (hospitals, health centres, fire stations in
         ``osm_source``), ``"grid"`` (one road node per square of
         ``spacing_m``, m) and ``"file"`` (``path``).
+    argument, file_argument
+        How errors name the sources and the file argument (CLI flags or
+        scenario keys).
     """
     from planner import candidates as cd
 
@@ -230,7 +234,7 @@ def collect_candidates(
             layers.append(cd.candidates_on_grid(network, spacing_m=spacing_m))
         elif kind == "file":
             if path is None:
-                raise ParameterError(f"{argument} file needs a candidates file")
+                raise ParameterError(f"{argument} file needs {file_argument}")
             layers.append(cd.candidates_from_file(path, crs=crs, check_sweden=check_sweden))
         else:
             raise ParameterError(f"{argument} {kind!r}: use osm, grid and/or file")

@@ -472,6 +472,7 @@ def plan_scenario(
                 osm_source=scenario.roads.path,
                 boundary=boundary,
                 argument=f"{scenario.path}: optimise.candidates",
+                file_argument='optimise.candidates_file, e.g. candidates_file = "sites.csv"',
             )
             optimised = run_optimise(
                 network,

@@ -485,3 +485,21 @@ def test_grid_all_components_sodermalm(sodermalm_net: RoadNetwork) -> None:
     # Södermalm's extract has small separate parts in cells the main part misses
     assert len(every) > len(main)
     assert any(comp[n] > 0 for n in every["node"])
+
+
+def test_collect_candidates_names_the_missing_arguments(andorra_net: RoadNetwork) -> None:
+    from planner.pipeline import collect_candidates
+
+    with pytest.raises(ParameterError, match="--candidates file needs --candidates-file FILE"):
+        collect_candidates(
+            andorra_net,
+            ["file"],
+            argument="--candidates",
+            file_argument="--candidates-file FILE",
+        )
+    with pytest.raises(ParameterError, match="candidates osm needs an OSM file"):
+        collect_candidates(andorra_net, ["osm"])
+    with pytest.raises(ParameterError, match=r"candidates 'parks': use osm, grid and/or file"):
+        collect_candidates(andorra_net, ["parks"])
+    grid = collect_candidates(andorra_net, ["grid"], spacing_m=5000)
+    assert len(grid) > 0 and set(grid["kind"]) == {"grid"}
