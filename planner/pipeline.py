@@ -76,10 +76,12 @@ __all__ = [
     "DEMAND_TYPES",
     "OBJECTIVES",
     "CoverageResult",
+    "NetworkIndex",
     "OptimiseResult",
     "OptimiseSettings",
     "collect_candidates",
     "demand_in_area",
+    "index_network",
     "keep_hours",
     "read_demand",
     "run_coverage",
@@ -388,6 +390,31 @@ def _isochrone_layers(
     return fleet, per_station, catchments
 
 
+@dataclass(frozen=True)
+class NetworkIndex:
+    """What the stages derive from a road network once and share.
+
+    Attributes
+    ----------
+    edges
+        The edge table (:func:`planner.snapping.edge_frame`, EPSG:3006) that
+        points are snapped to.
+    ttg
+        The CSR travel-time graph (:func:`planner.travel_times.build_travel_time_graph`).
+    """
+
+    edges: gpd.GeoDataFrame
+    ttg: TravelTimeGraph
+
+
+def index_network(network: RoadNetwork, *, progress: bool = False) -> NetworkIndex:
+    """Build the edge table and travel-time graph once, for several stages of one run."""
+    return NetworkIndex(
+        edges=edge_frame(network.graph, progress=progress),
+        ttg=build_travel_time_graph(network.graph),
+    )
+
+
 def run_isochrones(
     network: RoadNetwork,
     stations: gpd.GeoDataFrame,
@@ -395,6 +422,7 @@ def run_isochrones(
     settings: IsochroneSettings | None = None,
     max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
     workers: int = 1,
+    index: NetworkIndex | None = None,
     progress: bool = False,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Isochrones of a set of stations: fleet bands, per station, catchments.
@@ -411,6 +439,9 @@ def run_isochrones(
         Stations farther than this from a road (m) reach nothing.
     workers, progress
         Worker processes for the travel times; progress bars.
+    index
+        The network's edge table and travel-time graph, when the caller
+        already has them (:func:`index_network`); built here otherwise.
 
     Returns
     -------
@@ -420,9 +451,9 @@ def run_isochrones(
     """
     settings = settings or IsochroneSettings()
     graph = network.graph
-    edges = edge_frame(graph, progress=progress)
+    index = index or index_network(network, progress=progress)
+    edges, ttg = index.edges, index.ttg
     snapped = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
-    ttg = build_travel_time_graph(graph)
     limit = float(settings.budgets_s(network.settings.speed_model.turnout_s).max())
     node_times = point_times(ttg, snapped, cutoff_s=limit, workers=workers, progress=progress)
     layers = _isochrone_layers(
@@ -444,6 +475,7 @@ def run_coverage(
     max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
     workers: int = 1,
     executor: BlockExecutor | None = None,
+    index: NetworkIndex | None = None,
     progress: bool = False,
 ) -> CoverageResult:
     """Response times for demand, coverage tables and isochrones for one fleet.
@@ -481,6 +513,9 @@ def run_coverage(
         Run the travel times in blocks of stations on this executor
         (:func:`planner.distributed.make_executor`: in process or a Dask
         cluster) instead; the times are identical.
+    index
+        The network's edge table and travel-time graph, when the caller
+        already has them (:func:`index_network`); built here otherwise.
     progress
         Show progress bars.
 
@@ -515,10 +550,10 @@ def run_coverage(
             raise ParameterError(f"demand: column {column!r} is missing (assign_demand_areas)")
     graph = network.graph
     turnout = network.settings.speed_model.turnout_s
-    edges = edge_frame(graph, progress=progress)
+    index = index or index_network(network, progress=progress)
+    edges, ttg = index.edges, index.ttg
     names = stations["name"].astype(str).tolist()
     dm_snap = snap_points(graph, demand, edges=edges, max_distance_m=max_snap_m)
-    ttg = build_travel_time_graph(graph)
     if names:
         st_snap = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
         if executor is not None:
@@ -804,6 +839,7 @@ def run_optimise(
     coverage: CoverageSettings | None = None,
     max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
     workers: int = 1,
+    index: NetworkIndex | None = None,
     progress: bool = False,
 ) -> OptimiseResult:
     """Propose where new units of one fleet cut response times most.
@@ -833,6 +869,9 @@ def run_optimise(
         Points farther than this from a road (m) are unreachable.
     workers, progress
         Worker processes for the travel times; progress bars.
+    index
+        The network's edge table and travel-time graph, when the caller
+        already has them (:func:`index_network`); built here otherwise.
 
     Returns
     -------
@@ -847,13 +886,13 @@ def run_optimise(
     base = base.reset_index(drop=True)
     graph = network.graph
     turnout = network.settings.speed_model.turnout_s
-    edges = edge_frame(graph, progress=progress)
+    index = index or index_network(network, progress=progress)
+    edges, ttg = index.edges, index.ttg
     layer = combine_candidates(candidates_from_stations(base), candidates)
     sites, site_snap, unreachable = check_candidates(
         network, layer, max_distance_m=max_snap_m, edges=edges
     )
     dm_snap = snap_points(graph, demand, edges=edges, max_distance_m=max_snap_m)
-    ttg = build_travel_time_graph(graph)
     drive = point_times(ttg, site_snap, destinations=dm_snap, workers=workers, progress=progress)
     units = sites["units"].fillna(0).to_numpy() if "units" in sites else np.zeros(len(sites))
     instance = make_instance(

@@ -57,6 +57,7 @@ from planner.pipeline import (
     OptimiseResult,
     collect_candidates,
     demand_in_area,
+    index_network,
     keep_hours,
     read_demand,
     run_coverage,
@@ -437,19 +438,26 @@ def plan_scenario(
         )
 
         t = step("coverage")
-        before = run_coverage(
-            network,
-            stations,
-            demand[cov_fleet],
-            fleet=scenario.coverage_fleet,
-            coverage=scenario.coverage,
-            isochrones=scenario.isochrones,
-            draw_isochrones=scenario.draw_isochrones,
-            serve_across=scenario.region.mutual_aid,
-            workers=workers,
-            executor=executor,
-            progress=progress,
-        )
+        index = index_network(network, progress=progress)  # shared by every stage below
+
+        def cover(serving: gpd.GeoDataFrame) -> CoverageResult:
+            """The scenario's coverage with these stations serving."""
+            return run_coverage(
+                network,
+                serving,
+                demand[cov_fleet],
+                fleet=scenario.coverage_fleet,
+                coverage=scenario.coverage,
+                isochrones=scenario.isochrones,
+                draw_isochrones=scenario.draw_isochrones,
+                serve_across=scenario.region.mutual_aid,
+                workers=workers,
+                executor=executor,
+                index=index,
+                progress=progress,
+            )
+
+        before = cover(stations)
         done("coverage", t)
 
         optimised = after = None
@@ -482,6 +490,7 @@ def plan_scenario(
                 settings=settings,
                 coverage=scenario.coverage,
                 workers=workers,
+                index=index,
                 progress=progress,
             )
             done("optimise", t)
@@ -510,19 +519,7 @@ def plan_scenario(
                 geometry="geometry",
                 crs=constants.ANALYSIS_CRS,
             )
-            after = run_coverage(
-                network,
-                with_new,
-                demand[cov_fleet],
-                fleet=scenario.coverage_fleet,
-                coverage=scenario.coverage,
-                isochrones=scenario.isochrones,
-                draw_isochrones=scenario.draw_isochrones,
-                serve_across=scenario.region.mutual_aid,
-                workers=workers,
-                executor=executor,
-                progress=progress,
-            )
+            after = cover(with_new)
             done("coverage after", t)
     finally:
         bar.close()
@@ -973,8 +970,7 @@ def plan_matrix(
     cache_dir
         Cache for the road network.
     """
-    from planner.snapping import edge_frame, snap_points
-    from planner.travel_times import build_travel_time_graph
+    from planner.snapping import snap_points
 
     boundary, _, network = _network(scenario, cache_dir, progress, echo)
     stations = _load_stations(scenario, network, boundary, cache_dir)
@@ -987,12 +983,17 @@ def plan_matrix(
     echo(
         f"{len(stations):,} stations x {len(demand):,} demand points, cutoff {cutoff_s / 60:g} min"
     )
-    edges = edge_frame(network.graph, progress=progress)
-    origins = snap_points(network.graph, stations, edges=edges)
-    targets = snap_points(network.graph, demand, edges=edges)
-    ttg = build_travel_time_graph(network.graph)
+    index = index_network(network, progress=progress)
+    origins = snap_points(network.graph, stations, edges=index.edges)
+    targets = snap_points(network.graph, demand, edges=index.edges)
     matrix = compute_matrix(
-        ttg, origins, targets, cutoff_s=cutoff_s, store=store, executor=executor, progress=progress
+        index.ttg,
+        origins,
+        targets,
+        cutoff_s=cutoff_s,
+        store=store,
+        executor=executor,
+        progress=progress,
     )
     echo(
         f"matrix: {matrix.nnz:,} pairs within the cutoff, {matrix.nbytes / 2**20:,.2f} MiB "
