@@ -725,21 +725,46 @@ def _add_isochrones(
         },
         index=rings.index,
     )
+    return _add_coloured(
+        m,
+        rings,
+        props,
+        name=name,
+        show=show,
+        weight=1,
+        opacity=constants.MAP_BAND_OPACITY,
+        tooltip={
+            "within": "Reached within",
+            "area_km2": "Area within, km²",
+            "demand_inside": "Demand within",
+        },
+    )
+
+
+def _add_coloured(
+    m: folium.Map,
+    data: gpd.GeoDataFrame,
+    props: pd.DataFrame,
+    *,
+    name: str,
+    show: bool,
+    weight: float,
+    opacity: float,
+    tooltip: dict[str, str],
+) -> folium.FeatureGroup:
+    """Polygons filled and outlined in their ``colour`` property, with a tooltip (field: label)."""
     group = folium.FeatureGroup(name=name, show=show)
     folium.GeoJson(
-        _collection(rings, props),
+        _collection(data, props),
         name=name,
         style_function=lambda f: {
             "fillColor": f["properties"]["colour"],
             "color": f["properties"]["colour"],
-            "weight": 1,
-            "fillOpacity": constants.MAP_BAND_OPACITY,
+            "weight": weight,
+            "fillOpacity": opacity,
         },
-        tooltip=folium.GeoJsonTooltip(
-            ["within", "area_km2", "demand_inside"],
-            aliases=["Reached within", "Area within, km²", "Demand within"],
-        )
-        if len(rings)
+        tooltip=folium.GeoJsonTooltip(list(tooltip), aliases=list(tooltip.values()))
+        if len(data)
         else None,
     ).add_to(group)
     group.add_to(m)
@@ -769,25 +794,20 @@ def _add_surface(
         },
         index=data.index,
     )
-    group = folium.FeatureGroup(name=name, show=show)
-    folium.GeoJson(
-        _collection(data, props),
+    return _add_coloured(
+        m,
+        data,
+        props,
         name=name,
-        style_function=lambda f: {
-            "fillColor": f["properties"]["colour"],
-            "color": f["properties"]["colour"],
-            "weight": 0.5,
-            "fillOpacity": constants.MAP_SURFACE_OPACITY,
+        show=show,
+        weight=0.5,
+        opacity=constants.MAP_SURFACE_OPACITY,
+        tooltip={
+            "median": "Median response",
+            "fastest": "Fastest response",
+            "n_nodes": "Road nodes",
         },
-        tooltip=folium.GeoJsonTooltip(
-            ["median", "fastest", "n_nodes"],
-            aliases=["Median response", "Fastest response", "Road nodes"],
-        )
-        if len(data)
-        else None,
-    ).add_to(group)
-    group.add_to(m)
-    return group
+    )
 
 
 def _unreachable(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
