@@ -80,6 +80,7 @@ CacheDirOpt = Annotated[
 ]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
+ProcessWorkersOpt = Annotated[int, typer.Option("--workers", help="Worker processes.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
 CrsOpt = Annotated[
     str | None,
@@ -440,7 +441,7 @@ def traveltimes_cmd(
     all_stations: Annotated[
         bool, typer.Option("--all-stations", help="One column of drive time per station (s).")
     ] = False,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    workers: ProcessWorkersOpt = 1,
     crs: CrsOpt = None,
     not_sweden: NotSwedenOpt = False,
     max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
@@ -662,7 +663,7 @@ def coverage_cmd(
     buffer_m: BufferMOpt = constants.ISOCHRONE_BUFFER_M,
     cell_m: CellMOpt = constants.ISOCHRONE_CELL_M,
     drive_only: DriveOnlyOpt = False,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    workers: ProcessWorkersOpt = 1,
     crs: CrsOpt = None,
     not_sweden: NotSwedenOpt = False,
     max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
@@ -748,7 +749,7 @@ def isochrones_cmd(
     buffer_m: BufferMOpt = constants.ISOCHRONE_BUFFER_M,
     cell_m: CellMOpt = constants.ISOCHRONE_CELL_M,
     drive_only: DriveOnlyOpt = False,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    workers: ProcessWorkersOpt = 1,
     crs: CrsOpt = None,
     not_sweden: NotSwedenOpt = False,
     max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
@@ -935,7 +936,7 @@ def optimise_cmd(
     thresholds: ThresholdsOpt = "10,20,30",
     stations: StationsOpt = None,
     osm_stations: OsmStationsOpt = False,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    workers: ProcessWorkersOpt = 1,
     crs: CrsOpt = None,
     not_sweden: NotSwedenOpt = False,
     max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
