@@ -10,10 +10,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import geopandas as gpd
+import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
+from planner.demand import validate_demand
 from planner.road_network import RoadNetwork, build_network
+from planner.snapping import SnappedPoints, snap_points
 
 
 @pytest.fixture(scope="session")
@@ -95,3 +101,54 @@ def andorra_scenario_dir(tmp_path_factory: pytest.TempPathFactory, andorra_pbf: 
     text += '\n[outputs]\ndir = "out/andorra"\nmap = "maps/andorra.html"\n'
     (folder / "andorra.toml").write_text(text, encoding="utf-8")
     return folder
+
+
+# ---------------------------------------------------------------------------
+# Helpers shared by several test modules (import them from conftest)
+# ---------------------------------------------------------------------------
+
+#: OSM amenities of Andorra that stand in for demand in the pipeline tests.
+ANDORRA_AMENITIES = ("restaurant", "cafe", "bank", "pharmacy", "school")
+
+
+def amenity_demand(
+    pois: gpd.GeoDataFrame,
+    *,
+    seed: int = 9,
+    high: int = 30,
+    municipality_code: object = "AD",
+    municipality: object = "Andorra",
+) -> gpd.GeoDataFrame:
+    """OSM points as a validated demand layer: seeded weights in [1, high), region "AD"."""
+    rng = np.random.default_rng(seed)
+    return validate_demand(
+        gpd.GeoDataFrame(
+            {
+                "demand_id": pois["osm_id"].astype(str),
+                "weight": rng.integers(1, high, len(pois)).astype(float),
+                "source": "test:andorra-amenities",
+                "municipality_code": municipality_code,
+                "municipality": municipality,
+                "region_code": "AD",
+                "region": "Andorra",
+            },
+            geometry=pois.geometry.to_numpy(),
+            crs=pois.crs,
+        )
+    )
+
+
+def points_near_nodes(graph: nx.MultiDiGraph, n: int, seed: int) -> list[shapely.Point]:
+    """``n`` seeded points up to 150 m from distinct random nodes (the graph's CRS)."""
+    rng = np.random.default_rng(seed)
+    ids = np.array(sorted(graph.nodes), dtype=np.int64)
+    chosen = rng.choice(ids, size=n, replace=False)
+    x = np.array([graph.nodes[c]["x"] for c in chosen]) + rng.uniform(-150, 150, n)
+    y = np.array([graph.nodes[c]["y"] for c in chosen]) + rng.uniform(-150, 150, n)
+    return list(shapely.points(x, y))
+
+
+def snapped_near_nodes(graph: nx.MultiDiGraph, n: int, seed: int) -> SnappedPoints:
+    """:func:`points_near_nodes` snapped to the roads (EPSG:3006)."""
+    points = gpd.GeoSeries(points_near_nodes(graph, n, seed), crs="EPSG:3006")
+    return snap_points(graph, points)

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import ANDORRA_AMENITIES, amenity_demand
 
 from planner.candidates import candidates_on_grid
 from planner.compare import Comparison, compare_runs, read_run_tables, write_comparison
 from planner.coverage import CoverageSettings
-from planner.demand import validate_demand
 from planner.errors import (
     InputFileError,
     MissingFileError,
@@ -40,30 +40,13 @@ def andorra_demand(pbf: Path, *, third: bool = False) -> gpd.GeoDataFrame:
 
     With ``third``, the points furthest north form a third one, "AD-N".
     """
-    pois = read_osm_pois(
-        pbf, tags={"amenity": ["restaurant", "cafe", "bank", "pharmacy", "school"]}
-    ).to_crs("EPSG:3006")
+    pois = read_osm_pois(pbf, tags={"amenity": list(ANDORRA_AMENITIES)}).to_crs("EPSG:3006")
     x, y = pois.geometry.x.to_numpy(), pois.geometry.y.to_numpy()
     code = np.where(x < np.median(x), "AD-W", "AD-E")
     if third:
         code = np.where(y > np.quantile(y, 0.8), "AD-N", code)
     names = {"AD-W": "West", "AD-E": "East", "AD-N": "North"}
-    rng = np.random.default_rng(9)
-    return validate_demand(
-        gpd.GeoDataFrame(
-            {
-                "demand_id": pois["osm_id"].astype(str),
-                "weight": rng.integers(1, 30, len(pois)).astype(float),
-                "source": "test:andorra-amenities",
-                "municipality_code": code,
-                "municipality": [names[c] for c in code],
-                "region_code": "AD",
-                "region": "Andorra",
-            },
-            geometry=pois.geometry.to_numpy(),
-            crs=pois.crs,
-        )
-    )
+    return amenity_demand(pois, municipality_code=code, municipality=[names[c] for c in code])
 
 
 def boundaries_for(demand: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

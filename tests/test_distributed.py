@@ -15,18 +15,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pytest
-import shapely
+from conftest import snapped_near_nodes
 
 from planner import matrix as matrix_mod
 from planner.distributed import DaskExecutor, InProcessExecutor, make_executor
 from planner.errors import ParameterError
 from planner.matrix import compute_matrix, compute_nearest
 from planner.road_network import RoadNetwork
-from planner.snapping import SnappedPoints, snap_points
+from planner.snapping import SnappedPoints
 from planner.travel_times import TravelTimeGraph, build_travel_time_graph, point_times
 
 distributed = pytest.importorskip("distributed")
@@ -39,23 +37,14 @@ def ttg(andorra_net: RoadNetwork) -> TravelTimeGraph:
     return build_travel_time_graph(andorra_net.graph)
 
 
-def _points(graph: nx.MultiDiGraph, n: int, seed: int) -> SnappedPoints:
-    rng = np.random.default_rng(seed)
-    ids = np.array(sorted(graph.nodes), dtype=np.int64)
-    chosen = rng.choice(ids, size=n, replace=False)
-    x = np.array([graph.nodes[c]["x"] for c in chosen]) + rng.uniform(-150, 150, n)
-    y = np.array([graph.nodes[c]["y"] for c in chosen]) + rng.uniform(-150, 150, n)
-    return snap_points(graph, gpd.GeoSeries(shapely.points(x, y), crs="EPSG:3006"))
-
-
 @pytest.fixture(scope="module")
 def stations(andorra_net: RoadNetwork) -> SnappedPoints:
-    return _points(andorra_net.graph, 60, seed=11)
+    return snapped_near_nodes(andorra_net.graph, 60, seed=11)
 
 
 @pytest.fixture(scope="module")
 def demand(andorra_net: RoadNetwork) -> SnappedPoints:
-    return _points(andorra_net.graph, 400, seed=12)
+    return snapped_near_nodes(andorra_net.graph, 400, seed=12)
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import ANDORRA_AMENITIES, amenity_demand
 
 from planner.candidates import candidates_on_grid
-from planner.demand import validate_demand
 from planner.errors import OutputExistsError, ParameterError
 from planner.export import OSM_ATTRIBUTION
 from planner.maps import (
@@ -46,25 +46,7 @@ def make_andorra_layers(net: RoadNetwork, pbf: Path) -> MapLayers:
         near.assign(name=[f"H{i}" for i in near["osm_id"]], fleet="ambulance", units=1),
         check_sweden=False,
     )
-    pois = read_osm_pois(
-        pbf, tags={"amenity": ["restaurant", "cafe", "bank", "pharmacy", "school"]}
-    )
-    rng = np.random.default_rng(9)
-    demand = validate_demand(
-        gpd.GeoDataFrame(
-            {
-                "demand_id": pois["osm_id"].astype(str),
-                "weight": rng.integers(1, 30, len(pois)).astype(float),
-                "source": "test:andorra-amenities",
-                "municipality_code": "AD",
-                "municipality": "Andorra",
-                "region_code": "AD",
-                "region": "Andorra",
-            },
-            geometry=pois.geometry.to_numpy(),
-            crs=pois.crs,
-        )
-    )
+    demand = amenity_demand(read_osm_pois(pbf, tags={"amenity": list(ANDORRA_AMENITIES)}))
     before = run_coverage(net, stations, demand, max_snap_m=MAX_SNAP_M)
     result = run_optimise(
         net,

@@ -18,6 +18,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
+from conftest import snapped_near_nodes
 
 from planner import matrix as matrix_mod
 from planner.errors import ParameterError
@@ -45,26 +46,16 @@ def ttg(andorra_net: RoadNetwork) -> TravelTimeGraph:
     return build_travel_time_graph(andorra_net.graph)
 
 
-def _points(graph: nx.MultiDiGraph, n: int, seed: int) -> SnappedPoints:
-    """``n`` seeded points up to 150 m from random nodes, snapped to the roads."""
-    rng = np.random.default_rng(seed)
-    ids = np.array(sorted(graph.nodes), dtype=np.int64)
-    chosen = rng.choice(ids, size=n, replace=False)
-    x = np.array([graph.nodes[c]["x"] for c in chosen]) + rng.uniform(-150, 150, n)
-    y = np.array([graph.nodes[c]["y"] for c in chosen]) + rng.uniform(-150, 150, n)
-    return snap_points(graph, gpd.GeoSeries(shapely.points(x, y), crs="EPSG:3006"))
-
-
 @pytest.fixture(scope="module")
 def stations(andorra_net: RoadNetwork) -> SnappedPoints:
-    return _points(andorra_net.graph, 45, seed=1)
+    return snapped_near_nodes(andorra_net.graph, 45, seed=1)
 
 
 @pytest.fixture(scope="module")
 def demand(andorra_net: RoadNetwork, stations: SnappedPoints) -> SnappedPoints:
     # the stations themselves come first: same-road pairs and zero-length trips
     g = andorra_net.graph
-    more = _points(g, 300, seed=2)
+    more = snapped_near_nodes(g, 300, seed=2)
     pts = list(shapely.points(stations.x, stations.y)) + list(shapely.points(more.x, more.y))
     return snap_points(g, gpd.GeoSeries(pts, crs="EPSG:3006"))
 
@@ -156,7 +147,7 @@ def test_nodes_equal_node_times_and_networkx(
     _check_against_dense(all_nodes, node_times(ttg, src[:10], cutoff_s=CUTOFF_S), CUTOFF_S)
 
 
-def test_points_to_nodes_and_nodes_to_points(
+def test_points_to_nodes_and_nodes_tosnapped_near_nodes(
     ttg: TravelTimeGraph, stations: SnappedPoints, demand: SnappedPoints
 ) -> None:
     m = compute_matrix(ttg, stations, None, cutoff_s=CUTOFF_S, block_size=10)

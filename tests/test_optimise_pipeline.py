@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ANDORRA_AMENITIES, amenity_demand
 
 from planner.cli import main
-from planner.demand import validate_demand
 from planner.optimise import (
     MCLP,
     ContributionSettings,
@@ -78,25 +77,7 @@ def andorra_inputs(andorra_net: RoadNetwork, andorra_pbf: Path) -> dict[str, obj
         near.assign(name=[f"H{i}" for i in near["osm_id"]], fleet="ambulance"),
         check_sweden=False,
     )
-    pois = read_osm_pois(
-        andorra_pbf, tags={"amenity": ["restaurant", "cafe", "bank", "pharmacy", "school"]}
-    )
-    rng = np.random.default_rng(9)
-    demand = validate_demand(
-        gpd.GeoDataFrame(
-            {
-                "demand_id": pois["osm_id"].astype(str),
-                "weight": rng.integers(1, 30, len(pois)).astype(float),
-                "source": "test:andorra-amenities",
-                "municipality_code": "AD",
-                "municipality": "Andorra",
-                "region_code": "AD",
-                "region": "Andorra",
-            },
-            geometry=pois.geometry.to_numpy(),
-            crs=pois.crs,
-        )
-    )
+    demand = amenity_demand(read_osm_pois(andorra_pbf, tags={"amenity": list(ANDORRA_AMENITIES)}))
     from planner.candidates import candidates_on_grid
 
     return {

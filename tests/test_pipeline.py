@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import amenity_demand
 
 from planner.cli import main
 from planner.coverage import CoverageSettings
-from planner.demand import assign_demand_areas, demand_from_buildings, validate_demand
+from planner.demand import assign_demand_areas, demand_from_buildings
 from planner.errors import ParameterError
 from planner.pipeline import run_coverage, write_coverage
 from planner.road_network import RoadNetwork
@@ -65,22 +66,13 @@ def andorra_case(andorra_net: RoadNetwork, andorra_pbf: Path) -> dict[str, objec
         andorra_pbf,
         tags={"amenity": ["restaurant", "cafe", "bank", "pharmacy", "school", "bar", "fuel"]},
     )
-    rng = np.random.default_rng(5)
-    demand = validate_demand(
-        gpd.GeoDataFrame(
-            {
-                "demand_id": pois["osm_id"].astype(str),
-                "weight": rng.integers(1, 40, len(pois)).astype(float),
-                "source": "test:andorra-amenities",
-                # a stand-in grouping: west or east of the capital
-                "municipality_code": np.where(pois.geometry.x < -608000, "W", "E"),
-                "municipality": "n/a",
-                "region_code": "AD",
-                "region": "Andorra",
-            },
-            geometry=pois.geometry.to_numpy(),
-            crs=pois.crs,
-        )
+    demand = amenity_demand(
+        pois,
+        seed=5,
+        high=40,
+        # a stand-in grouping: west or east of the capital
+        municipality_code=np.where(pois.geometry.x < -608000, "W", "E"),
+        municipality="n/a",
     )
     return {"net": andorra_net, "stations": stations, "demand": demand}
 

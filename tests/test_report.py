@@ -10,11 +10,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ANDORRA_AMENITIES, amenity_demand
 from pyproj import Transformer
 
 from planner.candidates import candidates_on_grid
 from planner.coverage import CoverageSettings
-from planner.demand import validate_demand
 from planner.errors import OutputExistsError, ParameterError
 from planner.export import OSM_ATTRIBUTION
 from planner.pipeline import OptimiseSettings, run_coverage, run_optimise
@@ -48,26 +48,13 @@ def andorra_run(andorra_net: RoadNetwork, andorra_pbf: Path) -> dict[str, object
         near.assign(name=[f"H{i}" for i in near["osm_id"]], fleet="ambulance"),
         check_sweden=False,
     )
-    pois = read_osm_pois(
-        andorra_pbf, tags={"amenity": ["restaurant", "cafe", "bank", "pharmacy", "school"]}
-    ).to_crs("EPSG:3006")
+    pois = read_osm_pois(andorra_pbf, tags={"amenity": list(ANDORRA_AMENITIES)}).to_crs("EPSG:3006")
     x = pois.geometry.x.to_numpy()
     west = x < np.median(x)
-    rng = np.random.default_rng(9)
-    demand = validate_demand(
-        gpd.GeoDataFrame(
-            {
-                "demand_id": pois["osm_id"].astype(str),
-                "weight": rng.integers(1, 30, len(pois)).astype(float),
-                "source": "test:andorra-amenities",
-                "municipality_code": np.where(west, "AD-W", "AD-E"),
-                "municipality": np.where(west, "Westvalley", "Eastvalley"),
-                "region_code": "AD",
-                "region": "Andorra",
-            },
-            geometry=pois.geometry.to_numpy(),
-            crs=pois.crs,
-        )
+    demand = amenity_demand(
+        pois,
+        municipality_code=np.where(west, "AD-W", "AD-E"),
+        municipality=np.where(west, "Westvalley", "Eastvalley"),
     )
     coverage = CoverageSettings(thresholds_min=THRESHOLDS)
     before = run_coverage(andorra_net, stations, demand, coverage=coverage, draw_isochrones=False)

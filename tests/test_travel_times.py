@@ -18,6 +18,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
+from conftest import points_near_nodes
 
 from planner import travel_times
 from planner.errors import ParameterError
@@ -306,15 +307,6 @@ def brute_force(graph: nx.MultiDiGraph, s: SnappedPoints) -> tuple[np.ndarray, n
     return to_points, to_nodes
 
 
-def _points_near_nodes(graph: nx.MultiDiGraph, n: int, seed: int) -> list[shapely.Point]:
-    rng = np.random.default_rng(seed)
-    ids = np.array(sorted(graph.nodes), dtype=np.int64)
-    chosen = rng.choice(ids, size=n, replace=False)
-    x = np.array([graph.nodes[c]["x"] for c in chosen]) + rng.uniform(-150, 150, n)
-    y = np.array([graph.nodes[c]["y"] for c in chosen]) + rng.uniform(-150, 150, n)
-    return list(shapely.points(x, y))
-
-
 def _same_edge_points(graph: nx.MultiDiGraph) -> list[shapely.Point]:
     """Two points on the longest two-way road, two on the longest one-way road."""
     lines = _edge_lines(graph)
@@ -331,7 +323,7 @@ def snapped_case(
     request: pytest.FixtureRequest, ttgs: dict[str, TravelTimeGraph]
 ) -> tuple[nx.MultiDiGraph, TravelTimeGraph, SnappedPoints, np.ndarray, np.ndarray]:
     g = request.getfixturevalue(request.param).graph
-    pts = _same_edge_points(g) + _points_near_nodes(g, 26, seed=5)
+    pts = _same_edge_points(g) + points_near_nodes(g, 26, seed=5)
     snapped = snap_points(g, gpd.GeoSeries(pts, crs="EPSG:3006"))
     return (g, ttgs[request.param], snapped, *brute_force(g, snapped))
 
@@ -384,7 +376,7 @@ def _subset(s: SnappedPoints, rows: np.ndarray) -> SnappedPoints:
 @pytest.mark.usefixtures("always_parallel")
 def test_point_times_workers(andorra_net: RoadNetwork, ttgs: dict[str, TravelTimeGraph]) -> None:
     g = andorra_net.graph
-    s = snap_points(g, gpd.GeoSeries(_points_near_nodes(g, 130, seed=6), crs="EPSG:3006"))
+    s = snap_points(g, gpd.GeoSeries(points_near_nodes(g, 130, seed=6), crs="EPSG:3006"))
     ttg = ttgs["andorra_net"]
     dest = _subset(s, np.arange(40))
     np.testing.assert_array_equal(
@@ -418,7 +410,7 @@ def test_points_on_a_loop(kind: str, andorra_net: RoadNetwork, ttgs: dict) -> No
     assert loops, f"Andorra's network holds a {kind} loop"
     loop = loops[0]
     pts = [lines[loop].interpolate(f, normalized=True) for f in (0.1, 0.8)]
-    pts += _points_near_nodes(g, 4, seed=8)
+    pts += points_near_nodes(g, 4, seed=8)
     s = snap_points(g, gpd.GeoSeries(pts, crs="EPSG:3006"))
     assert s.edge_u[0] == s.edge_v[0] == s.edge_u[1] == loop[0]
     to_points, to_nodes = brute_force(g, s)
