@@ -48,7 +48,6 @@ import contextlib
 import cProfile
 import csv
 import gc
-import hashlib
 import io
 import math
 import multiprocessing as mp
@@ -56,7 +55,6 @@ import os
 import pstats
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -65,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from travel_times import machine_description
+from travel_times import machine_description, source_state
 
 REPO = Path(__file__).resolve().parents[1]
 ANDORRA = REPO.parent / "shared/data/osm/andorra.osm.pbf"
@@ -95,37 +93,15 @@ STAGES = {
 # ---------------------------------------------------------------------------
 
 
-def source_state() -> str:
-    """Git commit and the state of the planner modules this benchmark times."""
-    files = ["planner/isochrones.py", "planner/travel_times.py", "planner/snapping.py"]
-    digest = hashlib.sha256((REPO / files[0]).read_bytes()).hexdigest()[:12]
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", *files],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-    except (OSError, subprocess.CalledProcessError):
-        return f"planner/isochrones.py sha256 {digest} (no git)"
-    changed = [f for f in files if f in dirty]
-    state = "uncommitted changes in " + ", ".join(changed) if changed else "all as committed"
-    return f"git {head}; {', '.join(files)}: {state}; planner/isochrones.py sha256 {digest}"
-
-
 def describe_machine() -> dict[str, str]:
     import geopandas
     import rasterio
     import shapely
 
     info = machine_description()
-    info["planner_source"] = source_state()
+    info["planner_source"] = source_state(
+        "planner/isochrones.py", "planner/travel_times.py", "planner/snapping.py"
+    )
     info["shapely"] = shapely.__version__
     info["geopandas"] = geopandas.__version__
     info["rasterio"] = rasterio.__version__

@@ -138,7 +138,7 @@ def machine_description() -> dict[str, str]:
     import planner
 
     return {
-        "planner_source": _source_state(),
+        "planner_source": source_state(),
         "cpu": cpu,
         "cores": f"{os.cpu_count()} ({usable} usable)",
         "ram": ram,
@@ -152,14 +152,14 @@ def machine_description() -> dict[str, str]:
     }
 
 
-def _source_state() -> str:
-    """Git commit of the repository and the state of planner/travel_times.py."""
+def source_state(*files: str) -> str:
+    """Git commit and whether ``files`` (repository paths) have uncommitted changes."""
     import hashlib
     import subprocess
 
+    files = files or ("planner/travel_times.py",)
     repo = Path(__file__).resolve().parents[1]
-    engine = repo / "planner" / "travel_times.py"
-    digest = hashlib.sha256(engine.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256((repo / files[0]).read_bytes()).hexdigest()[:12]
     try:
         head = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
@@ -168,15 +168,16 @@ def _source_state() -> str:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--", "planner/travel_times.py"],
+            ["git", "-C", str(repo), "status", "--porcelain", "--", *files],
             capture_output=True,
             text=True,
             check=True,
-        ).stdout.strip()
+        ).stdout.split()
     except (OSError, subprocess.CalledProcessError):
-        return f"planner/travel_times.py sha256 {digest} (no git)"
-    state = "with uncommitted changes" if dirty else "as committed"
-    return f"git {head}; planner/travel_times.py {state}, sha256 {digest}"
+        return f"{files[0]} sha256 {digest} (no git)"
+    changed = [f for f in files if f in dirty]
+    state = "uncommitted changes in " + ", ".join(changed) if changed else "all as committed"
+    return f"git {head}; {', '.join(files)}: {state}; {files[0]} sha256 {digest}"
 
 
 def _load_average() -> str:
