@@ -871,6 +871,32 @@ def _candidates(
     )
 
 
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Run the travel times (and the heuristic's rounds) on this Dask cluster, "
+        "e.g. tcp://10.0.0.5:8786.",
+    ),
+]
+ClusterWorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Start a local Dask cluster of N worker processes (default: run in this process).",
+    ),
+]
+
+
+def _executor(scheduler: str | None, workers: int | None) -> Any:
+    """In process (neither option), a local Dask cluster (--workers) or a cluster (--scheduler)."""
+    from planner.distributed import make_executor
+
+    if scheduler is None and workers is None:
+        return None
+    return make_executor(scheduler=scheduler, workers=workers)
+
+
 @app.command("optimise")
 def optimise_cmd(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for sites and tables.")],
@@ -912,6 +938,15 @@ def optimise_cmd(
         bool, typer.Option("--no-gain-curve", help="Skip solving for k = 1..add.")
     ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Heuristic seed.")] = 0,
+    cutoff_min: Annotated[
+        float | None,
+        typer.Option(
+            "--cutoff-min",
+            help="National runs: new sites' response times only up to this, min, stored "
+            "sparse (needs --solver heuristic).",
+        ),
+    ] = None,
+    scheduler: SchedulerOpt = None,
     candidates: Annotated[
         str, typer.Option("--candidates", help="Candidate sources: osm, grid, file (commas).")
     ] = "osm,grid",
@@ -976,6 +1011,7 @@ def optimise_cmd(
         mip_gap=gap,
         gain_curve=not no_gain_curve,
         seed=seed,
+        cutoff_min=cutoff_min,
     )
     coverage = CoverageSettings(thresholds_min=_thresholds(thresholds))
     layer = _hours_filter(
@@ -991,17 +1027,23 @@ def optimise_cmd(
         network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
     )
     sites = _candidates(network, args, candidates, grid_spacing_m, candidates_file, crs, not_sweden)
-    result = run_optimise(
-        network,
-        frame,
-        layer,
-        sites,
-        settings=settings,
-        coverage=coverage,
-        max_snap_m=max_snap_m,
-        workers=workers,
-        progress=progress,
-    )
+    executor = _executor(scheduler, None)
+    try:
+        result = run_optimise(
+            network,
+            frame,
+            layer,
+            sites,
+            settings=settings,
+            coverage=coverage,
+            max_snap_m=max_snap_m,
+            workers=workers,
+            executor=executor,
+            progress=progress,
+        )
+    finally:
+        if executor is not None:
+            executor.close()
     paths = write_optimise(
         result,
         out_dir,
@@ -1059,30 +1101,6 @@ OfflineOpt = Annotated[
         help="Inline Leaflet's JavaScript and CSS in the map so it opens with no network.",
     ),
 ]
-
-
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler", help="Run the travel times on this Dask cluster, e.g. tcp://10.0.0.5:8786."
-    ),
-]
-ClusterWorkersOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--workers",
-        help="Start a local Dask cluster of N worker processes (default: run in this process).",
-    ),
-]
-
-
-def _executor(scheduler: str | None, workers: int | None) -> Any:
-    """In process (neither option), a local Dask cluster (--workers) or a cluster (--scheduler)."""
-    from planner.distributed import make_executor
-
-    if scheduler is None and workers is None:
-        return None
-    return make_executor(scheduler=scheduler, workers=workers)
 
 
 def _cache_folder(cache_dir: Path | None, no_cache: bool) -> Path | None:

@@ -223,6 +223,23 @@ CANDIDATE_GRID_SPACING_M = 3000.0
 #: skipped (about 10-20 s of BLAS on this machine). Implementation choice.
 DOMINANCE_MAX_FLOPS = 2e11
 
+#: Sparse (national) instances: stored demand-site pairs per candidate block
+#: of the heuristic's gain and swap evaluation. A block's temporaries are
+#: about ten float64 arrays of this length (~160 MB), so a worker's memory
+#: beyond the instance stays bounded. Implementation choice.
+SPARSE_BLOCK_PAIRS = 2_000_000
+#: Sparse instances, models that are not a sum over demand points (p-center):
+#: a block is densified to demand × candidates cells, at most this many
+#: (256 MB of float64). Implementation choice.
+SPARSE_DENSE_BLOCK_CELLS = 32_000_000
+#: Blocks per worker of each heuristic round, so a slow or lost worker
+#: holds up only a small share of the round. Implementation choice.
+SPARSE_BLOCKS_PER_WORKER = 2
+#: Largest dense cost matrix (demand × candidate sites × 8 bytes) the
+#: optimiser builds before it asks for a cutoff (a sparse instance) instead:
+#: 2 GiB, a quarter of a modest laptop's memory. Planning choice.
+DENSE_COST_MAX_BYTES = 2 * 1024**3
+
 # --------------------------------------------------------------------------
 # Report and compare
 # --------------------------------------------------------------------------

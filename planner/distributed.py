@@ -21,6 +21,12 @@ order its blocks ran.
   is rescheduled elsewhere by the scheduler and, if the scheduler gives up on
   it (``KilledWorker``), submitted again, up to the same number of times.
 
+An iterative algorithm that maps over the same large input many times (the
+optimiser's swap search: one round of candidate blocks per swap) opens a
+*session* with that input, ``with executor.session(shared) as s``, and calls
+``s.map_blocks(fn, tasks)`` once per round: the input is sent to the workers
+once for the whole session, not once per round.
+
 Use :func:`make_executor` and close the executor (it is a context manager).
 Workers of an existing cluster must have the same version of planner
 installed.
@@ -30,16 +36,33 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, Protocol
 
 from planner import constants
 from planner.errors import ParameterError
 
-__all__ = ["BlockExecutor", "DaskExecutor", "InProcessExecutor", "make_executor"]
+__all__ = [
+    "BlockExecutor",
+    "BlockSession",
+    "DaskExecutor",
+    "InProcessExecutor",
+    "make_executor",
+]
 
 log = logging.getLogger(__name__)
+
+
+class BlockSession(Protocol):
+    """A shared input already on the workers; map block functions over it."""
+
+    def map_blocks(
+        self, fn: Callable[[Any, Any], Any], tasks: Sequence[tuple[int, Any]]
+    ) -> Generator[tuple[int, Any], None, None]:
+        """Yield ``(index, fn(shared, task))`` for every ``(index, task)``, as they finish."""
+        ...
 
 
 class BlockExecutor(Protocol):
@@ -55,6 +78,10 @@ class BlockExecutor(Protocol):
         tasks: Sequence[tuple[int, Any]],
     ) -> Generator[tuple[int, Any], None, None]:
         """Yield ``(index, fn(shared, task))`` for every ``(index, task)``, as they finish."""
+        ...
+
+    def session(self, shared: Any) -> AbstractContextManager[BlockSession]:
+        """Send ``shared`` to the workers once, for several rounds of ``map_blocks``."""
         ...
 
     def close(self) -> None:
@@ -80,6 +107,17 @@ class _ExecutorBase:
         self.close()
 
 
+class _InProcessSession:
+    def __init__(self, shared: Any) -> None:
+        self.shared = shared
+
+    def map_blocks(
+        self, fn: Callable[[Any, Any], Any], tasks: Sequence[tuple[int, Any]]
+    ) -> Generator[tuple[int, Any], None, None]:
+        for index, task in tasks:
+            yield index, fn(self.shared, task)
+
+
 class InProcessExecutor(_ExecutorBase):
     """Run the blocks one after the other in this process (no Dask needed)."""
 
@@ -92,8 +130,12 @@ class InProcessExecutor(_ExecutorBase):
         tasks: Sequence[tuple[int, Any]],
     ) -> Generator[tuple[int, Any], None, None]:
         """Yield ``(index, fn(shared, task))`` in task order."""
-        for index, task in tasks:
-            yield index, fn(shared, task)
+        yield from _InProcessSession(shared).map_blocks(fn, tasks)
+
+    @contextmanager
+    def session(self, shared: Any) -> Iterator[_InProcessSession]:
+        """A session over ``shared`` (nothing is copied in process)."""
+        yield _InProcessSession(shared)
 
     def __repr__(self) -> str:
         return "InProcessExecutor()"
@@ -149,34 +191,67 @@ class DaskExecutor(_ExecutorBase):
         are retried (see the class); any other failure is raised once its
         retries are spent, and the remaining blocks are cancelled.
         """
+        if not tasks:
+            return
+        with self.session(shared) as session:
+            yield from session.map_blocks(fn, tasks)
+
+    @contextmanager
+    def session(self, shared: Any) -> Iterator[_DaskSession]:
+        """Scatter ``shared`` to every worker once; released when the session ends."""
+        _import_distributed()
+        [future] = self.client.scatter([shared], broadcast=True, hash=False)
+        try:
+            yield _DaskSession(self, future)
+        finally:
+            future.release()
+
+    def close(self) -> None:
+        """Close the client, and the local cluster if this executor started it."""
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def __repr__(self) -> str:
+        return f"DaskExecutor({self.client.scheduler.address!r})"
+
+
+class _DaskSession:
+    """Rounds of blocks over one scattered input (see :meth:`DaskExecutor.session`)."""
+
+    def __init__(self, executor: DaskExecutor, shared_future: Any) -> None:
+        self.executor = executor
+        self.shared_future = shared_future
+
+    def map_blocks(
+        self, fn: Callable[[Any, Any], Any], tasks: Sequence[tuple[int, Any]]
+    ) -> Generator[tuple[int, Any], None, None]:
         distributed = _import_distributed()
         if not tasks:
             return
-        client = self.client
-        [shared_future] = client.scatter([shared], broadcast=True, hash=False)
+        client, retries = self.executor.client, self.executor.retries
         run = uuid.uuid4().hex[:12]
-        pending: dict[str, tuple[int, Any, int]] = {}
+        pending: dict[str, tuple[int, Any, int, Any]] = {}
 
         def submit(index: int, task: Any, attempt: int) -> Any:
             future = client.submit(
                 fn,
-                shared_future,
+                self.shared_future,
                 task,
                 key=f"planner-block-{run}-{index}-{attempt}",
-                retries=self.retries,
+                retries=retries,
                 pure=False,
             )
-            pending[future.key] = (index, task, attempt)
+            pending[future.key] = (index, task, attempt, future)
             return future
 
-        futures = [submit(index, task, 0) for index, task in tasks]
-        queue = distributed.as_completed(futures)
+        queue = distributed.as_completed([submit(index, task, 0) for index, task in tasks])
         try:
             for future in queue:
-                index, task, attempt = pending.pop(future.key)
+                index, task, attempt, _ = pending.pop(future.key)
                 if future.status == "error":
                     exc = future.exception()
-                    if isinstance(exc, distributed.KilledWorker) and attempt < self.retries:
+                    if isinstance(exc, distributed.KilledWorker) and attempt < retries:
                         log.warning("block %d lost with its worker; submitting it again", index)
                         queue.add(submit(index, task, attempt + 1))
                         future.release()
@@ -188,17 +263,7 @@ class DaskExecutor(_ExecutorBase):
         finally:
             queue.clear()
             if pending:
-                client.cancel([f for f in futures if f.key in pending])
-            shared_future.release()
-
-    def close(self) -> None:
-        """Close the client, and the local cluster if this executor started it."""
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-
-    def __repr__(self) -> str:
-        return f"DaskExecutor({self.client.scheduler.address!r})"
+                client.cancel([entry[3] for entry in pending.values()])
 
 
 def make_executor(

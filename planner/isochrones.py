@@ -56,8 +56,10 @@ __all__ = [
     "EdgeSamples",
     "IsochroneSettings",
     "catchment_isochrones",
+    "catchment_isochrones_from_nearest",
     "demand_inside",
     "fleet_isochrones",
+    "fleet_isochrones_from_nearest",
     "origin_edge_samples",
     "sample_edges",
     "station_isochrones",
@@ -489,34 +491,153 @@ def station_isochrones(
     return _frame(rows)
 
 
-def _best(
-    samples: EdgeSamples,
-    node_times: np.ndarray,
-    origin_samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] | None,
-    limit: float,
-    progress: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Samples reached within ``limit`` s by the fastest origin: (x, y, time s, origin)."""
-    best_t = np.full(len(samples), np.inf)
-    best_o = np.full(len(samples), -1, dtype=np.int64)
-    origins = tqdm(
+def _nearest_rows(node_times: np.ndarray, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per node: the fastest row's time (s) and that row, ``-1`` where no row is finite.
+
+    One row at a time (memory ``O(nodes)``); a smaller time wins and equal
+    times go to the lower row, as :func:`numpy.argmin`.
+    """
+    best_t = np.full(node_times.shape[1], np.inf)
+    best_o = np.full(node_times.shape[1], -1, dtype=np.int64)
+    rows = tqdm(
         range(node_times.shape[0]), desc="fastest station", disable=not progress, leave=False
     )
-    for i in origins:  # one origin at a time: memory stays O(samples)
-        index, t = samples.reached(node_times[i], limit)
-        better = t < best_t[index]
-        best_t[index[better]] = t[better]
-        best_o[index[better]] = i
-    keep = np.isfinite(best_t)
-    x, y, t, best = samples.x[keep], samples.y[keep], best_t[keep], best_o[keep]
-    if origin_samples is not None:
-        x = np.concatenate([x, *(s[0] for s in origin_samples)])
-        y = np.concatenate([y, *(s[1] for s in origin_samples)])
-        t = np.concatenate([t, *(s[2] for s in origin_samples)])
-        best = np.concatenate(
-            [best, *(np.full(len(s[0]), i) for i, s in enumerate(origin_samples))]
+    for i in rows:
+        row = node_times[i]
+        better = row < best_t
+        best_t[better] = row[better]
+        best_o[better] = i
+    return best_t, best_o
+
+
+def _check_nearest(
+    samples: EdgeSamples,
+    node_time: np.ndarray,
+    node_origin: np.ndarray | None = None,
+    n_origins: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``node_time`` as float and ``node_origin`` as int64, or a ParameterError."""
+    time = np.asarray(node_time, dtype=np.float64)
+    if time.ndim != 1:
+        raise ParameterError("node_time: one drive time (s) per network node is needed")
+    if len(samples) and len(time) <= max(samples.tail.max(), samples.head.max()):
+        raise ParameterError("node_time: one drive time (s) per network node is needed")
+    if node_origin is None:
+        return time, None
+    origin = np.asarray(node_origin)
+    if origin.shape != time.shape or not np.issubdtype(origin.dtype, np.integer):
+        raise ParameterError("node_origin: one station row (integer) per network node is needed")
+    origin = origin.astype(np.int64, copy=False)
+    reached = np.isfinite(time)
+    if len(origin) and (
+        origin.min() < -1
+        or (n_origins is not None and origin.max() >= n_origins)
+        or (origin[reached] < 0).any()
+    ):
+        raise ParameterError(
+            "node_origin: give the row of each node's nearest station (0 .. stations - 1), "
+            "-1 only where node_time is inf"
         )
+    return time, origin
+
+
+def _with_origin_samples(
+    x: np.ndarray,
+    y: np.ndarray,
+    t: np.ndarray,
+    best: np.ndarray,
+    origin_samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Append each origin's own-edge samples, labelled with the origin's row."""
+    if origin_samples is None:
+        return x, y, t, best
+    x = np.concatenate([x, *(s[0] for s in origin_samples)])
+    y = np.concatenate([y, *(s[1] for s in origin_samples)])
+    t = np.concatenate([t, *(s[2] for s in origin_samples)])
+    best = np.concatenate([best, *(np.full(len(s[0]), i) for i, s in enumerate(origin_samples))])
     return x, y, t, best
+
+
+def _best_from_nearest(
+    samples: EdgeSamples,
+    node_time: np.ndarray,
+    node_origin: np.ndarray,
+    origin_samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] | None,
+    limit: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Samples reached within ``limit`` s by the fastest origin: (x, y, time s, origin).
+
+    From each node's nearest origin (:func:`_nearest_rows`, or merged block
+    by block of origins) rather than every origin's times. A sample's time
+    over all origins is ``min(T[tail] + f × forward, T[head] + (1 − f) ×
+    backward)`` with ``T`` the nearest origin's time per node (rounding is
+    monotone, so this is bit for bit the minimum over the origins one by
+    one); its origin is the nearest origin of the end that gives that time,
+    the lower row when both ends do. Memory is ``O(nodes + samples)``.
+    """
+    index, t = samples.reached(node_time, limit)
+    finite = np.isfinite(t)  # an infinite limit keeps unreached samples
+    index, t = index[finite], t[finite]
+    road = samples.road[index]
+    f = samples.frac[index]
+    tail, head = samples.tail[road], samples.head[road]
+    # the two terms of EdgeSamples.reached, computed the same way
+    ahead = node_time[tail] + f * samples.forward_s[road]
+    with np.errstate(invalid="ignore"):  # inf × 0 at the head of a one-way road
+        back = node_time[head] + (1.0 - f) * samples.backward_s[road]
+    via_tail, via_head = ahead == t, back == t
+    best = np.where(
+        via_tail & via_head,
+        np.minimum(node_origin[tail], node_origin[head]),
+        np.where(via_tail, node_origin[tail], node_origin[head]),
+    )
+    return _with_origin_samples(samples.x[index], samples.y[index], t, best, origin_samples)
+
+
+def _fleet_frame(
+    x: np.ndarray,
+    y: np.ndarray,
+    t: np.ndarray,
+    budgets: np.ndarray,
+    settings: IsochroneSettings,
+) -> gpd.GeoDataFrame:
+    found = {k: geom for k, _, geom in _bands(x, y, t, budgets=budgets, settings=settings)}
+    return _frame(
+        [
+            {
+                "band_min": threshold,
+                "drive_budget_s": float(budgets[k]),
+                "geometry": found.get(k, shapely.MultiPolygon()),
+            }
+            for k, threshold in enumerate(settings.thresholds_min)
+        ]
+    )
+
+
+def _catchment_frame(
+    x: np.ndarray,
+    y: np.ndarray,
+    t: np.ndarray,
+    best: np.ndarray,
+    names: Sequence[str],
+    budgets: np.ndarray,
+    settings: IsochroneSettings,
+) -> gpd.GeoDataFrame:
+    found = {
+        (k, j): geom
+        for k, j, geom in _bands(x, y, t, budgets=budgets, settings=settings, label=best)
+    }
+    rows: list[dict[str, object]] = [
+        {
+            "station": names[j],
+            "band_min": threshold,
+            "drive_budget_s": float(budgets[k]),
+            "geometry": found.get((k, j), shapely.MultiPolygon()),
+        }
+        for j in range(len(names))
+        for k, threshold in enumerate(settings.thresholds_min)
+    ]
+    return _frame(rows)
 
 
 def fleet_isochrones(
@@ -536,22 +657,60 @@ def fleet_isochrones(
     -------
     geopandas.GeoDataFrame
         One row per band: ``band_min``, ``drive_budget_s``, ``area_km2``,
+        MultiPolygon geometry (EPSG:3006). Equal to
+        :func:`fleet_isochrones_from_nearest` on the fastest time per node.
+    """
+    if node_times.ndim != 2:
+        raise ParameterError("node_times: one row of drive times per station is needed")
+    node_time, _ = _nearest_rows(node_times, progress)
+    return fleet_isochrones_from_nearest(
+        samples, node_time, turnout_s=turnout_s, settings=settings, origin_samples=origin_samples
+    )
+
+
+def fleet_isochrones_from_nearest(
+    samples: EdgeSamples,
+    node_time: np.ndarray,
+    *,
+    turnout_s: float,
+    settings: IsochroneSettings | None = None,
+    origin_samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+) -> gpd.GeoDataFrame:
+    """:func:`fleet_isochrones` from the nearest station's drive time to every node.
+
+    Memory is ``O(nodes + samples)`` whatever the number of stations, so the
+    stations × nodes drive times need never be held at once (compute the
+    minimum per node block by block of stations).
+
+    Parameters
+    ----------
+    samples
+        Edge samples of the network (:func:`sample_edges`).
+    node_time
+        ``(n_nodes,)`` drive time from the nearest station to every node, s
+        (``inf`` where none reaches it), in
+        :class:`~planner.travel_times.TravelTimeGraph` node order.
+    turnout_s
+        Turn-out time, s (subtracted from each band when bands are response times).
+    settings
+        Thresholds, buffer and cell size.
+    origin_samples
+        Samples along each station's own edge (:func:`origin_edge_samples`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per band: ``band_min``, ``drive_budget_s``, ``area_km2``,
         MultiPolygon geometry (EPSG:3006).
     """
     settings = settings or IsochroneSettings()
+    time, _ = _check_nearest(samples, node_time)
     budgets = settings.budgets_s(turnout_s)
-    x, y, t, _ = _best(samples, node_times, origin_samples, float(budgets.max()), progress)
-    found = {k: geom for k, _, geom in _bands(x, y, t, budgets=budgets, settings=settings)}
-    return _frame(
-        [
-            {
-                "band_min": threshold,
-                "drive_budget_s": float(budgets[k]),
-                "geometry": found.get(k, shapely.MultiPolygon()),
-            }
-            for k, threshold in enumerate(settings.thresholds_min)
-        ]
+    index, t = samples.reached(time, float(budgets.max()))
+    x, y, t, _ = _with_origin_samples(
+        samples.x[index], samples.y[index], t, np.zeros(len(index), np.int64), origin_samples
     )
+    return _fleet_frame(x, y, t, budgets, settings)
 
 
 def catchment_isochrones(
@@ -572,27 +731,75 @@ def catchment_isochrones(
         One row per station and band: ``station``, ``band_min``,
         ``drive_budget_s``, ``area_km2``, MultiPolygon geometry (EPSG:3006).
         The catchments of one band do not overlap and together make the
-        fleet's band.
+        fleet's band. Equal to :func:`catchment_isochrones_from_nearest` on
+        the fastest time and station per node.
+    """
+    _check_times(node_times, samples, names)
+    node_time, node_origin = _nearest_rows(node_times, progress)
+    return catchment_isochrones_from_nearest(
+        samples,
+        node_time,
+        node_origin,
+        names=names,
+        turnout_s=turnout_s,
+        settings=settings,
+        origin_samples=origin_samples,
+    )
+
+
+def catchment_isochrones_from_nearest(
+    samples: EdgeSamples,
+    node_time: np.ndarray,
+    node_origin: np.ndarray,
+    *,
+    names: Sequence[str],
+    turnout_s: float,
+    settings: IsochroneSettings | None = None,
+    origin_samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+) -> gpd.GeoDataFrame:
+    """:func:`catchment_isochrones` from each node's nearest station and its time.
+
+    A sample on a road is reached from the end whose nearest station gives
+    it the smaller time, and belongs to that station; when both ends give
+    the same time it belongs to the lower station row, so the result equals
+    :func:`catchment_isochrones` on the full drive times. Memory is
+    ``O(nodes + samples)`` whatever the number of stations.
+
+    Parameters
+    ----------
+    samples
+        Edge samples of the network (:func:`sample_edges`).
+    node_time
+        ``(n_nodes,)`` drive time from the nearest station to every node, s
+        (``inf`` where none reaches it), in
+        :class:`~planner.travel_times.TravelTimeGraph` node order.
+    node_origin
+        ``(n_nodes,)`` row (position in ``names``) of that station, the
+        lowest row among equal times (as :func:`numpy.argmin`); ``-1``
+        where ``node_time`` is ``inf``.
+    names
+        Station names, one per row.
+    turnout_s
+        Turn-out time, s (subtracted from each band when bands are response times).
+    settings
+        Thresholds, buffer and cell size.
+    origin_samples
+        Samples along each station's own edge (:func:`origin_edge_samples`),
+        one entry per station.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`catchment_isochrones`.
     """
     settings = settings or IsochroneSettings()
-    _check_times(node_times, samples, names)
+    time, origin = _check_nearest(samples, node_time, node_origin, len(names))
+    assert origin is not None
+    if origin_samples is not None and len(origin_samples) != len(names):
+        raise ParameterError("origin_samples: one entry per station (name) is needed")
     budgets = settings.budgets_s(turnout_s)
-    x, y, t, best = _best(samples, node_times, origin_samples, float(budgets.max()), progress)
-    found = {
-        (k, j): geom
-        for k, j, geom in _bands(x, y, t, budgets=budgets, settings=settings, label=best)
-    }
-    rows: list[dict[str, object]] = [
-        {
-            "station": names[j],
-            "band_min": threshold,
-            "drive_budget_s": float(budgets[k]),
-            "geometry": found.get((k, j), shapely.MultiPolygon()),
-        }
-        for j in range(len(names))
-        for k, threshold in enumerate(settings.thresholds_min)
-    ]
-    return _frame(rows)
+    x, y, t, best = _best_from_nearest(samples, time, origin, origin_samples, float(budgets.max()))
+    return _catchment_frame(x, y, t, best, names, budgets, settings)
 
 
 def origin_edge_samples(

@@ -7,7 +7,10 @@ whole scenario (``planner plan``) and the offline demo.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from tqdm.auto import tqdm
 
 from planner import constants
 from planner.coverage import (
@@ -35,15 +40,24 @@ from planner.export import (
     write_workbook,
 )
 from planner.isochrones import (
+    EdgeSamples,
     IsochroneSettings,
     catchment_isochrones,
+    catchment_isochrones_from_nearest,
     demand_inside,
     fleet_isochrones,
+    fleet_isochrones_from_nearest,
     origin_edge_samples,
     sample_edges,
     station_isochrones,
 )
-from planner.matrix import compute_matrix
+from planner.matrix import (
+    _merge_nearest,
+    _Nearest,
+    compute_matrix,
+    compute_nearest,
+    default_block_size,
+)
 from planner.optimise import (
     LSCP,
     MCLP,
@@ -55,8 +69,10 @@ from planner.optimise import (
     PCenter,
     PMedian,
     Solution,
+    SparseInstance,
     gain_curve,
     make_instance,
+    make_sparse_instance,
     site_contributions,
     solve_exact,
     solve_heuristic,
@@ -66,6 +82,8 @@ from planner.sites import FLEET_TYPES
 from planner.snapping import SnappedPoints, edge_frame, snap_points
 from planner.travel_times import (
     TravelTimeGraph,
+    _augmented,
+    _dijkstra_block,
     build_travel_time_graph,
     nearest_table,
     point_times,
@@ -361,11 +379,8 @@ def _isochrone_layers(
     progress: bool,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Fleet bands, station bands and catchments from drive times to every node."""
-    graph = network.graph
     turnout = network.settings.speed_model.turnout_s
-    cell, _ = settings.grid
-    samples = sample_edges(graph, ttg, spacing_m=cell, edges=edges)
-    own = origin_edge_samples(snapped, graph, spacing_m=cell)
+    samples, own = _isochrone_samples(network, edges, ttg, snapped, settings)
     fleet = fleet_isochrones(
         samples,
         node_times,
@@ -388,6 +403,197 @@ def _isochrone_layers(
         origin_samples=own, progress=progress,
     )  # fmt: skip
     return fleet, per_station, catchments
+
+
+def _isochrone_samples(
+    network: RoadNetwork,
+    edges: gpd.GeoDataFrame,
+    ttg: TravelTimeGraph,
+    snapped: SnappedPoints,
+    settings: IsochroneSettings,
+) -> tuple[EdgeSamples, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Samples along every road and along each station's own edge, every cell (m)."""
+    cell, _ = settings.grid
+    samples = sample_edges(network.graph, ttg, spacing_m=cell, edges=edges)
+    return samples, origin_edge_samples(snapped, network.graph, spacing_m=cell)
+
+
+def _nearest_nodes(
+    node_time: np.ndarray, node_origin: np.ndarray, names: list[str], turnout_s: float
+) -> pd.DataFrame:
+    """:func:`_nearest` from each node's nearest station (time s and row, ``-1`` for none).
+
+    The same table as :func:`planner.travel_times.nearest_table` on the
+    stations × nodes times whose per-node argmin gave ``node_origin``.
+    """
+    labels = np.asarray(names, dtype=object)
+    return pd.DataFrame(
+        {
+            "nearest_station": np.where(node_origin >= 0, labels[node_origin], None),
+            "drive_s": node_time,
+            "response_s": node_time + turnout_s,
+            "drive_min": node_time / 60.0,
+            "response_min": (node_time + turnout_s) / 60.0,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class _CoverageShared:
+    """What every block of stations needs (:func:`_coverage_block`), sent to each worker once."""
+
+    ttg: TravelTimeGraph
+    graph: sp.csr_array  # ttg.matrix with one virtual node per station, as in point_times
+    stations: SnappedPoints
+    demand: SnappedPoints
+    names: tuple[str, ...]
+    turnout_s: float
+    isochrones: IsochroneSettings
+    samples: EdgeSamples | None  # None: no isochrones drawn
+
+
+@dataclass(frozen=True)
+class _CoverageTask:
+    """One block of stations: rows ``start:stop`` and their own-edge samples."""
+
+    start: int
+    stop: int
+    origin_samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None
+
+
+@dataclass(frozen=True)
+class _CoverageBlock:
+    """What one block of stations sends back: nothing of size stations × nodes."""
+
+    to_demand: np.ndarray  # (block, n_demand) drive times to the demand points, s
+    nearest: _Nearest  # per node: the block's fastest time (s) and its station row
+    station_bands: gpd.GeoDataFrame | None  # the block's stations' isochrones
+
+
+def _coverage_block(shared: _CoverageShared, task: _CoverageTask) -> _CoverageBlock:
+    """Drive times of one block of stations to every node, reduced for coverage (pure).
+
+    The block's rows of the stations × nodes times come from the Dijkstra
+    call of :func:`planner.travel_times.point_times` on the same graph, so
+    they are bit for bit those of the dense path; they exist only while the
+    block runs (``block × nodes × 8`` bytes).
+    """
+    n = shared.ttg.n_nodes
+    sources = np.arange(task.start, task.stop, dtype=np.int64) + n
+    node_times = _dijkstra_block(shared.graph, sources, math.inf)[:, :n]
+    stations = shared.stations.take(slice(task.start, task.stop))
+    to_demand = times_to_points(shared.ttg, node_times, stations, shared.demand)
+    arg = np.argmin(node_times, axis=0)  # first of equal times: the lower station
+    best = node_times[arg, np.arange(n)]
+    nearest = _Nearest(best, np.where(np.isfinite(best), arg + task.start, -1))
+    bands = None
+    if shared.samples is not None:
+        bands = station_isochrones(
+            shared.samples,
+            node_times,
+            names=shared.names[task.start : task.stop],
+            turnout_s=shared.turnout_s,
+            settings=shared.isochrones,
+            origin_samples=task.origin_samples,
+        )
+    return _CoverageBlock(to_demand=to_demand, nearest=nearest, station_bands=bands)
+
+
+@dataclass(frozen=True)
+class _BlockedCoverage:
+    """:func:`_coverage_blocks` merged: what :func:`run_coverage` needs of the drive times."""
+
+    to_demand: np.ndarray  # (n_stations, n_demand) drive times, s
+    node_time: np.ndarray  # (n_nodes,) drive time from the nearest station, s
+    node_origin: np.ndarray  # (n_nodes,) its row, -1 if none
+    layers: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame] | None
+
+
+def _coverage_blocks(
+    network: RoadNetwork,
+    edges: gpd.GeoDataFrame,
+    ttg: TravelTimeGraph,
+    stations: SnappedPoints,
+    demand: SnappedPoints,
+    names: list[str],
+    *,
+    isochrones: IsochroneSettings | None,
+    executor: BlockExecutor,
+    block_size: int | None,
+    progress: bool,
+) -> _BlockedCoverage:
+    """Coverage's drive times and isochrones in blocks of stations on ``executor``.
+
+    Each block (:func:`_coverage_block`) returns its times to the demand, its
+    fastest station per node and its stations' isochrones; they are merged
+    here in station order (equal times go to the lower station, as argmin on
+    the dense array), and the fleet bands and catchments are drawn from the
+    nearest station per node. Memory is ``block_size × nodes`` per running
+    block plus ``stations × demand``; never ``stations × nodes``.
+    ``isochrones`` None draws none.
+    """
+    m, n = len(names), ttg.n_nodes
+    graph = _augmented(ttg, stations)
+    size = default_block_size(graph.shape[0], m) if block_size is None else block_size
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise ParameterError(f"block_size = {block_size!r}: must be a whole number >= 1")
+    size = int(size)
+    turnout = network.settings.speed_model.turnout_s
+    samples = own = None
+    if isochrones is not None:
+        samples, own = _isochrone_samples(network, edges, ttg, stations, isochrones)
+    tasks = [
+        (b, _CoverageTask(lo, min(lo + size, m), None if own is None else own[lo : lo + size]))
+        for b, lo in enumerate(range(0, m, size))
+    ]
+    shared = _CoverageShared(
+        ttg=ttg,
+        graph=graph,
+        stations=stations,
+        demand=demand,
+        names=tuple(names),
+        turnout_s=turnout,
+        isochrones=isochrones or IsochroneSettings(),
+        samples=samples,
+    )
+    to_demand = np.full((m, len(demand)), np.inf)
+    nearest = (np.full(n, np.inf), np.full(n, -1, dtype=np.int64))
+    bands: list[gpd.GeoDataFrame | None] = [None] * len(tasks)
+    finished_blocks: set[int] = set()
+    bar = tqdm(
+        total=len(tasks), desc="coverage blocks", unit="block", disable=not progress, leave=False
+    )
+    try:
+        with closing(executor.map_blocks(_coverage_block, shared, tasks)) as finished:
+            for b, result in finished:
+                task = tasks[b][1]
+                to_demand[task.start : task.stop] = result.to_demand
+                _merge_nearest(nearest, result.nearest)  # in any block order
+                bands[b] = result.station_bands
+                finished_blocks.add(b)
+                bar.update(1)
+    finally:
+        bar.close()
+    if len(finished_blocks) != len(tasks):
+        raise RuntimeError(f"executor returned {len(finished_blocks)} of {len(tasks)} blocks")
+    layers = None
+    if samples is not None and isochrones is not None:
+        fleet = fleet_isochrones_from_nearest(
+            samples, nearest[0], turnout_s=turnout, settings=isochrones, origin_samples=own
+        )
+        per_station = gpd.GeoDataFrame(
+            pd.concat([f for f in bands if f is not None], ignore_index=True),
+            geometry="geometry",
+            crs=constants.ANALYSIS_CRS,
+        )
+        catchments = catchment_isochrones_from_nearest(
+            samples, nearest[0], nearest[1], names=names, turnout_s=turnout,
+            settings=isochrones, origin_samples=own,
+        )  # fmt: skip
+        layers = (fleet, per_station, catchments)
+    return _BlockedCoverage(
+        to_demand=to_demand, node_time=nearest[0], node_origin=nearest[1], layers=layers
+    )
 
 
 @dataclass(frozen=True)
@@ -475,6 +681,7 @@ def run_coverage(
     max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
     workers: int = 1,
     executor: BlockExecutor | None = None,
+    block_size: int | None = None,
     index: NetworkIndex | None = None,
     progress: bool = False,
 ) -> CoverageResult:
@@ -508,11 +715,24 @@ def run_coverage(
     max_snap_m
         Points farther than this from a road (m) are unreachable.
     workers
-        Worker processes for the travel times.
+        Worker processes for the travel times (without ``executor``).
     executor
-        Run the travel times in blocks of stations on this executor
-        (:func:`planner.distributed.make_executor`: in process or a Dask
-        cluster) instead; the times are identical.
+        Run the travel times and the isochrones in blocks of stations on
+        this executor (:func:`planner.distributed.make_executor`: in process
+        or a Dask cluster) instead. Each block computes its stations' drive
+        times to every node, s, and sends back only their times to the demand
+        points, the block's fastest station per node and its stations'
+        isochrones; these are merged in station order (equal times go to the
+        lower station), and the fleet bands, catchments and ``road_nodes``
+        are drawn from the nearest station per node. The stations × nodes
+        array is never held: memory is about ``block_size × nodes × 8`` bytes
+        per running block, plus ``stations × demand`` and ``O(nodes +
+        edge samples)`` here. The results are identical to the run without
+        an executor.
+    block_size
+        Stations per block with an ``executor``; default
+        :func:`planner.matrix.default_block_size` of the graph (at most 64,
+        and at least 16 blocks when there are enough stations).
     index
         The network's edge table and travel-time graph, when the caller
         already has them (:func:`index_network`); built here otherwise.
@@ -529,7 +749,7 @@ def run_coverage(
     Raises
     ------
     ParameterError
-        If the fleet is unknown or has no stations.
+        If the fleet is unknown or has no stations, or for a bad ``block_size``.
     """
     coverage = coverage or CoverageSettings()
     iso = isochrones or IsochroneSettings()
@@ -554,14 +774,19 @@ def run_coverage(
     edges, ttg = index.edges, index.ttg
     names = stations["name"].astype(str).tolist()
     dm_snap = snap_points(graph, demand, edges=edges, max_distance_m=max_snap_m)
-    if names:
+    node_times: np.ndarray | None = None  # stations × nodes, only without an executor
+    blocked: _BlockedCoverage | None = None
+    if names and executor is not None:
         st_snap = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
-        if executor is not None:
-            node_times = compute_matrix(
-                ttg, st_snap, None, cutoff_s=None, executor=executor, progress=progress
-            ).to_dense()
-        else:
-            node_times = point_times(ttg, st_snap, workers=workers, progress=progress)
+        blocked = _coverage_blocks(
+            network, edges, ttg, st_snap, dm_snap, names,
+            isochrones=iso if draw_isochrones else None, executor=executor,
+            block_size=block_size, progress=progress,
+        )  # fmt: skip
+        to_demand = blocked.to_demand
+    elif names:
+        st_snap = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
+        node_times = point_times(ttg, st_snap, workers=workers, progress=progress)
         to_demand = times_to_points(ttg, node_times, st_snap, dm_snap)
     else:  # no unit yet (the first ones are to be placed): nothing is reached
         node_times = np.full((0, ttg.n_nodes), np.inf)
@@ -604,16 +829,26 @@ def run_coverage(
     tables = _coverage_tables(demand_out, coverage)
     if aid is not None:
         tables["mutual_aid"] = aid
+    if blocked is not None:
+        nodes = _nearest_nodes(blocked.node_time, blocked.node_origin, names, turnout)
+    else:
+        assert node_times is not None
+        nodes = _nearest(node_times, names, turnout)
     road_nodes = gpd.GeoDataFrame(
-        _nearest(node_times, names, turnout).assign(node_id=ttg.node_ids),
+        nodes.assign(node_id=ttg.node_ids),
         geometry=gpd.points_from_xy(ttg.x, ttg.y),
         crs=constants.ANALYSIS_CRS,
     )
     fleet_bands = station_bands = catchments = None
     if draw_isochrones and names:
-        fleet_bands, station_bands, catchments = _isochrone_layers(
-            network, edges, ttg, st_snap, node_times, names, iso, progress
-        )
+        if blocked is not None:
+            assert blocked.layers is not None
+            fleet_bands, station_bands, catchments = blocked.layers
+        else:
+            assert node_times is not None
+            fleet_bands, station_bands, catchments = _isochrone_layers(
+                network, edges, ttg, st_snap, node_times, names, iso, progress
+            )
         for frame in (fleet_bands, station_bands, catchments):
             frame["demand_inside"] = demand_inside(frame, demand_out).to_numpy()
     metadata = export_metadata(
@@ -744,6 +979,14 @@ class OptimiseSettings:
         Also solve for k = 1..add and report the gain curve.
     seed
         Heuristic seed.
+    cutoff_min
+        National runs: the response times (min) of candidate sites are
+        computed and stored only up to this limit (a sparse instance,
+        :mod:`planner.optimise.sparse`), so memory follows the pairs within
+        it instead of demand × sites; a new unit never serves a point from
+        beyond it. The existing stations' times stay exact at any distance.
+        Needs ``solver = "heuristic"`` and, for ``mclp``, ``lscp`` and
+        ``mexclp``, a cutoff >= ``threshold_min``. ``None``: every time, dense.
     """
 
     objective: str = "mclp"
@@ -758,6 +1001,7 @@ class OptimiseSettings:
     mip_gap: float = 1e-4
     gain_curve: bool = True
     seed: int = 0
+    cutoff_min: float | None = None
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -773,6 +1017,20 @@ class OptimiseSettings:
         if self.solver not in ("exact", "heuristic"):
             raise ParameterError(f"solver {self.solver!r}: use 'exact' or 'heuristic'")
         validate_thresholds([self.threshold_min], argument="threshold_min")
+        if self.cutoff_min is not None:
+            cutoff = self.cutoff_min
+            if isinstance(cutoff, bool) or not (math.isfinite(cutoff) and cutoff > 0):
+                raise ParameterError(f"cutoff_min = {cutoff!r}: give a positive time, min")
+            if self.solver != "heuristic":
+                raise ParameterError(
+                    f"cutoff_min = {cutoff:g} needs solver = 'heuristic' (the exact solver "
+                    "needs every response time)"
+                )
+            if self.objective in ("mclp", "lscp", "mexclp") and cutoff < self.threshold_min:
+                raise ParameterError(
+                    f"cutoff_min = {cutoff:g} is below threshold_min = {self.threshold_min:g}: "
+                    "coverage within the threshold would be unknown"
+                )
 
     def model(self) -> Model:
         """The location model."""
@@ -789,13 +1047,20 @@ class OptimiseSettings:
             return MEXCLP(threshold_s=threshold, busy_fraction=self.busy_fraction)
         return self.survival
 
-    def solve(self, instance: Instance, model: Model, p: int) -> Solution:
-        """Solve with the chosen solver."""
+    def solve(
+        self,
+        instance: Instance | SparseInstance,
+        model: Model,
+        p: int,
+        *,
+        executor: BlockExecutor | None = None,
+    ) -> Solution:
+        """Solve with the chosen solver (the heuristic's rounds on ``executor``)."""
         if self.solver == "exact":
             return solve_exact(
                 instance, model, p=p, time_limit_s=self.time_limit_s, mip_gap=self.mip_gap
             )
-        return solve_heuristic(instance, model, p=p, seed=self.seed)
+        return solve_heuristic(instance, model, p=p, seed=self.seed, executor=executor)
 
 
 @dataclass(frozen=True)
@@ -839,6 +1104,7 @@ def run_optimise(
     coverage: CoverageSettings | None = None,
     max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
     workers: int = 1,
+    executor: BlockExecutor | None = None,
     index: NetworkIndex | None = None,
     progress: bool = False,
 ) -> OptimiseResult:
@@ -869,6 +1135,11 @@ def run_optimise(
         Points farther than this from a road (m) are unreachable.
     workers, progress
         Worker processes for the travel times; progress bars.
+    executor
+        Run the travel times in blocks of sites, and the heuristic's rounds
+        in blocks of candidates, on this executor
+        (:func:`planner.distributed.make_executor`: in process or a Dask
+        cluster); the result is identical.
     index
         The network's edge table and travel-time graph, when the caller
         already has them (:func:`index_network`); built here otherwise.
@@ -876,6 +1147,13 @@ def run_optimise(
     Returns
     -------
     OptimiseResult
+
+    Raises
+    ------
+    ParameterError
+        When the dense cost matrix would need more than
+        :data:`planner.constants.DENSE_COST_MAX_BYTES` (the message gives the
+        size and asks for ``cutoff_min``).
     """
     from planner.candidates import candidates_from_stations, check_candidates, combine_candidates
 
@@ -893,17 +1171,39 @@ def run_optimise(
         network, layer, max_distance_m=max_snap_m, edges=edges
     )
     dm_snap = snap_points(graph, demand, edges=edges, max_distance_m=max_snap_m)
-    drive = point_times(ttg, site_snap, destinations=dm_snap, workers=workers, progress=progress)
     units = sites["units"].fillna(0).to_numpy() if "units" in sites else np.zeros(len(sites))
-    instance = make_instance(
-        drive.T + turnout,
-        demand["weight"].to_numpy(),
-        site_names=sites["name"].tolist(),
-        required=sites["required"].to_numpy(dtype=bool),
-        existing_units=np.where(sites["required"], np.maximum(units, 1), 0).astype(int),
-        demand_ids=demand["demand_id"].tolist() if "demand_id" in demand else None,
-    )
-    solution = settings.solve(instance, model, settings.add)
+    required = sites["required"].to_numpy(dtype=bool)
+    common: dict[str, Any] = {
+        "weight": demand["weight"].to_numpy(),
+        "site_names": sites["name"].tolist(),
+        "required": required,
+        "existing_units": np.where(required, np.maximum(units, 1), 0).astype(int),
+        "demand_ids": demand["demand_id"].tolist() if "demand_id" in demand else None,
+    }
+    instance: Instance | SparseInstance
+    if settings.cutoff_min is not None:
+        instance = _sparse_instance(
+            ttg, site_snap, dm_snap, turnout, settings.cutoff_min, common, executor, progress
+        )
+    else:
+        dense_bytes = 8 * len(demand) * len(sites)
+        if dense_bytes > constants.DENSE_COST_MAX_BYTES:
+            raise ParameterError(
+                f"optimise: the dense cost matrix of {len(demand):,} demand points × "
+                f"{len(sites):,} sites would take {dense_bytes / 2**30:.1f} GiB; set cutoff_min "
+                "(e.g. 60, with solver = 'heuristic') for a sparse national instance"
+            )
+        if executor is not None:
+            drive = compute_matrix(
+                ttg, site_snap, dm_snap, cutoff_s=None, executor=executor, progress=progress
+            ).to_dense()
+        else:
+            drive = point_times(
+                ttg, site_snap, destinations=dm_snap, workers=workers, progress=progress
+            )
+        instance = make_instance(drive.T + turnout, **common)
+    solve = functools.partial(settings.solve, executor=executor)
+    solution = solve(instance, model, settings.add)
     contributions = site_contributions(
         instance,
         solution,
@@ -923,7 +1223,7 @@ def run_optimise(
         crs=constants.ANALYSIS_CRS,
     )
     curve = (
-        gain_curve(instance, model, k_max=settings.add, solve=settings.solve, progress=progress)
+        gain_curve(instance, model, k_max=settings.add, solve=solve, progress=progress)
         if settings.gain_curve
         else pd.DataFrame()
     )
@@ -953,6 +1253,12 @@ def run_optimise(
         solver_gap=solution.gap,
         solve_time_s=solution.solve_time_s,
         seed=settings.seed,
+        cutoff_min=settings.cutoff_min,
+        instance_mb=round(
+            (instance.nbytes if isinstance(instance, SparseInstance) else instance.cost_s.nbytes)
+            / 1e6,
+            1,
+        ),
         objective_before=solution.objective_before,
         objective_after=solution.objective_after,
         candidates=len(sites),
@@ -967,6 +1273,47 @@ def run_optimise(
         unreachable_candidates=unreachable,
         metadata=metadata,
     )
+
+
+def _sparse_instance(
+    ttg: TravelTimeGraph,
+    site_snap: SnappedPoints,
+    dm_snap: SnappedPoints,
+    turnout_s: float,
+    cutoff_min: float,
+    common: dict[str, Any],
+    executor: BlockExecutor | None,
+    progress: bool,
+) -> SparseInstance:
+    """Sites' response times (s) up to the cutoff, sparse; exact times from the required sites."""
+    cutoff_s = cutoff_min * 60.0
+    if cutoff_s <= turnout_s:
+        raise ParameterError(
+            f"cutoff_min = {cutoff_min:g} leaves no drive time after the turn-out "
+            f"({turnout_s / 60:g} min)"
+        )
+    matrix = compute_matrix(
+        ttg, site_snap, dm_snap, cutoff_s=cutoff_s - turnout_s, executor=executor,
+        progress=progress,
+    )  # fmt: skip
+    # the sites × demand CSR arrays, read as a demand × sites CSC: no copy of the index
+    t = matrix.times
+    response = t.data + turnout_s
+    cost = sp.csc_array((response, t.indices, t.indptr), shape=(t.shape[1], t.shape[0]))
+    required = np.flatnonzero(common["required"])
+    base = np.full(len(dm_snap), np.inf)
+    base_site = np.full(len(dm_snap), -1, dtype=np.int64)
+    if len(required):
+        nearest = compute_nearest(
+            ttg, site_snap.take(required), dm_snap, cutoff_s=None, executor=executor,
+            progress=progress,
+        )  # fmt: skip
+        reached = nearest.origin >= 0
+        base[reached] = nearest.times[reached] + turnout_s
+        base_site[reached] = required[nearest.origin[reached]]
+    # drive <= cutoff - turn-out may round to a response a hair above the cutoff
+    cutoff_s = max(cutoff_s, float(response.max(initial=0.0)))
+    return make_sparse_instance(cost, cutoff_s=cutoff_s, base_s=base, base_site=base_site, **common)
 
 
 def write_optimise(

@@ -384,9 +384,10 @@ def plan_scenario(
     workers
         Worker processes for the travel times (without ``executor``).
     executor
-        Run the coverage travel times in blocks of stations on this executor
-        (:func:`planner.distributed.make_executor`: a Dask cluster); the
-        results are identical to an in-process run.
+        Run the coverage travel times in blocks of stations, and the
+        optimiser's travel times and heuristic rounds in blocks of sites and
+        candidates, on this executor (:func:`planner.distributed.make_executor`:
+        a Dask cluster); the results are identical to an in-process run.
     progress
         Show a progress bar over the stages (and the stages' own bars).
     label
@@ -490,6 +491,7 @@ def plan_scenario(
                 settings=settings,
                 coverage=scenario.coverage,
                 workers=workers,
+                executor=executor,
                 index=index,
                 progress=progress,
             )
@@ -747,6 +749,7 @@ def _manifest(
             "time_limit_s": settings.time_limit_s,
             "mip_gap": settings.mip_gap,
             "seed": settings.seed,
+            "cutoff_min": settings.cutoff_min,
             "solve_time_s": solution.solve_time_s,
             "objective_before": solution.objective_before,
             "objective_after": solution.objective_after,

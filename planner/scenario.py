@@ -81,7 +81,9 @@ are resolved against the folder of the scenario file.
     (``[a, b]`` of S(t) = 1/(1+exp(a+b t))), ``candidates`` (list of ``osm``,
     ``grid``, ``file``; default ``["osm", "grid"]``; ``osm`` needs a pbf/osm
     road source), ``grid_spacing_m`` (default 3000), ``candidates_file``
-    (needed by ``file``).
+    (needed by ``file``), ``cutoff_min`` (national runs: response times of
+    new sites are computed only up to this many minutes and stored sparse;
+    needs ``solver = "heuristic"``; default none: every time, dense).
 
 ``[outputs]`` (optional)
     ``dir`` (default ``out/<name>``), ``map`` (default ``maps/<name>.html``),
@@ -327,6 +329,7 @@ _TABLES: dict[str, dict[str, _Key]] = {
         "candidates": _Key("texts", '["osm", "grid"]', CANDIDATE_SOURCES),
         "grid_spacing_m": _Key("number", "3000"),
         "candidates_file": _Key("path", '"candidates.csv"'),
+        "cutoff_min": _Key("number", "60"),
     },
     "outputs": {
         "dir": _Key("path", '"out/gotland"'),
@@ -1044,7 +1047,12 @@ def _optimise(
             else MaxSurvival()
         ),
     )
-    for key, limit in (("time_limit_s", None), ("mip_gap", 1.0), ("busy_fraction", 1.0)):
+    for key, limit in (
+        ("time_limit_s", None),
+        ("mip_gap", 1.0),
+        ("busy_fraction", 1.0),
+        ("cutoff_min", None),
+    ):
         value = values[key]
         if value is not None and (value <= 0 if key != "busy_fraction" else value < 0):
             raise reader.fail(
@@ -1073,6 +1081,7 @@ def _optimise(
             "mip_gap",
             "gain_curve",
             "seed",
+            "cutoff_min",
         )
         if values[k] is not None
     }

@@ -18,7 +18,7 @@ island (or a snap across water) is never silent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import geopandas as gpd
 import networkx as nx
@@ -103,6 +103,11 @@ class SnappedPoints:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def take(self, index: np.ndarray | list[int] | slice) -> SnappedPoints:
+        """The points at positions ``index`` (in that order), or in a slice."""
+        rows = index if isinstance(index, slice) else np.asarray(index, dtype=np.int64)
+        return SnappedPoints(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
     def to_frame(self) -> pd.DataFrame:
         """One row per point: snapping report with distances (m) and times (s)."""

@@ -11,6 +11,7 @@ import pytest
 from conftest import ANDORRA_AMENITIES, amenity_demand
 
 from planner.cli import main
+from planner.errors import ParameterError
 from planner.optimise import (
     MCLP,
     ContributionSettings,
@@ -167,6 +168,20 @@ def test_optimise_cli(
     code, err = run(capsys, *base, "--hours", "14-02", "--out-dir", str(tmp_path / "o3"))
     assert code == 2
     assert "--hours needs calls" in err
+    national = ["--objective", "pmedian", "--add", "1", "--solver", "heuristic"]
+    code, err = run(
+        capsys, *base, *national, "--cutoff-min", "6", "--out-dir", str(tmp_path / "o4")
+    )
+    assert code == 0, err
+    sparse = pd.read_csv(tmp_path / "o4" / "sites.csv")
+    meta = json.loads((tmp_path / "o4" / "sites.csv.meta.json").read_text())
+    assert meta["cutoff_min"] == 6.0 and meta["solver"] == "heuristic"
+    code, err = run(capsys, *base, *national, "--out-dir", str(tmp_path / "o5"))
+    assert code == 0, err
+    assert list(pd.read_csv(tmp_path / "o5" / "sites.csv")["site"]) == list(sparse["site"])
+    code, err = run(capsys, *base, "--cutoff-min", "6", "--out-dir", str(tmp_path / "o6"))
+    assert code == 2
+    assert "cutoff_min = 6 needs solver = 'heuristic'" in err
 
 
 def test_optimise_cli_operating_hours(
@@ -200,3 +215,102 @@ def test_optimise_cli_operating_hours(
     assert meta["hours"] == "14-02"
     before = pd.read_csv(out / "coverage_before_total.csv")
     assert before["demand"].iloc[0] == 2
+
+
+# ---------------------------------------------------------------------------
+# National runs: a cutoff makes a sparse instance
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("objective", ["pmedian", "mclp", "survival"])
+def test_cutoff_above_every_time_changes_nothing(andorra_inputs: dict, objective: str) -> None:
+    """With a cutoff no pair exceeds, the sparse run equals the dense heuristic run."""
+    net, stations, demand = (
+        andorra_inputs["net"],
+        andorra_inputs["stations"],
+        andorra_inputs["demand"],
+    )
+    common = {"objective": objective, "add": 2, "solver": "heuristic", "threshold_min": 8}
+    dense = run_optimise(
+        net, stations, demand, andorra_inputs["candidates"],
+        settings=OptimiseSettings(**common),
+    )  # fmt: skip
+    sparse = run_optimise(
+        net, stations, demand, andorra_inputs["candidates"],
+        settings=OptimiseSettings(**common, cutoff_min=600.0),
+    )  # fmt: skip
+    assert sparse.solution.chosen == dense.solution.chosen
+    assert sparse.solution.objective_after == pytest.approx(dense.solution.objective_after)
+    assert sparse.solution.objective_before == pytest.approx(dense.solution.objective_before)
+    for when in ("tables_before", "tables_after"):
+        for name, table in getattr(dense, when).items():
+            pd.testing.assert_frame_equal(getattr(sparse, when)[name], table, rtol=1e-12)
+    assert sparse.metadata["cutoff_min"] == 600.0
+    pd.testing.assert_frame_equal(sparse.gain_curve.drop(columns="solve_time_s"),
+                                  dense.gain_curve.drop(columns="solve_time_s"))  # fmt: skip
+
+
+def test_sparse_instance_holds_the_times_within_the_cutoff(andorra_inputs: dict) -> None:
+    """Stored pairs equal point_times + turn-out where <= the cutoff; base times are exact."""
+    from planner.candidates import candidates_from_stations, check_candidates, combine_candidates
+    from planner.pipeline import _sparse_instance, index_network
+    from planner.snapping import snap_points
+    from planner.travel_times import point_times
+
+    net, stations, demand = (
+        andorra_inputs["net"],
+        andorra_inputs["stations"],
+        andorra_inputs["demand"],
+    )
+    index = index_network(net)
+    layer = combine_candidates(candidates_from_stations(stations), andorra_inputs["candidates"])
+    sites, site_snap, _ = check_candidates(net, layer, edges=index.edges)
+    dm_snap = snap_points(net.graph, demand, edges=index.edges)
+    turnout = net.settings.speed_model.turnout_s
+    required = sites["required"].to_numpy(dtype=bool)
+    common = {
+        "weight": demand["weight"].to_numpy(),
+        "site_names": sites["name"].tolist(),
+        "required": required,
+        "existing_units": required.astype(int),
+        "demand_ids": None,
+    }
+    inst = _sparse_instance(index.ttg, site_snap, dm_snap, turnout, 5.0, common, None, False)
+    full = point_times(index.ttg, site_snap, destinations=dm_snap).T + turnout
+    within = full <= 300.0
+    assert 0 < within.sum() < within.size / 2
+    stored = np.full(full.shape, np.inf)
+    coo = inst.cost_s.tocoo()
+    stored[coo.row, coo.col] = coo.data
+    np.testing.assert_array_equal(stored[within], full[within])
+    assert np.isinf(stored[~within]).all()
+    base = full[:, required].min(axis=1)
+    np.testing.assert_array_equal(inst.base_s, base)
+    assert (base > 300.0).any()  # some points are farther than the cutoff from every station
+    reached = np.isfinite(base)
+    np.testing.assert_array_equal(
+        inst.base_site[reached], np.flatnonzero(required)[full[:, required].argmin(axis=1)][reached]
+    )
+
+
+def test_dense_matrix_too_large_asks_for_a_cutoff(
+    andorra_inputs: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from planner import constants
+
+    monkeypatch.setattr(constants, "DENSE_COST_MAX_BYTES", 1000)
+    with pytest.raises(ParameterError, match=r"would take 0\.0 GiB; set cutoff_min"):
+        run_optimise(
+            andorra_inputs["net"], andorra_inputs["stations"], andorra_inputs["demand"],
+            andorra_inputs["candidates"], settings=OptimiseSettings(add=1),
+        )  # fmt: skip
+
+
+def test_cutoff_settings_are_checked() -> None:
+    with pytest.raises(ParameterError, match="cutoff_min = 60 needs solver = 'heuristic'"):
+        OptimiseSettings(cutoff_min=60.0)
+    with pytest.raises(ParameterError, match="cutoff_min = 10 is below threshold_min = 20"):
+        OptimiseSettings(solver="heuristic", threshold_min=20, cutoff_min=10.0)
+    with pytest.raises(ParameterError, match=r"cutoff_min = -1\.0: give a positive time, min"):
+        OptimiseSettings(solver="heuristic", cutoff_min=-1.0)
+    assert OptimiseSettings(objective="pmedian", solver="heuristic", cutoff_min=10.0)

@@ -466,6 +466,16 @@ CASES = {
         L("candidates ="),
         'optimise.candidates "file" needs candidates_file',
     ),
+    "cutoff with the exact solver": _bad(
+        _replace("add = 2", "add = 2\ncutoff_min = 60"),
+        L("add = 2") + 1,
+        "optimise.cutoff_min: cutoff_min = 60 needs solver = 'heuristic'",
+    ),
+    "cutoff not positive": _bad(
+        _replace("add = 2", "add = 2\ncutoff_min = 0"),
+        L("add = 2") + 1,
+        "optimise.cutoff_min = 0 must be positive, e.g. cutoff_min = 60",
+    ),
     "name missing": _bad(
         _replace('name = "gotland"\n', "# no name\n"),
         1,

@@ -23,6 +23,7 @@ from planner.optimise.models import (
     PMedian,
 )
 from planner.optimise.solution import Solution
+from planner.optimise.sparse import SparseInstance, make_sparse_instance
 
 __all__ = [
     "DEFAULT_SURVIVAL_COEFFICIENTS",
@@ -38,8 +39,10 @@ __all__ = [
     "PCenter",
     "PMedian",
     "Solution",
+    "SparseInstance",
     "gain_curve",
     "make_instance",
+    "make_sparse_instance",
     "site_contributions",
     "solve_exact",
     "solve_heuristic",

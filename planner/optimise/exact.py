@@ -38,6 +38,7 @@ from planner.optimise.models import (
     PMedian,
 )
 from planner.optimise.solution import Solution, check_p, greedy_order, make_solution
+from planner.optimise.sparse import AnyInstance, SparseInstance
 
 __all__ = ["solve_exact"]
 
@@ -604,7 +605,7 @@ def _pmedian_milp(
 
 
 def solve_exact(
-    instance: Instance,
+    instance: AnyInstance,
     model: Model,
     *,
     p: int,
@@ -638,13 +639,19 @@ def solve_exact(
     Raises
     ------
     ParameterError
-        Bad p, time limit or gap.
+        Bad p, time limit or gap, or a sparse instance (national instances
+        with a cutoff are solved by :func:`planner.optimise.solve_heuristic`).
     InfeasibleError
         The model has no feasible solution (LSCP needing more than p sites,
         or uncoverable demand with ``require_all``).
     DataError
         The time limit passed before any feasible solution was found.
     """
+    if isinstance(instance, SparseInstance):
+        raise ParameterError(
+            "solver 'exact' needs every response time (a dense Instance); an instance "
+            f"with a cutoff ({instance.cutoff_s / 60:g} min) is solved by the heuristic"
+        )
     p = check_p(instance, model, p)
     if not time_limit_s > 0:
         raise ParameterError(f"time_limit_s = {time_limit_s!r}: give a positive time, s")

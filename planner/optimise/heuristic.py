@@ -14,15 +14,45 @@ MEXCLP works on unit counts per point instead (``n_i``), LSCP on coverage
 
 Ties are broken in a seeded random order of the candidates, so a run is
 deterministic for a given seed.
+
+National instances (:class:`~planner.optimise.sparse.SparseInstance`: times
+stored only up to a cutoff) run the same greedy and swaps without any dense
+demand × candidates array. For objectives that are a sum over points,
+``sum_i w_i f(t_i)`` (MCLP, p-median, maximum survival), the value of every
+swap (close added site r, open candidate a) is
+
+``F(best) + L_r + D_a + E_ra``
+
+with ``F(best) = sum_i w_i f(best_i)``, ``L_r = sum_{i: best at r} w_i
+(f(second_i) - f(best_i))`` (closing r), ``D_a = sum_{i in S_a} w_i
+(f(min(best_i, c_ia)) - f(best_i))`` (opening a) and the correction ``E_ra``
+over the points of ``S_a`` (the points a reaches within the cutoff) that r
+serves: the fast interchange of Whitaker (1983), as in Resende & Werneck
+(2007). ``D`` and ``E`` need one pass over the stored pairs, which is split
+into blocks of candidate columns (:data:`planner.constants.SPARSE_BLOCK_PAIRS`
+pairs each). The blocks run on an executor of :mod:`planner.distributed`: in
+process, or spread over a Dask cluster that holds the instance once for the
+whole run. A block sums each column in the same order wherever it runs, so
+the result is identical either way. p-center (a maximum, not a sum) scores
+blocks of candidates densified to at most
+:data:`~planner.constants.SPARSE_DENSE_BLOCK_CELLS` cells. MEXCLP and LSCP
+work on the sparse cover matrix in process.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
+from planner import constants
+from planner.distributed import BlockExecutor, BlockSession, InProcessExecutor
 from planner.errors import ParameterError
 from planner.optimise.instance import Instance
 from planner.optimise.models import (
@@ -31,11 +61,13 @@ from planner.optimise.models import (
     MEXCLP,
     UNREACHED_PENALTY_S,
     InfeasibleError,
+    MaxSurvival,
     Model,
     PMedian,
     SiteModel,
 )
 from planner.optimise.solution import Solution, check_p, make_solution
+from planner.optimise.sparse import AnyInstance, SparseInstance
 
 __all__ = ["solve_heuristic"]
 
@@ -124,17 +156,35 @@ def site_heuristic(
 _BLOCK_ROWS = 2048
 
 
+def _separable_weight(instance: AnyInstance, model: SiteModel) -> np.ndarray | None:
+    """``w`` when the objective is ``sum_i w_i f(t_i)`` (see :func:`_point_values`), else None."""
+    if isinstance(model, PMedian):
+        return np.where(instance.reachable(), instance.weight, 0.0)
+    if isinstance(model, MCLP | MaxSurvival):
+        return np.asarray(instance.weight)
+    return None
+
+
+def _point_values(model: SiteModel, t: np.ndarray) -> np.ndarray:
+    """``f(t)`` of a separable objective, for response times ``t``, s."""
+    if isinstance(model, PMedian):
+        return np.minimum(t, UNREACHED_PENALTY_S)
+    if isinstance(model, MCLP):
+        return (t <= model.threshold_s).astype(np.float64)
+    if isinstance(model, MaxSurvival):
+        return model.survival(t / 60.0)
+    raise TypeError(f"{model.name} is not a sum over demand points")
+
+
 def _point_value(
     instance: Instance, model: SiteModel
 ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
     """``(w, f)`` when the objective is ``sum_i w_i f(t_i)`` (p-median, MCLP), else None."""
-    if isinstance(model, PMedian):
-        w = np.where(instance.reachable(), instance.weight, 0.0)
-        return w, lambda t: np.minimum(t, UNREACHED_PENALTY_S)
-    if isinstance(model, MCLP):
-        threshold = model.threshold_s
-        return instance.weight, lambda t: (t <= threshold).astype(np.float64)
-    return None
+    if not isinstance(model, PMedian | MCLP):
+        return None
+    w = _separable_weight(instance, model)
+    assert w is not None
+    return w, lambda t: _point_values(model, t)
 
 
 def _swap_scores(
@@ -184,20 +234,37 @@ def _group_add(out: np.ndarray, groups: np.ndarray, rows: np.ndarray) -> None:
     out[g[starts]] += np.add.reduceat(rows[order], starts, axis=0)
 
 
+def _column(a: np.ndarray | sp.csc_array, j: int) -> np.ndarray:
+    """Column j of a dense or sparse (CSC) matrix, dense."""
+    if isinstance(a, np.ndarray):
+        return np.asarray(a[:, j], dtype=np.float64)
+    out = np.zeros(a.shape[0])
+    lo, hi = a.indptr[j], a.indptr[j + 1]
+    out[a.indices[lo:hi]] = a.data[lo:hi]
+    return out
+
+
+def _weighted_cover(a: np.ndarray | sp.csc_array, v: np.ndarray) -> np.ndarray:
+    """``v @ a`` (one value per column) for a dense or sparse matrix."""
+    if isinstance(a, np.ndarray):
+        return np.asarray(v @ a, dtype=np.float64)
+    return np.asarray(a.T @ v, dtype=np.float64)
+
+
 def _mexclp_heuristic(
-    instance: Instance, model: MEXCLP, p: int, rng: np.random.Generator, max_iterations: int
+    instance: AnyInstance, model: MEXCLP, p: int, rng: np.random.Generator, max_iterations: int
 ) -> tuple[np.ndarray, list[int], int]:
     a = model.cover_matrix(instance)
     w, q = instance.weight, model.busy_fraction
     units = instance.existing_units.astype(np.int64).copy()
-    n = a @ units
+    n = a @ units.astype(np.float64)
     order: list[int] = []
     m = instance.n_sites
     for _ in range(p):
-        gain = (w * q**n * (1 - q)) @ a
+        gain = _weighted_cover(a, w * q**n * (1 - q))
         j = _pick(gain, 1.0, rng.permutation(m))
         units[j] += 1
-        n += a[:, j]
+        n += _column(a, j)
         order.append(j)
     current = float(w @ (1 - q**n))
     swaps = 0
@@ -207,9 +274,9 @@ def _mexclp_heuristic(
         perm = rng.permutation(m)
         for r_ in movable:
             r = int(r_)
-            n_r = n - a[:, r]
+            n_r = n - _column(a, r)
             base = float(w @ (1 - q**n_r))
-            gain = (w * q**n_r * (1 - q)) @ a
+            gain = _weighted_cover(a, w * q**n_r * (1 - q))
             gain[r] = -np.inf  # moving a unit back where it was is no move
             k = _pick(gain, 1.0, perm)
             if _better(1.0, base + float(gain[k]), best_val):
@@ -219,7 +286,7 @@ def _mexclp_heuristic(
         out, into = best_move
         units[out] -= 1
         units[into] += 1
-        n += a[:, into] - a[:, out]
+        n += _column(a, into) - _column(a, out)
         order[len(order) - 1 - order[::-1].index(out)] = into
         current = best_val
         swaps += 1
@@ -227,16 +294,16 @@ def _mexclp_heuristic(
 
 
 def _lscp_heuristic(
-    instance: Instance, model: LSCP, p: int, rng: np.random.Generator
+    instance: AnyInstance, model: LSCP, p: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, list[int], int]:
     need = model.must_cover(instance)
-    within = (instance.cost_s <= model.threshold_s) & need[:, None]
+    within = instance.within(model.threshold_s)
     is_open = instance.required.copy()
-    uncovered = need & ~within[:, is_open].any(axis=1)
+    uncovered = need & ~(within @ is_open.astype(np.float64) > 0)
     order: list[int] = []
     m = instance.n_sites
     while uncovered.any():
-        gain = within[uncovered].sum(axis=0).astype(float)
+        gain = _weighted_cover(within, uncovered.astype(np.float64))
         gain[is_open] = -1.0
         j = _pick(gain, 1.0, rng.permutation(m))
         if len(order) == p:
@@ -246,32 +313,256 @@ def _lscp_heuristic(
             )
         is_open[j] = True
         order.append(j)
-        uncovered &= ~within[:, j]
+        uncovered &= ~(_column(within, j) > 0)
     dropped = 0
     for j in reversed(list(order)):  # drop added sites made redundant by later ones
         trial = is_open.copy()
         trial[j] = False
-        if not (need & ~within[:, trial].any(axis=1)).any():
+        if not (need & ~(within @ trial.astype(np.float64) > 0)).any():
             is_open = trial
             order.remove(j)
             dropped += 1
     return is_open.astype(np.int64), order, dropped
 
 
+# ---------------------------------------------------------------------------
+# Sparse (national) instances: rounds of candidate blocks on an executor
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _SparseShared:
+    """What every block needs, sent to each worker once per run."""
+
+    instance: SparseInstance
+    model: SiteModel
+    weight: np.ndarray | None  # separable weights, None for p-center
+
+
+@dataclass(frozen=True)
+class _SwapRound:
+    """One block of candidate columns ``lo:hi`` in one round of a separable model."""
+
+    lo: int
+    hi: int
+    best: np.ndarray
+    second: np.ndarray | None = None
+    owner: np.ndarray | None = None
+    n_added: int = 0
+
+
+@dataclass(frozen=True)
+class _ScoreRound:
+    """One block of candidate columns ``lo:hi``, scored against each row of ``times``."""
+
+    lo: int
+    hi: int
+    times: np.ndarray  # (k, n_demand), s
+
+
+def _block_pairs(instance: SparseInstance, lo: int, hi: int) -> tuple[np.ndarray, ...]:
+    c = instance.cost_s
+    a, b = int(c.indptr[lo]), int(c.indptr[hi])
+    cols = np.repeat(np.arange(hi - lo), np.diff(c.indptr[lo : hi + 1]))
+    return c.indices[a:b], c.data[a:b], cols
+
+
+def _swap_block(shared: _SparseShared, task: _SwapRound) -> tuple[np.ndarray, np.ndarray]:
+    """``D`` and ``E`` (module docstring) of one block of candidates (pure)."""
+    assert shared.weight is not None
+    model, width = shared.model, task.hi - task.lo
+    rows, t, cols = _block_pairs(shared.instance, task.lo, task.hi)
+    w = shared.weight[rows]
+    best = task.best[rows]
+    f_best = _point_values(model, best)
+    f_open = _point_values(model, np.minimum(best, t))
+    opened = np.bincount(cols, weights=w * (f_open - f_best), minlength=width)
+    if not task.n_added:
+        return opened, np.zeros((0, width))
+    assert task.owner is not None and task.second is not None
+    owner = task.owner[rows]
+    mine = np.flatnonzero(owner >= 0)
+    second = task.second[rows[mine]]
+    delta = (_point_values(model, np.minimum(second, t[mine])) - f_open[mine]) - (
+        _point_values(model, second) - f_best[mine]
+    )
+    extra = np.bincount(
+        owner[mine] * width + cols[mine],
+        weights=w[mine] * delta,
+        minlength=task.n_added * width,
+    )
+    return opened, extra.reshape(task.n_added, width)
+
+
+def _score_block(shared: _SparseShared, task: _ScoreRound) -> np.ndarray:
+    """Objective of opening each candidate of the block, per row of times (pure)."""
+    inst, width = shared.instance, task.hi - task.lo
+    rows, t, cols = _block_pairs(inst, task.lo, task.hi)
+    dense = np.full((inst.n_demand, width), np.inf)
+    dense[rows, cols] = t
+    out = np.empty((len(task.times), width))
+    for k, times in enumerate(task.times):
+        out[k] = shared.model.score(inst, np.minimum(times[:, None], dense))
+    return out
+
+
+def _column_blocks(
+    instance: SparseInstance, separable: bool, concurrency: int
+) -> list[tuple[int, int]]:
+    """Column ranges: at most a block's pairs (cells), at least 2 per worker when there is work."""
+    m = instance.n_sites
+    if separable:
+        per_col = np.diff(instance.cost_s.indptr).astype(np.float64)
+        limit = float(constants.SPARSE_BLOCK_PAIRS)
+    else:
+        per_col = np.full(m, float(instance.n_demand))
+        limit = float(constants.SPARSE_DENSE_BLOCK_CELLS)
+    total = float(per_col.sum())
+    wanted = max(math.ceil(total / limit), constants.SPARSE_BLOCKS_PER_WORKER * concurrency)
+    n_blocks = max(1, min(m, wanted))
+    # cut where the running pair count crosses each share; a column is never split
+    edges = np.searchsorted(np.cumsum(per_col), total * np.arange(1, n_blocks) / n_blocks)
+    bounds = np.unique(np.r_[0, np.minimum(edges + 1, m), m])
+    return [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def _sparse_best_two(
+    instance: SparseInstance, added: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best time, its added site (-1: a required site), second-best time, per point.
+
+    The required sites act as one site that is never closed: their time is
+    ``base_s``.
+    """
+    best = instance.base_s.copy()
+    arg = np.full(instance.n_demand, -1, dtype=np.int64)
+    second = np.full(instance.n_demand, np.inf)
+    for j in added:
+        rows, c = instance.entries(int(j))
+        b = best[rows]
+        better = c < b
+        second[rows] = np.where(better, b, np.minimum(second[rows], c))
+        best[rows[better]] = c[better]
+        arg[rows[better]] = j
+    return best, arg, second
+
+
+class _SparseRounds:
+    """Scores of every candidate for the greedy and the swaps, from blocks on a session."""
+
+    def __init__(
+        self, session: BlockSession, shared: _SparseShared, blocks: list[tuple[int, int]]
+    ) -> None:
+        self.session, self.shared, self.blocks = session, shared, blocks
+
+    def _gather(self, fn: Callable[[_SparseShared, Any], Any], tasks: Sequence[Any]) -> list[Any]:
+        parts = dict(self.session.map_blocks(fn, list(enumerate(tasks))))
+        return [parts[k] for k in range(len(tasks))]
+
+    def open_scores(self, times: np.ndarray) -> np.ndarray:
+        """Objective of opening each site (all columns) on top of ``times``."""
+        if self.shared.weight is None:
+            return self.score_rows(times[None, :])[0]
+        parts = self._gather(_swap_block, [_SwapRound(lo, hi, times) for lo, hi in self.blocks])
+        base = float(self.shared.weight @ _point_values(self.shared.model, times))
+        return base + np.concatenate([d for d, _ in parts])
+
+    def score_rows(self, times: np.ndarray) -> np.ndarray:
+        """Objective of opening each site on top of each row of ``times``: (k, n_sites)."""
+        tasks = [_ScoreRound(lo, hi, times) for lo, hi in self.blocks]
+        return np.concatenate(self._gather(_score_block, tasks), axis=1)
+
+    def swap_scores(self, added: np.ndarray) -> np.ndarray:
+        """Objective of closing each added site and opening each site: (n_added, n_sites)."""
+        inst, model, w = self.shared.instance, self.shared.model, self.shared.weight
+        best, arg, second = _sparse_best_two(inst, added)
+        if w is None:
+            rows = np.stack([np.where(arg == r, second, best) for r in added])
+            return self.score_rows(rows)
+        slot = np.full(inst.n_sites + 1, -1)
+        slot[added] = np.arange(len(added))
+        owner = slot[arg]  # arg -1 (a required site) reads slot[-1] = -1
+        tasks = [_SwapRound(lo, hi, best, second, owner, len(added)) for lo, hi in self.blocks]
+        parts = self._gather(_swap_block, tasks)
+        opened = np.concatenate([d for d, _ in parts])
+        extra = np.concatenate([e for _, e in parts], axis=1)
+        f_best = _point_values(model, best)
+        mine = np.flatnonzero(owner >= 0)
+        closed = np.bincount(
+            owner[mine],
+            weights=w[mine] * (_point_values(model, second[mine]) - f_best[mine]),
+            minlength=len(added),
+        )
+        return float(w @ f_best) + closed[:, None] + opened[None, :] + extra
+
+
+def _sparse_site_heuristic(
+    instance: SparseInstance,
+    model: SiteModel,
+    p: int,
+    rng: np.random.Generator,
+    max_iterations: int,
+    executor: BlockExecutor,
+) -> tuple[np.ndarray, list[int], int]:
+    """:func:`site_heuristic` on a sparse instance, its rounds in candidate blocks."""
+    sign = 1.0 if model.sense == "max" else -1.0
+    weight = _separable_weight(instance, model)
+    blocks = _column_blocks(instance, weight is not None, executor.concurrency)
+    shared = _SparseShared(instance=instance, model=model, weight=weight)
+    is_open = instance.required.copy()
+    times = instance.open_times(is_open)
+    order: list[int] = []
+    swaps = 0
+    with executor.session(shared) as session:
+        rounds = _SparseRounds(session, shared, blocks)
+        for _ in range(p):
+            cand = np.flatnonzero(~is_open)
+            scores = rounds.open_scores(times)[cand]
+            j = int(cand[_pick(scores, sign, rng.permutation(len(cand)))])
+            is_open[j] = True
+            order.append(j)
+            rows, c = instance.entries(j)
+            times[rows] = np.minimum(times[rows], c)
+        current = float(model.score(instance, times))
+        for _ in range(max_iterations):
+            added = np.flatnonzero(is_open & ~instance.required)
+            cand = np.flatnonzero(~is_open)
+            if len(added) == 0 or len(cand) == 0:
+                break
+            table = rounds.swap_scores(added)[:, cand]
+            best_val, best_move = current, None
+            perm = rng.permutation(len(cand))
+            for row, r in enumerate(added):
+                k = _pick(table[row], sign, perm)
+                if _better(sign, float(table[row, k]), best_val):
+                    best_val, best_move = float(table[row, k]), (int(r), int(cand[k]))
+            if best_move is None:
+                break
+            out, into = best_move
+            is_open[out], is_open[into] = False, True
+            order[order.index(out)] = into
+            current = float(model.score(instance, instance.open_times(is_open)))
+            swaps += 1
+    return is_open.astype(np.int64), order, swaps
+
+
 def solve_heuristic(
-    instance: Instance,
+    instance: AnyInstance,
     model: Model,
     *,
     p: int,
     seed: int = 0,
     max_iterations: int = 100,
+    executor: BlockExecutor | None = None,
 ) -> Solution:
     """Greedy addition then Teitz–Bart vertex substitution.
 
     Parameters
     ----------
     instance
-        Costs (s), weights and required sites.
+        Costs (s), weights and required sites: a dense
+        :class:`~planner.optimise.instance.Instance`, or a national
+        :class:`~planner.optimise.sparse.SparseInstance` (times up to a cutoff).
     model
         Any model of :mod:`planner.optimise.models`.
     p
@@ -280,6 +571,10 @@ def solve_heuristic(
         Seeds the tie-breaking order; the result is deterministic for a seed.
     max_iterations
         At most this many improving swaps.
+    executor
+        Sparse instances: where the rounds of candidate blocks run
+        (:func:`planner.distributed.make_executor`; default in process). The
+        result is identical wherever they run. The caller closes it.
 
     Returns
     -------
@@ -301,6 +596,8 @@ def solve_heuristic(
         or max_iterations < 0
     ):
         raise ParameterError(f"max_iterations = {max_iterations!r}: give a whole number >= 0")
+    if isinstance(instance, SparseInstance):
+        instance.check_threshold(getattr(model, "threshold_s", None))
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     if isinstance(model, MEXCLP):
@@ -309,6 +606,11 @@ def solve_heuristic(
     elif isinstance(model, LSCP):
         final, order, swaps = _lscp_heuristic(instance, model, p, rng)
         status = f"heuristic: greedy, {swaps} redundant sites dropped"
+    elif isinstance(instance, SparseInstance):
+        final, order, swaps = _sparse_site_heuristic(
+            instance, model, p, rng, max_iterations, executor or InProcessExecutor()
+        )
+        status = f"heuristic: greedy + {swaps} swaps"
     else:
         final, order, swaps = site_heuristic(instance, model, p, rng, max_iterations)
         status = f"heuristic: greedy + {swaps} swaps"

@@ -22,7 +22,7 @@ import numpy as np
 
 from planner.errors import DataError, ParameterError
 
-__all__ = ["Instance", "make_instance"]
+__all__ = ["Instance", "check_demand", "check_sites", "make_instance", "required_mask"]
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -64,17 +64,9 @@ class Instance:
         if cost.ndim != 2:
             raise ParameterError(f"cost_s must be 2-D (demand x sites), got shape {cost.shape}")
         n_demand, n_sites = cost.shape
-        if n_sites == 0:
-            raise DataError("cost_s has no candidate sites (no columns)")
-        names = tuple(str(s) for s in self.site_names)
-        ids = tuple(self.demand_ids)
-        if len(names) != n_sites:
-            raise ParameterError(f"site_names has {len(names)} names for {n_sites} sites")
-        if len(set(names)) != n_sites:
-            dupes = sorted({s for s in names if names.count(s) > 1})
-            raise ParameterError(f"site_names must be unique; repeated: {dupes[:10]}")
-        if len(ids) != n_demand:
-            raise ParameterError(f"demand_ids has {len(ids)} ids for {n_demand} demand points")
+        names, ids, weight = check_demand(
+            self.site_names, self.demand_ids, self.weight, n_demand, n_sites
+        )
         nan = np.argwhere(np.isnan(cost))
         if len(nan):
             i, j = nan[0]
@@ -89,29 +81,12 @@ class Instance:
                 f"cost_s holds negative times ({len(neg)} pairs), first "
                 f"{cost[i, j]:g} s at demand {ids[i]!r} and site {names[j]!r}"
             )
-        weight = np.asarray(self.weight, dtype=np.float64)
-        if weight.shape != (n_demand,):
-            raise ParameterError(f"weight has shape {weight.shape}, expected ({n_demand},)")
-        bad = np.flatnonzero(~np.isfinite(weight) | (weight < 0))
-        if len(bad):
-            raise DataError(
-                f"weight must be finite and >= 0; demand {ids[bad[0]]!r} has {weight[bad[0]]!r} "
-                f"({len(bad)} bad weights)"
-            )
-        required = np.asarray(self.required)
-        if required.shape != (n_sites,) or required.dtype != bool:
-            raise ParameterError(f"required must be {n_sites} booleans, got {required!r}")
-        units = np.asarray(self.existing_units)
-        if units.shape != (n_sites,) or not np.issubdtype(units.dtype, np.integer):
-            raise ParameterError(f"existing_units must be {n_sites} integers, got {units!r}")
-        if (units < 0).any():
-            j = int(np.flatnonzero(units < 0)[0])
-            raise ParameterError(f"existing_units at site {names[j]!r} is {units[j]} (< 0)")
+        required, units = check_sites(self.required, self.existing_units, names)
         object.__setattr__(self, "cost_s", _readonly(cost))
-        object.__setattr__(self, "weight", _readonly(weight))
+        object.__setattr__(self, "weight", weight)
         object.__setattr__(self, "site_names", names)
-        object.__setattr__(self, "required", _readonly(required))
-        object.__setattr__(self, "existing_units", _readonly(units.astype(np.int64)))
+        object.__setattr__(self, "required", required)
+        object.__setattr__(self, "existing_units", units)
         object.__setattr__(self, "demand_ids", ids)
 
     @property
@@ -132,6 +107,10 @@ class Instance:
         """Ids of demand points no candidate site reaches; excluded from every objective."""
         return tuple(self.demand_ids[i] for i in np.flatnonzero(~self.reachable()))
 
+    def within(self, threshold_s: float) -> np.ndarray:
+        """``(n_demand, n_sites)`` float 0/1: site j reaches point i within the threshold (s)."""
+        return (self.cost_s <= threshold_s).astype(np.float64)
+
     def open_times(self, open_mask: np.ndarray) -> np.ndarray:
         """Response time, s, from the nearest open site per demand point (``inf`` if none)."""
         mask = np.asarray(open_mask, dtype=bool)
@@ -151,6 +130,67 @@ class Instance:
         reached = np.isfinite(sub).any(axis=1)
         out[reached] = best[reached]
         return out
+
+
+def check_demand(
+    site_names: Sequence[str],
+    demand_ids: Sequence[Hashable],
+    weight: Any,
+    n_demand: int,
+    n_sites: int,
+) -> tuple[tuple[str, ...], tuple[Hashable, ...], np.ndarray]:
+    """Validated site names, demand ids and read-only weights of an instance."""
+    if n_sites == 0:
+        raise DataError("cost_s has no candidate sites (no columns)")
+    names = tuple(str(s) for s in site_names)
+    ids = tuple(demand_ids)
+    if len(names) != n_sites:
+        raise ParameterError(f"site_names has {len(names)} names for {n_sites} sites")
+    if len(set(names)) != n_sites:
+        dupes = sorted({s for s in names if names.count(s) > 1})
+        raise ParameterError(f"site_names must be unique; repeated: {dupes[:10]}")
+    if len(ids) != n_demand:
+        raise ParameterError(f"demand_ids has {len(ids)} ids for {n_demand} demand points")
+    w = np.asarray(weight, dtype=np.float64)
+    if w.shape != (n_demand,):
+        raise ParameterError(f"weight has shape {w.shape}, expected ({n_demand},)")
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if len(bad):
+        raise DataError(
+            f"weight must be finite and >= 0; demand {ids[bad[0]]!r} has {w[bad[0]]!r} "
+            f"({len(bad)} bad weights)"
+        )
+    return names, ids, _readonly(w)
+
+
+def check_sites(
+    required: Any, existing_units: Any, names: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validated read-only ``required`` (bool) and ``existing_units`` (int64) per site."""
+    n_sites = len(names)
+    req = np.asarray(required)
+    if req.shape != (n_sites,) or req.dtype != bool:
+        raise ParameterError(f"required must be {n_sites} booleans, got {required!r}")
+    units = np.asarray(existing_units)
+    if units.shape != (n_sites,) or not np.issubdtype(units.dtype, np.integer):
+        raise ParameterError(f"existing_units must be {n_sites} integers, got {units!r}")
+    if (units < 0).any():
+        j = int(np.flatnonzero(units < 0)[0])
+        raise ParameterError(f"existing_units at site {names[j]!r} is {units[j]} (< 0)")
+    return _readonly(req), _readonly(units.astype(np.int64))
+
+
+def required_mask(required: Any, names: tuple[str, ...]) -> np.ndarray:
+    """``required`` as given to :func:`make_instance` (bools or site names) -> bool per site."""
+    if required is None:
+        return np.zeros(len(names), dtype=bool)
+    req_in = list(required)
+    if req_in and all(isinstance(r, str) for r in req_in):
+        unknown = [r for r in req_in if r not in names]
+        if unknown:
+            raise ParameterError(f"required names unknown sites: {unknown[:10]}")
+        return np.isin(np.array(names, dtype=object), np.array(req_in, dtype=object))
+    return np.asarray(req_in, dtype=bool) if req_in else np.zeros(len(names), dtype=bool)
 
 
 def make_instance(
@@ -195,17 +235,7 @@ def make_instance(
     n_demand, n_sites = cost.shape
     names = tuple(f"site_{j}" for j in range(n_sites)) if site_names is None else tuple(site_names)
     w = np.ones(n_demand) if weight is None else np.asarray(weight, dtype=np.float64)
-    if required is None:
-        req = np.zeros(n_sites, dtype=bool)
-    else:
-        req_in = list(required)
-        if req_in and all(isinstance(r, str) for r in req_in):
-            unknown = [r for r in req_in if r not in names]
-            if unknown:
-                raise ParameterError(f"required names unknown sites: {unknown[:10]}")
-            req = np.isin(np.array(names, dtype=object), np.array(req_in, dtype=object))
-        else:
-            req = np.asarray(req_in, dtype=bool) if req_in else np.zeros(n_sites, dtype=bool)
+    req = required_mask(required, names)
     units = (
         np.zeros(n_sites, dtype=np.int64) if existing_units is None else np.asarray(existing_units)
     )

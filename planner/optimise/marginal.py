@@ -23,17 +23,17 @@ from tqdm.auto import tqdm
 
 from planner import constants
 from planner.errors import ParameterError
-from planner.optimise.instance import Instance
 from planner.optimise.models import MEXCLP, MaxSurvival, Model
 from planner.optimise.solution import Solution
+from planner.optimise.sparse import AnyInstance
 
 __all__ = ["ContributionSettings", "gain_curve", "site_contributions"]
 
-Solver = Callable[[Instance, Model, int], Solution]
+Solver = Callable[[AnyInstance, Model, int], Solution]
 
 
 def gain_curve(
-    instance: Instance,
+    instance: AnyInstance,
     model: Model,
     *,
     k_max: int,
@@ -116,7 +116,7 @@ class ContributionSettings:
             )
 
 
-def _open_after(instance: Instance, solution: Solution, model: Model) -> list[np.ndarray]:
+def _open_after(instance: AnyInstance, solution: Solution, model: Model) -> list[np.ndarray]:
     """Open masks after each added site, in order (the first: existing only)."""
     names = {name: j for j, name in enumerate(instance.site_names)}
     base = instance.existing_units > 0 if isinstance(model, MEXCLP) else instance.required.copy()
@@ -130,7 +130,7 @@ def _open_after(instance: Instance, solution: Solution, model: Model) -> list[np
 
 
 def site_contributions(
-    instance: Instance,
+    instance: AnyInstance,
     solution: Solution,
     model: Model,
     *,

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
+import scipy.sparse as sp
 
 from planner import constants
 from planner.errors import InfeasibleError, ParameterError
-from planner.optimise.instance import Instance
+from planner.optimise.sparse import AnyInstance
 
 __all__ = [
     "DEFAULT_SURVIVAL_COEFFICIENTS",
@@ -58,7 +59,7 @@ def _check_threshold(threshold_s: float) -> float:
     return t
 
 
-def _ids_message(instance: Instance, rows: np.ndarray) -> str:
+def _ids_message(instance: AnyInstance, rows: np.ndarray) -> str:
     ids = [instance.demand_ids[i] for i in rows[:10]]
     more = f" (first 10 of {len(rows)})" if len(rows) > 10 else f" ({len(rows)})"
     return f"{ids}{more}"
@@ -70,11 +71,11 @@ class _SiteModel:
     name: ClassVar[str]
     sense: ClassVar[Literal["max", "min"]]
 
-    def score(self, instance: Instance, times: np.ndarray) -> np.ndarray:
+    def score(self, instance: AnyInstance, times: np.ndarray) -> np.ndarray:
         """Objective for nearest-open-site times ``(n_demand,)`` or ``(n_demand, k)``, s."""
         raise NotImplementedError
 
-    def evaluate(self, instance: Instance, open_mask: np.ndarray) -> float:
+    def evaluate(self, instance: AnyInstance, open_mask: np.ndarray) -> float:
         """The objective when exactly the sites in ``open_mask`` are open."""
         return float(self.score(instance, instance.open_times(open_mask)))
 
@@ -106,7 +107,7 @@ class MCLP(_SiteModel):
     def __post_init__(self) -> None:
         object.__setattr__(self, "threshold_s", _check_threshold(self.threshold_s))
 
-    def score(self, instance: Instance, times: np.ndarray) -> np.ndarray:
+    def score(self, instance: AnyInstance, times: np.ndarray) -> np.ndarray:
         """Covered weight for each column of nearest times, s."""
         return np.asarray(instance.weight @ (times <= self.threshold_s), dtype=float)
 
@@ -137,7 +138,7 @@ class PMedian(_SiteModel):
     name: ClassVar[str] = "p-median"
     sense: ClassVar[Literal["max", "min"]] = "min"
 
-    def score(self, instance: Instance, times: np.ndarray) -> np.ndarray:
+    def score(self, instance: AnyInstance, times: np.ndarray) -> np.ndarray:
         """Weighted capped response time for each column of nearest times, s."""
         w = np.where(instance.reachable(), instance.weight, 0.0)
         return np.asarray(w @ np.minimum(times, UNREACHED_PENALTY_S), dtype=float)
@@ -179,7 +180,7 @@ class PCenter(_SiteModel):
     name: ClassVar[str] = "p-center"
     sense: ClassVar[Literal["max", "min"]] = "min"
 
-    def score(self, instance: Instance, times: np.ndarray) -> np.ndarray:
+    def score(self, instance: AnyInstance, times: np.ndarray) -> np.ndarray:
         """Worst capped response time, s, for each column of nearest times."""
         rows = instance.reachable() & (instance.weight > 0)
         t = np.minimum(np.asarray(times)[rows], UNREACHED_PENALTY_S)
@@ -254,7 +255,7 @@ class MaxSurvival(_SiteModel):
         with np.errstate(over="ignore"):
             return np.where(np.isfinite(t), 1.0 / (1.0 + np.exp(a + b * np.minimum(t, 1e6))), 0.0)
 
-    def score(self, instance: Instance, times: np.ndarray) -> np.ndarray:
+    def score(self, instance: AnyInstance, times: np.ndarray) -> np.ndarray:
         """Expected survivors for each column of nearest times, s."""
         return np.asarray(instance.weight @ self.survival(times / 60.0), dtype=float)
 
@@ -295,9 +296,9 @@ class LSCP:
     def __post_init__(self) -> None:
         object.__setattr__(self, "threshold_s", _check_threshold(self.threshold_s))
 
-    def must_cover(self, instance: Instance) -> np.ndarray:
+    def must_cover(self, instance: AnyInstance) -> np.ndarray:
         """Bool per demand point in :math:`I'`; raises if ``require_all`` and some cannot be."""
-        within = (instance.cost_s <= self.threshold_s).any(axis=1)
+        within = instance.within(self.threshold_s) @ np.ones(instance.n_sites) > 0
         positive = instance.weight > 0
         missing = np.flatnonzero(positive & ~within)
         if self.require_all and len(missing):
@@ -308,11 +309,11 @@ class LSCP:
             )
         return positive & within
 
-    def evaluate(self, instance: Instance, open_mask: np.ndarray) -> float:
+    def evaluate(self, instance: AnyInstance, open_mask: np.ndarray) -> float:
         """Added sites if every point of :math:`I'` is covered, else ``inf``."""
         mask = np.asarray(open_mask, dtype=bool)
         need = self.must_cover(instance)
-        covered = (instance.cost_s[:, mask] <= self.threshold_s).any(axis=1)
+        covered = instance.within(self.threshold_s) @ mask.astype(np.float64) > 0
         if (need & ~covered).any():
             return math.inf
         return float(np.count_nonzero(mask & ~instance.required))
@@ -360,11 +361,11 @@ class MEXCLP:
             raise ParameterError(f"busy_fraction = {self.busy_fraction!r}: need 0 <= q < 1")
         object.__setattr__(self, "busy_fraction", q)
 
-    def cover_matrix(self, instance: Instance) -> np.ndarray:
-        """``(n_demand, n_sites)`` float 0/1: site j within T of point i."""
-        return (instance.cost_s <= self.threshold_s).astype(float)
+    def cover_matrix(self, instance: AnyInstance) -> np.ndarray | sp.csc_array:
+        """``(n_demand, n_sites)`` float 0/1, dense or sparse: site j within T of point i."""
+        return instance.within(self.threshold_s)
 
-    def evaluate(self, instance: Instance, units: np.ndarray) -> float:
+    def evaluate(self, instance: AnyInstance, units: np.ndarray) -> float:
         """Expected covered demand for total units per site."""
         u = np.asarray(units, dtype=float)
         n = self.cover_matrix(instance) @ u

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.errors import ParameterError
-from planner.optimise.instance import Instance
 from planner.optimise.models import LSCP, MEXCLP, Model
+from planner.optimise.sparse import AnyInstance
 
 __all__ = ["Solution", "check_p", "greedy_order", "make_solution"]
 
@@ -68,13 +68,13 @@ class Solution:
         return np.asarray(self.units > 0)
 
 
-def _before(instance: Instance, model: Model) -> np.ndarray:
+def _before(instance: AnyInstance, model: Model) -> np.ndarray:
     if isinstance(model, MEXCLP):
         return np.asarray(instance.existing_units, dtype=np.int64).copy()
     return np.asarray(instance.required, dtype=np.int64).copy()
 
 
-def greedy_order(instance: Instance, model: Model, final: np.ndarray) -> list[int]:
+def greedy_order(instance: AnyInstance, model: Model, final: np.ndarray) -> list[int]:
     """Order the additions in ``final`` (units per site) greedily by marginal gain.
 
     Starts from the required sites (existing units) and repeatedly adds the
@@ -85,6 +85,7 @@ def greedy_order(instance: Instance, model: Model, final: np.ndarray) -> list[in
     remaining = np.asarray(final, dtype=np.int64) - current
     remaining = np.maximum(remaining, 0)
     sign = 1.0 if model.sense == "max" else -1.0
+    within = instance.within(model.threshold_s) if isinstance(model, LSCP) else None
     order: list[int] = []
     while remaining.sum() > 0:
         best_j, best_v = -1, -np.inf
@@ -93,9 +94,9 @@ def greedy_order(instance: Instance, model: Model, final: np.ndarray) -> list[in
             trial[j] += 1
             if isinstance(model, MEXCLP):
                 v = model.evaluate(instance, trial)
-            elif isinstance(model, LSCP):
+            elif within is not None:
                 # more points covered is better, whatever the sense
-                covered = (instance.cost_s[:, trial > 0] <= model.threshold_s).any(axis=1)
+                covered = within @ (trial > 0).astype(np.float64) > 0
                 v = sign * float(np.count_nonzero(covered))
             else:
                 v = model.evaluate(instance, trial > 0)
@@ -108,7 +109,7 @@ def greedy_order(instance: Instance, model: Model, final: np.ndarray) -> list[in
 
 
 def make_solution(
-    instance: Instance,
+    instance: AnyInstance,
     model: Model,
     final_units: np.ndarray,
     *,
@@ -139,7 +140,7 @@ def make_solution(
     )
 
 
-def check_p(instance: Instance, model: Model, p: int) -> int:
+def check_p(instance: AnyInstance, model: Model, p: int) -> int:
     """Validate p (sites or units to add) against the instance."""
     if isinstance(p, bool) or not isinstance(p, int | np.integer) or p < 0:
         raise ParameterError(f"p = {p!r}: give a whole number >= 0 of sites (units) to add")
