@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -81,6 +83,23 @@ CacheDirOpt = Annotated[
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
 ProcessWorkersOpt = Annotated[int, typer.Option("--workers", help="Worker processes.")]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Run the blocks of stations (sites, candidates) on this Dask cluster, "
+        "e.g. tcp://10.0.0.5:8786.",
+    ),
+]
+ClusterWorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Start a local Dask cluster of N worker processes (default: run in this process).",
+    ),
+]
+
+
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
 CrsOpt = Annotated[
     str | None,
@@ -664,6 +683,7 @@ def coverage_cmd(
     cell_m: CellMOpt = constants.ISOCHRONE_CELL_M,
     drive_only: DriveOnlyOpt = False,
     workers: ProcessWorkersOpt = 1,
+    scheduler: SchedulerOpt = None,
     crs: CrsOpt = None,
     not_sweden: NotSwedenOpt = False,
     max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
@@ -703,18 +723,20 @@ def coverage_cmd(
     frame = _stations(
         network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
     )
-    result = run_coverage(
-        network,
-        frame,
-        layer,
-        fleet=fleet,
-        coverage=settings,
-        isochrones=iso,
-        draw_isochrones=not no_isochrones,
-        max_snap_m=max_snap_m,
-        workers=workers,
-        progress=progress,
-    )
+    with _executor(scheduler, None) as executor:
+        result = run_coverage(
+            network,
+            frame,
+            layer,
+            fleet=fleet,
+            coverage=settings,
+            isochrones=iso,
+            draw_isochrones=not no_isochrones,
+            max_snap_m=max_snap_m,
+            workers=workers,
+            executor=executor,
+            progress=progress,
+        )
     paths = write_coverage(
         result,
         out_dir,
@@ -750,6 +772,7 @@ def isochrones_cmd(
     cell_m: CellMOpt = constants.ISOCHRONE_CELL_M,
     drive_only: DriveOnlyOpt = False,
     workers: ProcessWorkersOpt = 1,
+    scheduler: SchedulerOpt = None,
     crs: CrsOpt = None,
     not_sweden: NotSwedenOpt = False,
     max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
@@ -789,9 +812,11 @@ def isochrones_cmd(
     )
     if fleet is not None:
         frame = _only_fleet(frame, fleet)
-    fleet_bands, per_station, catchments, snapped_stations = run_isochrones(
-        network, frame, settings=iso, max_snap_m=max_snap_m, workers=workers, progress=progress
-    )
+    with _executor(scheduler, None) as executor:
+        fleet_bands, per_station, catchments, snapped_stations = run_isochrones(
+            network, frame, settings=iso, max_snap_m=max_snap_m, workers=workers,
+            executor=executor, progress=progress,
+        )  # fmt: skip
     layers = {
         "isochrones": fleet_bands,
         "station_isochrones": per_station,
@@ -869,32 +894,6 @@ def _candidates(
         argument="--candidates",
         file_argument="--candidates-file FILE",
     )
-
-
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler",
-        help="Run the travel times (and the heuristic's rounds) on this Dask cluster, "
-        "e.g. tcp://10.0.0.5:8786.",
-    ),
-]
-ClusterWorkersOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--workers",
-        help="Start a local Dask cluster of N worker processes (default: run in this process).",
-    ),
-]
-
-
-def _executor(scheduler: str | None, workers: int | None) -> Any:
-    """In process (neither option), a local Dask cluster (--workers) or a cluster (--scheduler)."""
-    from planner.distributed import make_executor
-
-    if scheduler is None and workers is None:
-        return None
-    return make_executor(scheduler=scheduler, workers=workers)
 
 
 @app.command("optimise")
@@ -1027,8 +1026,7 @@ def optimise_cmd(
         network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
     )
     sites = _candidates(network, args, candidates, grid_spacing_m, candidates_file, crs, not_sweden)
-    executor = _executor(scheduler, None)
-    try:
+    with _executor(scheduler, None) as executor:
         result = run_optimise(
             network,
             frame,
@@ -1041,9 +1039,6 @@ def optimise_cmd(
             executor=executor,
             progress=progress,
         )
-    finally:
-        if executor is not None:
-            executor.close()
     paths = write_optimise(
         result,
         out_dir,
@@ -1103,6 +1098,21 @@ OfflineOpt = Annotated[
 ]
 
 
+@contextmanager
+def _executor(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """None (in process), a local Dask cluster (--workers) or a cluster (--scheduler).
+
+    The executor is closed when the ``with`` block ends.
+    """
+    from planner.distributed import make_executor
+
+    if scheduler is None and workers is None:
+        yield None
+        return
+    with make_executor(scheduler=scheduler, workers=workers) as executor:
+        yield executor
+
+
 def _cache_folder(cache_dir: Path | None, no_cache: bool) -> Path | None:
     """The cache folder: --cache-dir, else $PLANNER_CACHE_DIR, else the user cache."""
     if no_cache:
@@ -1142,8 +1152,7 @@ def plan_cmd(
 
     loaded = load_scenario(scenario)
     _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
-    executor = _executor(scheduler, workers)
-    try:
+    with _executor(scheduler, workers) as executor:
         result = plan_scenario(
             loaded,
             cache_dir=_cache_folder(cache_dir, no_cache),
@@ -1151,9 +1160,6 @@ def plan_cmd(
             progress=progress,
             echo=_echo,
         )
-    finally:
-        if executor is not None:
-            executor.close()
     write_plan(
         result,
         out_dir=out_dir,
@@ -1196,8 +1202,7 @@ def matrix_cmd(
         if path.exists() and not overwrite:  # before hours of work, not after
             raise OutputExistsError(f"--out: {path} exists; pass --overwrite to replace it")
     _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
-    executor = _executor(scheduler, workers)
-    try:
+    with _executor(scheduler, workers) as executor:
         run = plan_matrix(
             loaded,
             cutoff_s=cutoff_s,
@@ -1207,9 +1212,6 @@ def matrix_cmd(
             progress=progress,
             echo=_echo,
         )
-    finally:
-        if executor is not None:
-            executor.close()
     for path in write_matrix(run, out, overwrite=overwrite).values():
         _echo(f"wrote {path}")
 

@@ -76,6 +76,7 @@ __all__ = [
     "compute_matrix",
     "compute_nearest",
     "default_block_size",
+    "store_folder",
 ]
 
 #: Bump when the layout of a block store changes.
@@ -379,6 +380,46 @@ def _points_digest(points: SnappedPoints) -> str:
 def _graph_digest(ttg: TravelTimeGraph) -> str:
     m = ttg.matrix
     return _digest(m.indptr, m.indices, m.data, ttg.node_ids)
+
+
+def _endpoint_key(ttg: TravelTimeGraph, points: Any, argument: str) -> str:
+    """What a store records of origins or targets: a digest of the points or node positions."""
+    if points is None:
+        return "all nodes"
+    if _is_points(points):
+        return "points:" + _points_digest(points)
+    return "nodes:" + _digest(ttg.positions(points, argument=argument))
+
+
+def store_folder(
+    parent: str | Path,
+    ttg: TravelTimeGraph,
+    origins: SnappedPoints | Sequence[int] | np.ndarray,
+    targets: SnappedPoints | Sequence[int] | np.ndarray | None = None,
+    *,
+    cutoff_s: float | None,
+    kind: str = "matrix",
+) -> Path:
+    """A block-store folder under ``parent`` named for these inputs.
+
+    Pass it as ``store`` to :func:`compute_matrix` (``kind="matrix"``) or
+    :func:`compute_nearest` (``kind="nearest"``): a rerun with the same
+    graph, origins, targets and cutoff resumes from (or reuses) its finished
+    blocks, and other inputs get a folder of their own instead of being
+    refused. The name is 16 hex digits of a SHA-256 of the inputs and the
+    planner version.
+    """
+    limit = validate_cutoff(cutoff_s, argument="cutoff_s")
+    inputs = [
+        kind,
+        _graph_digest(ttg),
+        _endpoint_key(ttg, origins, "origins"),
+        _endpoint_key(ttg, targets, "targets"),
+        None if math.isinf(limit) else limit,
+        __version__,
+    ]
+    key = _digest(np.frombuffer(json.dumps(inputs).encode(), np.uint8))[:16]
+    return Path(parent) / f"{kind}-{key}"
 
 
 # ---------------------------------------------------------------------------

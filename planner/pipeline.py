@@ -57,6 +57,7 @@ from planner.matrix import (
     compute_matrix,
     compute_nearest,
     default_block_size,
+    store_folder,
 )
 from planner.optimise import (
     LSCP,
@@ -445,11 +446,12 @@ class _CoverageShared:
     ttg: TravelTimeGraph
     graph: sp.csr_array  # ttg.matrix with one virtual node per station, as in point_times
     stations: SnappedPoints
-    demand: SnappedPoints
+    demand: SnappedPoints | None  # None: isochrones only
     names: tuple[str, ...]
     turnout_s: float
     isochrones: IsochroneSettings
     samples: EdgeSamples | None  # None: no isochrones drawn
+    limit_s: float  # drive-time limit of the searches, s (inf with demand)
 
 
 @dataclass(frozen=True)
@@ -480,9 +482,13 @@ def _coverage_block(shared: _CoverageShared, task: _CoverageTask) -> _CoverageBl
     """
     n = shared.ttg.n_nodes
     sources = np.arange(task.start, task.stop, dtype=np.int64) + n
-    node_times = _dijkstra_block(shared.graph, sources, math.inf)[:, :n]
+    node_times = _dijkstra_block(shared.graph, sources, shared.limit_s)[:, :n]
     stations = shared.stations.take(slice(task.start, task.stop))
-    to_demand = times_to_points(shared.ttg, node_times, stations, shared.demand)
+    to_demand = (
+        np.empty((len(sources), 0))
+        if shared.demand is None
+        else times_to_points(shared.ttg, node_times, stations, shared.demand)
+    )
     arg = np.argmin(node_times, axis=0)  # first of equal times: the lower station
     best = node_times[arg, np.arange(n)]
     nearest = _Nearest(best, np.where(np.isfinite(best), arg + task.start, -1))
@@ -514,7 +520,7 @@ def _coverage_blocks(
     edges: gpd.GeoDataFrame,
     ttg: TravelTimeGraph,
     stations: SnappedPoints,
-    demand: SnappedPoints,
+    demand: SnappedPoints | None,
     names: list[str],
     *,
     isochrones: IsochroneSettings | None,
@@ -530,7 +536,9 @@ def _coverage_blocks(
     the dense array), and the fleet bands and catchments are drawn from the
     nearest station per node. Memory is ``block_size × nodes`` per running
     block plus ``stations × demand``; never ``stations × nodes``.
-    ``isochrones`` None draws none.
+    ``isochrones`` None draws none; ``demand`` None computes only the
+    isochrones, with searches stopped at the largest band (the times within
+    it, and so the isochrones, are the same).
     """
     m, n = len(names), ttg.n_nodes
     graph = _augmented(ttg, stations)
@@ -555,8 +563,11 @@ def _coverage_blocks(
         turnout_s=turnout,
         isochrones=isochrones or IsochroneSettings(),
         samples=samples,
+        limit_s=math.inf
+        if demand is not None or isochrones is None
+        else float(isochrones.budgets_s(turnout).max()),
     )
-    to_demand = np.full((m, len(demand)), np.inf)
+    to_demand = np.full((m, 0 if demand is None else len(demand)), np.inf)
     nearest = (np.full(n, np.inf), np.full(n, -1, dtype=np.int64))
     bands: list[gpd.GeoDataFrame | None] = [None] * len(tasks)
     finished_blocks: set[int] = set()
@@ -628,6 +639,8 @@ def run_isochrones(
     settings: IsochroneSettings | None = None,
     max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
     workers: int = 1,
+    executor: BlockExecutor | None = None,
+    block_size: int | None = None,
     index: NetworkIndex | None = None,
     progress: bool = False,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -645,6 +658,10 @@ def run_isochrones(
         Stations farther than this from a road (m) reach nothing.
     workers, progress
         Worker processes for the travel times; progress bars.
+    executor, block_size
+        Draw the isochrones in blocks of ``block_size`` stations on this
+        executor (as :func:`run_coverage`), never holding the stations ×
+        nodes times; the layers are identical.
     index
         The network's edge table and travel-time graph, when the caller
         already has them (:func:`index_network`); built here otherwise.
@@ -660,11 +677,17 @@ def run_isochrones(
     index = index or index_network(network, progress=progress)
     edges, ttg = index.edges, index.ttg
     snapped = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
+    names = stations["name"].tolist()
+    if executor is not None:
+        blocked = _coverage_blocks(
+            network, edges, ttg, snapped, None, names, isochrones=settings,
+            executor=executor, block_size=block_size, progress=progress,
+        )  # fmt: skip
+        assert blocked.layers is not None
+        return (*blocked.layers, stations.assign(snap_status=snapped.status))
     limit = float(settings.budgets_s(network.settings.speed_model.turnout_s).max())
     node_times = point_times(ttg, snapped, cutoff_s=limit, workers=workers, progress=progress)
-    layers = _isochrone_layers(
-        network, edges, ttg, snapped, node_times, stations["name"].tolist(), settings, progress
-    )
+    layers = _isochrone_layers(network, edges, ttg, snapped, node_times, names, settings, progress)
     return (*layers, stations.assign(snap_status=snapped.status))
 
 
@@ -1102,9 +1125,11 @@ def run_optimise(
     *,
     settings: OptimiseSettings | None = None,
     coverage: CoverageSettings | None = None,
+    serve_across: bool = True,
     max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
     workers: int = 1,
     executor: BlockExecutor | None = None,
+    matrix_store: Path | None = None,
     index: NetworkIndex | None = None,
     progress: bool = False,
 ) -> OptimiseResult:
@@ -1131,6 +1156,10 @@ def run_optimise(
         Objective, units to add, fleet, baseline, solver.
     coverage
         Thresholds of the before/after tables.
+    serve_across
+        Mutual aid (see :func:`run_coverage`). False: a site, existing or
+        new, serves only demand of its own region; stations, demand and
+        candidates then need ``region_code``.
     max_snap_m
         Points farther than this from a road (m) are unreachable.
     workers, progress
@@ -1140,6 +1169,11 @@ def run_optimise(
         in blocks of candidates, on this executor
         (:func:`planner.distributed.make_executor`: in process or a Dask
         cluster); the result is identical.
+    matrix_store
+        With ``cutoff_min``: keep the finished blocks of the sites' travel
+        times in a folder below this one named for the inputs
+        (:func:`planner.matrix.store_folder`), so an interrupted run resumes
+        and a rerun reuses them.
     index
         The network's edge table and travel-time graph, when the caller
         already has them (:func:`index_network`); built here otherwise.
@@ -1180,11 +1214,13 @@ def run_optimise(
         "existing_units": np.where(required, np.maximum(units, 1), 0).astype(int),
         "demand_ids": demand["demand_id"].tolist() if "demand_id" in demand else None,
     }
+    regions = None if serve_across else _site_and_demand_regions(base, sites, demand)
     instance: Instance | SparseInstance
     if settings.cutoff_min is not None:
         instance = _sparse_instance(
-            ttg, site_snap, dm_snap, turnout, settings.cutoff_min, common, executor, progress
-        )
+            ttg, site_snap, dm_snap, turnout, settings.cutoff_min, common,
+            regions=regions, executor=executor, store=matrix_store, progress=progress,
+        )  # fmt: skip
     else:
         dense_bytes = 8 * len(demand) * len(sites)
         if dense_bytes > constants.DENSE_COST_MAX_BYTES:
@@ -1201,6 +1237,10 @@ def run_optimise(
             drive = point_times(
                 ttg, site_snap, destinations=dm_snap, workers=workers, progress=progress
             )
+        if regions is not None:
+            site_region, dm_region = regions
+            same = (site_region[:, None] == dm_region[None, :]) & pd.notna(dm_region)[None, :]
+            drive = np.where(same, drive, np.inf)
         instance = make_instance(drive.T + turnout, **common)
     solve = functools.partial(settings.solve, executor=executor)
     solution = solve(instance, model, settings.add)
@@ -1253,6 +1293,7 @@ def run_optimise(
         solver_gap=solution.gap,
         solve_time_s=solution.solve_time_s,
         seed=settings.seed,
+        mutual_aid=serve_across,
         cutoff_min=settings.cutoff_min,
         instance_mb=round(
             (instance.nbytes if isinstance(instance, SparseInstance) else instance.cost_s.nbytes)
@@ -1275,6 +1316,36 @@ def run_optimise(
     )
 
 
+def _site_and_demand_regions(
+    stations: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, demand: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Region code per site (existing stations by name) and per demand point, None if none."""
+    missing = [
+        what
+        for what, frame in (("stations", stations), ("candidates", sites), ("demand", demand))
+        if "region_code" not in frame.columns
+    ]
+    if missing:
+        raise ParameterError(
+            f"serve_across=False needs region_code on {', '.join(missing)} (assign_areas)"
+        )
+    by_name = dict(zip(stations["name"].astype(str), stations["region_code"], strict=True))
+    site_region = np.array(
+        [
+            by_name.get(str(name)) if required else code
+            for name, required, code in zip(
+                sites["name"], sites["required"], sites["region_code"], strict=True
+            )
+        ],
+        dtype=object,
+    )
+    demand_region = np.array(demand["region_code"].to_numpy(), dtype=object)
+    # a site or point in no region (None) serves and is served by nobody
+    for codes in (site_region, demand_region):
+        codes[np.asarray(pd.isna(codes), dtype=bool)] = None
+    return site_region, demand_region
+
+
 def _sparse_instance(
     ttg: TravelTimeGraph,
     site_snap: SnappedPoints,
@@ -1282,35 +1353,68 @@ def _sparse_instance(
     turnout_s: float,
     cutoff_min: float,
     common: dict[str, Any],
-    executor: BlockExecutor | None,
-    progress: bool,
+    *,
+    regions: tuple[np.ndarray, np.ndarray] | None = None,
+    executor: BlockExecutor | None = None,
+    store: Path | None = None,
+    progress: bool = False,
 ) -> SparseInstance:
-    """Sites' response times (s) up to the cutoff, sparse; exact times from the required sites."""
+    """Sites' response times (s) up to the cutoff, sparse; exact times from the required sites.
+
+    With ``regions`` (site and demand region codes), a site serves only
+    demand of its own region (no mutual aid). With ``store``, finished blocks
+    are kept in folders below it named for their inputs (resumable).
+    """
     cutoff_s = cutoff_min * 60.0
     if cutoff_s <= turnout_s:
         raise ParameterError(
             f"cutoff_min = {cutoff_min:g} leaves no drive time after the turn-out "
             f"({turnout_s / 60:g} min)"
         )
+    drive_cut = cutoff_s - turnout_s
+
+    def folder(origins: SnappedPoints, targets: SnappedPoints, kind: str) -> Path | None:
+        cut = drive_cut if kind == "matrix" else None
+        return None if store is None else store_folder(
+            store, ttg, origins, targets, cutoff_s=cut, kind=kind
+        )  # fmt: skip
+
     matrix = compute_matrix(
-        ttg, site_snap, dm_snap, cutoff_s=cutoff_s - turnout_s, executor=executor,
-        progress=progress,
+        ttg, site_snap, dm_snap, cutoff_s=drive_cut, executor=executor, progress=progress,
+        store=folder(site_snap, dm_snap, "matrix"),
     )  # fmt: skip
-    # the sites × demand CSR arrays, read as a demand × sites CSC: no copy of the index
     t = matrix.times
-    response = t.data + turnout_s
-    cost = sp.csc_array((response, t.indices, t.indptr), shape=(t.shape[1], t.shape[0]))
+    data, indices, indptr = t.data, t.indices, t.indptr
+    if regions is not None:
+        site_region, dm_region = regions
+        owner = np.repeat(np.arange(t.shape[0]), np.diff(indptr))
+        keep = (site_region[owner] == dm_region[indices]) & pd.notna(dm_region[indices])
+        data, indices = data[keep], indices[keep]
+        indptr = np.r_[0, np.cumsum(np.bincount(owner[keep], minlength=t.shape[0]))]
+    # the sites × demand CSR arrays, read as a demand × sites CSC: no copy of the index
+    response = data + turnout_s
+    cost = sp.csc_array((response, indices, indptr), shape=(t.shape[1], t.shape[0]))
     required = np.flatnonzero(common["required"])
     base = np.full(len(dm_snap), np.inf)
     base_site = np.full(len(dm_snap), -1, dtype=np.int64)
-    if len(required):
+    groups = [(required, np.arange(len(dm_snap)))]
+    if regions is not None:
+        site_region, dm_region = regions
+        groups = [
+            (required[site_region[required] == code], np.flatnonzero(dm_region == code))
+            for code in pd.unique(site_region[required])
+        ]
+    for origins, targets in groups:
+        if not len(origins) or not len(targets):
+            continue
+        from_sites, to_points = site_snap.take(origins), dm_snap.take(targets)
         nearest = compute_nearest(
-            ttg, site_snap.take(required), dm_snap, cutoff_s=None, executor=executor,
-            progress=progress,
+            ttg, from_sites, to_points, cutoff_s=None, executor=executor, progress=progress,
+            store=folder(from_sites, to_points, "nearest"),
         )  # fmt: skip
         reached = nearest.origin >= 0
-        base[reached] = nearest.times[reached] + turnout_s
-        base_site[reached] = required[nearest.origin[reached]]
+        base[targets[reached]] = nearest.times[reached] + turnout_s
+        base_site[targets[reached]] = origins[nearest.origin[reached]]
     # drive <= cutoff - turn-out may round to a response a hair above the cutoff
     cutoff_s = max(cutoff_s, float(response.max(initial=0.0)))
     return make_sparse_instance(cost, cutoff_s=cutoff_s, base_s=base, base_site=base_site, **common)

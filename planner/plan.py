@@ -483,6 +483,8 @@ def plan_scenario(
                 argument=f"{scenario.path}: optimise.candidates",
                 file_argument='optimise.candidates_file, e.g. candidates_file = "sites.csv"',
             )
+            if not scenario.region.mutual_aid:  # new units serve their own region only
+                candidates = _with_region(scenario, candidates)
             optimised = run_optimise(
                 network,
                 stations,
@@ -490,8 +492,10 @@ def plan_scenario(
                 candidates,
                 settings=settings,
                 coverage=scenario.coverage,
+                serve_across=scenario.region.mutual_aid,
                 workers=workers,
                 executor=executor,
+                matrix_store=None if cache_dir is None else cache_dir / "blocks",
                 index=index,
                 progress=progress,
             )

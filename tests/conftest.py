@@ -8,7 +8,9 @@ with default settings and no cache.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -76,6 +78,25 @@ def umea_net(umea_osm: Path) -> RoadNetwork:
 
 #: The committed example scenario (README quick start).
 ANDORRA_EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "andorra"
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Any]:
+    """A local Dask cluster of 2 single-threaded worker processes on 127.0.0.1.
+
+    One for the whole session, always shut down. Tests that kill a worker
+    wait for its replacement before they end.
+    """
+    pytest.importorskip("distributed")
+    from planner.distributed import DaskExecutor, make_executor
+
+    executor = make_executor(workers=2)
+    try:
+        assert isinstance(executor, DaskExecutor)
+        executor.client.wait_for_workers(2, timeout=60)
+        yield executor
+    finally:
+        executor.close()
 
 
 @pytest.fixture(scope="session")

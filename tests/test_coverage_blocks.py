@@ -16,7 +16,7 @@ Andorra is split into two pretend regions at the median easting ("W", "E").
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from conftest import amenity_demand, points_near_nodes
 from planner import isochrones as iso_mod
 from planner import pipeline
 from planner.coverage import CoverageSettings
-from planner.distributed import DaskExecutor, InProcessExecutor, make_executor
+from planner.distributed import DaskExecutor, InProcessExecutor
 from planner.errors import ParameterError
 from planner.isochrones import (
     EdgeSamples,
@@ -182,19 +182,6 @@ def test_default_block_size_and_tables_only(
             run_coverage(
                 andorra_net, stations, demand, executor=InProcessExecutor(), block_size=bad, **kw
             )
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[DaskExecutor]:
-    """A local cluster of 2 single-threaded worker processes, always shut down."""
-    pytest.importorskip("distributed")
-    executor = make_executor(workers=2)
-    try:
-        assert isinstance(executor, DaskExecutor)
-        executor.client.wait_for_workers(2, timeout=60)
-        yield executor
-    finally:
-        executor.close()
 
 
 def test_blocks_equal_dense_on_dask_cluster(
@@ -462,3 +449,57 @@ def test_blocked_road_nodes_are_the_minimum_of_point_times(
         executor=InProcessExecutor(), block_size=3,
     )  # fmt: skip
     np.testing.assert_array_equal(blocked.road_nodes["drive_s"].to_numpy(), best)
+
+
+def _assert_same_layers(a: Sequence[gpd.GeoDataFrame], b: Sequence[gpd.GeoDataFrame]) -> None:
+    for x, y in zip(a, b, strict=True):
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(x.drop(columns="geometry")),
+            pd.DataFrame(y.drop(columns="geometry")),
+            check_exact=True,
+        )
+        assert list(x.geometry.to_wkb()) == list(y.geometry.to_wkb())
+
+
+def test_isochrones_in_blocks_equal_dense(
+    andorra_net: RoadNetwork, index: NetworkIndex, layers: tuple[gpd.GeoDataFrame, ...]
+) -> None:
+    """run_isochrones on an executor (searches stopped at the largest band) == dense."""
+    stations, _ = layers
+    dense = pipeline.run_isochrones(andorra_net, stations, settings=ISOCHRONES, index=index)
+    blocked = pipeline.run_isochrones(
+        andorra_net, stations, settings=ISOCHRONES, index=index,
+        executor=_ReversedExecutor(), block_size=BLOCK,
+    )  # fmt: skip
+    assert len(dense[0]) == len(ISOCHRONES.thresholds_min)
+    assert not dense[1].geometry.is_empty.all()
+    _assert_same_layers(dense[:3], blocked[:3])
+    pd.testing.assert_frame_equal(dense[3], blocked[3])
+
+
+def test_isochrones_command_on_a_scheduler(
+    cluster: DaskExecutor, tmp_path: Path, sodermalm_pbf: Path
+) -> None:
+    """`planner isochrones --scheduler ADDRESS` writes the same layers as in process."""
+    import pyogrio
+
+    from planner.cli import main
+
+    stations = tmp_path / "stations.csv"
+    stations.write_text(
+        "name;lat;lon\nMariatorget;59,3172;18,0605\nSkanstull;59,3079;18,0764\n",
+        encoding="utf-8",
+    )
+    base = [
+        "isochrones", "--pbf", str(sodermalm_pbf), "--stations", str(stations),
+        "--thresholds", "2,4", "--no-cache", "--no-progress",
+    ]  # fmt: skip
+    here, there = tmp_path / "here.gpkg", tmp_path / "there.gpkg"
+    assert main([*base, "--out", str(here)]) == 0
+    address = cluster.client.scheduler.address
+    assert main([*base, "--out", str(there), "--scheduler", address]) == 0
+    for layer in ("isochrones", "station_isochrones", "catchments"):
+        a = pyogrio.read_dataframe(here, layer=layer)
+        b = pyogrio.read_dataframe(there, layer=layer)
+        assert len(a) == len(b) > 0
+        _assert_same_layers([a], [b])

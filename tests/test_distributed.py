@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -45,18 +44,6 @@ def stations(andorra_net: RoadNetwork) -> SnappedPoints:
 @pytest.fixture(scope="module")
 def demand(andorra_net: RoadNetwork) -> SnappedPoints:
     return snapped_near_nodes(andorra_net.graph, 400, seed=12)
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[DaskExecutor]:
-    """A local cluster of 2 single-threaded worker processes, always shut down."""
-    executor = make_executor(workers=2)
-    try:
-        assert isinstance(executor, DaskExecutor)
-        executor.client.wait_for_workers(2, timeout=60)
-        yield executor
-    finally:
-        executor.close()
 
 
 def test_cluster_is_two_processes_on_loopback(cluster: DaskExecutor) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 
 from planner.coverage import CoverageSettings, mutual_aid_table, weighted_quantile
@@ -147,3 +148,61 @@ def test_own_region_service_needs_region_codes(andorra_net: RoadNetwork) -> None
             serve_across=False,
             draw_isochrones=False,
         )
+
+
+def _candidates(net: RoadNetwork, split: float) -> gpd.GeoDataFrame:
+    from planner.candidates import candidates_on_grid
+
+    grid = candidates_on_grid(net, spacing_m=3000)
+    return grid.assign(region_code=np.where(grid.geometry.x < split, "W", "E"))
+
+
+@pytest.mark.parametrize("cutoff_min", [None, 600.0], ids=["dense", "sparse"])
+def test_optimiser_without_mutual_aid_serves_own_region_only(
+    andorra_net: RoadNetwork, cutoff_min: float | None
+) -> None:
+    from planner.pipeline import OptimiseSettings, run_optimise
+
+    stations, demand, split = _layers(andorra_net)
+    candidates = _candidates(andorra_net, split)
+    settings = OptimiseSettings(
+        objective="pmedian", add=3, solver="heuristic", gain_curve=False, cutoff_min=cutoff_min
+    )
+    kw = {"settings": settings, "coverage": SETTINGS}
+    own = run_optimise(andorra_net, stations, demand, candidates, serve_across=False, **kw)
+    aid = run_optimise(andorra_net, stations, demand, candidates, **kw)
+    # before: the coverage run without mutual aid
+    coverage = run_coverage(
+        andorra_net, stations, demand, serve_across=False, coverage=SETTINGS,
+        draw_isochrones=False,
+    )  # fmt: skip
+    for name in ("total", "region", "municipality"):
+        pd.testing.assert_frame_equal(own.tables_before[name], coverage.tables[name])
+    assert own.metadata["mutual_aid"] is False and aid.metadata["mutual_aid"] is True
+    # after: every served point's site is in its own region
+    region_of = {
+        **dict(zip(stations["name"], stations["region_code"], strict=True)),
+        **dict(zip(candidates["name"], candidates["region_code"], strict=True)),
+    }
+    assert len(own.sites) == 3
+    assert (own.sites["site"].map(region_of).isin(["W", "E"])).all()
+    assignment = own.solution.assignment
+    assert (assignment >= 0).any()
+    instance_names = [*stations["name"], *candidates["name"]]  # sites: stations, then candidates
+    for i, j in enumerate(assignment):
+        if j >= 0:
+            assert region_of[instance_names[j]] == demand["region_code"].iloc[i]
+    # serving across borders is never worse
+    assert aid.solution.objective_after <= own.solution.objective_after + 1e-6
+
+
+def test_optimiser_without_mutual_aid_needs_region_codes(andorra_net: RoadNetwork) -> None:
+    from planner.pipeline import OptimiseSettings, run_optimise
+
+    stations, demand, split = _layers(andorra_net)
+    candidates = _candidates(andorra_net, split).drop(columns="region_code")
+    with pytest.raises(ParameterError, match="needs region_code on candidates"):
+        run_optimise(
+            andorra_net, stations, demand, candidates, serve_across=False,
+            settings=OptimiseSettings(add=1, gain_curve=False),
+        )  # fmt: skip

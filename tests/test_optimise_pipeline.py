@@ -275,7 +275,7 @@ def test_sparse_instance_holds_the_times_within_the_cutoff(andorra_inputs: dict)
         "existing_units": required.astype(int),
         "demand_ids": None,
     }
-    inst = _sparse_instance(index.ttg, site_snap, dm_snap, turnout, 5.0, common, None, False)
+    inst = _sparse_instance(index.ttg, site_snap, dm_snap, turnout, 5.0, common)
     full = point_times(index.ttg, site_snap, destinations=dm_snap).T + turnout
     within = full <= 300.0
     assert 0 < within.sum() < within.size / 2
@@ -314,3 +314,38 @@ def test_cutoff_settings_are_checked() -> None:
     with pytest.raises(ParameterError, match=r"cutoff_min = -1\.0: give a positive time, min"):
         OptimiseSettings(solver="heuristic", cutoff_min=-1.0)
     assert OptimiseSettings(objective="pmedian", solver="heuristic", cutoff_min=10.0)
+
+
+def test_sparse_run_keeps_its_blocks_and_reuses_them(
+    andorra_inputs: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With matrix_store, a rerun loads every block (no search runs) and gives the same sites."""
+    from planner import matrix as matrix_mod
+
+    args = (
+        andorra_inputs["net"], andorra_inputs["stations"], andorra_inputs["demand"],
+        andorra_inputs["candidates"],
+    )  # fmt: skip
+    settings = OptimiseSettings(
+        objective="pmedian", add=2, solver="heuristic", cutoff_min=12.0, gain_curve=False
+    )
+    store = tmp_path / "blocks"
+    first = run_optimise(*args, settings=settings, matrix_store=store)
+    folders = sorted(p.name.split("-")[0] for p in store.iterdir())
+    assert folders == ["matrix", "nearest"]
+    assert all(any(p.glob("block-*.npz")) for p in store.iterdir())
+
+    def no_search(*_: object) -> None:
+        raise AssertionError("a block was computed again")
+
+    monkeypatch.setattr(matrix_mod, "_block_times", no_search)
+    again = run_optimise(*args, settings=settings, matrix_store=store)
+    assert again.solution.chosen == first.solution.chosen
+    assert again.solution.objective_after == first.solution.objective_after
+    # other inputs (another cutoff) get a folder of their own
+    monkeypatch.undo()
+    other = OptimiseSettings(
+        objective="pmedian", add=2, solver="heuristic", cutoff_min=20.0, gain_curve=False
+    )
+    run_optimise(*args, settings=other, matrix_store=store)
+    assert len([p for p in store.iterdir() if p.name.startswith("matrix-")]) == 2

@@ -21,7 +21,7 @@ import pytest
 import scipy.sparse as sp
 
 from planner import constants
-from planner.distributed import DaskExecutor, InProcessExecutor, make_executor
+from planner.distributed import DaskExecutor, InProcessExecutor
 from planner.errors import DataError, ParameterError
 from planner.optimise import (
     LSCP,
@@ -209,18 +209,6 @@ def test_sparse_memory_is_the_stored_pairs() -> None:
 # ---------------------------------------------------------------------------
 # On a real local Dask cluster
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[DaskExecutor]:
-    pytest.importorskip("distributed")
-    executor = make_executor(workers=2)
-    try:
-        assert isinstance(executor, DaskExecutor)
-        executor.client.wait_for_workers(2, timeout=60)
-        yield executor
-    finally:
-        executor.close()
 
 
 @pytest.mark.parametrize("model", [PMedian(), MCLP(threshold_s=900.0), PCenter()], ids=str)

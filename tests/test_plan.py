@@ -368,3 +368,45 @@ def test_coverage_on_an_executor_equals_in_process(andorra_net: RoadNetwork) -> 
     )
     assert plain.fleet_bands is not None and blocked.fleet_bands is not None
     assert plain.fleet_bands.geometry.equals(blocked.fleet_bands.geometry)
+
+
+def test_national_style_plan_on_a_cluster_equals_in_process(
+    andorra_scenario_dir: Path, tmp_path: Path, cluster: object
+) -> None:
+    """A plan with the sparse heuristic, no mutual aid, isochrones: cluster == in process.
+
+    Coverage and isochrones run in blocks of stations, the optimiser's times
+    and heuristic rounds in blocks of sites and candidates; every table,
+    layer and proposed site must be identical.
+    """
+    import shapely
+
+    from planner.plan import plan_scenario
+    from planner.scenario import load_scenario
+
+    for name in ("andorra.geojson", "demand.csv", "stations.csv"):
+        (tmp_path / name).write_bytes((andorra_scenario_dir / name).read_bytes())
+    text = (andorra_scenario_dir / "andorra.toml").read_text(encoding="utf-8")
+    text = text.replace('objective = "mclp"', 'objective = "pmedian"\nsolver = "heuristic"')
+    text = text.replace("grid_spacing_m = 3000", "grid_spacing_m = 3000\ncutoff_min = 15")
+    (tmp_path / "andorra.toml").write_text(text, encoding="utf-8")
+    scenario = load_scenario(tmp_path / "andorra.toml")
+    assert scenario.optimise is not None and scenario.optimise.cutoff_min == 15
+    quiet = {"cache_dir": tmp_path / "cache", "echo": lambda _: None}
+    here = plan_scenario(scenario, **quiet)
+    there = plan_scenario(scenario, executor=cluster, **quiet)  # type: ignore[arg-type]
+    assert here.optimise is not None and there.optimise is not None
+    assert there.optimise.solution.chosen == here.optimise.solution.chosen
+    assert there.optimise.solution.objective_after == here.optimise.solution.objective_after
+    assert here.optimise.metadata["cutoff_min"] == 15
+    for state in ("before", "after"):
+        a, b = getattr(here, state), getattr(there, state)
+        for name, table in a.tables.items():
+            pd.testing.assert_frame_equal(b.tables[name], table, check_exact=True)
+        pd.testing.assert_frame_equal(
+            b.demand.drop(columns="geometry"), a.demand.drop(columns="geometry")
+        )
+        for layer in ("fleet_bands", "station_bands", "catchments"):
+            x, y = getattr(a, layer), getattr(b, layer)
+            assert len(x) == len(y) > 0
+            assert shapely.equals_exact(x.geometry.values, y.geometry.values, tolerance=0).all()

@@ -1,7 +1,10 @@
 """Where to add ambulance stations (units): location models, exact and heuristic solvers.
 
 The cost matrix of response times (s) is the only thing the optimiser sees of
-the road network; see :mod:`planner.optimise.instance`.
+the road network; see :mod:`planner.optimise.instance`. National runs hold it
+sparse, only the pairs within a cutoff (:mod:`planner.optimise.sparse`), and
+run the heuristic's rounds in blocks of candidates on an executor of
+:mod:`planner.distributed`.
 """
 
 from __future__ import annotations

@@ -37,15 +37,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from planner.errors import DataError, ParameterError
-from planner.optimise.instance import Instance, check_demand, check_sites, required_mask
+from planner.optimise.instance import (
+    Instance,
+    _readonly,
+    check_demand,
+    check_sites,
+    required_mask,
+)
 
 __all__ = ["AnyInstance", "SparseInstance", "make_sparse_instance"]
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, copy=True)
-    a.flags.writeable = False
-    return a
 
 
 @dataclass(frozen=True)
