@@ -235,9 +235,11 @@ SPARSE_DENSE_BLOCK_CELLS = 32_000_000
 #: Blocks per worker of each heuristic round, so a slow or lost worker
 #: holds up only a small share of the round. Implementation choice.
 SPARSE_BLOCKS_PER_WORKER = 2
-#: Largest dense cost matrix (demand × candidate sites × 8 bytes) the
-#: optimiser builds before it asks for a cutoff (a sparse instance) instead:
-#: 2 GiB, a quarter of a modest laptop's memory. Planning choice.
+#: Largest dense array of times the pipeline builds: the optimiser's cost
+#: matrix (demand × candidate sites × 8 bytes; above it, it asks for a
+#: cutoff, a sparse instance) and coverage's stations × road nodes (above it,
+#: coverage and isochrones run in blocks of stations). 2 GiB, a quarter of a
+#: modest laptop's memory. Planning choice.
 DENSE_COST_MAX_BYTES = 2 * 1024**3
 
 # --------------------------------------------------------------------------

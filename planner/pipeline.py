@@ -29,7 +29,7 @@ from planner.coverage import (
     validate_thresholds,
     worst_served,
 )
-from planner.distributed import BlockExecutor
+from planner.distributed import BlockExecutor, InProcessExecutor
 from planner.errors import ParameterError
 from planner.export import (
     check_writable,
@@ -406,6 +406,17 @@ def _isochrone_layers(
     return fleet, per_station, catchments
 
 
+def _blocks_when_large(n_stations: int, n_nodes: int) -> InProcessExecutor | None:
+    """Blocks in process when the stations × nodes times would not fit the memory budget.
+
+    Above :data:`planner.constants.DENSE_COST_MAX_BYTES` the block path runs
+    in this process (identical results, memory bounded by the block size).
+    """
+    if 8 * n_stations * n_nodes > constants.DENSE_COST_MAX_BYTES:
+        return InProcessExecutor()
+    return None
+
+
 def _isochrone_samples(
     network: RoadNetwork,
     edges: gpd.GeoDataFrame,
@@ -661,7 +672,9 @@ def run_isochrones(
     executor, block_size
         Draw the isochrones in blocks of ``block_size`` stations on this
         executor (as :func:`run_coverage`), never holding the stations ×
-        nodes times; the layers are identical.
+        nodes times; the layers are identical. Without one, blocks run in
+        this process when those times would exceed
+        :data:`planner.constants.DENSE_COST_MAX_BYTES`.
     index
         The network's edge table and travel-time graph, when the caller
         already has them (:func:`index_network`); built here otherwise.
@@ -678,6 +691,7 @@ def run_isochrones(
     edges, ttg = index.edges, index.ttg
     snapped = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
     names = stations["name"].tolist()
+    executor = executor or _blocks_when_large(len(names), ttg.n_nodes)
     if executor is not None:
         blocked = _coverage_blocks(
             network, edges, ttg, snapped, None, names, isochrones=settings,
@@ -751,7 +765,10 @@ def run_coverage(
         array is never held: memory is about ``block_size × nodes × 8`` bytes
         per running block, plus ``stations × demand`` and ``O(nodes +
         edge samples)`` here. The results are identical to the run without
-        an executor.
+        an executor. Without one, the blocks run in this process anyway when
+        the stations × nodes times would take more than
+        :data:`planner.constants.DENSE_COST_MAX_BYTES` (``workers`` is then
+        not used).
     block_size
         Stations per block with an ``executor``; default
         :func:`planner.matrix.default_block_size` of the graph (at most 64,
@@ -799,6 +816,7 @@ def run_coverage(
     dm_snap = snap_points(graph, demand, edges=edges, max_distance_m=max_snap_m)
     node_times: np.ndarray | None = None  # stations × nodes, only without an executor
     blocked: _BlockedCoverage | None = None
+    executor = executor or _blocks_when_large(len(names), ttg.n_nodes)
     if names and executor is not None:
         st_snap = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
         blocked = _coverage_blocks(

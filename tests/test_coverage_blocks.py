@@ -503,3 +503,34 @@ def test_isochrones_command_on_a_scheduler(
         b = pyogrio.read_dataframe(there, layer=layer)
         assert len(a) == len(b) > 0
         _assert_same_layers([a], [b])
+
+
+def test_large_runs_use_blocks_without_an_executor(
+    andorra_net: RoadNetwork,
+    index: NetworkIndex,
+    layers: tuple[gpd.GeoDataFrame, ...],
+    dense: dict[bool, CoverageResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above the memory budget, coverage runs in blocks in process: same result, no dense array."""
+    from planner import constants
+
+    stations, demand = layers
+    monkeypatch.setattr(constants, "DENSE_COST_MAX_BYTES", 8 * len(stations) * 1000)
+    used: list[int] = []
+    original = pipeline._coverage_blocks
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        used.append(1)
+        return original(*args, **kwargs)
+
+    def no_dense(*_: Any, **__: Any) -> None:
+        raise AssertionError("the dense stations x nodes path ran")
+
+    monkeypatch.setattr(pipeline, "_coverage_blocks", spy)
+    monkeypatch.setattr(pipeline, "point_times", no_dense)
+    result = run_coverage(
+        andorra_net, stations, demand, coverage=COVERAGE, isochrones=ISOCHRONES, index=index
+    )
+    assert used == [1]
+    _assert_same(dense[True], result)
