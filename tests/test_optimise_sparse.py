@@ -84,9 +84,9 @@ def _pair(case: dict[str, Any], cutoff_s: float) -> tuple[Any, SparseInstance]:
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
-@pytest.mark.parametrize("seed", [1, 2])
-def test_sparse_heuristic_equals_dense(model: Any, seed: int) -> None:
-    case = _random_case(seed)
+@pytest.mark.parametrize(("seed", "n_required"), [(1, 4), (2, 4), (3, 0)])
+def test_sparse_heuristic_equals_dense(model: Any, seed: int, n_required: int) -> None:
+    case = _random_case(seed, n_required=n_required)
     dense, sparse = _pair(case, cutoff_s=1e9)  # every pair stored
     a = solve_heuristic(dense, model, p=4, seed=seed)
     b = solve_heuristic(sparse, model, p=4, seed=seed)
@@ -263,3 +263,22 @@ def test_killed_worker_mid_run_gives_the_same_sites(cluster: DaskExecutor) -> No
     assert there.chosen == here.chosen
     assert there.objective_after == here.objective_after
     cluster.client.wait_for_workers(2, timeout=60)
+
+
+def test_empty_columns_and_the_callers_arrays() -> None:
+    """Sites that reach nothing (last column too) work in every model; inputs stay writable."""
+    case = _random_case(9, n=120, m=20)
+    cost = np.where(case["cost"] <= 1500.0, case["cost"], np.inf)
+    cost[:, [0, 7, 19]] = np.inf  # three sites reach nothing, among them the last
+    case["required"][[0, 7, 19]] = False
+    case["cost"] = cost
+    dense, sparse = _pair(case, cutoff_s=1500.0)
+    for model in MODELS:
+        a = solve_heuristic(dense, model, p=3, seed=1)
+        b = solve_heuristic(sparse, model, p=3, seed=1)
+        assert b.objective_after == pytest.approx(a.objective_after, rel=1e-12), model.name
+    within = sparse.within(900.0)
+    np.testing.assert_array_equal(within.toarray(), dense.within(900.0))
+    mine = sp.csc_array(np.where(np.isfinite(cost), cost, 0.0))
+    make_sparse_instance(mine, cutoff_s=1500.0)
+    assert mine.data.flags.writeable and mine.indices.flags.writeable

@@ -118,8 +118,13 @@ class SparseInstance:
         if finite.any() and not required[site[finite]].all():
             raise ParameterError("base_site must name required sites")
         index = np.int32 if max(len(data), n_demand) < 2**31 else np.int64  # 12 bytes a pair
+        # views: the read-only flags set below must not reach the caller's arrays
         csc = sp.csc_array(
-            (data, np.asarray(cost.indices, dtype=index), np.asarray(cost.indptr, dtype=index)),
+            (
+                data.view(),
+                np.asarray(cost.indices, dtype=index).view(),
+                np.asarray(cost.indptr, dtype=index).view(),
+            ),
             shape=(n_demand, n_sites),
         )
         if not csc.has_sorted_indices:
@@ -220,11 +225,8 @@ class SparseInstance:
         self.check_threshold(threshold_s)
         c = self.cost_s
         keep = c.data <= threshold_s
-        counts = np.add.reduceat(keep.astype(np.int64), c.indptr[:-1]) if len(keep) else None
-        indptr = np.zeros(self.n_sites + 1, dtype=np.int64)
-        if counts is not None:
-            counts[np.diff(c.indptr) == 0] = 0  # reduceat of an empty column reads its neighbour
-            np.cumsum(counts, out=indptr[1:])
+        kept_before = np.r_[0, np.cumsum(keep, dtype=np.int64)]  # kept pairs before each pair
+        indptr = kept_before[c.indptr]
         return sp.csc_array(
             (np.ones(int(keep.sum())), c.indices[keep], indptr), shape=(self.n_demand, self.n_sites)
         )
