@@ -83,8 +83,11 @@ from planner.sites import FLEET_TYPES
 from planner.snapping import SnappedPoints, edge_frame, snap_points
 from planner.travel_times import (
     TravelTimeGraph,
+    _arrive_at,
+    _arrive_positions,
     _augmented,
     _dijkstra_block,
+    _join_same_road,
     build_travel_time_graph,
     nearest_table,
     point_times,
@@ -454,8 +457,9 @@ def _nearest_nodes(
 class _CoverageShared:
     """What every block of stations needs (:func:`_coverage_block`), sent to each worker once."""
 
-    ttg: TravelTimeGraph
+    n_nodes: int  # road nodes of the travel-time graph
     graph: sp.csr_array  # ttg.matrix with one virtual node per station, as in point_times
+    arrive_pos: np.ndarray | None  # (n_demand, 2) graph rows the demand is reached from
     stations: SnappedPoints
     demand: SnappedPoints | None  # None: isochrones only
     names: tuple[str, ...]
@@ -491,15 +495,15 @@ def _coverage_block(shared: _CoverageShared, task: _CoverageTask) -> _CoverageBl
     they are bit for bit those of the dense path; they exist only while the
     block runs (``block × nodes × 8`` bytes).
     """
-    n = shared.ttg.n_nodes
+    n = shared.n_nodes
     sources = np.arange(task.start, task.stop, dtype=np.int64) + n
     node_times = _dijkstra_block(shared.graph, sources, shared.limit_s)[:, :n]
     stations = shared.stations.take(slice(task.start, task.stop))
-    to_demand = (
-        np.empty((len(sources), 0))
-        if shared.demand is None
-        else times_to_points(shared.ttg, node_times, stations, shared.demand)
-    )
+    if shared.demand is None or shared.arrive_pos is None:
+        to_demand = np.empty((len(sources), 0))
+    else:  # times_to_points without the graph (the workers hold only the augmented one)
+        to_demand = _arrive_at(node_times, shared.arrive_pos, shared.demand.arrive_s)
+        _join_same_road(to_demand, stations, shared.demand, math.inf)
     arg = np.argmin(node_times, axis=0)  # first of equal times: the lower station
     best = node_times[arg, np.arange(n)]
     nearest = _Nearest(best, np.where(np.isfinite(best), arg + task.start, -1))
@@ -566,8 +570,9 @@ def _coverage_blocks(
         for b, lo in enumerate(range(0, m, size))
     ]
     shared = _CoverageShared(
-        ttg=ttg,
+        n_nodes=n,
         graph=graph,
+        arrive_pos=None if demand is None else _arrive_positions(ttg, demand),
         stations=stations,
         demand=demand,
         names=tuple(names),
