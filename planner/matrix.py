@@ -409,6 +409,8 @@ def store_folder(
     refused. The name is 16 hex digits of a SHA-256 of the inputs and the
     planner version.
     """
+    if kind not in ("matrix", "nearest"):
+        raise ParameterError(f"kind = {kind!r}: use 'matrix' or 'nearest'")
     limit = validate_cutoff(cutoff_s, argument="cutoff_s")
     inputs = [
         kind,
