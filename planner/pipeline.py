@@ -89,6 +89,7 @@ from planner.travel_times import (
     _dijkstra_block,
     _join_same_road,
     build_travel_time_graph,
+    nearest_frame,
     nearest_table,
     point_times,
     times_to_points,
@@ -318,16 +319,8 @@ def _nearest(times: np.ndarray, names: list[str], turnout_s: float) -> pd.DataFr
     """:func:`nearest_table`, or every target unreachable when there is no origin."""
     if names:
         return nearest_table(times, names, turnout_s=turnout_s)
-    inf = np.full(times.shape[1], np.inf)
-    return pd.DataFrame(
-        {
-            "nearest_station": pd.Series([None] * len(inf), dtype=object),
-            "drive_s": inf,
-            "response_s": inf,
-            "drive_min": inf,
-            "response_min": inf,
-        }
-    )
+    n = times.shape[1]
+    return nearest_frame(np.full(n, np.inf), np.full(n, -1), [], turnout_s=turnout_s)
 
 
 def _coverage_tables(
@@ -431,26 +424,6 @@ def _isochrone_samples(
     cell, _ = settings.grid
     samples = sample_edges(network.graph, ttg, spacing_m=cell, edges=edges)
     return samples, origin_edge_samples(snapped, network.graph, spacing_m=cell)
-
-
-def _nearest_nodes(
-    node_time: np.ndarray, node_origin: np.ndarray, names: list[str], turnout_s: float
-) -> pd.DataFrame:
-    """:func:`_nearest` from each node's nearest station (time s and row, ``-1`` for none).
-
-    The same table as :func:`planner.travel_times.nearest_table` on the
-    stations × nodes times whose per-node argmin gave ``node_origin``.
-    """
-    labels = np.asarray(names, dtype=object)
-    return pd.DataFrame(
-        {
-            "nearest_station": np.where(node_origin >= 0, labels[node_origin], None),
-            "drive_s": node_time,
-            "response_s": node_time + turnout_s,
-            "drive_min": node_time / 60.0,
-            "response_min": (node_time + turnout_s) / 60.0,
-        }
-    )
 
 
 @dataclass(frozen=True)
@@ -876,7 +849,7 @@ def run_coverage(
     if aid is not None:
         tables["mutual_aid"] = aid
     if blocked is not None:
-        nodes = _nearest_nodes(blocked.node_time, blocked.node_origin, names, turnout)
+        nodes = nearest_frame(blocked.node_time, blocked.node_origin, names, turnout_s=turnout)
     else:
         assert node_times is not None
         nodes = _nearest(node_times, names, turnout)

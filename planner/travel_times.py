@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # worker processes need not import geopandas through snapping
 __all__ = [
     "TravelTimeGraph",
     "build_travel_time_graph",
+    "nearest_frame",
     "nearest_point_source",
     "nearest_source",
     "nearest_table",
@@ -551,6 +552,47 @@ def _nearest(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return best, np.where(np.isfinite(best), nearest, -1)
 
 
+def nearest_frame(
+    drive_s: np.ndarray,
+    origin: np.ndarray,
+    origin_names: Sequence[str] | np.ndarray,
+    *,
+    turnout_s: float,
+) -> pd.DataFrame:
+    """:func:`nearest_table` from each target's nearest drive time and origin row.
+
+    Parameters
+    ----------
+    drive_s
+        ``(n_targets,)`` drive time from the nearest origin, s (``inf`` if none).
+    origin
+        ``(n_targets,)`` row of that origin in ``origin_names``, ``-1`` if none.
+    origin_names
+        Name of each origin (may be empty: every target unreachable).
+    turnout_s
+        Turn-out time, s.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`nearest_table` (without ``per_origin``).
+    """
+    names = np.asarray(list(origin_names), dtype=object)
+    origin = np.asarray(origin)
+    station = np.full(len(origin), None, dtype=object)
+    reached = origin >= 0
+    station[reached] = names[origin[reached]]
+    return pd.DataFrame(
+        {
+            "nearest_station": station,
+            "drive_s": drive_s,
+            "response_s": drive_s + turnout_s,
+            "drive_min": drive_s / 60.0,
+            "response_min": (drive_s + turnout_s) / 60.0,
+        }
+    )
+
+
 def nearest_table(
     times: np.ndarray,
     origin_names: Sequence[str],
@@ -585,15 +627,7 @@ def nearest_table(
     if len(names) == 0:
         raise ParameterError("origin_names: no origins")
     drive, best = _nearest(times)
-    table = pd.DataFrame(
-        {
-            "nearest_station": np.where(best >= 0, names[best], None),
-            "drive_s": drive,
-            "response_s": drive + turnout_s,
-            "drive_min": drive / 60.0,
-            "response_min": (drive + turnout_s) / 60.0,
-        }
-    )
+    table = nearest_frame(drive, best, names, turnout_s=turnout_s)
     if per_origin:
         extra = pd.DataFrame(times.T, columns=[f"drive_s[{n}]" for n in names])
         table = pd.concat([table, extra], axis=1)
