@@ -92,6 +92,24 @@ class BlockExecutor(Protocol):
 class _ExecutorBase:
     concurrency: int = 1
 
+    def session(self, shared: Any) -> AbstractContextManager[BlockSession]:
+        raise NotImplementedError
+
+    def map_blocks(
+        self,
+        fn: Callable[[Any, Any], Any],
+        shared: Any,
+        tasks: Sequence[tuple[int, Any]],
+    ) -> Generator[tuple[int, Any], None, None]:
+        """Yield ``(index, fn(shared, task))`` as blocks finish: a session of one round.
+
+        Nothing is sent anywhere when there are no tasks.
+        """
+        if not tasks:
+            return
+        with self.session(shared) as session:
+            yield from session.map_blocks(fn, tasks)
+
     def close(self) -> None:
         """Release the executor's resources (nothing to release here)."""
 
@@ -114,6 +132,7 @@ class _InProcessSession:
     def map_blocks(
         self, fn: Callable[[Any, Any], Any], tasks: Sequence[tuple[int, Any]]
     ) -> Generator[tuple[int, Any], None, None]:
+        """Yield ``(index, fn(shared, task))`` in task order."""
         for index, task in tasks:
             yield index, fn(self.shared, task)
 
@@ -122,15 +141,6 @@ class InProcessExecutor(_ExecutorBase):
     """Run the blocks one after the other in this process (no Dask needed)."""
 
     concurrency = 1
-
-    def map_blocks(
-        self,
-        fn: Callable[[Any, Any], Any],
-        shared: Any,
-        tasks: Sequence[tuple[int, Any]],
-    ) -> Generator[tuple[int, Any], None, None]:
-        """Yield ``(index, fn(shared, task))`` in task order."""
-        yield from _InProcessSession(shared).map_blocks(fn, tasks)
 
     @contextmanager
     def session(self, shared: Any) -> Iterator[_InProcessSession]:
@@ -179,23 +189,6 @@ class DaskExecutor(_ExecutorBase):
         workers = self.client.scheduler_info(n_workers=-1)["workers"]
         return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
 
-    def map_blocks(
-        self,
-        fn: Callable[[Any, Any], Any],
-        shared: Any,
-        tasks: Sequence[tuple[int, Any]],
-    ) -> Generator[tuple[int, Any], None, None]:
-        """Yield ``(index, fn(shared, task))`` as blocks finish on the cluster.
-
-        ``shared`` is scattered once to every worker. Failed or lost blocks
-        are retried (see the class); any other failure is raised once its
-        retries are spent, and the remaining blocks are cancelled.
-        """
-        if not tasks:
-            return
-        with self.session(shared) as session:
-            yield from session.map_blocks(fn, tasks)
-
     @contextmanager
     def session(self, shared: Any) -> Iterator[_DaskSession]:
         """Scatter ``shared`` to every worker once; released when the session ends."""
@@ -226,6 +219,12 @@ class _DaskSession:
     def map_blocks(
         self, fn: Callable[[Any, Any], Any], tasks: Sequence[tuple[int, Any]]
     ) -> Generator[tuple[int, Any], None, None]:
+        """Yield ``(index, fn(shared, task))`` as blocks finish on the cluster.
+
+        Failed or lost blocks are retried (see :class:`DaskExecutor`); any
+        other failure is raised once its retries are spent, and the remaining
+        blocks are cancelled.
+        """
         distributed = _import_distributed()
         if not tasks:
             return
