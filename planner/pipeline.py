@@ -323,6 +323,15 @@ def _nearest(times: np.ndarray, names: list[str], turnout_s: float) -> pd.DataFr
     return nearest_frame(np.full(n, np.inf), np.full(n, -1), [], turnout_s=turnout_s)
 
 
+def _own_region(site_region: np.ndarray, point_region: np.ndarray) -> np.ndarray:
+    """Without mutual aid: may the site serve the point? (Arrays of region codes; broadcasts.)
+
+    Only a site of the point's own region may, and a point in no region is
+    served by none.
+    """
+    return np.asarray((site_region == point_region) & pd.notna(point_region), dtype=bool)
+
+
 def _coverage_tables(
     demand: gpd.GeoDataFrame, settings: CoverageSettings
 ) -> dict[str, pd.DataFrame]:
@@ -827,8 +836,7 @@ def run_coverage(
             )
         st_region = stations["region_code"].astype(object).to_numpy()
         dm_region = demand["region_code"].astype(object).to_numpy()
-        same = (st_region[:, None] == dm_region[None, :]) & pd.notna(dm_region)[None, :]
-        to_demand = np.where(same, to_demand, np.inf)
+        to_demand = np.where(_own_region(st_region[:, None], dm_region[None, :]), to_demand, np.inf)
     nearest = _nearest(to_demand, names, turnout)
     demand_out = demand.reset_index(drop=True).assign(
         nearest_station=nearest["nearest_station"].to_numpy(),
@@ -1235,8 +1243,7 @@ def run_optimise(
             )
         if regions is not None:
             site_region, dm_region = regions
-            same = (site_region[:, None] == dm_region[None, :]) & pd.notna(dm_region)[None, :]
-            drive = np.where(same, drive, np.inf)
+            drive = np.where(_own_region(site_region[:, None], dm_region[None, :]), drive, np.inf)
         instance = make_instance(drive.T + turnout, **common)
     solve = functools.partial(settings.solve, executor=executor)
     solution = solve(instance, model, settings.add)
@@ -1384,7 +1391,7 @@ def _sparse_instance(
     if regions is not None:
         site_region, dm_region = regions
         owner = np.repeat(np.arange(t.shape[0]), np.diff(indptr))
-        keep = (site_region[owner] == dm_region[indices]) & pd.notna(dm_region[indices])
+        keep = _own_region(site_region[owner], dm_region[indices])
         data, indices = data[keep], indices[keep]
         indptr = np.r_[0, np.cumsum(np.bincount(owner[keep], minlength=t.shape[0]))]
     # the sites × demand CSR arrays, read as a demand × sites CSC: no copy of the index
