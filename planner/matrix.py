@@ -638,14 +638,12 @@ def _compute(
         n_origins = len(origins)
         graph = _augmented(ttg, origins)
         sources = np.arange(n_origins, dtype=np.int64) + n
-        origins_key = "points:" + _points_digest(origins)
         if targets is not None and _is_points(targets):
             pairs = _same_road(origins, targets)
     else:
         sources = ttg.positions(origins, argument="origins")  # type: ignore[arg-type]
         n_origins = len(sources)
         graph = ttg.matrix
-        origins_key = "nodes:" + _digest(sources)
     if n_origins == 0:
         raise ParameterError("origins: no origins given")
 
@@ -653,16 +651,13 @@ def _compute(
     cols = arrive_pos = arrive_s = None
     if targets is None:
         n_targets = n
-        targets_key = "all nodes"
     elif _is_points(targets):
         arrive_pos = _arrive_positions(ttg, targets)
         arrive_s = np.asarray(targets.arrive_s, dtype=np.float64)
         n_targets = len(arrive_pos)
-        targets_key = "points:" + _points_digest(targets)
     else:
         cols = ttg.positions(targets, argument="targets")  # type: ignore[arg-type]
         n_targets = len(cols)
-        targets_key = "nodes:" + _digest(cols)
     if n_targets == 0:
         raise ParameterError("targets: no targets given")
 
@@ -695,8 +690,8 @@ def _compute(
         inputs = {
             "kind": "nearest" if reduce else "matrix",
             "graph": _graph_digest(ttg),
-            "origins": origins_key,
-            "targets": targets_key,
+            "origins": _endpoint_key(ttg, origins, "origins"),
+            "targets": _endpoint_key(ttg, targets, "targets"),
             "cutoff_s": None if math.isinf(limit) else limit,
             "block_size": size,
             "planner": __version__,
