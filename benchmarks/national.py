@@ -57,6 +57,9 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from travel_times import _reset_peak_rss, _status_kib
+
 REPO = Path(__file__).resolve().parents[1]
 TAETORTER = REPO.parent / "shared" / "data" / "population" / "taetorter.osm.xml"
 
@@ -65,16 +68,9 @@ DETOUR = 1.35
 TURNOUT_S = 90.0
 
 
-def _reset_peak() -> None:
-    """Reset this process's peak RSS (VmHWM) to its current RSS (Linux)."""
-    Path("/proc/self/clear_refs").write_text("5")
-
-
-def _vm_hwm_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def _peak_mib() -> float:
+    """This process's peak RSS since the last reset (Linux VmHWM), MiB."""
+    return (_status_kib("VmHWM") or 0) / 1024
 
 
 def build_instance(spec: dict[str, Any], *, dense: bool) -> Any:
@@ -148,23 +144,23 @@ def _case(spec: dict[str, Any]) -> dict[str, Any]:
         instance = build_instance(spec, dense=spec["mode"] == "dense")
         build_s = time.perf_counter() - t0
         model = PMedian() if spec["model"] == "pmedian" else MCLP(threshold_s=15 * 60.0)
-        build_peak = _vm_hwm_mib()
-        _reset_peak()
+        build_peak = _peak_mib()
+        _reset_peak_rss()
         if executor is not None:
-            executor.client.run(_reset_peak)  # type: ignore[attr-defined]
+            executor.client.run(_reset_peak_rss)  # type: ignore[attr-defined]
         t0 = time.perf_counter()
         solution = solve_heuristic(instance, model, p=spec["p"], seed=0, executor=executor)
         seconds = time.perf_counter() - t0
         workers_mib = 0.0
         if executor is not None:
-            peaks = executor.client.run(_vm_hwm_mib)  # type: ignore[attr-defined]
-            workers_mib = float(sum(peaks.values()))
+            peaks = executor.client.run(_status_kib, "VmHWM")  # type: ignore[attr-defined]
+            workers_mib = sum(kib or 0 for kib in peaks.values()) / 1024
         nbytes = getattr(instance, "nbytes", None) or instance.cost_s.nbytes
         return {
             "build_s": build_s,
             "seconds": seconds,
             "build_peak_mib": build_peak,
-            "peak_mib": _vm_hwm_mib() + workers_mib,
+            "peak_mib": _peak_mib() + workers_mib,
             "instance_mib": nbytes / 2**20,
             "objective": solution.objective_after,
             "chosen": solution.chosen,
