@@ -14,6 +14,12 @@ so the file works with no network at all; only the background tiles then stay
 blank. folium's other default assets (jQuery, Bootstrap, Font Awesome) are
 not needed and are left out in both modes.
 
+Text from data (titles, labels, names, ids, any property shown) never runs
+as script: it is escaped for HTML where HTML is built
+(:func:`html.escape`), passed to JavaScript only as JSON that cannot end
+its ``<script>`` (:func:`_script_json`), and shown in tooltips with
+``textContent``, never ``innerHTML``. No data value becomes a link.
+
 Times are minutes (``*_min``), distances metres; inputs may be in any CRS
 and are reprojected to EPSG:4326 for the map (the surface is binned in
 EPSG:3006).
@@ -87,10 +93,11 @@ class MapLayers:
     Attributes
     ----------
     title
-        Shown at the top of the map and as the page title.
+        Shown at the top of the map and as the page title (as text: any
+        markup in it is shown, never run).
     label
         Shown prominently under the title when given, for example that the
-        data are a sample.
+        data are a sample (as text).
     thresholds_min
         Response-time thresholds, min: the colour classes of the isochrone
         bands and the surface ("≤ 10", "10-20", ... "> 30 min").
@@ -406,6 +413,21 @@ def _collection(frame: gpd.GeoDataFrame, properties: pd.DataFrame) -> dict[str, 
     }
 
 
+#: Characters that JSON leaves alone but that must not appear raw in a
+#: ``<script>`` element: with ``<`` and ``>`` escaped no ``</script>``, ``<!--``
+#: or ``-->`` can end or confuse the element; U+2028/U+2029 end a line in
+#: older JavaScript engines. (``&`` needs no escape: script text has no
+#: character references.)
+_SCRIPT_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def _script_json(value: Any) -> str:
+    """``value`` as a JavaScript literal (JSON) that is safe inside a ``<script>`` element."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False).translate(_SCRIPT_ESCAPES)
+
+
 def _fmt(value: Any, spec: str, unit: str = "") -> str:
     number = pd.to_numeric(value, errors="coerce")
     if pd.isna(number) or not math.isfinite(float(number)):
@@ -419,7 +441,11 @@ def _fmt(value: Any, spec: str, unit: str = "") -> str:
 
 
 class _Bind(MacroElement):
-    """Bind a tooltip and optionally a popup (plain HTML strings) to the parent layer."""
+    """Bind a tooltip and optionally a popup (HTML strings) to the parent layer.
+
+    Leaflet shows them with ``innerHTML``: callers escape every text from
+    data in them with :func:`html.escape`.
+    """
 
     _template = Template(
         """{% macro script(this, kwargs) %}
@@ -435,6 +461,52 @@ class _Bind(MacroElement):
         self._name = "Bind"
         self.tooltip = tooltip
         self.popup = popup
+
+
+class _PropertyTooltip(MacroElement):
+    """A tooltip on each feature of the parent GeoJson layer: a table of its properties.
+
+    Replaces folium's ``GeoJsonTooltip``, which writes the property values
+    into the page with ``innerHTML`` (so a name holding markup would run).
+    Here every label and value is set as ``textContent`` by
+    :data:`_PROPERTY_TABLE_JS` and shows exactly as it is in the data.
+
+    Parameters
+    ----------
+    fields
+        Property name -> label shown in the tooltip, in order.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+{{ this._parent.get_name() }}.bindTooltip(function (layer) {
+    return plannerPropertyTable((layer.feature || {}).properties || {}, {{ this.fields|tojson }});
+}, {"sticky": true, "className": "planner-tooltip"});
+{% endmacro %}"""
+    )
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__()
+        self._name = "PropertyTooltip"
+        self.fields = [[key, label] for key, label in fields.items()]
+
+
+#: Builds a tooltip's table from feature properties as DOM nodes, text only.
+_PROPERTY_TABLE_JS = """<script>
+function plannerPropertyTable(properties, fields) {
+    var table = document.createElement('table');
+    fields.forEach(function (field) {
+        var value = properties[field[0]];
+        var row = table.insertRow();
+        var head = document.createElement('th');
+        head.textContent = field[1];
+        row.appendChild(head);
+        row.insertCell().textContent = value === null || value === undefined ? ''
+            : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    });
+    return table;
+}
+</script>"""
 
 
 class _Script(MacroElement):
@@ -513,7 +585,9 @@ window.plannerSetScenario = set;
 
 _TITLE_JS = """
 var div = L.DomUtil.create('div', 'planner-title', map.getContainer());
-div.innerHTML = %(html)s;
+L.DomUtil.create('span', '', div).textContent = %(title)s;
+var label = %(label)s;
+if (label) { L.DomUtil.create('span', 'planner-label', div).textContent = label; }
 """
 
 _REGISTRY_JS = """
@@ -588,6 +662,9 @@ def _css() -> str:
   padding: 5px 12px; border-radius: 5px; box-shadow: 0 1px 5px rgba(0, 0, 0, 0.35); }}
 .planner-title .planner-label {{ display: block; margin-top: 4px; padding: 3px 8px;
   background: #b71c1c; color: #fff; font-size: 13px; border-radius: 3px; }}
+.planner-tooltip table {{ margin: auto; }}
+.planner-tooltip th {{ text-align: left; padding: 2px 8px 2px 2px; }}
+.planner-tooltip td {{ text-align: left; }}
 .planner-popup th {{ text-align: left; font-weight: normal; padding-right: 10px; }}
 .planner-popup td {{ text-align: right; font-weight: bold; }}
 </style>"""
@@ -616,9 +693,9 @@ def _legend(
         items.append(f"<i {style}></i>{html.escape(text)}")
     body = f"<b>{html.escape(title)}</b>" + "<br>".join(items)
     code = _LEGEND_JS % {
-        "position": json.dumps(position),
-        "key": json.dumps(key),
-        "html": json.dumps(body, ensure_ascii=False),
+        "position": _script_json(position),
+        "key": _script_json(key),
+        "html": _script_json(body),
     }
     m.add_child(_Script(code, layers))
 
@@ -662,10 +739,7 @@ def _add_boundaries(
             _collection(part, props),
             name=names[key],
             style_function=lambda _f, s=fixed: s,
-            tooltip=folium.GeoJsonTooltip(["name", "code"], aliases=["Name", "Code"])
-            if len(part)
-            else None,
-        ).add_to(group)
+        ).add_child(_PropertyTooltip({"name": "Name", "code": "Code"})).add_to(group)
         group.add_to(m)
         groups[key] = group
     return groups
@@ -763,10 +837,7 @@ def _add_coloured(
             "weight": weight,
             "fillOpacity": opacity,
         },
-        tooltip=folium.GeoJsonTooltip(list(tooltip), aliases=list(tooltip.values()))
-        if len(data)
-        else None,
-    ).add_to(group)
+    ).add_child(_PropertyTooltip(tooltip)).add_to(group)
     group.add_to(m)
     return group
 
@@ -822,7 +893,7 @@ def _add_unreachable(
     fields = [c for c in ("demand_id", "name", "weight", "snap_status") if c in points.columns]
     props = points[fields].copy()
     group = folium.FeatureGroup(name=name, show=show)
-    folium.GeoJson(
+    layer = folium.GeoJson(
         _collection(points, props),
         name=name,
         marker=folium.CircleMarker(
@@ -833,8 +904,10 @@ def _add_unreachable(
             fill_color=constants.MAP_UNREACHABLE_COLOUR,
             fill_opacity=0.9,
         ),
-        tooltip=folium.GeoJsonTooltip(fields) if len(points) and fields else None,
-    ).add_to(group)
+    )
+    if fields:
+        layer.add_child(_PropertyTooltip({f: f for f in fields}))
+    layer.add_to(group)
     group.add_to(m)
     weight = float(points["weight"].sum()) if "weight" in points else float(len(points))
     return group, len(points), weight
@@ -894,11 +967,8 @@ def _add_proposed(
                 icon_anchor=(size // 2, size // 2),
             ),
         )
-        marker.add_child(
-            _Bind(
-                f"Proposed site {order}: {html.escape(str(label))}", _site_popup(row, newly=newly)
-            )
-        )
+        tooltip = html.escape(f"Proposed site {order}: {label}")
+        marker.add_child(_Bind(tooltip, _site_popup(row, newly=newly)))
         marker.add_to(group)
     group.add_to(m)
     return group
@@ -1031,11 +1101,13 @@ def build_map(
     names = layer_names(layers)
     limits = tuple(float(v) for v in layers.thresholds_min)
     lat, lon, zoom = constants.MAP_DEFAULT_VIEW
-    figure = Figure(title=layers.title)
+    figure = Figure()  # its title would go into <title> unescaped, before the charset
+    figure.header.add_child(Element(f"<title>{html.escape(layers.title)}</title>"), name="title")
     m = folium.Map(location=[lat, lon], zoom_start=zoom, tiles=None, control_scale=True)
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
     figure.add_child(m)
     figure.header.add_child(Element(_css()), name="planner_css")
+    figure.header.add_child(Element(_PROPERTY_TABLE_JS), name="planner_property_table")
     groups: dict[str, folium.FeatureGroup] = {}
 
     if layers.boundaries is not None:
@@ -1076,19 +1148,17 @@ def build_map(
             if key in groups or f"{key}_after" in groups:
                 pairs += [groups.get(key), groups.get(f"{key}_after")]
         m.add_child(_Script(_SCENARIO_JS, pairs))
-    title = f"<span>{html.escape(layers.title)}</span>"
-    if layers.label:
-        title += f"<span class='planner-label'>{html.escape(layers.label)}</span>"
-    m.add_child(_Script(_TITLE_JS % {"html": json.dumps(title, ensure_ascii=False)}))
+    text = {"title": _script_json(layers.title), "label": _script_json(layers.label or None)}
+    m.add_child(_Script(_TITLE_JS % text))
     ordered = list(groups)
     bounds = _bounds([getattr(layers, k) for k in _FRAMES])
     m.add_child(
         _Script(
             _REGISTRY_JS
             % {
-                "names": json.dumps([names[k] for k in ordered]),
-                "bounds": json.dumps(bounds),
-                "attribution": json.dumps(html.escape(OSM_ATTRIBUTION), ensure_ascii=False),
+                "names": _script_json([names[k] for k in ordered]),
+                "bounds": _script_json(bounds),
+                "attribution": _script_json(html.escape(OSM_ATTRIBUTION)),
             },
             [groups[k] for k in ordered],
         )

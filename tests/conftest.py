@@ -7,6 +7,7 @@ with default settings and no cache.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,6 +123,78 @@ def andorra_scenario_dir(tmp_path_factory: pytest.TempPathFactory, andorra_pbf: 
     text += '\n[outputs]\ndir = "out/andorra"\nmap = "maps/andorra.html"\n'
     (folder / "andorra.toml").write_text(text, encoding="utf-8")
     return folder
+
+
+# ---------------------------------------------------------------------------
+# Headless Chromium (the browser tests)
+# ---------------------------------------------------------------------------
+
+#: Window and screenshot size of the headless browser, CSS pixels.
+WIDTH, HEIGHT = 1280, 800
+
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    # no network at all: every host name fails to resolve
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    f"--window-size={WIDTH},{HEIGHT}",
+)
+
+
+def _browser_missing(reason: str) -> None:
+    if os.environ.get("PLANNER_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"PLANNER_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+def _which(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Chromium driven by selenium, with no network (one per test module).
+
+    Needs Debian's ``chromium`` and ``chromium-driver`` and selenium. Without
+    them the test skips, unless ``PLANNER_REQUIRE_BROWSER=1`` (CI), when it fails.
+    """
+    chromium = _which("chromium", "chromium-browser")
+    driver_path = _which("chromedriver")
+    if chromium is None or driver_path is None:
+        _browser_missing(
+            "chromium or chromedriver is not installed (apt-get install chromium chromium-driver)"
+        )
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _browser_missing("selenium is not installed (pip install -e '.[test]')")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
+    )
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
 # ---------------------------------------------------------------------------

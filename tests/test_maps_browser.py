@@ -11,79 +11,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pytest
+from conftest import HEIGHT, WIDTH
 from test_maps import make_andorra_layers
 
 from planner.cli import main
 from planner.maps import layer_names, write_map
 from planner.road_network import RoadNetwork
-
-#: Screenshot size, CSS pixels.
-WIDTH, HEIGHT = 1280, 800
-
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    # no network at all: every host name fails to resolve
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-    f"--window-size={WIDTH},{HEIGHT}",
-)
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("PLANNER_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"PLANNER_REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(reason)
-
-
-def _find(*names: str) -> str | None:
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    chromium = _find("chromium", "chromium-browser")
-    driver_path = _find("chromedriver")
-    if chromium is None or driver_path is None:
-        _missing(
-            "chromium or chromedriver is not installed (apt-get install chromium chromium-driver)"
-        )
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _missing("selenium is not installed (pip install -e '.[test]')")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(60)
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
-    )
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _checked(driver: Any) -> dict[str, bool]:
