@@ -1073,10 +1073,13 @@ def _survival(coefficients: str | None, table: Path | None, model: Any) -> Any:
             raise MissingFileError(f"--survival-table: {table}: no such file")
         try:
             bands = pd.read_csv(table)
-            steps = tuple(zip(bands["upper_min"], bands["probability"], strict=True))
+            steps = tuple(
+                (float(upper), float(probability))
+                for upper, probability in zip(bands["upper_min"], bands["probability"], strict=True)
+            )
         except (KeyError, ValueError, pd.errors.ParserError) as exc:
             raise InputFileError(
-                f"--survival-table {table}: needs columns upper_min,probability ({exc})"
+                f"--survival-table {table}: needs numeric columns upper_min,probability ({exc})"
             ) from None
         return model(steps=steps)
     return model()

@@ -25,8 +25,9 @@ SWEDEN_BBOX_LONLAT = (10.0, 55.0, 24.5, 69.5)
 #: regions) a point in a Swedish file may lie, m, before it is refused as
 #: being abroad. The outline simplifies coasts and leaves out islands:
 #: measured against it, every one of SCB's 1,956 tätorter lies within 9.5 km
-#: (Vrångö, Gothenburg's archipelago; Holmön and Rödlöga 9.6-9.7 km), while
-#: Copenhagen lies 23 km, Bornholm 45 km and Oslo 63 km from it. Places next
+#: (Vrångö, Gothenburg's archipelago) and the islands Holmön and Rödlöga
+#: within 9.7 km, while Copenhagen lies 23 km, Bornholm 45 km and Oslo 63 km
+#: from it (outer skerries such as Svenska Högarna, 31 km, fail). Places next
 #: to the land border (Halden, Tornio: 1-2 km) cannot be told apart this
 #: way. Planning choice.
 SWEDEN_BOUNDARY_TOLERANCE_M = 15_000.0
@@ -198,7 +199,7 @@ ISOCHRONE_BYTES_PER_CELL = 64
 #: refused up front with the cell size that fits. 4 GiB: every Swedish
 #: region with its 10 km buffer fits at the default cell (Norrbotten, the
 #: largest, needs about 2.6 GiB); all of Sweden at once needs about 14 GiB
-#: and so a cell of about 125 m. Planning choice.
+#: and so 200 m cells with the default buffer. Planning choice.
 ISOCHRONE_RASTER_MAX_BYTES = 4 * 1024**3
 
 # --------------------------------------------------------------------------

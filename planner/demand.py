@@ -1282,7 +1282,8 @@ def read_osm_population(
     MissingFileError
         The file does not exist.
     InputFileError
-        Not an OSM file name, or not readable OSM data.
+        Not an OSM file name, not readable OSM data, or a ``population`` node
+        whose coordinates lie outside ±180/±90 degrees.
     ParameterError
         ``boundary`` is unusable.
 

@@ -842,22 +842,29 @@ def _raster_bytes(settings: IsochroneSettings, width_m: float, height_m: float) 
 
 
 def _fitting_cell(settings: IsochroneSettings, width_m: float, height_m: float) -> float:
-    """The smallest round cell size (2 significant digits, m) whose raster fits the budget."""
+    """The smallest round cell (2 significant digits, m) that fits; inf if none up to 1000 m."""
     budget = constants.ISOCHRONE_RASTER_MAX_BYTES
     cell = math.sqrt(width_m * height_m * constants.ISOCHRONE_BYTES_PER_CELL / budget)
     cell = max(cell, settings.cell_m)
     while True:
         step = 10.0 ** (math.floor(math.log10(cell)) - 1)
-        cell = math.ceil(cell / step - 1e-9) * step
+        cell = min(math.ceil(cell / step - 1e-9) * step, 1000.0)
         trial = IsochroneSettings(
             thresholds_min=settings.thresholds_min,
             buffer_m=settings.buffer_m,
-            cell_m=min(cell, 1000.0),
+            cell_m=cell,
             include_turnout=settings.include_turnout,
         )
-        if cell >= 1000.0 or _raster_bytes(trial, width_m, height_m) <= budget:
+        if _raster_bytes(trial, width_m, height_m) <= budget:
             return cell
+        if cell >= 1000.0:
+            return math.inf
         cell += step
+
+
+def _km(metres: float) -> str:
+    km = metres / 1000
+    return f"{km:,.0f} km" if km >= 100 else f"{km:.3g} km"
 
 
 def _gib(size: float) -> str:
@@ -897,11 +904,12 @@ def check_raster_memory(
     fit = _fitting_cell(settings, width, height)
     advice = (
         f"use a cell of at least {fit:g} m"
-        if fit <= 1000
-        else "the area is too large for isochrones even with 1000 m cells"
+        if math.isfinite(fit)
+        else f"even 1000 m cells do not fit with a {settings.buffer_m:g} m buffer: narrow it"
     )
     raise ParameterError(
-        f"{argument} = {settings.cell_m:g} m: the isochrone raster over these roads "
-        f"({width / 1000:,.3g} km × {height / 1000:,.3g} km) would take about {_gib(need)}, "
+        f"{argument} = {settings.cell_m:g} m (buffer {settings.buffer_m:g} m): the isochrone "
+        "raster over these roads "
+        f"({_km(width)} × {_km(height)}) would take about {_gib(need)}, "
         f"above the memory budget of {_gib(budget)}; {advice}, or draw no isochrones"
     )

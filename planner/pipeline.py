@@ -180,24 +180,32 @@ def read_demand(
     if crs is not None and kind not in ("points", "calls"):
         warnings.warn(
             f"{path}: the CRS {crs} is not used: demand of type {kind} carries its own "
-            "coordinates (a CRS, --crs, applies only to x/y columns of points and calls)",
+            "coordinates (a CRS, --crs or crs in a scenario, applies only to x/y columns of points "
+            "and calls)",
             PlannerWarning,
             stacklevel=2,
         )
     layer = readers[kind]()
+    if len(layer) == 0:
+        raise DataError(
+            f"{path}: holds no demand points when read as {kind} (--demand-type, or type in a "
+            "scenario)"
+        )
     require_weight(layer, source=str(path))
     return dm.assign_demand_areas(layer) if assign_areas else layer
 
 
 def require_weight(demand: gpd.GeoDataFrame, *, source: str = "demand") -> None:
-    """Refuse demand whose weights are all 0: shares of nothing, sites that serve no one.
+    """Refuse demand that is empty or whose weights are all 0: shares of nothing.
 
     Raises
     ------
     DataError
-        When ``demand`` has rows but no positive ``weight``; names ``source``.
+        When ``demand`` has no rows, or no positive ``weight``; names ``source``.
     """
-    if len(demand) and not (demand["weight"].to_numpy(dtype=float) > 0).any():
+    if len(demand) == 0:
+        raise DataError(f"{source}: holds no demand points")
+    if not (demand["weight"].to_numpy(dtype=float) > 0).any():
         raise DataError(
             f"{source}: every one of its {len(demand):,} demand points has weight 0, so there "
             "is nothing to cover; check the weight column (--weight, or weight in a scenario)"

@@ -904,6 +904,8 @@ def read_boundary(path: str | os.PathLike[str], *, argument: str = "boundary") -
         frame = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types
         raise InputFileError(f"{argument}: {path}: cannot be read ({exc})") from None
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputFileError(f"{argument}: {path}: holds no geometries (a table, not a layer)")
     if frame.crs is None:
         raise InputFileError(f"{argument}: {path}: the layer has no CRS")
     polys = frame[frame.geom_type.isin(["Polygon", "MultiPolygon"])]

@@ -1011,8 +1011,8 @@ def _table_to_points(
         if crs is not None and not crs.equals(wgs84, ignore_axis_order=True):
             warnings.warn(
                 f"{source}: the CRS {_crs_label(crs)} is not used: columns {x_col}/{y_col} "
-                "hold longitude/latitude, which are always WGS 84 (EPSG:4326); a CRS (--crs) "
-                "applies only to x/y columns",
+                "hold longitude/latitude, which are always WGS 84 (EPSG:4326); a CRS (--crs, "
+                "or crs in a scenario) applies only to x/y columns",
                 PlannerWarning,
                 stacklevel=2,
             )
