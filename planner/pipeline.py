@@ -160,6 +160,17 @@ def read_demand(
         (:func:`planner.demand.assign_demand_areas`).
     argument
         How errors name the type argument (``--demand-type``, a scenario key).
+
+    Raises
+    ------
+    DataError
+        The file holds no demand point, or every weight is 0.
+
+    Warns
+    -----
+    PlannerWarning
+        ``crs`` is given for a type that carries its own coordinates (grid,
+        OSM): it is not used.
     """
     from planner import demand as dm
 
@@ -750,6 +761,13 @@ def run_isochrones(
     fleet, per_station, catchments, stations
         The three isochrone layers (see :mod:`planner.isochrones`) and the
         stations with their ``snap_status``, all EPSG:3006.
+
+    Raises
+    ------
+    ParameterError
+        When the raster would not fit
+        :data:`planner.constants.ISOCHRONE_RASTER_MAX_BYTES`
+        (:func:`planner.isochrones.check_raster_memory`), before any work.
     """
     settings = settings or IsochroneSettings()
     graph = network.graph
@@ -856,7 +874,12 @@ def run_coverage(
     Raises
     ------
     ParameterError
-        If the fleet is unknown or has no stations, or for a bad ``block_size``.
+        If the fleet is unknown or has no stations, for a bad ``block_size``,
+        or when the isochrone raster would not fit
+        :data:`planner.constants.ISOCHRONE_RASTER_MAX_BYTES`
+        (:func:`planner.isochrones.check_raster_memory`).
+    DataError
+        If the demand is empty or every weight is 0 (:func:`require_weight`).
     """
     coverage = coverage or CoverageSettings()
     iso = isochrones or IsochroneSettings()
@@ -1275,6 +1298,8 @@ def run_optimise(
         When the dense cost matrix would need more than
         :data:`planner.constants.DENSE_COST_MAX_BYTES` (the message gives the
         size and asks for ``cutoff_min``).
+    DataError
+        If the demand is empty or every weight is 0 (:func:`require_weight`).
     """
     from planner.candidates import candidates_from_stations, check_candidates, combine_candidates
 
