@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import pandas as pd
 import typer
 
 from planner import __version__, constants
-from planner.errors import OutputExistsError, ParameterError, PlannerError
+from planner.errors import OutputExistsError, ParameterError, PlannerError, PlannerWarning
 
 app = typer.Typer(
     name="planner",
@@ -164,22 +165,9 @@ def _load_boundary(args: _NetworkArgs) -> tuple[Any, str | None]:
         area = find_area(args.region)
         return area.geometry, str(area)
     if args.boundary:
-        import geopandas as gpd
+        from planner.regions import read_boundary
 
-        from planner.errors import InputFileError, MissingFileError
-
-        if not args.boundary.exists():
-            raise MissingFileError(f"--boundary: {args.boundary}: no such file")
-        try:
-            frame = gpd.read_file(args.boundary)
-        except Exception as exc:  # pyogrio raises several types
-            raise InputFileError(f"--boundary: {args.boundary}: cannot be read ({exc})") from None
-        if frame.crs is None:
-            raise InputFileError(f"--boundary: {args.boundary}: the layer has no CRS")
-        polys = frame[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
-        if polys.empty:
-            raise InputFileError(f"--boundary: {args.boundary}: holds no polygon")
-        return polys.to_crs(constants.WGS84).union_all(), args.boundary.name
+        return read_boundary(args.boundary, argument="--boundary"), args.boundary.name
     return None, None
 
 
@@ -369,12 +357,7 @@ def stations_cmd(
     report = _station_report(network, frame, max_snap_m=max_snap_m)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         typer.echo(report.to_string(index=False))
-    problems = report[report["status"] != "ok"]
-    for row in problems.itertuples():
-        _echo(
-            f"warning: station {row.name!r}: {row.status.replace('_', ' ')} "
-            f"({row.snap_distance_m:.0f} m to the road, road part {row.component})"
-        )
+    _warn_stations(report["name"], report["status"], report["snap_distance_m"], max_snap_m)
     if out is not None:
         from planner.export import export_metadata, write_table
 
@@ -412,6 +395,14 @@ def _stations(
     if found.empty:
         raise ParameterError(f"--osm-stations: {src} holds no emergency=ambulance_station")
     return found
+
+
+def _warn_stations(names: Any, status: Any, distance_m: Any, max_snap_m: float) -> None:
+    """A warning line for each station off the roads or on a cut-off road part."""
+    from planner.pipeline import station_warnings
+
+    for line in station_warnings(names, status, distance_m, max_snap_m=max_snap_m):
+        _echo(f"warning: {line}")
 
 
 def _station_report(network: Any, frame: Any, *, max_snap_m: float) -> pd.DataFrame:
@@ -737,6 +728,8 @@ def coverage_cmd(
             executor=executor,
             progress=progress,
         )
+    st = result.stations
+    _warn_stations(st["name"], st["snap_status"], st["snap_distance_m"], max_snap_m)
     paths = write_coverage(
         result,
         out_dir,
@@ -1080,10 +1073,13 @@ def _survival(coefficients: str | None, table: Path | None, model: Any) -> Any:
             raise MissingFileError(f"--survival-table: {table}: no such file")
         try:
             bands = pd.read_csv(table)
-            steps = tuple(zip(bands["upper_min"], bands["probability"], strict=True))
+            steps = tuple(
+                (float(upper), float(probability))
+                for upper, probability in zip(bands["upper_min"], bands["probability"], strict=True)
+            )
         except (KeyError, ValueError, pd.errors.ParserError) as exc:
             raise InputFileError(
-                f"--survival-table {table}: needs columns upper_min,probability ({exc})"
+                f"--survival-table {table}: needs numeric columns upper_min,probability ({exc})"
             ) from None
         return model(steps=steps)
     return model()
@@ -1271,10 +1267,31 @@ def version_cmd() -> None:
 # ---------------------------------------------------------------------------
 
 
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Print every :class:`PlannerWarning` as one ``warning: ...`` line on stderr.
+
+    Other warnings keep their usual filters and display.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", PlannerWarning)
+        shown = warnings.showwarning
+
+        def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, PlannerWarning):
+                _echo(f"warning: {message}")
+            else:
+                shown(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (2 for any planner error or bad usage)."""
     try:
-        app(args=argv, prog_name="planner", standalone_mode=True)
+        with _warnings_as_lines():
+            app(args=argv, prog_name="planner", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

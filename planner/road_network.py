@@ -46,6 +46,12 @@ from tqdm.auto import tqdm
 
 from planner import __version__, constants
 from planner._cache import cache_key, cached, file_digest
+from planner._osm import (
+    OSM_READ_ERRORS,
+    describe_osm_error,
+    location_out_of_range,
+    out_of_range_error,
+)
 from planner._osmnx import overpass_settings
 from planner.errors import (
     DataError,
@@ -348,6 +354,7 @@ def _stream_ways(
 
     buf = _WayBuffer(include_ferries=include_ferries, bbox=bbox)
     bar = tqdm(desc=f"reading {path.name}", unit=" roads", disable=not progress, leave=False)
+    bad: list[tuple[int, int, float, float]] = []  # (node, way, lon, lat) out of range
     try:
         reader = osmium.io.Reader(str(path), osmium.osm.NOTHING)
         header = reader.header()
@@ -367,22 +374,35 @@ def _stream_ways(
             refs = np.empty(n, dtype=np.int64)
             lons = np.full(n, np.nan)
             lats = np.full(n, np.nan)
+            outside = []
             for i, nd in enumerate(obj.nodes):
                 refs[i] = nd.ref
                 loc = nd.location
                 if loc.valid():
                     lons[i] = loc.lon
                     lats[i] = loc.lat
+                elif location_out_of_range(loc):
+                    outside.append(
+                        (nd.ref, obj.id, loc.lon_without_check(), loc.lat_without_check())
+                    )
             if not buf.add(obj.id, {t.k: t.v for t in obj.tags}, refs, lons, lats):
                 continue
+            bad.extend(outside)
             bar.update()
             ts = obj.timestamp
             if ts is not None and ts.year > 1970 and (buf.newest is None or ts > buf.newest):
                 buf.newest = ts
-    except RuntimeError as exc:
-        raise InputFileError(f"{path}: cannot be read as OSM data ({exc})") from None
+    except OSM_READ_ERRORS as exc:
+        raise InputFileError(
+            f"{path}: cannot be read as OSM data ({describe_osm_error(exc)})"
+        ) from None
     finally:
         bar.close()
+    if bad:
+        node, way, lon, lat = bad[0]
+        raise out_of_range_error(
+            str(path), node, lon, lat, where=f"way {way}", count=len({b[0] for b in bad})
+        )
     if stamp is None and buf.newest is not None:
         stamp = buf.newest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return buf, stamp

