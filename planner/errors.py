@@ -19,6 +19,7 @@ __all__ = [
     "MissingFileError",
     "NoRoadsError",
     "OutputExistsError",
+    "OutputLockedError",
     "ParameterError",
     "PlannerError",
     "RegionNotFoundError",
@@ -63,3 +64,7 @@ class DownloadError(PlannerError, ConnectionError):
 
 class OutputExistsError(PlannerError, FileExistsError):
     """An output file exists and ``overwrite`` was not given."""
+
+
+class OutputLockedError(PlannerError, RuntimeError):
+    """Another planner run is writing the same output (its lock is held)."""
