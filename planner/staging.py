@@ -90,6 +90,9 @@ _ACTIVE: dict[Path, Path] = {}
 _ACTIVE_GUARD = threading.Lock()
 #: Outputs swapped in by this process, in order.
 _COMMITTED: list[Path] = []
+#: File descriptors of the locks this process holds (closed in forked children).
+_HELD: set[int] = set()
+_FORK_HOOK: list[bool] = []
 
 
 @dataclass(frozen=True)
@@ -416,7 +419,20 @@ def _take_lock(final: Path, target: OutputTarget) -> int:
     note = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}
     os.ftruncate(fd, 0)
     os.write(fd, json.dumps(note).encode("utf-8"))
+    if not _FORK_HOOK and hasattr(os, "register_at_fork"):
+        # a forked worker (ProcessPoolExecutor) shares the lock; it may outlive a killed
+        # parent, so it closes its copy and the lock ends with the process that took it
+        os.register_at_fork(after_in_child=_close_held_in_child)
+        _FORK_HOOK.append(True)
+    _HELD.add(fd)
     return fd
+
+
+def _close_held_in_child() -> None:
+    for fd in _HELD:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # not flock(LOCK_UN), which would unlock the parent too
+    _HELD.clear()
 
 
 def _try_lock(fd: int) -> bool:
@@ -453,6 +469,7 @@ def _drop_lock(fd: int, path: Path) -> None:
     """Delete the lock file while still holding it, then let it go."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
+    _HELD.discard(fd)
     os.close(fd)
 
 
