@@ -81,18 +81,20 @@ class Child:
         return self.proc.wait(timeout)
 
 
+def _child_env() -> dict[str, str]:
+    """The environment of a child process: this worktree's planner first on the path."""
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path}
+
+
 def _start(work: Path, *args: str, pause: str = "") -> Child:
     n = len(list(work.glob("stderr-*.txt")))
     err, gate = work / f"stderr-{n}.txt", work / f"gate-{n}"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
     with open(err, "wb") as handle:
         proc = subprocess.Popen(
             [sys.executable, "-c", LAUNCHER, pause, str(gate), str(ROOT), *args],
             cwd=work,
-            env=env,
+            env=_child_env(),
             stdout=subprocess.DEVNULL,
             stderr=handle,
         )
@@ -534,12 +536,8 @@ def test_a_forked_worker_does_not_keep_the_lock_of_a_killed_run(tmp_path: Path) 
         "    print(child, flush=True)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
     run = subprocess.run(
-        [sys.executable, "-c", script, str(out)], env=env, capture_output=True, timeout=120
+        [sys.executable, "-c", script, str(out)], env=_child_env(), capture_output=True, timeout=120
     )
     assert run.returncode == -signal.SIGKILL, run.stderr
     orphan = int(run.stdout)
