@@ -243,9 +243,13 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("the network was built before the output was checked")
 
-    monkeypatch.setattr("planner.road_network.build_network", fail)
-    monkeypatch.setattr("planner.plan.build_network", fail)
-    monkeypatch.setattr("planner.compare.compare_runs", fail)
+    import planner.compare
+    import planner.plan  # imported before the patch, or it would bind the patched function
+    import planner.road_network
+
+    monkeypatch.setattr(planner.road_network, "build_network", fail)
+    monkeypatch.setattr(planner.plan, "build_network", fail)
+    monkeypatch.setattr(planner.compare, "compare_runs", fail)
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
