@@ -8,22 +8,26 @@ and exit code 2; nothing is overwritten without ``--overwrite``.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 import typer
 
 from planner import __version__, constants
-from planner.errors import OutputExistsError, ParameterError, PlannerError, PlannerWarning
+from planner.errors import ParameterError, PlannerError, PlannerWarning
+from planner.staging import OutputTarget, committed_outputs, stage_outputs
 
 app = typer.Typer(
     name="planner",
@@ -215,6 +219,55 @@ def _network_args(**kw: Any) -> _NetworkArgs:
     return _NetworkArgs(**kw)
 
 
+#: Parameters that name a command's inputs: an output never replaces one.
+_INPUT_PARAMETERS = (
+    "pbf",
+    "osm",
+    "boundary",
+    "stations",
+    "demand",
+    "points",
+    "candidates_file",
+    "survival_table",
+    "run_a",
+    "run_b",
+)
+
+_Command = TypeVar("_Command", bound=Callable[..., None])
+
+
+def _writes(*folders: str, files: tuple[str, ...] = ()) -> Callable[[_Command], _Command]:
+    """Make a command one all-or-nothing run (:func:`planner.staging.stage_outputs`).
+
+    ``folders`` and ``files`` name the parameters that hold its outputs. They
+    are checked and locked before the command computes anything, written into
+    staging places and swapped in when it returns; an error or an interrupt
+    leaves earlier outputs as they were.
+    """
+
+    def decorate(command: _Command) -> _Command:
+        @functools.wraps(command)
+        def run(**kw: Any) -> None:
+            targets = [
+                OutputTarget(Path(kw[name]), "--" + name.replace("_", "-"), kind="folder")
+                for name in folders
+                if kw[name] is not None
+            ] + [
+                OutputTarget(Path(kw[name]), "--" + name.replace("_", "-"), kind="file")
+                for name in files
+                if kw[name] is not None
+            ]
+            protect = [kw.get(name) for name in _INPUT_PARAMETERS]
+            if "cache_dir" in kw:
+                protect.append(_cache_folder(kw["cache_dir"], kw["no_cache"]))
+            with stage_outputs(targets, overwrite=kw["overwrite"], protect=protect):
+                command(**kw)
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
 # ---------------------------------------------------------------------------
 # Commands
 # ---------------------------------------------------------------------------
@@ -257,6 +310,7 @@ def speeds_cmd(speed: SpeedOpt = None) -> None:
 
 
 @network_app.command("build")
+@_writes(files=("out",))
 def network_build_cmd(
     pbf: PbfOpt = None,
     osm: OsmOpt = None,
@@ -278,10 +332,6 @@ def network_build_cmd(
 ) -> None:
     """Build (or load from cache) the drivable road network and report its parts."""
     args = _network_args(**{k: v for k, v in locals().items() if k not in ("out", "overwrite")})
-    if out is not None:
-        from planner.export import check_writable
-
-        check_writable(out, overwrite=overwrite, argument="--out")
     network = _build(args)
     typer.echo(json.dumps(network.summary(), indent=2, ensure_ascii=False))
     typer.echo("components (largest first):")
@@ -315,6 +365,7 @@ def _read_stations_any(stations: Path, *, crs: str | None, not_sweden: bool) -> 
 
 
 @app.command("stations")
+@_writes(files=("out",))
 def stations_cmd(
     stations: Annotated[
         Path | None, typer.Argument(help="Stations file (CSV, GeoJSON, GeoPackage).")
@@ -346,10 +397,6 @@ def stations_cmd(
     """List and validate stations against a road network (snap distance, road part)."""
     local = locals()
     args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
-    if out is not None:
-        from planner.export import check_writable
-
-        check_writable(out, overwrite=overwrite, argument="--out")
     network = _build(args)
     frame = _stations(
         network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
@@ -426,6 +473,7 @@ def _station_report(network: Any, frame: Any, *, max_snap_m: float) -> pd.DataFr
 
 
 @app.command("traveltimes")
+@_writes(files=("out",))
 def traveltimes_cmd(
     out: Annotated[Path, typer.Option("--out", help="Output table (.csv, .parquet, .xlsx).")],
     stations: Annotated[
@@ -472,9 +520,6 @@ def traveltimes_cmd(
     """Write drive and response times from the nearest station to every node or point."""
     local = locals()
     args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
-    from planner.export import check_writable
-
-    check_writable(out, overwrite=overwrite, argument="--out")
     cutoff_s = None
     if cutoff_min is not None:
         from planner.travel_times import validate_cutoff
@@ -645,6 +690,7 @@ def _input_hashes(*paths: Path | None) -> dict[str, str]:
 
 
 @app.command("coverage")
+@_writes("out_dir")
 def coverage_cmd(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for tables and layers.")],
     demand: Annotated[
@@ -751,6 +797,7 @@ def coverage_cmd(
 
 
 @app.command("isochrones")
+@_writes(files=("out", "geojson"))
 def isochrones_cmd(
     out: Annotated[Path, typer.Option("--out", help="GeoPackage of isochrone layers (.gpkg).")],
     geojson: Annotated[
@@ -784,15 +831,12 @@ def isochrones_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Isochrone bands per station, for the whole fleet, and split into catchments."""
-    from planner.export import check_writable, export_metadata, write_geo, write_layers
+    from planner.export import export_metadata, write_geo, write_layers
     from planner.isochrones import IsochroneSettings
     from planner.pipeline import run_isochrones
 
     local = locals()
     args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
-    for path, name in ((out, "--out"), (geojson, "--geojson")):
-        if path is not None:
-            check_writable(path, overwrite=overwrite, argument=name)
     iso = IsochroneSettings(
         thresholds_min=_thresholds(thresholds),
         buffer_m=buffer_m,
@@ -890,6 +934,7 @@ def _candidates(
 
 
 @app.command("optimise")
+@_writes("out_dir")
 def optimise_cmd(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for sites and tables.")],
     demand: Annotated[Path, typer.Option("--demand", help="Demand file (see planner coverage).")],
@@ -1143,28 +1188,31 @@ def plan_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Run a whole scenario: network, coverage, optimisation, map, report and manifest."""
-    from planner.plan import plan_scenario, write_plan
+    from planner.plan import input_files, plan_scenario, plan_targets, write_plan
     from planner.scenario import load_scenario
 
     loaded = load_scenario(scenario)
-    _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
-    with _executor(scheduler, workers) as executor:
-        result = plan_scenario(
-            loaded,
-            cache_dir=_cache_folder(cache_dir, no_cache),
-            executor=executor,
+    overwrite = overwrite or loaded.outputs.overwrite
+    cache = _cache_folder(cache_dir, no_cache)
+    targets = plan_targets(
+        loaded, out_dir=out_dir, map_path=map_path, out_dir_option="--out-dir", map_option="--map"
+    )
+    # outputs checked and locked before any computation; swapped in whole at the end
+    with stage_outputs(targets, overwrite=overwrite, protect=[*input_files(loaded), cache]):
+        _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
+        with _executor(scheduler, workers) as executor:
+            result = plan_scenario(
+                loaded, cache_dir=cache, executor=executor, progress=progress, echo=_echo
+            )
+        write_plan(
+            result,
+            out_dir=out_dir,
+            map_path=map_path,
+            overwrite=overwrite,
+            offline=offline,
             progress=progress,
             echo=_echo,
         )
-    write_plan(
-        result,
-        out_dir=out_dir,
-        map_path=map_path,
-        overwrite=overwrite or loaded.outputs.overwrite,
-        offline=offline,
-        progress=progress,
-        echo=_echo,
-    )
 
 
 @app.command("matrix")
@@ -1188,31 +1236,34 @@ def matrix_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Drive times from every station to every demand point, sparse, in blocks (national scale)."""
-    from planner.plan import plan_matrix, write_matrix
+    from planner.plan import input_files, matrix_targets, plan_matrix, write_matrix
     from planner.scenario import load_scenario
     from planner.travel_times import validate_cutoff
 
     loaded = load_scenario(scenario)
     cutoff_s = validate_cutoff(cutoff_min * 60.0, argument="--cutoff-min (as seconds)")
-    for path in (out, out.with_name(f"{out.stem}_nearest{out.suffix}")):
-        if path.exists() and not overwrite:  # before hours of work, not after
-            raise OutputExistsError(f"--out: {path} exists; pass --overwrite to replace it")
-    _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
-    with _executor(scheduler, workers) as executor:
-        run = plan_matrix(
-            loaded,
-            cutoff_s=cutoff_s,
-            store=store,
-            executor=executor,
-            cache_dir=_cache_folder(cache_dir, no_cache),
-            progress=progress,
-            echo=_echo,
-        )
-    for path in write_matrix(run, out, overwrite=overwrite).values():
+    cache = _cache_folder(cache_dir, no_cache)
+    protect = [*input_files(loaded), cache, store]
+    # before hours of work, not after
+    with stage_outputs(matrix_targets(out, option="--out"), overwrite=overwrite, protect=protect):
+        _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
+        with _executor(scheduler, workers) as executor:
+            run = plan_matrix(
+                loaded,
+                cutoff_s=cutoff_s,
+                store=store,
+                executor=executor,
+                cache_dir=cache,
+                progress=progress,
+                echo=_echo,
+            )
+        paths = write_matrix(run, out, overwrite=overwrite)
+    for path in paths.values():
         _echo(f"wrote {path}")
 
 
 @app.command("compare")
+@_writes("out_dir")
 def compare_cmd(
     run_a: Annotated[Path, typer.Argument(help="Output folder of the earlier plan run.")],
     run_b: Annotated[Path, typer.Argument(help="Output folder of the later plan run.")],
@@ -1242,6 +1293,7 @@ def compare_cmd(
 
 
 @app.command("demo")
+@_writes("out_dir")
 def demo_cmd(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the outputs.")] = Path(
         "planner-demo"
@@ -1287,10 +1339,49 @@ def _warnings_as_lines() -> Iterator[None]:
         yield
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code (2 for any planner error or bad usage)."""
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived while a command ran.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that no ``except
+    Exception`` swallows it; unlike it, click does not turn it into a silent exit.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise _Interrupted(signum)
+
+
+@contextmanager
+def _interrupts() -> Iterator[None]:
+    """While a command runs, SIGINT and SIGTERM raise :class:`_Interrupted` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    for signum in saved:
+        signal.signal(signum, _interrupt)
     try:
-        with _warnings_as_lines():
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code.
+
+    2 for any planner error or bad usage. SIGINT returns 130 and SIGTERM 143
+    (128 + the signal's number), after one line on stderr: "interrupted:
+    nothing was written" (outputs are swapped in only when a run completes,
+    :mod:`planner.staging`).
+    """
+    before = len(committed_outputs())
+    try:
+        with _interrupts(), _warnings_as_lines():
             app(args=argv, prog_name="planner", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
@@ -1298,6 +1389,13 @@ def main(argv: list[str] | None = None) -> int:
     except PlannerError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
         return 2
+    except _Interrupted as exc:
+        written = committed_outputs()[before:]
+        if written:  # the signal came after the swap, while the command was finishing
+            typer.echo(f"interrupted after writing {', '.join(map(str, written))}", err=True)
+        else:
+            typer.echo("interrupted: nothing was written", err=True)
+        return 128 + exc.signum if exc.signum == signal.SIGTERM else 130
     return 0
 
 

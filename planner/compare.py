@@ -50,12 +50,12 @@ import pandas as pd
 from planner import constants
 from planner.errors import InputFileError, MissingFileError, ParameterError
 from planner.export import (
-    check_writable,
     export_metadata,
     write_layers,
     write_table,
     write_workbook,
 )
+from planner.staging import OutputTarget, stage_outputs, staged_path
 
 __all__ = ["STATES", "Comparison", "compare_runs", "read_run_tables", "write_comparison"]
 
@@ -568,9 +568,11 @@ def write_comparison(
     comparison
         From :func:`compare_runs`.
     out_dir
-        Output folder (created if missing).
+        Output folder, written as one all-or-nothing run
+        (:func:`planner.staging.stage_outputs`).
     overwrite
-        Replace existing files; otherwise nothing is written if any exists.
+        Replace an existing output folder whole; otherwise an existing
+        folder is refused and nothing is written.
 
     Returns
     -------
@@ -583,7 +585,6 @@ def write_comparison(
         has no map layer.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     meta = export_metadata(**comparison.metadata)
     paths = {
         "csv": out_dir / "comparison.csv",
@@ -591,17 +592,16 @@ def write_comparison(
     }
     if not comparison.layer.empty:
         paths["gpkg"] = out_dir / "comparison.gpkg"
-    for path in paths.values():
-        check_writable(path, overwrite=overwrite)
-    write_table(comparison.municipality, paths["csv"], metadata=meta, overwrite=overwrite)
-    write_workbook(
-        {"municipality": comparison.municipality, "total": comparison.total},
-        paths["xlsx"],
-        metadata=meta,
-        overwrite=overwrite,
-    )
-    if "gpkg" in paths:
-        polygons = comparison.layer.geom_type.isin(["Polygon", "MultiPolygon"]).any()
-        name = _LAYER_POLYGONS if polygons else _LAYER_POINTS
-        write_layers({name: comparison.layer}, paths["gpkg"], metadata=meta, overwrite=overwrite)
+    with stage_outputs([OutputTarget(out_dir)], overwrite=overwrite):
+        staged_path(out_dir).mkdir(parents=True, exist_ok=True)
+        write_table(comparison.municipality, paths["csv"], metadata=meta)
+        write_workbook(
+            {"municipality": comparison.municipality, "total": comparison.total},
+            paths["xlsx"],
+            metadata=meta,
+        )
+        if "gpkg" in paths:
+            polygons = comparison.layer.geom_type.isin(["Polygon", "MultiPolygon"]).any()
+            name = _LAYER_POLYGONS if polygons else _LAYER_POINTS
+            write_layers({name: comparison.layer}, paths["gpkg"], metadata=meta)
     return paths

@@ -20,6 +20,7 @@ __all__ = [
     "MissingFileError",
     "NoRoadsError",
     "OutputExistsError",
+    "OutputLockedError",
     "ParameterError",
     "PlannerError",
     "PlannerWarning",
@@ -73,3 +74,7 @@ class PlannerWarning(UserWarning):
     Issued with :func:`warnings.warn`; the command line prints each one as a
     single ``warning: ...`` line on stderr and carries on.
     """
+
+
+class OutputLockedError(PlannerError, RuntimeError):
+    """Another planner run is writing the same output (its lock is held)."""

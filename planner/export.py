@@ -28,6 +28,7 @@ import pandas as pd
 from planner import __version__
 from planner.constants import WGS84
 from planner.errors import OutputExistsError, ParameterError
+from planner.staging import staged_path
 
 __all__ = [
     "OSM_ATTRIBUTION",
@@ -60,7 +61,10 @@ def export_metadata(**items: Any) -> dict[str, Any]:
 
 
 def check_writable(path: str | Path, *, overwrite: bool, argument: str = "out") -> Path:
-    """Return ``path`` if it may be written, else raise.
+    """Return the path to write ``path`` to if it may be written, else raise.
+
+    Inside a run in progress (:func:`planner.staging.stage_outputs`) that is
+    its place in the run's staging folder, otherwise ``path`` itself.
 
     Raises
     ------
@@ -70,11 +74,12 @@ def check_writable(path: str | Path, *, overwrite: bool, argument: str = "out") 
         If the folder does not exist.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
+    target = staged_path(path)
+    if target.exists() and not overwrite:
         raise OutputExistsError(f"{argument}: {path} exists; pass --overwrite to replace it")
-    if not path.parent.exists():
+    if not target.parent.exists():
         raise ParameterError(f"{argument}: folder {path.parent} does not exist")
-    return path
+    return target
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:

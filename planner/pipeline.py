@@ -33,7 +33,6 @@ from planner.coverage import (
 from planner.distributed import BlockExecutor, InProcessExecutor
 from planner.errors import DataError, ParameterError, PlannerWarning
 from planner.export import (
-    check_writable,
     export_metadata,
     write_geo,
     write_layers,
@@ -83,6 +82,7 @@ from planner.optimise import (
 from planner.road_network import RoadNetwork
 from planner.sites import FLEET_TYPES
 from planner.snapping import SnappedPoints, edge_frame, snap_points
+from planner.staging import OutputTarget, stage_outputs, staged_path
 from planner.travel_times import (
     TravelTimeGraph,
     _arrive_at,
@@ -1027,9 +1027,12 @@ def write_coverage(
     result
         From :func:`run_coverage`.
     out_dir
-        Output folder (created if missing).
+        Output folder, written as one all-or-nothing run
+        (:func:`planner.staging.stage_outputs`): staged beside it and swapped
+        in whole at the end.
     overwrite
-        Replace existing files; otherwise nothing is written if any exists.
+        Replace an existing output folder whole; otherwise an existing
+        folder is refused and nothing is written.
     extra_metadata
         Further items for every file's metadata (input file hashes ...).
     extra_layers
@@ -1044,7 +1047,20 @@ def write_coverage(
         EPSG:4326 for the web; ``demand.parquet`` is GeoParquet.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with stage_outputs([OutputTarget(out_dir)], overwrite=overwrite):
+        return _write_coverage_files(
+            result, out_dir, extra_metadata=extra_metadata, extra_layers=extra_layers
+        )
+
+
+def _write_coverage_files(
+    result: CoverageResult,
+    out_dir: Path,
+    *,
+    extra_metadata: Mapping[str, Any] | None,
+    extra_layers: Mapping[str, gpd.GeoDataFrame] | None,
+) -> dict[str, Path]:
+    staged_path(out_dir).mkdir(parents=True, exist_ok=True)
     meta = {**result.metadata, **(extra_metadata or {})}
     paths = {f"coverage_{name}": out_dir / f"coverage_{name}.csv" for name in result.tables}
     paths["xlsx"] = out_dir / "coverage.xlsx"
@@ -1052,11 +1068,9 @@ def write_coverage(
     paths["demand_parquet"] = out_dir / "demand.parquet"
     if result.fleet_bands is not None:
         paths["geojson"] = out_dir / "isochrones.geojson"
-    for path in paths.values():
-        check_writable(path, overwrite=overwrite)
     for name, table in result.tables.items():
-        write_table(table, paths[f"coverage_{name}"], metadata=meta, overwrite=overwrite)
-    write_workbook(result.tables, paths["xlsx"], metadata=meta, overwrite=overwrite)
+        write_table(table, paths[f"coverage_{name}"], metadata=meta)
+    write_workbook(result.tables, paths["xlsx"], metadata=meta)
     layers: dict[str, gpd.GeoDataFrame] = {
         "stations": result.stations,
         "demand": result.demand,
@@ -1067,10 +1081,10 @@ def write_coverage(
         layers["station_isochrones"] = result.station_bands
         layers["catchments"] = result.catchments
     layers.update(extra_layers or {})
-    write_layers(layers, paths["gpkg"], metadata=meta, overwrite=overwrite)
-    write_geo(result.demand, paths["demand_parquet"], metadata=meta, overwrite=overwrite)
+    write_layers(layers, paths["gpkg"], metadata=meta)
+    write_geo(result.demand, paths["demand_parquet"], metadata=meta)
     if result.fleet_bands is not None:
-        write_geo(result.fleet_bands, paths["geojson"], metadata=meta, overwrite=overwrite)
+        write_geo(result.fleet_bands, paths["geojson"], metadata=meta)
     return paths
 
 
@@ -1547,10 +1561,18 @@ def write_optimise(
         Output name -> path: ``sites.gpkg`` (EPSG:3006), ``sites.csv`` (with
         lon/lat), ``gain_curve.csv``, ``coverage_before_<table>.csv`` and
         ``coverage_after_<table>.csv``, ``unreachable_candidates.csv`` and
-        ``optimise.xlsx`` with every table as a sheet.
+        ``optimise.xlsx`` with every table as a sheet. ``out_dir`` is
+        written as one all-or-nothing run (as :func:`write_coverage`).
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with stage_outputs([OutputTarget(out_dir)], overwrite=overwrite):
+        return _write_optimise_files(result, out_dir, extra_metadata=extra_metadata)
+
+
+def _write_optimise_files(
+    result: OptimiseResult, out_dir: Path, *, extra_metadata: Mapping[str, Any] | None
+) -> dict[str, Path]:
+    staged_path(out_dir).mkdir(parents=True, exist_ok=True)
     meta = {**result.metadata, **(extra_metadata or {})}
     paths = {
         "sites_gpkg": out_dir / "sites.gpkg",
@@ -1562,8 +1584,6 @@ def write_optimise(
     for when, tables in (("before", result.tables_before), ("after", result.tables_after)):
         for name in tables:
             paths[f"coverage_{when}_{name}"] = out_dir / f"coverage_{when}_{name}.csv"
-    for path in paths.values():
-        check_writable(path, overwrite=overwrite)
     lonlat = result.sites.to_crs(constants.WGS84)
     sites_table = pd.DataFrame(result.sites.drop(columns="geometry")).assign(
         x=result.sites.geometry.x.round(1),
@@ -1571,19 +1591,14 @@ def write_optimise(
         lon=lonlat.geometry.x.round(6),
         lat=lonlat.geometry.y.round(6),
     )
-    write_layers({"proposed_sites": result.sites}, paths["sites_gpkg"], metadata=meta,
-                 overwrite=overwrite)  # fmt: skip
-    write_table(sites_table, paths["sites_csv"], metadata=meta, overwrite=overwrite)
-    write_table(result.gain_curve, paths["gain_curve"], metadata=meta, overwrite=overwrite)
-    write_table(
-        result.unreachable_candidates, paths["unreachable_candidates"], metadata=meta,
-        overwrite=overwrite,
-    )  # fmt: skip
+    write_layers({"proposed_sites": result.sites}, paths["sites_gpkg"], metadata=meta)
+    write_table(sites_table, paths["sites_csv"], metadata=meta)
+    write_table(result.gain_curve, paths["gain_curve"], metadata=meta)
+    write_table(result.unreachable_candidates, paths["unreachable_candidates"], metadata=meta)
     sheets = {"proposed_sites": sites_table, "gain_curve": result.gain_curve}
     for when, tables in (("before", result.tables_before), ("after", result.tables_after)):
         for name, table in tables.items():
-            write_table(table, paths[f"coverage_{when}_{name}"], metadata=meta,
-                        overwrite=overwrite)  # fmt: skip
+            write_table(table, paths[f"coverage_{when}_{name}"], metadata=meta)
             sheets[f"{when}_{name}"[:31]] = table
-    write_workbook(sheets, paths["xlsx"], metadata=meta, overwrite=overwrite)
+    write_workbook(sheets, paths["xlsx"], metadata=meta)
     return paths

@@ -49,8 +49,8 @@ from tqdm.auto import tqdm
 from planner import __version__, constants
 from planner._cache import file_digest
 from planner.distributed import BlockExecutor
-from planner.errors import OutputExistsError, ParameterError
-from planner.export import check_writable, write_text
+from planner.errors import ParameterError
+from planner.export import write_table, write_text
 from planner.matrix import TravelTimeMatrix, compute_matrix
 from planner.pipeline import (
     CoverageResult,
@@ -68,6 +68,7 @@ from planner.pipeline import (
 )
 from planner.road_network import RoadNetwork, build_network
 from planner.scenario import DemandLayer, Scenario, scenario_to_dict
+from planner.staging import OutputTarget, stage_outputs, staged_path
 
 __all__ = [
     "DEMO_LABEL",
@@ -76,8 +77,11 @@ __all__ = [
     "PlanResult",
     "demo_scenario",
     "demo_source",
+    "input_files",
+    "matrix_targets",
     "plan_matrix",
     "plan_scenario",
+    "plan_targets",
     "run_demo",
     "write_matrix",
     "write_plan",
@@ -342,7 +346,8 @@ def _network(
     return boundary, boundaries, network
 
 
-def _input_files(scenario: Scenario) -> list[Path]:
+def input_files(scenario: Scenario) -> list[Path]:
+    """The scenario's input files that exist: the scenario, roads, stations, boundary, demand."""
     paths = [scenario.path, scenario.roads.path, scenario.stations.path, scenario.region.boundary]
     paths += [d.path for d in scenario.demand]
     if scenario.candidates is not None:
@@ -530,7 +535,7 @@ def plan_scenario(
             done("coverage after", t)
     finally:
         bar.close()
-    inputs = {str(p): file_digest(p) for p in _input_files(scenario)}
+    inputs = {str(p): file_digest(p) for p in input_files(scenario)}
     return PlanResult(
         scenario=scenario,
         network=network,
@@ -624,6 +629,10 @@ def write_plan(
 ) -> dict[str, Path]:
     """Write a plan's tables, layers, map, report and manifest.
 
+    The folder and the map are written as one all-or-nothing run
+    (:func:`planner.staging.stage_outputs`): into staging places beside
+    them, swapped in at the end. A failure leaves earlier outputs unchanged.
+
     Parameters
     ----------
     result
@@ -632,8 +641,9 @@ def write_plan(
         Output folder and map file; default the scenario's ``[outputs]``.
         Relative paths are relative to the current folder.
     overwrite
-        Replace the outputs of an earlier run; otherwise nothing is written
-        when the folder already holds a plan or the map exists.
+        Replace the outputs of an earlier run whole (no ``after/`` or
+        ``optimise/`` of an earlier scenario survives); otherwise nothing is
+        written when the folder exists (not empty) or the map exists.
     offline
         Inline Leaflet's JavaScript and CSS in the map, so it works with no
         network (base tiles then do not load; the vector layers do).
@@ -650,25 +660,57 @@ def write_plan(
     Raises
     ------
     OutputExistsError
-        The folder already holds a plan (``manifest.json``) or the map
-        exists, and ``overwrite`` is false.
+        The folder exists (not empty) or the map exists, and ``overwrite``
+        is false.
     """
+    targets = plan_targets(result.scenario, out_dir=out_dir, map_path=map_path)
+    with stage_outputs(targets, overwrite=overwrite):
+        paths = _write_plan_files(
+            result, targets[0].path, targets[1].path, offline=offline, progress=progress
+        )
+    for name in ("map", "report", "manifest"):
+        echo(f"wrote {name}: {paths[name]}")
+    echo(f"wrote {len(paths) - 3} tables and layers under {targets[0].path}")
+    return paths
+
+
+def plan_targets(
+    scenario: Scenario,
+    *,
+    out_dir: Path | None = None,
+    map_path: Path | None = None,
+    out_dir_option: str = "out_dir",
+    map_option: str = "map_path",
+) -> tuple[OutputTarget, OutputTarget]:
+    """A plan's outputs: its folder and its map (default the scenario's ``[outputs]``).
+
+    ``out_dir_option`` and ``map_option`` name the options in messages; a path
+    that comes from the scenario is named by its key instead.
+    """
+    where = f"{scenario.path}: [outputs]"
+    return (
+        OutputTarget(
+            Path(out_dir if out_dir is not None else scenario.outputs.dir),
+            out_dir_option if out_dir is not None else f"{where} dir",
+        ),
+        OutputTarget(
+            Path(map_path if map_path is not None else scenario.outputs.map),
+            map_option if map_path is not None else f"{where} map",
+            kind="file",
+        ),
+    )
+
+
+def _write_plan_files(
+    result: PlanResult, out_dir: Path, map_path: Path, *, offline: bool, progress: bool
+) -> dict[str, Path]:
+    """Write every output of a plan into the run's staging places (returns the final paths)."""
     from planner.maps import write_map
     from planner.report import write_report
 
     scenario = result.scenario
-    out_dir = Path(out_dir if out_dir is not None else scenario.outputs.dir)
-    map_path = Path(map_path if map_path is not None else scenario.outputs.map)
     manifest_path = out_dir / "manifest.json"
-    if not overwrite:
-        for path, what in ((manifest_path, "the output folder holds a plan"), (map_path, "map")):
-            if path.exists():
-                raise OutputExistsError(
-                    f"{path} exists ({what}); pass --overwrite (or [outputs] overwrite = true) "
-                    "to replace it"
-                )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    map_path.parent.mkdir(parents=True, exist_ok=True)
+    staged_path(map_path).parent.mkdir(parents=True, exist_ok=True)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     common = {
         "scenario": scenario.name,
@@ -682,19 +724,18 @@ def write_plan(
     for name, path in write_coverage(
         result.before,
         out_dir,
-        overwrite=overwrite,
         extra_metadata=common,
         extra_layers={"boundaries": result.boundaries} if len(result.boundaries) else None,
     ).items():
         paths[name] = path
     if result.after is not None:
         for name, path in write_coverage(
-            result.after, out_dir / "after", overwrite=overwrite, extra_metadata=common
+            result.after, out_dir / "after", extra_metadata=common
         ).items():
             paths[f"after_{name}"] = path
     if result.optimise is not None:
         for name, path in write_optimise(
-            result.optimise, out_dir / "optimise", overwrite=overwrite, extra_metadata=common
+            result.optimise, out_dir / "optimise", extra_metadata=common
         ).items():
             paths[f"optimise_{name}"] = path
     report_meta = {
@@ -718,21 +759,18 @@ def write_plan(
     }
     bar.update(1)
     bar.set_postfix_str("report")
-    paths["report"] = write_report(
-        _report_inputs(result, report_meta), out_dir / "report.html", overwrite=overwrite
-    )
+    paths["report"] = out_dir / "report.html"
+    write_report(_report_inputs(result, report_meta), paths["report"])
     bar.update(1)
     bar.set_postfix_str("map")
-    paths["map"] = write_map(_map_layers(result), map_path, offline=offline, overwrite=overwrite)
+    paths["map"] = map_path
+    write_map(_map_layers(result), map_path, offline=offline)
     bar.update(1)
     bar.close()
     manifest = _manifest(result, created=created, paths=paths, out_dir=out_dir, offline=offline)
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
-    check_writable(manifest_path, overwrite=True)
-    paths["manifest"] = write_text(text, manifest_path, overwrite=True)
-    for name in ("map", "report", "manifest"):
-        echo(f"wrote {name}: {paths[name]}")
-    echo(f"wrote {len(paths) - 3} tables and layers under {out_dir}")
+    paths["manifest"] = manifest_path
+    write_text(text, manifest_path)
     return paths
 
 
@@ -773,7 +811,10 @@ def _manifest(
         reproducible = path.suffix in (".csv", ".geojson", ".json") and path.name != (
             "gain_curve.csv"
         )
-        outputs[key] = {"sha256": _sha256(path), "reproducible": str(reproducible).lower()}
+        outputs[key] = {
+            "sha256": _sha256(staged_path(path)),
+            "reproducible": str(reproducible).lower(),
+        }
     return {
         "name": scenario.name,
         "created": created,
@@ -892,6 +933,9 @@ def run_demo(
 ) -> dict[str, Path]:
     """Run the whole plan offline on the bundled sample and write its outputs.
 
+    ``out_dir`` is checked and locked before anything is computed, and written
+    as one all-or-nothing run (:func:`planner.staging.stage_outputs`).
+
     Returns
     -------
     dict
@@ -900,24 +944,20 @@ def run_demo(
     """
     scenario = demo_scenario(out_dir)
     echo(DEMO_LABEL)
-    manifest = Path(out_dir) / "manifest.json"
-    if manifest.exists() and not overwrite:
-        raise OutputExistsError(
-            f"{manifest} exists; pass --overwrite to replace the demo's outputs"
-        )
-    result = plan_scenario(scenario, progress=progress, label=DEMO_LABEL, echo=echo)
-    if result.before.stations.empty:
-        echo("the sample has no ambulance station: where should the first units go?")
-    for state, cov in (("before", result.before), ("after", result.after)):
-        if cov is None:
-            continue
-        total = cov.tables["total"].iloc[0]
-        shares = ", ".join(
-            f"{100 * total[scenario.coverage.column(t)]:.1f}% within {t:g} min"
-            for t in scenario.coverage.thresholds_min
-        )
-        echo(f"  buildings reached {state}: {shares}")
-    return write_plan(result, overwrite=overwrite, offline=offline, progress=progress, echo=echo)
+    with stage_outputs([OutputTarget(Path(out_dir))], overwrite=overwrite):  # before computing
+        result = plan_scenario(scenario, progress=progress, label=DEMO_LABEL, echo=echo)
+        if result.before.stations.empty:
+            echo("the sample has no ambulance station: where should the first units go?")
+        for state, cov in (("before", result.before), ("after", result.after)):
+            if cov is None:
+                continue
+            total = cov.tables["total"].iloc[0]
+            shares = ", ".join(
+                f"{100 * total[scenario.coverage.column(t)]:.1f}% within {t:g} min"
+                for t in scenario.coverage.thresholds_min
+            )
+            echo(f"  buildings reached {state}: {shares}")
+        return write_plan(result, offline=offline, progress=progress, echo=echo)
 
 
 # ---------------------------------------------------------------------------
@@ -1037,12 +1077,19 @@ def write_matrix(run: MatrixRun, out: Path, *, overwrite: bool = False) -> dict[
     one row per demand point: ``demand_id``, ``nearest_station`` (empty when
     none is within the cutoff), ``drive_s``, ``response_s``, ``response_min``.
     """
-    from planner.export import write_table
-
     out = Path(out)
-    nearest_path = out.with_name(f"{out.stem}_nearest{out.suffix}")
-    for path in (out, nearest_path):
-        check_writable(path, overwrite=overwrite)
+    targets = matrix_targets(out)
+    with stage_outputs(targets, overwrite=overwrite):
+        return _write_matrix_files(run, out, targets[1].path)
+
+
+def matrix_targets(out: Path, *, option: str = "out") -> tuple[OutputTarget, OutputTarget]:
+    """The files :func:`write_matrix` writes: ``out`` and ``<out stem>_nearest.<ext>``."""
+    nearest = out.with_name(f"{out.stem}_nearest{out.suffix}")
+    return OutputTarget(out, option, kind="file"), OutputTarget(nearest, option, kind="file")
+
+
+def _write_matrix_files(run: MatrixRun, out: Path, nearest_path: Path) -> dict[str, Path]:
     coo = run.matrix.times.tocoo()
     rows, cols = np.asarray(coo.row), np.asarray(coo.col)
     stations = np.asarray(run.stations, dtype=object)
@@ -1068,6 +1115,6 @@ def write_matrix(run: MatrixRun, out: Path, *, overwrite: bool = False) -> dict[
         }
     )
     meta = dict(run.metadata)
-    write_table(pairs, out, metadata=meta, overwrite=overwrite)
-    write_table(nearest, nearest_path, metadata=meta, overwrite=overwrite)
+    write_table(pairs, out, metadata=meta)
+    write_table(nearest, nearest_path, metadata=meta)
     return {"pairs": out, "nearest": nearest_path}

@@ -703,22 +703,9 @@ def test_catalogue_is_large() -> None:
     }  # fmt: skip
 
 
-#: Cases that still leave output behind, and why (strict: an unexpected pass fails, so
-#: the mark comes off once the cause is fixed).
-KNOWN_FAILURES = {
-    "cli: isochrones geojson format": "writes iso.gpkg before it checks the --geojson "
-    "ending; a run is to be all or nothing (staged outputs)",
-}
-
-
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[n]))
-        if n in KNOWN_FAILURES
-        else n
-        for n in CATALOGUE
-    ],
+    list(CATALOGUE),
 )
 def test_bad_input(
     name: str,
