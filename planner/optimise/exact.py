@@ -546,7 +546,7 @@ def _solve_pmedian(
         if better is not None:
             incumbent = better.astype(np.int64)
         gap = max(0.0, (upper - bound) / upper) if upper > 0 else 0.0
-        if gap <= mip_gap:  # the bound proves the incumbent within the gap
+        if gap <= max(mip_gap, 1e-9):  # the bound proves the incumbent within the gap
             return incumbent, gap, ""
     opened = int((fix1 & ~instance.required).sum())
     keep = ~fix0

@@ -1,7 +1,10 @@
 """p-center heuristic: vertex substitution around the critical client, inside a VNS.
 
-The greedy start of :mod:`planner.optimise.heuristic` is improved in two
-ways.
+*Greedy*: add p sites one at a time, each the one that lowers the radius
+R (the worst response time) most, ties in a seeded random order. Only a
+site closer than R to a critical client (a point at R) can lower R; every
+other site leaves it at exactly R, so only those are scored. The greedy is
+then improved in two ways.
 
 *Local search* in the critical-client neighbourhood of Mladenović, Labbé &
 Hansen (2003), "Solving the p-center problem with tabu search and variable
@@ -18,6 +21,8 @@ p-center in the paper above): shake the best solution by k random swaps,
 each opening a site closer than R to a random critical client; run the local
 search; keep the result if it scores better and go back to k = 1, otherwise
 try k + 1 (cycling up to :data:`planner.constants.PCENTER_VNS_MAX_SHAKE`).
+A result that scores the same replaces the best too, so the search walks
+along plateaus instead of shaking the same solution again.
 It stops after :data:`planner.constants.PCENTER_VNS_STALL` shakes in a row
 bring nothing, or at the time limit. Every random choice comes from the
 caller's seeded generator, so a run without a time limit is reproducible.
@@ -315,7 +320,7 @@ def pcenter_heuristic(
     rng
         The run's seeded generator (greedy ties, shakes, move ties).
     max_moves
-        Most moves of each local search.
+        Most moves of each local search; 0: the greedy alone.
     time_limit_s
         Wall-clock limit of the improvement after the greedy, s; None: stop
         only when :data:`planner.constants.PCENTER_VNS_STALL` shakes in a row
@@ -335,7 +340,7 @@ def pcenter_heuristic(
     fixed = columns.fixed()
     is_open = instance.required.copy()
     order = _greedy(columns, fixed, is_open, p, rng)
-    if not order or not active.any():
+    if not order or not active.any() or max_moves == 0:
         return is_open.astype(np.int64), order, "greedy"
     best = _Search(columns, fixed, np.array(order), is_open)
     moves = _local_search(best, free, rng, max_moves, deadline)
