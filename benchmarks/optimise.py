@@ -29,8 +29,9 @@ For each instance it solves MCLP (15 min response threshold) and p-median with
   gap to the exact optimum where that is known.
 
 spopt gets the same matrix the planner sees: unreachable demand rows dropped,
-``inf`` replaced by 1e9 for MCLP and costs capped at the planner's unreached
-penalty for p-median (as in ``tests/test_optimise.py``).
+``inf`` replaced by 1e9 for MCLP and, for p-median, by the planner's cost of
+unreached demand (``planner.optimise.models.unreached_cost_s``, as in
+``tests/test_optimise.py``).
 """
 
 from __future__ import annotations
@@ -142,7 +143,8 @@ def _spopt_worker(path: str, kind: str, p: int) -> None:
     import pulp
     from spopt import locate
 
-    from planner.optimise import UNREACHED_PENALTY_S
+    from planner.optimise import make_instance
+    from planner.optimise.models import unreached_cost_s
 
     data = np.load(path)
     cost, w = data["cost"], data["weight"]
@@ -155,8 +157,8 @@ def _spopt_worker(path: str, kind: str, p: int) -> None:
             finite, w, service_radius=_threshold_s(kind), p_facilities=p
         )
     else:
-        capped = np.minimum(cost, UNREACHED_PENALTY_S)
-        m = locate.PMedian.from_cost_matrix(capped, w, p_facilities=p)
+        unreached = unreached_cost_s(make_instance(cost, w))  # planner's cost of unreached demand
+        m = locate.PMedian.from_cost_matrix(np.minimum(cost, unreached), w, p_facilities=p)
     build = time.perf_counter() - t0
     m = m.solve(pulp.PULP_CBC_CMD(msg=False))
     total = time.perf_counter() - t0

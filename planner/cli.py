@@ -968,7 +968,10 @@ def optimise_cmd(
     ] = None,
     solver: Annotated[str, typer.Option("--solver", help="exact (HiGHS) or heuristic.")] = "exact",
     time_limit: Annotated[
-        float, typer.Option("--time-limit", help="Exact solver time limit, s.")
+        float,
+        typer.Option(
+            "--time-limit", help="Time limit, s, of the exact solver (and of p-center's heuristic)."
+        ),
     ] = 60.0,
     gap: Annotated[float, typer.Option("--gap", help="Exact solver relative MIP gap.")] = 1e-4,
     no_gain_curve: Annotated[
@@ -1090,9 +1093,7 @@ def optimise_cmd(
     solution = result.solution
     _echo(
         f"{objective}: {solution.objective_before:,.4g} -> {solution.objective_after:,.4g} "
-        f"({solution.status}; {solution.solve_time_s:.1f} s"
-        + (f", gap {100 * solution.gap:.2f}%" if solution.gap is not None else "")
-        + ")"
+        f"({solution.status}; {solution.solve_time_s:.1f} s)"
     )
     for row in result.sites.itertuples():
         _echo(f"  {row.order}. {row.site}")

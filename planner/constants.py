@@ -205,14 +205,35 @@ ISOCHRONE_RASTER_MAX_BYTES = 4 * 1024**3
 # --------------------------------------------------------------------------
 # Optimisation
 # --------------------------------------------------------------------------
-#: Cost, s, of a demand point that no *open* site reaches (though some
-#: candidate does), and the cap on any response time in p-median and
-#: p-center. Two hours: far beyond any Swedish response-time target (the
+#: Least cost, s, of a demand point that no *open* site reaches (though some
+#: candidate does) in p-median and p-center; when an instance holds a longer
+#: finite response time, that time is the cost instead
+#: (:func:`planner.optimise.models.unreached_cost_s`), so finite times are
+#: never capped. Two hours: far beyond any Swedish response-time target (the
 #: longest municipal medians are about an hour), so a solution never prefers
-#: leaving demand unreached to serving it slowly, yet finite, so objectives
-#: stay numbers (never inf or NaN) and exact and heuristic solvers agree.
+#: leaving demand unreached to serving it, yet finite, so objectives stay
+#: numbers (never inf or NaN) and exact and heuristic solvers agree.
 #: Planning choice.
 UNREACHED_PENALTY_S = 2 * 3600.0
+
+#: Largest proven relative gap, (value - bound) / |value|, at which a solution
+#: is called "optimal"; above it the status says "within X %" of the optimum.
+#: Planning choice: far below any difference a planner could act on, and
+#: above HiGHS's feasibility tolerances.
+OPTIMAL_GAP = 1e-6
+
+#: p-center heuristic's variable neighbourhood search
+#: (:mod:`planner.optimise.pcenter`): it stops after this many shakes in a row
+#: bring no improvement ...
+PCENTER_VNS_STALL = 100
+#: ... and its largest shake is this many random swaps (k = 1 .. this, then
+#: back to 1). Tuned on the OR-Library pmed instances
+#: (``benchmarks/pcenter_orlib.py``); planning choice.
+PCENTER_VNS_MAX_SHAKE = 5
+#: p-center heuristic: demand × candidate cells scored at once (a sparse
+#: instance's columns are densified this many at a time); its temporaries
+#: are a few float64 arrays of this size (16 MB each). Implementation choice.
+PCENTER_BLOCK_CELLS = 2_000_000
 
 #: Logistic survival curve S(t) = 1 / (1 + exp(a + b t)), t in minutes, for
 #: out-of-hospital cardiac arrest. Source: De Maio et al. (2003), "Optimal
@@ -250,10 +271,6 @@ DOMINANCE_MAX_FLOPS = 2e11
 #: about ten float64 arrays of this length (~160 MB), so a worker's memory
 #: beyond the instance stays bounded. Implementation choice.
 SPARSE_BLOCK_PAIRS = 2_000_000
-#: Sparse instances, models that are not a sum over demand points (p-center):
-#: a block is densified to demand × candidates cells, at most this many
-#: (256 MB of float64). Implementation choice.
-SPARSE_DENSE_BLOCK_CELLS = 32_000_000
 #: Blocks per worker of each heuristic round, so a slow or lost worker
 #: holds up only a small share of the round. Implementation choice.
 SPARSE_BLOCKS_PER_WORKER = 2

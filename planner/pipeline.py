@@ -1119,9 +1119,14 @@ class OptimiseSettings:
     survival
         Survival model for ``survival`` and the expected-survivor figures.
     solver
-        ``"exact"`` (HiGHS MILP) or ``"heuristic"`` (greedy + Teitz-Bart).
-    time_limit_s, mip_gap
-        Exact solver limits.
+        ``"exact"`` (HiGHS MILP) or ``"heuristic"`` (greedy + Teitz-Bart;
+        p-center: greedy + local search and VNS).
+    time_limit_s
+        Wall-clock limit, s, of the exact solver, and of the p-center
+        heuristic's improvement phase.
+    mip_gap
+        Relative gap at which the exact solver stops; the result is called
+        "optimal" only for a proven gap <= :data:`planner.constants.OPTIMAL_GAP`.
     gain_curve
         Also solve for k = 1..add and report the gain curve.
     seed
@@ -1207,7 +1212,14 @@ class OptimiseSettings:
             return solve_exact(
                 instance, model, p=p, time_limit_s=self.time_limit_s, mip_gap=self.mip_gap
             )
-        return solve_heuristic(instance, model, p=p, seed=self.seed, executor=executor)
+        return solve_heuristic(
+            instance,
+            model,
+            p=p,
+            seed=self.seed,
+            executor=executor,
+            time_limit_s=self.time_limit_s,
+        )
 
 
 @dataclass(frozen=True)
@@ -1229,7 +1241,10 @@ class OptimiseResult:
     unreachable_candidates
         Candidates no road reaches (left out).
     metadata
-        Inputs, parameters, solver gap and seed, versions.
+        Inputs, parameters, versions, seed and the solver's result:
+        ``solver_status`` (``"optimal"``, ``"within X %"`` or ``"feasible,
+        no bound"``, then how it stopped), ``solver_gap`` (proven relative
+        gap, None without a bound) and ``solver_optimal``.
     """
 
     solution: Solution
@@ -1417,6 +1432,7 @@ def run_optimise(
         solver=settings.solver,
         solver_status=solution.status,
         solver_gap=solution.gap,
+        solver_optimal=solution.optimal,
         solve_time_s=solution.solve_time_s,
         seed=settings.seed,
         mutual_aid=serve_across,

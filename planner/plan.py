@@ -753,6 +753,11 @@ def _write_plan_files(
                     "objective": scenario.optimise.objective,
                     "add": scenario.optimise.add,
                     "solver": scenario.optimise.solver,
+                    **(
+                        {}
+                        if result.optimise is None
+                        else {"solver status": result.optimise.solution.status}
+                    ),
                 }
             ),
         },
@@ -789,6 +794,7 @@ def _manifest(
             "solver": settings.solver,
             "status": solution.status,
             "gap": solution.gap,
+            "optimal": solution.optimal,
             "time_limit_s": settings.time_limit_s,
             "mip_gap": settings.mip_gap,
             "seed": settings.seed,

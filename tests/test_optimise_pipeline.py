@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,10 @@ def test_run_optimise_on_andorra(andorra_inputs: dict, tmp_path: Path) -> None:
     assert list(sites["site"]) == list(solution.chosen)
     meta = json.loads(Path(str(paths["sites_csv"]) + ".meta.json").read_text())
     assert meta["objective"] == "mclp"
-    assert meta["solver_gap"] is not None
+    assert meta["solver_gap"] == 0.0 and meta["solver_optimal"] is True
+    assert meta["solver_status"] == solution.status == "optimal"
+    curve = pd.read_csv(paths["gain_curve"])
+    assert list(curve["status"]) == ["optimal", "optimal"]
 
 
 def test_psychiatric_fleet_baseline(andorra_inputs: dict) -> None:
@@ -159,6 +163,7 @@ def test_optimise_cli(
     out = tmp_path / "out"
     code, err = run(capsys, *base, "--objective", "pmedian", "--add", "1", "--out-dir", str(out))
     assert code == 0, err
+    assert re.search(r"^pmedian: \S+ -> \S+ \(optimal; [\d.]+ s\)$", err, re.MULTILINE), err
     assert (out / "sites.gpkg").exists()
     sites = pd.read_csv(out / "sites.csv")
     assert len(sites) == 1
@@ -176,6 +181,9 @@ def test_optimise_cli(
     sparse = pd.read_csv(tmp_path / "o4" / "sites.csv")
     meta = json.loads((tmp_path / "o4" / "sites.csv.meta.json").read_text())
     assert meta["cutoff_min"] == 6.0 and meta["solver"] == "heuristic"
+    assert meta["solver_gap"] is None and meta["solver_optimal"] is False
+    assert meta["solver_status"].startswith("feasible, no bound (heuristic: greedy + ")
+    assert "(feasible, no bound (heuristic: greedy + " in err
     code, err = run(capsys, *base, *national, "--out-dir", str(tmp_path / "o5"))
     assert code == 0, err
     assert list(pd.read_csv(tmp_path / "o5" / "sites.csv")["site"]) == list(sparse["site"])

@@ -133,10 +133,11 @@ def test_swap_values_equal_brute_force() -> None:
     added = np.flatnonzero(~sparse.required)[[2, 7, 11]]
     is_open = sparse.required.copy()
     is_open[added] = True
-    for model in (MCLP(threshold_s=900.0), PMedian(), MaxSurvival(), PCenter()):
+    # p-center's moves are scored by planner.optimise.pcenter (tests/test_optimise_pcenter.py)
+    for model in (MCLP(threshold_s=900.0), PMedian(), MaxSurvival()):
         weight = heuristic_mod._separable_weight(sparse, model)
         shared = heuristic_mod._SparseShared(sparse, model, weight)
-        blocks = heuristic_mod._column_blocks(sparse, weight is not None, 2)
+        blocks = heuristic_mod._column_blocks(sparse, 2)
         assert len(blocks) >= 2
         with InProcessExecutor().session(shared) as session:
             table = heuristic_mod._SparseRounds(session, shared, blocks).swap_scores(added)
@@ -155,7 +156,7 @@ def test_blocks_do_not_change_a_bit(monkeypatch: pytest.MonkeyPatch) -> None:
     _, sparse = _pair(case, cutoff_s=1800.0)
     whole = solve_heuristic(sparse, PMedian(), p=5, seed=2)
     monkeypatch.setattr(constants, "SPARSE_BLOCK_PAIRS", 97)
-    assert len(heuristic_mod._column_blocks(sparse, True, 1)) > 20
+    assert len(heuristic_mod._column_blocks(sparse, 1)) > 20
     split = solve_heuristic(sparse, PMedian(), p=5, seed=2)
     assert split.chosen == whole.chosen
     assert split.objective_after == whole.objective_after  # bit for bit

@@ -99,6 +99,7 @@ def test_plan_writes_every_output(two_runs: dict, andorra_scenario_dir: Path) ->
     assert {"stations", "demand", "road_nodes", "isochrones", "boundaries"} <= set(layers)
     report = (out / "report.html").read_text(encoding="utf-8")
     assert "andorra" in report and "OpenStreetMap" in report
+    assert "solver status: optimal" in report  # what the proposed sites claim
 
 
 def test_after_state_adds_the_proposed_units(two_runs: dict) -> None:
@@ -157,7 +158,7 @@ def test_manifest_records_inputs_versions_solver(
     assert {"numpy", "scipy", "networkx", "folium"} <= set(manifest["versions"])
     solver = manifest["solver"]
     assert solver["objective"] == "mclp"
-    assert solver["gap"] == 0.0 and solver["status"] == "optimal"
+    assert solver["gap"] == 0.0 and solver["status"] == "optimal" and solver["optimal"] is True
     assert manifest["seed"] == 0
     assert len(solver["chosen"]) == 2
     assert manifest["settings"]["optimise"]["add"] == 2

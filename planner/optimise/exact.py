@@ -1,22 +1,28 @@
 """Exact solution of the location models as MILPs (``scipy.optimize.milp``, HiGHS).
 
 Constraint matrices are sparse and built only from the pairs that matter
-(finite cost, within the threshold, better than the penalty ...). The
+(finite cost, within the threshold, better than the unreached cost ...). The
 formulations are written out in each model's docstring in
 :mod:`planner.optimise.models`. Variable order: site variables ``x`` (or unit
 counts ``u``) first, then the model's auxiliary variables. Assignment and
 coverage variables are continuous in [0, 1]: with integer ``x`` the LP puts
 them at their integral optimum, so only ``x`` (``u``) are integer.
 
-p-center is solved as a binary search over set-covering MILPs (see
+p-center is solved as a binary search over set-covering problems (see
 :class:`~planner.optimise.models.PCenter`), whose LP bounds are far tighter
-than the min-max assignment MILP's.
+than the min-max assignment MILP's, between the heuristic's radius and the
+covering relaxation's lower bound.
+
+A result is reported ``"optimal"`` only for a proven relative gap of at most
+:data:`planner.constants.OPTIMAL_GAP`; the gap is computed here from the
+incumbent and the proven bound (never taken as 0 when HiGHS gives none).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,20 +36,31 @@ from planner.optimise.models import (
     LSCP,
     MCLP,
     MEXCLP,
-    UNREACHED_PENALTY_S,
     InfeasibleError,
     MaxSurvival,
     Model,
     PCenter,
     PMedian,
+    unreached_cost_s,
 )
-from planner.optimise.solution import Solution, check_p, greedy_order, make_solution
+from planner.optimise.solution import (
+    Solution,
+    check_p,
+    describe_optimality,
+    greedy_order,
+    make_solution,
+)
 from planner.optimise.sparse import AnyInstance, SparseInstance
 
 __all__ = ["solve_exact"]
 
 #: Sites compared at once in the dominance test (memory: block x sites x 4 B).
 _DOMINANCE_BLOCK = 512
+#: Share of the time limit the p-center heuristic (the incumbent) may take.
+_PCENTER_HEURISTIC_SHARE = 0.25
+#: A covering relaxation needing more than p + this many sites proves a radius
+#: infeasible (well above HiGHS's LP tolerances, far below one site).
+_COVER_LP_TOL = 1e-6
 #: p-median's Lagrangian: most subgradient steps, steps without improvement
 #: before the step is halved, and the largest instance (demand x sites) it
 #: runs on (one dense float64 copy of the costs).
@@ -230,27 +247,26 @@ def _build(instance: Instance, model: Model, p: int) -> _Milp:
                 _site_block(instance, p, k),
             ],
         )
-    if isinstance(model, PMedian):
-        rows = np.flatnonzero(instance.reachable())
-        pi, pj = np.nonzero((cost < UNREACHED_PENALTY_S) & instance.reachable()[:, None])
-        k, r = len(pi), len(rows)
-        link, total = _assignment(instance, pi, pj, r)
-        # sum_j y_ij + u_i = 1 for every reachable i
-        u_part = sp.csr_array((np.ones(r), (rows, np.arange(r))), shape=(n, r))
-        one = sp.hstack([sp.csr_array((n, m)), total, u_part], format="csr")[rows]
-        c = np.concatenate([np.zeros(m), w[pi] * cost[pi, pj], w[rows] * UNREACHED_PENALTY_S])
-        return _Milp(
-            c,
-            np.concatenate([np.ones(m), np.zeros(k + r)]),
-            np.concatenate([xlb, np.zeros(k + r)]),
-            np.concatenate([xub, np.ones(k + r)]),
-            [
-                LinearConstraint(link, -np.inf, 0),
-                LinearConstraint(one, 1, 1),
-                _site_block(instance, p, k + r),
-            ],
-        )
     raise ParameterError(f"unknown model {model!r}")
+
+
+def _cover_problem(
+    instance: Instance, rows: np.ndarray, radius_s: float
+) -> tuple[sp.csr_array, np.ndarray] | None:
+    """The rows to cover within ``radius_s`` (merged) over the undominated free sites.
+
+    Returns ``(cover, keep)``: the 0/1 rows no required site covers (an
+    empty matrix if there are none) and the free sites kept; None if some
+    point no site reaches within the radius.
+    """
+    within = instance.cost_s[rows] <= radius_s
+    need = ~within[:, instance.required].any(axis=1)
+    within = within[need]
+    if not within.any(axis=1).all():
+        return None
+    keep = _undominated(within, ~instance.required)
+    cover, _ = _merge_rows(within & keep, np.ones(len(within)))
+    return cover, keep
 
 
 def _cover_feasible(
@@ -261,16 +277,13 @@ def _cover_feasible(
     Returns ``(mask, decided)``: ``mask`` None if infeasible or undecided;
     ``decided`` false when the time limit stopped HiGHS first.
     """
-    within = instance.cost_s[rows] <= radius_s
-    need = ~within[:, instance.required].any(axis=1)
-    within = within[need]
-    if not within.any(axis=1).all():
-        return None, True
+    problem = _cover_problem(instance, rows, radius_s)
     req = instance.required
-    if not within.any():
+    if problem is None:
+        return None, True
+    cover, keep = problem
+    if cover.shape[0] == 0:
         return req.copy(), True
-    keep = _undominated(within, ~req)
-    cover, _ = _merge_rows(within & keep, np.ones(len(within)))
     res = milp(
         np.zeros(instance.n_sites),
         integrality=np.ones(instance.n_sites),
@@ -288,52 +301,108 @@ def _cover_feasible(
     return np.rint(res.x).astype(bool), True
 
 
+def _cover_relaxation_exceeds(
+    instance: Instance, rows: np.ndarray, radius_s: float, p: int, time_limit_s: float
+) -> bool | None:
+    """True if even fractional sites need more than p to cover every row within ``radius_s``.
+
+    The linear relaxation of the covering problem (min sum of free x,
+    0 <= x <= 1) is a lower bound on the sites any cover needs, so above p
+    it proves the radius infeasible; False when it does not; None when the
+    time limit stopped HiGHS first.
+    """
+    problem = _cover_problem(instance, rows, radius_s)
+    if problem is None:
+        return True
+    cover, keep = problem
+    if cover.shape[0] == 0:
+        return False
+    free = keep & ~instance.required
+    res = milp(
+        free.astype(float),
+        integrality=np.zeros(instance.n_sites),
+        bounds=Bounds(np.zeros(instance.n_sites), free.astype(float)),
+        constraints=[LinearConstraint(cover, 1, np.inf)],
+        options={"time_limit": max(time_limit_s, 1e-3)},
+    )
+    if res.status == 2:
+        return True
+    if res.status != 0:
+        return None
+    return bool(float(res.fun) > p + _COVER_LP_TOL)
+
+
 def _solve_pcenter(
     instance: Instance, p: int, time_limit_s: float
 ) -> tuple[np.ndarray, float, str]:
-    """Binary search over the distinct response times with set-covering MILPs.
+    """Binary search between a lower bound and the heuristic's radius, by set-covering MILPs.
 
     The smallest radius r such that <= p added sites cover every point of I'
-    within r is the p-center optimum (Minieka 1970). Radii >= P are never
-    needed: if no radius below P works, every solution is worth P.
+    within r is the p-center optimum (Minieka 1970). The search starts from
+    the heuristic's solution (greedy + VNS, :mod:`planner.optimise.pcenter`,
+    given :data:`_PCENTER_HEURISTIC_SHARE` of the time), whose radius is an
+    upper bound, and from the lower bound ``max_i min_j c_ij`` (no point is
+    served faster than by its nearest candidate), and tries only the
+    distinct times between them. A binary search with the covering problem's
+    linear relaxation (:func:`_cover_relaxation_exceeds`) first raises the
+    lower bound past every radius it proves infeasible (on the OR-Library
+    instances it usually reaches the optimum). Set-covering MILPs then
+    decide the rest, the first at the lower bound. Each cover found is
+    filled to p added sites (:func:`_pad_sites`, the MCLP rule, with its own
+    radius as the threshold) and its radius, at most the one tried, becomes
+    the new upper bound. The answer is never worse than the heuristic's; at
+    the time limit the gap is (upper - lower) / upper, where lower is the
+    smallest radius not proven infeasible.
     """
     start = time.perf_counter()
+    model = PCenter()
+    final, _, _ = site_heuristic(
+        instance,
+        model,
+        p,
+        np.random.default_rng(0),
+        100,
+        time_limit_s=time_limit_s * _PCENTER_HEURISTIC_SHARE,
+    )
+    upper = model.evaluate(instance, final > 0)
     rows = np.flatnonzero(instance.reachable() & (instance.weight > 0))
+    if len(rows) == 0:  # every choice of sites is worth 0
+        return final, 0.0, ""
     sub = instance.cost_s[rows]
-    radii = np.unique(sub[sub < UNREACHED_PENALTY_S])
-    lower = sub.min(axis=1).max() if len(rows) else 0.0
-    radii = radii[radii >= lower]
-    best: np.ndarray | None = None
-    lo, hi = 0, len(radii) - 1
-    decided = True
-    if len(radii):
-        best, decided = _cover_feasible(instance, rows, float(radii[hi]), p, time_limit_s)
-    if best is None:
-        # every choice of sites is worth P (or there is no demand), unless undecided
-        final, _, _ = site_heuristic(instance, PCenter(), p, np.random.default_rng(0), 100)
-        if decided:
-            return final, 0.0, "optimal"
-        value = PCenter().evaluate(instance, final > 0)
-        gap = float((value - lower) / value) if value > 0 else 0.0
-        return final, gap, f"time limit: heuristic incumbent, gap {gap:.2%}"
-    hi_mask = best
-    while lo < hi:
-        left = time_limit_s - (time.perf_counter() - start)
-        if left <= 0:
+    lower = min(float(sub.min(axis=1).max()), unreached_cost_s(instance))
+    radii = np.unique(sub[(sub >= lower) & (sub < upper)])  # the radii that would be better
+    del sub
+
+    def left() -> float:
+        return time_limit_s - (time.perf_counter() - start)
+
+    lo, hi = 0, len(radii)  # radii[lo:hi] undecided; "radii[len]" stands for upper
+    top = hi  # the relaxation's search: radii[lo:top] undecided by it
+    while lo < top and left() > 0:
+        mid = (lo + top) // 2
+        exceeds = _cover_relaxation_exceeds(instance, rows, float(radii[mid]), p, left())
+        if exceeds is None:
             break
-        mid = (lo + hi) // 2
-        mask, decided = _cover_feasible(instance, rows, float(radii[mid]), p, left)
+        lo, top = (mid + 1, top) if exceeds else (lo, mid)
+    first = True
+    while lo < hi and left() > 0:
+        mid = lo if first else (lo + hi) // 2  # the relaxation's bound is often the optimum
+        first = False
+        mask, decided = _cover_feasible(instance, rows, float(radii[mid]), p, left())
         if not decided:
             break
         if mask is None:
             lo = mid + 1
-        else:
-            hi, hi_mask = mid, mask
-    final = hi_mask.astype(np.int64)
+            continue
+        cover = mask.astype(np.int64)
+        cover = _pad_sites(instance, cover, p, model.evaluate(instance, mask))
+        value = model.evaluate(instance, cover > 0)  # <= radii[mid] < upper
+        final, upper = cover, value
+        hi = int(np.searchsorted(radii, value, side="left"))
     if lo >= hi:
-        return final, 0.0, "optimal"
-    gap = float((radii[hi] - radii[lo]) / radii[hi]) if radii[hi] > 0 else 0.0
-    return final, gap, f"time limit: incumbent, gap {gap:.2%}"
+        return final, 0.0, ""
+    gap = float((upper - radii[lo]) / upper) if upper > 0 else 0.0
+    return final, gap, "time limit"
 
 
 def _mclp_full_cover(instance: Instance, model: MCLP, p: int) -> np.ndarray | None:
@@ -369,12 +438,16 @@ def _mclp_full_cover(instance: Instance, model: MCLP, p: int) -> np.ndarray | No
     return is_open.astype(np.int64)
 
 
-def _pad_sites(instance: Instance, model: MCLP, final: np.ndarray, p: int) -> np.ndarray:
-    """Open further sites until p are added (coverage cannot fall): most weight covered first."""
+def _pad_sites(instance: Instance, final: np.ndarray, p: int, threshold_s: float) -> np.ndarray:
+    """Open further sites until p are added: those covering most weight within the threshold first.
+
+    The rule MCLP uses (its threshold) and p-center (its radius): opening a
+    site never lowers coverage nor raises the worst time.
+    """
     short = p - int(final[~instance.required].sum())
     if short <= 0:
         return final
-    within = instance.cost_s <= model.threshold_s
+    within = instance.cost_s <= threshold_s
     score = instance.weight @ within
     score[final > 0] = -np.inf
     final = final.copy()
@@ -390,7 +463,7 @@ def _pmedian_lagrangian(
     Relaxing "each point is served once" with multipliers lambda_i gives
     ``L(lambda) = sum_i lambda_i + sum over the p best free sites of C_j``
     (required sites always counted), where ``C_j = sum_i min(0, w_i c_ij -
-    lambda_i)`` and ``c_ij`` is capped at the penalty P. ``L`` is a lower
+    lambda_i)`` and an unreached point costs U (:func:`unreached_cost_s`). ``L`` is a lower
     bound for every lambda; subgradient steps raise it (Beasley 1993, "Lagrangean
     heuristics for location problems", EJOR 65). The sites each step picks are
     also a solution; the best one found lowers ``upper``. Reduction tests: if
@@ -416,7 +489,7 @@ def _pmedian_lagrangian(
     n_free = int(free.sum())
     if len(rows) == 0 or p < 1 or p >= n_free:
         return fix0, fix1, -np.inf, None, upper
-    d = instance.weight[rows, None] * np.minimum(instance.cost_s[rows], UNREACHED_PENALTY_S)
+    d = instance.weight[rows, None] * np.minimum(instance.cost_s[rows], unreached_cost_s(instance))
     lam = np.partition(d, 1, axis=1)[:, 1].copy() if m > 1 else d[:, 0].copy()
     tol = 1e-9 * max(1.0, abs(upper))
     best, step, stall = -np.inf, 2.0, 0
@@ -452,7 +525,7 @@ def _pmedian_lagrangian(
 
 def _solve_pmedian(
     instance: Instance, p: int, time_limit_s: float, mip_gap: float
-) -> tuple[np.ndarray, float, str]:
+) -> tuple[np.ndarray, float | None, str]:
     """p-median: heuristic incumbent, Lagrangian site fixing, then the MILP on what is left.
 
     The greedy + Teitz-Bart solution is a known value; the Lagrangian bound
@@ -466,13 +539,15 @@ def _solve_pmedian(
     incumbent, _, _ = site_heuristic(instance, model, p, np.random.default_rng(0), 100)
     upper = model.evaluate(instance, incumbent > 0)
     fix0 = fix1 = np.zeros(instance.n_sites, dtype=bool)
+    bound = -np.inf
+    gap: float | None
     if instance.n_demand * instance.n_sites <= _LAGRANGE_MAX_PAIRS:
         fix0, fix1, bound, better, upper = _pmedian_lagrangian(instance, p, upper, time_limit_s / 4)
         if better is not None:
             incumbent = better.astype(np.int64)
         gap = max(0.0, (upper - bound) / upper) if upper > 0 else 0.0
         if gap <= max(mip_gap, 1e-9):  # the bound proves the incumbent within the gap
-            return incumbent, gap, "optimal"
+            return incumbent, gap, ""
     opened = int((fix1 & ~instance.required).sum())
     keep = ~fix0
     if opened > p or int((keep & ~instance.required).sum()) < p:  # pragma: no cover - guard
@@ -480,7 +555,7 @@ def _solve_pmedian(
     left = max(time_limit_s - (time.perf_counter() - start), 1e-3)
     if opened == p:  # the fixing decided every site
         final = (instance.required | fix1).astype(np.int64)
-        gap, status = 0.0, "optimal"
+        gap, detail = 0.0, ""
     else:
         cols = np.flatnonzero(keep)
         sub = Instance(
@@ -491,34 +566,40 @@ def _solve_pmedian(
             existing_units=instance.existing_units[cols],
             demand_ids=instance.demand_ids,
         )
-        sub_final, gap, status = _pmedian_milp(sub, p - opened, left, mip_gap)
+        sub_final, gap, detail = _pmedian_milp(
+            sub, p - opened, left, mip_gap, unreached_cost_s(instance)
+        )
         final = np.zeros(instance.n_sites, dtype=np.int64)
         final[cols] = sub_final
-    if model.evaluate(instance, final > 0) > upper:
-        final = incumbent
-    return final, gap, status
+    value = model.evaluate(instance, final > 0)
+    if value > upper:
+        final, value = incumbent, upper
+    if detail and np.isfinite(bound) and value > 0:  # the Lagrangian bound may be the better one
+        lagrangian = max(0.0, (value - bound) / value)
+        gap = lagrangian if gap is None else min(gap, lagrangian)
+    return final, gap, detail
 
 
 def _pmedian_milp(
-    instance: Instance, p: int, time_limit_s: float, mip_gap: float
-) -> tuple[np.ndarray, float, str]:
+    instance: Instance, p: int, time_limit_s: float, mip_gap: float, penalty: float
+) -> tuple[np.ndarray, float | None, str]:
     """p-median on each point's K nearest sites, K raised until the answer is exact.
 
     The reduced MILP keeps ``y_ij`` only for the ``K_i`` nearest sites of i
     and lets i fall back to the cost of its ``(K_i + 1)``-th nearest site
-    (capped at P): no solution costs more there than in the full model, so its
-    optimum is a lower bound. If the sites it picks serve every point from
-    within its K_i nearest, their true objective equals the reduced one and
-    they are optimal for the full model (within ``mip_gap``). Otherwise K_i is
+    (at most ``penalty``, the full instance's U): no solution costs more
+    there than in the full model, so its optimum is a lower bound. If the
+    sites it picks serve every point from within its K_i nearest, their true
+    objective equals the reduced one and they are optimal for the full model
+    (within ``mip_gap``). Otherwise K_i is
     doubled for the points that fell back and the MILP is solved again.
     """
     start = time.perf_counter()
     m = instance.n_sites
-    penalty = UNREACHED_PENALTY_S
     rows = np.flatnonzero(instance.reachable() & (instance.weight > 0))
     if len(rows) == 0:  # every choice of sites is worth 0
         final, _, _ = site_heuristic(instance, PMedian(), p, np.random.default_rng(0), 0)
-        return final, 0.0, "optimal"
+        return final, 0.0, ""
     w = instance.weight[rows]
     capped = np.minimum(instance.cost_s[rows], penalty)
     order = np.argsort(capped, axis=1, kind="stable")
@@ -528,7 +609,6 @@ def _pmedian_milp(
     k0 = max(8, -(-3 * m // (2 * max(1, p + int(instance.required.sum())))))
     k_i = np.minimum(n_near, k0)
     xlb, xub = _site_bounds(instance)
-    model = PMedian()
     best_final: np.ndarray | None = None
     best_value, bound = np.inf, -np.inf
     r = len(rows)
@@ -577,7 +657,8 @@ def _pmedian_milp(
         if res.x is None:
             break
         final = np.rint(res.x[:m]).astype(np.int64)
-        value = model.evaluate(instance, final > 0)
+        # the objective with the full instance's U (this one may lack columns)
+        value = float(w @ np.minimum(instance.open_times(final > 0)[rows], penalty))
         if value < best_value:
             best_final, best_value = final, value
         dual = getattr(res, "mip_dual_bound", None)
@@ -585,23 +666,21 @@ def _pmedian_milp(
         if res.status != 0:
             break
         if value <= float(res.fun) + 1e-9 * max(1.0, abs(float(res.fun))):
-            gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
-            return final, gap, "optimal"
+            return final, _highs_gap(res), ""
         # points served beyond their K nearest: widen their neighbourhoods
         times = np.minimum(instance.open_times(final > 0)[rows], penalty)
         short = np.flatnonzero((k_i < n_near) & (times > ranked[np.arange(r), k_i - 1]))
         if len(short) == 0:  # pragma: no cover - guarded by the value check above
-            gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
-            return final, gap, "optimal"
+            return final, _highs_gap(res), ""
         k_i[short] = np.minimum(n_near[short], 2 * k_i[short])
     if best_final is None:
         raise DataError(
             f"p-median: HiGHS found no feasible solution within {time_limit_s:g} s; "
             "raise time_limit_s"
         )
-    gap = float((best_value - bound) / best_value) if best_value > 0 else 0.0
-    gap = min(max(gap, 0.0), 1.0)
-    return best_final, gap, f"time limit: incumbent, gap {gap:.2%}"
+    # costs are >= 0, so 0 bounds the objective when HiGHS proved nothing better
+    gap = float((best_value - max(bound, 0.0)) / best_value) if best_value > 0 else 0.0
+    return best_final, max(gap, 0.0), "time limit"
 
 
 def solve_exact(
@@ -625,8 +704,8 @@ def solve_exact(
         Sites to add to the required ones (units to add for MEXCLP; a cap on
         the added sites for LSCP).
     time_limit_s
-        Wall-clock limit for HiGHS, s. When it is hit the incumbent is
-        returned with its proven gap and ``status`` says so.
+        Wall-clock limit, s (approximate: HiGHS checks it between steps).
+        When it is hit the incumbent is returned with its proven gap.
     mip_gap
         Relative optimality gap at which HiGHS stops.
 
@@ -634,7 +713,12 @@ def solve_exact(
     -------
     Solution
         ``objective_after`` is recomputed with ``model.evaluate`` from the
-        rounded solution; ``gap`` is HiGHS's proven relative gap.
+        rounded solution; ``gap`` is the proven relative gap, (value -
+        bound) / |value| (None if HiGHS proved no bound). ``status`` is
+        ``"optimal"`` only for a gap <= :data:`planner.constants.OPTIMAL_GAP`,
+        otherwise ``"within X %"`` and why the solver stopped, e.g.
+        ``"within 2.2 % (time limit)"`` or ``"within 0.0077 % (solver
+        stopped at mip_gap 0.0001)"``.
 
     Raises
     ------
@@ -658,32 +742,19 @@ def solve_exact(
     if not 0 <= mip_gap < 1:
         raise ParameterError(f"mip_gap = {mip_gap!r}: give a relative gap in [0, 1)")
     start = time.perf_counter()
+    gap: float | None
     if isinstance(model, PCenter | PMedian):
         if isinstance(model, PCenter):
-            final, gap, status = _solve_pcenter(instance, p, float(time_limit_s))
+            final, gap, detail = _solve_pcenter(instance, p, float(time_limit_s))
         else:
-            final, gap, status = _solve_pmedian(instance, p, float(time_limit_s), float(mip_gap))
-        return make_solution(
-            instance,
-            model,
-            final,
-            order=greedy_order(instance, model, final),
-            gap=gap,
-            solve_time_s=time.perf_counter() - start,
-            status=status,
-        )
+            final, gap, detail = _solve_pmedian(instance, p, float(time_limit_s), float(mip_gap))
+        elapsed = time.perf_counter() - start
+        return _solution(instance, model, final, gap, elapsed, detail, mip_gap)
     if isinstance(model, MCLP):
         covered = _mclp_full_cover(instance, model, p)
         if covered is not None:  # meets the upper bound: proven optimal
-            return make_solution(
-                instance,
-                model,
-                covered,
-                order=greedy_order(instance, model, covered),
-                gap=0.0,
-                solve_time_s=time.perf_counter() - start,
-                status="optimal",
-            )
+            elapsed = time.perf_counter() - start
+            return _solution(instance, model, covered, 0.0, elapsed, "", mip_gap)
     prob = _build(instance, model, p)
     left = max(float(time_limit_s) - (time.perf_counter() - start), 1e-3)
     res = milp(
@@ -709,21 +780,69 @@ def solve_exact(
         )
     m = instance.n_sites
     final = np.rint(res.x[:m]).astype(np.int64)
-    gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
-    dual = getattr(res, "mip_dual_bound", None)
-    if prob.offset and dual is not None and np.isfinite(dual):
-        # the gap relative to the whole objective, served demand included
-        whole = abs(float(res.fun) + prob.offset)
-        gap = float(abs(float(res.fun) - float(dual)) / whole) if whole > 0 else 0.0
+    gap = _highs_gap(res, prob.offset)
     if isinstance(model, MCLP):
-        final = _pad_sites(instance, model, final, p)
-    if res.status == 0:
-        status = "optimal"
-    elif res.status == 1:
-        status = f"time limit: incumbent, gap {gap:.2%}"
-    else:
-        status = f"stopped: {res.message}"
+        final = _pad_sites(instance, final, p, model.threshold_s)
+    simple = _simple_gap(instance, model, final, p)
+    if simple is not None and (gap is None or simple < gap):
+        gap = simple
+    detail = "" if res.status == 0 else "time limit" if res.status == 1 else str(res.message)
+    return _solution(instance, model, final, gap, elapsed, detail, mip_gap)
+
+
+def _solution(
+    instance: Instance,
+    model: Model,
+    final: np.ndarray,
+    gap: float | None,
+    elapsed: float,
+    detail: str,
+    mip_gap: float,
+) -> Solution:
+    """The Solution, sites in greedy order; says why a finished solve is not called optimal."""
+    if not detail and describe_optimality(gap) != "optimal":
+        detail = f"solver stopped at mip_gap {mip_gap:g}"
     order = greedy_order(instance, model, final)
     return make_solution(
-        instance, model, final, order=order, gap=gap, solve_time_s=elapsed, status=status
+        instance, model, final, order=order, gap=gap, solve_time_s=elapsed, detail=detail
     )
+
+
+def _simple_gap(instance: Instance, model: Model, final: np.ndarray, p: int) -> float | None:
+    """The gap a bound that needs no solver proves; it caps HiGHS's when that is weak.
+
+    No choice of sites covers more, or saves more lives, than opening every
+    candidate (MCLP, maximum survival); no point is covered by more units
+    than stand within the threshold plus the p added (MEXCLP); LSCP adds at
+    least 0 sites.
+    """
+    if isinstance(model, MEXCLP):
+        value = model.evaluate(instance, final)
+        most = instance.within(model.threshold_s) @ instance.existing_units + p
+        bound = float(instance.weight @ (1.0 - model.busy_fraction**most))
+    elif isinstance(model, MCLP | MaxSurvival):
+        value = model.evaluate(instance, final > 0)
+        bound = model.evaluate(instance, np.ones(instance.n_sites, dtype=bool))
+    elif isinstance(model, LSCP):
+        value, bound = model.evaluate(instance, final > 0), 0.0
+    else:
+        return None
+    if not np.isfinite(value) or value == 0:
+        return 0.0 if value == bound else None
+    return abs(bound - value) / abs(value)
+
+
+def _highs_gap(res: Any, offset: float = 0.0) -> float | None:
+    """Proven relative gap of a HiGHS result: |primal - dual| / |objective|, None without a bound.
+
+    ``offset`` is the constant left out of the MILP's objective (demand
+    already served), so the gap is relative to the whole objective.
+    """
+    dual = getattr(res, "mip_dual_bound", None)
+    if res.fun is None or dual is None or not np.isfinite(dual):
+        return None
+    whole = abs(float(res.fun) + offset)
+    diff = abs(float(res.fun) - float(dual))
+    if whole == 0:
+        return 0.0 if diff <= 1e-9 else None
+    return diff / whole

@@ -10,7 +10,10 @@ point the best and second-best open sites are kept, so closing site r leaves
 ``t_without_r = where(best == r, second, best)``, and opening each candidate
 a at once is a vectorised ``minimum(t_without_r[:, None], cost[:, a])``.
 MEXCLP works on unit counts per point instead (``n_i``), LSCP on coverage
-(greedy, then dropping redundant sites).
+(greedy, then dropping redundant sites). p-center, whose objective (a
+maximum) plateaus where plain swaps stall, is improved instead by a local
+search around its critical client inside a variable neighbourhood search
+(:mod:`planner.optimise.pcenter`).
 
 Ties are broken in a seeded random order of the candidates, so a run is
 deterministic for a given seed.
@@ -33,10 +36,10 @@ into blocks of candidate columns (:data:`planner.constants.SPARSE_BLOCK_PAIRS`
 pairs each). The blocks run on an executor of :mod:`planner.distributed`: in
 process, or spread over a Dask cluster that holds the instance once for the
 whole run. A block sums each column in the same order wherever it runs, so
-the result is identical either way. p-center (a maximum, not a sum) scores
-blocks of candidates densified to at most
-:data:`~planner.constants.SPARSE_DENSE_BLOCK_CELLS` cells. MEXCLP and LSCP
-work on the sparse cover matrix in process.
+the result is identical either way. p-center's greedy (a maximum, not a sum)
+scores blocks of candidates densified to at most
+:data:`~planner.constants.SPARSE_DENSE_BLOCK_CELLS` cells; its improvement
+runs in process. MEXCLP and LSCP work on the sparse cover matrix in process.
 """
 
 from __future__ import annotations
@@ -59,13 +62,15 @@ from planner.optimise.models import (
     LSCP,
     MCLP,
     MEXCLP,
-    UNREACHED_PENALTY_S,
     InfeasibleError,
     MaxSurvival,
     Model,
+    PCenter,
     PMedian,
     SiteModel,
+    unreached_cost_s,
 )
+from planner.optimise.pcenter import pcenter_heuristic
 from planner.optimise.solution import Solution, check_p, make_solution
 from planner.optimise.sparse import AnyInstance, SparseInstance
 
@@ -100,8 +105,19 @@ def _pick(values: np.ndarray, sign: float, perm: np.ndarray) -> int:
 
 
 def site_heuristic(
-    instance: Instance, model: SiteModel, p: int, rng: np.random.Generator, max_iterations: int
-) -> tuple[np.ndarray, list[int], int]:
+    instance: Instance,
+    model: SiteModel,
+    p: int,
+    rng: np.random.Generator,
+    max_iterations: int,
+    *,
+    time_limit_s: float | None = None,
+) -> tuple[np.ndarray, list[int], str]:
+    """Greedy, then Teitz-Bart swaps (p-center: :func:`pcenter_heuristic`); open, order, detail."""
+    if isinstance(model, PCenter):
+        return pcenter_heuristic(
+            instance, p, rng, max_moves=max_iterations, time_limit_s=time_limit_s
+        )
     cost = instance.cost_s
     sign = 1.0 if model.sense == "max" else -1.0
     is_open = instance.required.copy()
@@ -149,26 +165,28 @@ def site_heuristic(
             else float(model.score(instance, instance.open_times(is_open)))
         )
         swaps += 1
-    return is_open.astype(np.int64), order, swaps
+    return is_open.astype(np.int64), order, f"greedy + {swaps} swaps"
 
 
 #: Demand rows per block in :func:`_swap_scores` (bounds its temporaries).
 _BLOCK_ROWS = 2048
 
 
-def _separable_weight(instance: AnyInstance, model: SiteModel) -> np.ndarray | None:
-    """``w`` when the objective is ``sum_i w_i f(t_i)`` (see :func:`_point_values`), else None."""
+#: The site models whose objective is a sum over demand points, ``sum_i w_i f(t_i)``.
+_Separable = MCLP | PMedian | MaxSurvival
+
+
+def _separable_weight(instance: AnyInstance, model: _Separable) -> np.ndarray:
+    """``w`` of an objective ``sum_i w_i f(t_i)`` (see :func:`_point_values`)."""
     if isinstance(model, PMedian):
         return np.where(instance.reachable(), instance.weight, 0.0)
-    if isinstance(model, MCLP | MaxSurvival):
-        return np.asarray(instance.weight)
-    return None
+    return np.asarray(instance.weight)
 
 
-def _point_values(model: SiteModel, t: np.ndarray) -> np.ndarray:
+def _point_values(instance: AnyInstance, model: SiteModel, t: np.ndarray) -> np.ndarray:
     """``f(t)`` of a separable objective, for response times ``t``, s."""
     if isinstance(model, PMedian):
-        return np.minimum(t, UNREACHED_PENALTY_S)
+        return np.minimum(t, unreached_cost_s(instance))
     if isinstance(model, MCLP):
         return (t <= model.threshold_s).astype(np.float64)
     if isinstance(model, MaxSurvival):
@@ -182,9 +200,7 @@ def _point_value(
     """``(w, f)`` when the objective is ``sum_i w_i f(t_i)`` (p-median, MCLP), else None."""
     if not isinstance(model, PMedian | MCLP):
         return None
-    w = _separable_weight(instance, model)
-    assert w is not None
-    return w, lambda t: _point_values(model, t)
+    return _separable_weight(instance, model), lambda t: _point_values(instance, model, t)
 
 
 def _swap_scores(
@@ -335,8 +351,8 @@ class _SparseShared:
     """What every block needs, sent to each worker once per run."""
 
     instance: SparseInstance
-    model: SiteModel
-    weight: np.ndarray | None  # separable weights, None for p-center
+    model: _Separable
+    weight: np.ndarray  # w of the objective sum_i w_i f(t_i)
 
 
 @dataclass(frozen=True)
@@ -351,15 +367,6 @@ class _SwapRound:
     n_added: int = 0
 
 
-@dataclass(frozen=True)
-class _ScoreRound:
-    """One block of candidate columns ``lo:hi``, scored against each row of ``times``."""
-
-    lo: int
-    hi: int
-    times: np.ndarray  # (k, n_demand), s
-
-
 def _block_pairs(instance: SparseInstance, lo: int, hi: int) -> tuple[np.ndarray, ...]:
     c = instance.cost_s
     a, b = int(c.indptr[lo]), int(c.indptr[hi])
@@ -369,13 +376,12 @@ def _block_pairs(instance: SparseInstance, lo: int, hi: int) -> tuple[np.ndarray
 
 def _swap_block(shared: _SparseShared, task: _SwapRound) -> tuple[np.ndarray, np.ndarray]:
     """``D`` and ``E`` (module docstring) of one block of candidates (pure)."""
-    assert shared.weight is not None
-    model, width = shared.model, task.hi - task.lo
+    inst, model, width = shared.instance, shared.model, task.hi - task.lo
     rows, t, cols = _block_pairs(shared.instance, task.lo, task.hi)
     w = shared.weight[rows]
     best = task.best[rows]
-    f_best = _point_values(model, best)
-    f_open = _point_values(model, np.minimum(best, t))
+    f_best = _point_values(inst, model, best)
+    f_open = _point_values(inst, model, np.minimum(best, t))
     opened = np.bincount(cols, weights=w * (f_open - f_best), minlength=width)
     if not task.n_added:
         return opened, np.zeros((0, width))
@@ -383,8 +389,8 @@ def _swap_block(shared: _SparseShared, task: _SwapRound) -> tuple[np.ndarray, np
     owner = task.owner[rows]
     mine = np.flatnonzero(owner >= 0)
     second = task.second[rows[mine]]
-    delta = (_point_values(model, np.minimum(second, t[mine])) - f_open[mine]) - (
-        _point_values(model, second) - f_best[mine]
+    delta = (_point_values(inst, model, np.minimum(second, t[mine])) - f_open[mine]) - (
+        _point_values(inst, model, second) - f_best[mine]
     )
     extra = np.bincount(
         owner[mine] * width + cols[mine],
@@ -394,29 +400,11 @@ def _swap_block(shared: _SparseShared, task: _SwapRound) -> tuple[np.ndarray, np
     return opened, extra.reshape(task.n_added, width)
 
 
-def _score_block(shared: _SparseShared, task: _ScoreRound) -> np.ndarray:
-    """Objective of opening each candidate of the block, per row of times (pure)."""
-    inst, width = shared.instance, task.hi - task.lo
-    rows, t, cols = _block_pairs(inst, task.lo, task.hi)
-    dense = np.full((inst.n_demand, width), np.inf)
-    dense[rows, cols] = t
-    out = np.empty((len(task.times), width))
-    for k, times in enumerate(task.times):
-        out[k] = shared.model.score(inst, np.minimum(times[:, None], dense))
-    return out
-
-
-def _column_blocks(
-    instance: SparseInstance, separable: bool, concurrency: int
-) -> list[tuple[int, int]]:
-    """Column ranges: at most a block's pairs (cells), at least 2 per worker when there is work."""
+def _column_blocks(instance: SparseInstance, concurrency: int) -> list[tuple[int, int]]:
+    """Column ranges: at most a block's pairs, at least 2 per worker when there is work."""
     m = instance.n_sites
-    if separable:
-        per_col = np.diff(instance.cost_s.indptr).astype(np.float64)
-        limit = float(constants.SPARSE_BLOCK_PAIRS)
-    else:
-        per_col = np.full(m, float(instance.n_demand))
-        limit = float(constants.SPARSE_DENSE_BLOCK_CELLS)
+    per_col = np.diff(instance.cost_s.indptr).astype(np.float64)
+    limit = float(constants.SPARSE_BLOCK_PAIRS)
     total = float(per_col.sum())
     wanted = max(math.ceil(total / limit), constants.SPARSE_BLOCKS_PER_WORKER * concurrency)
     n_blocks = max(1, min(m, wanted))
@@ -461,24 +449,15 @@ class _SparseRounds:
 
     def open_scores(self, times: np.ndarray) -> np.ndarray:
         """Objective of opening each site (all columns) on top of ``times``."""
-        if self.shared.weight is None:
-            return self.score_rows(times[None, :])[0]
         parts = self._gather(_swap_block, [_SwapRound(lo, hi, times) for lo, hi in self.blocks])
-        base = float(self.shared.weight @ _point_values(self.shared.model, times))
+        shared = self.shared
+        base = float(shared.weight @ _point_values(shared.instance, shared.model, times))
         return base + np.concatenate([d for d, _ in parts])
-
-    def score_rows(self, times: np.ndarray) -> np.ndarray:
-        """Objective of opening each site on top of each row of ``times``: (k, n_sites)."""
-        tasks = [_ScoreRound(lo, hi, times) for lo, hi in self.blocks]
-        return np.concatenate(self._gather(_score_block, tasks), axis=1)
 
     def swap_scores(self, added: np.ndarray) -> np.ndarray:
         """Objective of closing each added site and opening each site: (n_added, n_sites)."""
         inst, model, w = self.shared.instance, self.shared.model, self.shared.weight
         best, arg, second = _sparse_best_two(inst, added)
-        if w is None:
-            rows = np.stack([np.where(arg == r, second, best) for r in added])
-            return self.score_rows(rows)
         slot = np.full(inst.n_sites + 1, -1)
         slot[added] = np.arange(len(added))
         owner = slot[arg]  # arg -1 (a required site) reads slot[-1] = -1
@@ -486,11 +465,11 @@ class _SparseRounds:
         parts = self._gather(_swap_block, tasks)
         opened = np.concatenate([d for d, _ in parts])
         extra = np.concatenate([e for _, e in parts], axis=1)
-        f_best = _point_values(model, best)
+        f_best = _point_values(inst, model, best)
         mine = np.flatnonzero(owner >= 0)
         closed = np.bincount(
             owner[mine],
-            weights=w[mine] * (_point_values(model, second[mine]) - f_best[mine]),
+            weights=w[mine] * (_point_values(inst, model, second[mine]) - f_best[mine]),
             minlength=len(added),
         )
         return float(w @ f_best) + closed[:, None] + opened[None, :] + extra
@@ -498,16 +477,16 @@ class _SparseRounds:
 
 def _sparse_site_heuristic(
     instance: SparseInstance,
-    model: SiteModel,
+    model: _Separable,
     p: int,
     rng: np.random.Generator,
     max_iterations: int,
     executor: BlockExecutor,
-) -> tuple[np.ndarray, list[int], int]:
+) -> tuple[np.ndarray, list[int], str]:
     """:func:`site_heuristic` on a sparse instance, its rounds in candidate blocks."""
     sign = 1.0 if model.sense == "max" else -1.0
     weight = _separable_weight(instance, model)
-    blocks = _column_blocks(instance, weight is not None, executor.concurrency)
+    blocks = _column_blocks(instance, executor.concurrency)
     shared = _SparseShared(instance=instance, model=model, weight=weight)
     is_open = instance.required.copy()
     times = instance.open_times(is_open)
@@ -543,7 +522,7 @@ def _sparse_site_heuristic(
             order[order.index(out)] = into
             current = float(model.score(instance, instance.open_times(is_open)))
             swaps += 1
-    return is_open.astype(np.int64), order, swaps
+    return is_open.astype(np.int64), order, f"greedy + {swaps} swaps"
 
 
 def solve_heuristic(
@@ -554,8 +533,9 @@ def solve_heuristic(
     seed: int = 0,
     max_iterations: int = 100,
     executor: BlockExecutor | None = None,
+    time_limit_s: float | None = None,
 ) -> Solution:
-    """Greedy addition then Teitz–Bart vertex substitution.
+    """Greedy addition then Teitz–Bart vertex substitution (p-center: local search and VNS).
 
     Parameters
     ----------
@@ -570,22 +550,30 @@ def solve_heuristic(
     seed
         Seeds the tie-breaking order; the result is deterministic for a seed.
     max_iterations
-        At most this many improving swaps.
+        At most this many improving swaps (p-center: moves of each local
+        search).
     executor
         Sparse instances: where the rounds of candidate blocks run
         (:func:`planner.distributed.make_executor`; default in process). The
         result is identical wherever they run. The caller closes it.
+    time_limit_s
+        p-center: wall-clock limit, s, of the improvement after the greedy
+        (:func:`planner.optimise.pcenter.improve_pcenter`). None (default):
+        it stops when :data:`planner.constants.PCENTER_VNS_STALL` shakes in
+        a row bring nothing, and the result depends only on the seed; with a
+        limit that binds, also on the machine's speed. Other models ignore it.
 
     Returns
     -------
     Solution
         ``chosen`` in greedy order (a swapped-in site takes the place of the
-        one it replaced); ``gap`` is ``None``.
+        one it replaced); ``gap`` is ``None`` and ``status`` starts with
+        ``"feasible, no bound"``: a heuristic proves no bound.
 
     Raises
     ------
     ParameterError
-        Bad p or max_iterations.
+        Bad p, max_iterations or time_limit_s.
     InfeasibleError
         LSCP cannot be covered with at most p added sites by the greedy.
     """
@@ -596,25 +584,37 @@ def solve_heuristic(
         or max_iterations < 0
     ):
         raise ParameterError(f"max_iterations = {max_iterations!r}: give a whole number >= 0")
+    if time_limit_s is not None and not time_limit_s > 0:
+        raise ParameterError(f"time_limit_s = {time_limit_s!r}: give a positive time, s, or None")
     if isinstance(instance, SparseInstance):
         instance.check_threshold(getattr(model, "threshold_s", None))
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     if isinstance(model, MEXCLP):
         final, order, swaps = _mexclp_heuristic(instance, model, p, rng, max_iterations)
-        status = f"heuristic: greedy + {swaps} unit moves"
+        detail = f"greedy + {swaps} unit moves"
     elif isinstance(model, LSCP):
         final, order, swaps = _lscp_heuristic(instance, model, p, rng)
-        status = f"heuristic: greedy, {swaps} redundant sites dropped"
+        detail = f"greedy, {swaps} redundant sites dropped"
+    elif isinstance(model, PCenter):
+        final, order, detail = pcenter_heuristic(
+            instance, p, rng, max_moves=max_iterations, time_limit_s=time_limit_s
+        )
     elif isinstance(instance, SparseInstance):
-        final, order, swaps = _sparse_site_heuristic(
+        final, order, detail = _sparse_site_heuristic(
             instance, model, p, rng, max_iterations, executor or InProcessExecutor()
         )
-        status = f"heuristic: greedy + {swaps} swaps"
     else:
-        final, order, swaps = site_heuristic(instance, model, p, rng, max_iterations)
-        status = f"heuristic: greedy + {swaps} swaps"
+        final, order, detail = site_heuristic(
+            instance, model, p, rng, max_iterations, time_limit_s=time_limit_s
+        )
     elapsed = time.perf_counter() - start
     return make_solution(
-        instance, model, final, order=order, gap=None, solve_time_s=elapsed, status=status
+        instance,
+        model,
+        final,
+        order=order,
+        gap=None,
+        solve_time_s=elapsed,
+        detail=f"heuristic: {detail}",
     )

@@ -88,6 +88,13 @@ class Instance:
         object.__setattr__(self, "required", required)
         object.__setattr__(self, "existing_units", units)
         object.__setattr__(self, "demand_ids", ids)
+        longest = float(np.max(cost, where=np.isfinite(cost), initial=0.0))
+        object.__setattr__(self, "_longest_s", longest)
+
+    @property
+    def longest_s(self) -> float:
+        """Longest finite response time, s, in ``cost_s`` (0 if there is none)."""
+        return self._longest_s  # type: ignore[attr-defined]
 
     @property
     def n_demand(self) -> int:

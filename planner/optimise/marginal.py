@@ -61,8 +61,10 @@ def gain_curve(
     pandas.DataFrame
         One row per k: ``k``, ``objective``, ``gain`` (over the existing
         stations, in the model's sense: positive is better), ``gain_of_kth``
-        (what the k-th unit adds), ``gap`` (proven, exact solver),
-        ``solve_time_s`` and ``sites`` (the chosen sites, ``;``-separated).
+        (what the k-th unit adds), ``gap`` (proven relative gap, None without
+        a bound), ``status`` (``"optimal"``, ``"within X %"`` or ``"feasible,
+        no bound"``, then how the solver stopped), ``solve_time_s`` and
+        ``sites`` (the chosen sites, ``;``-separated).
     """
     if not isinstance(k_max, int) or k_max < 1:
         raise ParameterError(f"k_max = {k_max!r}: give a whole number >= 1")
@@ -79,6 +81,7 @@ def gain_curve(
                 "gain": gain,
                 "gain_of_kth": gain if previous is None else gain - previous,
                 "gap": solution.gap,
+                "status": solution.status,
                 "solve_time_s": solution.solve_time_s,
                 "sites": ";".join(solution.chosen),
             }

@@ -46,10 +46,24 @@ __all__ = [
     "PCenter",
     "PMedian",
     "SiteModel",
+    "unreached_cost_s",
 ]
 
 UNREACHED_PENALTY_S = constants.UNREACHED_PENALTY_S
 DEFAULT_SURVIVAL_COEFFICIENTS = constants.SURVIVAL_COEFFICIENTS
+
+
+def unreached_cost_s(instance: AnyInstance) -> float:
+    """Cost U, s, of a demand point no open site reaches (p-median and p-center).
+
+    ``U = max(P, longest)``: :data:`UNREACHED_PENALTY_S` (P, 2 h), or the
+    instance's longest finite response time when that is longer. U is never
+    below a finite time, so reaching a point never scores worse than leaving
+    it unreached, and finite times count in full, however long and in
+    whatever unit they are given (no cap). Demand that no candidate reaches
+    at all is excluded from the objectives instead.
+    """
+    return max(UNREACHED_PENALTY_S, float(instance.longest_s))
 
 
 def _check_threshold(threshold_s: float) -> float:
@@ -116,32 +130,34 @@ class MCLP(_SiteModel):
 class PMedian(_SiteModel):
     """p-median: minimise total demand-weighted response time (Hakimi 1964).
 
-    Parameters: :math:`\\hat c_{ij} = \\min(c_{ij}, P)` with
-    :math:`P` = :data:`UNREACHED_PENALTY_S`; :math:`I' = \\{i : \\exists j,
-    c_{ij} < \\infty\\}` reachable demand.
+    Parameters: :math:`U` = :func:`unreached_cost_s`, the cost of a point no
+    open site reaches, never below any finite :math:`c_{ij}`; :math:`I' =
+    \\{i : \\exists j, c_{ij} < \\infty\\}` reachable demand.
 
     Decision variables: :math:`x_j \\in \\{0,1\\}`; :math:`y_{ij} \\in [0,1]`
-    share of i served by j (only pairs with :math:`c_{ij} < P`); :math:`u_i
-    \\in [0,1]` share of i left unreached (cost P).
+    share of i served by j (only pairs with :math:`c_{ij} < U`); :math:`u_i
+    \\in [0,1]` share of i left unreached (cost U).
 
     .. math::
 
-        \\min \\sum_{i \\in I'} w_i \\Big(\\sum_j \\hat c_{ij} y_{ij} + P u_i\\Big)
+        \\min \\sum_{i \\in I'} w_i \\Big(\\sum_j c_{ij} y_{ij} + U u_i\\Big)
         \\quad \\text{s.t.} \\quad
         \\sum_j y_{ij} + u_i = 1, \\quad y_{ij} \\le x_j, \\quad
         \\sum_{j \\notin R} x_j = p, \\quad x_j = 1 \\;\\forall j \\in R.
 
-    A demand point whose every open site is unreachable costs P (2 h); a
-    response time longer than P is counted as P. Objective units: weight x s.
+    Every finite response time counts in full, however long (no cap). A
+    demand point that some candidate reaches but no open site does costs U
+    (2 h, or the instance's longest finite time if that is longer).
+    Objective units: weight x s.
     """
 
     name: ClassVar[str] = "p-median"
     sense: ClassVar[Literal["max", "min"]] = "min"
 
     def score(self, instance: AnyInstance, times: np.ndarray) -> np.ndarray:
-        """Weighted capped response time for each column of nearest times, s."""
+        """Weighted response time for each column of nearest times (s), unreached as U."""
         w = np.where(instance.reachable(), instance.weight, 0.0)
-        return np.asarray(w @ np.minimum(times, UNREACHED_PENALTY_S), dtype=float)
+        return np.asarray(w @ np.minimum(times, unreached_cost_s(instance)), dtype=float)
 
 
 @dataclass(frozen=True)
@@ -149,8 +165,7 @@ class PCenter(_SiteModel):
     """p-center: minimise the worst response time (Hakimi 1964).
 
     Sets: :math:`I' = \\{i : w_i > 0, \\exists j\\, c_{ij} < \\infty\\}`.
-    Parameters: :math:`\\hat c_{ij} = \\min(c_{ij}, P)`,
-    P = :data:`UNREACHED_PENALTY_S`.
+    Parameters: :math:`U` = :func:`unreached_cost_s` (as in :class:`PMedian`).
 
     Decision variables: :math:`x_j \\in \\{0,1\\}`; :math:`y_{ij}, u_i \\in
     [0,1]` as in :class:`PMedian`; :math:`z` the worst time, s.
@@ -158,11 +173,12 @@ class PCenter(_SiteModel):
     .. math::
 
         \\min z \\quad \\text{s.t.} \\quad
-        z \\ge \\sum_j \\hat c_{ij} y_{ij} + P u_i \\;\\forall i \\in I', \\quad
+        z \\ge \\sum_j c_{ij} y_{ij} + U u_i \\;\\forall i \\in I', \\quad
         \\sum_j y_{ij} + u_i = 1, \\quad y_{ij} \\le x_j, \\quad
         \\sum_{j \\notin R} x_j = p, \\quad x_j = 1 \\;\\forall j \\in R.
 
-    Unreached demand counts as P (2 h). Objective: s. 0 if :math:`I'` is empty.
+    Finite times count in full; unreached demand counts as U. Objective: s.
+    0 if :math:`I'` is empty.
 
     The LP relaxation of this MILP is weak, so :func:`~planner.optimise.solve_exact`
     solves the equivalent decision problems instead (Minieka 1970): for a
@@ -173,17 +189,18 @@ class PCenter(_SiteModel):
         \\sum_{j \\in N_i(r)} x_j \\ge 1 \\;\\forall i \\in I', \\quad
         \\sum_{j \\notin R} x_j \\le p, \\quad x_j = 1 \\;\\forall j \\in R\\ ?
 
-    It binary-searches r over the distinct :math:`c_{ij} < P` (each step a
-    set-covering MILP); the smallest feasible r is the optimum, and P if none is.
+    It binary-searches r over the distinct :math:`c_{ij} < U` between a lower
+    bound and the heuristic's radius (each step a set-covering MILP); the
+    smallest feasible r is the optimum, and U if none is.
     """
 
     name: ClassVar[str] = "p-center"
     sense: ClassVar[Literal["max", "min"]] = "min"
 
     def score(self, instance: AnyInstance, times: np.ndarray) -> np.ndarray:
-        """Worst capped response time, s, for each column of nearest times."""
+        """Worst response time, s (unreached as U), for each column of nearest times."""
         rows = instance.reachable() & (instance.weight > 0)
-        t = np.minimum(np.asarray(times)[rows], UNREACHED_PENALTY_S)
+        t = np.minimum(np.asarray(times)[rows], unreached_cost_s(instance))
         if t.shape[0] == 0:
             return np.zeros(t.shape[1:]) if t.ndim > 1 else np.asarray(0.0)
         return np.asarray(t.max(axis=0), dtype=float)

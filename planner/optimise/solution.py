@@ -1,16 +1,62 @@
-"""The result of an optimisation run."""
+"""The result of an optimisation run, and what its status may claim.
+
+A solution is called ``"optimal"`` only when its proven relative gap is at
+most :data:`planner.constants.OPTIMAL_GAP` (1e-6). With a larger proven gap
+its status says ``"within X %"`` (X rounded up, so the claim holds); a
+solution without a bound (the heuristic) is ``"feasible, no bound"``.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from planner import constants
 from planner.errors import ParameterError
 from planner.optimise.models import LSCP, MEXCLP, Model
 from planner.optimise.sparse import AnyInstance
 
-__all__ = ["Solution", "check_p", "greedy_order", "make_solution"]
+__all__ = [
+    "Solution",
+    "check_p",
+    "describe_optimality",
+    "format_gap",
+    "greedy_order",
+    "make_solution",
+]
+
+
+def format_gap(gap: float) -> str:
+    """A relative gap as a percentage rounded *up* to two significant digits.
+
+    Rounding up keeps "within X %" true: a gap of 0.0213 is "2.2 %".
+    """
+    pct = 100.0 * float(gap)
+    if pct <= 0:
+        return "0 %"
+    decimals = 1 - math.floor(math.log10(pct))
+    scale = 10.0**decimals
+    up = math.ceil(pct * scale * (1 - 1e-12)) / scale
+    return f"{up:.{max(decimals, 0)}f} %"
+
+
+def describe_optimality(gap: float | None) -> str:
+    """``"optimal"``, ``"within X %"`` or ``"feasible, no bound"`` for a proven gap.
+
+    Parameters
+    ----------
+    gap
+        Proven relative gap, (value - bound) / |value| (for a maximum,
+        (bound - value) / |value|), or None (or not finite) when there is
+        no bound.
+    """
+    if gap is None or not math.isfinite(gap):
+        return "feasible, no bound"
+    if gap <= constants.OPTIMAL_GAP:
+        return "optimal"
+    return f"within {format_gap(gap)}"
 
 
 @dataclass(frozen=True)
@@ -31,12 +77,16 @@ class Solution:
     objective_after
         Objective with the chosen sites added.
     gap
-        Proven relative MIP gap (exact solver), ``None`` for the heuristic.
+        Proven relative gap of the exact solver: (value - bound) / |value|
+        (for a maximum, (bound - value) / |value|), where the bound is what
+        the solver proved no solution beats. ``None`` without a bound (the
+        heuristic).
     solve_time_s
         Wall-clock time, s.
     status
-        What happened, e.g. ``"optimal"``, ``"time limit: incumbent, gap 2.1%"``,
-        ``"heuristic: 3 swaps"``.
+        :func:`describe_optimality` of the gap, then how the solver stopped
+        in brackets, e.g. ``"optimal"``, ``"within 2.2 % (time limit)"``,
+        ``"feasible, no bound (heuristic: greedy + 3 swaps)"``.
     assignment
         Index of the site serving each demand point afterwards (nearest open
         site; for MEXCLP nearest site with a unit), -1 if none reaches it.
@@ -61,6 +111,16 @@ class Solution:
             a.flags.writeable = False
             object.__setattr__(self, name, a)
         object.__setattr__(self, "chosen", tuple(self.chosen))
+
+    @property
+    def optimal(self) -> bool:
+        """Proven optimal: the gap is at most :data:`planner.constants.OPTIMAL_GAP`."""
+        return describe_optimality(self.gap) == "optimal"
+
+    @property
+    def optimality(self) -> str:
+        """``"optimal"``, ``"within X %"`` or ``"feasible, no bound"``: the status's claim."""
+        return describe_optimality(self.gap)
 
     @property
     def open_mask(self) -> np.ndarray:
@@ -116,9 +176,18 @@ def make_solution(
     order: list[int],
     gap: float | None,
     solve_time_s: float,
-    status: str,
+    detail: str = "",
 ) -> Solution:
-    """Assemble a :class:`Solution` from the final units (or 0/1 open) per site."""
+    """Assemble a :class:`Solution` from the final units (or 0/1 open) per site.
+
+    ``status`` is :func:`describe_optimality` of ``gap``, followed by
+    ``detail`` (how the solver stopped) in brackets when given. A gap that
+    is not finite is stored as None (no bound); a negative one (rounding)
+    as 0.
+    """
+    if gap is not None:
+        gap = max(float(gap), 0.0) if math.isfinite(gap) else None
+    status = describe_optimality(gap) + (f" ({detail})" if detail else "")
     final = np.asarray(final_units, dtype=np.int64)
     before = _before(instance, model)
     if isinstance(model, MEXCLP):

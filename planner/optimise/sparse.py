@@ -143,6 +143,8 @@ class SparseInstance:
         object.__setattr__(self, "demand_ids", ids)
         stored = np.bincount(csc.indices, minlength=n_demand) > 0
         object.__setattr__(self, "_reachable", _readonly(np.isfinite(base) | stored))
+        longest = max(float(data.max(initial=0.0)), float(base[finite].max(initial=0.0)))
+        object.__setattr__(self, "_longest_s", longest)
 
     @property
     def n_demand(self) -> int:
@@ -153,6 +155,11 @@ class SparseInstance:
     def n_sites(self) -> int:
         """Number of candidate sites (required ones included)."""
         return int(self.cost_s.shape[1])
+
+    @property
+    def longest_s(self) -> float:
+        """Longest finite response time, s: stored or from a required site (0 if none)."""
+        return self._longest_s  # type: ignore[attr-defined]
 
     @property
     def nbytes(self) -> int:
