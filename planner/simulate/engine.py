@@ -169,8 +169,10 @@ class _Engine:
         hosp = np.where(draws.transported, hospital_of_call, -1)
         self.hosp = hosp.tolist()
         pt = tab["point"].to_numpy()
-        transport = times.point_to_hospital[pt, np.maximum(hosp, 0)] * draws.transport_factor
-        self.transport = np.where(hosp >= 0, transport, 0.0).tolist()
+        transport = np.zeros(self.n)
+        go = hosp >= 0
+        transport[go] = times.point_to_hospital[pt[go], hosp[go]] * draws.transport_factor[go]
+        self.transport = transport.tolist()
         self.servable = pts["servable"].to_numpy(dtype=bool).tolist()
         # stations and units
         regions: dict[object, int] = {}

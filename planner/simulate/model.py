@@ -72,12 +72,15 @@ def hospitals_from_osm(
     path: str | os.PathLike[str],
     *,
     boundary: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None = None,
+    emergency_only: bool = True,
 ) -> gpd.GeoDataFrame:
     """Hospitals with an emergency department from an OSM file.
 
     An object counts if it has a hospital tag (:data:`EMERGENCY_HOSPITAL_TAGS`)
     and ``emergency=yes``. Read with :func:`planner.sites.read_osm_pois`
-    (areas become their centroid).
+    (areas become their centroid). Many hospitals in OSM lack the
+    ``emergency`` tag (none of Andorra's 7 has it): check the result, and
+    pass ``emergency_only=False`` to take every hospital, or give a file.
 
     Parameters
     ----------
@@ -86,6 +89,8 @@ def hospitals_from_osm(
     boundary
         Keep only hospitals inside this area (EPSG:4326 geometry, or a
         GeoSeries/GeoDataFrame with a CRS).
+    emergency_only
+        Keep only hospitals tagged ``emergency=yes``.
 
     Returns
     -------
@@ -94,9 +99,11 @@ def hospitals_from_osm(
         ``osm_type`` and Point geometry in EPSG:3006. Possibly empty.
     """
     hospitals = read_osm_pois(path, tags=EMERGENCY_HOSPITAL_TAGS, boundary=boundary)
-    emergency = read_osm_pois(path, tags=_EMERGENCY_TAG, boundary=boundary)
-    keys = set(zip(emergency["osm_type"], emergency["osm_id"], strict=True))
-    keep = [k in keys for k in zip(hospitals["osm_type"], hospitals["osm_id"], strict=True)]
+    keep = [True] * len(hospitals)
+    if emergency_only:
+        emergency = read_osm_pois(path, tags=_EMERGENCY_TAG, boundary=boundary)
+        keys = set(zip(emergency["osm_type"], emergency["osm_id"], strict=True))
+        keep = [k in keys for k in zip(hospitals["osm_type"], hospitals["osm_id"], strict=True)]
     out = hospitals.loc[keep].drop_duplicates(["osm_type", "osm_id"]).reset_index(drop=True)
     default = "hospital " + out["osm_id"].astype(str)
     names = out["name"].astype(object).where(out["name"].notna(), default)
