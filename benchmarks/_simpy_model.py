@@ -74,18 +74,23 @@ class SimpyAmbulances:
         self.units: list[Unit] = []
         for s in range(len(st)):
             for k in range(int(st["units"][s])):
-                self.units.append(
-                    Unit(len(self.units), s, k, st["fleet"][s], st["region_code"][s])
-                )
+                self.units.append(Unit(len(self.units), s, k, st["fleet"][s], st["region_code"][s]))
         self.point_region = model.points["region_code"].to_numpy(dtype=object)
         self.serve = model.serve_times
         self.queue: list[tuple[int, float, int, simpy.Event]] = []
         n = len(t)
         self.out = {
             k: np.full(n, np.nan)
-            for k in ("t_ready", "t_dispatch", "t_arrive", "t_leave_scene", "t_hospital",
-                      "t_clear", "t_home")
-        }  # fmt: skip
+            for k in (
+                "t_ready",
+                "t_dispatch",
+                "t_arrive",
+                "t_leave_scene",
+                "t_hospital",
+                "t_clear",
+                "t_home",
+            )
+        }
         self.out_unit = np.full(n, -1)
 
     # -- rules --------------------------------------------------------------

@@ -69,8 +69,15 @@ from planner.simulate import (
 from planner.simulate.engine import draw_cycle
 
 ANDORRA = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm" / "andorra.osm.pbf"
-LOG_COLUMNS = ("t_ready", "t_dispatch", "t_arrive", "t_leave_scene", "t_hospital", "t_clear",
-               "t_home")  # fmt: skip
+LOG_COLUMNS = (
+    "t_ready",
+    "t_dispatch",
+    "t_arrive",
+    "t_leave_scene",
+    "t_hospital",
+    "t_clear",
+    "t_home",
+)
 
 
 @dataclass
@@ -95,28 +102,36 @@ def system(case: Case, args: argparse.Namespace) -> tuple[Any, SimulationSetting
     rng = np.random.default_rng(args.seed)
     n_st = args.stations
     stations = gpd.GeoDataFrame(
-        {"name": [f"SYNTHETIC station {i}" for i in range(n_st)], "fleet": "ambulance",
-         "units": args.units_per_station},
-        geometry=random_nodes(case.graph, n_st, rng).to_numpy(), crs="EPSG:3006",
-    )  # fmt: skip
+        {
+            "name": [f"SYNTHETIC station {i}" for i in range(n_st)],
+            "fleet": "ambulance",
+            "units": args.units_per_station,
+        },
+        geometry=random_nodes(case.graph, n_st, rng).to_numpy(),
+        crs="EPSG:3006",
+    )
     if case.hospitals is None:
         hospitals = gpd.GeoDataFrame(
             {"name": [f"SYNTHETIC hospital {i}" for i in range(args.hospitals)]},
-            geometry=random_nodes(case.graph, args.hospitals, rng).to_numpy(), crs="EPSG:3006",
-        )  # fmt: skip
+            geometry=random_nodes(case.graph, args.hospitals, rng).to_numpy(),
+            crs="EPSG:3006",
+        )
     else:
         hospitals = case.hospitals.iloc[: args.hospitals].reset_index(drop=True)
     demand = gpd.GeoDataFrame(
         {"weight": rng.lognormal(3.0, 1.0, args.points)},
-        geometry=random_nodes(case.graph, args.points, rng).to_numpy(), crs="EPSG:3006",
-    )  # fmt: skip
+        geometry=random_nodes(case.graph, args.points, rng).to_numpy(),
+        crs="EPSG:3006",
+    )
     started = time.perf_counter()
     times = precompute_times(case.graph, stations, hospitals, demand)
     precompute_s = time.perf_counter() - started
     settings = SimulationSettings(
-        calls_per_year=float(args.calls), days=365.0, replications=args.replications or 1,
+        calls_per_year=float(args.calls),
+        days=365.0,
+        replications=args.replications or 1,
         seed=args.seed,
-    )  # fmt: skip
+    )
     model = build_model(stations, demand, hospitals, times, settings=settings)
     return model, settings, precompute_s
 
@@ -135,8 +150,9 @@ def kpis(log: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def compare_with_simpy(model: Any, calls: Any, settings: SimulationSettings, log: pd.DataFrame,
-                       planner_s: float) -> None:  # fmt: skip
+def compare_with_simpy(
+    model: Any, calls: Any, settings: SimulationSettings, log: pd.DataFrame, planner_s: float
+) -> None:
     from _simpy_model import SimpyAmbulances
 
     draws = draw_cycle(calls, settings, replication_seed(settings.seed, 0).spawn(2)[1])
@@ -161,25 +177,33 @@ def compare_with_simpy(model: Any, calls: Any, settings: SimulationSettings, log
 
 
 def run_case(case: Case, args: argparse.Namespace) -> None:
-    print(f"\n== {case.label}: {case.graph.number_of_nodes():,} nodes, "
-          f"{case.graph.number_of_edges():,} edges")  # fmt: skip
+    print(
+        f"\n== {case.label}: {case.graph.number_of_nodes():,} nodes, "
+        f"{case.graph.number_of_edges():,} edges"
+    )
     model, settings, precompute_s = system(case, args)
-    print(f"  precompute drive times ({args.stations} stations + {args.hospitals} hospitals <-> "
-          f"{args.points:,} points): {precompute_s:.1f} s")  # fmt: skip
+    print(
+        f"  precompute drive times ({args.stations} stations + {args.hospitals} hospitals <-> "
+        f"{args.points:,} points): {precompute_s:.1f} s"
+    )
     calls = generate_calls(model, settings, seed=replication_seed(settings.seed, 0).spawn(2)[0])
     peak = PeakMemory()
     started = time.perf_counter()
     result = simulate(model, calls, settings)
     total_s = time.perf_counter() - started
     peak_mib = peak.increase_mib()
-    print(f"  one replication: {len(calls):,} calls, {model.n_units} units: {total_s:.2f} s "
-          f"(event loop {result.seconds:.2f} s), {result.events:,} events, "
-          f"{result.events / result.seconds:,.0f} events/s in the loop, "
-          f"peak +{peak_mib:.0f} MiB")  # fmt: skip
+    print(
+        f"  one replication: {len(calls):,} calls, {model.n_units} units: {total_s:.2f} s "
+        f"(event loop {result.seconds:.2f} s), {result.events:,} events, "
+        f"{result.events / result.seconds:,.0f} events/s in the loop, "
+        f"peak +{peak_mib:.0f} MiB"
+    )
     summary = result.tables["summary"].iloc[0]
-    print(f"  prio-1 median {summary['prio1_median_min']:.2f} min, p90 "
-          f"{summary['prio1_p90_min']:.2f} min, ambulance utilisation "
-          f"{summary['ambulance_utilisation']:.2f}, waited {summary['share_waited']:.3f}")  # fmt: skip
+    print(
+        f"  prio-1 median {summary['prio1_median_min']:.2f} min, p90 "
+        f"{summary['prio1_p90_min']:.2f} min, ambulance utilisation "
+        f"{summary['ambulance_utilisation']:.2f}, waited {summary['share_waited']:.3f}"
+    )
     if not args.no_simpy:
         compare_with_simpy(model, calls, settings, result.log, total_s)
     if args.replications:
@@ -188,9 +212,11 @@ def run_case(case: Case, args: argparse.Namespace) -> None:
             run = run_replications(model, settings, executor=executor, keep_logs=0)
             reps_s = time.perf_counter() - started
         table = run.tables["summary"].iloc[0]
-        print(f"  {args.replications} replications on a local cluster of {args.workers} workers: "
-              f"{reps_s:.1f} s; prio-1 median {table['prio1_median_min']:.2f} min "
-              f"[{table['prio1_median_min_ci_low']:.2f}, {table['prio1_median_min_ci_high']:.2f}]")
+        print(
+            f"  {args.replications} replications on a local cluster of {args.workers} workers: "
+            f"{reps_s:.1f} s; prio-1 median {table['prio1_median_min']:.2f} min "
+            f"[{table['prio1_median_min_ci_low']:.2f}, {table['prio1_median_min_ci_high']:.2f}]"
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

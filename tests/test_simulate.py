@@ -97,7 +97,10 @@ def test_replay_gives_the_hand_computed_timestamps(tmp_path: Path) -> None:
     # 10 min on scene, 250 s to H, 600 s handover; then sent on from H (see call 3)
     one = log.loc[0]
     assert one[["t_call", "t_ready", "t_dispatch", "t_arrive"]].tolist() == [
-        h, h + 60, h + 60, h + 60 + 60 + 300
+        h,
+        h + 60,
+        h + 60,
+        h + 60 + 60 + 300,
     ]
     assert one["t_leave_scene"] == h + 420 + 600
     assert one["t_hospital"] == h + 1020 + 250
@@ -107,7 +110,11 @@ def test_replay_gives_the_hand_computed_timestamps(tmp_path: Path) -> None:
     # call 2 (prio 2, point 1): handled 120 s; A is busy, B drives 200 s; no transport
     two = log.loc[1]
     assert two[["t_ready", "t_dispatch", "t_arrive", "t_clear", "t_home"]].tolist() == [
-        h + 420, h + 420, h + 420 + 60 + 200, h + 680 + 1200, h + 1880 + 200
+        h + 420,
+        h + 420,
+        h + 420 + 60 + 200,
+        h + 680 + 1200,
+        h + 1880 + 200,
     ]
     assert two["station"] == "B" and not two["transported"]
     # call 3 (prio 1, point 2) at 08:06:30, ready 60 s later: both units busy, it waits
@@ -155,9 +162,12 @@ def test_replay_errors_name_the_file_and_row(tmp_path: Path) -> None:
         pd.DataFrame({"weight": [1.0]}),
         ["H"],
         SimulationTimes(
-            np.array([[300.0]]), np.array([[200.0]]), np.array([[250.0]]),
-            np.array([[300.0]]), np.array([[100.0]]),
-        ),  # fmt: skip
+            np.array([[300.0]]),
+            np.array([[200.0]]),
+            np.array([[250.0]]),
+            np.array([[300.0]]),
+            np.array([[100.0]]),
+        ),
         settings=HAND_SETTINGS,
     )
     with pytest.raises(InputFileError, match="row 1: hospital 'Karolinska' is not one of"):
@@ -166,9 +176,22 @@ def test_replay_errors_name_the_file_and_row(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1", 1), ("prio 1", 1), ("Prio 2", 2), ("PRIO3", 3), ("P1", 1), ("prioritet 2", 2),
-     (3, 3), (2.0, 2), ("4", None), ("prio", None), ("", None), (None, None), (True, None)],
-)  # fmt: skip
+    [
+        ("1", 1),
+        ("prio 1", 1),
+        ("Prio 2", 2),
+        ("PRIO3", 3),
+        ("P1", 1),
+        ("prioritet 2", 2),
+        (3, 3),
+        (2.0, 2),
+        ("4", None),
+        ("prio", None),
+        ("", None),
+        (None, None),
+        (True, None),
+    ],
+)
 def test_priorities_in_swedish_spellings(text: object, expected: int | None) -> None:
     assert parse_priority(text) == expected
 
@@ -204,15 +227,19 @@ def test_psychiatric_unit_works_its_hours_and_takes_psychiatric_calls() -> None:
         hospital_to_station=np.zeros((0, 2)),
     )
     settings = SimulationSettings(
-        calls_per_year=20_000, days=28, psychiatric_share=0.3,
-        transport_probability=(0.0, 0.0, 0.0), psychiatric_transport_probability=0.0,
+        calls_per_year=20_000,
+        days=28,
+        psychiatric_share=0.3,
+        transport_probability=(0.0, 0.0, 0.0),
+        psychiatric_transport_probability=0.0,
         replications=1,
-    )  # fmt: skip
+    )
     stations = pd.DataFrame(
         {"name": ["Amb", "PAM"], "fleet": ["ambulance", "psychiatric"], "units": [3, 1]}
     )
-    model = build_model(stations, pd.DataFrame({"weight": [1.0, 1.0]}), [], times,
-                        settings=settings)  # fmt: skip
+    model = build_model(
+        stations, pd.DataFrame({"weight": [1.0, 1.0]}), [], times, settings=settings
+    )
     log = simulate(model, generate_calls(model, settings, seed=3), settings).log
     pam = log.loc[log["fleet"] == "psychiatric"]
     hour = (pam["t_dispatch"] // 3600 % 24).astype(int)
@@ -252,10 +279,13 @@ def test_without_mutual_aid_units_stay_in_their_region() -> None:
     )
     points = pd.DataFrame({"weight": [1.0, 1.0], "region_code": ["01", "03"]})
     base = SimulationSettings(
-        calls_per_year=30_000, days=20, transport_probability=(0.0, 0.0, 0.0),
-        psychiatric_transport_probability=0.0, on_scene=(Duration(1800, 0.5),) * 3,
+        calls_per_year=30_000,
+        days=20,
+        transport_probability=(0.0, 0.0, 0.0),
+        psychiatric_transport_probability=0.0,
+        on_scene=(Duration(1800, 0.5),) * 3,
         replications=1,
-    )  # fmt: skip
+    )
     for mutual, crossing in ((True, True), (False, False)):
         settings = base.replace(mutual_aid=mutual)
         model = build_model(stations, points, [], times, settings=settings)
@@ -264,9 +294,12 @@ def test_without_mutual_aid_units_stay_in_their_region() -> None:
         assert (served["from_other_region"] > 0).any() == crossing
     with pytest.raises(ParameterError, match="mutual_aid = false needs the region"):
         build_model(
-            stations.drop(columns="region_code"), points, [], times,
+            stations.drop(columns="region_code"),
+            points,
+            [],
+            times,
             settings=base.replace(mutual_aid=False),
-        )  # fmt: skip
+        )
 
 
 # --------------------------------------------------------------------------
@@ -286,13 +319,18 @@ def test_load_above_capacity_says_the_queue_grows_without_bound() -> None:
 
 def test_more_units_never_lengthen_the_median_under_common_random_numbers() -> None:
     settings = HAND_SETTINGS.replace(
-        calls_per_year=9000, days=60, replications=8, warmup_s=86400.0,
-        on_scene=(Duration(1500, 0.5),) * 3, handover=Duration(900, 0.5),
-    )  # fmt: skip
+        calls_per_year=9000,
+        days=60,
+        replications=8,
+        warmup_s=86400.0,
+        on_scene=(Duration(1500, 0.5),) * 3,
+        handover=Duration(900, 0.5),
+    )
     before = hand_model(settings)
     stations = pd.DataFrame({"name": ["A", "B"], "fleet": "ambulance", "units": [2, 1]})
-    after = build_model(stations, pd.DataFrame({"weight": [1.0] * 3}), ["H"], HAND,
-                        settings=settings)  # fmt: skip
+    after = build_model(
+        stations, pd.DataFrame({"weight": [1.0] * 3}), ["H"], HAND, settings=settings
+    )
     run_b, run_a, diff = compare_systems(before, after, settings)
     row = diff.set_index("figure")
     # the same calls in both: identical call times, paired replication by replication
@@ -336,9 +374,7 @@ def test_settings_are_checked_and_documented() -> None:
     with pytest.raises(ParameterError, match="psychiatric_wait_priorities"):
         SimulationSettings(psychiatric_wait_priorities=(4,))
     table = settings_table(SimulationSettings())
-    assert table["setting"].tolist() == [
-        f for f in SimulationSettings.__dataclass_fields__
-    ]
+    assert table["setting"].tolist() == [f for f in SimulationSettings.__dataclass_fields__]
     assert table["source"].str.len().min() > 0
     on_scene = table.set_index("setting").loc["on_scene", "value"]
     assert on_scene.startswith("prio 1: 20 min, lognormal cv 0.5")
@@ -410,10 +446,16 @@ def test_zero_load_response_equals_the_static_response_time(
 ) -> None:
     stations, demand, hospitals, times = andorra_system
     settings = SimulationSettings(
-        calls_per_year=100, days=730, warmup_s=0.0, call_handling=(fixed(120),) * 3,
-        turnout=fixed(60), on_scene=(fixed(300),) * 3, psychiatric_on_scene=fixed(300),
-        handover=fixed(300), replications=1,
-    )  # fmt: skip
+        calls_per_year=100,
+        days=730,
+        warmup_s=0.0,
+        call_handling=(fixed(120),) * 3,
+        turnout=fixed(60),
+        on_scene=(fixed(300),) * 3,
+        psychiatric_on_scene=fixed(300),
+        handover=fixed(300),
+        replications=1,
+    )
     model = build_model(stations, demand, hospitals, times, settings=settings)
     log = simulate(model, generate_calls(model, settings, seed=2), settings).log
     served = log.loc[log["status"] == "served"]
@@ -444,8 +486,7 @@ def test_andorra_year_with_replications_and_survival(andorra_system) -> None:
         ignore_index=True,
     )
     pam_times = precompute_times_from(times, [0, 1, 0])
-    model = build_model(pam, demand, hospitals, pam_times, settings=settings,
-                        population=80_000)  # fmt: skip
+    model = build_model(pam, demand, hospitals, pam_times, settings=settings, population=80_000)
     run = run_replications(model, settings)
     summary = run.tables["summary"].iloc[0]
     assert summary["replications"] == 4
@@ -494,16 +535,21 @@ def test_replications_on_a_dask_cluster_equal_in_process(cluster, andorra_system
 def test_no_hospital_while_calls_are_transported(andorra_system) -> None:
     stations, demand, _, times = andorra_system
     empty = SimulationTimes(
-        times.station_to_point, np.zeros((0, len(demand))), np.zeros((len(demand), 0)),
-        times.point_to_station, np.zeros((0, len(stations))),
-    )  # fmt: skip
+        times.station_to_point,
+        np.zeros((0, len(demand))),
+        np.zeros((len(demand), 0)),
+        times.point_to_station,
+        np.zeros((0, len(stations))),
+    )
     with pytest.raises(DataError, match="no hospital with an emergency department"):
         build_model(stations, demand, [], empty, settings=SimulationSettings())
     unreachable = SimulationTimes(
-        times.station_to_point, np.full((1, len(demand)), np.inf),
-        np.full((len(demand), 1), np.inf), times.point_to_station,
+        times.station_to_point,
+        np.full((1, len(demand)), np.inf),
+        np.full((len(demand), 1), np.inf),
+        times.point_to_station,
         np.full((1, len(stations)), np.inf),
-    )  # fmt: skip
+    )
     with pytest.raises(DataError, match="no hospital can be reached by road"):
         build_model(stations, demand, ["H"], unreachable, settings=SimulationSettings())
     assert isinstance(demand, gpd.GeoDataFrame)

@@ -236,4 +236,3 @@ def test_hypercube_busy_fractions_and_dispatch_shares(queue: bool) -> None:
     if not queue:
         lost = np.mean([np.mean(log.loc[log["counted"], "status"] == "lost") for log in run.logs])
         assert lost == pytest.approx(1 - share_theory[0].sum(), abs=0.02)
-

@@ -167,9 +167,13 @@ def generate_calls(
     priority = rng.choice(np.array(PRIORITIES, dtype=np.int8), size=n, p=settings.priority_shares)
     psychiatric = rng.random(n) < settings.psychiatric_share
     table = pd.DataFrame(
-        {"time_s": times, "point": point.astype(np.int64), "priority": priority,
-         "psychiatric": psychiatric}
-    )  # fmt: skip
+        {
+            "time_s": times,
+            "point": point.astype(np.int64),
+            "priority": priority,
+            "psychiatric": psychiatric,
+        }
+    )
     return Calls(table=table, horizon_s=horizon)
 
 
@@ -225,9 +229,15 @@ def read_calls(
     """
     source = os.fspath(path)
     raw = read_call_points(
-        path, crs=crs, x=x, y=y, priority=priority, time=time, layer=layer,
+        path,
+        crs=crs,
+        x=x,
+        y=y,
+        priority=priority,
+        time=time,
+        layer=layer,
         check_sweden=check_sweden,
-    )  # fmt: skip
+    )
     if raw["time"].isna().all():
         raise InputFileError(f"{source}: no time column (time, tid, datetime or timestamp)")
     rows = raw["source_row"].to_numpy()
@@ -242,7 +252,9 @@ def read_calls(
     transported = _yes_no(raw, TRANSPORTED_COLUMNS, source, rows, problems)
     hospital = _column(raw, HOSPITAL_COLUMNS)
     if problems:
-        more = f"\n{source}: ... and {len(problems) - 10} more problems" if len(problems) > 10 else ""
+        more = (
+            f"\n{source}: ... and {len(problems) - 10} more problems" if len(problems) > 10 else ""
+        )
         raise InputFileError("\n".join(problems[:10]) + more)
     wall = pd.to_datetime(raw["time"])
     if wall.dt.tz is not None:
@@ -321,9 +333,7 @@ def _yes_no(
     return out
 
 
-def _on_scene(
-    raw: pd.DataFrame, source: str, rows: np.ndarray, problems: list[str]
-) -> np.ndarray:
+def _on_scene(raw: pd.DataFrame, source: str, rows: np.ndarray, problems: list[str]) -> np.ndarray:
     """Recorded time on scene, s (NaN where blank or without the column)."""
     lower = {str(c).casefold(): c for c in raw.columns}
     name = next((n for n in ON_SCENE_COLUMNS if n in lower), None)
@@ -331,13 +341,12 @@ def _on_scene(
         return np.full(len(raw), np.nan)
     col = lower[name]
     text = raw[col].astype(object).where(raw[col].notna(), "").astype(str).str.strip()
-    numbers = pd.to_numeric(text.str.replace(",", ".", regex=False).where(text != ""),
-                            errors="coerce").to_numpy(dtype=float)  # fmt: skip
+    numbers = pd.to_numeric(
+        text.str.replace(",", ".", regex=False).where(text != ""), errors="coerce"
+    ).to_numpy(dtype=float)
     bad = (text != "").to_numpy() & ~(np.isfinite(numbers) & (numbers >= 0))
     for i in np.flatnonzero(bad):
-        problems.append(
-            f"{source} row {rows[i]}: {col} {text.iloc[i]!r} is not a time >= 0"
-        )
+        problems.append(f"{source} row {rows[i]}: {col} {text.iloc[i]!r} is not a time >= 0")
     seconds = numbers * ON_SCENE_COLUMNS[name]
     too_long = np.isfinite(seconds) & (seconds > 24 * 3600)
     for i in np.flatnonzero(too_long):

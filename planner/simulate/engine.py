@@ -287,7 +287,11 @@ class _Engine:
             return bu, (best - turn if bu >= 0 else _INF), borigin
         best_away, au, aorigin = best, -1, FROM_STATION
         ustation, uslot, ret_len, ret_start, ret_hosp = (
-            self.ustation, self.uslot, self.ret_len, self.ret_start, self.ret_hosp
+            self.ustation,
+            self.uslot,
+            self.ret_len,
+            self.ret_start,
+            self.ret_hosp,
         )
         hosp_to_point = self.hosp_to_point
         for u in tuple(away):

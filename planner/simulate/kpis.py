@@ -18,7 +18,6 @@ import pandas as pd
 from scipy import stats
 
 from planner.optimise import MaxSurvival
-SERVED = "served"
 from planner.simulate.model import SimulationModel
 from planner.simulate.settings import SimulationSettings
 
@@ -40,6 +39,10 @@ GROUP_KEYS: Mapping[str, tuple[str, ...]] = {
     "stations": ("station",),
     "summary": (),
 }
+
+
+#: The ``status`` of a served call in the log.
+SERVED = "served"
 
 
 def _within(threshold: float) -> str:
@@ -96,9 +99,7 @@ def call_kpis(
     return out.reset_index()
 
 
-def kpi_tables(
-    log: pd.DataFrame, thresholds_min: Sequence[float]
-) -> dict[str, pd.DataFrame]:
+def kpi_tables(log: pd.DataFrame, thresholds_min: Sequence[float]) -> dict[str, pd.DataFrame]:
     """The ``total``, ``region`` and ``municipality`` tables, per priority and for all.
 
     ``log`` holds the counted calls with the columns :func:`call_kpis` reads;

@@ -108,7 +108,11 @@ def hospitals_from_osm(
     default = "hospital " + out["osm_id"].astype(str)
     names = out["name"].astype(object).where(out["name"].notna(), default)
     return gpd.GeoDataFrame(
-        {"name": names.to_numpy(dtype=object), "osm_id": out["osm_id"], "osm_type": out["osm_type"]},
+        {
+            "name": names.to_numpy(dtype=object),
+            "osm_id": out["osm_id"],
+            "osm_type": out["osm_type"],
+        },
         geometry=out.geometry.to_numpy(),
         crs=out.crs,
     )
@@ -222,9 +226,7 @@ def reverse_point_times(
     numpy.ndarray
         ``(len(destinations), len(origins))`` drive times, s (``inf`` if none).
     """
-    reverse = TravelTimeGraph(
-        matrix=ttg.matrix.T.tocsr(), node_ids=ttg.node_ids, x=ttg.x, y=ttg.y
-    )
+    reverse = TravelTimeGraph(matrix=ttg.matrix.T.tocsr(), node_ids=ttg.node_ids, x=ttg.x, y=ttg.y)
     times = point_times(reverse, _reversed(origins), destinations=_reversed(destinations))
     return np.ascontiguousarray(times.T)
 
@@ -501,7 +503,9 @@ def build_model(
     st = _station_frame(stations)
     pts = _point_frame(points)
     names = tuple(
-        hospitals["name"].astype(str) if isinstance(hospitals, pd.DataFrame) else map(str, hospitals)
+        hospitals["name"].astype(str)
+        if isinstance(hospitals, pd.DataFrame)
+        else map(str, hospitals)
     )
     s, d = times.station_to_point.shape
     if (s, d, len(names)) != (len(st), len(pts), times.hospital_to_point.shape[0]):
@@ -552,7 +556,9 @@ def _station_frame(stations: pd.DataFrame) -> pd.DataFrame:
     fleet = stations["fleet"].astype(str)
     unknown = sorted(set(fleet) - set(_FLEETS))
     if unknown:
-        raise ParameterError(f"stations: unknown fleet {unknown[0]!r}; use ambulance or psychiatric")
+        raise ParameterError(
+            f"stations: unknown fleet {unknown[0]!r}; use ambulance or psychiatric"
+        )
     units = pd.to_numeric(stations["units"], errors="coerce").to_numpy(dtype=float)
     if not (np.isfinite(units).all() and (units >= 1).all() and (np.mod(units, 1) == 0).all()):
         raise ParameterError("stations: units must be whole numbers >= 1")

@@ -213,7 +213,9 @@ def simulate(
     )
 
 
-def _finish_log(log: pd.DataFrame, model: SimulationModel, settings: SimulationSettings) -> pd.DataFrame:
+def _finish_log(
+    log: pd.DataFrame, model: SimulationModel, settings: SimulationSettings
+) -> pd.DataFrame:
     """Add response and wait times, the unit's station, areas and labels."""
     st, pts = model.stations, model.points
     units = st["units"].to_numpy()
@@ -238,9 +240,11 @@ def _finish_log(log: pd.DataFrame, model: SimulationModel, settings: SimulationS
         out[code] = point_code
         out[f"from_other_{level}"] = other
     origin = out["origin"].to_numpy()
-    out["origin"] = np.where(origin >= 0, np.asarray(ORIGINS, dtype=object)[np.maximum(origin, 0)], None)
+    out["origin"] = np.where(
+        origin >= 0, np.asarray(ORIGINS, dtype=object)[np.maximum(origin, 0)], None
+    )
     hosp = out["hospital"].to_numpy()
-    names = np.asarray(model.hospitals + ("",), dtype=object)
+    names = np.asarray((*model.hospitals, ""), dtype=object)
     out["hospital"] = np.where(hosp >= 0, names[hosp], None)
     out["transported"] = hosp >= 0
     out["status"] = np.asarray(STATUSES, dtype=object)[out["status"].to_numpy()]
@@ -440,4 +444,3 @@ def compare_psychiatric(
     run_without = run_replications(without, settings, calls=calls, executor=executor)
     run_with = run_replications(model, settings, calls=calls, executor=executor)
     return run_with, run_without, paired_differences(run_without, run_with)
-

@@ -9,6 +9,7 @@ with their units and sources for a report or a README.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -91,8 +92,9 @@ class Duration:
         return f"{mean}, lognormal cv {self.cv:g}"
 
 
-def _lognormal(means: Sequence[float], cv: float) -> tuple[Duration, ...]:
-    return tuple(Duration(m, cv) for m in means)
+def _lognormal(means: Sequence[float], cv: float) -> tuple[Duration, Duration, Duration]:
+    first, second, third = (Duration(m, cv) for m in means)
+    return first, second, third
 
 
 def hour_of_week_profile(
@@ -156,18 +158,14 @@ class SimulationSettings:
     priority_shares: tuple[float, float, float] = constants.SIM_PRIORITY_SHARES
     psychiatric_share: float = constants.SIM_PSYCHIATRIC_SHARE
     call_handling: tuple[Duration, Duration, Duration] = field(
-        default_factory=lambda: _lognormal(  # type: ignore[arg-type]
+        default_factory=lambda: _lognormal(
             constants.SIM_CALL_HANDLING_S, constants.SIM_CALL_HANDLING_CV
         )
     )
-    turnout: Duration = field(
-        default_factory=lambda: Duration(constants.ROLL_OUT_S, 0.0, "fixed")
-    )
+    turnout: Duration = field(default_factory=lambda: Duration(constants.ROLL_OUT_S, 0.0, "fixed"))
     drive_cv: float = 0.0
     on_scene: tuple[Duration, Duration, Duration] = field(
-        default_factory=lambda: _lognormal(  # type: ignore[arg-type]
-            constants.SIM_ON_SCENE_S, constants.SIM_ON_SCENE_CV
-        )
+        default_factory=lambda: _lognormal(constants.SIM_ON_SCENE_S, constants.SIM_ON_SCENE_CV)
     )
     psychiatric_on_scene: Duration = field(
         default_factory=lambda: Duration(
@@ -281,7 +279,7 @@ class SimulationSettings:
                 "simulated"
             )
         thresholds = tuple(_positive(t, "thresholds_min") for t in self.thresholds_min)
-        if not thresholds or any(b <= a for a, b in zip(thresholds, thresholds[1:], strict=False)):
+        if not thresholds or any(b <= a for a, b in itertools.pairwise(thresholds)):
             raise ParameterError(
                 f"thresholds_min = {self.thresholds_min!r}: give increasing minutes, e.g. (10, 20)"
             )
@@ -313,7 +311,10 @@ class SimulationSettings:
 # --------------------------------------------------------------------------
 _SOURCES: dict[str, tuple[str, str]] = {
     "calls_per_year": ("calls/year", "user; None uses calls_per_1000"),
-    "calls_per_1000": ("calls/1,000 people/year", "planning assumption (constants.SIM_CALLS_PER_1000)"),
+    "calls_per_1000": (
+        "calls/1,000 people/year",
+        "planning assumption (constants.SIM_CALLS_PER_1000)",
+    ),
     "days": ("days", "planning choice: one year"),
     "hour_of_week": ("relative rate", "planning assumption, shape after Channouf et al. 2007"),
     "priority_shares": ("share", "planning assumption (constants.SIM_PRIORITY_SHARES)"),
@@ -336,10 +337,16 @@ _SOURCES: dict[str, tuple[str, str]] = {
     "replications": ("", "planning choice"),
     "confidence": ("", "planning choice"),
     "seed": ("", "reproducibility"),
-    "arrests_per_person_year": ("1/person/year", "Svenska HLR-registret (constants.OHCA_PER_PERSON_YEAR)"),
-    "survival_coefficients": ("a, b (1/min)", "De Maio et al. 2003 (constants.SURVIVAL_COEFFICIENTS)"),
+    "arrests_per_person_year": (
+        "1/person/year",
+        "Svenska HLR-registret (constants.OHCA_PER_PERSON_YEAR)",
+    ),
+    "survival_coefficients": (
+        "a, b (1/min)",
+        "De Maio et al. 2003 (constants.SURVIVAL_COEFFICIENTS)",
+    ),
     "max_queue": ("calls", "planning choice (constants.SIM_MAX_QUEUE)"),
-}  # fmt: skip
+}
 
 
 def settings_table(settings: SimulationSettings) -> pd.DataFrame:
@@ -356,7 +363,8 @@ def settings_table(settings: SimulationSettings) -> pd.DataFrame:
         if isinstance(value, Duration):
             text = value.describe()
         elif isinstance(value, tuple) and value and isinstance(value[0], Duration):
-            text = "; ".join(f"prio {p}: {d.describe()}" for p, d in zip(PRIORITIES, value))
+            pairs = zip(PRIORITIES, value, strict=True)
+            text = "; ".join(f"prio {p}: {d.describe()}" for p, d in pairs)
         elif f.name == "hour_of_week":
             text = f"168 values, min {min(value):.2f}, max {max(value):.2f} (mean 1)"
         else:
@@ -399,8 +407,10 @@ def _shares(values: Any, name: str) -> tuple[float, float, float]:
     shares = tuple(_probability(v, name) for v in values)
     if len(shares) != 3 or abs(sum(shares) - 1) > 1e-6:
         raise ParameterError(f"{name} = {values!r}: give three shares (prio 1, 2, 3) that sum to 1")
-    return shares  # type: ignore[return-value]
+    return shares[0], shares[1], shares[2]
 
 
 def _is_hour(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int | np.integer) and 0 <= value <= 24
+    return bool(
+        not isinstance(value, bool) and isinstance(value, int | np.integer) and 0 <= value <= 24
+    )
