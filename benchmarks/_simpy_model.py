@@ -29,6 +29,16 @@ from planner.simulate.engine import CycleDraws
 
 INF = math.inf
 STATION, HOSPITAL, SCENE = 0, 1, 2
+#: The timestamps of the call log both engines write.
+LOG_COLUMNS = (
+    "t_ready",
+    "t_dispatch",
+    "t_arrive",
+    "t_leave_scene",
+    "t_hospital",
+    "t_clear",
+    "t_home",
+)
 
 
 @dataclass
@@ -79,18 +89,7 @@ class SimpyAmbulances:
         self.serve = model.serve_times
         self.queue: list[tuple[int, float, int, simpy.Event]] = []
         n = len(t)
-        self.out = {
-            k: np.full(n, np.nan)
-            for k in (
-                "t_ready",
-                "t_dispatch",
-                "t_arrive",
-                "t_leave_scene",
-                "t_hospital",
-                "t_clear",
-                "t_home",
-            )
-        }
+        self.out = {k: np.full(n, np.nan) for k in LOG_COLUMNS}
         self.out_unit = np.full(n, -1)
 
     # -- rules --------------------------------------------------------------

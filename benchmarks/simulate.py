@@ -69,15 +69,6 @@ from planner.simulate import (
 from planner.simulate.engine import draw_cycle
 
 ANDORRA = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm" / "andorra.osm.pbf"
-LOG_COLUMNS = (
-    "t_ready",
-    "t_dispatch",
-    "t_arrive",
-    "t_leave_scene",
-    "t_hospital",
-    "t_clear",
-    "t_home",
-)
 
 
 @dataclass
@@ -153,7 +144,7 @@ def kpis(log: pd.DataFrame) -> dict[str, float]:
 def compare_with_simpy(
     model: Any, calls: Any, settings: SimulationSettings, log: pd.DataFrame, planner_s: float
 ) -> None:
-    from _simpy_model import SimpyAmbulances
+    from _simpy_model import LOG_COLUMNS, SimpyAmbulances
 
     draws = draw_cycle(calls, settings, replication_seed(settings.seed, 0).spawn(2)[1])
     hospital = model.points["hospital"].to_numpy()[calls.table["point"].to_numpy()]

@@ -199,6 +199,19 @@ def test_priorities_in_swedish_spellings(text: object, expected: int | None) -> 
 # --------------------------------------------------------------------------
 # Shifts, fleets and regions
 # --------------------------------------------------------------------------
+def no_hospital_times(station_to_point: list[list[float]]) -> SimulationTimes:
+    """Hand-made drive times (s) without hospitals; the way back takes as long."""
+    forward = np.array(station_to_point)
+    n_st, n_pt = forward.shape
+    return SimulationTimes(
+        station_to_point=forward,
+        hospital_to_point=np.zeros((0, n_pt)),
+        point_to_hospital=np.zeros((n_pt, 0)),
+        point_to_station=forward.T.copy(),
+        hospital_to_station=np.zeros((0, n_st)),
+    )
+
+
 def test_impossible_shifts_are_refused() -> None:
     stations = pd.DataFrame(
         {"name": ["Visby", "PAM"], "fleet": ["ambulance", "psychiatric"], "units": [2, 1]}
@@ -219,13 +232,7 @@ def test_impossible_shifts_are_refused() -> None:
 
 
 def test_psychiatric_unit_works_its_hours_and_takes_psychiatric_calls() -> None:
-    times = SimulationTimes(
-        station_to_point=np.array([[300.0, 400.0], [600.0, 100.0]]),
-        hospital_to_point=np.zeros((0, 2)),
-        point_to_hospital=np.zeros((2, 0)),
-        point_to_station=np.array([[300.0, 600.0], [400.0, 100.0]]),
-        hospital_to_station=np.zeros((0, 2)),
-    )
+    times = no_hospital_times([[300.0, 400.0], [600.0, 100.0]])
     settings = SimulationSettings(
         calls_per_year=20_000,
         days=28,
@@ -267,13 +274,7 @@ def test_psychiatric_unit_works_its_hours_and_takes_psychiatric_calls() -> None:
 
 
 def test_without_mutual_aid_units_stay_in_their_region() -> None:
-    times = SimulationTimes(
-        station_to_point=np.array([[100.0, 200.0], [200.0, 100.0]]),
-        hospital_to_point=np.zeros((0, 2)),
-        point_to_hospital=np.zeros((2, 0)),
-        point_to_station=np.array([[100.0, 200.0], [200.0, 100.0]]),
-        hospital_to_station=np.zeros((0, 2)),
-    )
+    times = no_hospital_times([[100.0, 200.0], [200.0, 100.0]])
     stations = pd.DataFrame(
         {"name": ["A", "B"], "fleet": "ambulance", "units": [1, 1], "region_code": ["01", "03"]}
     )
