@@ -142,15 +142,19 @@ def kpis(log: pd.DataFrame) -> dict[str, float]:
 
 
 def compare_with_simpy(
-    model: Any, calls: Any, settings: SimulationSettings, log: pd.DataFrame, planner_s: float
+    model: Any,
+    calls: Any,
+    settings: SimulationSettings,
+    log: pd.DataFrame,
+    planner_s: tuple[float, float],
 ) -> None:
     from _simpy_model import LOG_COLUMNS, SimpyAmbulances
 
     draws = draw_cycle(calls, settings, replication_seed(settings.seed, 0).spawn(2)[1])
     hospital = model.points["hospital"].to_numpy()[calls.table["point"].to_numpy()]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     out = SimpyAmbulances(model, calls, draws, settings, hospital).run()
-    simpy_s = time.perf_counter() - started
+    simpy_s, simpy_cpu = time.perf_counter() - started, time.process_time() - cpu
     worst = 0.0
     for column in LOG_COLUMNS:
         a, b = log[column].to_numpy(), out[column]
@@ -160,7 +164,10 @@ def compare_with_simpy(
     assert np.array_equal(log["unit"].to_numpy(), out["unit"]), "units differ"
     simpy_log = log[["t_call", "priority"]].assign(**{c: out[c] for c in LOG_COLUMNS})
     ours, theirs = kpis(log), kpis(simpy_log)
-    print(f"  SimPy model:   {simpy_s:8.1f} s  -> planner is {simpy_s / planner_s:.1f}x faster")
+    print(
+        f"  SimPy model: {simpy_s:.1f} s wall, {simpy_cpu:.1f} s CPU -> planner is "
+        f"{simpy_s / planner_s[0]:.1f}x faster (wall), {simpy_cpu / planner_s[1]:.1f}x (CPU)"
+    )
     print(f"  same call log: every timestamp within {worst:.1e} s, the same unit for every call")
     for key in ours:
         print(f"    {key:22s} planner {ours[key]:8.4f}   SimPy {theirs[key]:8.4f}")
@@ -179,12 +186,13 @@ def run_case(case: Case, args: argparse.Namespace) -> None:
     )
     calls = generate_calls(model, settings, seed=replication_seed(settings.seed, 0).spawn(2)[0])
     peak = PeakMemory()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = simulate(model, calls, settings)
-    total_s = time.perf_counter() - started
+    total_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu
     peak_mib = peak.increase_mib()
     print(
         f"  one replication: {len(calls):,} calls, {model.n_units} units: {total_s:.2f} s "
+        f"wall, {cpu_s:.2f} s CPU "
         f"(event loop {result.seconds:.2f} s), {result.events:,} events, "
         f"{result.events / result.seconds:,.0f} events/s in the loop, "
         f"peak +{peak_mib:.0f} MiB"
@@ -196,7 +204,7 @@ def run_case(case: Case, args: argparse.Namespace) -> None:
         f"{summary['ambulance_utilisation']:.2f}, waited {summary['share_waited']:.3f}"
     )
     if not args.no_simpy:
-        compare_with_simpy(model, calls, settings, result.log, total_s)
+        compare_with_simpy(model, calls, settings, result.log, (total_s, cpu_s))
     if args.replications:
         with make_executor(workers=args.workers) as executor:
             started = time.perf_counter()

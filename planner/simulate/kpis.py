@@ -105,7 +105,12 @@ def kpi_tables(log: pd.DataFrame, thresholds_min: Sequence[float]) -> dict[str, 
     ``log`` holds the counted calls with the columns :func:`call_kpis` reads;
     ``priority`` ``0`` stands for all priorities together.
     """
-    both = pd.concat([log, log.assign(priority=0)], ignore_index=True)
+    needed = [
+        "priority", "region_code", "municipality_code", "status", "response_s", "waited",
+        "wait_s", "from_other_municipality", "from_other_region", "psychiatric", "fleet",
+    ]  # fmt: skip
+    slim = log[needed]
+    both = pd.concat([slim, slim.assign(priority=0)], ignore_index=True)
     return {
         level: call_kpis(both, GROUP_KEYS[level], thresholds_min)
         for level in ("total", "region", "municipality")
