@@ -554,3 +554,63 @@ def test_no_hospital_while_calls_are_transported(andorra_system) -> None:
     with pytest.raises(DataError, match="no hospital can be reached by road"):
         build_model(stations, demand, ["H"], unreachable, settings=SimulationSettings())
     assert isinstance(demand, gpd.GeoDataFrame)
+
+
+@pytest.mark.parametrize(
+    ("transported", "ready_after_clear", "drive"),
+    [
+        # from the hospital, 40 % of the 1,000 s home: 0.6 * T(H -> p1) + 0.4 * T(A -> p1)
+        ("ja", 400.0, 0.6 * 800 + 0.4 * 600),
+        # from the scene, half of the 300 s home: T(p0 -> p1) via the best hub (A: 300 + 600,
+        # H: 250 + 800) is 900; 0.5 * 900 + 0.5 * 600
+        ("nej", 150.0, 0.5 * 900 + 0.5 * 600),
+    ],
+)
+def test_a_unit_on_its_way_home_is_sent_from_where_it_is(
+    tmp_path: Path, transported: str, ready_after_clear: float, drive: float
+) -> None:
+    times = SimulationTimes(
+        station_to_point=np.array([[300.0, 600.0]]),
+        hospital_to_point=np.array([[200.0, 800.0]]),
+        point_to_hospital=np.array([[250.0], [700.0]]),
+        point_to_station=np.array([[300.0], [600.0]]),
+        hospital_to_station=np.array([[1000.0]]),
+    )
+    model = build_model(
+        pd.DataFrame({"name": ["A"], "fleet": "ambulance", "units": [1]}),
+        pd.DataFrame({"weight": [1.0, 1.0]}),
+        ["H"],
+        times,
+        settings=HAND_SETTINGS,
+    )
+    h = 8 * 3600.0
+    clear = h + 60 + 60 + 300 + 600 + (250 + 600 if transported == "ja" else 0)
+    second = clear + ready_after_clear - 60  # prio 1: handled in 60 s
+    stamp = (pd.Timestamp("2024-01-01") + pd.Timedelta(seconds=second)).isoformat(sep=" ")
+    path = tmp_path / "two.csv"
+    path.write_text(
+        "tid;lat;lon;prio;on_scene_min;transporterad\n"
+        f"2024-01-01 08:00:00;42,50;1,52;1;10;{transported}\n"
+        f"{stamp};42,51;1,53;1;10;nej\n",
+        encoding="utf-8",
+    )
+    log = simulate(model, read_calls(path, check_sweden=False), HAND_SETTINGS).log
+    assert log.loc[0, "t_clear"] == pytest.approx(clear, abs=1e-6)
+    assert np.isnan(log.loc[0, "t_home"])  # it never got home
+    assert log.loc[1, "t_dispatch"] == pytest.approx(clear + ready_after_clear, abs=1e-6)
+    assert log.loc[1, "origin"] == ("hospital" if transported == "ja" else "scene")
+    assert log.loc[1, "t_arrive"] - log.loc[1, "t_dispatch"] == pytest.approx(drive, abs=1e-6)
+
+
+def test_the_drive_factor_is_lognormal_with_mean_one() -> None:
+    settings = HAND_SETTINGS.replace(calls_per_year=2000, days=200, drive_cv=0.3)
+    model = hand_model(settings)
+    log = simulate(model, generate_calls(model, settings, seed=8), settings).log
+    at_station = log.loc[log["origin"] == "station"]
+    station = (at_station["station"] == "B").to_numpy().astype(int)
+    network = HAND.station_to_point[station, at_station["point"].to_numpy()]
+    factor = (at_station["t_arrive"] - at_station["t_dispatch"] - 60).to_numpy() / network
+    assert len(factor) > 1000
+    assert factor.mean() == pytest.approx(1.0, abs=0.03)
+    assert factor.std() == pytest.approx(0.3, abs=0.03)
+    assert (factor > 0).all()
