@@ -86,6 +86,7 @@ class SimpyAmbulances:
             for k in range(int(st["units"][s])):
                 self.units.append(Unit(len(self.units), s, k, st["fleet"][s], st["region_code"][s]))
         self.point_region = model.points["region_code"].to_numpy(dtype=object)
+        self.servable = model.points["servable"].to_numpy(dtype=bool)
         self.serve = model.serve_times
         self.queue: list[tuple[int, float, int, simpy.Event]] = []
         n = len(t)
@@ -166,6 +167,8 @@ class SimpyAmbulances:
     def call(self, c: int) -> Any:
         env = self.env
         self.out["t_ready"][c] = env.now
+        if not self.servable[self.point[c]]:
+            return  # no unit can reach the place and get home: logged unreachable
         unit, drive, origin = self.choose(c)
         if unit is None:
             assigned = env.event()
