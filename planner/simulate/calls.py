@@ -256,30 +256,8 @@ def read_calls(
             f"\n{source}: ... and {len(problems) - 10} more problems" if len(problems) > 10 else ""
         )
         raise InputFileError("\n".join(problems[:10]) + more)
-    wall = pd.to_datetime(raw["time"])
-    if wall.dt.tz is not None:
-        wall = wall.dt.tz_localize(None)
-    first = wall.min()
-    start = first.normalize() - pd.Timedelta(days=int(first.weekday()))
-    seconds = (wall - start).dt.total_seconds().to_numpy()
-    hospitals = (
-        pd.Series([None] * len(raw), dtype=object)
-        if hospital is None
-        else raw[hospital].astype(object).where(raw[hospital].notna(), None).map(_blank_none)
-    )
-    table = pd.DataFrame(
-        {
-            "time_s": seconds,
-            "point": np.arange(len(raw), dtype=np.int64),
-            "priority": np.asarray(prio, dtype=np.int8),
-            "psychiatric": psychiatric,
-            "on_scene_s": on_scene,
-            "transported": transported,
-            "hospital": hospitals.to_numpy(dtype=object),
-            "source_row": rows,
-        }
-    )
-    table = table.sort_values("time_s", kind="stable").reset_index(drop=True)
+    table, start = _call_table(raw, prio, psychiatric, on_scene, transported, hospital)
+    seconds = table["time_s"].to_numpy()
     horizon = max(math.ceil(float(seconds.max()) / 86400.0), 1) * 86400.0
     points = gpd.GeoDataFrame(
         {"demand_id": raw["demand_id"].astype(str), "weight": 1.0},
@@ -289,6 +267,40 @@ def read_calls(
     return Calls(
         table=table, horizon_s=horizon, start=start, points=points, source=Path(source).name
     )
+
+
+def _call_table(
+    raw: pd.DataFrame,
+    prio: list[int | None],
+    psychiatric: np.ndarray,
+    on_scene: np.ndarray,
+    transported: np.ndarray,
+    hospital: str | None,
+) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The call table, sorted by time, and the wall-clock time of time 0 (a Monday 00:00)."""
+    wall = pd.to_datetime(raw["time"])
+    if wall.dt.tz is not None:
+        wall = wall.dt.tz_localize(None)
+    first = wall.min()
+    start = first.normalize() - pd.Timedelta(days=int(first.weekday()))
+    hospitals = (
+        pd.Series([None] * len(raw), dtype=object)
+        if hospital is None
+        else raw[hospital].astype(object).where(raw[hospital].notna(), None).map(_blank_none)
+    )
+    table = pd.DataFrame(
+        {
+            "time_s": (wall - start).dt.total_seconds().to_numpy(),
+            "point": np.arange(len(raw), dtype=np.int64),
+            "priority": np.asarray(prio, dtype=np.int8),
+            "psychiatric": psychiatric,
+            "on_scene_s": on_scene,
+            "transported": transported,
+            "hospital": hospitals.to_numpy(dtype=object),
+            "source_row": raw["source_row"].to_numpy(),
+        }
+    )
+    return table.sort_values("time_s", kind="stable").reset_index(drop=True), start
 
 
 def _blank_none(value: Any) -> Any:

@@ -152,9 +152,21 @@ class _Engine:
         settings: SimulationSettings,
         hospital_of_call: np.ndarray,
     ) -> None:
-        st, pts, times = model.stations, model.points, model.times
         self.settings = settings
         self.n = len(calls)
+        self._init_calls(model, calls, draws, hospital_of_call)
+        self._init_units(model)
+        self._init_times(model)
+        self._init_state(settings)
+
+    def _init_calls(
+        self,
+        model: SimulationModel,
+        calls: Calls,
+        draws: CycleDraws,
+        hospital_of_call: np.ndarray,
+    ) -> None:
+        """Every call's attributes and draws, as lists (fast to index one at a time)."""
         tab = calls.table
         self.point = tab["point"].to_numpy().tolist()
         self.prio = tab["priority"].to_numpy().astype(int).tolist()
@@ -171,13 +183,17 @@ class _Engine:
         pt = tab["point"].to_numpy()
         transport = np.zeros(self.n)
         go = hosp >= 0
-        transport[go] = times.point_to_hospital[pt[go], hosp[go]] * draws.transport_factor[go]
+        to_hospital = model.times.point_to_hospital[pt[go], hosp[go]]
+        transport[go] = to_hospital * draws.transport_factor[go]
         self.transport = transport.tolist()
-        self.servable = pts["servable"].to_numpy(dtype=bool).tolist()
-        # stations and units
+        self.servable = model.points["servable"].to_numpy(dtype=bool).tolist()
+
+    def _init_units(self, model: SimulationModel) -> None:
+        """Stations, units (station, slot, fleet), regions and shifts."""
+        st = model.stations
         regions: dict[object, int] = {}
         self.sregion = _codes(st["region_code"], regions)
-        self.pregion = _codes(pts["region_code"], regions)
+        self.pregion = _codes(model.points["region_code"], regions)
         self.sfleet = [PSYCHIATRIC if f == "psychiatric" else 0 for f in st["fleet"]]
         self.shifts = model.shifts.tolist()
         units = st["units"].tolist()
@@ -188,7 +204,10 @@ class _Engine:
         self.station_units = [list(range(first[s], first[s + 1])) for s in range(len(units))]
         self.has_pam = PSYCHIATRIC in self.sfleet
         self.pam_on = self._pam_on_duty(len(regions))
-        # drive times
+
+    def _init_times(self, model: SimulationModel) -> None:
+        """Drive times in the layouts the dispatch reads (rows per point)."""
+        times = model.times
         self.serve_T = np.ascontiguousarray(model.serve_times.T)
         self.rank = np.argsort(self.serve_T, axis=1, kind="stable")
         self.hosp_to_point = times.hospital_to_point
@@ -198,7 +217,9 @@ class _Engine:
             np.vstack([times.station_to_point, times.hospital_to_point]).T
         )
         self.point_to_hubs = np.hstack([times.point_to_station, times.point_to_hospital])
-        # unit state
+
+    def _init_state(self, settings: SimulationSettings) -> None:
+        """Units all home and free, no queue, an empty log."""
         nu = len(self.ustation)
         self.busy = [False] * nu
         self.home_at = [-_INF] * nu
@@ -218,9 +239,7 @@ class _Engine:
         self.seq = 0
         self.queue: list[tuple[int, float, int]] = []
         self.max_queue = 0
-        # log
-        nan = math.nan
-        n = self.n
+        nan, n = math.nan, self.n
         self.t_dispatch = [nan] * n
         self.unit = [-1] * n
         self.origin = [-1] * n

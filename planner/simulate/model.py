@@ -507,21 +507,12 @@ def build_model(
         if isinstance(hospitals, pd.DataFrame)
         else map(str, hospitals)
     )
-    s, d = times.station_to_point.shape
-    if (s, d, len(names)) != (len(st), len(pts), times.hospital_to_point.shape[0]):
-        raise ParameterError(
-            f"times are for {s} stations, {d} points and {times.hospital_to_point.shape[0]} "
-            f"hospitals; got {len(st)}, {len(pts)} and {len(names)}"
-        )
-    if not (st["fleet"] == "ambulance").any():
-        raise DataError("stations: no ambulance station; a simulation needs ambulances")
+    _check_sizes(times, st, pts, names)
     table = shift_table(st, shifts, psychiatric_hours=settings.psychiatric_hours)
     if not settings.mutual_aid:
         _require_regions(st, pts)
-    warnings: list[str] = []
     never = [n for n, row in zip(st["name"], table, strict=True) if not row.any()]
-    if never:
-        warnings.append(f"stations never on duty in the shifts: {', '.join(never[:5])}")
+    warnings = [f"stations never on duty in the shifts: {', '.join(never[:5])}"] if never else []
     hospital, transport_warnings = _nearest_hospitals(times, pts, settings)
     warnings += transport_warnings
     pts["hospital"] = hospital
@@ -536,7 +527,6 @@ def build_model(
         )
     for w in warnings:
         logger.warning(w)
-    people = float(pts["weight"].sum()) if population is None else float(population)
     return SimulationModel(
         stations=st,
         shifts=table,
@@ -544,9 +534,22 @@ def build_model(
         hospitals=names,
         times=times,
         serve_times=serve,
-        population=people,
+        population=float(pts["weight"].sum()) if population is None else float(population),
         warnings=tuple(warnings),
     )
+
+
+def _check_sizes(
+    times: SimulationTimes, st: pd.DataFrame, pts: pd.DataFrame, names: tuple[str, ...]
+) -> None:
+    s, d = times.station_to_point.shape
+    if (s, d, len(names)) != (len(st), len(pts), times.hospital_to_point.shape[0]):
+        raise ParameterError(
+            f"times are for {s} stations, {d} points and {times.hospital_to_point.shape[0]} "
+            f"hospitals; got {len(st)}, {len(pts)} and {len(names)}"
+        )
+    if not (st["fleet"] == "ambulance").any():
+        raise DataError("stations: no ambulance station; a simulation needs ambulances")
 
 
 def _station_frame(stations: pd.DataFrame) -> pd.DataFrame:
