@@ -223,10 +223,13 @@ def run_case(case: Case, args: argparse.Namespace) -> None:
             run = run_replications(model, settings, executor=executor, keep_logs=0)
             reps_s = time.perf_counter() - started
         table = run.tables["summary"].iloc[0]
+        cpu = sum(run.cpu_seconds)
         print(
             f"  {args.replications} replications on a local cluster of {args.workers} workers: "
-            f"{reps_s:.1f} s; prio-1 median {table['prio1_median_min']:.2f} min "
-            f"[{table['prio1_median_min_ci_low']:.2f}, {table['prio1_median_min_ci_high']:.2f}]"
+            f"{reps_s:.1f} s wall; {cpu:.1f} CPU-s in the replications, "
+            f"{cpu / args.workers:.1f} s per worker if each had a core; prio-1 median "
+            f"{table['prio1_median_min']:.2f} min [{table['prio1_median_min_ci_low']:.2f}, "
+            f"{table['prio1_median_min_ci_high']:.2f}]"
         )
 
 

@@ -279,7 +279,11 @@ class ReplicationsResult:
     logs
         The call logs of the first ``keep_logs`` replications.
     events, seconds
-        Events and event-loop seconds of each replication.
+        Events and event-loop seconds (wall clock) of each replication.
+    cpu_seconds
+        CPU seconds of each replication where it ran (calls, draws, loop and
+        tables): a measure that other processes on a shared machine do not
+        inflate.
     settings
         The settings used.
     """
@@ -289,17 +293,20 @@ class ReplicationsResult:
     logs: tuple[pd.DataFrame, ...]
     events: tuple[int, ...]
     seconds: tuple[float, ...]
+    cpu_seconds: tuple[float, ...]
     settings: SimulationSettings
 
 
 def _replication_block(shared: tuple[Any, ...], task: tuple[int, bool]) -> tuple[Any, ...]:
-    """One replication on a worker: (tables, log or None, events, seconds)."""
+    """One replication on a worker: (tables, log or None, events, seconds, CPU seconds)."""
     model, settings, calls = shared
     r, keep_log = task
+    cpu = time.process_time()
     if calls is None:
         calls = generate_calls(model, settings, seed=replication_seed(settings.seed, r).spawn(2)[0])
     result = simulate(model, calls, settings, replication=r)
-    return dict(result.tables), (result.log if keep_log else None), result.events, result.seconds
+    log = result.log if keep_log else None
+    return dict(result.tables), log, result.events, result.seconds, time.process_time() - cpu
 
 
 def run_replications(
@@ -346,6 +353,7 @@ def run_replications(
         logs=tuple(r[1] for r in results if r[1] is not None),
         events=tuple(int(r[2]) for r in results),
         seconds=tuple(float(r[3]) for r in results),
+        cpu_seconds=tuple(float(r[4]) for r in results),
         settings=settings,
     )
 
