@@ -26,6 +26,7 @@ __all__ = [
     "call_kpis",
     "confidence_tables",
     "kpi_tables",
+    "station_table",
     "summary_row",
     "unit_table",
 ]
