@@ -357,3 +357,95 @@ MAP_COORD_DECIMALS = 5
 MAP_DEFAULT_VIEW = (62.0, 15.0, 5)
 #: Size of a station icon on the map, CSS pixels (proposed sites are 4 px larger).
 MAP_ICON_PX = 22
+
+# --------------------------------------------------------------------------
+# Simulation (planner.simulate)
+# --------------------------------------------------------------------------
+# Every default below is a PLANNING ASSUMPTION unless it says otherwise:
+# replace it with the region's own SOS Alarm and ambulance-journal figures.
+
+#: Ambulance calls (assignments) per 1,000 inhabitants and year, when a run
+#: gives neither an annual volume nor a rate. Planning assumption of the order
+#: of the national figure: Swedish ambulance services carry out roughly 1.1-1.2
+#: million assignments a year for about 10.5 million people (rounded; check
+#: your region's figure, which varies with age structure and rurality).
+SIM_CALLS_PER_1000 = 110.0
+
+#: Relative call rate by hour of the day (00-01 ... 23-24), scaled to mean 1
+#: when used. Planning assumption with the shape EMS call series show: a
+#: trough in the early morning (04-06) at about half the mean and a plateau
+#: from late morning to early evening (Channouf, L'Ecuyer, Ingolfsson &
+#: Avramidis 2007, "The application of forecasting techniques to modeling
+#: emergency medical system calls in Calgary, Alberta", Health Care Manag.
+#: Sci. 10, daily cycle). Not fitted to Swedish data.
+SIM_HOURLY_PROFILE = (
+    0.75, 0.65, 0.58, 0.52, 0.50, 0.52, 0.62, 0.80, 1.00, 1.15, 1.25, 1.30,
+    1.30, 1.28, 1.25, 1.22, 1.20, 1.18, 1.15, 1.10, 1.05, 1.00, 0.92, 0.85,
+)  # fmt: skip
+#: Relative call rate by day of the week (Monday ... Sunday), multiplied onto
+#: the hourly profile to give the hour-of-week profile. Planning assumption:
+#: no weekday effect.
+SIM_WEEKDAY_FACTORS = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+
+#: Shares of priority 1, 2 and 3 among calls (sum 1). Planning assumption
+#: (about a third of assignments prio 1); use the region's SOS Alarm split.
+SIM_PRIORITY_SHARES = (0.30, 0.45, 0.25)
+#: Share of calls that are psychiatric (a PAM unit may take them). Planning
+#: assumption; use the region's own share of psychiatric assignments.
+SIM_PSYCHIATRIC_SHARE = 0.05
+
+#: Call handling per priority 1, 2, 3: from the call entering SOS Alarm's
+#: queue to the unit being alerted, mean s. Prio 1 is the alarm handling time
+#: already used for static response times (:data:`DISPATCH_S`, a planning
+#: assumption in the range SOS Alarm reports); prio 2 and 3 are handled less
+#: urgently (planning assumption). Lognormal with :data:`SIM_CALL_HANDLING_CV`.
+SIM_CALL_HANDLING_S = (DISPATCH_S, 180.0, 300.0)
+SIM_CALL_HANDLING_CV = 0.5
+
+#: Time on scene per priority 1, 2, 3, mean s; lognormal with
+#: :data:`SIM_ON_SCENE_CV`. Planning assumption: about 20 minutes (assessment,
+#: treatment and loading), the order reported in Nordic ambulance-journal
+#: studies; calibrate against your own journal.
+SIM_ON_SCENE_S = (20 * 60.0, 20 * 60.0, 20 * 60.0)
+SIM_ON_SCENE_CV = 0.5
+#: Time on scene of a psychiatric call, mean s (lognormal, same cv). Planning
+#: assumption: psychiatric assessments on scene take longer (about 45 min).
+SIM_PSYCHIATRIC_ON_SCENE_S = 45 * 60.0
+
+#: Probability that a call of priority 1, 2, 3 ends in transport to hospital.
+#: Planning assumption: about three quarters of Swedish ambulance assignments
+#: end in transport, more often for urgent calls.
+SIM_TRANSPORT_PROBABILITY = (0.85, 0.75, 0.65)
+#: Probability that a psychiatric call ends in transport. Planning assumption.
+SIM_PSYCHIATRIC_TRANSPORT_PROBABILITY = 0.5
+
+#: Handover at the emergency department, from arrival to the unit being free,
+#: mean s; lognormal with cv :data:`SIM_HANDOVER_CV`. Planning assumption
+#: (about 20 minutes); handover delays at crowded emergency departments make
+#: it much longer in places.
+SIM_HANDOVER_S = 20 * 60.0
+SIM_HANDOVER_CV = 0.5
+
+#: Return to the home station is driven without lights and siren: its network
+#: time (emergency speeds) is multiplied by this factor, which undoes the
+#: blue-light factor. Planning assumption (the speed clamps are ignored).
+SIM_RETURN_TIME_FACTOR = BLUE_LIGHT_FACTOR
+
+#: Operating hours of the psychiatric fleet (PAM), (start hour, end hour) in
+#: local time, end exclusive; (14, 2) is 14:00-02:00. Planning assumption
+#: (the issue's example of an afternoon-and-evening unit); give the region's
+#: own hours.
+SIM_PSYCHIATRIC_HOURS = (14, 2)
+
+#: Calls that enter the queue in the first part of a run are simulated but
+#: left out of the figures, so that the system is not measured while it
+#: starts empty, s. Planning choice: one day.
+SIM_WARMUP_S = 24 * 3600.0
+#: Default number of independent replications, and the two-sided confidence
+#: level of the intervals over them. Planning choice.
+SIM_REPLICATIONS = 10
+SIM_CONFIDENCE = 0.95
+#: A run stops with an error once this many calls wait for a unit at once:
+#: the system is overloaded and the queue grows without bound. Planning
+#: choice: far above any queue a working region sees (tens of calls).
+SIM_MAX_QUEUE = 10_000

@@ -45,8 +45,8 @@ def test_no_module_imports_a_later_one() -> None:
     rank = {name: i for i, name in enumerate(order)}
     problems = []
     for name in order:
-        path = ROOT / "planner" / (f"{name}.py" if name != "optimise" else name)
-        files = [path] if path.is_file() else sorted(path.glob("*.py"))
+        package = ROOT / "planner" / name
+        files = sorted(package.glob("*.py")) if package.is_dir() else [package.with_suffix(".py")]
         for file in files:
             for imported in _imports(file):
                 if imported in rank and rank[imported] > rank[name]:

@@ -1,0 +1,657 @@
+"""The simulated system: stations and their units, shifts, hospitals, points and drive times.
+
+:func:`precompute_times` runs the travel-time engine once for everything a
+run needs (:class:`SimulationTimes`); :func:`build_model` checks the stations,
+shifts, hospitals and points against them and returns a
+:class:`SimulationModel`, the read-only input of every replication.
+:func:`hospitals_from_osm` and :func:`read_hospitals` give the hospitals with
+an emergency department.
+
+A unit may serve a point only if it can also get home from there (directly,
+and through the point's hospital when calls there may be transported): a
+point cut off on a one-way island is never reached by a unit that would be
+stranded. Points no unit can serve are reported in ``model.warnings`` and
+their calls are logged as ``unreachable``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+from shapely.geometry.base import BaseGeometry
+
+from planner.errors import DataError, InputFileError, ParameterError
+from planner.simulate.settings import SimulationSettings
+from planner.sites import read_osm_pois, read_points
+from planner.snapping import SnappedPoints, edge_frame, snap_points
+from planner.travel_times import TravelTimeGraph, build_travel_time_graph, point_times
+
+__all__ = [
+    "EMERGENCY_HOSPITAL_TAGS",
+    "SimulationModel",
+    "SimulationTimes",
+    "build_model",
+    "hospitals_from_osm",
+    "precompute_times",
+    "read_hospitals",
+    "reverse_point_times",
+    "shift_table",
+]
+
+logger = logging.getLogger(__name__)
+
+#: OSM tags of a hospital with an emergency department: the hospital tag
+#: (OSM wiki Tag:amenity=hospital; ``healthcare=hospital`` is its twin in the
+#: healthcare schema) together with ``emergency=yes`` (OSM wiki
+#: Key:emergency, "emergency=yes on a hospital: it has an emergency room").
+EMERGENCY_HOSPITAL_TAGS: Mapping[str, tuple[str, ...]] = {
+    "amenity": ("hospital",),
+    "healthcare": ("hospital",),
+}
+_EMERGENCY_TAG = {"emergency": ("yes",)}
+
+#: Fleet codes used inside the engine.
+AMBULANCE, PSYCHIATRIC = 0, 1
+_FLEETS = {"ambulance": AMBULANCE, "psychiatric": PSYCHIATRIC}
+
+
+# --------------------------------------------------------------------------
+# Hospitals
+# --------------------------------------------------------------------------
+def hospitals_from_osm(
+    path: str | os.PathLike[str],
+    *,
+    boundary: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None = None,
+    emergency_only: bool = True,
+) -> gpd.GeoDataFrame:
+    """Hospitals with an emergency department from an OSM file.
+
+    An object counts if it has a hospital tag (:data:`EMERGENCY_HOSPITAL_TAGS`)
+    and ``emergency=yes``. Read with :func:`planner.sites.read_osm_pois`
+    (areas become their centroid). Many hospitals in OSM lack the
+    ``emergency`` tag (none of Andorra's 7 has it): check the result, and
+    pass ``emergency_only=False`` to take every hospital, or give a file.
+
+    Parameters
+    ----------
+    path
+        The OSM file the roads come from (``.osm.pbf``, ``.osm`` ...).
+    boundary
+        Keep only hospitals inside this area (EPSG:4326 geometry, or a
+        GeoSeries/GeoDataFrame with a CRS).
+    emergency_only
+        Keep only hospitals tagged ``emergency=yes``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``name`` (the ``name`` tag, or ``hospital <osm id>``), ``osm_id``,
+        ``osm_type`` and Point geometry in EPSG:3006. Possibly empty.
+    """
+    hospitals = read_osm_pois(path, tags=EMERGENCY_HOSPITAL_TAGS, boundary=boundary)
+    keep = [True] * len(hospitals)
+    if emergency_only:
+        emergency = read_osm_pois(path, tags=_EMERGENCY_TAG, boundary=boundary)
+        keys = set(zip(emergency["osm_type"], emergency["osm_id"], strict=True))
+        keep = [k in keys for k in zip(hospitals["osm_type"], hospitals["osm_id"], strict=True)]
+    out = hospitals.loc[keep].drop_duplicates(["osm_type", "osm_id"]).reset_index(drop=True)
+    default = "hospital " + out["osm_id"].astype(str)
+    names = out["name"].astype(object).where(out["name"].notna(), default)
+    return gpd.GeoDataFrame(
+        {
+            "name": names.to_numpy(dtype=object),
+            "osm_id": out["osm_id"],
+            "osm_type": out["osm_type"],
+        },
+        geometry=out.geometry.to_numpy(),
+        crs=out.crs,
+    )
+
+
+def read_hospitals(
+    path: str | os.PathLike[str], *, crs: str | None = None, check_sweden: bool = True
+) -> gpd.GeoDataFrame:
+    """Hospitals with an emergency department from a file (CSV, GeoJSON, GPKG, GeoParquet).
+
+    Parameters
+    ----------
+    path
+        One hospital per row with a ``name`` column and coordinates, in the
+        formats of :func:`planner.sites.read_points`.
+    crs, check_sweden
+        As in :func:`planner.sites.read_points`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``name``, ``source_row`` and Point geometry in EPSG:3006.
+
+    Raises
+    ------
+    InputFileError
+        No name column, a name missing or repeated (naming the rows).
+    """
+    points = read_points(path, crs=crs, check_sweden=check_sweden)
+    source = os.fspath(path)
+    if "name" not in points.columns:
+        raise InputFileError(f"{source}: no name column (name, namn or station)")
+    names = points["name"].astype(object).where(points["name"].notna(), "").astype(str).str.strip()
+    rows = points["source_row"].to_numpy()
+    problems = [f"{source} row {r}: name is missing" for r in rows[(names == "").to_numpy()]]
+    repeated = names[(names != "") & names.str.casefold().duplicated(keep=False)]
+    for name in dict.fromkeys(repeated):
+        listed = ", ".join(str(r) for r in rows[(names == name).to_numpy()])
+        problems.append(f"{source}: hospital {name!r} appears in rows {listed}")
+    if problems:
+        raise InputFileError("\n".join(problems[:10]))
+    return points.assign(name=names.to_numpy(dtype=object))
+
+
+# --------------------------------------------------------------------------
+# Travel times
+# --------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class SimulationTimes:
+    """Drive times at emergency speeds between the places of a simulation, s.
+
+    ``inf`` where no road leads. Rows are origins, columns destinations.
+
+    Attributes
+    ----------
+    station_to_point
+        ``(stations, points)``.
+    hospital_to_point
+        ``(hospitals, points)``: a unit free at a hospital sent to a call.
+    point_to_hospital
+        ``(points, hospitals)``: transport (one-way streets respected).
+    point_to_station
+        ``(points, stations)``: the drive home from a scene.
+    hospital_to_station
+        ``(hospitals, stations)``: the drive home from a hospital.
+    """
+
+    station_to_point: np.ndarray
+    hospital_to_point: np.ndarray
+    point_to_hospital: np.ndarray
+    point_to_station: np.ndarray
+    hospital_to_station: np.ndarray
+
+    def __post_init__(self) -> None:
+        s, d = self.station_to_point.shape
+        h = self.hospital_to_point.shape[0]
+        shapes = {
+            "hospital_to_point": (h, d),
+            "point_to_hospital": (d, h),
+            "point_to_station": (d, s),
+            "hospital_to_station": (h, s),
+        }
+        for name, shape in shapes.items():
+            value = np.asarray(getattr(self, name), dtype=float)
+            if value.shape != shape:
+                raise ParameterError(f"{name}: shape {value.shape}, expected {shape}")
+            object.__setattr__(self, name, value)
+        for f in dataclasses.fields(self):
+            value = np.asarray(getattr(self, f.name), dtype=float)
+            if np.isnan(value).any() or (value < 0).any():
+                raise ParameterError(f"{f.name}: drive times must be >= 0 s or inf, never NaN")
+            value.setflags(write=False)
+            object.__setattr__(self, f.name, value)
+
+
+def reverse_point_times(
+    ttg: TravelTimeGraph,
+    origins: SnappedPoints,
+    destinations: SnappedPoints,
+) -> np.ndarray:
+    """Drive times from every destination point *to* every origin point, s.
+
+    One Dijkstra per origin on the reversed graph instead of one per
+    destination on the graph: with few origins (stations, hospitals) and many
+    destinations (demand), it is many times cheaper. One-way streets are
+    respected. Equal to ``point_times(ttg, destinations, destinations=origins)``
+    (the tests check it on real networks).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(destinations), len(origins))`` drive times, s (``inf`` if none).
+    """
+    reverse = TravelTimeGraph(matrix=ttg.matrix.T.tocsr(), node_ids=ttg.node_ids, x=ttg.x, y=ttg.y)
+    times = point_times(reverse, _reversed(origins), destinations=_reversed(destinations))
+    return np.ascontiguousarray(times.T)
+
+
+def _reversed(points: SnappedPoints) -> SnappedPoints:
+    """The points as seen on the reversed graph: departures and arrivals swap."""
+    return dataclasses.replace(
+        points,
+        depart_node=points.arrive_node,
+        depart_s=points.arrive_s,
+        arrive_node=points.depart_node,
+        arrive_s=points.depart_s,
+        group_forward_s=points.group_backward_s,
+        group_backward_s=points.group_forward_s,
+    )
+
+
+def precompute_times(
+    graph: nx.MultiDiGraph,
+    stations: gpd.GeoDataFrame | gpd.GeoSeries,
+    hospitals: gpd.GeoDataFrame | gpd.GeoSeries,
+    points: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    travel_graph: TravelTimeGraph | None = None,
+    edges: gpd.GeoDataFrame | None = None,
+) -> SimulationTimes:
+    """Every drive time a simulation needs, with the existing engine, once.
+
+    Stations and hospitals are snapped to the roads
+    (:func:`planner.snapping.snap_points`), then
+    :func:`planner.travel_times.point_times` runs from stations and hospitals
+    to the points and from hospitals to stations, and
+    :func:`reverse_point_times` from the points to stations and hospitals.
+
+    Parameters
+    ----------
+    graph
+        The road network (EPSG:3006, ``travel_time`` s on edges).
+    stations, hospitals, points
+        Point layers in any CRS (demand points, or the positions of replayed
+        calls).
+    travel_graph, edges
+        The graph's :func:`~planner.travel_times.build_travel_time_graph` and
+        :func:`~planner.snapping.edge_frame`, if already built.
+
+    Returns
+    -------
+    SimulationTimes
+    """
+    ttg = travel_graph if travel_graph is not None else build_travel_time_graph(graph)
+    edges = edges if edges is not None else edge_frame(graph)
+    snapped = [snap_points(graph, layer, edges=edges) for layer in (stations, hospitals, points)]
+    sites = _concat(snapped[0], snapped[1])
+    n_st = len(snapped[0])
+    forward = point_times(ttg, sites, destinations=snapped[2])
+    backward = reverse_point_times(ttg, sites, snapped[2])
+    if len(snapped[1]):
+        hs = point_times(ttg, snapped[1], destinations=snapped[0])
+    else:
+        hs = np.empty((0, n_st))
+    return SimulationTimes(
+        station_to_point=forward[:n_st],
+        hospital_to_point=forward[n_st:],
+        point_to_hospital=backward[:, n_st:],
+        point_to_station=backward[:, :n_st],
+        hospital_to_station=hs,
+    )
+
+
+def _concat(a: SnappedPoints, b: SnappedPoints) -> SnappedPoints:
+    return SnappedPoints(
+        **{
+            f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
+            for f in dataclasses.fields(a)
+        }
+    )
+
+
+# --------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class SimulationModel:
+    """The read-only input of a replication (built by :func:`build_model`).
+
+    Attributes
+    ----------
+    stations
+        One row per station: ``name``, ``fleet``, ``units``, ``region_code``,
+        ``municipality_code`` (None when unknown).
+    shifts
+        ``(stations, 168)`` units on duty per hour of the week (Monday 00-01
+        first), int.
+    points
+        One row per point: ``point_id``, ``weight``, ``region_code``,
+        ``municipality_code``, ``hospital`` (row of the nearest reachable
+        hospital, -1 if none), ``servable`` (some unit can serve it).
+    hospitals
+        Hospital names.
+    times
+        The drive times; ``serve_times`` is ``times.station_to_point`` with
+        the pairs a unit could not return from set to ``inf``.
+    population
+        People the points stand for (the sum of their weights unless given).
+    warnings
+        Suspicious but legal input, worded for the user.
+    """
+
+    stations: pd.DataFrame
+    shifts: np.ndarray
+    points: pd.DataFrame
+    hospitals: tuple[str, ...]
+    times: SimulationTimes
+    serve_times: np.ndarray
+    population: float
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def n_units(self) -> int:
+        """Units over all stations."""
+        return int(self.stations["units"].sum())
+
+    def without_fleet(self, fleet: str) -> SimulationModel:
+        """The same system without the stations of one fleet (e.g. ``psychiatric``)."""
+        keep = (self.stations["fleet"] != fleet).to_numpy()
+        if keep.all():
+            return self
+        if not keep.any():
+            raise ParameterError(f"without_fleet({fleet!r}): no station would be left")
+        t = self.times
+        times = dataclasses.replace(
+            t,
+            station_to_point=t.station_to_point[keep],
+            point_to_station=t.point_to_station[:, keep],
+            hospital_to_station=t.hospital_to_station[:, keep],
+        )
+        return dataclasses.replace(
+            self,
+            stations=self.stations.loc[keep].reset_index(drop=True),
+            shifts=self.shifts[keep],
+            times=times,
+            serve_times=self.serve_times[keep],
+        )
+
+
+def shift_table(
+    stations: pd.DataFrame,
+    shifts: Mapping[str, Sequence[int]] | None,
+    *,
+    psychiatric_hours: tuple[int, int] | None,
+    source: str = "shifts",
+) -> np.ndarray:
+    """Units on duty per station and hour of the week, checked.
+
+    Parameters
+    ----------
+    stations
+        ``name``, ``fleet`` and ``units`` per station.
+    shifts
+        Station name -> 24 values (every day alike) or 168 values (Monday
+        00-01 first): units on duty in that hour. A station not listed has
+        all its units on duty round the clock, except psychiatric stations,
+        which are on duty in ``psychiatric_hours``.
+    psychiatric_hours
+        (start, end) hours of the psychiatric fleet (end exclusive, may wrap
+        past midnight); None for round the clock.
+    source
+        What to call ``shifts`` in messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(stations, 168)`` int64.
+
+    Raises
+    ------
+    ParameterError
+        A station that does not exist (with the closest name), a wrong number
+        of hours, or an impossible count: not a whole number, negative, or
+        more units on duty than the station has.
+    """
+    names = stations["name"].astype(str).tolist()
+    units = stations["units"].to_numpy(dtype=np.int64)
+    table = np.repeat(units[:, None], 168, axis=1)
+    if psychiatric_hours is not None:
+        table[(stations["fleet"] == "psychiatric").to_numpy()] *= _hours_mask(psychiatric_hours)
+    problems: list[str] = []
+    for key, values in (shifts or {}).items():
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(f"{source}: {key!r} is not a station{hint}")
+            continue
+        row = names.index(key)
+        problems += _shift_problems(values, int(units[row]), f"{source}[{key!r}]")
+        if not problems:
+            arr = np.asarray(values, dtype=float).astype(np.int64)
+            table[row] = np.tile(arr, 7) if len(arr) == 24 else arr
+    if problems:
+        raise ParameterError("\n".join(problems[:10]))
+    return table
+
+
+def _hours_mask(hours: tuple[int, int]) -> np.ndarray:
+    start, end = hours
+    day = np.arange(24)
+    on = (day >= start) & (day < end) if start < end else (day >= start) | (day < end)
+    return np.tile(on.astype(np.int64), 7)
+
+
+def _shift_problems(values: Any, units: int, label: str) -> list[str]:
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return [f"{label}: give 24 or 168 whole numbers of units on duty"]
+    if arr.ndim != 1 or len(arr) not in (24, 168):
+        return [f"{label}: give 24 values (hours of a day) or 168 (hours of a week, Monday first)"]
+    bad = ~np.isfinite(arr) | (np.mod(arr, 1) != 0) | (arr < 0)
+    if bad.any():
+        h = int(np.flatnonzero(bad)[0])
+        return [f"{label}: hour {h} has {values[h]!r} units on duty; give whole numbers >= 0"]
+    over = arr > units
+    if over.any():
+        h = int(np.flatnonzero(over)[0])
+        return [
+            f"{label}: hour {h} has {int(arr[h])} units on duty, but the station has only "
+            f"{units}; impossible shift"
+        ]
+    return []
+
+
+def build_model(
+    stations: pd.DataFrame,
+    points: pd.DataFrame,
+    hospitals: Sequence[str] | pd.DataFrame,
+    times: SimulationTimes,
+    *,
+    settings: SimulationSettings,
+    shifts: Mapping[str, Sequence[int]] | None = None,
+    population: float | None = None,
+) -> SimulationModel:
+    """Check the system and put it in the form every replication reads.
+
+    Parameters
+    ----------
+    stations
+        ``name``, ``fleet`` (``ambulance`` or ``psychiatric``), ``units``,
+        optionally ``region_code`` and ``municipality_code`` (needed with
+        ``mutual_aid=False``; used for "served from another area").
+    points
+        One row per point in the order of ``times``: ``weight`` (people, or
+        calls), optionally ``demand_id``, ``region_code`` and
+        ``municipality_code``.
+    hospitals
+        Hospital names (or a frame with ``name``) in the order of ``times``.
+    times
+        From :func:`precompute_times`.
+    settings
+        Uses ``psychiatric_hours``, ``mutual_aid`` and the transport
+        probabilities.
+    shifts
+        See :func:`shift_table`.
+    population
+        People the points stand for (for expected cardiac-arrest survivors
+        and ``calls_per_1000``); default the sum of ``weight``.
+
+    Raises
+    ------
+    ParameterError, DataError
+        Mismatched sizes, an unknown fleet, impossible shifts, no ambulance,
+        no hospital while calls may be transported, no hospital reachable, or
+        ``mutual_aid=False`` without regions.
+    """
+    st = _station_frame(stations)
+    pts = _point_frame(points)
+    names = tuple(
+        hospitals["name"].astype(str)
+        if isinstance(hospitals, pd.DataFrame)
+        else map(str, hospitals)
+    )
+    _check_sizes(times, st, pts, names)
+    table = shift_table(st, shifts, psychiatric_hours=settings.psychiatric_hours)
+    if not settings.mutual_aid:
+        _require_regions(st, pts)
+    never = [n for n, row in zip(st["name"], table, strict=True) if not row.any()]
+    warnings = [f"stations never on duty in the shifts: {', '.join(never[:5])}"] if never else []
+    hospital, transport_warnings = _nearest_hospitals(times, pts, settings)
+    warnings += transport_warnings
+    pts["hospital"] = hospital
+    serve = _serve_times(times, st, pts, settings)
+    pts["servable"] = np.isfinite(serve[(st["fleet"] == "ambulance").to_numpy()]).any(axis=0)
+    lost = int((~pts["servable"]).sum())
+    if lost:
+        warnings.append(
+            f"{lost} of {len(pts)} points can be reached by no ambulance that could also get "
+            "home (no road, another road part, or beyond every station); their calls are "
+            "logged as unreachable"
+        )
+    for w in warnings:
+        logger.warning(w)
+    return SimulationModel(
+        stations=st,
+        shifts=table,
+        points=pts,
+        hospitals=names,
+        times=times,
+        serve_times=serve,
+        population=float(pts["weight"].sum()) if population is None else float(population),
+        warnings=tuple(warnings),
+    )
+
+
+def _check_sizes(
+    times: SimulationTimes, st: pd.DataFrame, pts: pd.DataFrame, names: tuple[str, ...]
+) -> None:
+    s, d = times.station_to_point.shape
+    if (s, d, len(names)) != (len(st), len(pts), times.hospital_to_point.shape[0]):
+        raise ParameterError(
+            f"times are for {s} stations, {d} points and {times.hospital_to_point.shape[0]} "
+            f"hospitals; got {len(st)}, {len(pts)} and {len(names)}"
+        )
+    if not (st["fleet"] == "ambulance").any():
+        raise DataError("stations: no ambulance station; a simulation needs ambulances")
+
+
+def _station_frame(stations: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in ("name", "fleet", "units") if c not in stations.columns]
+    if missing:
+        raise ParameterError(f"stations: no {', '.join(missing)} column")
+    fleet = stations["fleet"].astype(str)
+    unknown = sorted(set(fleet) - set(_FLEETS))
+    if unknown:
+        raise ParameterError(
+            f"stations: unknown fleet {unknown[0]!r}; use ambulance or psychiatric"
+        )
+    units = pd.to_numeric(stations["units"], errors="coerce").to_numpy(dtype=float)
+    if not (np.isfinite(units).all() and (units >= 1).all() and (np.mod(units, 1) == 0).all()):
+        raise ParameterError("stations: units must be whole numbers >= 1")
+    out = pd.DataFrame(
+        {
+            "name": stations["name"].astype(str).to_numpy(),
+            "fleet": fleet.to_numpy(),
+            "units": units.astype(np.int64),
+        }
+    )
+    for col in ("region_code", "municipality_code"):
+        out[col] = stations[col].to_numpy(dtype=object) if col in stations else None
+    return out
+
+
+def _point_frame(points: pd.DataFrame) -> pd.DataFrame:
+    if "weight" not in points.columns:
+        raise ParameterError("points: no weight column")
+    weight = pd.to_numeric(points["weight"], errors="coerce").to_numpy(dtype=float)
+    if not (np.isfinite(weight).all() and (weight >= 0).all()):
+        raise ParameterError("points: weights must be finite numbers >= 0")
+    ids = points["demand_id"] if "demand_id" in points else pd.Series(np.arange(len(points)))
+    out = pd.DataFrame({"point_id": ids.astype(str).to_numpy(), "weight": weight})
+    for col in ("region_code", "municipality_code"):
+        out[col] = points[col].to_numpy(dtype=object) if col in points else None
+    return out
+
+
+def _require_regions(stations: pd.DataFrame, points: pd.DataFrame) -> None:
+    if stations["region_code"].isna().any() or points["region_code"].isna().all():
+        raise ParameterError(
+            "mutual_aid = false needs the region of every station and point (region_code)"
+        )
+    own = set(stations.loc[stations["fleet"] == "ambulance", "region_code"])
+    orphans = sorted(set(points["region_code"].dropna()) - own)
+    if orphans:
+        raise DataError(
+            f"mutual_aid = false, but region(s) {', '.join(map(str, orphans))} have demand and "
+            "no ambulance station of their own: their calls could never be served"
+        )
+
+
+def _nearest_hospitals(
+    times: SimulationTimes, points: pd.DataFrame, settings: SimulationSettings
+) -> tuple[np.ndarray, list[str]]:
+    """Row of each point's nearest reachable hospital (-1 if none), and warnings."""
+    transports = max(settings.transport_probability) > 0 or (
+        settings.psychiatric_transport_probability > 0 and settings.psychiatric_share > 0
+    )
+    d = len(points)
+    if times.point_to_hospital.shape[1] == 0:
+        if transports:
+            raise DataError(
+                "no hospital with an emergency department: give hospitals (OSM amenity=hospital "
+                "with emergency=yes, or a file), or set the transport probabilities to 0"
+            )
+        return np.full(d, -1, dtype=np.int64), []
+    best = np.argmin(times.point_to_hospital, axis=1)
+    reach = np.isfinite(times.point_to_hospital[np.arange(d), best])
+    hospital = np.where(reach, best, -1).astype(np.int64)
+    weighted = points["weight"].to_numpy() > 0
+    if transports and not reach[weighted].any():
+        raise DataError(
+            "no hospital can be reached by road from any demand point: check that the "
+            "hospitals lie on the road network of the region"
+        )
+    warnings = []
+    cut = int((~reach & weighted).sum())
+    if transports and cut:
+        warnings.append(
+            f"{cut} demand points reach no hospital by road; their patients are treated on scene "
+            "(never transported)"
+        )
+    return hospital, warnings
+
+
+def _serve_times(
+    times: SimulationTimes,
+    stations: pd.DataFrame,
+    points: pd.DataFrame,
+    settings: SimulationSettings,
+) -> np.ndarray:
+    """Station -> point times, ``inf`` where the unit could not get home again."""
+    serve = times.station_to_point.copy()
+    home = np.isfinite(times.point_to_station.T)
+    hospital = points["hospital"].to_numpy()
+    has = hospital >= 0
+    if has.any() and len(stations):
+        via = np.ones_like(home)
+        via[:, has] = np.isfinite(times.hospital_to_station[hospital[has]].T)
+        home &= via
+    serve[~home] = np.inf
+    return serve
