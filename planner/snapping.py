@@ -9,6 +9,13 @@ is two-way); it arrives the same way. Partial-edge times are the edge's
 ``travel_time`` (s) times the fraction of its length (uniform speed along an
 edge).
 
+A point whose snapped position is a road node, or lies within
+:data:`planner.constants.SNAP_NODE_TOLERANCE_M` (1 cm) of one, is joined to
+the node itself: it leaves by every road out of the junction and is reached
+by every road into it, exactly as the node (rather than only along the one
+edge the nearest-edge search returned, which at a one-way road would allow
+a single direction).
+
 Points farther than ``max_distance_m`` from any road are reported with status
 ``far_from_road`` and get no road access (their travel times are ``inf``);
 they are never dropped. Points whose nearest road lies in a strongly
@@ -25,6 +32,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
 from planner import constants
@@ -57,6 +65,13 @@ class SnappedPoints:
         The edge the point lies on (node ids and key).
     fraction
         Position along the edge from ``edge_u`` (0) to ``edge_v`` (1).
+    node
+        The road node the point is joined to, ``-1`` if none: its snapped
+        position lies within :data:`planner.constants.SNAP_NODE_TOLERANCE_M`
+        of that node (a junction or a road's end). Such a point departs and
+        arrives through the node itself, by every road at it; its edge is
+        then one of the node's edges, with ``fraction`` 0 or 1, and its
+        snapped position is the node's.
     forward_s, backward_s
         Full travel time of the edge u -> v, and of its twin v -> u (``inf``
         on a one-way road), s.
@@ -88,6 +103,7 @@ class SnappedPoints:
     edge_v: np.ndarray
     edge_key: np.ndarray
     fraction: np.ndarray
+    node: np.ndarray
     forward_s: np.ndarray
     backward_s: np.ndarray
     depart_node: np.ndarray
@@ -119,6 +135,7 @@ class SnappedPoints:
                 "edge_v": self.edge_v,
                 "edge_key": self.edge_key,
                 "fraction": self.fraction,
+                "node": self.node,
                 "snap_x": self.snap_x,
                 "snap_y": self.snap_y,
                 "component": self.component,
@@ -203,6 +220,75 @@ def _reverse_edges(edges: gpd.GeoDataFrame) -> np.ndarray:
     return out
 
 
+def _join_nodes(
+    edges: gpd.GeoDataFrame, row: np.ndarray, frac: np.ndarray, sxy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Join points whose snapped position lies at a road node to that node.
+
+    A snapped position within :data:`planner.constants.SNAP_NODE_TOLERANCE_M`
+    of an end of its own edge takes that end (the nearer one). Otherwise a
+    node of any other edge within the tolerance (a road that passes over a
+    junction without meeting it, so that the nearest-edge search returned
+    the other road) takes the point, on the first edge leaving that node
+    (or, for a node with only roads in, arriving at it).
+
+    Parameters
+    ----------
+    edges
+        :func:`edge_frame` of the network.
+    row, frac, sxy
+        Each point's nearest edge (row of ``edges``), position along it
+        (0-1) and snapped coordinates ``(n, 2)`` (m, the network's CRS).
+
+    Returns
+    -------
+    node, row, frac, sxy
+        The node each point is joined to (``-1`` if none), and the edge,
+        fraction and snapped coordinates updated for the joined points.
+    """
+    tol = constants.SNAP_NODE_TOLERANCE_M
+    lines = edges.geometry.to_numpy()
+    u_all, v_all = edges["u"].to_numpy(), edges["v"].to_numpy()
+    first = shapely.get_coordinates(shapely.get_point(lines[row], 0))
+    last = shapely.get_coordinates(shapely.get_point(lines[row], -1))
+    d_u = np.hypot(*(sxy - first).T)
+    d_v = np.hypot(*(sxy - last).T)
+    at_v = (d_v <= tol) & (d_v < d_u)
+    at_u = (d_u <= tol) & ~at_v
+    node = np.where(at_u, u_all[row], np.where(at_v, v_all[row], -1))
+    rest = np.flatnonzero(node < 0)
+    if len(rest):
+        ends = np.concatenate([u_all, v_all])
+        ids, pos = np.unique(ends, return_index=True)
+        end_xy = np.concatenate(
+            [
+                shapely.get_coordinates(shapely.get_point(lines, 0)),
+                shapely.get_coordinates(shapely.get_point(lines, -1)),
+            ]
+        )[pos]
+        gap, k = cKDTree(end_xy).query(sxy[rest], distance_upper_bound=tol)
+        hit = np.isfinite(gap)
+        node[rest[hit]] = ids[k[hit]]
+        other = rest[hit]
+        row = row.copy()
+        row[other] = _node_edge(u_all, node[other], fallback=_node_edge(v_all, node[other]))
+    joined = node >= 0
+    at_head = joined & (u_all[row] != node)  # else the node is the edge's tail (or a loop's)
+    frac = np.where(at_head, 1.0, np.where(joined, 0.0, frac))
+    ends = shapely.get_point(lines[row], np.where(at_head, -1, 0))
+    sxy = np.where(joined[:, None], shapely.get_coordinates(ends), sxy)
+    return node, row, frac, sxy
+
+
+def _node_edge(ends: np.ndarray, nodes: np.ndarray, fallback: np.ndarray | None = None) -> np.ndarray:
+    """The first edge row whose end (``ends``: every edge's u, or v) is each node; else ``fallback``."""
+    order = np.argsort(ends, kind="stable")
+    pos = np.clip(np.searchsorted(ends[order], nodes), 0, len(ends) - 1)
+    found = ends[order][pos] == nodes
+    out = order[pos]
+    return out if fallback is None else np.where(found, out, fallback)
+
+
 def snap_points(
     graph: nx.MultiDiGraph,
     points: gpd.GeoDataFrame | gpd.GeoSeries,
@@ -254,7 +340,11 @@ def snap_points(
     row, dist = row[order], dist[order]
     lines = edges.geometry.to_numpy()[row]
     frac = shapely.line_locate_point(lines, pts, normalized=True)
-    snapped = shapely.line_interpolate_point(lines, frac, normalized=True)
+    sxy = shapely.get_coordinates(shapely.line_interpolate_point(lines, frac, normalized=True))
+    xy = shapely.get_coordinates(pts)
+    node, row, frac, sxy = _join_nodes(edges, row, frac, sxy)
+    joined = node >= 0
+    dist = np.where(joined, np.hypot(xy[:, 0] - sxy[:, 0], xy[:, 1] - sxy[:, 1]), dist)
 
     twin = edges["twin"].to_numpy()[row]
     u = edges["u"].to_numpy()[row]
@@ -270,8 +360,12 @@ def snap_points(
         depart_s = np.column_stack([(1 - frac) * tt_f, np.where(twin >= 0, frac * tt_b, np.inf)])
         arrive_node = np.column_stack([u, np.where(twin >= 0, v, -1)])
         arrive_s = np.column_stack([frac * tt_f, np.where(twin >= 0, (1 - frac) * tt_b, np.inf)])
+    # a point at a node leaves by, and is reached through, every road at the node
+    depart_node[joined] = arrive_node[joined] = np.column_stack([node, np.full(n, -1)])[joined]
+    depart_s[joined] = arrive_s[joined] = np.column_stack([np.zeros(n), np.full(n, np.inf)])[joined]
     depart_s = depart_s + access[:, None]
     arrive_s = arrive_s + access[:, None]
+    node[far] = -1
     depart_node[far] = -1
     arrive_node[far] = -1
     depart_s[far] = np.inf
@@ -290,11 +384,11 @@ def snap_points(
             np.array([comp[a] for a in u], dtype=np.int64),
             np.array([comp[b] for b in v], dtype=np.int64),
         )
+        at = np.flatnonzero(node >= 0)
+        component[at] = [comp[a] for a in node[at]]
     else:
         component = np.zeros(n, dtype=np.int64)
     status = np.where(far, STATUS_FAR, np.where(component > 0, STATUS_MINOR, STATUS_OK))
-    xy = shapely.get_coordinates(pts)
-    sxy = shapely.get_coordinates(snapped)
     return SnappedPoints(
         labels=geoms.index.to_numpy(),
         x=xy[:, 0],
@@ -307,6 +401,7 @@ def snap_points(
         edge_v=v,
         edge_key=edges["key"].to_numpy()[row],
         fraction=frac,
+        node=node,
         forward_s=tt_f,
         backward_s=tt_b,
         depart_node=depart_node,
