@@ -55,6 +55,8 @@ DRIVE_FILTER: tuple[tuple[str, str, bool], ...] = (
 EDGE_TAGS = (
     "highway",
     "maxspeed",
+    "maxspeed:forward",
+    "maxspeed:backward",
     "oneway",
     "junction",
     "name",

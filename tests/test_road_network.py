@@ -655,6 +655,51 @@ def test_hand_file_without_ferries(hand_osm: Path) -> None:
     assert edge_counter(raw) == edge_counter(g)
 
 
+#: A two-way primary 1-2 with a limit per direction, a oneway=-1 secondary
+#: 2-3 (drawn 2 -> 3, driven 3 -> 2), a one-way tertiary 3-4 with a list
+#: "70,50", and a two-way residential 4-5 whose forward tag is unusable.
+DIRECTION_NODES = {1: (18.000, 59.000), 2: (18.004, 59.000), 3: (18.008, 59.001),
+                   4: (18.012, 59.001), 5: (18.016, 59.000)}  # fmt: skip
+DIRECTION_WAYS: list[tuple[int, list[int], dict[str, str]]] = [
+    (201, [1, 2], {"highway": "primary", "maxspeed": "70", "maxspeed:forward": "50",
+                   "maxspeed:backward": "30"}),
+    (202, [2, 3], {"highway": "secondary", "oneway": "-1", "maxspeed:forward": "90",
+                   "maxspeed:backward": "40"}),
+    (203, [3, 4], {"highway": "tertiary", "oneway": "yes", "maxspeed": "70,50",
+                   "maxspeed:backward": "20"}),
+    (204, [4, 5], {"highway": "residential", "maxspeed": "60", "maxspeed:forward": "none"}),
+]  # fmt: skip
+
+
+def test_direction_specific_speed_limits(tmp_path: Path) -> None:
+    """Each directed edge drives at its own direction's limit × 1.15, by hand.
+
+    1 -> 2 along the way: maxspeed:forward 50; 2 -> 1 against it:
+    maxspeed:backward 30. The oneway=-1 way is driven against its drawing,
+    so maxspeed:backward 40 holds (its forward 90 has no edge). The one-way
+    "70,50" is the list 70 and 50: 50. On 4-5 the forward tag "none" is
+    unusable, so both directions take maxspeed 60.
+    """
+    path = write_osm_xml(tmp_path / "directions.osm", DIRECTION_NODES, DIRECTION_WAYS)
+    net = build_network(path, settings=NetworkSettings(simplify=False))
+    g = net.graph
+    limits = {(1, 2): 50, (2, 1): 30, (3, 2): 40, (3, 4): 50, (4, 5): 60, (5, 4): 60}
+    assert edge_counter(g) == Counter(list(limits))
+    for (u, v), limit in limits.items():
+        (d,) = g.get_edge_data(u, v).values()
+        length = haversine_m(*DIRECTION_NODES[u], *DIRECTION_NODES[v])
+        assert d["length"] == pytest.approx(length, rel=1e-9)
+        assert d["speed_kph"] == pytest.approx(limit * 1.15, rel=1e-12)
+        assert d["travel_time"] == pytest.approx(length / (limit * 1.15 / 3.6), rel=1e-9)
+    # the simplified network keeps the directions' times (3 -> 2 -> 1, and 1 -> 2)
+    simple = build_network(path).graph
+    t31 = nx.shortest_path_length(simple, 3, 1, weight="travel_time")
+    seg = {e: haversine_m(*DIRECTION_NODES[e[0]], *DIRECTION_NODES[e[1]]) for e in limits}
+    assert t31 == pytest.approx(seg[(3, 2)] / (46 / 3.6) + seg[(2, 1)] / (34.5 / 3.6))
+    t12 = nx.shortest_path_length(simple, 1, 2, weight="travel_time")
+    assert t12 == pytest.approx(seg[(1, 2)] / (57.5 / 3.6))
+
+
 # ---------------------------------------------------------------------------
 # 6. Cache
 # ---------------------------------------------------------------------------
