@@ -57,7 +57,8 @@ __all__ = [
     "IsochroneSettings",
     "catchment_isochrones",
     "catchment_isochrones_from_nearest",
-    "demand_inside",
+    "demand_in_polygon",
+    "demand_within",
     "fleet_isochrones",
     "fleet_isochrones_from_nearest",
     "origin_edge_samples",
@@ -809,13 +810,18 @@ def origin_edge_samples(
     return _origin_samples(origins, graph, spacing_m=spacing_m)
 
 
-def demand_inside(bands: gpd.GeoDataFrame, demand: gpd.GeoDataFrame) -> pd.Series:
+def demand_in_polygon(bands: gpd.GeoDataFrame, demand: gpd.GeoDataFrame) -> pd.Series:
     """Total demand ``weight`` of the points lying inside each band polygon.
+
+    A geometric count: a point inside a polygon may still be unreachable, or
+    slower than the band, by the network (an island, the far side of a
+    river, a point far from its road). The coverage tables and
+    :func:`demand_within` count demand by its own response time instead.
 
     Parameters
     ----------
     bands
-        Isochrone polygons (EPSG:3006).
+        Isochrone polygons (any projected CRS).
     demand
         Demand points with a ``weight`` column (any CRS).
 
@@ -830,3 +836,63 @@ def demand_inside(bands: gpd.GeoDataFrame, demand: gpd.GeoDataFrame) -> pd.Serie
     joined = gpd.sjoin(points, bands[["geometry"]], predicate="within", how="inner")
     sums = joined.groupby("index_right")["weight"].sum()
     return sums.reindex(bands.index, fill_value=0.0).astype(float)
+
+
+def demand_within(
+    bands: pd.DataFrame,
+    time_s: np.ndarray,
+    weight: np.ndarray,
+    *,
+    names: Sequence[str] | None = None,
+    nearest: np.ndarray | None = None,
+) -> pd.Series:
+    """Weight of the demand reached within each band by its own network time.
+
+    The count the coverage tables use (``share_within_<T>_min`` × demand):
+    a point counts in a band of T minutes when its time is at most
+    ``T × 60`` s, whether or not it lies inside the polygon.
+
+    Parameters
+    ----------
+    bands
+        Isochrone rows with ``band_min`` (minutes) and, for station bands
+        and catchments, ``station``.
+    time_s
+        The demand's times in the bands' measure (response times, or drive
+        times for drive-time bands), s, ``inf`` where unreachable: ``(n,)``
+        from the fleet (each point's nearest station), for fleet bands and
+        catchments; or ``(n_stations, n)`` from each station (rows in
+        ``names`` order), for station bands.
+    weight
+        ``(n,)`` demand weight of each point.
+    names
+        Station names: the rows of a 2-D ``time_s``, and the values of
+        ``nearest``.
+    nearest
+        ``(n,)`` row in ``names`` of each point's nearest station (``-1``
+        if none): catchments, where a station's band counts only its own
+        points.
+
+    Returns
+    -------
+    pandas.Series
+        Weight within each row of ``bands`` (same index).
+    """
+    times = np.asarray(time_s, dtype=float)
+    w = np.asarray(weight, dtype=float)
+    if times.shape[-1] != len(w) or times.ndim not in (1, 2):
+        raise ParameterError("time_s: one time (s) per demand point, per station or for all")
+    rows = {name: j for j, name in enumerate(names or [])}
+    if (times.ndim == 2 or nearest is not None) and "station" not in bands.columns:
+        raise ParameterError("bands: a 'station' column is needed for per-station counts")
+    if times.ndim == 2 and times.shape[0] != len(rows):
+        raise ParameterError("names: one name per row of time_s is needed")
+    station = bands["station"] if "station" in bands.columns else pd.Series(None, bands.index)
+    out = []
+    for name, band_min in zip(station, bands["band_min"], strict=True):
+        t = times if times.ndim == 1 else times[rows[name]]
+        mine = t <= float(band_min) * 60.0  # as planner.coverage.summarise
+        if nearest is not None:
+            mine &= np.asarray(nearest) == rows[name]
+        out.append(float(w[mine].sum()))
+    return pd.Series(out, index=bands.index, dtype=float)

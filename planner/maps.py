@@ -102,8 +102,9 @@ class MapLayers:
         or another fleet) and optionally ``units``.
     isochrones, isochrones_after
         Fleet bands before and after new sites: polygons with ``band_min``,
-        and optionally ``area_km2`` and ``demand_inside`` (nested bands are
-        drawn as rings).
+        and optionally ``area_km2`` and ``demand_within`` (the demand whose
+        own response time is within the band, as in the coverage tables;
+        nested bands are drawn as rings).
     road_nodes, road_nodes_after
         Points with ``response_min`` (not finite where unreachable): the
         response-time surface before and after.
@@ -720,7 +721,7 @@ def _add_isochrones(
             "within": [f"{b:g} min" for b in band],
             "band_min": band,
             "area_km2": rings.get("area_km2", np.nan),
-            "demand_inside": rings.get("demand_inside", np.nan),
+            "demand_within": rings.get("demand_within", np.nan),
             "colour": colours[np.clip(_classify(band, limits), 0, len(limits))],
         },
         index=rings.index,
@@ -736,7 +737,7 @@ def _add_isochrones(
         tooltip={
             "within": "Reached within",
             "area_km2": "Area within, km²",
-            "demand_inside": "Demand within",
+            "demand_within": "Demand within",
         },
     )
 

@@ -44,7 +44,8 @@ from planner.isochrones import (
     IsochroneSettings,
     catchment_isochrones,
     catchment_isochrones_from_nearest,
-    demand_inside,
+    demand_in_polygon,
+    demand_within,
     fleet_isochrones,
     fleet_isochrones_from_nearest,
     origin_edge_samples,
@@ -297,9 +298,12 @@ class CoverageResult:
         ``worst_municipalities`` and ``worst_places`` (see
         :mod:`planner.coverage` for the columns).
     fleet_bands, station_bands, catchments
-        Isochrone polygons with ``band_min``, ``area_km2`` and
-        ``demand_inside`` (the weight of the demand points inside the
-        polygon); ``None`` when not drawn.
+        Isochrone polygons with ``band_min``, ``area_km2``,
+        ``demand_within`` (the weight of the demand whose own response time
+        is within the band, the count of the coverage tables: from the
+        fleet, from that station, or in that station's catchment) and
+        ``demand_in_polygon`` (the weight of the demand points inside the
+        polygon, reachable or not); ``None`` when not drawn.
     metadata
         Inputs, parameters and versions for the exports.
     """
@@ -409,6 +413,40 @@ def _isochrone_layers(
         origin_samples=own, progress=progress,
     )  # fmt: skip
     return fleet, per_station, catchments
+
+
+def _count_demand(
+    fleet: gpd.GeoDataFrame,
+    per_station: gpd.GeoDataFrame,
+    catchments: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    to_demand: np.ndarray,
+    names: list[str],
+    settings: IsochroneSettings,
+    turnout_s: float,
+) -> None:
+    """Add ``demand_within`` (by the demand's own times) and ``demand_in_polygon`` to the bands.
+
+    ``demand_within`` is the count the coverage tables use: fleet bands, the
+    demand whose response time is within the band; station bands, whose time
+    from that station is (``to_demand``: drive times, s, the station's own
+    region only without mutual aid); catchments, whose nearest station is
+    that one and whose time is within the band. Drive-time bands
+    (``include_turnout`` false) compare drive times.
+    """
+    column = "response_s" if settings.include_turnout else "drive_s"
+    own = demand[column].to_numpy(dtype=float)
+    per = to_demand + turnout_s if settings.include_turnout else to_demand
+    weight = demand["weight"].to_numpy(dtype=float)
+    row = pd.Series(np.arange(len(names)), index=names)
+    nearest = row.reindex(demand["nearest_station"]).fillna(-1).to_numpy(dtype=np.int64)
+    for frame, times, owner in (
+        (fleet, own, None),
+        (per_station, per, None),
+        (catchments, own, nearest),
+    ):
+        frame["demand_within"] = demand_within(frame, times, weight, names=names, nearest=owner)
+        frame["demand_in_polygon"] = demand_in_polygon(frame, demand).to_numpy()
 
 
 def _blocks_when_large(n_stations: int, n_nodes: int) -> InProcessExecutor | None:
@@ -876,8 +914,9 @@ def run_coverage(
             fleet_bands, station_bands, catchments = _isochrone_layers(
                 network, edges, ttg, st_snap, node_times, names, iso, progress
             )
-        for frame in (fleet_bands, station_bands, catchments):
-            frame["demand_inside"] = demand_inside(frame, demand_out).to_numpy()
+        _count_demand(
+            fleet_bands, station_bands, catchments, demand_out, to_demand, names, iso, turnout
+        )
     metadata = export_metadata(
         **network.metadata(),
         fleet=fleet or "all",

@@ -8,6 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from shapely.ops import substring
@@ -17,7 +18,8 @@ from planner.errors import ParameterError
 from planner.isochrones import (
     IsochroneSettings,
     catchment_isochrones,
-    demand_inside,
+    demand_in_polygon,
+    demand_within,
     fleet_isochrones,
     origin_edge_samples,
     sample_edges,
@@ -180,17 +182,37 @@ def test_holes_are_kept() -> None:
         assert band.area == pytest.approx(exact, rel=rel)
 
 
-def test_demand_inside_by_hand(case: dict) -> None:
+def test_demand_in_polygon_by_hand(case: dict) -> None:
     fleet = case["fleet"]
     big = fleet.iloc[-1].geometry
     inner = big.representative_point()
     demand = gpd.GeoDataFrame(
         {"weight": [5.0, 7.0]},
         geometry=[inner, shapely.Point(inner.x + 1e6, inner.y)],
-        crs="EPSG:3006",
+        crs=fleet.crs,
     )
-    inside = demand_inside(fleet, demand)
+    inside = demand_in_polygon(fleet, demand)
     assert inside.iloc[-1] == 5.0
+
+
+def test_demand_within_by_hand() -> None:
+    """Counts by each point's own time (s) against bands of 10 and 20 min, by hand."""
+    weight = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    fleet_s = np.array([300.0, 600.0, 601.0, 1200.0, np.inf])  # nearest station's time
+    bands = pd.DataFrame({"band_min": [10.0, 20.0]})
+    assert demand_within(bands, fleet_s, weight).tolist() == [3.0, 15.0]
+    # per station: A reaches points 0-2, B points 2-4 (point 4 never)
+    per = np.array([[300.0, 600.0, 700.0, np.inf, np.inf], [900.0, 1300.0, 601.0, 1200.0, np.inf]])
+    rows = pd.DataFrame({"station": ["A", "A", "B", "B"], "band_min": [10.0, 20.0, 10.0, 20.0]})
+    assert demand_within(rows, per, weight, names=["A", "B"]).tolist() == [3.0, 7.0, 0.0, 13.0]
+    # catchments: nearest A for 0, 1; B for 2, 3; none for 4
+    nearest = np.array([0, 0, 1, 1, -1])
+    got = demand_within(rows, fleet_s, weight, names=["A", "B"], nearest=nearest)
+    assert got.tolist() == [3.0, 3.0, 0.0, 12.0]
+    with pytest.raises(ParameterError, match=r"'station' column is needed"):
+        demand_within(bands, per, weight, names=["A", "B"])
+    with pytest.raises(ParameterError, match=r"one time \(s\) per demand point"):
+        demand_within(bands, fleet_s[:3], weight)
 
 
 def test_bad_settings(tmp_path: Path) -> None:

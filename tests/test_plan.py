@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -119,6 +120,59 @@ def test_after_state_adds_the_proposed_units(two_runs: dict) -> None:
     w = after["weight"].to_numpy(float)
     share = w[a <= 600.0].sum() / w.sum()
     assert total["share_within_10_min"].iloc[0] == pytest.approx(share, rel=1e-12)
+
+
+def test_people_within_agree_in_map_report_and_tables(
+    two_runs: dict, andorra_scenario_dir: Path
+) -> None:
+    """One number for "people within T": the isochrone layers, the map, the report and the tables.
+
+    Recomputed from the demand's own response times (the demand layer):
+    the weight with a response time of at most T. The fleet bands and the
+    map's band popups carry it, the total table's share is it over all
+    demand, the report prints that share, and the catchments split it by
+    nearest station as the station table does. (The old polygon count, now
+    ``demand_in_polygon``, was 7.2 % above it for 10 min before.)
+    """
+    from planner.report import format_share
+
+    out: Path = two_runs["out"]
+    html = (andorra_scenario_dir / "maps" / "andorra.html").read_text(encoding="utf-8")
+    popups = [
+        json.loads(p)
+        for p in re.findall(r'"properties": (\{[^{}]*"demand_within"[^{}]*\})', html)
+    ]
+    report = (out / "report.html").read_text(encoding="utf-8")
+    in_map = []
+    for folder in (out, out / "after"):
+        demand = gpd.read_file(folder / "coverage.gpkg", layer="demand")
+        w = demand["weight"].to_numpy(float)
+        t = demand["response_s"].to_numpy(float)
+        fleet = gpd.read_file(folder / "coverage.gpkg", layer="isochrones")
+        total = pd.read_csv(folder / "coverage_total.csv").iloc[0]
+        catchments = gpd.read_file(folder / "coverage.gpkg", layer="catchments")
+        by_station = pd.read_csv(folder / "coverage_station.csv").set_index("station")
+        for band in fleet.itertuples():
+            within = w[t <= band.band_min * 60].sum()
+            assert band.demand_within == within
+            share = total[f"share_within_{band.band_min:g}_min"]
+            assert share * total["demand"] == pytest.approx(within, rel=1e-12)
+            assert f"<td>{format_share(within / w.sum())}</td>" in report
+            in_map.append((band.band_min, within))
+            mine = catchments[catchments["band_min"] == band.band_min].set_index("station")
+            for station, row in mine.iterrows():
+                own = (demand["nearest_station"] == station).to_numpy()
+                assert row["demand_within"] == w[own & (t <= band.band_min * 60)].sum()
+                table = by_station.loc[station]
+                column = f"share_within_{band.band_min:g}_min"
+                assert table[column] * table["demand"] == pytest.approx(
+                    row["demand_within"], rel=1e-12
+                )
+        assert (fleet["demand_in_polygon"] != fleet["demand_within"]).any()
+    assert sorted((p["band_min"], p["demand_within"]) for p in popups) == sorted(in_map)
+    # the popups show that property as "Demand within"
+    assert html.count('let fields = ["within", "area_km2", "demand_within"];') == 2
+    assert html.count('"Demand within"]') == 2
 
 
 def test_rerun_uses_the_cache_and_gives_identical_tables(two_runs: dict) -> None:
