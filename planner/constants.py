@@ -12,8 +12,15 @@ from types import MappingProxyType
 # --------------------------------------------------------------------------
 # Coordinate reference systems
 # --------------------------------------------------------------------------
-#: SWEREF 99 TM, the Swedish national projected CRS; all metric work happens here.
+#: SWEREF 99 TM, the Swedish national projected CRS; all metric work on
+#: Swedish data happens here (data elsewhere uses its local UTM zone, see
+#: :mod:`planner.crs`).
 ANALYSIS_CRS = "EPSG:3006"
+#: Where SWEREF 99 TM is used (W, S, E, N), degrees: data whose centre lies
+#: in this box are analysed in EPSG:3006, others in the UTM zone of their
+#: centre. Source: the EPSG registry's area of use of EPSG:3006 ("Sweden -
+#: onshore and offshore").
+ANALYSIS_CRS_EXTENT_LONLAT = (10.03, 54.96, 24.17, 69.07)
 #: WGS 84 longitude/latitude, for web maps, GeoJSON and OSM input.
 WGS84 = "EPSG:4326"
 

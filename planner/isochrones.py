@@ -4,7 +4,9 @@ Areas follow the roads. They are the reachable roads, including the reached
 part of an edge at the limit, widened by a buffer (m); they are not convex
 hulls, and holes stay where no road is reached.
 
-How it is computed (all in EPSG:3006):
+How it is computed (all in the network's metric CRS, EPSG:3006 in Sweden;
+:attr:`planner.road_network.RoadNetwork.crs`), so buffers, cells and
+``area_km2`` are true metres and square kilometres wherever the data lie:
 
 1. Every edge is sampled every ``cell_m / 2`` metres once per network
    (:func:`sample_edges`); each sample knows its edge's tail node and the
@@ -136,7 +138,7 @@ class EdgeSamples:
     Attributes
     ----------
     x, y
-        Sample coordinates, m (EPSG:3006).
+        Sample coordinates, m (in ``crs``).
     road
         The road of each sample.
     frac
@@ -149,6 +151,9 @@ class EdgeSamples:
         one-way road), s.
     start, count
         Per road: index of its first sample and its number of samples.
+    crs
+        The network's metric CRS: that of the samples and of the polygons
+        drawn from them.
     """
 
     x: np.ndarray
@@ -161,6 +166,7 @@ class EdgeSamples:
     backward_s: np.ndarray
     start: np.ndarray
     count: np.ndarray
+    crs: str = constants.ANALYSIS_CRS
 
     def __len__(self) -> int:
         return len(self.x)
@@ -225,7 +231,7 @@ def sample_edges(
     Parameters
     ----------
     graph
-        Projected network (EPSG:3006) with ``travel_time`` (s) on edges.
+        Projected network (its ``graph["crs"]``, metres) with ``travel_time`` (s) on edges.
     ttg
         Its travel-time graph (fixes the node order).
     spacing_m
@@ -261,6 +267,7 @@ def sample_edges(
         backward_s=np.where(has_twin, travel[np.where(has_twin, twin[rows], 0)], np.inf),
         start=np.cumsum(counts) - counts,
         count=counts,
+        crs=str(edges.crs or constants.ANALYSIS_CRS),
     )
 
 
@@ -364,7 +371,7 @@ def _ring(coords: list[tuple[float, float]]) -> shapely.LinearRing:
 
 
 def _polygons(values: np.ndarray, mask: np.ndarray, grid: _Grid) -> dict[int, shapely.Geometry]:
-    """Cells of ``mask`` as one MultiPolygon (EPSG:3006) per value of ``values``, holes kept.
+    """Cells of ``mask`` as one MultiPolygon (grid units, m) per value of ``values``, holes kept.
 
     :func:`rasterio.features.shapes` traces each connected group of equal
     cells once, so the parts of one value are disjoint. Only the bounding
@@ -420,8 +427,8 @@ def _bands(
                 yield k, j, geom
 
 
-def _frame(rows: list[dict[str, object]]) -> gpd.GeoDataFrame:
-    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=constants.ANALYSIS_CRS)
+def _frame(rows: list[dict[str, object]], crs: str) -> gpd.GeoDataFrame:
+    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
     frame["area_km2"] = frame.geometry.area / 1e6
     return frame
 
@@ -467,7 +474,8 @@ def station_isochrones(
     -------
     geopandas.GeoDataFrame
         One row per station and band: ``station``, ``band_min``,
-        ``drive_budget_s``, ``area_km2`` and a MultiPolygon (EPSG:3006).
+        ``drive_budget_s``, ``area_km2`` (km², measured in the network's
+        metric CRS) and a MultiPolygon (``samples.crs``).
     """
     settings = settings or IsochroneSettings()
     _check_times(node_times, samples, names)
@@ -489,7 +497,7 @@ def station_isochrones(
                     "geometry": found.get(k, shapely.MultiPolygon()),
                 }
             )
-    return _frame(rows)
+    return _frame(rows, samples.crs)
 
 
 def _nearest_rows(node_times: np.ndarray, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -601,6 +609,7 @@ def _fleet_frame(
     t: np.ndarray,
     budgets: np.ndarray,
     settings: IsochroneSettings,
+    crs: str,
 ) -> gpd.GeoDataFrame:
     found = {k: geom for k, _, geom in _bands(x, y, t, budgets=budgets, settings=settings)}
     return _frame(
@@ -611,7 +620,8 @@ def _fleet_frame(
                 "geometry": found.get(k, shapely.MultiPolygon()),
             }
             for k, threshold in enumerate(settings.thresholds_min)
-        ]
+        ],
+        crs,
     )
 
 
@@ -623,6 +633,7 @@ def _catchment_frame(
     names: Sequence[str],
     budgets: np.ndarray,
     settings: IsochroneSettings,
+    crs: str,
 ) -> gpd.GeoDataFrame:
     found = {
         (k, j): geom
@@ -638,7 +649,7 @@ def _catchment_frame(
         for j in range(len(names))
         for k, threshold in enumerate(settings.thresholds_min)
     ]
-    return _frame(rows)
+    return _frame(rows, crs)
 
 
 def fleet_isochrones(
@@ -658,7 +669,7 @@ def fleet_isochrones(
     -------
     geopandas.GeoDataFrame
         One row per band: ``band_min``, ``drive_budget_s``, ``area_km2``,
-        MultiPolygon geometry (EPSG:3006). Equal to
+        MultiPolygon geometry (``samples.crs``). Equal to
         :func:`fleet_isochrones_from_nearest` on the fastest time per node.
     """
     if node_times.ndim != 2:
@@ -702,7 +713,7 @@ def fleet_isochrones_from_nearest(
     -------
     geopandas.GeoDataFrame
         One row per band: ``band_min``, ``drive_budget_s``, ``area_km2``,
-        MultiPolygon geometry (EPSG:3006).
+        MultiPolygon geometry (``samples.crs``).
     """
     settings = settings or IsochroneSettings()
     time, _ = _check_nearest(samples, node_time)
@@ -711,7 +722,7 @@ def fleet_isochrones_from_nearest(
     x, y, t, _ = _with_origin_samples(
         samples.x[index], samples.y[index], t, np.zeros(len(index), np.int64), origin_samples
     )
-    return _fleet_frame(x, y, t, budgets, settings)
+    return _fleet_frame(x, y, t, budgets, settings, samples.crs)
 
 
 def catchment_isochrones(
@@ -730,7 +741,7 @@ def catchment_isochrones(
     -------
     geopandas.GeoDataFrame
         One row per station and band: ``station``, ``band_min``,
-        ``drive_budget_s``, ``area_km2``, MultiPolygon geometry (EPSG:3006).
+        ``drive_budget_s``, ``area_km2``, MultiPolygon geometry (``samples.crs``).
         The catchments of one band do not overlap and together make the
         fleet's band. Equal to :func:`catchment_isochrones_from_nearest` on
         the fastest time and station per node.
@@ -800,7 +811,7 @@ def catchment_isochrones_from_nearest(
         raise ParameterError("origin_samples: one entry per station (name) is needed")
     budgets = settings.budgets_s(turnout_s)
     x, y, t, best = _best_from_nearest(samples, time, origin, origin_samples, float(budgets.max()))
-    return _catchment_frame(x, y, t, best, names, budgets, settings)
+    return _catchment_frame(x, y, t, best, names, budgets, settings, samples.crs)
 
 
 def origin_edge_samples(

@@ -134,7 +134,7 @@ def read_demand(
     assign_areas: bool = True,
     argument: str = "demand type",
 ) -> gpd.GeoDataFrame:
-    """Read one demand layer of any supported type (EPSG:3006), with its areas.
+    """Read one demand layer of any supported type (in its metric CRS), with its areas.
 
     Parameters
     ----------
@@ -232,7 +232,7 @@ def collect_candidates(
     argument: str = "candidates",
     file_argument: str = "a candidates file",
 ) -> gpd.GeoDataFrame:
-    """Candidate sites from the named sources, combined (EPSG:3006).
+    """Candidate sites from the named sources, combined (in the first source's CRS).
 
     Parameters
     ----------
@@ -279,7 +279,7 @@ WORST_PLACES = 20
 
 @dataclass(frozen=True)
 class CoverageResult:
-    """Everything a coverage run produces (EPSG:3006; seconds and minutes).
+    """Everything a coverage run produces (the network's CRS; seconds and minutes).
 
     Attributes
     ----------
@@ -631,7 +631,7 @@ def _coverage_blocks(
         per_station = gpd.GeoDataFrame(
             pd.concat([f for f in bands if f is not None], ignore_index=True),
             geometry="geometry",
-            crs=constants.ANALYSIS_CRS,
+            crs=samples.crs,
         )
         catchments = catchment_isochrones_from_nearest(
             samples, nearest[0], nearest[1], names=names, turnout_s=turnout,
@@ -650,7 +650,7 @@ class NetworkIndex:
     Attributes
     ----------
     edges
-        The edge table (:func:`planner.snapping.edge_frame`, EPSG:3006) that
+        The edge table (:func:`planner.snapping.edge_frame`, the network's CRS) that
         points are snapped to.
     ttg
         The CSR travel-time graph (:func:`planner.travel_times.build_travel_time_graph`).
@@ -685,7 +685,7 @@ def run_isochrones(
     Parameters
     ----------
     network
-        The road network (EPSG:3006).
+        The road network (in its metric CRS, :attr:`RoadNetwork.crs`).
     stations
         The stations (filter them by fleet first).
     settings
@@ -708,7 +708,7 @@ def run_isochrones(
     -------
     fleet, per_station, catchments, stations
         The three isochrone layers (see :mod:`planner.isochrones`) and the
-        stations with their ``snap_status``, all EPSG:3006.
+        stations with their ``snap_status``, all in the network's CRS.
     """
     settings = settings or IsochroneSettings()
     graph = network.graph
@@ -752,7 +752,7 @@ def run_coverage(
     Parameters
     ----------
     network
-        The road network (EPSG:3006).
+        The road network (in its metric CRS, :attr:`RoadNetwork.crs`).
     stations
         Stations (:func:`planner.sites.read_stations`).
     demand
@@ -876,20 +876,26 @@ def run_coverage(
         dm_region = demand["region_code"].astype(object).to_numpy()
         to_demand = np.where(_own_region(st_region[:, None], dm_region[None, :]), to_demand, np.inf)
     nearest = _nearest(to_demand, names, turnout)
-    demand_out = demand.reset_index(drop=True).assign(
-        nearest_station=nearest["nearest_station"].to_numpy(),
-        drive_s=nearest["drive_s"].to_numpy(),
-        response_s=nearest["response_s"].to_numpy(),
-        response_min=nearest["response_min"].to_numpy(),
-        snap_distance_m=dm_snap.snap_distance_m,
-        snap_status=dm_snap.status,
+    demand_out = (
+        demand.reset_index(drop=True)
+        .to_crs(network.crs)
+        .assign(
+            nearest_station=nearest["nearest_station"].to_numpy(),
+            drive_s=nearest["drive_s"].to_numpy(),
+            response_s=nearest["response_s"].to_numpy(),
+            response_min=nearest["response_min"].to_numpy(),
+            snap_distance_m=dm_snap.snap_distance_m,
+            snap_status=dm_snap.status,
+        )
     )
     stations_out = (
-        stations.assign(
+        stations.to_crs(network.crs).assign(
             snap_distance_m=st_snap.snap_distance_m.round(1), snap_status=st_snap.status
         )
         if names
-        else stations.assign(snap_distance_m=pd.Series(dtype=float), snap_status=None)
+        else stations.to_crs(network.crs).assign(
+            snap_distance_m=pd.Series(dtype=float), snap_status=None
+        )
     )
     tables = _coverage_tables(demand_out, coverage)
     if aid is not None:
@@ -902,7 +908,7 @@ def run_coverage(
     road_nodes = gpd.GeoDataFrame(
         nodes.assign(node_id=ttg.node_ids),
         geometry=gpd.points_from_xy(ttg.x, ttg.y),
-        crs=constants.ANALYSIS_CRS,
+        crs=network.crs,
     )
     fleet_bands = station_bands = catchments = None
     if draw_isochrones and names:
@@ -971,7 +977,7 @@ def write_coverage(
     Returns
     -------
     dict
-        Output name -> path. ``coverage.gpkg`` (EPSG:3006) has the layers
+        Output name -> path. ``coverage.gpkg`` (the network's CRS) has the layers
         ``stations``, ``demand``, ``road_nodes``, ``isochrones``,
         ``station_isochrones`` and ``catchments``; ``isochrones.geojson`` holds the fleet bands in
         EPSG:4326 for the web; ``demand.parquet`` is GeoParquet.
@@ -1138,7 +1144,7 @@ class OptimiseResult:
     solution
         The solver's immutable result.
     sites
-        The proposed new sites (EPSG:3006) in the order they were added, with
+        The proposed new sites (the network's CRS) in the order they were added, with
         what each adds (``site_contributions`` columns).
     gain_curve
         Objective and gain for k = 1..add (empty without ``gain_curve``).
@@ -1186,7 +1192,7 @@ def run_optimise(
     Parameters
     ----------
     network
-        The road network (EPSG:3006).
+        The road network (in its metric CRS, :attr:`RoadNetwork.crs`).
     stations
         Existing stations (:func:`planner.sites.read_stations`).
     demand
@@ -1302,8 +1308,8 @@ def run_optimise(
             fleet=settings.fleet,
         ),
         geometry=sites.geometry.to_numpy()[chosen_rows],
-        crs=constants.ANALYSIS_CRS,
-    )
+        crs=sites.crs,
+    ).to_crs(network.crs)
     curve = (
         gain_curve(instance, model, k_max=settings.add, solve=solve, progress=progress)
         if settings.gain_curve
@@ -1474,7 +1480,7 @@ def write_optimise(
     Returns
     -------
     dict
-        Output name -> path: ``sites.gpkg`` (EPSG:3006), ``sites.csv`` (with
+        Output name -> path: ``sites.gpkg`` (the network's CRS), ``sites.csv`` (with
         lon/lat), ``gain_curve.csv``, ``coverage_before_<table>.csv`` and
         ``coverage_after_<table>.csv``, ``unreachable_candidates.csv`` and
         ``optimise.xlsx`` with every table as a sheet.

@@ -1,8 +1,9 @@
 """Points on the road network: snap to the nearest edge, not the nearest node.
 
 A station or a demand point is placed at the closest position on the closest
-drivable edge (a point along the road, found with a shapely STRtree in
-EPSG:3006). The straight leg from the point to the road is driven at
+drivable edge (a point along the road, found with a shapely STRtree in the
+network's metric CRS, :attr:`planner.road_network.RoadNetwork.crs`). The
+straight leg from the point to the road is driven at
 :data:`planner.constants.ACCESS_SPEED_KPH`. From the snapped position the
 vehicle can leave toward the edge's head (and toward its tail when the road
 is two-way); it arrives the same way. Partial-edge times are the edge's
@@ -47,14 +48,14 @@ STATUS_MINOR = "minor_component"
 
 @dataclass(frozen=True)
 class SnappedPoints:
-    """Points placed on a road network (EPSG:3006, metres and seconds).
+    """Points placed on a road network (the network's CRS, metres and seconds).
 
     Attributes
     ----------
     labels
         The input points' index labels.
     x, y
-        Input coordinates, m (EPSG:3006).
+        Input coordinates, m (the network's CRS).
     snap_x, snap_y
         The snapped position on the edge, m.
     snap_distance_m
@@ -146,7 +147,7 @@ class SnappedPoints:
 
 
 def edge_frame(graph: nx.MultiDiGraph, *, progress: bool = False) -> gpd.GeoDataFrame:
-    """Edges with LineString geometry (EPSG:3006), ``travel_time`` (s) and ``length`` (m).
+    """Edges with LineString geometry (the graph's CRS), ``travel_time`` (s) and ``length`` (m).
 
     Straight edges without a stored geometry get one from their end nodes.
     Columns ``u``, ``v``, ``key``, ``length``, ``travel_time`` and ``twin``:
@@ -280,8 +281,10 @@ def _join_nodes(
     return node, row, frac, sxy
 
 
-def _node_edge(ends: np.ndarray, nodes: np.ndarray, fallback: np.ndarray | None = None) -> np.ndarray:
-    """The first edge row whose end (``ends``: every edge's u, or v) is each node; else ``fallback``."""
+def _node_edge(
+    ends: np.ndarray, nodes: np.ndarray, fallback: np.ndarray | None = None
+) -> np.ndarray:
+    """First edge row whose end (``ends``: each edge's u, or v) is each node, else ``fallback``."""
     order = np.argsort(ends, kind="stable")
     pos = np.clip(np.searchsorted(ends[order], nodes), 0, len(ends) - 1)
     found = ends[order][pos] == nodes
@@ -302,11 +305,12 @@ def snap_points(
     Parameters
     ----------
     graph
-        Projected road network (EPSG:3006) with ``travel_time`` (s) on edges
+        Projected road network (its ``graph["crs"]``, metres) with ``travel_time`` (s) on edges
         and ``component`` on nodes, as built by
         :func:`planner.road_network.build_network`.
     points
-        Point geometries in any CRS (reprojected to EPSG:3006).
+        Point geometries in any CRS (reprojected to the graph's CRS, where
+        the access legs and ``max_distance_m`` are measured).
     max_distance_m
         Points farther than this from any road (m) get status
         ``far_from_road`` and no road access.
@@ -326,7 +330,7 @@ def snap_points(
     geoms = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
     if geoms.crs is None:
         raise ParameterError("points: the layer has no CRS")
-    geoms = geoms.to_crs(constants.ANALYSIS_CRS)
+    geoms = geoms.to_crs(graph.graph.get("crs", constants.ANALYSIS_CRS))
     if (geoms.geom_type != "Point").any() or geoms.is_empty.any():
         bad = geoms.index[(geoms.geom_type != "Point") | geoms.is_empty][0]
         raise DataError(f"points: row {bad!r} is not a point")

@@ -74,7 +74,7 @@ class TravelTimeGraph:
     node_ids
         OSM node id of each row.
     x, y
-        Node coordinates, m (EPSG:3006).
+        Node coordinates, m (the network's CRS).
     """
 
     matrix: sp.csr_array

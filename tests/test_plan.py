@@ -132,15 +132,14 @@ def test_people_within_agree_in_map_report_and_tables(
     map's band popups carry it, the total table's share is it over all
     demand, the report prints that share, and the catchments split it by
     nearest station as the station table does. (The old polygon count, now
-    ``demand_in_polygon``, was 7.2 % above it for 10 min before.)
+    ``demand_in_polygon``, was 6.2 % above it for 10 min before.)
     """
     from planner.report import format_share
 
     out: Path = two_runs["out"]
     html = (andorra_scenario_dir / "maps" / "andorra.html").read_text(encoding="utf-8")
     popups = [
-        json.loads(p)
-        for p in re.findall(r'"properties": (\{[^{}]*"demand_within"[^{}]*\})', html)
+        json.loads(p) for p in re.findall(r'"properties": (\{[^{}]*"demand_within"[^{}]*\})', html)
     ]
     report = (out / "report.html").read_text(encoding="utf-8")
     in_map = []
@@ -216,6 +215,11 @@ def test_manifest_records_inputs_versions_solver(
     assert len(solver["chosen"]) == 2
     assert manifest["settings"]["optimise"]["add"] == 2
     assert solver["objective_after"] >= solver["objective_before"]
+    # the metric CRS of the run: Andorra lies outside Sweden, so its UTM zone (31N)
+    assert manifest["network"]["crs"] == "EPSG:32631"
+    meta = json.loads((two_runs["out"] / "coverage_total.csv.meta.json").read_text())
+    assert meta["crs"] == "EPSG:32631"
+    assert gpd.read_file(two_runs["out"] / "coverage.gpkg", layer="demand").crs == "EPSG:32631"
 
 
 def test_plan_refuses_to_overwrite(
@@ -360,7 +364,7 @@ def test_matrix_command_in_process_cluster_and_resume(
     demand = pd.read_csv(andorra_scenario_dir / "demand.csv")
     points = gpd.GeoDataFrame(
         demand, geometry=gpd.points_from_xy(demand["lon"], demand["lat"]), crs="EPSG:4326"
-    ).to_crs("EPSG:3006")
+    ).to_crs(andorra_net.crs)
     ttg = build_travel_time_graph(andorra_net.graph)
     dense = point_times(
         ttg,

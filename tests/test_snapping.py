@@ -314,7 +314,8 @@ def test_andorra_snap_distance_is_the_nearest_edge(andorra_net: RoadNetwork) -> 
     chosen = rng.choice(ids, size=200, replace=False)
     x = np.array([g.nodes[n]["x"] for n in chosen]) + rng.uniform(-250, 250, 200)
     y = np.array([g.nodes[n]["y"] for n in chosen]) + rng.uniform(-250, 250, 200)
-    pts = gpd.GeoSeries(shapely.points(x, y), crs="EPSG:3006")
+    assert andorra_net.crs == "EPSG:32631"  # outside Sweden: the UTM zone of Andorra
+    pts = gpd.GeoSeries(shapely.points(x, y), crs=andorra_net.crs)
     s = snap_points(g, pts)
 
     lines = _edge_lines(g)
@@ -326,7 +327,7 @@ def test_andorra_snap_distance_is_the_nearest_edge(andorra_net: RoadNetwork) -> 
     assert (s.snap_distance_m < 360).all()
     assert (s.status != "far_from_road").all()
 
-    to_lonlat = Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)
+    to_lonlat = Transformer.from_crs(andorra_net.crs, "EPSG:4326", always_xy=True)
     assert to_lonlat.transform(s.snap_x, s.snap_y)[0].min() > 1.3  # still in Andorra
     for i in range(len(s)):
         key = (int(s.edge_u[i]), int(s.edge_v[i]), int(s.edge_key[i]))

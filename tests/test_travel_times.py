@@ -329,7 +329,7 @@ def snapped_case(
 ) -> tuple[nx.MultiDiGraph, TravelTimeGraph, SnappedPoints, np.ndarray, np.ndarray]:
     g = request.getfixturevalue(request.param).graph
     pts = _same_edge_points(g) + points_near_nodes(g, 26, seed=5)
-    snapped = snap_points(g, gpd.GeoSeries(pts, crs="EPSG:3006"))
+    snapped = snap_points(g, gpd.GeoSeries(pts, crs=g.graph["crs"]))
     return (g, ttgs[request.param], snapped, *brute_force(g, snapped))
 
 
@@ -381,7 +381,7 @@ def _subset(s: SnappedPoints, rows: np.ndarray) -> SnappedPoints:
 @pytest.mark.usefixtures("always_parallel")
 def test_point_times_workers(andorra_net: RoadNetwork, ttgs: dict[str, TravelTimeGraph]) -> None:
     g = andorra_net.graph
-    s = snap_points(g, gpd.GeoSeries(points_near_nodes(g, 130, seed=6), crs="EPSG:3006"))
+    s = snap_points(g, gpd.GeoSeries(points_near_nodes(g, 130, seed=6), crs=g.graph["crs"]))
     ttg = ttgs["andorra_net"]
     dest = _subset(s, np.arange(40))
     np.testing.assert_array_equal(
@@ -392,7 +392,9 @@ def test_point_times_workers(andorra_net: RoadNetwork, ttgs: dict[str, TravelTim
 def test_far_points_get_no_times(sodermalm_net: RoadNetwork, ttgs: dict) -> None:
     g = sodermalm_net.graph
     x, y = g.nodes[next(iter(g.nodes))]["x"], g.nodes[next(iter(g.nodes))]["y"]
-    pts = gpd.GeoSeries([shapely.Point(x + 5, y), shapely.Point(x + 5000, y + 5000)], crs=3006)
+    pts = gpd.GeoSeries(
+        [shapely.Point(x + 5, y), shapely.Point(x + 5000, y + 5000)], crs=g.graph["crs"]
+    )
     s = snap_points(g, pts)
     assert s.status[1] == "far_from_road"
     times = point_times(ttgs["sodermalm_net"], s, destinations=s)
@@ -416,7 +418,7 @@ def test_points_on_a_loop(kind: str, andorra_net: RoadNetwork, ttgs: dict) -> No
     loop = loops[0]
     pts = [lines[loop].interpolate(f, normalized=True) for f in (0.1, 0.8)]
     pts += points_near_nodes(g, 4, seed=8)
-    s = snap_points(g, gpd.GeoSeries(pts, crs="EPSG:3006"))
+    s = snap_points(g, gpd.GeoSeries(pts, crs=g.graph["crs"]))
     assert s.edge_u[0] == s.edge_v[0] == s.edge_u[1] == loop[0]
     to_points, to_nodes = brute_force(g, s)
     ttg = ttgs["andorra_net"]
@@ -449,9 +451,7 @@ def test_points_on_every_node_are_the_node(
     np.testing.assert_array_equal(as_origin, expected)
     _assert_times_equal(as_origin, _nx_matrix(g, ttg.node_ids, ttg.node_ids))
     np.testing.assert_array_equal(point_times(ttg, on_nodes, destinations=on_nodes), expected)
-    stations = snap_points(
-        g, gpd.GeoSeries(points_near_nodes(g, 12, seed=3), crs=g.graph["crs"])
-    )
+    stations = snap_points(g, gpd.GeoSeries(points_near_nodes(g, 12, seed=3), crs=g.graph["crs"]))
     np.testing.assert_array_equal(
         point_times(ttg, stations, destinations=on_nodes), point_times(ttg, stations)
     )
