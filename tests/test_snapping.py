@@ -49,30 +49,27 @@ def _graph(
     return g
 
 
+#: 0 <-> 1 <-> 2 -> 3 (one-way), and a separate two-way road 4 <-> 5 (m, s).
+SMALL_NODES = {0: (-500, 0), 1: (0, 0), 2: (1000, 0), 3: (1000, 1000), 4: (5000, 5000),
+               5: (5100, 5000)}  # fmt: skip
+SMALL_EDGES: list[tuple[int, int, float, None]] = [
+    (0, 1, 50.0, None),
+    (1, 0, 50.0, None),
+    (1, 2, 100.0, None),
+    (2, 1, 100.0, None),
+    (2, 3, 50.0, None),
+    (4, 5, 10.0, None),
+    (5, 4, 10.0, None),
+]
+
+
 @pytest.fixture
 def small_graph() -> nx.MultiDiGraph:
-    """0 <-> 1 <-> 2 -> 3 (one-way), and a separate two-way road 4 <-> 5.
+    """:data:`SMALL_NODES` and :data:`SMALL_EDGES`.
 
     Parts: {0, 1, 2} (component 0), {4, 5} (1), {3} (2).
     """
-    nodes = {
-        0: (-500, 0),
-        1: (0, 0),
-        2: (1000, 0),
-        3: (1000, 1000),
-        4: (5000, 5000),
-        5: (5100, 5000),
-    }
-    edges = [
-        (0, 1, 50.0, None),
-        (1, 0, 50.0, None),
-        (1, 2, 100.0, None),
-        (2, 1, 100.0, None),
-        (2, 3, 50.0, None),
-        (4, 5, 10.0, None),
-        (5, 4, 10.0, None),
-    ]
-    return _graph(nodes, edges)
+    return _graph(SMALL_NODES, SMALL_EDGES)
 
 
 def _points(xy: dict[str, tuple[float, float]]) -> gpd.GeoSeries:
@@ -220,17 +217,10 @@ def test_points_at_a_junction_are_joined_to_the_node() -> None:
     4 mm east of it; a point 2 mm from the bridge and 5 mm from node 1 is
     nearest the bridge but joins node 1 below it.
     """
+    nodes = {n: xy for n, xy in SMALL_NODES.items() if n <= 3}
     g = _graph(
-        {0: (-500, 0), 1: (0, 0), 2: (1000, 0), 3: (1000, 1000), 6: (0.004, -100), 7: (0.004, 100)},
-        [
-            (0, 1, 50.0, None),
-            (1, 0, 50.0, None),
-            (1, 2, 100.0, None),
-            (2, 1, 100.0, None),
-            (2, 3, 50.0, None),
-            (6, 7, 20.0, None),
-            (7, 6, 20.0, None),
-        ],
+        {**nodes, 6: (0.004, -100), 7: (0.004, 100)},
+        [e for e in SMALL_EDGES if e[0] <= 3] + [(6, 7, 20.0, None), (7, 6, 20.0, None)],
     )
     pts = _points(
         {"on": (1000, 0), "near": (1000.003, -0.004), "off": (1000, 0.02), "bridge": (0.006, 0.003)}
