@@ -33,7 +33,6 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
 from planner import constants
@@ -222,19 +221,25 @@ def _reverse_edges(edges: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def _join_nodes(
-    edges: gpd.GeoDataFrame, row: np.ndarray, frac: np.ndarray, sxy: np.ndarray
+    tree: shapely.STRtree,
+    edges: gpd.GeoDataFrame,
+    row: np.ndarray,
+    frac: np.ndarray,
+    sxy: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Join points whose snapped position lies at a road node to that node.
 
     A snapped position within :data:`planner.constants.SNAP_NODE_TOLERANCE_M`
-    of an end of its own edge takes that end (the nearer one). Otherwise a
-    node of any other edge within the tolerance (a road that passes over a
-    junction without meeting it, so that the nearest-edge search returned
-    the other road) takes the point, on the first edge leaving that node
-    (or, for a node with only roads in, arriving at it).
+    of an end of any edge (its tail or head node) is joined to the nearest
+    such node, on that edge: the point's own edge when the node is one of
+    its ends, otherwise an edge of the node (a road passing over a junction
+    without meeting it, so that the nearest-edge search returned the other
+    road).
 
     Parameters
     ----------
+    tree
+        STRtree of the edges' geometries.
     edges
         :func:`edge_frame` of the network.
     row, frac, sxy
@@ -248,48 +253,39 @@ def _join_nodes(
         fraction and snapped coordinates updated for the joined points.
     """
     tol = constants.SNAP_NODE_TOLERANCE_M
-    lines = edges.geometry.to_numpy()
-    u_all, v_all = edges["u"].to_numpy(), edges["v"].to_numpy()
-    first = shapely.get_coordinates(shapely.get_point(lines[row], 0))
-    last = shapely.get_coordinates(shapely.get_point(lines[row], -1))
-    d_u = np.hypot(*(sxy - first).T)
-    d_v = np.hypot(*(sxy - last).T)
-    at_v = (d_v <= tol) & (d_v < d_u)
-    at_u = (d_u <= tol) & ~at_v
-    node = np.where(at_u, u_all[row], np.where(at_v, v_all[row], -1))
-    rest = np.flatnonzero(node < 0)
-    if len(rest):
-        ends = np.concatenate([u_all, v_all])
-        ids, pos = np.unique(ends, return_index=True)
-        end_xy = np.concatenate(
-            [
-                shapely.get_coordinates(shapely.get_point(lines, 0)),
-                shapely.get_coordinates(shapely.get_point(lines, -1)),
-            ]
-        )[pos]
-        gap, k = cKDTree(end_xy).query(sxy[rest], distance_upper_bound=tol)
-        hit = np.isfinite(gap)
-        node[rest[hit]] = ids[k[hit]]
-        other = rest[hit]
-        row = row.copy()
-        row[other] = _node_edge(u_all, node[other], fallback=_node_edge(v_all, node[other]))
-    joined = node >= 0
-    at_head = joined & (u_all[row] != node)  # else the node is the edge's tail (or a loop's)
-    frac = np.where(at_head, 1.0, np.where(joined, 0.0, frac))
-    ends = shapely.get_point(lines[row], np.where(at_head, -1, 0))
-    sxy = np.where(joined[:, None], shapely.get_coordinates(ends), sxy)
+    node = np.full(len(row), -1, dtype=np.int64)
+    point, near = tree.query(shapely.points(sxy), predicate="dwithin", distance=tol)
+    if not len(point):
+        return node, row, frac, sxy
+    # the first and last vertex (tail and head node) of each edge near a point
+    lines = edges.geometry.to_numpy()[near]
+    coords = shapely.get_coordinates(lines)
+    count = shapely.get_num_coordinates(lines)
+    first = np.cumsum(count) - count
+    ends_xy = np.concatenate([coords[first], coords[first + count - 1]])
+    pair = np.tile(np.arange(len(point)), 2)
+    gap = np.hypot(*(sxy[point[pair]] - ends_xy).T)
+    ends = pd.DataFrame(
+        {
+            "point": point[pair],
+            "gap": gap,
+            "other": near[pair] != row[point[pair]],  # prefer the point's own edge
+            "edge": near[pair],
+            "at_head": np.repeat([False, True], len(point)),
+            "node": np.concatenate([edges["u"].to_numpy()[near], edges["v"].to_numpy()[near]]),
+            "x": ends_xy[:, 0],
+            "y": ends_xy[:, 1],
+        }
+    )
+    ends = ends[ends["gap"] <= tol].sort_values(["point", "gap", "other", "at_head", "edge"])
+    best = ends.drop_duplicates("point")
+    at = best["point"].to_numpy()
+    node[at] = best["node"].to_numpy()
+    row, frac, sxy = row.copy(), frac.copy(), sxy.copy()
+    row[at] = best["edge"].to_numpy()
+    frac[at] = np.where(best["at_head"].to_numpy(), 1.0, 0.0)
+    sxy[at] = best[["x", "y"]].to_numpy()
     return node, row, frac, sxy
-
-
-def _node_edge(
-    ends: np.ndarray, nodes: np.ndarray, fallback: np.ndarray | None = None
-) -> np.ndarray:
-    """First edge row whose end (``ends``: each edge's u, or v) is each node, else ``fallback``."""
-    order = np.argsort(ends, kind="stable")
-    pos = np.clip(np.searchsorted(ends[order], nodes), 0, len(ends) - 1)
-    found = ends[order][pos] == nodes
-    out = order[pos]
-    return out if fallback is None else np.where(found, out, fallback)
 
 
 def snap_points(
@@ -346,7 +342,7 @@ def snap_points(
     frac = shapely.line_locate_point(lines, pts, normalized=True)
     sxy = shapely.get_coordinates(shapely.line_interpolate_point(lines, frac, normalized=True))
     xy = shapely.get_coordinates(pts)
-    node, row, frac, sxy = _join_nodes(edges, row, frac, sxy)
+    node, row, frac, sxy = _join_nodes(tree, edges, row, frac, sxy)
     joined = node >= 0
     dist = np.where(joined, np.hypot(xy[:, 0] - sxy[:, 0], xy[:, 1] - sxy[:, 1]), dist)
 
