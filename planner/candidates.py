@@ -1,7 +1,9 @@
 """Candidate sites for new ambulances.
 
 Every source returns a *candidate layer*: a :class:`geopandas.GeoDataFrame`
-in SWEREF 99 TM (EPSG:3006, metres), indexed 0..n-1, with the columns
+in a metric CRS (SWEREF 99 TM, EPSG:3006, for Swedish data; the UTM zone of
+the data elsewhere; the network's CRS for road-node candidates), indexed
+0..n-1, with the columns
 
 ``name``
     Candidate name (str), unique within the layer (compared
@@ -20,7 +22,7 @@ in SWEREF 99 TM (EPSG:3006, metres), indexed 0..n-1, with the columns
     object (``node 123``), the grid cell (``<cell_x>_<cell_y>``) or the file
     row (``row 3``).
 ``geometry``
-    A Point in EPSG:3006.
+    A Point in the layer's CRS.
 
 Existing stations also keep ``fleet`` and ``units``; grid candidates keep the
 road ``node`` they sit on. :func:`combine_candidates` joins layers,
@@ -45,6 +47,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from planner import constants
+from planner.crs import metric_crs_of
 from planner.errors import DataError, ParameterError
 from planner.road_network import RoadNetwork
 from planner.sites import _boundary_lonlat, read_osm_pois, read_points, validate_stations
@@ -116,7 +119,7 @@ MIN_GRID_SPACING_M: Final = 100.0
 #: is about 500 km wide); larger values are almost surely a unit mistake.
 MAX_GRID_SPACING_M: Final = 100_000.0
 
-#: Candidates whose EPSG:3006 coordinates agree when rounded to this many
+#: Candidates whose coordinates (m, in the combined layer's CRS) agree when rounded to this many
 #: decimals (1 mm) are at the same position. Planning choice: a reprojection
 #: round trip moves points by ~1e-10 m, which must not make two sites.
 SAME_POSITION_DECIMALS: Final = 3
@@ -145,7 +148,7 @@ def candidates_from_stations(
     Returns
     -------
     geopandas.GeoDataFrame
-        A candidate layer (EPSG:3006, metres) with ``kind="existing"``,
+        A candidate layer (the stations' CRS, metres) with ``kind="existing"``,
         ``required=True``, ``source_id`` the station's ``source_row``, and the
         stations' ``fleet`` and ``units`` columns.
 
@@ -160,6 +163,7 @@ def candidates_from_stations(
         return _layer(
             [], [], kind="existing", required=True, source=source, source_ids=[],
             extra={"fleet": pd.Series([], dtype=object), "units": pd.Series([], dtype="int64")},
+            crs=stations.crs or constants.ANALYSIS_CRS,
         )  # fmt: skip
     checked = validate_stations(stations, source=source, check_sweden=False)
     return _layer(
@@ -170,6 +174,7 @@ def candidates_from_stations(
         source=source,
         source_ids=checked["source_row"].astype(str).to_numpy(dtype=object),
         extra={"fleet": checked["fleet"].to_numpy(), "units": checked["units"].to_numpy()},
+        crs=checked.crs,
     )
 
 
@@ -196,7 +201,8 @@ def candidates_from_osm(
     Returns
     -------
     geopandas.GeoDataFrame
-        A candidate layer (EPSG:3006, metres), ``required=False``,
+        A candidate layer (metres, the CRS of
+        :func:`planner.sites.read_osm_pois`), ``required=False``,
         ``source="OSM"``, ``source_id`` like ``"node 123"``, plus ``osm_id``,
         ``osm_type`` and ``tag`` (the matching ``key=value``). Areas become
         their centroid. An object matching several kinds counts once, as the
@@ -215,7 +221,8 @@ def candidates_from_osm(
     for kind in wanted:
         pois = read_osm_pois(path, tags=OSM_CANDIDATE_TAGS[kind], boundary=boundary)
         frames.append(pois.assign(kind=kind))
-    pois = pd.concat(frames, ignore_index=True)
+    crs = next((f.crs for f in frames if len(f)), frames[0].crs)  # each read's metric CRS
+    pois = pd.concat([f.to_crs(crs) for f in frames], ignore_index=True)
     pois = pois.drop_duplicates(["osm_type", "osm_id"], keep="first").reset_index(drop=True)
     ids = pois["osm_id"].astype("int64").astype(str)
     default = pois["kind"].str.replace("_", " ", regex=False) + " " + ids
@@ -228,6 +235,7 @@ def candidates_from_osm(
         required=False,
         source=OSM_SOURCE,
         source_ids=(pois["osm_type"] + " " + ids).to_numpy(dtype=object),
+        crs=pois.crs,
         extra={
             "osm_id": pois["osm_id"].astype("int64").to_numpy(),
             "osm_type": pois["osm_type"].to_numpy(dtype=object),
@@ -245,7 +253,8 @@ def candidates_on_grid(
 ) -> gpd.GeoDataFrame:
     """One road node per cell of a square grid laid over the network.
 
-    The grid is anchored at the EPSG:3006 origin: cell ``(i, j)`` covers
+    The grid is anchored at the origin of the network's CRS (EPSG:3006 in
+    Sweden): cell ``(i, j)`` covers
     ``i * spacing_m <= x < (i + 1) * spacing_m`` and likewise in y. In every
     cell holding road nodes the node nearest the cell centre is taken (ties:
     the lowest node id).
@@ -253,8 +262,8 @@ def candidates_on_grid(
     Parameters
     ----------
     network
-        A :class:`planner.road_network.RoadNetwork` or its graph (EPSG:3006;
-        nodes with ``x``, ``y`` in metres and ``component``).
+        A :class:`planner.road_network.RoadNetwork` or its graph (nodes with
+        ``x``, ``y`` in metres of its CRS, and ``component``).
     spacing_m
         Cell side, m, between :data:`MIN_GRID_SPACING_M` and
         :data:`MAX_GRID_SPACING_M`.
@@ -269,7 +278,7 @@ def candidates_on_grid(
     Returns
     -------
     geopandas.GeoDataFrame
-        A candidate layer (EPSG:3006, metres), ``kind="grid"``,
+        A candidate layer (the network's CRS, metres), ``kind="grid"``,
         ``required=False``, ``source="grid <spacing_m> m"``, named
         ``grid <cell_x>_<cell_y>`` (``source_id`` ``<cell_x>_<cell_y>``), with
         the chosen ``node`` id; sorted by cell.
@@ -293,7 +302,8 @@ def candidates_on_grid(
         nodes = nodes[nodes["component"].to_numpy() == 0]
     x = nodes["x"].to_numpy(dtype=float)
     y = nodes["y"].to_numpy(dtype=float)
-    area = _boundary_3006(boundary)
+    crs = str(graph.graph.get("crs", constants.ANALYSIS_CRS))
+    area = _boundary_metric(boundary, crs)
     if area is not None:
         inside = shapely.covers(area, shapely.points(x, y))
         nodes, x, y = nodes[inside], x[inside], y[inside]
@@ -319,6 +329,7 @@ def candidates_on_grid(
         source=f"grid {spacing:g} m",
         source_ids=ids.to_numpy(dtype=object),
         extra={"node": chosen.index.to_numpy(dtype=np.int64)},
+        crs=crs,
     )
 
 
@@ -342,7 +353,8 @@ def candidates_from_file(
     Returns
     -------
     geopandas.GeoDataFrame
-        A candidate layer (EPSG:3006, metres), ``kind="file"``,
+        A candidate layer (metres, the CRS of
+        :func:`planner.sites.read_points`), ``kind="file"``,
         ``required=False``, ``source`` the file name and ``source_id``
         ``row <n>`` (the data row, or feature number, from 1). Names come from
         a ``name``/``namn``/``station`` column; rows without one are called
@@ -367,6 +379,7 @@ def candidates_from_file(
         required=False,
         source=Path(path).name,
         source_ids=("row " + rows).to_numpy(dtype=object),
+        crs=points.crs,
     )
 
 
@@ -376,8 +389,8 @@ def candidates_from_file(
 def combine_candidates(*layers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Join candidate layers into one.
 
-    Candidates at the same position (EPSG:3006 coordinates equal to the
-    millimetre, see :data:`SAME_POSITION_DECIMALS`) are one site: a required
+    Candidates at the same position (coordinates in the combined CRS equal
+    to the millimetre, see :data:`SAME_POSITION_DECIMALS`) are one site: a required
     candidate is always kept; of the others only the first (in the order of
     ``layers``, then of rows) is kept, and only if no required candidate is
     there. Names are then made unique by appending
@@ -387,12 +400,14 @@ def combine_candidates(*layers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ----------
     *layers
         Candidate layers (from the functions of this module) in any CRS; they
-        are reprojected to EPSG:3006.
+        are reprojected to the CRS of the first layer that holds a candidate
+        (its metric CRS, :func:`planner.crs.metric_crs_of`, if that one is
+        longitude/latitude).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        One candidate layer (EPSG:3006, metres), indexed 0..n-1, with the
+        One candidate layer (that CRS, metres), indexed 0..n-1, with the
         union of the layers' columns (missing values NA). Empty (with the
         layer columns) when no layer is given.
 
@@ -403,14 +418,19 @@ def combine_candidates(*layers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         column missing).
     """
     if not layers:
-        return _layer([], [], kind="file", required=False, source="", source_ids=[])
-    frames = [
+        return _layer(
+            [], [], kind="file", required=False, source="", source_ids=[],
+            crs=constants.ANALYSIS_CRS,
+        )  # fmt: skip
+    checked = [
         _require_layer(layer, f"combine_candidates: layer {i + 1}")
         for i, layer in enumerate(layers)
     ]
-    frames = [frame for frame in frames if len(frame)] or frames[:1]
+    first = next((f for f in checked if len(f)), checked[0])
+    crs = first.crs if first.crs.is_projected else metric_crs_of(first)
+    frames = [frame.to_crs(crs) for frame in checked if len(frame)] or [checked[0].to_crs(crs)]
     combined = pd.concat(frames, ignore_index=True)
-    combined = gpd.GeoDataFrame(combined, geometry="geometry", crs=constants.ANALYSIS_CRS)
+    combined = gpd.GeoDataFrame(combined, geometry="geometry", crs=crs)
     xy = shapely.get_coordinates(combined.geometry.to_numpy())
     required = combined["required"].to_numpy(dtype=bool)
     xy = np.round(xy, SAME_POSITION_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
@@ -438,9 +458,9 @@ def check_candidates(
     Parameters
     ----------
     network
-        A :class:`planner.road_network.RoadNetwork` or its graph (EPSG:3006).
+        A :class:`planner.road_network.RoadNetwork` or its graph (its CRS).
     candidates
-        A candidate layer (any CRS; reprojected to EPSG:3006).
+        A candidate layer (any CRS; snapped in the network's CRS).
     max_distance_m
         Candidates farther than this from any road, m, have status
         ``far_from_road``.
@@ -511,8 +531,9 @@ def _layer(
     source: str,
     source_ids: Any,
     extra: Mapping[str, Any] | None = None,
+    crs: Any,
 ) -> gpd.GeoDataFrame:
-    """Build a candidate layer (EPSG:3006) with unique names."""
+    """Build a candidate layer (in ``crs``, metres) with unique names."""
     names = pd.Series(np.asarray(names, dtype=object), dtype=object)
     n = len(names)
     sources = pd.Series([source] * n, dtype=object)
@@ -526,9 +547,7 @@ def _layer(
     }
     for column, values in (extra or {}).items():
         table[column] = np.asarray(values)
-    return gpd.GeoDataFrame(
-        table, geometry=np.asarray(geometries, dtype=object), crs=constants.ANALYSIS_CRS
-    )
+    return gpd.GeoDataFrame(table, geometry=np.asarray(geometries, dtype=object), crs=crs)
 
 
 def _unique_names(names: pd.Series, sources: pd.Series, ids: pd.Series) -> pd.Series:
@@ -546,7 +565,7 @@ def _unique_names(names: pd.Series, sources: pd.Series, ids: pd.Series) -> pd.Se
 
 
 def _require_layer(layer: Any, what: str) -> gpd.GeoDataFrame:
-    """A candidate layer in EPSG:3006 with Point geometry, checked."""
+    """A candidate layer with Point geometry, checked (in its own CRS)."""
     if not isinstance(layer, gpd.GeoDataFrame):
         raise ParameterError(
             f"{what} must be a candidate layer (GeoDataFrame), not {type(layer).__name__}"
@@ -562,10 +581,7 @@ def _require_layer(layer: Any, what: str) -> gpd.GeoDataFrame:
     geoms = layer.geometry
     if len(layer) and ((geoms.geom_type != "Point").any() or geoms.is_empty.any()):
         raise ParameterError(f"{what} holds geometries that are not points")
-    frame = layer.to_crs(constants.ANALYSIS_CRS)
-    if frame.geometry.name != "geometry":
-        frame = frame.rename_geometry("geometry")
-    return frame
+    return layer if layer.geometry.name == "geometry" else layer.rename_geometry("geometry")
 
 
 def _osm_kinds(kinds: Iterable[str]) -> list[str]:
@@ -605,14 +621,14 @@ def _graph(network: RoadNetwork | nx.MultiDiGraph) -> nx.MultiDiGraph:
     )
 
 
-def _boundary_3006(
-    boundary: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None,
+def _boundary_metric(
+    boundary: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None, crs: str
 ) -> BaseGeometry | None:
-    """The boundary (checked as :func:`planner.sites.read_osm_pois` does) in EPSG:3006."""
+    """The boundary (checked as :func:`planner.sites.read_osm_pois` does) in ``crs``."""
     area = _boundary_lonlat(boundary)
     if area is None:
         return None
-    projected = gpd.GeoSeries([area], crs=constants.WGS84).to_crs(constants.ANALYSIS_CRS)
+    projected = gpd.GeoSeries([area], crs=constants.WGS84).to_crs(crs)
     geometry: BaseGeometry = projected.iloc[0]
     return geometry
 

@@ -32,7 +32,8 @@ from planner.staging import OutputTarget, committed_outputs, stage_outputs
 app = typer.Typer(
     name="planner",
     help="Ambulance coverage planner for Swedish regions (OpenStreetMap roads, emergency "
-    "drive times, coverage). Times are shown in minutes; analysis uses EPSG:3006.",
+    "drive times, coverage). Times are shown in minutes; analysis uses EPSG:3006 in Sweden "
+    "(the local UTM zone elsewhere).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -326,7 +327,9 @@ def network_build_cmd(
     progress: ProgressOpt = True,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Also write nodes and edges as a GeoPackage (EPSG:3006)."),
+        typer.Option(
+            "--out", help="Also write nodes and edges as a GeoPackage (the network's CRS)."
+        ),
     ] = None,
     overwrite: OverwriteOpt = False,
 ) -> None:

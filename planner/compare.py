@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from planner import constants
+from planner.crs import metric_crs_of
 from planner.errors import InputFileError, MissingFileError, ParameterError
 from planner.export import (
     export_metadata,
@@ -76,7 +77,8 @@ _LAYER_POINTS = "demand_change"
 
 @dataclass(frozen=True, eq=False)
 class Comparison:
-    """Two runs' coverage side by side (shares 0-1, times in minutes, EPSG:3006).
+    """Two runs' coverage side by side (shares 0-1, times in minutes, EPSG:3006;
+    demand points in their metric CRS).
 
     Attributes
     ----------
@@ -388,11 +390,12 @@ def _demand_points(run: Path) -> gpd.GeoDataFrame:
     duplicated = points["demand_id"][points["demand_id"].duplicated()]
     if len(duplicated):
         raise InputFileError(f"{path}: demand_id {duplicated.iloc[0]!r} appears twice")
-    return points.to_crs(constants.ANALYSIS_CRS)
+    return points.to_crs(metric_crs_of(points))
 
 
 def _point_layer(run_a: Path, run_b: Path) -> gpd.GeoDataFrame:
-    a, b = _demand_points(run_a), _demand_points(run_b)
+    b = _demand_points(run_b)
+    a = _demand_points(run_a).to_crs(b.crs)
     keep = ["demand_id", "weight", "municipality_code", "response_min", "geometry"]
     a = a[[c for c in keep if c in a.columns]].set_index("demand_id")
     b = b[[c for c in keep if c in b.columns]].set_index("demand_id")
@@ -433,8 +436,8 @@ def _point_layer(run_a: Path, run_b: Path) -> gpd.GeoDataFrame:
             "change_min": change,
             "status": status,
         },
-        geometry=gpd.GeoSeries(geometry, crs=constants.ANALYSIS_CRS).to_numpy(),
-        crs=constants.ANALYSIS_CRS,
+        geometry=gpd.GeoSeries(geometry, crs=b.crs).to_numpy(),
+        crs=b.crs,
     )
 
 

@@ -3,8 +3,9 @@
 The demand layer
 ----------------
 Every reader in this module returns a *demand layer*: a
-:class:`geopandas.GeoDataFrame` of Points in SWEREF 99 TM (EPSG:3006, metres),
-indexed 0..n-1, with the columns
+:class:`geopandas.GeoDataFrame` of Points in a metric CRS (metres): SWEREF 99
+TM (EPSG:3006) for Swedish data, otherwise the UTM zone of the layer's centre
+(:func:`planner.crs.metric_crs`); indexed 0..n-1, with the columns
 
 ``demand_id``
     str, unique within the layer: a grid square's INSPIRE-style id, an OSM
@@ -78,6 +79,7 @@ from planner._osm import (
     out_of_range_error,
 )
 from planner.constants import ANALYSIS_CRS, SWEDEN_BBOX_LONLAT, WGS84
+from planner.crs import metric_crs, metric_crs_of
 from planner.errors import DataError, InputFileError, ParameterError
 from planner.regions import assign_areas
 from planner.sites import (
@@ -293,7 +295,9 @@ def validate_demand(gdf: gpd.GeoDataFrame, *, source: str = "demand") -> gpd.Geo
     geopandas.GeoDataFrame
         A new frame indexed 0..n-1: ``demand_id`` (str), ``weight``
         (float64), ``source`` (str), ``name`` if present, the other columns
-        unchanged, and Point ``geometry`` in EPSG:3006 (SWEREF 99 TM, metres).
+        unchanged, and Point ``geometry`` in the layer's metric CRS
+        (:func:`planner.crs.metric_crs_of`: EPSG:3006 in Sweden, else the
+        UTM zone of its centre).
         Weights given as text may use a decimal comma. Calling it again on
         its result changes nothing.
 
@@ -320,8 +324,9 @@ def validate_demand(gdf: gpd.GeoDataFrame, *, source: str = "demand") -> gpd.Geo
         )
 
     frame = gdf.reset_index(drop=True)
-    if not pyproj.CRS.from_user_input(frame.crs).equals(ANALYSIS_CRS):
-        frame = frame.to_crs(ANALYSIS_CRS)
+    crs = metric_crs_of(frame)
+    if not pyproj.CRS.from_user_input(frame.crs).equals(crs):
+        frame = frame.to_crs(crs)
     rows = _source_rows(frame, source)
     names = _text(frame["name"]) if "name" in frame.columns else pd.Series("", index=frame.index)
     problems = _Problems(source, rows, names.to_numpy(dtype=object))
@@ -363,7 +368,7 @@ def validate_demand(gdf: gpd.GeoDataFrame, *, source: str = "demand") -> gpd.Geo
         head["name"] = frame["name"]
     rest = [c for c in frame.columns if c not in {*DEMAND_COLUMNS, "name", frame.geometry.name}]
     table = pd.concat([head, pd.DataFrame(frame[rest])], axis=1)
-    geometry = gpd.GeoSeries(frame.geometry.to_numpy(), index=frame.index, crs=ANALYSIS_CRS)
+    geometry = gpd.GeoSeries(frame.geometry.to_numpy(), index=frame.index, crs=crs)
     return gpd.GeoDataFrame(table, geometry=geometry)
 
 
@@ -423,7 +428,7 @@ def assign_demand_areas(
     Parameters
     ----------
     demand
-        A demand layer (any CRS that is set; readers give EPSG:3006).
+        A demand layer (any CRS that is set; readers give their metric CRS).
     nearest_within_m
         A point in no municipality of the generalised boundaries gets the
         nearest municipality within this distance, metres in EPSG:3006
@@ -1042,7 +1047,7 @@ def read_weighted_layer(
     Returns
     -------
     geopandas.GeoDataFrame
-        A demand layer in EPSG:3006 (SWEREF 99 TM, metres): ``demand_id``
+        A demand layer in its metric CRS (EPSG:3006 in Sweden): ``demand_id``
         (the file's ``demand_id`` column, else the 1-based data row as text),
         ``weight`` (float, the weight column's unit), ``source``
         (``"weighted:<file name>"``), ``name`` if the file has one, the file's
@@ -1132,7 +1137,7 @@ def read_calls(
     Returns
     -------
     geopandas.GeoDataFrame
-        A demand layer in EPSG:3006 (SWEREF 99 TM, metres): ``demand_id``
+        A demand layer in its metric CRS (EPSG:3006 in Sweden): ``demand_id``
         (the file's ``demand_id`` column, else the 1-based data row), ``weight``
         1.0, ``source`` (``"calls:<file name>"``), ``priority`` (str, None
         where blank), ``time`` (datetime64), ``source_row``, and the file's
@@ -1266,7 +1271,7 @@ def read_osm_population(
     Returns
     -------
     geopandas.GeoDataFrame
-        A demand layer in EPSG:3006 (SWEREF 99 TM, metres): ``demand_id``
+        A demand layer in its metric CRS (EPSG:3006 in Sweden): ``demand_id``
         (``"node/<id>"``), ``weight`` (people, from ``population``),
         ``source`` (``"osm_population:<file name>"``), ``name`` (the ``name``
         tag or None), ``osm_id`` (int), ``place`` (the ``place`` tag or None)
@@ -1355,7 +1360,8 @@ def read_osm_population(
     keep &= ~left_out
     if area is not None and len(keep):
         keep &= shapely.covers(area, shapely.points(lon, lat))
-    x, y = pyproj.Transformer.from_crs(WGS84, ANALYSIS_CRS, always_xy=True).transform(lon, lat)
+    crs = metric_crs(lon[keep], lat[keep])
+    x, y = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True).transform(lon, lat)
     osm_id = np.asarray(ids, dtype="int64")
     frame = pd.DataFrame(
         {
@@ -1371,7 +1377,7 @@ def read_osm_population(
     gdf = gpd.GeoDataFrame(
         frame.loc[keep],
         geometry=shapely.points(np.asarray(x)[keep], np.asarray(y)[keep]),
-        crs=ANALYSIS_CRS,
+        crs=crs,
     ).sort_values("osm_id", kind="stable")
     gdf = validate_demand(gdf, source=source)
     gdf.attrs["skipped"] = int((~good).sum()) + no_location
@@ -1397,7 +1403,7 @@ def demand_from_buildings(
         An OSM file pyosmium reads (see :func:`read_osm_population`).
     weight_by
         ``"count"``: every building weighs 1. ``"area"``: its floor area in
-        m², the footprint area (in EPSG:3006) times ``building:levels`` where
+        m², the footprint area (in the layer's metric CRS) times ``building:levels`` where
         that tag is a number > 0, else the footprint alone.
     total
         If given, the weights are scaled to add up to this (e.g. the known
@@ -1411,12 +1417,12 @@ def demand_from_buildings(
     Returns
     -------
     geopandas.GeoDataFrame
-        A demand layer in EPSG:3006 (SWEREF 99 TM, metres): ``demand_id``
+        A demand layer in its metric CRS (EPSG:3006 in Sweden): ``demand_id``
         (``"way/<id>"`` or ``"relation/<id>"``), ``weight``, ``source``
         (``"osm_buildings:<file name>"``), ``name`` (tag or None), ``osm_type``,
         ``osm_id``, ``building`` (the tag value), ``levels`` (float, NaN if not
         a usable number), ``footprint_m2``, ``floor_area_m2``; the point is the
-        footprint's centroid, computed in EPSG:3006. Sorted by type and id.
+        footprint's centroid, computed in that CRS. Sorted by type and id.
         ``attrs["skipped"]`` counts residential ways and multipolygon
         relations osmium could not make an area of (not closed, or nodes
         missing from a clipped extract).
@@ -1454,7 +1460,8 @@ def demand_from_buildings(
     pairs = [("building", value) for value in sorted(RESIDENTIAL_BUILDING_VALUES)]
     types, ids, buildings, names, levels, shapes, skipped = _scan_buildings(path, source, pairs)
 
-    footprints = gpd.GeoSeries(shapes, crs=WGS84).to_crs(ANALYSIS_CRS)
+    lonlat = gpd.GeoSeries(shapes, crs=WGS84)
+    footprints = lonlat.to_crs(metric_crs_of(lonlat))
     footprint_m2 = footprints.area.to_numpy(dtype=float)
     centres = footprints.centroid
     level_values = _numbers(pd.Series(levels, dtype=object)).to_numpy(dtype=float)
@@ -1479,7 +1486,7 @@ def demand_from_buildings(
             "floor_area_m2": floor_m2,
         }
     )
-    gdf = gpd.GeoDataFrame(frame, geometry=centres.to_numpy(), crs=ANALYSIS_CRS)
+    gdf = gpd.GeoDataFrame(frame, geometry=centres.to_numpy(), crs=footprints.crs)
     if area is not None and len(gdf):
         gdf = gdf.loc[shapely.covers(area, np.asarray(gdf.geometry.to_crs(WGS84).array))]
     gdf = gdf.sort_values(["osm_type", "osm_id"], ascending=[False, True], kind="stable")

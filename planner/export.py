@@ -250,8 +250,8 @@ def write_layers(
     Parameters
     ----------
     layers
-        Layer name -> GeoDataFrame (any CRS; written as it is, EPSG:3006 for
-        analysis layers).
+        Layer name -> GeoDataFrame (any CRS; written as it is, the network's
+        metric CRS for analysis layers).
     path
         Target ``.gpkg`` file.
     metadata

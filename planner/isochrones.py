@@ -4,7 +4,9 @@ Areas follow the roads. They are the reachable roads, including the reached
 part of an edge at the limit, widened by a buffer (m); they are not convex
 hulls, and holes stay where no road is reached.
 
-How it is computed (all in EPSG:3006):
+How it is computed (all in the network's metric CRS, EPSG:3006 in Sweden;
+:attr:`planner.road_network.RoadNetwork.crs`), so buffers, cells and
+``area_km2`` are true metres and square kilometres wherever the data lie:
 
 1. Every edge is sampled every ``cell_m / 2`` metres once per network
    (:func:`sample_edges`); each sample knows its edge's tail node and the
@@ -58,7 +60,8 @@ __all__ = [
     "catchment_isochrones",
     "catchment_isochrones_from_nearest",
     "check_raster_memory",
-    "demand_inside",
+    "demand_in_polygon",
+    "demand_within",
     "fleet_isochrones",
     "fleet_isochrones_from_nearest",
     "origin_edge_samples",
@@ -136,7 +139,7 @@ class EdgeSamples:
     Attributes
     ----------
     x, y
-        Sample coordinates, m (EPSG:3006).
+        Sample coordinates, m (in ``crs``).
     road
         The road of each sample.
     frac
@@ -149,6 +152,9 @@ class EdgeSamples:
         one-way road), s.
     start, count
         Per road: index of its first sample and its number of samples.
+    crs
+        The network's metric CRS: that of the samples and of the polygons
+        drawn from them.
     """
 
     x: np.ndarray
@@ -161,6 +167,7 @@ class EdgeSamples:
     backward_s: np.ndarray
     start: np.ndarray
     count: np.ndarray
+    crs: str = constants.ANALYSIS_CRS
 
     def __len__(self) -> int:
         return len(self.x)
@@ -225,7 +232,7 @@ def sample_edges(
     Parameters
     ----------
     graph
-        Projected network (EPSG:3006) with ``travel_time`` (s) on edges.
+        Projected network (its ``graph["crs"]``, metres) with ``travel_time`` (s) on edges.
     ttg
         Its travel-time graph (fixes the node order).
     spacing_m
@@ -261,6 +268,7 @@ def sample_edges(
         backward_s=np.where(has_twin, travel[np.where(has_twin, twin[rows], 0)], np.inf),
         start=np.cumsum(counts) - counts,
         count=counts,
+        crs=str(edges.crs or constants.ANALYSIS_CRS),
     )
 
 
@@ -364,7 +372,7 @@ def _ring(coords: list[tuple[float, float]]) -> shapely.LinearRing:
 
 
 def _polygons(values: np.ndarray, mask: np.ndarray, grid: _Grid) -> dict[int, shapely.Geometry]:
-    """Cells of ``mask`` as one MultiPolygon (EPSG:3006) per value of ``values``, holes kept.
+    """Cells of ``mask`` as one MultiPolygon (grid units, m) per value of ``values``, holes kept.
 
     :func:`rasterio.features.shapes` traces each connected group of equal
     cells once, so the parts of one value are disjoint. Only the bounding
@@ -420,8 +428,8 @@ def _bands(
                 yield k, j, geom
 
 
-def _frame(rows: list[dict[str, object]]) -> gpd.GeoDataFrame:
-    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=constants.ANALYSIS_CRS)
+def _frame(rows: list[dict[str, object]], crs: str) -> gpd.GeoDataFrame:
+    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
     frame["area_km2"] = frame.geometry.area / 1e6
     return frame
 
@@ -467,7 +475,8 @@ def station_isochrones(
     -------
     geopandas.GeoDataFrame
         One row per station and band: ``station``, ``band_min``,
-        ``drive_budget_s``, ``area_km2`` and a MultiPolygon (EPSG:3006).
+        ``drive_budget_s``, ``area_km2`` (km², measured in the network's
+        metric CRS) and a MultiPolygon (``samples.crs``).
     """
     settings = settings or IsochroneSettings()
     _check_times(node_times, samples, names)
@@ -489,7 +498,7 @@ def station_isochrones(
                     "geometry": found.get(k, shapely.MultiPolygon()),
                 }
             )
-    return _frame(rows)
+    return _frame(rows, samples.crs)
 
 
 def _nearest_rows(node_times: np.ndarray, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -601,6 +610,7 @@ def _fleet_frame(
     t: np.ndarray,
     budgets: np.ndarray,
     settings: IsochroneSettings,
+    crs: str,
 ) -> gpd.GeoDataFrame:
     found = {k: geom for k, _, geom in _bands(x, y, t, budgets=budgets, settings=settings)}
     return _frame(
@@ -611,7 +621,8 @@ def _fleet_frame(
                 "geometry": found.get(k, shapely.MultiPolygon()),
             }
             for k, threshold in enumerate(settings.thresholds_min)
-        ]
+        ],
+        crs,
     )
 
 
@@ -623,6 +634,7 @@ def _catchment_frame(
     names: Sequence[str],
     budgets: np.ndarray,
     settings: IsochroneSettings,
+    crs: str,
 ) -> gpd.GeoDataFrame:
     found = {
         (k, j): geom
@@ -638,7 +650,7 @@ def _catchment_frame(
         for j in range(len(names))
         for k, threshold in enumerate(settings.thresholds_min)
     ]
-    return _frame(rows)
+    return _frame(rows, crs)
 
 
 def fleet_isochrones(
@@ -658,7 +670,7 @@ def fleet_isochrones(
     -------
     geopandas.GeoDataFrame
         One row per band: ``band_min``, ``drive_budget_s``, ``area_km2``,
-        MultiPolygon geometry (EPSG:3006). Equal to
+        MultiPolygon geometry (``samples.crs``). Equal to
         :func:`fleet_isochrones_from_nearest` on the fastest time per node.
     """
     if node_times.ndim != 2:
@@ -702,7 +714,7 @@ def fleet_isochrones_from_nearest(
     -------
     geopandas.GeoDataFrame
         One row per band: ``band_min``, ``drive_budget_s``, ``area_km2``,
-        MultiPolygon geometry (EPSG:3006).
+        MultiPolygon geometry (``samples.crs``).
     """
     settings = settings or IsochroneSettings()
     time, _ = _check_nearest(samples, node_time)
@@ -711,7 +723,7 @@ def fleet_isochrones_from_nearest(
     x, y, t, _ = _with_origin_samples(
         samples.x[index], samples.y[index], t, np.zeros(len(index), np.int64), origin_samples
     )
-    return _fleet_frame(x, y, t, budgets, settings)
+    return _fleet_frame(x, y, t, budgets, settings, samples.crs)
 
 
 def catchment_isochrones(
@@ -730,7 +742,7 @@ def catchment_isochrones(
     -------
     geopandas.GeoDataFrame
         One row per station and band: ``station``, ``band_min``,
-        ``drive_budget_s``, ``area_km2``, MultiPolygon geometry (EPSG:3006).
+        ``drive_budget_s``, ``area_km2``, MultiPolygon geometry (``samples.crs``).
         The catchments of one band do not overlap and together make the
         fleet's band. Equal to :func:`catchment_isochrones_from_nearest` on
         the fastest time and station per node.
@@ -800,7 +812,7 @@ def catchment_isochrones_from_nearest(
         raise ParameterError("origin_samples: one entry per station (name) is needed")
     budgets = settings.budgets_s(turnout_s)
     x, y, t, best = _best_from_nearest(samples, time, origin, origin_samples, float(budgets.max()))
-    return _catchment_frame(x, y, t, best, names, budgets, settings)
+    return _catchment_frame(x, y, t, best, names, budgets, settings, samples.crs)
 
 
 def origin_edge_samples(
@@ -810,13 +822,18 @@ def origin_edge_samples(
     return _origin_samples(origins, graph, spacing_m=spacing_m)
 
 
-def demand_inside(bands: gpd.GeoDataFrame, demand: gpd.GeoDataFrame) -> pd.Series:
+def demand_in_polygon(bands: gpd.GeoDataFrame, demand: gpd.GeoDataFrame) -> pd.Series:
     """Total demand ``weight`` of the points lying inside each band polygon.
+
+    A geometric count: a point inside a polygon may still be unreachable, or
+    slower than the band, by the network (an island, the far side of a
+    river, a point far from its road). The coverage tables and
+    :func:`demand_within` count demand by its own response time instead.
 
     Parameters
     ----------
     bands
-        Isochrone polygons (EPSG:3006).
+        Isochrone polygons (any projected CRS).
     demand
         Demand points with a ``weight`` column (any CRS).
 
@@ -882,7 +899,7 @@ def check_raster_memory(
     settings
         The isochrone settings (their cell and buffer).
     bounds
-        (xmin, ymin, xmax, ymax) of the roads, m (EPSG:3006): the largest
+        (xmin, ymin, xmax, ymax) of the roads, m (the network's metric CRS): the largest
         extent a raster of the fleet's bands can cover.
     argument
         How the message names the cell-size setting.
@@ -913,3 +930,63 @@ def check_raster_memory(
         f"({_km(width)} × {_km(height)}) would take about {_gib(need)}, "
         f"above the memory budget of {_gib(budget)}; {advice}, or draw no isochrones"
     )
+
+
+def demand_within(
+    bands: pd.DataFrame,
+    time_s: np.ndarray,
+    weight: np.ndarray,
+    *,
+    names: Sequence[str] | None = None,
+    nearest: np.ndarray | None = None,
+) -> pd.Series:
+    """Weight of the demand reached within each band by its own network time.
+
+    The count the coverage tables use (``share_within_<T>_min`` × demand):
+    a point counts in a band of T minutes when its time is at most
+    ``T × 60`` s, whether or not it lies inside the polygon.
+
+    Parameters
+    ----------
+    bands
+        Isochrone rows with ``band_min`` (minutes) and, for station bands
+        and catchments, ``station``.
+    time_s
+        The demand's times in the bands' measure (response times, or drive
+        times for drive-time bands), s, ``inf`` where unreachable: ``(n,)``
+        from the fleet (each point's nearest station), for fleet bands and
+        catchments; or ``(n_stations, n)`` from each station (rows in
+        ``names`` order), for station bands.
+    weight
+        ``(n,)`` demand weight of each point.
+    names
+        Station names: the rows of a 2-D ``time_s``, and the values of
+        ``nearest``.
+    nearest
+        ``(n,)`` row in ``names`` of each point's nearest station (``-1``
+        if none): catchments, where a station's band counts only its own
+        points.
+
+    Returns
+    -------
+    pandas.Series
+        Weight within each row of ``bands`` (same index).
+    """
+    times = np.asarray(time_s, dtype=float)
+    w = np.asarray(weight, dtype=float)
+    if times.shape[-1] != len(w) or times.ndim not in (1, 2):
+        raise ParameterError("time_s: one time (s) per demand point, per station or for all")
+    rows = {name: j for j, name in enumerate(names or [])}
+    if (times.ndim == 2 or nearest is not None) and "station" not in bands.columns:
+        raise ParameterError("bands: a 'station' column is needed for per-station counts")
+    if times.ndim == 2 and times.shape[0] != len(rows):
+        raise ParameterError("names: one name per row of time_s is needed")
+    station = bands["station"] if "station" in bands.columns else pd.Series(None, bands.index)
+    out = []
+    for name, band_min in zip(station, bands["band_min"], strict=True):
+        t = times if times.ndim == 1 else times[rows[name]]
+        mine = t <= float(band_min) * 60.0  # as planner.coverage.summarise
+        if nearest is not None:
+            mine &= np.asarray(nearest) == rows[name]
+        out.append(float(w[mine].sum()))
+    return pd.Series(out, index=bands.index, dtype=float)

@@ -21,8 +21,8 @@ its ``<script>`` (:func:`_script_json`), and shown in tooltips with
 ``textContent``, never ``innerHTML``. No data value becomes a link.
 
 Times are minutes (``*_min``), distances metres; inputs may be in any CRS
-and are reprojected to EPSG:4326 for the map (the surface is binned in
-EPSG:3006).
+and are reprojected to EPSG:4326 for the map (the surface is binned in the
+data's metric CRS: EPSG:3006 in Sweden, else the local UTM zone).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from folium.elements import JSCSSMixin
 from jinja2 import Template
 
 from planner import constants
+from planner.crs import metric_crs_of
 from planner.errors import DataError, ParameterError
 from planner.export import OSM_ATTRIBUTION, check_writable, write_atomic
 
@@ -88,7 +89,7 @@ class MapLayers:
     """What to draw; every layer is optional (``None`` leaves it out).
 
     GeoDataFrames may be in any CRS (they are reprojected to EPSG:4326; the
-    surface is binned in EPSG:3006). Times are minutes.
+    surface is binned in their metric CRS, EPSG:3006 in Sweden). Times are minutes.
 
     Attributes
     ----------
@@ -109,8 +110,9 @@ class MapLayers:
         or another fleet) and optionally ``units``.
     isochrones, isochrones_after
         Fleet bands before and after new sites: polygons with ``band_min``,
-        and optionally ``area_km2`` and ``demand_inside`` (nested bands are
-        drawn as rings).
+        and optionally ``area_km2`` and ``demand_within`` (the demand whose
+        own response time is within the band, as in the coverage tables;
+        nested bands are drawn as rings).
     road_nodes, road_nodes_after
         Points with ``response_min`` (not finite where unreachable): the
         response-time surface before and after.
@@ -240,9 +242,9 @@ def layer_names(layers: MapLayers) -> dict[str, str]:
 # ---------------------------------------------------------------------------
 
 
-def _points_3006(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x, y (m, EPSG:3006) and response_min (inf where not finite) of non-empty points."""
-    points = frame if frame.crs == constants.ANALYSIS_CRS else frame.to_crs(constants.ANALYSIS_CRS)
+def _metric_points(frame: gpd.GeoDataFrame, crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y (m, in ``crs``) and response_min (inf where not finite) of non-empty points."""
+    points = frame.to_crs(crs)
     geoms = points.geometry.to_numpy()
     keep = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
     if (shapely.get_type_id(geoms[keep]) != 0).any():
@@ -259,14 +261,13 @@ def choose_cell_size(*road_nodes: gpd.GeoDataFrame | None) -> float:
     """Hexagon width (across flats, m) for the surface of these road nodes.
 
     About :data:`~planner.constants.MAP_SURFACE_TARGET_CELLS` cells cover the
-    bounding box (EPSG:3006) of all the nodes; the width is rounded up to a
+    bounding box (in each layer's metric CRS, :func:`planner.crs.metric_crs_of`)
+    of all the nodes; the width is rounded up to a
     multiple of :data:`~planner.constants.MAP_SURFACE_CELL_STEP_M` and kept
     within the minimum and maximum cell sizes.
     """
     boxes = [
-        f.to_crs(constants.ANALYSIS_CRS).total_bounds
-        for f in road_nodes
-        if f is not None and not f.empty
+        f.to_crs(metric_crs_of(f)).total_bounds for f in road_nodes if f is not None and not f.empty
     ]
     lo, hi = constants.MAP_SURFACE_MIN_CELL_M, constants.MAP_SURFACE_MAX_CELL_M
     if not boxes:
@@ -295,7 +296,7 @@ def _hex_index(x: np.ndarray, y: np.ndarray, width_m: float) -> tuple[np.ndarray
 
 
 def _hexagons(q: np.ndarray, r: np.ndarray, width_m: float) -> np.ndarray:
-    """Pointy-top hexagon polygons (EPSG:3006) of axial cells (q, r)."""
+    """Pointy-top hexagon polygons (metres of the lattice's CRS) of axial cells (q, r)."""
     side = width_m / math.sqrt(3)
     cx = width_m * (q + r / 2.0)
     cy = 1.5 * side * r
@@ -315,13 +316,14 @@ def response_surface(road_nodes: gpd.GeoDataFrame, *, cell_m: float) -> gpd.GeoD
         station reaches the node).
     cell_m
         Hexagon width across flats, m (the distance between the centres of
-        neighbouring cells). The lattice is anchored at the origin of
-        EPSG:3006, so surfaces with the same width share their cells.
+        neighbouring cells). The lattice is anchored at the origin of the
+        nodes' metric CRS (:func:`planner.crs.metric_crs_of`: EPSG:3006 in
+        Sweden), so surfaces of the same area and width share their cells.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        One row per hexagon holding at least one node (EPSG:3006): ``q``,
+        One row per hexagon holding at least one node (in that CRS): ``q``,
         ``r`` (axial cell index), ``n_nodes``, ``fastest_min`` (the minimum)
         and ``median_min`` (the median over all nodes of the cell; ``inf``
         when at least half of them are unreachable).
@@ -330,7 +332,8 @@ def response_surface(road_nodes: gpd.GeoDataFrame, *, cell_m: float) -> gpd.GeoD
         raise ParameterError(f"surface_cell_m {cell_m}: give a positive cell width in metres")
     if "response_min" not in road_nodes.columns:
         raise ParameterError("road_nodes: column 'response_min' is missing")
-    x, y, t = _points_3006(road_nodes)
+    crs = metric_crs_of(road_nodes)
+    x, y, t = _metric_points(road_nodes, crs)
     q, r = _hex_index(x, y, cell_m)
     stats = (
         pd.DataFrame({"q": q, "r": r, "t": t})
@@ -341,7 +344,7 @@ def response_surface(road_nodes: gpd.GeoDataFrame, *, cell_m: float) -> gpd.GeoD
     return gpd.GeoDataFrame(
         stats,
         geometry=_hexagons(stats["q"].to_numpy(), stats["r"].to_numpy(), cell_m),
-        crs=constants.ANALYSIS_CRS,
+        crs=crs,
     )
 
 
@@ -372,7 +375,7 @@ def _to_map(frame: gpd.GeoDataFrame, *, simplify_m: float | None = None) -> gpd.
     """Non-empty rows in EPSG:4326, optionally simplified in metres, coordinates rounded."""
     frame = frame[~(frame.geometry.is_empty | frame.geometry.isna())]
     if simplify_m:
-        metric = frame.to_crs(constants.ANALYSIS_CRS)
+        metric = frame.to_crs(metric_crs_of(frame))
         metric = metric.set_geometry(
             shapely.simplify(metric.geometry.to_numpy(), simplify_m, preserve_topology=True)
         )
@@ -794,7 +797,7 @@ def _add_isochrones(
             "within": [f"{b:g} min" for b in band],
             "band_min": band,
             "area_km2": rings.get("area_km2", np.nan),
-            "demand_inside": rings.get("demand_inside", np.nan),
+            "demand_within": rings.get("demand_within", np.nan),
             "colour": colours[np.clip(_classify(band, limits), 0, len(limits))],
         },
         index=rings.index,
@@ -810,7 +813,7 @@ def _add_isochrones(
         tooltip={
             "within": "Reached within",
             "area_km2": "Area within, km²",
-            "demand_inside": "Demand within",
+            "demand_within": "Demand within",
         },
     )
 
@@ -1086,7 +1089,7 @@ def build_map(
         background tiles still need one and otherwise stay blank). Elements
         added to the returned map afterwards may link remote files again.
     surface_cell_m
-        Hexagon width (across flats, m, EPSG:3006) of the response-time
+        Hexagon width (across flats, m, in the nodes' metric CRS) of the response-time
         surface; by default chosen from the extent (:func:`choose_cell_size`).
 
     Returns

@@ -45,7 +45,8 @@ from planner.isochrones import (
     catchment_isochrones,
     catchment_isochrones_from_nearest,
     check_raster_memory,
-    demand_inside,
+    demand_in_polygon,
+    demand_within,
     fleet_isochrones,
     fleet_isochrones_from_nearest,
     origin_edge_samples,
@@ -137,7 +138,7 @@ def read_demand(
     assign_areas: bool = True,
     argument: str = "demand type",
 ) -> gpd.GeoDataFrame:
-    """Read one demand layer of any supported type (EPSG:3006), with its areas.
+    """Read one demand layer of any supported type (in its metric CRS), with its areas.
 
     Parameters
     ----------
@@ -277,7 +278,7 @@ def collect_candidates(
     argument: str = "candidates",
     file_argument: str = "a candidates file",
 ) -> gpd.GeoDataFrame:
-    """Candidate sites from the named sources, combined (EPSG:3006).
+    """Candidate sites from the named sources, combined (in the first source's CRS).
 
     Parameters
     ----------
@@ -324,7 +325,7 @@ WORST_PLACES = 20
 
 @dataclass(frozen=True)
 class CoverageResult:
-    """Everything a coverage run produces (EPSG:3006; seconds and minutes).
+    """Everything a coverage run produces (the network's CRS; seconds and minutes).
 
     Attributes
     ----------
@@ -343,9 +344,12 @@ class CoverageResult:
         ``worst_municipalities`` and ``worst_places`` (see
         :mod:`planner.coverage` for the columns).
     fleet_bands, station_bands, catchments
-        Isochrone polygons with ``band_min``, ``area_km2`` and
-        ``demand_inside`` (the weight of the demand points inside the
-        polygon); ``None`` when not drawn.
+        Isochrone polygons with ``band_min``, ``area_km2``,
+        ``demand_within`` (the weight of the demand whose own response time
+        is within the band, the count of the coverage tables: from the
+        fleet, from that station, or in that station's catchment) and
+        ``demand_in_polygon`` (the weight of the demand points inside the
+        polygon, reachable or not); ``None`` when not drawn.
     metadata
         Inputs, parameters and versions for the exports.
     """
@@ -499,6 +503,40 @@ def _isochrone_layers(
 
 #: How a too small isochrone cell is named in messages (option and scenario key).
 _CELL_ARGUMENT = "isochrone cell (--cell-m, [isochrones] cell_m)"
+
+
+def _count_demand(
+    fleet: gpd.GeoDataFrame,
+    per_station: gpd.GeoDataFrame,
+    catchments: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    to_demand: np.ndarray,
+    names: list[str],
+    settings: IsochroneSettings,
+    turnout_s: float,
+) -> None:
+    """Add ``demand_within`` (by the demand's own times) and ``demand_in_polygon`` to the bands.
+
+    ``demand_within`` is the count the coverage tables use: fleet bands, the
+    demand whose response time is within the band; station bands, whose time
+    from that station is (``to_demand``: drive times, s, the station's own
+    region only without mutual aid); catchments, whose nearest station is
+    that one and whose time is within the band. Drive-time bands
+    (``include_turnout`` false) compare drive times.
+    """
+    column = "response_s" if settings.include_turnout else "drive_s"
+    own = demand[column].to_numpy(dtype=float)
+    per = to_demand + turnout_s if settings.include_turnout else to_demand
+    weight = demand["weight"].to_numpy(dtype=float)
+    row = pd.Series(np.arange(len(names)), index=names)
+    nearest = row.reindex(demand["nearest_station"]).fillna(-1).to_numpy(dtype=np.int64)
+    for frame, times, owner in (
+        (fleet, own, None),
+        (per_station, per, None),
+        (catchments, own, nearest),
+    ):
+        frame["demand_within"] = demand_within(frame, times, weight, names=names, nearest=owner)
+        frame["demand_in_polygon"] = demand_in_polygon(frame, demand).to_numpy()
 
 
 def _blocks_when_large(n_stations: int, n_nodes: int) -> InProcessExecutor | None:
@@ -683,7 +721,7 @@ def _coverage_blocks(
         per_station = gpd.GeoDataFrame(
             pd.concat([f for f in bands if f is not None], ignore_index=True),
             geometry="geometry",
-            crs=constants.ANALYSIS_CRS,
+            crs=samples.crs,
         )
         catchments = catchment_isochrones_from_nearest(
             samples, nearest[0], nearest[1], names=names, turnout_s=turnout,
@@ -702,7 +740,7 @@ class NetworkIndex:
     Attributes
     ----------
     edges
-        The edge table (:func:`planner.snapping.edge_frame`, EPSG:3006) that
+        The edge table (:func:`planner.snapping.edge_frame`, the network's CRS) that
         points are snapped to.
     ttg
         The CSR travel-time graph (:func:`planner.travel_times.build_travel_time_graph`).
@@ -737,7 +775,7 @@ def run_isochrones(
     Parameters
     ----------
     network
-        The road network (EPSG:3006).
+        The road network (in its metric CRS, :attr:`RoadNetwork.crs`).
     stations
         The stations (filter them by fleet first).
     settings
@@ -760,14 +798,9 @@ def run_isochrones(
     -------
     fleet, per_station, catchments, stations
         The three isochrone layers (see :mod:`planner.isochrones`) and the
-        stations with their ``snap_status``, all EPSG:3006.
-
-    Raises
-    ------
-    ParameterError
-        When the raster would not fit
-        :data:`planner.constants.ISOCHRONE_RASTER_MAX_BYTES`
-        (:func:`planner.isochrones.check_raster_memory`), before any work.
+    check_raster_memory,
+    demand_in_polygon,
+    demand_within,
     """
     settings = settings or IsochroneSettings()
     graph = network.graph
@@ -812,7 +845,7 @@ def run_coverage(
     Parameters
     ----------
     network
-        The road network (EPSG:3006).
+        The road network (in its metric CRS, :attr:`RoadNetwork.crs`).
     stations
         Stations (:func:`planner.sites.read_stations`).
     demand
@@ -944,20 +977,26 @@ def run_coverage(
         dm_region = demand["region_code"].astype(object).to_numpy()
         to_demand = np.where(_own_region(st_region[:, None], dm_region[None, :]), to_demand, np.inf)
     nearest = _nearest(to_demand, names, turnout)
-    demand_out = demand.reset_index(drop=True).assign(
-        nearest_station=nearest["nearest_station"].to_numpy(),
-        drive_s=nearest["drive_s"].to_numpy(),
-        response_s=nearest["response_s"].to_numpy(),
-        response_min=nearest["response_min"].to_numpy(),
-        snap_distance_m=dm_snap.snap_distance_m,
-        snap_status=dm_snap.status,
+    demand_out = (
+        demand.reset_index(drop=True)
+        .to_crs(network.crs)
+        .assign(
+            nearest_station=nearest["nearest_station"].to_numpy(),
+            drive_s=nearest["drive_s"].to_numpy(),
+            response_s=nearest["response_s"].to_numpy(),
+            response_min=nearest["response_min"].to_numpy(),
+            snap_distance_m=dm_snap.snap_distance_m,
+            snap_status=dm_snap.status,
+        )
     )
     stations_out = (
-        stations.assign(
+        stations.to_crs(network.crs).assign(
             snap_distance_m=st_snap.snap_distance_m.round(1), snap_status=st_snap.status
         )
         if names
-        else stations.assign(snap_distance_m=pd.Series(dtype=float), snap_status=None)
+        else stations.to_crs(network.crs).assign(
+            snap_distance_m=pd.Series(dtype=float), snap_status=None
+        )
     )
     tables = _coverage_tables(demand_out, coverage)
     if aid is not None:
@@ -970,7 +1009,7 @@ def run_coverage(
     road_nodes = gpd.GeoDataFrame(
         nodes.assign(node_id=ttg.node_ids),
         geometry=gpd.points_from_xy(ttg.x, ttg.y),
-        crs=constants.ANALYSIS_CRS,
+        crs=network.crs,
     )
     fleet_bands = station_bands = catchments = None
     if draw_isochrones and names:
@@ -982,8 +1021,9 @@ def run_coverage(
             fleet_bands, station_bands, catchments = _isochrone_layers(
                 network, edges, ttg, st_snap, node_times, names, iso, progress
             )
-        for frame in (fleet_bands, station_bands, catchments):
-            frame["demand_inside"] = demand_inside(frame, demand_out).to_numpy()
+        _count_demand(
+            fleet_bands, station_bands, catchments, demand_out, to_demand, names, iso, turnout
+        )
     metadata = export_metadata(
         **network.metadata(),
         fleet=fleet or "all",
@@ -1041,7 +1081,7 @@ def write_coverage(
     Returns
     -------
     dict
-        Output name -> path. ``coverage.gpkg`` (EPSG:3006) has the layers
+        Output name -> path. ``coverage.gpkg`` (the network's CRS) has the layers
         ``stations``, ``demand``, ``road_nodes``, ``isochrones``,
         ``station_isochrones`` and ``catchments``; ``isochrones.geojson`` holds the fleet bands in
         EPSG:4326 for the web; ``demand.parquet`` is GeoParquet.
@@ -1231,7 +1271,7 @@ class OptimiseResult:
     solution
         The solver's immutable result.
     sites
-        The proposed new sites (EPSG:3006) in the order they were added, with
+        The proposed new sites (the network's CRS) in the order they were added, with
         what each adds (``site_contributions`` columns).
     gain_curve
         Objective and gain for k = 1..add (empty without ``gain_curve``).
@@ -1282,7 +1322,7 @@ def run_optimise(
     Parameters
     ----------
     network
-        The road network (EPSG:3006).
+        The road network (in its metric CRS, :attr:`RoadNetwork.crs`).
     stations
         Existing stations (:func:`planner.sites.read_stations`).
     demand
@@ -1401,8 +1441,8 @@ def run_optimise(
             fleet=settings.fleet,
         ),
         geometry=sites.geometry.to_numpy()[chosen_rows],
-        crs=constants.ANALYSIS_CRS,
-    )
+        crs=sites.crs,
+    ).to_crs(network.crs)
     curve = (
         gain_curve(instance, model, k_max=settings.add, solve=solve, progress=progress)
         if settings.gain_curve
@@ -1574,7 +1614,7 @@ def write_optimise(
     Returns
     -------
     dict
-        Output name -> path: ``sites.gpkg`` (EPSG:3006), ``sites.csv`` (with
+        Output name -> path: ``sites.gpkg`` (the network's CRS), ``sites.csv`` (with
         lon/lat), ``gain_curve.csv``, ``coverage_before_<table>.csv`` and
         ``coverage_after_<table>.csv``, ``unreachable_candidates.csv`` and
         ``optimise.xlsx`` with every table as a sheet. ``out_dir`` is

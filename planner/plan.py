@@ -126,7 +126,8 @@ class PlanResult:
     scenario
         The scenario that was run.
     network
-        The road network (EPSG:3006); ``network.from_cache`` says whether it
+        The road network (in its metric CRS, ``network.crs``: EPSG:3006 in
+        Sweden); ``network.from_cache`` says whether it
         was served from the cache.
     before
         Coverage with the existing stations.
@@ -135,7 +136,7 @@ class PlanResult:
     optimise
         The optimiser's result (None without ``[optimise]``).
     boundaries
-        Region and municipality polygons (EPSG:3006): ``code``, ``name``,
+        Region and municipality polygons (``network.crs``): ``code``, ``name``,
         ``level``.
     inputs
         Input file -> SHA-256.
@@ -230,7 +231,7 @@ def _load_stations(
         frame = download_osm_stations(
             boundary, download_cache_dir=None if cache_dir is None else cache_dir / "overpass"
         )
-    return _with_region(scenario, frame)
+    return _with_region(scenario, frame.to_crs(network.crs))
 
 
 def _with_region(scenario: Scenario, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -267,11 +268,11 @@ def _read_layer(scenario: Scenario, index: int, layer: DemandLayer) -> gpd.GeoDa
 
 
 def _load_demand(
-    scenario: Scenario, boundary: Any, fleets: set[str]
+    scenario: Scenario, boundary: Any, fleets: set[str], crs: str
 ) -> dict[str, gpd.GeoDataFrame]:
-    """Demand per fleet in ``fleets``: the fleet's own layers and those for "all"."""
+    """Demand per fleet in ``fleets``: the fleet's own layers and those for "all", in ``crs``."""
     layers = {
-        i: _read_layer(scenario, i, d)
+        i: _read_layer(scenario, i, d).to_crs(crs)
         for i, d in enumerate(scenario.demand, start=1)
         if d.fleet == "all" or d.fleet in fleets
     }
@@ -285,9 +286,7 @@ def _load_demand(
         ]
         if not chosen:
             continue
-        frame = gpd.GeoDataFrame(
-            pd.concat(chosen, ignore_index=True), geometry="geometry", crs=constants.ANALYSIS_CRS
-        )
+        frame = gpd.GeoDataFrame(pd.concat(chosen, ignore_index=True), geometry="geometry", crs=crs)
         if region.level == "regions":
             frame = frame[frame["region_code"].isin(region.codes)].reset_index(drop=True)
             if frame.empty:
@@ -343,7 +342,7 @@ def _network(
         f"strongly connected part(s); OSM data of {s['osm_timestamp'] or 'unknown date'}"
         + (" (from cache)" if network.from_cache else "")
     )
-    return boundary, boundaries, network
+    return boundary, boundaries.to_crs(network.crs), network
 
 
 def input_files(scenario: Scenario) -> list[Path]:
@@ -423,7 +422,7 @@ def plan_scenario(
         t = step("demand")
         cov_fleet = scenario.coverage_fleet or "ambulance"
         fleets = {cov_fleet} | ({scenario.optimise.fleet} if scenario.optimise else set())
-        demand = _load_demand(scenario, boundary, fleets)
+        demand = _load_demand(scenario, boundary, fleets, network.crs)
         done("demand", t)
         if cov_fleet not in demand:
             raise ParameterError(
@@ -521,15 +520,15 @@ def plan_scenario(
                     "proposed": True,
                 },
                 geometry=optimised.sites.geometry.to_numpy(),
-                crs=constants.ANALYSIS_CRS,
-            )
+                crs=optimised.sites.crs,
+            ).to_crs(network.crs)
             with_new = gpd.GeoDataFrame(
                 pd.concat(
                     [stations.assign(proposed=False), _with_region(scenario, new_units)],
                     ignore_index=True,
                 ),
                 geometry="geometry",
-                crs=constants.ANALYSIS_CRS,
+                crs=network.crs,
             )
             after = cover(with_new)
             done("coverage after", t)
@@ -1029,7 +1028,7 @@ def plan_matrix(
     boundary, _, network = _network(scenario, cache_dir, progress, echo)
     stations = _load_stations(scenario, network, boundary, cache_dir)
     fleet = scenario.coverage_fleet or "ambulance"
-    demand = _load_demand(scenario, boundary, {fleet})[fleet]
+    demand = _load_demand(scenario, boundary, {fleet}, network.crs)[fleet]
     if scenario.coverage_fleet is not None:
         stations = stations[stations["fleet"] == scenario.coverage_fleet].reset_index(drop=True)
     if stations.empty:

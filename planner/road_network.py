@@ -13,7 +13,12 @@ fills in node locations. Only drivable ways (OSMnx's ``drive`` filter, see
 buffer (km), every edge gets ``length`` (m, great-circle), ``speed_kph``
 (km/h, emergency speed) and ``travel_time`` (s) from
 :mod:`planner.speeds`, the topology is simplified with OSMnx, and the graph is
-projected to SWEREF 99 TM (EPSG:3006).
+projected to its metric CRS (:func:`planner.crs.metric_crs`): SWEREF 99 TM
+(EPSG:3006) for a Swedish area, the UTM zone of the area's centre elsewhere.
+The CRS is chosen from the boundary (or, without one, from the roads read),
+the buffer is drawn in it, and :attr:`RoadNetwork.crs` records it; every
+later stage measures distances in it. Lengths are great-circle distances
+from the coordinates, so they, and the drive times, do not depend on the CRS.
 
 Every strongly connected part is kept by default (an island with its own roads
 still counts); each node carries its ``component`` number (0 is the largest)
@@ -53,6 +58,7 @@ from planner._osm import (
     out_of_range_error,
 )
 from planner._osmnx import overpass_settings
+from planner.crs import metric_crs
 from planner.errors import (
     DataError,
     DownloadError,
@@ -75,6 +81,11 @@ __all__ = [
 ]
 
 SourceKind = Literal["pbf", "xml", "overpass"]
+
+#: Version of the rules that turn the same inputs into a network, part of
+#: the cache key: bump it when they change. 2: direction-specific speed
+#: limits, comma-separated maxspeed lists, a local metric CRS outside Sweden.
+_BUILD_RULES = 2
 
 #: File endings of OSM files, by kind.
 _PBF_SUFFIXES = (".pbf",)
@@ -129,7 +140,7 @@ class RoadNetwork:
     Attributes
     ----------
     graph
-        OSMnx-style MultiDiGraph in EPSG:3006. Nodes have ``x``, ``y`` (m),
+        OSMnx-style MultiDiGraph in :attr:`crs`. Nodes have ``x``, ``y`` (m),
         ``lon``, ``lat`` (degrees) and ``component``; edges have ``length``
         (m), ``speed_kph`` (km/h), ``travel_time`` (s) and OSM tags.
     components
@@ -161,6 +172,11 @@ class RoadNetwork:
     from_cache: bool = False
 
     @property
+    def crs(self) -> str:
+        """The metric CRS of the graph (``"EPSG:3006"`` in Sweden, else a UTM zone)."""
+        return str(self.graph.graph.get("crs", constants.ANALYSIS_CRS))
+
+    @property
     def nodes_outside_largest(self) -> int:
         """Number of nodes outside the largest strongly connected part."""
         if self.components.empty:
@@ -174,7 +190,7 @@ class RoadNetwork:
             "road_source_kind": self.source_kind,
             "boundary": self.boundary_name,
             "osm_data_date": self.osm_timestamp,
-            "crs": constants.ANALYSIS_CRS,
+            "crs": self.crs,
             "network_settings": self.settings.to_dict(),
             "network_cache_key": self.cache_key,
         }
@@ -196,7 +212,7 @@ class RoadNetwork:
             if len(self.components)
             else 0,
             "nodes_outside_largest": self.nodes_outside_largest,
-            "crs": constants.ANALYSIS_CRS,
+            "crs": self.crs,
             "settings": self.settings.to_dict(),
             "planner_version": __version__,
             "cache_key": self.cache_key,
@@ -613,22 +629,28 @@ def graph_edges(graph: nx.MultiDiGraph) -> pd.DataFrame:
     return pd.DataFrame([d for *_, d in rows], index=index)
 
 
-def _clip(graph: nx.MultiDiGraph, area_3006: BaseGeometry | None) -> nx.MultiDiGraph:
-    """Keep nodes inside ``area_3006`` (EPSG:3006) and the edges between them."""
-    if area_3006 is None or graph.number_of_nodes() == 0:
-        return graph
+def _node_lonlat(graph: nx.MultiDiGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node ids, longitudes and latitudes of an unprojected graph."""
     ids = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes())
     lon = np.fromiter((d["x"] for _, d in graph.nodes(data=True)), dtype=float, count=len(ids))
     lat = np.fromiter((d["y"] for _, d in graph.nodes(data=True)), dtype=float, count=len(ids))
-    x, y = _to_3006().transform(lon, lat)
-    shapely.prepare(area_3006)
-    inside = shapely.contains_xy(area_3006, x, y)
+    return ids, lon, lat
+
+
+def _clip(graph: nx.MultiDiGraph, area: BaseGeometry | None, crs: str) -> nx.MultiDiGraph:
+    """Keep nodes inside ``area`` (in ``crs``) and the edges between them."""
+    if area is None or graph.number_of_nodes() == 0:
+        return graph
+    ids, lon, lat = _node_lonlat(graph)
+    x, y = _from_lonlat(crs).transform(lon, lat)
+    shapely.prepare(area)
+    inside = shapely.contains_xy(area, x, y)
     return graph.subgraph(ids[inside].tolist()).copy()
 
 
 @cache
-def _to_3006() -> Transformer:
-    return Transformer.from_crs(constants.WGS84, constants.ANALYSIS_CRS, always_xy=True)
+def _from_lonlat(crs: str) -> Transformer:
+    return Transformer.from_crs(constants.WGS84, crs, always_xy=True)
 
 
 def _add_speeds(graph: nx.MultiDiGraph, model: SpeedModel) -> None:
@@ -683,19 +705,27 @@ def summarise_components(graph: nx.MultiDiGraph) -> pd.DataFrame:
 def _finish(
     raw: nx.MultiDiGraph,
     *,
-    area_3006: BaseGeometry | None,
+    area: BaseGeometry | None,
+    crs: str | None,
     settings: NetworkSettings,
     source: str,
     progress: bool = False,
 ) -> tuple[nx.MultiDiGraph, pd.DataFrame]:
+    """Clip to ``area`` (in ``crs``), time, simplify and project to ``crs``.
+
+    Without an area ``crs`` is None and is chosen from the roads' extent.
+    """
     import osmnx as ox
 
-    if raw.number_of_edges() == 0 and area_3006 is None:
+    if raw.number_of_edges() == 0 and area is None:
         raise NoRoadsError(f"{source}: holds no drivable roads")
+    if crs is None:
+        _, lon, lat = _node_lonlat(raw)
+        crs = metric_crs(lon, lat)
     bar = tqdm(total=5, desc="building network", unit=" step", disable=not progress, leave=False)
     with bar:
         bar.set_postfix_str("clip")
-        graph = _clip(raw, area_3006)
+        graph = _clip(raw, area, crs)
         if graph.number_of_edges() == 0:
             raise NoRoadsError(
                 f"{source}: no drivable road lies inside the boundary (plus "
@@ -712,8 +742,8 @@ def _finish(
         bar.set_postfix_str("project")
         for _, data in graph.nodes(data=True):
             data["lon"], data["lat"] = data["x"], data["y"]
-        graph = ox.project_graph(graph, to_crs=constants.ANALYSIS_CRS)
-        graph.graph["crs"] = constants.ANALYSIS_CRS
+        graph = ox.project_graph(graph, to_crs=crs)
+        graph.graph["crs"] = crs
         bar.update()
         bar.set_postfix_str("road parts")
         components = summarise_components(graph)
@@ -727,17 +757,24 @@ def _finish(
 
 def _boundary_area(
     boundary: BaseGeometry | None, buffer_km: float
-) -> tuple[BaseGeometry | None, BaseGeometry | None]:
-    """Return the buffered area in EPSG:3006 and its EPSG:4326 equivalent."""
+) -> tuple[BaseGeometry | None, BaseGeometry | None, str | None]:
+    """The buffered area in the boundary's metric CRS, its EPSG:4326 equivalent, and that CRS.
+
+    The CRS is :func:`planner.crs.metric_crs` of the boundary's extent, so
+    the buffer (km) is measured where the boundary lies.
+    """
     if boundary is None:
-        return None, None
+        return None, None, None
     if boundary.is_empty:
         raise DataError("the boundary is empty")
-    area = shapely.transform(boundary, lambda xy: np.column_stack(_to_3006().transform(*xy.T)))
+    west, south, east, north = boundary.bounds
+    crs = metric_crs(np.array([west, east]), np.array([south, north]))
+    to_metric = _from_lonlat(crs)
+    area = shapely.transform(boundary, lambda xy: np.column_stack(to_metric.transform(*xy.T)))
     area = area.buffer(buffer_km * 1000.0) if buffer_km > 0 else area
-    back = Transformer.from_crs(constants.ANALYSIS_CRS, constants.WGS84, always_xy=True)
+    back = Transformer.from_crs(crs, constants.WGS84, always_xy=True)
     area_4326 = shapely.transform(area, lambda xy: np.column_stack(back.transform(*xy.T)))
-    return area, area_4326
+    return area, area_4326, crs
 
 
 def build_network(
@@ -771,7 +808,9 @@ def build_network(
     Returns
     -------
     RoadNetwork
-        The projected (EPSG:3006) graph and its component report.
+        The projected graph (in its metric CRS: EPSG:3006 for a Swedish area,
+        else the UTM zone of the area's centre; :attr:`RoadNetwork.crs`) and
+        its component report.
 
     Raises
     ------
@@ -784,10 +823,11 @@ def build_network(
     """
     settings = settings or NetworkSettings()
     kind = detect_source_kind(source)
-    area_3006, area_4326 = _boundary_area(boundary, settings.buffer_km)
+    area, area_4326, crs = _boundary_area(boundary, settings.buffer_km)
     inputs: dict[str, Any] = {
         "settings": settings.to_dict(),
         "boundary": None if area_4326 is None else shapely.to_wkb(area_4326, hex=True),
+        "build_rules": _BUILD_RULES,
     }
     if kind == "overpass":
         if area_4326 is None:
@@ -816,7 +856,7 @@ def build_network(
                 path, include_ferries=settings.include_ferries, bbox=bbox, progress=progress
             )
         graph, components = _finish(
-            raw, area_3006=area_3006, settings=settings, source=label, progress=progress
+            raw, area=area, crs=crs, settings=settings, source=label, progress=progress
         )
         return RoadNetwork(
             graph=graph,

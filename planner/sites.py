@@ -2,8 +2,7 @@
 
 Stations come from a table (CSV), a vector file (GeoJSON, GeoPackage,
 GeoParquet) or OpenStreetMap. Every reader returns the same shape: a
-:class:`geopandas.GeoDataFrame` in SWEREF 99 TM (EPSG:3006, metres) with the
-columns
+:class:`geopandas.GeoDataFrame` in a metric CRS (metres) with the columns
 
 ``name``
     Station name (str), unique (compared case-insensitively).
@@ -16,7 +15,9 @@ columns
     the first line after the header), the 1-based feature index of a vector
     file, or the OSM id of an OSM object.
 ``geometry``
-    A Point in EPSG:3006.
+    A Point in the metric CRS of the points (:func:`planner.crs.metric_crs`):
+    SWEREF 99 TM (EPSG:3006) for Swedish data, otherwise the UTM zone of
+    their centre.
 
 plus any further columns of the input, unchanged. Snapping stations to the
 road network is done elsewhere; this module only reads and checks.
@@ -59,6 +60,7 @@ from planner.constants import (
     SWEDEN_BOUNDARY_TOLERANCE_M,
     WGS84,
 )
+from planner.crs import metric_crs, metric_crs_of
 from planner.errors import (
     DownloadError,
     InputFileError,
@@ -216,7 +218,8 @@ def read_stations(
         Columns ``name``, ``fleet``, ``units``, ``source_row``, the file's other
         columns as read (the coordinate columns of a table are dropped, and a
         ``source_row`` column of the file is replaced), and ``geometry``:
-        points in EPSG:3006 (SWEREF 99 TM, metres). Station columns are found
+        points in a metric CRS (SWEREF 99 TM, EPSG:3006, in Sweden; see the
+        module docstring). Station columns are found
         case-insensitively: name ``name``/``namn``/``station``; fleet
         ``fleet``/``type``/``typ``; units ``units``/``antal``/``ambulances``.
 
@@ -274,7 +277,7 @@ def read_points(
     -------
     geopandas.GeoDataFrame
         The file's columns (a table's coordinate columns dropped), ``source_row``
-        and Point ``geometry`` in EPSG:3006 (SWEREF 99 TM, metres), indexed
+        and Point ``geometry`` in a metric CRS (EPSG:3006 in Sweden), indexed
         0..n-1. Polygons give a point inside them.
 
     Raises
@@ -293,7 +296,7 @@ def read_points(
         names = _text(gdf["name"]) if "name" in gdf.columns else pd.Series("", index=gdf.index)
         problems = _Problems(source, rows, names.to_numpy(dtype=object))
     bad = np.zeros(len(gdf), dtype=bool) if known_bad is None else np.asarray(known_bad, bool)
-    x3006, y3006 = _points_3006(
+    px, py, metric = _metric_points(
         gdf,
         src_crs=pyproj.CRS.from_user_input(gdf.crs),
         bad=bad,
@@ -302,7 +305,7 @@ def read_points(
     )
     problems.raise_if_any()
     table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).assign(source_row=rows)
-    return gpd.GeoDataFrame(table, geometry=shapely.points(x3006, y3006), crs=ANALYSIS_CRS)
+    return gpd.GeoDataFrame(table, geometry=shapely.points(px, py), crs=metric)
 
 
 def _read_layer(
@@ -368,8 +371,9 @@ def validate_stations(
     -------
     geopandas.GeoDataFrame
         A new frame with ``name``, ``fleet``, ``units``, ``source_row``, the
-        other columns, and Point ``geometry`` in EPSG:3006 (SWEREF 99 TM,
-        metres), indexed 0..n-1. Calling it again on its result changes nothing.
+        other columns, and Point ``geometry`` in a metric CRS (EPSG:3006 in
+        Sweden, see the module docstring), indexed 0..n-1. Calling it again
+        on its result changes nothing.
 
     Raises
     ------
@@ -419,7 +423,9 @@ def read_osm_pois(
         Columns ``osm_id`` (int), ``osm_type`` (``"node"``, ``"way"`` or
         ``"relation"``), ``name`` (the ``name`` tag, or None), ``tag`` (the first
         matching ``key=value``, in the order of ``tags``) and ``geometry``:
-        Points in EPSG:3006 (SWEREF 99 TM, metres). Sorted by type, then id.
+        Points in a metric CRS (EPSG:3006 in Sweden, else the UTM zone of
+        the objects' centre; :func:`planner.crs.metric_crs`). Sorted by type,
+        then id.
         Possibly empty, with the same columns and CRS.
 
     Raises
@@ -433,7 +439,7 @@ def read_osm_pois(
 
     Notes
     -----
-    Nodes are their location. Ways are the centroid, computed in EPSG:3006, of
+    Nodes are their location. Ways are the centroid, computed in that CRS, of
     their polygon (closed ways) or line (open ways); multipolygon relations
     are the centroid of their assembled area. Relations of other types, and
     multipolygons whose member ways are missing from the file, are not
@@ -452,7 +458,8 @@ def read_osm_pois(
 
     ids, types, names, matched, shapes = _scan_osm(path, source, pairs)
     lonlat = gpd.GeoSeries(shapes, crs=WGS84)
-    points = lonlat.to_crs(ANALYSIS_CRS).centroid
+    crs = metric_crs_of(lonlat)
+    points = lonlat.to_crs(crs).centroid
     gdf = gpd.GeoDataFrame(
         {
             "osm_id": pd.Series(ids, dtype="int64"),
@@ -461,7 +468,7 @@ def read_osm_pois(
             "tag": pd.Series(matched, dtype=object),
         },
         geometry=points.reset_index(drop=True),
-        crs=ANALYSIS_CRS,
+        crs=crs,
     )
     if area is not None and len(gdf):
         inside = shapely.covers(area, np.asarray(gdf.geometry.to_crs(WGS84).array))
@@ -491,7 +498,7 @@ def read_osm_stations(
     Returns
     -------
     geopandas.GeoDataFrame
-        The stations' shape (see the module docstring) in EPSG:3006, with
+        The stations' shape (see the module docstring), with
         ``source_row`` holding the OSM id and an extra ``osm_type`` column.
         ``name`` is the ``name`` tag, or ``"ambulance station <osm id>"``;
         names that occur more than once get `` (<osm type> <osm id>)``
@@ -543,7 +550,8 @@ def download_osm_stations(
     except (OSError, ValueError, ox._errors.ResponseStatusCodeError) as exc:
         raise DownloadError(f"Overpass download of ambulance stations failed: {exc}") from None
     found = found.reset_index()
-    geoms = found.geometry.to_crs(ANALYSIS_CRS).centroid if len(found) else found.geometry
+    crs = metric_crs_of(found.geometry) if len(found) else ANALYSIS_CRS
+    geoms = found.geometry.to_crs(crs).centroid if len(found) else found.geometry
     pois = gpd.GeoDataFrame(
         {
             "osm_id": found["id"].astype("int64") if len(found) else pd.Series([], dtype="int64"),
@@ -552,7 +560,7 @@ def download_osm_stations(
             "tag": f"{tag[0]}={tag[1][0]}",
         },
         geometry=geoms.to_numpy(),
-        crs=ANALYSIS_CRS,
+        crs=crs,
     )
     return _stations_from_pois(pois, source="Overpass")
 
@@ -573,7 +581,7 @@ def _stations_from_pois(pois: gpd.GeoDataFrame, *, source: str) -> gpd.GeoDataFr
             "osm_type": pois["osm_type"],
         },
         geometry=pois.geometry,
-        crs=ANALYSIS_CRS,
+        crs=pois.crs,
     )
     return _validate(
         stations,
@@ -710,7 +718,7 @@ def _validate(
     else:
         units = np.full(n, default_units, dtype="int64")
 
-    x3006, y3006 = _points_3006(
+    x, y, crs = _metric_points(
         gdf, src_crs=src_crs, bad=bad, check_sweden=check_sweden, problems=problems
     )
     problems.raise_if_any()
@@ -726,19 +734,19 @@ def _validate(
         },
         index=extras.index,
     )
-    geometry = gpd.GeoSeries(shapely.points(x3006, y3006), index=extras.index, crs=ANALYSIS_CRS)
+    geometry = gpd.GeoSeries(shapely.points(x, y), index=extras.index, crs=crs)
     return gpd.GeoDataFrame(pd.concat([base, extras], axis=1), geometry=geometry)
 
 
-def _points_3006(
+def _metric_points(
     gdf: gpd.GeoDataFrame,
     *,
     src_crs: pyproj.CRS,
     bad: np.ndarray,
     check_sweden: bool,
     problems: _Problems,
-) -> tuple[np.ndarray, np.ndarray]:
-    """One point per row (polygons give a point inside), checked, in EPSG:3006.
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """One point per row (polygons give a point inside), checked: x, y in their metric CRS.
 
     Rows marked ``bad`` already have a recorded problem and are skipped.
     """
@@ -777,8 +785,11 @@ def _check_coordinates(
     src_crs: pyproj.CRS,
     check_sweden: bool,
     problems: _Problems,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Check points (x, y in ``src_crs``) and return them in EPSG:3006.
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Check points (x, y in ``src_crs``) and return them in their metric CRS, and that CRS.
+
+    The CRS is :func:`planner.crs.metric_crs` of the good points: EPSG:3006
+    for Swedish data, the UTM zone of their centre elsewhere.
 
     Rows outside ``good`` are skipped (their problem is already recorded).
     """
@@ -845,16 +856,14 @@ def _check_coordinates(
         )
         good = good & ~outside
 
-    x3006, y3006 = _transform(src_crs, pyproj.CRS.from_user_input(ANALYSIS_CRS), xs, ys, good)
-    converts = np.isfinite(x3006) & np.isfinite(y3006)
+    crs = metric_crs(lon[good], lat[good])
+    x, y = _transform(src_crs, pyproj.CRS.from_user_input(crs), xs, ys, good)
+    converts = np.isfinite(x) & np.isfinite(y)
     problems.add(
         good & ~converts,
-        lambda i: (
-            f"({_fmt(xs[i])}, {_fmt(ys[i])}) cannot be converted from {crs_label} to "
-            f"SWEREF 99 TM ({ANALYSIS_CRS})"
-        ),
+        lambda i: f"({_fmt(xs[i])}, {_fmt(ys[i])}) cannot be converted from {crs_label} to {crs}",
     )
-    return x3006, y3006
+    return x, y, crs
 
 
 def _sweden_distance(lon: np.ndarray, lat: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -1,13 +1,21 @@
 """Points on the road network: snap to the nearest edge, not the nearest node.
 
 A station or a demand point is placed at the closest position on the closest
-drivable edge (a point along the road, found with a shapely STRtree in
-EPSG:3006). The straight leg from the point to the road is driven at
+drivable edge (a point along the road, found with a shapely STRtree in the
+network's metric CRS, :attr:`planner.road_network.RoadNetwork.crs`). The
+straight leg from the point to the road is driven at
 :data:`planner.constants.ACCESS_SPEED_KPH`. From the snapped position the
 vehicle can leave toward the edge's head (and toward its tail when the road
 is two-way); it arrives the same way. Partial-edge times are the edge's
 ``travel_time`` (s) times the fraction of its length (uniform speed along an
 edge).
+
+A point whose snapped position is a road node, or lies within
+:data:`planner.constants.SNAP_NODE_TOLERANCE_M` (1 cm) of one, is joined to
+the node itself: it leaves by every road out of the junction and is reached
+by every road into it, exactly as the node (rather than only along the one
+edge the nearest-edge search returned, which at a one-way road would allow
+a single direction).
 
 Points farther than ``max_distance_m`` from any road are reported with status
 ``far_from_road`` and get no road access (their travel times are ``inf``);
@@ -39,14 +47,14 @@ STATUS_MINOR = "minor_component"
 
 @dataclass(frozen=True)
 class SnappedPoints:
-    """Points placed on a road network (EPSG:3006, metres and seconds).
+    """Points placed on a road network (the network's CRS, metres and seconds).
 
     Attributes
     ----------
     labels
         The input points' index labels.
     x, y
-        Input coordinates, m (EPSG:3006).
+        Input coordinates, m (the network's CRS).
     snap_x, snap_y
         The snapped position on the edge, m.
     snap_distance_m
@@ -57,6 +65,13 @@ class SnappedPoints:
         The edge the point lies on (node ids and key).
     fraction
         Position along the edge from ``edge_u`` (0) to ``edge_v`` (1).
+    node
+        The road node the point is joined to, ``-1`` if none: its snapped
+        position lies within :data:`planner.constants.SNAP_NODE_TOLERANCE_M`
+        of that node (a junction or a road's end). Such a point departs and
+        arrives through the node itself, by every road at it; its edge is
+        then one of the node's edges, with ``fraction`` 0 or 1, and its
+        snapped position is the node's.
     forward_s, backward_s
         Full travel time of the edge u -> v, and of its twin v -> u (``inf``
         on a one-way road), s.
@@ -88,6 +103,7 @@ class SnappedPoints:
     edge_v: np.ndarray
     edge_key: np.ndarray
     fraction: np.ndarray
+    node: np.ndarray
     forward_s: np.ndarray
     backward_s: np.ndarray
     depart_node: np.ndarray
@@ -119,6 +135,7 @@ class SnappedPoints:
                 "edge_v": self.edge_v,
                 "edge_key": self.edge_key,
                 "fraction": self.fraction,
+                "node": self.node,
                 "snap_x": self.snap_x,
                 "snap_y": self.snap_y,
                 "component": self.component,
@@ -129,7 +146,7 @@ class SnappedPoints:
 
 
 def edge_frame(graph: nx.MultiDiGraph, *, progress: bool = False) -> gpd.GeoDataFrame:
-    """Edges with LineString geometry (EPSG:3006), ``travel_time`` (s) and ``length`` (m).
+    """Edges with LineString geometry (the graph's CRS), ``travel_time`` (s) and ``length`` (m).
 
     Straight edges without a stored geometry get one from their end nodes.
     Columns ``u``, ``v``, ``key``, ``length``, ``travel_time`` and ``twin``:
@@ -203,6 +220,74 @@ def _reverse_edges(edges: gpd.GeoDataFrame) -> np.ndarray:
     return out
 
 
+def _join_nodes(
+    tree: shapely.STRtree,
+    edges: gpd.GeoDataFrame,
+    row: np.ndarray,
+    frac: np.ndarray,
+    sxy: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Join points whose snapped position lies at a road node to that node.
+
+    A snapped position within :data:`planner.constants.SNAP_NODE_TOLERANCE_M`
+    of an end of any edge (its tail or head node) is joined to the nearest
+    such node, on that edge: the point's own edge when the node is one of
+    its ends, otherwise an edge of the node (a road passing over a junction
+    without meeting it, so that the nearest-edge search returned the other
+    road).
+
+    Parameters
+    ----------
+    tree
+        STRtree of the edges' geometries.
+    edges
+        :func:`edge_frame` of the network.
+    row, frac, sxy
+        Each point's nearest edge (row of ``edges``), position along it
+        (0-1) and snapped coordinates ``(n, 2)`` (m, the network's CRS).
+
+    Returns
+    -------
+    node, row, frac, sxy
+        The node each point is joined to (``-1`` if none), and the edge,
+        fraction and snapped coordinates updated for the joined points.
+    """
+    tol = constants.SNAP_NODE_TOLERANCE_M
+    node = np.full(len(row), -1, dtype=np.int64)
+    point, near = tree.query(shapely.points(sxy), predicate="dwithin", distance=tol)
+    if not len(point):
+        return node, row, frac, sxy
+    # the first and last vertex (tail and head node) of each edge near a point
+    lines = edges.geometry.to_numpy()[near]
+    coords = shapely.get_coordinates(lines)
+    count = shapely.get_num_coordinates(lines)
+    first = np.cumsum(count) - count
+    ends_xy = np.concatenate([coords[first], coords[first + count - 1]])
+    pair = np.tile(np.arange(len(point)), 2)
+    gap = np.hypot(*(sxy[point[pair]] - ends_xy).T)
+    ends = pd.DataFrame(
+        {
+            "point": point[pair],
+            "gap": gap,
+            "other": near[pair] != row[point[pair]],  # prefer the point's own edge
+            "edge": near[pair],
+            "at_head": np.repeat([False, True], len(point)),
+            "node": np.concatenate([edges["u"].to_numpy()[near], edges["v"].to_numpy()[near]]),
+            "x": ends_xy[:, 0],
+            "y": ends_xy[:, 1],
+        }
+    )
+    ends = ends[ends["gap"] <= tol].sort_values(["point", "gap", "other", "at_head", "edge"])
+    best = ends.drop_duplicates("point")
+    at = best["point"].to_numpy()
+    node[at] = best["node"].to_numpy()
+    row, frac, sxy = row.copy(), frac.copy(), sxy.copy()
+    row[at] = best["edge"].to_numpy()
+    frac[at] = np.where(best["at_head"].to_numpy(), 1.0, 0.0)
+    sxy[at] = best[["x", "y"]].to_numpy()
+    return node, row, frac, sxy
+
+
 def snap_points(
     graph: nx.MultiDiGraph,
     points: gpd.GeoDataFrame | gpd.GeoSeries,
@@ -216,11 +301,12 @@ def snap_points(
     Parameters
     ----------
     graph
-        Projected road network (EPSG:3006) with ``travel_time`` (s) on edges
+        Projected road network (its ``graph["crs"]``, metres) with ``travel_time`` (s) on edges
         and ``component`` on nodes, as built by
         :func:`planner.road_network.build_network`.
     points
-        Point geometries in any CRS (reprojected to EPSG:3006).
+        Point geometries in any CRS (reprojected to the graph's CRS, where
+        the access legs and ``max_distance_m`` are measured).
     max_distance_m
         Points farther than this from any road (m) get status
         ``far_from_road`` and no road access.
@@ -240,7 +326,7 @@ def snap_points(
     geoms = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
     if geoms.crs is None:
         raise ParameterError("points: the layer has no CRS")
-    geoms = geoms.to_crs(constants.ANALYSIS_CRS)
+    geoms = geoms.to_crs(graph.graph.get("crs", constants.ANALYSIS_CRS))
     if (geoms.geom_type != "Point").any() or geoms.is_empty.any():
         bad = geoms.index[(geoms.geom_type != "Point") | geoms.is_empty][0]
         raise DataError(f"points: row {bad!r} is not a point")
@@ -254,7 +340,11 @@ def snap_points(
     row, dist = row[order], dist[order]
     lines = edges.geometry.to_numpy()[row]
     frac = shapely.line_locate_point(lines, pts, normalized=True)
-    snapped = shapely.line_interpolate_point(lines, frac, normalized=True)
+    sxy = shapely.get_coordinates(shapely.line_interpolate_point(lines, frac, normalized=True))
+    xy = shapely.get_coordinates(pts)
+    node, row, frac, sxy = _join_nodes(tree, edges, row, frac, sxy)
+    joined = node >= 0
+    dist = np.where(joined, np.hypot(xy[:, 0] - sxy[:, 0], xy[:, 1] - sxy[:, 1]), dist)
 
     twin = edges["twin"].to_numpy()[row]
     u = edges["u"].to_numpy()[row]
@@ -270,8 +360,12 @@ def snap_points(
         depart_s = np.column_stack([(1 - frac) * tt_f, np.where(twin >= 0, frac * tt_b, np.inf)])
         arrive_node = np.column_stack([u, np.where(twin >= 0, v, -1)])
         arrive_s = np.column_stack([frac * tt_f, np.where(twin >= 0, (1 - frac) * tt_b, np.inf)])
+    # a point at a node leaves by, and is reached through, every road at the node
+    depart_node[joined] = arrive_node[joined] = np.column_stack([node, np.full(n, -1)])[joined]
+    depart_s[joined] = arrive_s[joined] = np.column_stack([np.zeros(n), np.full(n, np.inf)])[joined]
     depart_s = depart_s + access[:, None]
     arrive_s = arrive_s + access[:, None]
+    node[far] = -1
     depart_node[far] = -1
     arrive_node[far] = -1
     depart_s[far] = np.inf
@@ -290,11 +384,11 @@ def snap_points(
             np.array([comp[a] for a in u], dtype=np.int64),
             np.array([comp[b] for b in v], dtype=np.int64),
         )
+        at = np.flatnonzero(node >= 0)
+        component[at] = [comp[a] for a in node[at]]
     else:
         component = np.zeros(n, dtype=np.int64)
     status = np.where(far, STATUS_FAR, np.where(component > 0, STATUS_MINOR, STATUS_OK))
-    xy = shapely.get_coordinates(pts)
-    sxy = shapely.get_coordinates(snapped)
     return SnappedPoints(
         labels=geoms.index.to_numpy(),
         x=xy[:, 0],
@@ -307,6 +401,7 @@ def snap_points(
         edge_v=v,
         edge_key=edges["key"].to_numpy()[row],
         fraction=frac,
+        node=node,
         forward_s=tt_f,
         backward_s=tt_b,
         depart_node=depart_node,

@@ -7,7 +7,9 @@ seconds (``travel_time = length / speed``):
 
 1. **Base speed.** If the way carries a usable ``maxspeed`` tag (``"70"``,
    ``"30 mph"``, a Swedish zone value such as ``"SE:rural"``, ...), the posted
-   limit is the base speed. Where a way holds several limits (``"50;70"``, or a
+   limit is the base speed; ``maxspeed:forward`` and ``maxspeed:backward``
+   take precedence in their direction (along the way's drawn direction, and
+   against it). Where a way holds several limits (``"50;70"``, ``"70,50"``, or a
    list after OSMnx merges ways) the lowest is used, to stay on the safe side.
    Without a usable ``maxspeed`` (missing, ``"none"``, ``"signals"``, garbage)
    the base speed is the typical Swedish limit for the road's ``highway`` class,
@@ -333,10 +335,12 @@ def _as_bool(label: str, value: object) -> bool:
 _ZONES_KPH = {k.strip().lower(): float(v) for k, v in constants.MAXSPEED_ZONES_KPH.items()}
 _UNKNOWN = frozenset(v.strip().lower() for v in constants.MAXSPEED_UNKNOWN)
 _NUMBER_UNIT = re.compile(
-    r"^(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>km/h|kmh|kph|mph|knots?|kn)?$", re.IGNORECASE
+    r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>km/h|kmh|kph|mph|knots?|kn)?$", re.IGNORECASE
 )
 _ZONE_NUMBER = re.compile(r"^[a-z]{2}:zone:?(?P<num>\d+)$", re.IGNORECASE)
-_LIST_SEPARATOR = re.compile(r"[;|]")
+#: Separators of several limits in one tag: OSM's ``;``, and ``|`` (per-lane
+#: values) and ``,`` (``"70,50"`` in Swedish data is a list, not 70.5).
+_LIST_SEPARATOR = re.compile(r"[;|,]")
 
 
 def _parse_one_maxspeed(text: str) -> float | None:
@@ -354,7 +358,7 @@ def _parse_one_maxspeed(text: str) -> float | None:
     m = _NUMBER_UNIT.match(text)
     if not m:
         return None
-    speed = float(m["num"].replace(",", "."))
+    speed = float(m["num"])
     unit = (m["unit"] or "").lower()
     if unit == "mph":
         speed *= _KPH_PER_MPH
@@ -386,11 +390,14 @@ def parse_maxspeed(value: object) -> float | None:
     Notes
     -----
     Accepted forms: ``"50"``, ``"50 km/h"``, ``"50kmh"``, ``"50 kph"``,
-    ``"30 mph"`` (x 1.609344), ``"10 knots"`` (x 1.852), a decimal comma
-    (``"7,5"``), zone values from :data:`planner.constants.MAXSPEED_ZONES_KPH`
+    ``"30 mph"`` (x 1.609344), ``"10 knots"`` (x 1.852), a decimal point
+    (``"7.5"``), zone values from :data:`planner.constants.MAXSPEED_ZONES_KPH`
     (case-insensitive: ``"SE:urban"``, ``"walk"``, ...) and ``"XX:zone30"``.
-    Several values (``"50;70"``, ``"50|70"``, a list) give the lowest usable
-    one, the conservative choice. ``None``, NaN, ``""``, the values in
+    Several values (``"50;70"``, ``"50|70"``, ``"70,50"``, a list) give the
+    lowest usable one, the conservative choice. A comma always separates
+    values and is never a decimal comma: OSM writes decimals with a point,
+    posted limits are whole numbers, and ``"70,50"`` in Swedish data lists
+    two limits (so ``"7,5"`` is 5 km/h, not 7.5). ``None``, NaN, ``""``, the values in
     :data:`planner.constants.MAXSPEED_UNKNOWN` (``"none"``, ``"signals"``,
     ...), unknown zones (``"RU:urban"``), zero, negative, absurd (above
     :data:`planner.constants.ABSURD_SPEED_KPH`) and unreadable values give
@@ -587,6 +594,36 @@ def _is_ferry(value: object) -> float:
     return float(any(isinstance(c, str) and c.strip().lower() == "ferry" for c in candidates))
 
 
+def _edge_maxspeed(edges: pd.DataFrame) -> np.ndarray | None:
+    """The raw ``maxspeed`` that holds in each edge's own direction, or None (no tags).
+
+    ``maxspeed:forward`` holds along the way's drawn direction (edges with
+    ``reversed`` false) and ``maxspeed:backward`` against it (``reversed``
+    true, such as the only edge of a ``oneway=-1`` way); where that tag is
+    missing or unusable, ``maxspeed``.
+    """
+    general = (
+        _as_object_array(edges["maxspeed"], "maxspeed") if "maxspeed" in edges.columns else None
+    )
+    keys = ("maxspeed:forward", "maxspeed:backward")  # OSM wiki Key:maxspeed
+    if not any(k in edges.columns for k in keys):
+        return general
+    n = len(edges)
+    against = (
+        edges["reversed"].eq(True).to_numpy(dtype=bool)
+        if "reversed" in edges.columns
+        else np.zeros(n, dtype=bool)
+    )
+    forward, backward = (
+        _as_object_array(edges[k], k) if k in edges.columns else np.full(n, None, dtype=object)
+        for k in keys
+    )
+    directional = np.where(against, backward, forward)
+    usable = ~np.isnan(_map_unique(directional, parse_maxspeed))
+    fallback = np.full(n, None, dtype=object) if general is None else general
+    return np.where(usable, directional, fallback)
+
+
 def add_edge_speeds(edges: pd.DataFrame, *, model: SpeedModel) -> pd.DataFrame:
     """Add emergency speed and travel time columns to road edges.
 
@@ -595,8 +632,11 @@ def add_edge_speeds(edges: pd.DataFrame, *, model: SpeedModel) -> pd.DataFrame:
     edges : pandas.DataFrame
         One row per edge (a GeoDataFrame works too). Required columns:
         ``length`` (m) and ``highway``. Optional: ``maxspeed`` (raw tag),
-        ``route`` (``"ferry"`` marks ferries), ``duration`` (raw ferry tag) and
-        ``way_length`` (m, total length of the OSM way the edge belongs to).
+        ``maxspeed:forward`` and ``maxspeed:backward`` (raw tags, with
+        ``reversed``: whether the edge runs against the way's drawn
+        direction), ``route`` (``"ferry"`` marks ferries), ``duration`` (raw
+        ferry tag) and ``way_length`` (m, total length of the OSM way the
+        edge belongs to).
     model : SpeedModel
         The speed parameters.
 
@@ -617,7 +657,11 @@ def add_edge_speeds(edges: pd.DataFrame, *, model: SpeedModel) -> pd.DataFrame:
     Notes
     -----
     Roads: ``speed_kph`` from :func:`road_speeds_kph`,
-    ``travel_time = length / (speed_kph / 3.6)``.
+    ``travel_time = length / (speed_kph / 3.6)``. The posted limit of an
+    edge is ``maxspeed:forward`` on an edge along the way's drawn direction
+    and ``maxspeed:backward`` on one against it (``reversed`` true; the only
+    edge of a ``oneway=-1`` way runs against it), where that tag is usable,
+    and ``maxspeed`` otherwise.
 
     Ferries (``route == "ferry"``): no blue-light factor and no clamp. With a
     readable ``duration`` and a positive ``way_length``, the crossing time is
@@ -643,8 +687,7 @@ def add_edge_speeds(edges: pd.DataFrame, *, model: SpeedModel) -> pd.DataFrame:
             f"or infinite value(s) (first at index {first!r}); lengths must be metres >= 0"
         )
 
-    maxspeed = out["maxspeed"] if "maxspeed" in out.columns else None
-    speed = road_speeds_kph(out["highway"], maxspeed, model=model)
+    speed = road_speeds_kph(out["highway"], _edge_maxspeed(out), model=model)
     m_per_s = _M_PER_KM / _S_PER_H
     travel_time = length / (speed * m_per_s)
 

@@ -12,7 +12,9 @@ Two kinds of origin and destination are supported:
   network part-way along an edge. Point origins become virtual nodes linked
   to the ends of their edge; point destinations take the best of their edge's
   ends plus the partial edge; two points on the same road are also joined
-  directly along it.
+  directly along it. A point at a road node (within
+  :data:`planner.constants.SNAP_NODE_TOLERANCE_M`) is joined to the node
+  itself, so it leaves and arrives by every road there.
 
 All times are drive times in seconds, ``inf`` where unreachable (or beyond
 the cutoff), never NaN. The turn-out time is not included: coverage adds it.
@@ -72,7 +74,7 @@ class TravelTimeGraph:
     node_ids
         OSM node id of each row.
     x, y
-        Node coordinates, m (EPSG:3006).
+        Node coordinates, m (the network's CRS).
     """
 
     matrix: sp.csr_array
@@ -395,11 +397,15 @@ def _arrive_at(node_dist: np.ndarray, arr: np.ndarray, arrive_s: np.ndarray) -> 
 def _same_road(
     origins: SnappedPoints, destinations: SnappedPoints
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(origin row, destination column, time s) for pairs on the same road."""
+    """(origin row, destination column, time s) for pairs on the same road.
+
+    Points joined to a node are left out: every trip along their road passes
+    through that node, so the search through the graph already finds it.
+    """
     o = pd.DataFrame({"g": origins.edge_group, "i": np.arange(len(origins))})
     d = pd.DataFrame({"g": destinations.edge_group, "j": np.arange(len(destinations))})
-    o = o[origins.status != "far_from_road"]
-    d = d[destinations.status != "far_from_road"]
+    o = o[(origins.status != "far_from_road") & (origins.node < 0)]
+    d = d[(destinations.status != "far_from_road") & (destinations.node < 0)]
     pairs = o.merge(d, on="g")
     if pairs.empty:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)

@@ -392,7 +392,7 @@ def test_nearest_isochrones_equal_dense(
     times = _tied_times(rng, len(names), index.ttg.n_nodes)
     snapped = snap_points(
         andorra_net.graph,
-        gpd.GeoSeries(points_near_nodes(andorra_net.graph, len(names), seed), crs="EPSG:3006"),
+        gpd.GeoSeries(points_near_nodes(andorra_net.graph, len(names), seed), crs=andorra_net.crs),
         edges=index.edges,
     )
     own = origin_edge_samples(snapped, andorra_net.graph, spacing_m=ISOCHRONES.grid[0])
@@ -414,7 +414,9 @@ def test_nearest_isochrones_equal_dense(
     x, y, t, best = _reference_best(andorra_samples, times, float(settings.budgets_s(90.0).max()))
     x, y, t, best = iso_mod._with_origin_samples(x, y, t, best, own)
     budgets = settings.budgets_s(90.0)
-    reference = iso_mod._catchment_frame(x, y, t, best, names, budgets, settings)
+    reference = iso_mod._catchment_frame(
+        x, y, t, best, names, budgets, settings, andorra_samples.crs
+    )
     pd.testing.assert_frame_equal(reference, catchments, check_exact=True)
 
 

@@ -57,7 +57,7 @@ def demand(andorra_net: RoadNetwork, stations: SnappedPoints) -> SnappedPoints:
     g = andorra_net.graph
     more = snapped_near_nodes(g, 300, seed=2)
     pts = list(shapely.points(stations.x, stations.y)) + list(shapely.points(more.x, more.y))
-    return snap_points(g, gpd.GeoSeries(pts, crs="EPSG:3006"))
+    return snap_points(g, gpd.GeoSeries(pts, crs=g.graph["crs"]))
 
 
 def _node_ids(ttg: TravelTimeGraph, n: int, seed: int) -> np.ndarray:
@@ -112,7 +112,7 @@ def test_zero_times_are_stored(
     # a point snapped exactly onto the road: a zero-length trip to itself
     on_road = snap_points(
         andorra_net.graph,
-        gpd.GeoSeries([shapely.Point(stations.snap_x[0], stations.snap_y[0])], crs="EPSG:3006"),
+        gpd.GeoSeries([shapely.Point(stations.snap_x[0], stations.snap_y[0])], crs=andorra_net.crs),
     )
     assert on_road.access_s[0] == 0
     p = compute_matrix(ttg, on_road, on_road, cutoff_s=CUTOFF_S)

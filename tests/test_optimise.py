@@ -109,7 +109,7 @@ def andorra_instance(andorra_net: RoadNetwork) -> Instance:
     chosen = rng.choice(ids, size=40, replace=False)
     x = np.array([g.nodes[c]["x"] for c in chosen]) + rng.uniform(-100, 100, 40)
     y = np.array([g.nodes[c]["y"] for c in chosen]) + rng.uniform(-100, 100, 40)
-    snapped = snap_points(g, gpd.GeoSeries(shapely.points(x, y), crs="EPSG:3006"))
+    snapped = snap_points(g, gpd.GeoSeries(shapely.points(x, y), crs=g.graph["crs"]))
     ttg = build_travel_time_graph(g)
     idx = np.arange(40)
     sites = type(snapped)(

@@ -77,7 +77,7 @@ class Calls:
         The wall-clock time of time 0 (a Monday 00:00) for replayed calls,
         None for generated ones.
     points
-        Replay only: the calls' positions (EPSG:3006) as points of weight 1,
+        Replay only: the calls' positions (the network's metric CRS) as points of weight 1,
         to pass to :func:`planner.simulate.precompute_times` and
         :func:`planner.simulate.build_model`; ``table["point"]`` is the row.
     source

@@ -96,7 +96,8 @@ def hospitals_from_osm(
     -------
     geopandas.GeoDataFrame
         ``name`` (the ``name`` tag, or ``hospital <osm id>``), ``osm_id``,
-        ``osm_type`` and Point geometry in EPSG:3006. Possibly empty.
+        ``osm_type`` and Point geometry in the metric CRS of the data
+        (EPSG:3006 in Sweden, :mod:`planner.crs`). Possibly empty.
     """
     hospitals = read_osm_pois(path, tags=EMERGENCY_HOSPITAL_TAGS, boundary=boundary)
     keep = [True] * len(hospitals)
@@ -134,7 +135,8 @@ def read_hospitals(
     Returns
     -------
     geopandas.GeoDataFrame
-        ``name``, ``source_row`` and Point geometry in EPSG:3006.
+        ``name``, ``source_row`` and Point geometry in the metric CRS of the
+        data (EPSG:3006 in Sweden).
 
     Raises
     ------
@@ -264,7 +266,7 @@ def precompute_times(
     Parameters
     ----------
     graph
-        The road network (EPSG:3006, ``travel_time`` s on edges).
+        The road network (in its metric CRS, ``travel_time`` s on edges).
     stations, hospitals, points
         Point layers in any CRS (demand points, or the positions of replayed
         calls).
