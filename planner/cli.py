@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import pandas as pd
 import typer
 
 from planner import __version__, constants
-from planner.errors import OutputExistsError, ParameterError, PlannerError
+from planner.errors import OutputExistsError, ParameterError, PlannerError, PlannerWarning
 
 app = typer.Typer(
     name="planner",
@@ -1271,10 +1272,37 @@ def version_cmd() -> None:
 # ---------------------------------------------------------------------------
 
 
+@contextmanager
+def _planner_warnings() -> Iterator[None]:
+    """Print each :class:`~planner.errors.PlannerWarning` once, as one line on stderr."""
+    shown: set[str] = set()
+    previous = warnings.showwarning
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        if not issubclass(category, PlannerWarning):
+            previous(message, category, filename, lineno, file, line)
+        elif str(message) not in shown:
+            shown.add(str(message))
+            _echo(f"warning: {message}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", PlannerWarning)
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (2 for any planner error or bad usage)."""
     try:
-        app(args=argv, prog_name="planner", standalone_mode=True)
+        with _planner_warnings():
+            app(args=argv, prog_name="planner", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

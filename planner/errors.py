@@ -7,11 +7,16 @@ turns any :class:`PlannerError` into a one-line message and exit code 2.
 
 Messages name the file, row or argument that is wrong and, where possible,
 what would be accepted instead.
+
+Warnings (legal but suspicious input, a cache entry that had to be rebuilt)
+are :class:`PlannerWarning` instances; the command line prints each as one
+line.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "CacheWarning",
     "DataError",
     "DownloadError",
     "InfeasibleError",
@@ -21,7 +26,9 @@ __all__ = [
     "OutputExistsError",
     "ParameterError",
     "PlannerError",
+    "PlannerWarning",
     "RegionNotFoundError",
+    "UnsafeCacheError",
 ]
 
 
@@ -63,3 +70,15 @@ class DownloadError(PlannerError, ConnectionError):
 
 class OutputExistsError(PlannerError, FileExistsError):
     """An output file exists and ``overwrite`` was not given."""
+
+
+class UnsafeCacheError(PlannerError, PermissionError):
+    """A cache folder can be written by every user (world-writable, no sticky bit)."""
+
+
+class PlannerWarning(UserWarning):
+    """Base class of every warning planner gives on purpose."""
+
+
+class CacheWarning(PlannerWarning):
+    """A cache entry was refused and rebuilt, could not be stored, or its folder is shared."""
