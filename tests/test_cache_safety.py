@@ -48,7 +48,7 @@ ENTRY_FILES = (
 )
 
 
-class _Payload:
+class Payload:
     """Unpickling this runs code: it writes ``marker``."""
 
     def __init__(self, marker: Path) -> None:
@@ -62,11 +62,11 @@ class _Payload:
 def crafted_pickle(marker: Path) -> bytes:
     """A pickle that creates ``marker`` when loaded (checked on a probe first)."""
     probe = marker.with_name(marker.name + ".probe")
-    payload = pickle.dumps(_Payload(probe))
+    payload = pickle.dumps(Payload(probe))
     pickle.loads(payload)  # proves the payload really runs code
     assert probe.read_text() == "planted code ran"
     probe.unlink()
-    return pickle.dumps(_Payload(marker))
+    return pickle.dumps(Payload(marker))
 
 
 def assert_identical(a: RoadNetwork, b: RoadNetwork) -> None:
@@ -296,7 +296,7 @@ def test_planted_block_files_are_computed_again(andorra_net: RoadNetwork, tmp_pa
     with np.load(planted, allow_pickle=False) as f:
         key = str(f["store_key"])
     objects = np.empty(1, dtype=object)
-    objects[0] = _Payload(marker)
+    objects[0] = Payload(marker)
     np.savez(
         planted,
         store_key=np.array(key),
