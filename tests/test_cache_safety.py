@@ -24,6 +24,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,6 +32,7 @@ import shapely
 from conftest import snapped_near_nodes
 
 from planner import _cache
+from planner._graph_files import load_graph, save_graph
 from planner.cli import main
 from planner.errors import CacheWarning, UnsafeCacheError
 from planner.matrix import compute_matrix
@@ -140,6 +142,44 @@ def test_cached_network_equals_a_fresh_build(
     edges = list(loaded.graph.edges(data=True))
     assert any("geometry" not in d for *_, d in edges)
     assert any(isinstance(d["osmid"], list) for *_, d in edges)
+
+
+def test_graph_files_keep_every_value_and_type(tmp_path: Path) -> None:
+    """Odd attributes as OSMnx and users leave them: each comes back equal, of its type."""
+    g = nx.MultiDiGraph(crs="EPSG:3006", simplified=True, note=[1, "a"])
+    g.add_node(10, x=1.0, tag=None, mixed=3)
+    g.add_node(2, x=float("nan"), mixed="three", big=2**70, neg=-(2**63))
+    g.add_node(-3, x=-0.0, mixed=[1, [2, "b"]], flag=True)
+    line = shapely.LineString([(0.1, 0.2), (1e6 + 1 / 3, -7e-9)])
+    g.add_edge(10, 2, key=0, geometry=line, osmid=[5, 6], w=4, name="=x")
+    g.add_edge(10, 2, key=7, geometry=None, osmid=5, w=-1, reversed=[True, False])
+    g.add_edge(2, -3, key=0, oneway=False, length=0.1 + 0.2, speed=float("inf"))
+    g.add_edge(-3, -3, key=3)  # a loop without attributes
+    key = "f" * 64
+    save_graph(g, tmp_path, key=key)
+    h = load_graph(tmp_path, key=key)
+    assert h.graph == g.graph
+    assert list(h.nodes(data=True)) == [
+        (10, {"x": 1.0, "tag": None, "mixed": 3}),
+        (2, {"x": h.nodes[2]["x"], "mixed": "three", "big": 2**70, "neg": -(2**63)}),
+        (-3, {"x": -0.0, "mixed": [1, [2, "b"]], "flag": True}),
+    ]
+    assert np.isnan(h.nodes[2]["x"]) and np.signbit(h.nodes[-3]["x"])
+    assert list(h.edges(keys=True)) == list(g.edges(keys=True))
+    pairs = zip(g.edges(keys=True, data=True), h.edges(keys=True, data=True), strict=True)
+    for (*_, a), (*_, b) in pairs:
+        assert a.keys() == b.keys()
+        for name, value in a.items():
+            assert type(b[name]) is type(value), name
+            if isinstance(value, shapely.Geometry):
+                assert shapely.equals_exact(value, b[name], tolerance=0.0)
+            else:
+                assert b[name] == value
+    with pytest.raises(ValueError, match="another cache key"):
+        load_graph(tmp_path, key="e" * 64)
+    g.add_edge(2, 10, key=0, bad={1, 2})  # a set has no exact JSON form
+    with pytest.raises(TypeError, match=r"set value .* cannot be stored"):
+        save_graph(g, tmp_path / "x", key=key)
 
 
 def test_no_pickle_is_read_anywhere() -> None:
