@@ -1273,27 +1273,21 @@ def version_cmd() -> None:
 
 
 @contextmanager
-def _planner_warnings() -> Iterator[None]:
-    """Print each :class:`~planner.errors.PlannerWarning` once, as one line on stderr."""
-    shown: set[str] = set()
-    previous = warnings.showwarning
+def _warnings_as_lines() -> Iterator[None]:
+    """Print every :class:`PlannerWarning` as one ``warning: ...`` line on stderr.
 
-    def show(
-        message: Warning | str,
-        category: type[Warning],
-        filename: str,
-        lineno: int,
-        file: Any = None,
-        line: str | None = None,
-    ) -> None:
-        if not issubclass(category, PlannerWarning):
-            previous(message, category, filename, lineno, file, line)
-        elif str(message) not in shown:
-            shown.add(str(message))
-            _echo(f"warning: {message}")
-
+    Other warnings keep their usual filters and display.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("always", PlannerWarning)
+        shown = warnings.showwarning
+
+        def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, PlannerWarning):
+                _echo(f"warning: {message}")
+            else:
+                shown(message, category, *args, **kwargs)
+
         warnings.showwarning = show
         yield
 
@@ -1301,7 +1295,7 @@ def _planner_warnings() -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (2 for any planner error or bad usage)."""
     try:
-        with _planner_warnings():
+        with _warnings_as_lines():
             app(args=argv, prog_name="planner", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code

@@ -3,14 +3,11 @@
 Every exception derives from :class:`PlannerError` and also from the built-in
 exception a Python user would expect (``ValueError``, ``FileNotFoundError``,
 ``LookupError`` ...), so ``except ValueError`` keeps working. The command line
-turns any :class:`PlannerError` into a one-line message and exit code 2.
+turns any :class:`PlannerError` into a one-line message and exit code 2, and
+any :class:`PlannerWarning` into a one-line ``warning:`` message.
 
 Messages name the file, row or argument that is wrong and, where possible,
 what would be accepted instead.
-
-Warnings (legal but suspicious input, a cache entry that had to be rebuilt)
-are :class:`PlannerWarning` instances; the command line prints each as one
-line.
 """
 
 from __future__ import annotations
@@ -72,12 +69,16 @@ class OutputExistsError(PlannerError, FileExistsError):
     """An output file exists and ``overwrite`` was not given."""
 
 
+class PlannerWarning(UserWarning):
+    """Input that is legal but suspicious (an option that has no effect, a station off the roads).
+
+    Issued with :func:`warnings.warn`; the command line prints each one as a
+    single ``warning: ...`` line on stderr and carries on.
+    """
+
+
 class UnsafeCacheError(PlannerError, PermissionError):
     """A cache folder can be written by every user (world-writable, no sticky bit)."""
-
-
-class PlannerWarning(UserWarning):
-    """Base class of every warning planner gives on purpose."""
 
 
 class CacheWarning(PlannerWarning):
