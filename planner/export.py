@@ -150,8 +150,7 @@ def plain_file_name(name: str, *, argument: str) -> str:
         problem = f"is longer than {MAX_FILE_NAME_BYTES} bytes"
     if problem:
         raise ParameterError(
-            f"{argument} = {name!r} {problem}; it must be a plain file name "
-            "(letters, digits, '-', '_', '.'), e.g. \"gotland\""
+            f'{argument} = {name!r} {problem}; it must be a plain file name, e.g. "gotland"'
         )
     return name
 
