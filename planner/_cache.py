@@ -360,13 +360,17 @@ def _read_entry(entry: Path, kind: str, key: str, load: Callable[[Path], T]) -> 
             CacheWarning,
             stacklevel=4,
         )
-    # move it aside first, so that no reader sees a half-removed entry
+    # move it aside first, so that no reader sees a half-removed entry; one that
+    # cannot be removed stays (and is refused again), the value is then used uncached
     aside = temp_path(entry)
     try:
         os.rename(entry, aside)
-        _remove_path(aside)
     except FileNotFoundError:
-        pass
+        return None
+    except OSError:
+        aside = entry
+    with contextlib.suppress(OSError):
+        _remove_path(aside)
     return None
 
 
