@@ -146,7 +146,7 @@ def _spopt_worker(path: str, kind: str, p: int) -> None:
     from planner.optimise import make_instance
     from planner.optimise.models import unreached_cost_s
 
-    data = np.load(path)
+    data = np.load(path, allow_pickle=False)
     cost, w = data["cost"], data["weight"]
     keep = np.isfinite(cost).any(axis=1)
     cost, w = cost[keep], w[keep]

@@ -246,7 +246,7 @@ def _save_ttg(ttg: TravelTimeGraph, path: Path) -> None:
 
 
 def _load_ttg(path: Path) -> TravelTimeGraph:
-    with np.load(path) as f:
+    with np.load(path, allow_pickle=False) as f:
         matrix = sp.csr_array(
             (f["data"], f["indices"], f["indptr"]), shape=tuple(int(s) for s in f["shape"])
         )
@@ -256,7 +256,7 @@ def _load_ttg(path: Path) -> TravelTimeGraph:
 def _engine_case(spec: dict[str, Any]) -> dict[str, Any]:
     """Time one engine run; save the rows to verify; return timings and memory."""
     ttg = _load_ttg(spec["ttg_path"])
-    sources = np.load(spec["sources_path"])[: spec["k"]]
+    sources = np.load(spec["sources_path"], allow_pickle=False)[: spec["k"]]
     cutoff = spec["cutoff_s"]
     if spec["kind"] == "planner":
 
@@ -586,10 +586,10 @@ def benchmark_graph(
                     f"(median of {res['runs']}), peak +{res['peak_rss_mib']:.0f} MiB",
                     flush=True,
                 )
-            reference = np.load(results[("planner", 1)]["rows_path"])
+            reference = np.load(results[("planner", 1)]["rows_path"], allow_pickle=False)
             for key, res in results.items():
                 if key != ("planner", 1):
-                    other = np.load(res["rows_path"])
+                    other = np.load(res["rows_path"], allow_pickle=False)
                     assert np.array_equal(other, reference), f"{case}: {key} differs from workers=1"
             nx_loop_s, nx_best_s, _nx_loops = time_networkx(
                 graph, sources[nx_idx], cutoff, reference, index, case, args.min_time

@@ -341,6 +341,29 @@ MATRIX_MIN_BLOCKS = 16
 BLOCK_RETRIES = 3
 
 # --------------------------------------------------------------------------
+# Caches
+# --------------------------------------------------------------------------
+#: Age after which a temporary file or folder in a cache (a write that never
+#: finished) is removed even when its writer cannot be checked (another
+#: machine, or an older planner that did not record its process), s. Temporary
+#: files of a dead process on this machine are removed at once. Planning
+#: choice: writing the largest entry (a national network) takes minutes, so a
+#: day-old temporary file belongs to a run that was killed.
+CACHE_ORPHAN_AGE_S = 24 * 3600.0
+#: First characters that make Excel, LibreOffice or Google Sheets read a text
+#: cell as a formula. Text from data that starts with one of them is written to
+#: CSV and XLSX with a single quote in front. Source: OWASP, "CSV Injection"
+#: (owasp.org/www-community/attacks/CSV_Injection).
+SPREADSHEET_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: Longest name from data (a scenario ``name``) used as a file or folder name,
+#: bytes of UTF-8: common file systems allow 255 per name, and ``.html`` and
+#: temporary suffixes are added to it. Planning choice.
+MAX_FILE_NAME_BYTES = 200
+#: Largest ``entry.json`` of a cache entry that is read, bytes; a bigger one is
+#: not an entry planner wrote (they hold a few hundred bytes) and is rebuilt.
+CACHE_ENTRY_MAX_BYTES = 1024**2
+
+# --------------------------------------------------------------------------
 # Maps
 # --------------------------------------------------------------------------
 #: Colours from fastest to slowest response, sampled evenly for the classes

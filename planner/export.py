@@ -11,6 +11,14 @@ OSM data date, the package version and the OpenStreetMap attribution):
 * Parquet: the file's key-value metadata (``planner`` key), and the sidecar;
 * GeoPackage: a ``metadata`` attribute table inside the file, and the sidecar;
 * XLSX: a ``metadata`` sheet.
+
+Text from data never becomes a spreadsheet formula: in CSV and XLSX every text
+cell, column name and index label that starts with ``=``, ``+``, ``-``, ``@``,
+a tab or a carriage return gets a single quote in front (the OWASP rule for
+CSV injection; :func:`neutralise_formula`). Numbers stay numbers (``-2.5`` in
+a numeric column is not text), and XLSX cells from data are strings, never
+formulas. Parquet, GeoPackage and GeoJSON keep the text as it is: they are not
+opened as spreadsheets.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,14 +35,17 @@ import geopandas as gpd
 import pandas as pd
 
 from planner import __version__
-from planner.constants import WGS84
+from planner.constants import MAX_FILE_NAME_BYTES, SPREADSHEET_FORMULA_PREFIXES, WGS84
 from planner.errors import OutputExistsError, ParameterError
 from planner.staging import staged_path
 
 __all__ = [
     "OSM_ATTRIBUTION",
     "check_writable",
+    "child_path",
     "export_metadata",
+    "neutralise_formula",
+    "plain_file_name",
     "write_atomic",
     "write_geo",
     "write_layers",
@@ -48,6 +60,117 @@ OSM_ATTRIBUTION = "Road data © OpenStreetMap contributors, ODbL 1.0 (openstreet
 
 _TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 _LAYER_SUFFIXES = (".gpkg",)
+
+
+def neutralise_formula(value: Any) -> Any:
+    """Text that a spreadsheet would read as a formula, with a single quote in front.
+
+    Any ``str`` that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return (:data:`planner.constants.SPREADSHEET_FORMULA_PREFIXES`)
+    gets a leading ``'`` (OWASP, "CSV Injection"); other values, numbers
+    included, are returned as they are.
+    """
+    if isinstance(value, str) and value.startswith(SPREADSHEET_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _csv_text(value: Any) -> Any:
+    """:func:`neutralise_formula`, and carriage returns inside text as line feeds.
+
+    The CSV writer quotes a field with a line feed but not one with a bare
+    carriage return, which Excel would take as the end of the row (and read
+    what follows as a new row, formula included).
+    """
+    value = neutralise_formula(value)
+    if isinstance(value, str) and "\r" in value:
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
+
+
+def _xlsx_text(value: Any) -> Any:
+    """:func:`neutralise_formula`; characters XML cannot hold (openpyxl refuses them) as U+FFFD."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    value = neutralise_formula(value)
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def _safe_labels(labels: pd.Index, cell: Callable[[Any], Any]) -> pd.Index:
+    names = [cell(n) for n in labels.names]
+    if isinstance(labels, pd.MultiIndex):
+        return pd.MultiIndex.from_tuples([tuple(cell(v) for v in t) for t in labels], names=names)
+    return pd.Index([cell(v) for v in labels], name=names[0], dtype=object)
+
+
+def _spreadsheet_safe(
+    table: pd.DataFrame, *, index: bool, cell: Callable[[Any], Any]
+) -> pd.DataFrame:
+    """A copy of ``table`` whose text cells, column names and (written) index labels
+    are passed through ``cell``; numeric columns are untouched."""
+    out = table.copy(deep=False)
+    for i in range(out.shape[1]):
+        column = out.iloc[:, i]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.astype(object)
+        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            out.isetitem(i, column.astype(object).map(cell))
+    out.columns = _safe_labels(out.columns, cell)
+    if index:
+        out.index = _safe_labels(out.index, cell)
+    return out
+
+
+def plain_file_name(name: str, *, argument: str) -> str:
+    """Return ``name`` if it is a plain file name that stays in the folder it is put in.
+
+    A plain file name is one path component: not empty, no ``/`` or ``\\``,
+    no ``:`` (a drive on Windows), no ``..``, not only dots, no control
+    characters (NUL, line breaks, tabs ...), no spaces at either end, and at
+    most :data:`planner.constants.MAX_FILE_NAME_BYTES` bytes of UTF-8.
+
+    Raises
+    ------
+    ParameterError
+        Naming ``argument`` and what is wrong.
+    """
+    problem = None
+    if not isinstance(name, str) or not name.strip():
+        problem = "is empty"
+    elif any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        problem = "holds a control character"
+    elif "/" in name or "\\" in name:
+        problem = "holds a folder separator (/ or \\)"
+    elif ":" in name:
+        problem = "holds ':'"
+    elif ".." in name or not name.strip("."):
+        problem = "holds '..' or is only dots"
+    elif name != name.strip():
+        problem = "starts or ends with a space"
+    elif len(name.encode("utf-8")) > MAX_FILE_NAME_BYTES:
+        problem = f"is longer than {MAX_FILE_NAME_BYTES} bytes"
+    if problem:
+        raise ParameterError(
+            f'{argument} = {name!r} {problem}; it must be a plain file name, e.g. "gotland"'
+        )
+    return name
+
+
+def child_path(folder: str | Path, name: str, *, argument: str) -> Path:
+    """``folder / name`` for a name from data, guaranteed to lie directly inside ``folder``.
+
+    Raises
+    ------
+    ParameterError
+        If ``name`` is not a :func:`plain_file_name`.
+    """
+    folder = Path(folder)
+    path = folder / plain_file_name(name, argument=argument)
+    if os.path.normpath(path.parent) != os.path.normpath(folder) or path.is_absolute() != (
+        folder.is_absolute()
+    ):
+        raise ParameterError(f"{argument} = {name!r} would leave the folder {folder}")
+    return path
 
 
 def export_metadata(**items: Any) -> dict[str, Any]:
@@ -157,7 +280,8 @@ def write_table(
         )
     meta_text = json.dumps(dict(metadata), ensure_ascii=False, default=str)
     if suffix == ".csv":
-        write_atomic(path, lambda tmp: table.to_csv(tmp, index=index, encoding="utf-8"))
+        safe = _spreadsheet_safe(table, index=index, cell=_csv_text)
+        write_atomic(path, lambda tmp: safe.to_csv(tmp, index=index, encoding="utf-8"))
         write_sidecar(path, metadata)
     elif suffix == ".parquet":
         import pyarrow as pa
@@ -181,11 +305,14 @@ def _xlsx(
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, sheet in sheets.items():
             # Excel has no infinity: unreachable times are written as empty cells
-            sheet.replace([float("inf"), float("-inf")], None).to_excel(
+            finite = sheet.replace([float("inf"), float("-inf")], None)
+            _spreadsheet_safe(finite, index=index, cell=_xlsx_text).to_excel(
                 writer, sheet_name=name[:31], index=index
             )
         meta = pd.DataFrame({"key": list(metadata), "value": [_cell(v) for v in metadata.values()]})
-        meta.to_excel(writer, sheet_name="metadata", index=False)
+        _spreadsheet_safe(meta, index=False, cell=_xlsx_text).to_excel(
+            writer, sheet_name="metadata", index=False
+        )
 
 
 def write_workbook(

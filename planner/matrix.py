@@ -27,10 +27,17 @@ block order, so they are identical however they were run.
 With ``store=<folder>``, each finished block is written there at once (one
 ``.npz`` file per block, written atomically) next to a ``manifest.json`` that
 records a key hashed from the graph, the origins, the targets, the cutoff,
-the block size and the planner version. A later run with the same inputs
-loads the finished blocks and computes only the missing ones, so an
-interrupted run resumes where it stopped; a store made for other inputs is
-refused with an error naming what differs, never mixed in.
+the block size, the store format and the planner version. A later run with the
+same inputs loads the finished blocks and computes only the missing ones, so
+an interrupted run resumes where it stopped; a store made for other inputs is
+refused with an error naming what differs, never mixed in. Every block file
+records the store's key and its own index too and is read with
+``allow_pickle=False``: a block of another store or of another place in this
+one, a damaged block or one holding Python objects is computed again (with a
+:class:`~planner.errors.CacheWarning`), never used. The store folder is
+checked like a cache folder (:func:`planner._cache.prepare_cache_folder`:
+refused if every user may write to it, a warning if others may) and temporary
+files of killed runs are removed.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ import io
 import json
 import math
 import time
+import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -55,9 +64,9 @@ from scipy.sparse.csgraph import dijkstra
 from tqdm.auto import tqdm
 
 from planner import __version__, constants
-from planner._cache import atomic_write_bytes
+from planner._cache import atomic_write_bytes, prepare_cache_folder
 from planner.distributed import BlockExecutor, InProcessExecutor
-from planner.errors import InputFileError, ParameterError
+from planner.errors import CacheWarning, InputFileError, ParameterError
 from planner.travel_times import (
     TravelTimeGraph,
     _arrive_at,
@@ -79,8 +88,8 @@ __all__ = [
     "store_folder",
 ]
 
-#: Bump when the layout of a block store changes.
-STORE_FORMAT = 1
+#: Bump when the layout of a block store changes (2: blocks record the store key).
+STORE_FORMAT = 2
 _MANIFEST = "manifest.json"
 
 #: Test hook: seconds each block sleeps before its search (0 in real runs).
@@ -419,6 +428,7 @@ def store_folder(
         _endpoint_key(ttg, targets, "targets"),
         None if math.isinf(limit) else limit,
         __version__,
+        STORE_FORMAT,
     ]
     key = _digest(np.frombuffer(json.dumps(inputs).encode(), np.uint8))[:16]
     return Path(parent) / f"{kind}-{key}"
@@ -436,9 +446,14 @@ def _block_path(store: Path, index: int) -> Path:
 def _open_store(store: Path, manifest: dict[str, Any]) -> None:
     """Create the store, or check that an existing one was made for these inputs."""
     path = store / _MANIFEST
+    if store.exists() and not store.is_dir():
+        raise ParameterError(f"store: {store} exists and is not a folder")
+    prepare_cache_folder(store)
     if path.exists():
         try:
             old = json.loads(path.read_text())
+            if not isinstance(old, dict) or not isinstance(old.get("inputs"), dict):
+                raise ValueError("not a JSON object with inputs")
         except (OSError, ValueError) as exc:
             raise InputFileError(f"store: {path} is not a readable block-store manifest") from exc
         if old.get("key") != manifest["key"]:
@@ -452,50 +467,95 @@ def _open_store(store: Path, manifest: dict[str, Any]) -> None:
                     "cutoff_s",
                     "block_size",
                     "planner",
+                    "format",
                 )
-                if old.get("inputs", {}).get(name) != manifest["inputs"][name]
+                if old["inputs"].get(name) != manifest["inputs"][name]
             ] or ["format"]
             raise ParameterError(
                 f"store: {store} holds blocks of another matrix (different "
                 f"{', '.join(differ)}); use another folder or delete it"
             )
         return
-    if store.exists() and not store.is_dir():
-        raise ParameterError(f"store: {store} exists and is not a folder")
-    if store.exists() and any(store.glob("block-*.npz")):
+    if any(store.glob("block-*.npz")):
         raise ParameterError(f"store: {store} holds block files but no {_MANIFEST}; delete them")
     atomic_write_bytes(path, json.dumps(manifest, indent=1, sort_keys=True).encode())
 
 
-def _save_block(store: Path, index: int, block: _Block | _Nearest) -> None:
+def _save_block(store: Path, index: int, block: _Block | _Nearest, key: str) -> None:
     buf = io.BytesIO()
-    np.savez(buf, **{f.name: getattr(block, f.name) for f in dataclasses.fields(block)})
+    arrays = {f.name: getattr(block, f.name) for f in dataclasses.fields(block)}
+    np.savez(buf, store_key=np.array(key), block_index=np.array(index, dtype=np.int64), **arrays)
     atomic_write_bytes(_block_path(store, index), buf.getvalue())
 
 
+#: The arrays of a stored block, with the dtype kinds each may have.
+_BLOCK_ARRAYS = {"indptr": "iu", "indices": "iu", "data": "f"}
+_NEAREST_ARRAYS = {"times": "f", "origin": "i"}
+
+
+def _read_block_arrays(
+    path: Path, key: str, index: int, kinds: dict[str, str]
+) -> dict[str, np.ndarray]:
+    """The arrays of block ``index`` of store ``key`` (no pickle); ValueError if it is not."""
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            raise ValueError("it is not an .npz file")
+        fh.seek(0)
+        try:
+            f = np.load(fh, allow_pickle=False)
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"it is a damaged .npz file: {exc}") from None
+        with f:
+            if set(f.files) != {"store_key", "block_index", *kinds}:
+                raise ValueError("it holds other arrays than a block")
+            made_for, made_as = f["store_key"], f["block_index"]
+            if made_for.dtype.kind != "U" or made_for.shape != () or str(made_for) != key:
+                raise ValueError("it was made for another store")
+            if made_as.dtype.kind != "i" or made_as.shape != () or int(made_as) != index:
+                raise ValueError("it was made as another block of the store")
+            try:
+                arrays = {name: f[name] for name in kinds}
+            except zipfile.BadZipFile as exc:
+                raise ValueError(f"it is a damaged .npz file: {exc}") from None
+    for name, allowed in kinds.items():
+        if arrays[name].ndim != 1 or arrays[name].dtype.kind not in allowed:
+            raise ValueError(f"its {name} is not a 1-d array of the right type")
+    return arrays
+
+
 def _load_block(
-    store: Path, index: int, n_rows: int, n_targets: int, *, reduce: bool
+    store: Path, index: int, n_rows: int, n_targets: int, *, reduce: bool, key: str
 ) -> _Block | _Nearest | None:
-    """A stored block, or ``None`` if missing or unreadable (then recomputed)."""
+    """A stored block, or ``None`` if missing or unusable (then recomputed)."""
     path = _block_path(store, index)
     if not path.exists():
         return None
     try:
-        with np.load(path) as f:
-            if reduce:
-                near = _Nearest(times=f["times"], origin=f["origin"])
-            else:
-                block = _Block(indptr=f["indptr"], indices=f["indices"], data=f["data"])
-    except (OSError, ValueError, KeyError, EOFError):
+        if reduce:
+            a = _read_block_arrays(path, key, index, _NEAREST_ARRAYS)
+            near = _Nearest(times=a["times"], origin=a["origin"])
+            if not len(near.times) == len(near.origin) == n_targets:
+                raise ValueError("it has the wrong number of targets")
+            return near
+        a = _read_block_arrays(path, key, index, _BLOCK_ARRAYS)
+        block = _Block(indptr=a["indptr"], indices=a["indices"], data=a["data"])
+        ok = (
+            len(block.indptr) == n_rows + 1
+            and block.indptr[0] == 0
+            and block.indptr[-1] == len(block.indices) == len(block.data)
+            and (len(block.indices) == 0 or int(block.indices.min()) >= 0)
+            and (len(block.indices) == 0 or int(block.indices.max()) < n_targets)
+        )
+        if not ok:
+            raise ValueError("its rows or columns do not fit the matrix")
+        return block
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        warnings.warn(
+            f"store: block file {path} is not usable ({exc}); its block is computed again",
+            CacheWarning,
+            stacklevel=2,
+        )
         return None
-    if reduce:
-        return near if len(near.times) == len(near.origin) == n_targets else None
-    ok = (
-        len(block.indptr) == n_rows + 1
-        and block.indptr[-1] == len(block.indices) == len(block.data)
-        and (len(block.indices) == 0 or int(block.indices.max()) < n_targets)
-    )
-    return block if ok else None
 
 
 # ---------------------------------------------------------------------------
@@ -686,6 +746,7 @@ def _compute(
     blocks: list[Any] = [None] * n_blocks
     loaded: list[int] = []
     store_path = None if store is None else Path(store)
+    key = ""
     if store_path is not None:
         inputs = {
             "kind": "nearest" if reduce else "matrix",
@@ -695,6 +756,7 @@ def _compute(
             "cutoff_s": None if math.isinf(limit) else limit,
             "block_size": size,
             "planner": __version__,
+            "format": STORE_FORMAT,
         }
         key = _digest(np.frombuffer(json.dumps(inputs, sort_keys=True).encode(), np.uint8))
         manifest = {
@@ -706,7 +768,7 @@ def _compute(
         }
         _open_store(store_path, manifest)
         for b in range(n_blocks):
-            blocks[b] = _load_block(store_path, b, rows_of(b), n_targets, reduce=reduce)
+            blocks[b] = _load_block(store_path, b, rows_of(b), n_targets, reduce=reduce, key=key)
             if blocks[b] is not None:
                 loaded.append(b)
 
@@ -733,7 +795,7 @@ def _compute(
         with closing(executor.map_blocks(_block_times, shared, todo)) as finished:
             for b, result in finished:
                 if store_path is not None:
-                    _save_block(store_path, b, result)
+                    _save_block(store_path, b, result, key)
                 computed.append(b)
                 if reduce:
                     _merge_nearest(nearest, result)

@@ -27,12 +27,13 @@ not modelled.
 
 Built networks are cached under a key hashed from the source file's digest (or
 the Overpass query polygon), the boundary, the settings and the package
-version.
+version, as Parquet files and JSON (see :mod:`planner._cache`), never pickle.
 """
 
 from __future__ import annotations
 
 import bz2
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,7 @@ from tqdm.auto import tqdm
 
 from planner import __version__, constants
 from planner._cache import cache_key, cached, file_digest
+from planner._graph_files import load_frame, load_graph, save_frame, save_graph
 from planner._osm import (
     OSM_READ_ERRORS,
     describe_osm_error,
@@ -869,5 +871,76 @@ def build_network(
             cache_key=key,
         )
 
-    network, hit = cached(None if cache_dir is None else Path(cache_dir), "networks", key, compute)
+    def load(folder: Path) -> RoadNetwork:
+        return _load_network(
+            folder, key=key, settings=settings, source=label, boundary_name=boundary_name
+        )
+
+    network, hit = cached(
+        None if cache_dir is None else Path(cache_dir),
+        "networks",
+        key,
+        compute,
+        save=_save_network,
+        load=load,
+    )
     return replace(network, from_cache=hit)
+
+
+# ---------------------------------------------------------------------------
+# The cache entry of a network: Parquet and JSON, never pickle
+# ---------------------------------------------------------------------------
+
+
+def _save_network(network: RoadNetwork, folder: Path) -> None:
+    """Write a network's graph, road parts and facts into a cache entry folder."""
+    key = network.cache_key
+    save_graph(network.graph, folder, key=key)
+    save_frame(network.components, folder / "components.parquet", key=key)
+    facts = {
+        "key": key,
+        "source_kind": network.source_kind,
+        "osm_timestamp": network.osm_timestamp,
+        "settings": network.settings.to_dict(),
+        "source": network.source,
+        "boundary_name": network.boundary_name,
+    }
+    (folder / "network.json").write_text(json.dumps(facts, indent=1), encoding="utf-8")
+
+
+def _load_network(
+    folder: Path,
+    *,
+    key: str,
+    settings: NetworkSettings,
+    source: str,
+    boundary_name: str | None,
+) -> RoadNetwork:
+    """Read a cache entry written by :func:`_save_network` for ``key`` and these settings.
+
+    The source label and boundary name are this call's (the same file may be
+    given by another path); the data date and the graph are the entry's.
+
+    Raises
+    ------
+    ValueError
+        If the entry was written for another key or other settings.
+    """
+    facts = json.loads((folder / "network.json").read_text(encoding="utf-8"))
+    if not isinstance(facts, dict) or facts.get("key") != key:
+        raise ValueError("network.json was written for another network")
+    if facts.get("settings") != json.loads(json.dumps(settings.to_dict())):
+        raise ValueError("network.json was written with other settings")
+    kind, stamp = facts.get("source_kind"), facts.get("osm_timestamp")
+    if kind not in ("pbf", "xml", "overpass") or not isinstance(stamp, str | None):
+        raise ValueError("network.json has no valid source kind or data date")
+    return RoadNetwork(
+        graph=load_graph(folder, key=key),
+        components=load_frame(folder / "components.parquet", key=key),
+        source=source,
+        source_kind=kind,
+        osm_timestamp=stamp,
+        settings=settings,
+        boundary_name=boundary_name,
+        cache_key=key,
+    )

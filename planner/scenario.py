@@ -19,7 +19,9 @@ are resolved against the folder of the scenario file.
 
 ``name`` (text, required)
     Short name of the run, e.g. ``"gotland"``. Default output folder
-    ``out/<name>`` and map ``maps/<name>.html``.
+    ``out/<name>`` and map ``maps/<name>.html``, so it must be a plain file
+    name (:func:`planner.export.plain_file_name`): no ``/``, ``\\``, ``:``
+    or ``..``, no control characters, not empty.
 
 ``[region]`` (required)
     ``code`` (text, SCB code: ``"09"`` a region, ``"0980"`` a municipality)
@@ -119,6 +121,7 @@ from typing import TYPE_CHECKING, Any
 from planner import constants
 from planner.coverage import CoverageSettings
 from planner.errors import InputFileError, MissingFileError, ParameterError, RegionNotFoundError
+from planner.export import child_path, plain_file_name
 from planner.isochrones import IsochroneSettings
 from planner.pipeline import DEMAND_TYPES
 from planner.road_network import NetworkSettings
@@ -692,6 +695,12 @@ def _build(reader: _Reader, data: dict[str, Any]) -> Scenario:
     top = _TABLES[""]
     reader.check_known(data, "", top)
     name = reader.value(data, "", "name", top["name"], required=True)
+    try:
+        plain_file_name(name, argument="name")
+    except ParameterError as exc:
+        raise reader.fail(
+            "name", f"{exc} (it names the folder out/<name> and maps/<name>.html)"
+        ) from None
 
     # region
     region_t = reader.table(data, "region", required=True)
@@ -949,8 +958,8 @@ def _build_rest(
     overwrite = reader.value(out_t, "outputs", "overwrite", schema["overwrite"])
     # defaults stay relative: they are read from the folder planner runs in
     outputs = OutputSettings(
-        dir=out_dir if out_dir is not None else Path("out") / name,
-        map=out_map if out_map is not None else Path("maps") / f"{name}.html",
+        dir=out_dir if out_dir is not None else child_path("out", name, argument="name"),
+        map=out_map if out_map is not None else child_path("maps", f"{name}.html", argument="name"),
         overwrite=bool(overwrite),
     )
 

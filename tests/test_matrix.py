@@ -21,7 +21,7 @@ import shapely
 from conftest import snapped_near_nodes
 
 from planner import matrix as matrix_mod
-from planner.errors import ParameterError
+from planner.errors import CacheWarning, ParameterError
 from planner.matrix import (
     TravelTimeMatrix,
     compute_matrix,
@@ -358,7 +358,10 @@ def test_corrupt_block_is_recomputed(
 ) -> None:
     first = compute_matrix(ttg, stations, demand, cutoff_s=CUTOFF_S, block_size=10, store=tmp_path)
     (tmp_path / "block-000002.npz").write_bytes(b"not a block")
-    again = compute_matrix(ttg, stations, demand, cutoff_s=CUTOFF_S, block_size=10, store=tmp_path)
+    with pytest.warns(CacheWarning, match=r"block-000002\.npz is not usable \(it is not an \.npz"):
+        again = compute_matrix(
+            ttg, stations, demand, cutoff_s=CUTOFF_S, block_size=10, store=tmp_path
+        )
     assert again.computed_blocks == (2,)
     np.testing.assert_array_equal(again.to_dense(), first.to_dense())
 

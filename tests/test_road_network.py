@@ -717,7 +717,10 @@ def test_cache_round_trip(umea_osm: Path, umea_net: RoadNetwork, tmp_path: Path)
     assert second.from_cache
     assert_same_network(first, second)
     assert_same_network(first, umea_net)  # the cache changes nothing
-    assert files_under(tmp_path) == [tmp_path / "networks" / f"{first.cache_key}.pickle"]
+    entry = tmp_path / "networks" / first.cache_key
+    names = ("components", "edges", "entry", "graph", "network", "nodes")
+    suffixes = (".parquet", ".parquet", ".json", ".json", ".json", ".parquet")
+    assert files_under(tmp_path) == [entry / (n + s) for n, s in zip(names, suffixes, strict=True)]
 
 
 def test_cache_key_depends_on_settings(umea_osm: Path, umea_net: RoadNetwork) -> None:
@@ -746,7 +749,7 @@ def test_cache_key_depends_on_file_bytes(umea_osm: Path, tmp_path: Path) -> None
     assert edited.cache_key != original.cache_key
     # same roads (only a comment changed), both stored
     assert edge_counter(edited.graph) == edge_counter(original.graph)
-    assert len(files_under(tmp_path / "cache")) == 2
+    assert len(list((tmp_path / "cache" / "networks").iterdir())) == 2
 
 
 def test_failed_build_writes_nothing(umea_osm: Path, tmp_path: Path) -> None:
