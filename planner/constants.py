@@ -297,6 +297,9 @@ CCH_RESOLUTION_S = 0.001
 ENGINE_PROFILE_SOURCES = 8
 #: Seed of those nodes.
 ENGINE_PROFILE_SEED = 19
+#: Each engine's searches from those nodes are repeated until they have used
+#: this much CPU time, s, so that small networks are timed reliably.
+ENGINE_PROFILE_MIN_S = 0.05
 #: Drive times kept of the profile (a sorted, evenly thinned sample).
 ENGINE_PROFILE_SAMPLE = 4096
 #: CPU time of one CCH query, relative to the same query to every node, by

@@ -185,6 +185,17 @@ def _import_cch() -> ModuleType | None:
     return routingkit_cch
 
 
+def _import_pyroutingkit() -> ModuleType | None:
+    """``pyroutingkit`` (a faster numpy interface, Linux x86-64 and macOS arm64), or ``None``."""
+    if _import_cch() is None:  # the engine needs routingkit-cch in any case
+        return None
+    try:
+        import pyroutingkit
+    except ImportError:
+        return None
+    return pyroutingkit
+
+
 def cch_available() -> bool:
     """Whether the contraction-hierarchy engine can run here (``routingkit-cch`` installed)."""
     return _import_cch() is not None
@@ -401,32 +412,79 @@ class Hierarchy:
                 self._runtime["metric"] = metric
             return metric
 
+    def fast_metric(self) -> Any | None:
+        """This thread's pyroutingkit metric (``None`` without the package).
+
+        pyroutingkit's metric answers many-to-many queries into numpy arrays
+        (RoutingKit's code, so the same numbers), but one metric must not
+        serve two threads at once: each thread gets its own, customised on
+        first use. Its topology is loaded from this hierarchy's order.
+        """
+        prk = _import_pyroutingkit()
+        if prk is None:
+            return None
+        with _RUNTIME_LOCK:
+            topo = self._runtime.get("prk_topology")
+            if topo is None:
+                topo = _pyroutingkit_topology(prk, self)
+                self._runtime["prk_topology"] = topo
+                self._runtime["prk_local"] = threading.local()
+            local = self._runtime["prk_local"]
+        metric = getattr(local, "metric", None)
+        if metric is None:
+            metric = prk.CCHMetric(topo)
+            metric.customize(self.weights_ms.astype(np.uint32))
+            local.metric = metric
+        return metric
+
 
 _RUNTIME_LOCK = threading.Lock()
+
+
+def _pyroutingkit_topology(prk: ModuleType, h: Hierarchy) -> Any:
+    """pyroutingkit's topology from the hierarchy's order (its saved layout, no dissection)."""
+    import tempfile
+
+    rank = np.empty(len(h.order), dtype=np.uint32)
+    rank[h.order] = np.arange(len(h.order), dtype=np.uint32)
+    with tempfile.TemporaryDirectory(prefix="planner-cch-") as tmp:
+        folder = Path(tmp)
+        np.asarray(h.order, dtype=np.uint32).tofile(folder / "order")
+        rank.tofile(folder / "rank")
+        np.asarray(h.tail, dtype=np.uint32).tofile(folder / "tail")
+        np.asarray(h.head, dtype=np.uint32).tofile(folder / "head")
+        np.asarray([len(h.order)], dtype=np.uint32).tofile(folder / "node_count")
+        topo = prk.CCHTopology()
+        topo.load(str(folder))
+    return topo
 
 
 def _rebuild_hierarchy(*fields: Any) -> Hierarchy:
     return Hierarchy(*fields)
 
 
-def _profile(
-    ttg: TravelTimeGraph, metric: Any, rk: ModuleType
-) -> tuple[np.ndarray, float]:
+def _cpu_per_round(run: Any) -> float:
+    """CPU seconds of one call of ``run``, repeated until the total is measurable."""
+    rounds, spent = 0, 0.0
+    while spent < constants.ENGINE_PROFILE_MIN_S and rounds < 1000:
+        t0 = time.process_time()
+        run()
+        spent += time.process_time() - t0
+        rounds += 1
+    return spent / rounds
+
+
+def _profile(ttg: TravelTimeGraph, h: Hierarchy) -> tuple[np.ndarray, float]:
     """(sorted sample of drive times, CCH/Dijkstra CPU-time ratio) from seeded nodes."""
     n = ttg.n_nodes
     k = min(constants.ENGINE_PROFILE_SOURCES, n)
     if k == 0:
         return np.empty(0), 1.0
     src = np.random.default_rng(constants.ENGINE_PROFILE_SEED).choice(n, size=k, replace=False)
-    t0 = time.process_time()
     dist = dijkstra(ttg.matrix, directed=True, indices=src)
-    scipy_s = time.process_time() - t0
-    t0 = time.process_time()
-    query = rk.CCHOneToMany(metric, list(range(n)))
-    for s in src:
-        _ms_rows([query.distances_from(int(s))])
-    cch_s = time.process_time() - t0
-    del query
+    scipy_s = _cpu_per_round(lambda: dijkstra(ttg.matrix, directed=True, indices=src))
+    _cch_rows(h, src[:1], None, math.inf)  # builds this thread's metric: not timed
+    cch_s = _cpu_per_round(lambda: _cch_rows(h, src, None, math.inf))
     sample = np.sort(dist.ravel())
     step = max(1, len(sample) // constants.ENGINE_PROFILE_SAMPLE)
     ratio = cch_s / scipy_s if scipy_s > 0 else 1.0
@@ -456,7 +514,7 @@ def build_hierarchy(ttg: TravelTimeGraph, *, order: np.ndarray | None = None) ->
         Without ``routingkit-cch``, or for an order that is not a permutation
         of the nodes.
     """
-    rk = _require_cch()
+    _require_cch()
     n = ttg.n_nodes
     order = compute_order(ttg) if order is None else _check_order(order, n)
     tail, head = _arcs(ttg.matrix)
@@ -469,7 +527,8 @@ def build_hierarchy(ttg: TravelTimeGraph, *, order: np.ndarray | None = None) ->
         reach_s=np.empty(0),
         cch_ratio=1.0,
     )
-    reach, ratio = _profile(ttg, h.metric(), rk)
+    h.metric()
+    reach, ratio = _profile(ttg, h)
     out = Hierarchy(
         order=h.order,
         tail=h.tail,
@@ -635,6 +694,17 @@ def _cch_rows(
     n_cols = hierarchy.n_nodes if cols is None else len(cols)
     if len(sources) == 0:
         return np.empty((0, n_cols))
+    if not isinstance(sources, VirtualSources):
+        fast = hierarchy.fast_metric()
+        if fast is not None:
+            targets_u32 = np.arange(n_cols, dtype=np.uint32) if cols is None else cols
+            ms = fast.distances_many_to_many(
+                np.asarray(sources, dtype=np.uint32), np.asarray(targets_u32, dtype=np.uint32)
+            )
+            out = ms.astype(np.float64)
+            out /= _TICKS_PER_S
+            out[(ms >= _INF_WEIGHT_MS) | (out > limit)] = np.inf
+            return out
     targets = list(range(hierarchy.n_nodes)) if cols is None else cols.tolist()
     query = rk.CCHOneToMany(hierarchy.metric(), targets)
     rows: list[list[int | None]] = []
@@ -690,7 +760,9 @@ class QueryPlan:
             assert self.hierarchy is not None
             return _cch_rows(self.hierarchy, sources, self.cols, self.limit)
         assert self.matrix is not None and isinstance(sources, np.ndarray)
-        return scipy_rows(self.matrix, sources, targets=self.cols, cutoff_s=self.limit)
+        rows = scipy_rows(self.matrix, sources, targets=self.cols, cutoff_s=self.limit)
+        # all nodes: not the virtual nodes appended after them
+        return rows if rows.shape[1] == self.n_cols else rows[:, : self.n_cols]
 
 
 def plan_query(

@@ -54,6 +54,7 @@ __all__ = [
     "validate_cutoff",
 ]
 
+
 @dataclass(frozen=True)
 class TravelTimeGraph:
     """A road network as a CSR matrix of travel times (s), built once.
