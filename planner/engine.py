@@ -54,6 +54,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.sharedctypes import RawArray
 from pathlib import Path
@@ -392,9 +393,9 @@ class Hierarchy:
             reach_s=self.reach_s,
             cch_ratio=self.cch_ratio,
         )
-        cch = self._runtime.get("cch")
-        if cch is not None:
-            new._runtime["cch"] = cch
+        for topology in ("cch", "prk_topology"):  # weights apart, nothing changes
+            if topology in self._runtime:
+                new._runtime[topology] = self._runtime[topology]
         new.metric()
         return new
 
@@ -412,30 +413,36 @@ class Hierarchy:
                 self._runtime["metric"] = metric
             return metric
 
-    def fast_metric(self) -> Any | None:
-        """This thread's pyroutingkit metric (``None`` without the package).
+    @contextmanager
+    def fast_metric(self) -> Iterator[Any | None]:
+        """Borrow a pyroutingkit metric (``None`` without the package).
 
         pyroutingkit's metric answers many-to-many queries into numpy arrays
         (RoutingKit's code, so the same numbers), but one metric must not
-        serve two threads at once: each thread gets its own, customised on
-        first use. Its topology is loaded from this hierarchy's order.
+        serve two threads at once: each concurrent user borrows its own. A
+        metric is customised on first need and kept for later calls, so at
+        most as many exist as threads ever ran queries at once. The topology
+        is loaded from this hierarchy's order (no dissection).
         """
         prk = _import_pyroutingkit()
         if prk is None:
-            return None
+            yield None
+            return
         with _RUNTIME_LOCK:
             topo = self._runtime.get("prk_topology")
             if topo is None:
                 topo = _pyroutingkit_topology(prk, self)
                 self._runtime["prk_topology"] = topo
-                self._runtime["prk_local"] = threading.local()
-            local = self._runtime["prk_local"]
-        metric = getattr(local, "metric", None)
+            idle: list[Any] = self._runtime.setdefault("prk_idle", [])
+            metric = idle.pop() if idle else None
         if metric is None:
             metric = prk.CCHMetric(topo)
             metric.customize(self.weights_ms.astype(np.uint32))
-            local.metric = metric
-        return metric
+        try:
+            yield metric
+        finally:
+            with _RUNTIME_LOCK:
+                idle.append(metric)
 
 
 _RUNTIME_LOCK = threading.Lock()
@@ -695,16 +702,16 @@ def _cch_rows(
     if len(sources) == 0:
         return np.empty((0, n_cols))
     if not isinstance(sources, VirtualSources):
-        fast = hierarchy.fast_metric()
-        if fast is not None:
-            targets_u32 = np.arange(n_cols, dtype=np.uint32) if cols is None else cols
-            ms = fast.distances_many_to_many(
-                np.asarray(sources, dtype=np.uint32), np.asarray(targets_u32, dtype=np.uint32)
-            )
-            out = ms.astype(np.float64)
-            out /= _TICKS_PER_S
-            out[(ms >= _INF_WEIGHT_MS) | (out > limit)] = np.inf
-            return out
+        with hierarchy.fast_metric() as fast:
+            if fast is not None:
+                targets_u32 = np.arange(n_cols, dtype=np.uint32) if cols is None else cols
+                ms = fast.distances_many_to_many(
+                    np.asarray(sources, dtype=np.uint32), np.asarray(targets_u32, dtype=np.uint32)
+                )
+                out = ms.astype(np.float64)
+                out /= _TICKS_PER_S
+                out[(ms >= _INF_WEIGHT_MS) | (out > limit)] = np.inf
+                return out
     targets = list(range(hierarchy.n_nodes)) if cols is None else cols.tolist()
     query = rk.CCHOneToMany(hierarchy.metric(), targets)
     rows: list[list[int | None]] = []
