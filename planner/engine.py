@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from multiprocessing.sharedctypes import RawArray
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -71,8 +71,22 @@ from planner import constants
 from planner._cache import atomic_write_bytes
 from planner.errors import InputFileError, ParameterError
 
-if TYPE_CHECKING:
-    from planner.travel_times import TravelTimeGraph
+
+class TravelTimeGraph(Protocol):
+    """What the engine reads of a network (:class:`planner.travel_times.TravelTimeGraph`)."""
+
+    @property
+    def matrix(self) -> sp.csr_array: ...  # n × n edge times, s
+
+    @property
+    def x(self) -> np.ndarray: ...  # node coordinates, m (EPSG:3006)
+
+    @property
+    def y(self) -> np.ndarray: ...
+
+    @property
+    def n_nodes(self) -> int: ...
+
 
 __all__ = [
     "ENGINES",
