@@ -1004,6 +1004,9 @@ def iter_plan_blocks(
         size = min(size, max(workers, _SHARED_BYTES // (16 * max(plan.n_cols, 1))))
         size = max(1, min(size, math.ceil(m / workers)))
     blocks = [slice(i, min(i + size, m)) for i in range(0, m, size)]
+    if len(blocks) == 1 and not progress:  # a small query: no bar, no pool
+        yield blocks[0], plan.rows(sources[blocks[0]])
+        return
     bar = tqdm(total=m, desc=desc, unit="source", disable=not progress, leave=False)
     try:
         if workers <= 1 or len(blocks) <= 1:
