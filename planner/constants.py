@@ -302,6 +302,11 @@ ENGINE_PROFILE_SEED = 19
 ENGINE_PROFILE_MIN_S = 0.05
 #: Drive times kept of the profile (a sorted, evenly thinned sample).
 ENGINE_PROFILE_SAMPLE = 4096
+#: The "auto" engine takes the CCH only when its expected cost is below this
+#: share of Dijkstra's: the profile's ratio is measured once, on a machine
+#: that may be busy (within about ±30 % in the issue 19 measurements), and a
+#: near tie is better left to the exact engine. Planning choice.
+CCH_MARGIN = 0.75
 #: CPU time of one CCH query, relative to the same query to every node, by
 #: the share of the nodes that are targets: (share, relative cost) points,
 #: interpolated in log(share). Source: benchmarks/travel_times.py and the

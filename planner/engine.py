@@ -650,7 +650,8 @@ def choose_engine(
     on the cutoff, only on the share of nodes that are targets (a
     measured curve, :data:`planner.constants.CCH_TARGET_COST`) times the
     network's measured CCH/Dijkstra ratio. So: CCH if
-    ``cch_ratio × target_cost(n_targets / n_nodes) < r``.
+    ``cch_ratio × target_cost(n_targets / n_nodes) < margin × r``, with the
+    margin :data:`planner.constants.CCH_MARGIN` (near ties go to Dijkstra).
 
     Raises
     ------
@@ -671,7 +672,8 @@ def choose_engine(
         return "scipy"
     share = n_targets / n_nodes
     cch_cost = hierarchy.cch_ratio * _target_share_cost(share)
-    return "cch" if cch_cost < hierarchy.reach_fraction(cutoff_s) else "scipy"
+    dijkstra_cost = hierarchy.reach_fraction(cutoff_s)
+    return "cch" if cch_cost < constants.CCH_MARGIN * dijkstra_cost else "scipy"
 
 
 # ---------------------------------------------------------------------------

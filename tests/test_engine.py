@@ -208,9 +208,10 @@ def test_choose_engine_follows_the_profile() -> None:
     assert engine.choose_engine(n, 100_000, 600, hierarchy=grid) == "scipy"
     assert engine.choose_engine(n, 10, 600, hierarchy=grid) == "cch"
     assert engine.choose_engine(n, 100_000, 600, hierarchy=road) == "cch"
-    # all nodes at cost 0.2 vs a reach of 0.25: the CCH; a cutoff reaching nothing: Dijkstra
-    assert engine.choose_engine(n, n, 600, hierarchy=road) == "cch"
-    assert engine.choose_engine(n, n, 200, hierarchy=road) == "scipy"
+    # all nodes at cost 0.2 vs 0.75 x a reach of 0.25: a near tie goes to Dijkstra
+    assert engine.choose_engine(n, n, 600, hierarchy=road) == "scipy"
+    assert engine.choose_engine(n, n // 10, 600, hierarchy=road) == "cch"
+    assert engine.choose_engine(n, 10, 200, hierarchy=road) == "scipy"  # reaches nothing
     # no hierarchy, or an explicit choice
     assert engine.choose_engine(n, 10, np.inf, hierarchy=None) == "scipy"
     assert engine.choose_engine(n, 10, np.inf, settings=SCIPY, hierarchy=road) == "scipy"
