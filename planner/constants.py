@@ -364,6 +364,47 @@ MAX_FILE_NAME_BYTES = 200
 CACHE_ENTRY_MAX_BYTES = 1024**2
 
 # --------------------------------------------------------------------------
+# Shortest-path engines (planner.engine)
+# --------------------------------------------------------------------------
+#: Resolution of the contraction-hierarchy engine, s: edge times are rounded
+#: to whole milliseconds, because RoutingKit sums 32-bit integers (up to
+#: 2**31 - 1 ms, about 596 hours). A time then differs from the exact one by
+#: at most half of this per edge of its path.
+CCH_RESOLUTION_S = 0.001
+#: Seeded nodes whose full Dijkstra and CCH searches make a network's engine
+#: profile (its reach by drive time, and how much the hierarchy helps), once
+#: per network when its hierarchy is built. Planning choice: 8 samples put the
+#: reached share within a few per cent on the benchmark graphs.
+ENGINE_PROFILE_SOURCES = 8
+#: Seed of those nodes.
+ENGINE_PROFILE_SEED = 19
+#: Each engine's searches from those nodes are repeated until they have used
+#: this much CPU time, s, so that small networks are timed reliably.
+ENGINE_PROFILE_MIN_S = 0.05
+#: Drive times kept of the profile (a sorted, evenly thinned sample).
+ENGINE_PROFILE_SAMPLE = 4096
+#: The "auto" engine takes the CCH only when its expected cost is below this
+#: share of Dijkstra's: the profile's ratio is measured once, on a machine
+#: that may be busy (within about ±30 % in the issue 19 measurements), and a
+#: near tie is better left to the exact engine. Planning choice.
+CCH_MARGIN = 0.75
+#: CPU time of one CCH query, relative to the same query to every node, by
+#: the share of the nodes that are targets: (share, relative cost) points,
+#: interpolated in log(share). Source: benchmarks/travel_times.py and the
+#: engine measurements of issue 19 on the SYNTHETIC 200k- and 1M-node grids
+#: (10, 1,000, 20,000 and 100,000 targets: 0.03-0.08, 0.30, 0.32-0.60,
+#: 0.50-0.85 of the all-node query), rounded up: a grid is the worst case.
+CCH_TARGET_COST: tuple[tuple[float, float], ...] = (
+    (1e-5, 0.04),
+    (1e-4, 0.09),
+    (1e-3, 0.2),
+    (1e-2, 0.32),
+    (1e-1, 0.6),
+    (0.5, 0.85),
+    (1.0, 1.0),
+)
+
+# --------------------------------------------------------------------------
 # Maps
 # --------------------------------------------------------------------------
 #: Colours from fastest to slowest response, sampled evenly for the classes

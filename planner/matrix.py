@@ -60,10 +60,9 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 from tqdm.auto import tqdm
 
-from planner import __version__, constants
+from planner import __version__, constants, engine
 from planner._cache import atomic_write_bytes, prepare_cache_folder
 from planner.distributed import BlockExecutor, InProcessExecutor
 from planner.errors import CacheWarning, InputFileError, ParameterError
@@ -71,7 +70,6 @@ from planner.travel_times import (
     TravelTimeGraph,
     _arrive_at,
     _arrive_positions,
-    _augmented,
     _same_road,
     validate_cutoff,
 )
@@ -275,20 +273,22 @@ class NearestTimes:
 class _Shared:
     """What every block needs, sent to each worker once."""
 
-    graph: sp.csr_array  # the road graph, with one virtual node per origin point
-    n_nodes: int  # real nodes (columns kept of the Dijkstra rows)
+    plan: engine.QueryPlan  # the engine and its graph, to the node columns below
+    n_nodes: int  # real nodes (columns kept of the rows when every node is a target)
     limit: float
-    cols: np.ndarray | None  # target node rows (node targets), None for all nodes
-    arrive_pos: np.ndarray | None  # (T, 2) arrival node rows (point targets)
+    all_nodes: bool  # targets are every node (the plan's columns may include virtual nodes)
+    arrive_pos: np.ndarray | None  # (T, 2) arrival columns of the plan's rows (point targets)
     arrive_s: np.ndarray | None  # (T, 2) arrival times, s
     reduce: bool = False  # keep only the nearest origin per target
+    # cores for each block, when blocks run in this process (never sent to a worker)
+    pool: engine.EnginePool | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class _Task:
     """One block: its graph rows and the same-road pairs of its origins."""
 
-    sources: np.ndarray
+    sources: engine.Sources  # node rows of the plan's graph, or virtual sources
     pair_row: np.ndarray  # row within the block
     pair_col: np.ndarray
     pair_s: np.ndarray
@@ -325,18 +325,20 @@ def _block_times(shared: _Shared, task: _Task) -> _Block | _Nearest:
     """Drive times of one block of origins to the targets, as CSR parts (pure)."""
     if task.delay_s:
         time.sleep(task.delay_s)
-    dist = dijkstra(shared.graph, directed=True, indices=task.sources, limit=shared.limit)
-    node_dist = dist[:, : shared.n_nodes]
+    if shared.pool is not None and len(task.sources) <= shared.pool.max_rows:
+        dist = shared.pool.rows(task.sources)
+    else:
+        dist = shared.plan.rows(task.sources)
     if shared.arrive_pos is not None:
         assert shared.arrive_s is not None
-        out = _arrive_at(node_dist, shared.arrive_pos, shared.arrive_s)
+        out = _arrive_at(dist, shared.arrive_pos, shared.arrive_s)
         if len(task.pair_row):
             np.minimum.at(out, (task.pair_row, task.pair_col), task.pair_s)
         out[out > shared.limit] = np.inf
-    elif shared.cols is not None:
-        out = node_dist[:, shared.cols]
+    elif shared.all_nodes:
+        out = dist[:, : shared.n_nodes]
     else:
-        out = node_dist
+        out = dist
     del dist
     if shared.reduce:
         arg = np.argmin(out, axis=0)
@@ -466,6 +468,7 @@ def _open_store(store: Path, manifest: dict[str, Any]) -> None:
                     "targets",
                     "cutoff_s",
                     "block_size",
+                    "engine",
                     "planner",
                     "format",
                 )
@@ -574,6 +577,8 @@ def compute_matrix(
     executor: BlockExecutor | None = None,
     progress: bool = False,
     on_block: Callable[[int], None] | None = None,
+    settings: engine.EngineSettings | None = None,
+    workers: int = 1,
 ) -> TravelTimeMatrix:
     """Drive times from origins to targets within a cutoff, as a sparse matrix.
 
@@ -603,6 +608,14 @@ def compute_matrix(
     on_block
         Called with each block's index once it is finished (and stored).
         An exception it raises stops the run; stored blocks stay stored.
+    settings
+        The engine (default ``"auto"``: Dijkstra, or the network's contraction
+        hierarchy where it is faster; :func:`planner.engine.choose_engine`).
+        The engine chosen is part of a block store's key.
+    workers
+        Cores for each block when blocks run in this process (no executor):
+        worker processes writing into shared memory, or threads for the
+        hierarchy (:class:`planner.engine.EnginePool`).
 
     Returns
     -------
@@ -626,6 +639,8 @@ def compute_matrix(
         executor=executor,
         progress=progress,
         on_block=on_block,
+        settings=settings,
+        workers=workers,
         reduce=False,
     )
     assert isinstance(result, TravelTimeMatrix)
@@ -643,6 +658,8 @@ def compute_nearest(
     executor: BlockExecutor | None = None,
     progress: bool = False,
     on_block: Callable[[int], None] | None = None,
+    settings: engine.EngineSettings | None = None,
+    workers: int = 1,
 ) -> NearestTimes:
     """Time from the nearest origin, and which one, per target, without a matrix.
 
@@ -667,6 +684,8 @@ def compute_nearest(
         executor=executor,
         progress=progress,
         on_block=on_block,
+        settings=settings,
+        workers=workers,
         reduce=True,
     )
     assert isinstance(result, NearestTimes)
@@ -684,6 +703,8 @@ def _compute(
     executor: BlockExecutor | None = None,
     progress: bool = False,
     on_block: Callable[[int], None] | None = None,
+    settings: engine.EngineSettings | None = None,
+    workers: int = 1,
     reduce: bool,
 ) -> TravelTimeMatrix | NearestTimes:
     """:func:`compute_matrix` (``reduce=False``) or :func:`compute_nearest`."""
@@ -692,42 +713,57 @@ def _compute(
     executor = executor if executor is not None else InProcessExecutor()
     n = ttg.n_nodes
 
-    # origins -> graph rows (virtual nodes for points), same-road pairs
+    # origins -> node rows or virtual sources (points), same-road pairs
     pairs = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+    origin_src: engine.Sources
     if _is_points(origins):
         n_origins = len(origins)
-        graph = _augmented(ttg, origins)
-        sources = np.arange(n_origins, dtype=np.int64) + n
+        origin_src = engine.VirtualSources(
+            ttg.positions(
+                origins.depart_node.ravel(), argument="origins", allow_missing=True
+            ).reshape(-1, 2),
+            np.asarray(origins.depart_s, dtype=np.float64),
+        )
+        graph_rows = n + n_origins  # Dijkstra's graph gets one virtual node per point
         if targets is not None and _is_points(targets):
             pairs = _same_road(origins, targets)
     else:
-        sources = ttg.positions(origins, argument="origins")  # type: ignore[arg-type]
-        n_origins = len(sources)
-        graph = ttg.matrix
+        origin_src = ttg.positions(origins, argument="origins")  # type: ignore[arg-type]
+        n_origins = len(origin_src)
+        graph_rows = n
     if n_origins == 0:
         raise ParameterError("origins: no origins given")
 
-    # targets
+    # targets -> the node columns the engine must return
     cols = arrive_pos = arrive_s = None
     if targets is None:
         n_targets = n
     elif _is_points(targets):
-        arrive_pos = _arrive_positions(ttg, targets)
+        arrive_all = _arrive_positions(ttg, targets)
         arrive_s = np.asarray(targets.arrive_s, dtype=np.float64)
-        n_targets = len(arrive_pos)
+        n_targets = len(arrive_all)
+        has = arrive_all >= 0
+        cols, inverse = np.unique(arrive_all[has], return_inverse=True)
+        arrive_pos = np.full(arrive_all.shape, -1, dtype=np.int64)
+        arrive_pos[has] = inverse.ravel()
     else:
         cols = ttg.positions(targets, argument="targets")  # type: ignore[arg-type]
         n_targets = len(cols)
     if n_targets == 0:
         raise ParameterError("targets: no targets given")
+    plan, sources = engine.plan_query(
+        ttg, origin_src, cols, cutoff_s=limit, settings=settings, hierarchy=ttg.hierarchy
+    )
 
-    size = default_block_size(graph.shape[0], n_origins) if block_size is None else block_size
+    size = default_block_size(graph_rows, n_origins) if block_size is None else block_size
     if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
         raise ParameterError(f"block_size = {block_size!r}: must be a whole number >= 1")
     size = int(size)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ParameterError(f"workers = {workers!r}: must be a whole number >= 1")
     starts = list(range(0, n_origins, size))
     n_blocks = len(starts)
-    shared = _Shared(graph, n, limit, cols, arrive_pos, arrive_s, reduce)
+    shared = _Shared(plan, n, limit, targets is None, arrive_pos, arrive_s, reduce)
 
     # pairs on the same road, split by block (rows relative to the block)
     pair_i, pair_j, pair_t = pairs
@@ -755,6 +791,7 @@ def _compute(
             "targets": _endpoint_key(ttg, targets, "targets"),
             "cutoff_s": None if math.isinf(limit) else limit,
             "block_size": size,
+            "engine": plan.engine,
             "planner": __version__,
             "format": STORE_FORMAT,
         }
@@ -772,7 +809,7 @@ def _compute(
             if blocks[b] is not None:
                 loaded.append(b)
 
-    block_bytes = 8 * size * (graph.shape[0] + 2 * n_targets) + size * n_targets
+    block_bytes = 8 * size * (graph_rows + 2 * n_targets) + size * n_targets
     held = sum(blk.nbytes for blk in blocks if blk is not None)
     nearest = (np.full(n_targets, np.inf), np.full(n_targets, -1, dtype=np.int64))
     if reduce:
@@ -791,6 +828,8 @@ def _compute(
         disable=not progress,
         leave=False,
     )
+    if workers > 1 and isinstance(executor, InProcessExecutor) and len(todo) > 1:
+        shared = dataclasses.replace(shared, pool=engine.EnginePool(plan, workers, size))
     try:
         with closing(executor.map_blocks(_block_times, shared, todo)) as finished:
             for b, result in finished:
@@ -808,6 +847,8 @@ def _compute(
                     on_block(b)
     finally:
         bar.close()
+        if shared.pool is not None:
+            shared.pool.close()
 
     if reduce:
         return NearestTimes(

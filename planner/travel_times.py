@@ -1,9 +1,12 @@
 """Travel times over the road network, in seconds.
 
 The network is turned once into a compressed sparse row (CSR) matrix of edge
-travel times (the fastest of any parallel edges), and shortest paths are run
-by :func:`scipy.sparse.csgraph.dijkstra`, compiled code, on that matrix. The
-results equal networkx's Dijkstra on the same graph.
+travel times (the fastest of any parallel edges). Node-level searches go
+through :mod:`planner.engine`: :func:`scipy.sparse.csgraph.dijkstra`
+(compiled code) on that matrix, whose results equal networkx's Dijkstra on
+the same graph, or, when the network carries a contraction hierarchy
+(:attr:`TravelTimeGraph.hierarchy`) and it is faster for the query, the
+hierarchy (millisecond resolution).
 
 Two kinds of origin and destination are supported:
 
@@ -24,8 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -34,9 +36,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
-from tqdm.auto import tqdm
 
-from planner import constants
+from planner import constants, engine
 from planner.errors import ParameterError
 
 if TYPE_CHECKING:  # worker processes need not import geopandas through snapping
@@ -55,13 +56,6 @@ __all__ = [
     "validate_cutoff",
 ]
 
-#: Sources per Dijkstra call: bounds the memory of one block of results.
-_BLOCK = 64
-#: Below this many source × node pairs, worker processes cost more than they
-#: save (measured in benchmarks/travel_times.py: Andorra's 50 × 1,179 ran 7x
-#: slower with a pool).
-_PARALLEL_MIN_WORK = 5_000_000
-
 
 @dataclass(frozen=True)
 class TravelTimeGraph:
@@ -75,12 +69,16 @@ class TravelTimeGraph:
         OSM node id of each row.
     x, y
         Node coordinates, m (the network's CRS).
+    hierarchy
+        The network's contraction hierarchy (:func:`planner.engine.build_hierarchy`),
+        if it has one: the ``"auto"`` engine then uses it where it is faster.
     """
 
     matrix: sp.csr_array
     node_ids: np.ndarray
     x: np.ndarray
     y: np.ndarray
+    hierarchy: engine.Hierarchy | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
@@ -191,24 +189,12 @@ def validate_cutoff(cutoff_s: float | None, *, argument: str = "cutoff") -> floa
 
 
 # ---------------------------------------------------------------------------
-# Dijkstra runs, in blocks, optionally over worker processes
+# Searches, in blocks, through the engine (planner.engine)
 # ---------------------------------------------------------------------------
-
-_WORKER_MATRIX: sp.csr_array | None = None
-
-
-def _init_worker(matrix: sp.csr_array) -> None:
-    global _WORKER_MATRIX
-    _WORKER_MATRIX = matrix
-
-
-def _worker_block(args: tuple[np.ndarray, float]) -> np.ndarray:
-    assert _WORKER_MATRIX is not None
-    return _dijkstra_block(_WORKER_MATRIX, *args)
 
 
 def _dijkstra_block(matrix: sp.csr_array, sources: np.ndarray, limit: float) -> np.ndarray:
-    return dijkstra(matrix, directed=True, indices=sources, limit=limit)
+    return engine.scipy_rows(matrix, sources, cutoff_s=limit)
 
 
 def _run_blocks(
@@ -220,32 +206,19 @@ def _run_blocks(
     progress: bool,
     desc: str,
 ) -> Iterable[tuple[slice, np.ndarray]]:
-    """Yield (slice of sources, distance block) in source order.
+    """Yield (slice of sources, distance block) in source order, Dijkstra on ``matrix``.
 
-    Worker processes are used only when the work outweighs starting them and
-    sending results back (``sources × nodes`` of at least ``_PARALLEL_MIN_WORK``).
+    With several workers, worker processes write the rows into shared memory
+    (:class:`planner.engine.EnginePool`), only when the work outweighs
+    starting them.
     """
-    if len(sources) * matrix.shape[0] < _PARALLEL_MIN_WORK:
-        workers = 1
-    # with several workers, split even a short list so that every worker gets a share
-    size = max(1, min(_BLOCK, math.ceil(len(sources) / max(workers, 1))))
-    blocks = [slice(i, min(i + size, len(sources))) for i in range(0, len(sources), size)]
-    bar = tqdm(total=len(sources), desc=desc, unit="source", disable=not progress, leave=False)
-    try:
-        if workers <= 1 or len(blocks) <= 1:
-            for blk in blocks:
-                yield blk, _dijkstra_block(matrix, sources[blk], limit)
-                bar.update(blk.stop - blk.start)
-        else:
-            with ProcessPoolExecutor(
-                max_workers=workers, initializer=_init_worker, initargs=(matrix,)
-            ) as pool:
-                results = pool.map(_worker_block, [(sources[b], limit) for b in blocks])
-                for blk, dist in zip(blocks, results, strict=True):
-                    yield blk, dist
-                    bar.update(blk.stop - blk.start)
-    finally:
-        bar.close()
+    return engine.iter_plan_blocks(
+        engine.scipy_plan(matrix, cutoff_s=limit),
+        sources,
+        workers=workers,
+        progress=progress,
+        desc=desc,
+    )
 
 
 def _check_workers(workers: int) -> int:
@@ -262,6 +235,7 @@ def node_times(
     cutoff_s: float | None = None,
     workers: int = 1,
     progress: bool = False,
+    settings: engine.EngineSettings | None = None,
 ) -> np.ndarray:
     """Drive times from source nodes to all (or chosen) nodes.
 
@@ -277,9 +251,12 @@ def node_times(
     cutoff_s
         Stop searching beyond this drive time, s; farther nodes get ``inf``.
     workers
-        Worker processes for many sources (1 runs in this process).
+        Cores for many sources (1 runs in this process).
     progress
         Show a progress bar.
+    settings
+        The engine (default ``"auto"``: the faster of Dijkstra and the
+        network's hierarchy, if it has one; see :func:`planner.engine.choose_engine`).
 
     Returns
     -------
@@ -290,13 +267,16 @@ def node_times(
     _check_workers(workers)
     src = ttg.positions(sources, argument="sources")
     cols = None if targets is None else ttg.positions(targets, argument="targets")
-    n_cols = ttg.n_nodes if cols is None else len(cols)
-    out = np.empty((len(src), n_cols), dtype=np.float64)
-    for blk, dist in _run_blocks(
-        ttg.matrix, src, limit, workers=workers, progress=progress, desc="travel times"
-    ):
-        out[blk] = dist if cols is None else dist[:, cols]
-    return out
+    return engine.many_to_many(
+        ttg,
+        src,
+        cols,
+        cutoff_s=limit,
+        settings=settings,
+        hierarchy=ttg.hierarchy,
+        workers=workers,
+        progress=progress,
+    )
 
 
 def nearest_source(

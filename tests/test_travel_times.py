@@ -20,7 +20,7 @@ import pytest
 import shapely
 from conftest import points_near_nodes
 
-from planner import travel_times
+from planner import engine
 from planner.errors import ParameterError
 from planner.road_network import RoadNetwork, summarise_components
 from planner.snapping import SnappedPoints, snap_points
@@ -172,7 +172,7 @@ def test_nearest_source_repeated_sources(
 @pytest.fixture
 def always_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     """Use the worker pool even for Andorra's small work (normally run in-process)."""
-    monkeypatch.setattr(travel_times, "_PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(engine, "_PARALLEL_MIN_WORK", 0)
 
 
 def test_small_work_stays_in_process(
@@ -181,7 +181,7 @@ def test_small_work_stays_in_process(
     def no_pool(*args: object, **kwargs: object) -> None:
         raise AssertionError("a process pool was started for a small problem")
 
-    monkeypatch.setattr(travel_times, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(engine, "ProcessPoolExecutor", no_pool)
     sources = _sources(andorra_net.graph, 140, seed=4)
     assert np.isfinite(node_times(ttgs["andorra_net"], sources, workers=2)).any()
 
