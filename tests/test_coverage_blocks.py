@@ -1,11 +1,11 @@
 """Coverage in blocks of stations (``run_coverage(executor=...)``) equals the dense run.
 
-With an executor, :func:`planner.pipeline.run_coverage` never holds the
+With an executor, :func:`planner.run.pipeline.run_coverage` never holds the
 stations × nodes drive times: each block of stations sends back its times to
 the demand, its fastest station per node and its stations' isochrones, and
 the fleet bands and catchments are drawn from the nearest station per node
-(:func:`planner.isochrones.fleet_isochrones_from_nearest`,
-:func:`~planner.isochrones.catchment_isochrones_from_nearest`). Everything
+(:func:`planner.analysis.isochrones.fleet_isochrones_from_nearest`,
+:func:`~planner.analysis.isochrones.catchment_isochrones_from_nearest`). Everything
 must equal the dense in-process run exactly: tables, demand, road nodes and
 the polygons of all three isochrone layers, on one machine and on a real
 2-worker Dask cluster.
@@ -27,12 +27,9 @@ import pytest
 import shapely
 from conftest import amenity_demand, points_near_nodes
 
-from planner import isochrones as iso_mod
-from planner import pipeline
-from planner.coverage import CoverageSettings
-from planner.distributed import DaskExecutor, InProcessExecutor
-from planner.errors import ParameterError
-from planner.isochrones import (
+from planner.analysis import isochrones as iso_mod
+from planner.analysis.coverage import CoverageSettings
+from planner.analysis.isochrones import (
     EdgeSamples,
     IsochroneSettings,
     catchment_isochrones,
@@ -42,12 +39,15 @@ from planner.isochrones import (
     origin_edge_samples,
     sample_edges,
 )
-from planner.matrix import TravelTimeMatrix
-from planner.pipeline import CoverageResult, NetworkIndex, index_network, run_coverage
-from planner.road_network import RoadNetwork
-from planner.sites import read_osm_pois
-from planner.snapping import snap_points
-from planner.travel_times import point_times
+from planner.distributed import DaskExecutor, InProcessExecutor
+from planner.errors import ParameterError
+from planner.inputs.sites import read_osm_pois
+from planner.network.matrix import TravelTimeMatrix
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import snap_points
+from planner.network.travel_times import point_times
+from planner.run import pipeline
+from planner.run.pipeline import CoverageResult, NetworkIndex, index_network, run_coverage
 
 COVERAGE = CoverageSettings(thresholds_min=(5.0, 10.0))
 ISOCHRONES = IsochroneSettings(cell_m=100.0)
@@ -485,7 +485,7 @@ def test_isochrones_command_on_a_scheduler(
     """`planner isochrones --scheduler ADDRESS` writes the same layers as in process."""
     import pyogrio
 
-    from planner.cli import main
+    from planner.run.cli import main
 
     stations = tmp_path / "stations.csv"
     stations.write_text(

@@ -15,10 +15,13 @@ import pandas as pd
 import pytest
 from conftest import ANDORRA_EXAMPLE
 
-from planner.demand import read_weighted_layer
 from planner.errors import DataError, InputFileError, ParameterError
+from planner.inputs.demand import read_weighted_layer
+from planner.inputs.sites import read_stations
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import snap_points
+from planner.network.travel_times import build_travel_time_graph, nearest_point_source, point_times
 from planner.optimise import MaxSurvival
-from planner.road_network import RoadNetwork
 from planner.simulate import (
     Duration,
     SimulationSettings,
@@ -38,9 +41,6 @@ from planner.simulate import (
     shift_table,
     simulate,
 )
-from planner.sites import read_stations
-from planner.snapping import snap_points
-from planner.travel_times import build_travel_time_graph, nearest_point_source, point_times
 
 FIXED = "fixed"
 

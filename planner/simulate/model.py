@@ -31,10 +31,10 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
 from planner.errors import DataError, InputFileError, ParameterError
+from planner.inputs.sites import read_osm_pois, read_points
+from planner.network.snapping import SnappedPoints, edge_frame, snap_points
+from planner.network.travel_times import TravelTimeGraph, build_travel_time_graph, point_times
 from planner.simulate.settings import SimulationSettings
-from planner.sites import read_osm_pois, read_points
-from planner.snapping import SnappedPoints, edge_frame, snap_points
-from planner.travel_times import TravelTimeGraph, build_travel_time_graph, point_times
 
 __all__ = [
     "EMERGENCY_HOSPITAL_TAGS",
@@ -77,7 +77,7 @@ def hospitals_from_osm(
     """Hospitals with an emergency department from an OSM file.
 
     An object counts if it has a hospital tag (:data:`EMERGENCY_HOSPITAL_TAGS`)
-    and ``emergency=yes``. Read with :func:`planner.sites.read_osm_pois`
+    and ``emergency=yes``. Read with :func:`planner.inputs.sites.read_osm_pois`
     (areas become their centroid). Many hospitals in OSM lack the
     ``emergency`` tag (none of Andorra's 7 has it): check the result, and
     pass ``emergency_only=False`` to take every hospital, or give a file.
@@ -97,7 +97,7 @@ def hospitals_from_osm(
     geopandas.GeoDataFrame
         ``name`` (the ``name`` tag, or ``hospital <osm id>``), ``osm_id``,
         ``osm_type`` and Point geometry in the metric CRS of the data
-        (EPSG:3006 in Sweden, :mod:`planner.crs`). Possibly empty.
+        (EPSG:3006 in Sweden, :mod:`planner.network.crs`). Possibly empty.
     """
     hospitals = read_osm_pois(path, tags=EMERGENCY_HOSPITAL_TAGS, boundary=boundary)
     keep = [True] * len(hospitals)
@@ -128,9 +128,9 @@ def read_hospitals(
     ----------
     path
         One hospital per row with a ``name`` column and coordinates, in the
-        formats of :func:`planner.sites.read_points`.
+        formats of :func:`planner.inputs.sites.read_points`.
     crs, check_sweden
-        As in :func:`planner.sites.read_points`.
+        As in :func:`planner.inputs.sites.read_points`.
 
     Returns
     -------
@@ -258,8 +258,8 @@ def precompute_times(
     """Every drive time a simulation needs, with the existing engine, once.
 
     Stations and hospitals are snapped to the roads
-    (:func:`planner.snapping.snap_points`), then
-    :func:`planner.travel_times.point_times` runs from stations and hospitals
+    (:func:`planner.network.snapping.snap_points`), then
+    :func:`planner.network.travel_times.point_times` runs from stations and hospitals
     to the points and from hospitals to stations, and
     :func:`reverse_point_times` from the points to stations and hospitals.
 
@@ -271,8 +271,8 @@ def precompute_times(
         Point layers in any CRS (demand points, or the positions of replayed
         calls).
     travel_graph, edges
-        The graph's :func:`~planner.travel_times.build_travel_time_graph` and
-        :func:`~planner.snapping.edge_frame`, if already built.
+        The graph's :func:`~planner.network.travel_times.build_travel_time_graph` and
+        :func:`~planner.network.snapping.edge_frame`, if already built.
 
     Returns
     -------

@@ -5,9 +5,9 @@ candidate sites: snapped points or node ids) to many targets (demand points,
 candidate sites: snapped points or node ids, or every node) as a sparse
 matrix that holds only the times within a cutoff. It never holds a dense
 ``origins × nodes`` array: origins are split into blocks, each block is one
-Dijkstra call on the CSR graph of :mod:`planner.travel_times` (the same
-compiled search and the same helpers as :func:`~planner.travel_times.point_times`
-and :func:`~planner.travel_times.node_times`, so the times are identical to
+Dijkstra call on the CSR graph of :mod:`planner.network.travel_times` (the same
+compiled search and the same helpers as :func:`~planner.network.travel_times.point_times`
+and :func:`~planner.network.travel_times.node_times`, so the times are identical to
 theirs, bit for bit), and only the block's entries within the cutoff are
 kept.
 
@@ -35,7 +35,7 @@ records the store's key and its own index too and is read with
 ``allow_pickle=False``: a block of another store or of another place in this
 one, a damaged block or one holding Python objects is computed again (with a
 :class:`~planner.errors.CacheWarning`), never used. The store folder is
-checked like a cache folder (:func:`planner._cache.prepare_cache_folder`:
+checked like a cache folder (:func:`planner.cache.prepare_cache_folder`:
 refused if every user may write to it, a warning if others may) and temporary
 files of killed runs are removed.
 """
@@ -62,11 +62,12 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from planner import __version__, constants, engine
-from planner._cache import atomic_write_bytes, prepare_cache_folder
+from planner import __version__, constants
+from planner.cache import atomic_write_bytes, prepare_cache_folder
 from planner.distributed import BlockExecutor, InProcessExecutor
 from planner.errors import CacheWarning, InputFileError, ParameterError
-from planner.travel_times import (
+from planner.network import engine
+from planner.network.travel_times import (
     TravelTimeGraph,
     _arrive_at,
     _arrive_positions,
@@ -75,7 +76,7 @@ from planner.travel_times import (
 )
 
 if TYPE_CHECKING:  # workers need not import geopandas through snapping
-    from planner.snapping import SnappedPoints
+    from planner.network.snapping import SnappedPoints
 
 __all__ = [
     "NearestTimes",
@@ -585,9 +586,9 @@ def compute_matrix(
     Parameters
     ----------
     ttg
-        The CSR travel-time graph (:func:`planner.travel_times.build_travel_time_graph`).
+        The CSR travel-time graph (:func:`planner.network.travel_times.build_travel_time_graph`).
     origins
-        Snapped points (:class:`planner.snapping.SnappedPoints`, EPSG:3006)
+        Snapped points (:class:`planner.network.snapping.SnappedPoints`, EPSG:3006)
         or OSM node ids to start from.
     targets
         Snapped points or OSM node ids to reach; ``None`` for every node in
@@ -610,12 +611,12 @@ def compute_matrix(
         An exception it raises stops the run; stored blocks stay stored.
     settings
         The engine (default ``"auto"``: Dijkstra, or the network's contraction
-        hierarchy where it is faster; :func:`planner.engine.choose_engine`).
+        hierarchy where it is faster; :func:`planner.network.engine.choose_engine`).
         The engine chosen is part of a block store's key.
     workers
         Cores for each block when blocks run in this process (no executor):
         worker processes writing into shared memory, or threads for the
-        hierarchy (:class:`planner.engine.EnginePool`).
+        hierarchy (:class:`planner.network.engine.EnginePool`).
 
     Returns
     -------

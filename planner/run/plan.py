@@ -47,12 +47,13 @@ import shapely
 from tqdm.auto import tqdm
 
 from planner import __version__, constants
-from planner._cache import file_digest
+from planner.cache import file_digest
 from planner.distributed import BlockExecutor
 from planner.errors import ParameterError
-from planner.export import write_table, write_text
-from planner.matrix import TravelTimeMatrix, compute_matrix
-from planner.pipeline import (
+from planner.network.matrix import TravelTimeMatrix, compute_matrix
+from planner.network.road_network import RoadNetwork, build_network
+from planner.outputs.export import write_table, write_text
+from planner.run.pipeline import (
     CoverageResult,
     OptimiseResult,
     collect_candidates,
@@ -66,8 +67,7 @@ from planner.pipeline import (
     write_coverage,
     write_optimise,
 )
-from planner.road_network import RoadNetwork, build_network
-from planner.scenario import DemandLayer, Scenario, scenario_to_dict
+from planner.run.scenario import DemandLayer, Scenario, scenario_to_dict
 from planner.staging import OutputTarget, stage_outputs, staged_path
 
 __all__ = [
@@ -169,7 +169,7 @@ def _area_geometry(scenario: Scenario) -> tuple[Any, str | None, gpd.GeoDataFram
         {"code": [], "name": [], "level": []}, geometry=[], crs=constants.ANALYSIS_CRS
     )
     if region.level == "regions":
-        from planner.regions import load_municipalities, load_regions
+        from planner.network.regions import load_municipalities, load_regions
 
         regions = load_regions()
         regions = regions[regions["code"].isin(region.codes)]
@@ -189,7 +189,7 @@ def _area_geometry(scenario: Scenario) -> tuple[Any, str | None, gpd.GeoDataFram
         ).to_crs(constants.ANALYSIS_CRS)
         return regions.union_all(), region.name, frame
     if region.level != "custom":
-        from planner.regions import find_area, municipalities_in
+        from planner.network.regions import find_area, municipalities_in
 
         area = find_area(region.code)
         parts = [area.boundary(crs=constants.ANALYSIS_CRS)[["code", "name", "level", "geometry"]]]
@@ -204,7 +204,7 @@ def _area_geometry(scenario: Scenario) -> tuple[Any, str | None, gpd.GeoDataFram
         return area.geometry, str(area), frame
     if region.boundary is None:
         return None, None, empty
-    from planner.regions import read_boundary
+    from planner.network.regions import read_boundary
 
     shape = read_boundary(region.boundary, argument="region.boundary")
     frame = gpd.GeoDataFrame(
@@ -218,7 +218,7 @@ def _area_geometry(scenario: Scenario) -> tuple[Any, str | None, gpd.GeoDataFram
 def _load_stations(
     scenario: Scenario, network: RoadNetwork, boundary: Any, cache_dir: Path | None
 ) -> gpd.GeoDataFrame:
-    from planner.sites import download_osm_stations, read_osm_stations, read_stations
+    from planner.inputs.sites import download_osm_stations, read_osm_stations, read_stations
 
     source = scenario.stations
     if source.path is not None:
@@ -238,8 +238,8 @@ def _with_region(scenario: Scenario, frame: gpd.GeoDataFrame) -> gpd.GeoDataFram
     """Add ``region_code`` (the region a station stands in) for mutual aid."""
     if scenario.region.level == "custom" or frame.empty:
         return frame.assign(region_code=scenario.region.code)
-    from planner.demand import DEMAND_AREA_SNAP_M
-    from planner.regions import assign_areas
+    from planner.inputs.demand import DEMAND_AREA_SNAP_M
+    from planner.network.regions import assign_areas
 
     areas = assign_areas(frame, nearest_within_m=DEMAND_AREA_SNAP_M)
     return frame.assign(region_code=areas["region_code"].to_numpy())
@@ -374,7 +374,7 @@ def plan_scenario(
     Parameters
     ----------
     scenario
-        From :func:`planner.scenario.load_scenario`.
+        From :func:`planner.run.scenario.load_scenario`.
     cache_dir
         Cache folder for built road networks and downloads (None: no cache).
         A rerun with unchanged inputs loads the network from here.
@@ -572,7 +572,7 @@ def _sha256(path: Path) -> str:
 
 
 def _map_layers(result: PlanResult) -> Any:
-    from planner.maps import MapLayers
+    from planner.outputs.maps import MapLayers
 
     scenario = result.scenario
     before, after, opt = result.before, result.after, result.optimise
@@ -594,7 +594,7 @@ def _map_layers(result: PlanResult) -> Any:
 
 
 def _report_inputs(result: PlanResult, metadata: Mapping[str, Any]) -> Any:
-    from planner.report import ReportInputs
+    from planner.outputs.report import ReportInputs
 
     scenario = result.scenario
     before, after, opt = result.before, result.after, result.optimise
@@ -704,8 +704,8 @@ def _write_plan_files(
     result: PlanResult, out_dir: Path, map_path: Path, *, offline: bool, progress: bool
 ) -> dict[str, Path]:
     """Write every output of a plan into the run's staging places (returns the final paths)."""
-    from planner.maps import write_map
-    from planner.report import write_report
+    from planner.outputs.maps import write_map
+    from planner.outputs.report import write_report
 
     scenario = result.scenario
     manifest_path = out_dir / "manifest.json"
@@ -887,18 +887,18 @@ def demo_scenario(out_dir: Path) -> Scenario:
     its road nodes. Demand is its residential buildings, one each. No
     coordinates are invented.
     """
-    from planner.coverage import CoverageSettings
-    from planner.isochrones import IsochroneSettings
-    from planner.pipeline import OptimiseSettings
-    from planner.road_network import NetworkSettings
-    from planner.scenario import (
+    from planner.analysis.coverage import CoverageSettings
+    from planner.analysis.isochrones import IsochroneSettings
+    from planner.network.road_network import NetworkSettings
+    from planner.network.speeds import SpeedModel
+    from planner.run.pipeline import OptimiseSettings
+    from planner.run.scenario import (
         CandidateSettings,
         OutputSettings,
         RegionSettings,
         RoadSource,
         StationSource,
     )
-    from planner.speeds import SpeedModel
 
     source = demo_source()
     out_dir = Path(out_dir)
@@ -977,7 +977,7 @@ class MatrixRun:
     Attributes
     ----------
     matrix
-        Sparse drive times, s, within the cutoff (:class:`planner.matrix.TravelTimeMatrix`).
+        Sparse drive times, s, within the cutoff (:class:`planner.network.matrix.TravelTimeMatrix`).
     stations, demand
         Names of the origins (rows) and ids of the targets (columns).
     turnout_s
@@ -1023,7 +1023,7 @@ def plan_matrix(
     cache_dir
         Cache for the road network.
     """
-    from planner.snapping import snap_points
+    from planner.network.snapping import snap_points
 
     boundary, _, network = _network(scenario, cache_dir, progress, echo)
     stations = _load_stations(scenario, network, boundary, cache_dir)

@@ -2,8 +2,8 @@
 
 ``planner compare RUN_A RUN_B`` answers "what changed between last year's
 stations and this year's?" (or between two scenarios). Each run is a folder
-written by ``planner plan`` (:func:`planner.pipeline.write_coverage`, and
-:func:`planner.pipeline.write_optimise` in ``optimise/``)::
+written by ``planner plan`` (:func:`planner.run.pipeline.write_coverage`, and
+:func:`planner.run.pipeline.write_optimise` in ``optimise/``)::
 
     <run>/manifest.json                  name, planner_version, created (optional)
     <run>/coverage_total.csv             state "before": the run's stations
@@ -48,9 +48,9 @@ import numpy as np
 import pandas as pd
 
 from planner import constants
-from planner.crs import metric_crs_of
 from planner.errors import InputFileError, MissingFileError, ParameterError
-from planner.export import (
+from planner.network.crs import metric_crs_of
+from planner.outputs.export import (
     export_metadata,
     write_layers,
     write_table,

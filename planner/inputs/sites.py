@@ -15,7 +15,7 @@ GeoParquet) or OpenStreetMap. Every reader returns the same shape: a
     the first line after the header), the 1-based feature index of a vector
     file, or the OSM id of an OSM object.
 ``geometry``
-    A Point in the metric CRS of the points (:func:`planner.crs.metric_crs`):
+    A Point in the metric CRS of the points (:func:`planner.network.crs.metric_crs`):
     SWEREF 99 TM (EPSG:3006) for Swedish data, otherwise the UTM zone of
     their centre.
 
@@ -48,19 +48,12 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from planner._osm import (
-    OSM_READ_ERRORS,
-    describe_osm_error,
-    location_out_of_range,
-    out_of_range_error,
-)
 from planner.constants import (
     ANALYSIS_CRS,
     SWEDEN_BBOX_LONLAT,
     SWEDEN_BOUNDARY_TOLERANCE_M,
     WGS84,
 )
-from planner.crs import metric_crs, metric_crs_of
 from planner.errors import (
     DownloadError,
     InputFileError,
@@ -68,7 +61,14 @@ from planner.errors import (
     ParameterError,
     PlannerWarning,
 )
-from planner.regions import distance_to_sweden_m
+from planner.network.crs import metric_crs, metric_crs_of
+from planner.network.osm import (
+    OSM_READ_ERRORS,
+    describe_osm_error,
+    location_out_of_range,
+    out_of_range_error,
+)
+from planner.network.regions import distance_to_sweden_m
 
 __all__ = [
     "FLEET_ALIASES",
@@ -424,7 +424,7 @@ def read_osm_pois(
         ``"relation"``), ``name`` (the ``name`` tag, or None), ``tag`` (the first
         matching ``key=value``, in the order of ``tags``) and ``geometry``:
         Points in a metric CRS (EPSG:3006 in Sweden, else the UTM zone of
-        the objects' centre; :func:`planner.crs.metric_crs`). Sorted by type,
+        the objects' centre; :func:`planner.network.crs.metric_crs`). Sorted by type,
         then id.
         Possibly empty, with the same columns and CRS.
 
@@ -539,7 +539,7 @@ def download_osm_stations(
     """
     import osmnx as ox
 
-    from planner._osmnx import overpass_settings
+    from planner.network.overpass import overpass_settings
 
     tag = next(iter(OSM_STATION_TAGS.items()))
     try:
@@ -788,7 +788,7 @@ def _check_coordinates(
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Check points (x, y in ``src_crs``) and return them in their metric CRS, and that CRS.
 
-    The CRS is :func:`planner.crs.metric_crs` of the good points: EPSG:3006
+    The CRS is :func:`planner.network.crs.metric_crs` of the good points: EPSG:3006
     for Swedish data, the UTM zone of their centre elsewhere.
 
     Rows outside ``good`` are skipped (their problem is already recorded).

@@ -2,7 +2,7 @@
 
 A station or a demand point is placed at the closest position on the closest
 drivable edge (a point along the road, found with a shapely STRtree in the
-network's metric CRS, :attr:`planner.road_network.RoadNetwork.crs`). The
+network's metric CRS, :attr:`planner.network.road_network.RoadNetwork.crs`). The
 straight leg from the point to the road is driven at
 :data:`planner.constants.ACCESS_SPEED_KPH`. From the snapped position the
 vehicle can leave toward the edge's head (and toward its tail when the road
@@ -303,7 +303,7 @@ def snap_points(
     graph
         Projected road network (its ``graph["crs"]``, metres) with ``travel_time`` (s) on edges
         and ``component`` on nodes, as built by
-        :func:`planner.road_network.build_network`.
+        :func:`planner.network.road_network.build_network`.
     points
         Point geometries in any CRS (reprojected to the graph's CRS, where
         the access legs and ``max_distance_m`` are measured).

@@ -1,7 +1,7 @@
 """The stages chained for one command: coverage, isochrones and optimisation.
 
 Road network -> stations and demand -> travel times -> coverage and
-isochrones -> optimisation -> exports. :mod:`planner.plan` chains these for a
+isochrones -> optimisation -> exports. :mod:`planner.run.plan` chains these for a
 whole scenario (``planner plan``) and the offline demo.
 """
 
@@ -23,23 +23,14 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from planner import constants
-from planner.coverage import (
+from planner.analysis.coverage import (
     CoverageSettings,
     coverage_table,
     mutual_aid_table,
     validate_thresholds,
     worst_served,
 )
-from planner.distributed import BlockExecutor, InProcessExecutor
-from planner.errors import DataError, ParameterError, PlannerWarning
-from planner.export import (
-    export_metadata,
-    write_geo,
-    write_layers,
-    write_table,
-    write_workbook,
-)
-from planner.isochrones import (
+from planner.analysis.isochrones import (
     EdgeSamples,
     IsochroneSettings,
     catchment_isochrones,
@@ -53,13 +44,31 @@ from planner.isochrones import (
     sample_edges,
     station_isochrones,
 )
-from planner.matrix import (
+from planner.distributed import BlockExecutor, InProcessExecutor
+from planner.errors import DataError, ParameterError, PlannerWarning
+from planner.inputs.sites import FLEET_TYPES
+from planner.network.matrix import (
     _merge_nearest,
     _Nearest,
     compute_matrix,
     compute_nearest,
     default_block_size,
     store_folder,
+)
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import SnappedPoints, edge_frame, snap_points
+from planner.network.travel_times import (
+    TravelTimeGraph,
+    _arrive_at,
+    _arrive_positions,
+    _augmented,
+    _dijkstra_block,
+    _join_same_road,
+    build_travel_time_graph,
+    nearest_frame,
+    nearest_table,
+    point_times,
+    times_to_points,
 )
 from planner.optimise import (
     LSCP,
@@ -80,23 +89,14 @@ from planner.optimise import (
     solve_exact,
     solve_heuristic,
 )
-from planner.road_network import RoadNetwork
-from planner.sites import FLEET_TYPES
-from planner.snapping import SnappedPoints, edge_frame, snap_points
-from planner.staging import OutputTarget, stage_outputs, staged_path
-from planner.travel_times import (
-    TravelTimeGraph,
-    _arrive_at,
-    _arrive_positions,
-    _augmented,
-    _dijkstra_block,
-    _join_same_road,
-    build_travel_time_graph,
-    nearest_frame,
-    nearest_table,
-    point_times,
-    times_to_points,
+from planner.outputs.export import (
+    export_metadata,
+    write_geo,
+    write_layers,
+    write_table,
+    write_workbook,
 )
+from planner.staging import OutputTarget, stage_outputs, staged_path
 
 __all__ = [
     "DEMAND_TYPES",
@@ -158,7 +158,7 @@ def read_demand(
     assign_areas
         Add ``municipality_code``, ``municipality``, ``region_code`` and
         ``region`` from the Swedish boundaries
-        (:func:`planner.demand.assign_demand_areas`).
+        (:func:`planner.inputs.demand.assign_demand_areas`).
     argument
         How errors name the type argument (``--demand-type``, a scenario key).
 
@@ -173,7 +173,7 @@ def read_demand(
         ``crs`` is given for a type that carries its own coordinates (grid,
         OSM): it is not used.
     """
-    from planner import demand as dm
+    from planner.inputs import demand as dm
 
     readers = {
         "points": lambda: dm.read_weighted_layer(
@@ -292,7 +292,7 @@ def collect_candidates(
         How errors name the sources and the file argument (CLI flags or
         scenario keys).
     """
-    from planner import candidates as cd
+    from planner.inputs import candidates as cd
 
     layers = []
     for kind in kinds:
@@ -342,7 +342,7 @@ class CoverageResult:
     tables
         ``total``, ``region``, ``municipality``, ``station``,
         ``worst_municipalities`` and ``worst_places`` (see
-        :mod:`planner.coverage` for the columns).
+        :mod:`planner.analysis.coverage` for the columns).
     fleet_bands, station_bands, catchments
         Isochrone polygons with ``band_min``, ``area_km2``,
         ``demand_within`` (the weight of the demand whose own response time
@@ -378,7 +378,7 @@ def station_warnings(
     ----------
     names, status, snap_distance_m
         Per station: its name, its snap status (``ok``, ``far_from_road``,
-        ``minor_component``; :class:`planner.snapping.SnappedPoints`) and its
+        ``minor_component``; :class:`planner.network.snapping.SnappedPoints`) and its
         distance to the nearest road, m.
     max_snap_m
         The snapping limit the status was found with, m.
@@ -601,7 +601,7 @@ def _coverage_block(shared: _CoverageShared, task: _CoverageTask) -> _CoverageBl
     """Drive times of one block of stations to every node, reduced for coverage (pure).
 
     The block's rows of the stations × nodes times come from the Dijkstra
-    call of :func:`planner.travel_times.point_times` on the same graph, so
+    call of :func:`planner.network.travel_times.point_times` on the same graph, so
     they are bit for bit those of the dense path; they exist only while the
     block runs (``block × nodes × 8`` bytes).
     """
@@ -740,10 +740,10 @@ class NetworkIndex:
     Attributes
     ----------
     edges
-        The edge table (:func:`planner.snapping.edge_frame`, the network's CRS) that
+        The edge table (:func:`planner.network.snapping.edge_frame`, the network's CRS) that
         points are snapped to.
     ttg
-        The CSR travel-time graph (:func:`planner.travel_times.build_travel_time_graph`).
+        The CSR travel-time graph (:func:`planner.network.travel_times.build_travel_time_graph`).
     """
 
     edges: gpd.GeoDataFrame
@@ -797,7 +797,7 @@ def run_isochrones(
     Returns
     -------
     fleet, per_station, catchments, stations
-        The three isochrone layers (see :mod:`planner.isochrones`) and the
+        The three isochrone layers (see :mod:`planner.analysis.isochrones`) and the
     check_raster_memory,
     demand_in_polygon,
     demand_within,
@@ -847,9 +847,9 @@ def run_coverage(
     network
         The road network (in its metric CRS, :attr:`RoadNetwork.crs`).
     stations
-        Stations (:func:`planner.sites.read_stations`).
+        Stations (:func:`planner.inputs.sites.read_stations`).
     demand
-        Demand layer with areas (:func:`planner.demand.assign_demand_areas`).
+        Demand layer with areas (:func:`planner.inputs.demand.assign_demand_areas`).
     fleet
         ``"ambulance"`` or ``"psychiatric"`` to use only that fleet's
         stations; ``None`` uses every station.
@@ -865,7 +865,7 @@ def run_coverage(
         each demand point is served only by stations of its own region
         (both layers need ``region_code``). When both layers carry
         ``region_code`` and the demand spans several regions, the tables
-        get ``mutual_aid`` (:func:`planner.coverage.mutual_aid_table`): each
+        get ``mutual_aid`` (:func:`planner.analysis.coverage.mutual_aid_table`): each
         region's coverage with and without its neighbours' stations.
     max_snap_m
         Points farther than this from a road (m) are unreachable.
@@ -889,7 +889,7 @@ def run_coverage(
         not used).
     block_size
         Stations per block with an ``executor``; default
-        :func:`planner.matrix.default_block_size` of the graph (at most 64,
+        :func:`planner.network.matrix.default_block_size` of the graph (at most 64,
         and at least 16 blocks when there are enough stations).
     index
         The network's edge table and travel-time graph, when the caller
@@ -910,7 +910,7 @@ def run_coverage(
         If the fleet is unknown or has no stations, for a bad ``block_size``,
         or when the isochrone raster would not fit
         :data:`planner.constants.ISOCHRONE_RASTER_MAX_BYTES`
-        (:func:`planner.isochrones.check_raster_memory`).
+        (:func:`planner.analysis.isochrones.check_raster_memory`).
     DataError
         If the demand is empty or every weight is 0 (:func:`require_weight`).
     """
@@ -1324,12 +1324,12 @@ def run_optimise(
     network
         The road network (in its metric CRS, :attr:`RoadNetwork.crs`).
     stations
-        Existing stations (:func:`planner.sites.read_stations`).
+        Existing stations (:func:`planner.inputs.sites.read_stations`).
     demand
-        Demand layer with areas (:func:`planner.demand.assign_demand_areas`);
+        Demand layer with areas (:func:`planner.inputs.demand.assign_demand_areas`);
         for a psychiatric fleet, its own layer or weights.
     candidates
-        Candidate sites (:mod:`planner.candidates`), without the existing
+        Candidate sites (:mod:`planner.inputs.candidates`), without the existing
         stations (they are added here).
     settings
         Objective, units to add, fleet, baseline, solver.
@@ -1351,7 +1351,7 @@ def run_optimise(
     matrix_store
         With ``cutoff_min``: keep the finished blocks of the sites' travel
         times in a folder below this one named for the inputs
-        (:func:`planner.matrix.store_folder`), so an interrupted run resumes
+        (:func:`planner.network.matrix.store_folder`), so an interrupted run resumes
         and a rerun reuses them.
     index
         The network's edge table and travel-time graph, when the caller
@@ -1370,7 +1370,11 @@ def run_optimise(
     DataError
         If the demand is empty or every weight is 0 (:func:`require_weight`).
     """
-    from planner.candidates import candidates_from_stations, check_candidates, combine_candidates
+    from planner.inputs.candidates import (
+        candidates_from_stations,
+        check_candidates,
+        combine_candidates,
+    )
 
     settings = settings or OptimiseSettings()
     coverage = coverage or CoverageSettings()

@@ -2,7 +2,7 @@
 
 The network is turned once into a compressed sparse row (CSR) matrix of edge
 travel times (the fastest of any parallel edges). Node-level searches go
-through :mod:`planner.engine`: :func:`scipy.sparse.csgraph.dijkstra`
+through :mod:`planner.network.engine`: :func:`scipy.sparse.csgraph.dijkstra`
 (compiled code) on that matrix, whose results equal networkx's Dijkstra on
 the same graph, or, when the network carries a contraction hierarchy
 (:attr:`TravelTimeGraph.hierarchy`) and it is faster for the query, the
@@ -11,7 +11,7 @@ hierarchy (millisecond resolution).
 Two kinds of origin and destination are supported:
 
 * graph nodes, given by their OSM node id;
-* snapped points (:class:`planner.snapping.SnappedPoints`), which join the
+* snapped points (:class:`planner.network.snapping.SnappedPoints`), which join the
   network part-way along an edge. Point origins become virtual nodes linked
   to the ends of their edge; point destinations take the best of their edge's
   ends plus the partial edge; two points on the same road are also joined
@@ -37,11 +37,12 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from planner import constants, engine
+from planner import constants
 from planner.errors import ParameterError
+from planner.network import engine
 
 if TYPE_CHECKING:  # worker processes need not import geopandas through snapping
-    from planner.snapping import SnappedPoints
+    from planner.network.snapping import SnappedPoints
 
 __all__ = [
     "TravelTimeGraph",
@@ -70,7 +71,7 @@ class TravelTimeGraph:
     x, y
         Node coordinates, m (the network's CRS).
     hierarchy
-        The network's contraction hierarchy (:func:`planner.engine.build_hierarchy`),
+        The network's contraction hierarchy (:func:`planner.network.engine.build_hierarchy`),
         if it has one: the ``"auto"`` engine then uses it where it is faster.
     """
 
@@ -189,7 +190,7 @@ def validate_cutoff(cutoff_s: float | None, *, argument: str = "cutoff") -> floa
 
 
 # ---------------------------------------------------------------------------
-# Searches, in blocks, through the engine (planner.engine)
+# Searches, in blocks, through the engine (planner.network.engine)
 # ---------------------------------------------------------------------------
 
 
@@ -209,7 +210,7 @@ def _run_blocks(
     """Yield (slice of sources, distance block) in source order, Dijkstra on ``matrix``.
 
     With several workers, worker processes write the rows into shared memory
-    (:class:`planner.engine.EnginePool`), only when the work outweighs
+    (:class:`planner.network.engine.EnginePool`), only when the work outweighs
     starting them.
     """
     return engine.iter_plan_blocks(
@@ -256,7 +257,7 @@ def node_times(
         Show a progress bar.
     settings
         The engine (default ``"auto"``: the faster of Dijkstra and the
-        network's hierarchy, if it has one; see :func:`planner.engine.choose_engine`).
+        network's hierarchy, if it has one; see :func:`planner.network.engine.choose_engine`).
 
     Returns
     -------

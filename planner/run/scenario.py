@@ -3,11 +3,11 @@
 A scenario is the file form of the options of ``planner coverage`` and
 ``planner optimise``. :func:`load_scenario` reads one, checks every key and
 value, and returns a frozen :class:`Scenario` whose parts are the settings
-objects the pipeline already uses (:class:`~planner.speeds.SpeedModel`,
-:class:`~planner.road_network.NetworkSettings`,
-:class:`~planner.coverage.CoverageSettings`,
-:class:`~planner.isochrones.IsochroneSettings`,
-:class:`~planner.pipeline.OptimiseSettings`). ``data/regions/`` holds one
+objects the pipeline already uses (:class:`~planner.network.speeds.SpeedModel`,
+:class:`~planner.network.road_network.NetworkSettings`,
+:class:`~planner.analysis.coverage.CoverageSettings`,
+:class:`~planner.analysis.isochrones.IsochroneSettings`,
+:class:`~planner.run.pipeline.OptimiseSettings`). ``data/regions/`` holds one
 starting scenario per region (made by :func:`write_region_scenarios`) and a
 fully commented ``example.toml``.
 
@@ -20,7 +20,7 @@ are resolved against the folder of the scenario file.
 ``name`` (text, required)
     Short name of the run, e.g. ``"gotland"``. Default output folder
     ``out/<name>`` and map ``maps/<name>.html``, so it must be a plain file
-    name (:func:`planner.export.plain_file_name`): no ``/``, ``\\``, ``:``
+    name (:func:`planner.outputs.export.plain_file_name`): no ``/``, ``\\``, ``:``
     or ``..``, no control characters, not empty.
 
 ``[region]`` (required)
@@ -56,7 +56,7 @@ are resolved against the folder of the scenario file.
     ``crs`` (optional): CRS of x/y columns in a CSV.
 
 ``[speeds]`` (optional)
-    Any :class:`~planner.speeds.SpeedModel` field: ``fallback_speed_kph``,
+    Any :class:`~planner.network.speeds.SpeedModel` field: ``fallback_speed_kph``,
     ``use_maxspeed``, ``blue_light_factor``, ``min_speed_kph``,
     ``max_speed_kph``, ``ferry_speed_kph``, ``dispatch_s``, ``roll_out_s``,
     and the sub-table ``[speeds.highway_speeds_kph]`` (class = km/h, merged
@@ -119,16 +119,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner import constants
-from planner.coverage import CoverageSettings
+from planner.analysis.coverage import CoverageSettings
+from planner.analysis.isochrones import IsochroneSettings
 from planner.errors import InputFileError, MissingFileError, ParameterError, RegionNotFoundError
-from planner.export import child_path, plain_file_name
-from planner.isochrones import IsochroneSettings
-from planner.pipeline import DEMAND_TYPES
-from planner.road_network import NetworkSettings
-from planner.speeds import SpeedModel
+from planner.network.road_network import NetworkSettings
+from planner.network.speeds import SpeedModel
+from planner.outputs.export import child_path, plain_file_name
+from planner.run.pipeline import DEMAND_TYPES
 
 if TYPE_CHECKING:
-    from planner.pipeline import OptimiseSettings
+    from planner.run.pipeline import OptimiseSettings
 
 __all__ = [
     "CandidateSettings",
@@ -744,7 +744,7 @@ def _build(reader: _Reader, data: dict[str, Any]) -> Scenario:
             mutual_aid=aid,
         )
         return _build_rest(reader, data, name, region)
-    from planner.regions import find_area
+    from planner.network.regions import find_area
 
     area = None
     for key, query in (("code", code), ("name", rname)):
@@ -777,7 +777,7 @@ def _several_regions(
     reader: _Reader, codes: list[str] | None, buffer_km: float | None, aid: bool
 ) -> RegionSettings:
     """``codes = [...]`` or ``code = "all"``: several regions (län) planned together."""
-    from planner.regions import find_region, load_regions
+    from planner.network.regions import find_region, load_regions
 
     buffer = constants.DEFAULT_BUFFER_KM if buffer_km is None else buffer_km
     if codes is None:  # code = "all"
@@ -1038,7 +1038,7 @@ def _optimise(
     reader.check_known(table, "optimise", schema)
     values = {k: reader.value(table, "optimise", k, spec) for k, spec in schema.items()}
     from planner.optimise import MaxSurvival
-    from planner.pipeline import OptimiseSettings
+    from planner.run.pipeline import OptimiseSettings
 
     coefficients = values.pop("survival_coefficients")
     if coefficients is not None and len(coefficients) != 2:
@@ -1220,7 +1220,7 @@ def write_region_scenarios(folder: str | Path, *, overwrite: bool = False) -> li
         If a file exists and ``overwrite`` is false (nothing is written).
     """
     from planner.errors import OutputExistsError
-    from planner.regions import load_regions
+    from planner.network.regions import load_regions
 
     folder = Path(folder)
     regions = load_regions()

