@@ -524,7 +524,7 @@ def test_grid_all_components_sodermalm(sodermalm_net: RoadNetwork) -> None:
 
 
 def test_collect_candidates_names_the_missing_arguments(andorra_net: RoadNetwork) -> None:
-    from planner.run.pipeline import collect_candidates
+    from planner.inputs.candidates import collect_candidates
 
     with pytest.raises(ParameterError, match="--candidates file needs --candidates-file FILE"):
         collect_candidates(

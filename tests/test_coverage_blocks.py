@@ -28,6 +28,7 @@ import shapely
 from conftest import amenity_demand, points_near_nodes
 
 from planner.analysis import isochrones as iso_mod
+from planner.analysis import station_times
 from planner.analysis.coverage import CoverageSettings
 from planner.analysis.isochrones import (
     EdgeSamples,
@@ -42,12 +43,13 @@ from planner.analysis.isochrones import (
 from planner.distributed import DaskExecutor, InProcessExecutor
 from planner.errors import ParameterError
 from planner.inputs.sites import read_osm_pois
+from planner.network.index import NetworkIndex, index_network
 from planner.network.matrix import TravelTimeMatrix
 from planner.network.road_network import RoadNetwork
 from planner.network.snapping import snap_points
 from planner.network.travel_times import point_times
 from planner.run import pipeline
-from planner.run.pipeline import CoverageResult, NetworkIndex, index_network, run_coverage
+from planner.run.pipeline import CoverageResult, run_coverage
 
 COVERAGE = CoverageSettings(thresholds_min=(5.0, 10.0))
 ISOCHRONES = IsochroneSettings(cell_m=100.0)
@@ -243,7 +245,7 @@ def test_block_path_never_holds_stations_by_nodes(
         raise AssertionError("the block path computed stations × nodes times")
 
     monkeypatch.setattr(TravelTimeMatrix, "to_dense", refuse)
-    monkeypatch.setattr(pipeline, "point_times", refuse)
+    monkeypatch.setattr(station_times, "point_times", refuse)
     blocked, block_peak = peak(executor=InProcessExecutor(), block_size=8)
     assert block_peak < dense_bytes / 3, (block_peak, dense_bytes)
     _assert_same(plain, blocked)
@@ -258,7 +260,7 @@ def test_block_path_draws_isochrones_from_blocks_only(
     """Station bands get one block's rows at a time; fleet bands and catchments none."""
     stations, demand = layers
     rows: list[int] = []
-    station_isochrones = pipeline.station_isochrones
+    station_isochrones = station_times.station_isochrones
 
     def spy(samples: EdgeSamples, node_times: np.ndarray, **kwargs: Any) -> gpd.GeoDataFrame:
         rows.append(node_times.shape[0])
@@ -267,9 +269,9 @@ def test_block_path_draws_isochrones_from_blocks_only(
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the block path used stations × nodes times")
 
-    monkeypatch.setattr(pipeline, "station_isochrones", spy)
+    monkeypatch.setattr(station_times, "station_isochrones", spy)
     for name in ("point_times", "fleet_isochrones", "catchment_isochrones", "_isochrone_layers"):
-        monkeypatch.setattr(pipeline, name, refuse)
+        monkeypatch.setattr(station_times, name, refuse)
     monkeypatch.setattr(TravelTimeMatrix, "to_dense", refuse)
     monkeypatch.setattr(iso_mod, "_nearest_rows", refuse)
     result = run_coverage(
@@ -520,7 +522,7 @@ def test_large_runs_use_blocks_without_an_executor(
     stations, demand = layers
     monkeypatch.setattr(constants, "DENSE_COST_MAX_BYTES", 8 * len(stations) * 1000)
     used: list[int] = []
-    original = pipeline._coverage_blocks
+    original = station_times._coverage_blocks
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         used.append(1)
@@ -529,8 +531,8 @@ def test_large_runs_use_blocks_without_an_executor(
     def no_dense(*_: Any, **__: Any) -> None:
         raise AssertionError("the dense stations x nodes path ran")
 
-    monkeypatch.setattr(pipeline, "_coverage_blocks", spy)
-    monkeypatch.setattr(pipeline, "point_times", no_dense)
+    monkeypatch.setattr(station_times, "_coverage_blocks", spy)
+    monkeypatch.setattr(station_times, "point_times", no_dense)
     result = run_coverage(
         andorra_net, stations, demand, coverage=COVERAGE, isochrones=ISOCHRONES, index=index
     )

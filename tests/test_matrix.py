@@ -32,10 +32,12 @@ from planner.network.road_network import RoadNetwork
 from planner.network.snapping import SnappedPoints, snap_points
 from planner.network.travel_times import (
     TravelTimeGraph,
-    _nearest,
     build_travel_time_graph,
     node_times,
     point_times,
+)
+from planner.network.travel_times import (
+    nearest_rows as _nearest,
 )
 
 CUTOFF_S = 600.0

@@ -265,9 +265,10 @@ def test_sparse_instance_holds_the_times_within_the_cutoff(andorra_inputs: dict)
         check_candidates,
         combine_candidates,
     )
+    from planner.network.index import index_network
     from planner.network.snapping import snap_points
     from planner.network.travel_times import point_times
-    from planner.run.pipeline import _sparse_instance, index_network
+    from planner.run.costs import _sparse_instance
 
     net, stations, demand = (
         andorra_inputs["net"],

@@ -20,7 +20,12 @@ from planner.inputs.demand import read_weighted_layer
 from planner.inputs.sites import read_stations
 from planner.network.road_network import RoadNetwork
 from planner.network.snapping import snap_points
-from planner.network.travel_times import build_travel_time_graph, nearest_point_source, point_times
+from planner.network.travel_times import (
+    build_travel_time_graph,
+    nearest_point_source,
+    point_times,
+    reverse_point_times,
+)
 from planner.optimise import MaxSurvival
 from planner.simulate import (
     Duration,
@@ -35,7 +40,6 @@ from planner.simulate import (
     precompute_times,
     read_calls,
     read_hospitals,
-    reverse_point_times,
     run_replications,
     settings_table,
     shift_table,

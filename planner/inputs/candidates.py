@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -48,7 +48,8 @@ from shapely.geometry.base import BaseGeometry
 
 from planner import constants
 from planner.errors import DataError, ParameterError
-from planner.inputs.sites import _boundary_lonlat, read_osm_pois, read_points, validate_stations
+from planner.inputs.readers import as_text, boundary_lonlat
+from planner.inputs.sites import read_osm_pois, read_points, validate_stations
 from planner.network.crs import metric_crs_of
 from planner.network.road_network import RoadNetwork
 from planner.network.snapping import STATUS_FAR, SnappedPoints, snap_points
@@ -65,6 +66,7 @@ __all__ = [
     "candidates_from_stations",
     "candidates_on_grid",
     "check_candidates",
+    "collect_candidates",
     "combine_candidates",
 ]
 
@@ -226,7 +228,7 @@ def candidates_from_osm(
     pois = pois.drop_duplicates(["osm_type", "osm_id"], keep="first").reset_index(drop=True)
     ids = pois["osm_id"].astype("int64").astype(str)
     default = pois["kind"].str.replace("_", " ", regex=False) + " " + ids
-    names = _text(pois["name"])
+    names = as_text(pois["name"])
     names = names.where(names != "", default)
     return _layer(
         names.to_numpy(dtype=object),
@@ -368,7 +370,7 @@ def candidates_from_file(
     points = read_points(path, crs=crs, x=x, y=y, layer=layer, check_sweden=check_sweden)
     rows = points["source_row"].astype("int64").astype(str)
     if "name" in points.columns:
-        names = _text(points["name"])
+        names = as_text(points["name"])
     else:
         names = pd.Series("", index=points.index, dtype=object)
     names = names.where(names != "", "candidate " + rows)
@@ -441,7 +443,7 @@ def combine_candidates(*layers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     keep = (first.sort_index().to_numpy()) | required
     combined = combined.loc[keep].reset_index(drop=True)
     combined["name"] = _unique_names(
-        _text(combined["name"]), combined["source"], combined["source_id"]
+        as_text(combined["name"]), combined["source"], combined["source_id"]
     ).to_numpy(dtype=object)
     return combined
 
@@ -557,8 +559,8 @@ def _unique_names(names: pd.Series, sources: pd.Series, ids: pd.Series) -> pd.Se
     """
     names = names.reset_index(drop=True).astype(object)
     repeated = names.str.casefold().duplicated(keep=False)
-    suffix = " (" + _text(sources.reset_index(drop=True)) + " "
-    suffix = suffix + _text(ids.reset_index(drop=True)) + ")"
+    suffix = " (" + as_text(sources.reset_index(drop=True)) + " "
+    suffix = suffix + as_text(ids.reset_index(drop=True)) + ")"
     names = names.where(~repeated, names + suffix)
     count = names.groupby(names.str.casefold()).cumcount()
     return names.where(count == 0, names + " [" + (count + 1).astype(str) + "]")
@@ -625,7 +627,7 @@ def _boundary_metric(
     boundary: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None, crs: str
 ) -> BaseGeometry | None:
     """The boundary (checked as :func:`planner.inputs.sites.read_osm_pois` does) in ``crs``."""
-    area = _boundary_lonlat(boundary)
+    area = boundary_lonlat(boundary)
     if area is None:
         return None
     projected = gpd.GeoSeries([area], crs=constants.WGS84).to_crs(crs)
@@ -633,7 +635,49 @@ def _boundary_metric(
     return geometry
 
 
-def _text(values: pd.Series) -> pd.Series:
-    """Values as stripped strings; missing values become ``""``."""
-    missing = values.isna()
-    return values.astype(object).where(~missing, "").astype(str).str.strip()
+def collect_candidates(
+    network: RoadNetwork,
+    kinds: Sequence[str],
+    *,
+    spacing_m: float = constants.CANDIDATE_GRID_SPACING_M,
+    path: Path | None = None,
+    crs: str | None = None,
+    check_sweden: bool = True,
+    osm_source: Path | None = None,
+    boundary: Any = None,
+    argument: str = "candidates",
+    file_argument: str = "a candidates file",
+) -> gpd.GeoDataFrame:
+    """Candidate sites from the named sources, combined (in the first source's CRS).
+
+    Parameters
+    ----------
+    network
+        The road network (for the ``grid`` of road nodes).
+    kinds
+        Any of ``"osm"`` (hospitals, health centres, fire stations in
+        ``osm_source``), ``"grid"`` (one road node per square of
+        ``spacing_m``, m) and ``"file"`` (``path``).
+    argument, file_argument
+        How errors name the sources and the file argument (CLI flags or
+        scenario keys).
+    """
+    layers = []
+    for kind in kinds:
+        if kind == "osm":
+            if osm_source is None:
+                raise ParameterError(
+                    f"{argument} osm needs an OSM file (pbf or osm) as the road source"
+                )
+            layers.append(candidates_from_osm(osm_source, boundary=boundary))
+        elif kind == "grid":
+            layers.append(candidates_on_grid(network, spacing_m=spacing_m))
+        elif kind == "file":
+            if path is None:
+                raise ParameterError(f"{argument} file needs {file_argument}")
+            layers.append(candidates_from_file(path, crs=crs, check_sweden=check_sweden))
+        else:
+            raise ParameterError(f"{argument} {kind!r}: use osm, grid and/or file")
+    if not layers:
+        raise ParameterError(f"{argument}: name at least one source: osm, grid, file")
+    return combine_candidates(*layers)

@@ -449,7 +449,7 @@ def _stations(
 
 def _warn_stations(names: Any, status: Any, distance_m: Any, max_snap_m: float) -> None:
     """A warning line for each station off the roads or on a cut-off road part."""
-    from planner.run.pipeline import station_warnings
+    from planner.inputs.sites import station_warnings
 
     for line in station_warnings(names, status, distance_m, max_snap_m=max_snap_m):
         _echo(f"warning: {line}")
@@ -662,7 +662,7 @@ def _read_demand(
     not_sweden: bool,
     total: float | None,
 ) -> Any:
-    from planner.run.pipeline import read_demand
+    from planner.inputs.demand import read_demand
 
     return read_demand(
         path,
@@ -679,8 +679,8 @@ def _demand_in_area(layer: Any, region: str | None) -> Any:
     """Only the demand of the named region or municipality (all of it without one)."""
     if not region:
         return layer
+    from planner.inputs.demand import demand_in_area
     from planner.network.regions import find_area
-    from planner.run.pipeline import demand_in_area
 
     area = find_area(region)
     return demand_in_area(layer, area.code, area.level, label=str(area), argument="--demand")
@@ -900,7 +900,7 @@ def _hours_filter(layer: Any, hours: str | None) -> Any:
     """Keep calls whose time of day lies in ``HH-HH`` (wrapping midnight: 14-02)."""
     if hours is None:
         return layer
-    from planner.run.pipeline import keep_hours
+    from planner.inputs.demand import keep_hours
 
     try:
         start, end = (int(h) for h in hours.split("-"))
@@ -918,7 +918,7 @@ def _candidates(
     crs: str | None,
     not_sweden: bool,
 ) -> Any:
-    from planner.run.pipeline import collect_candidates
+    from planner.inputs.candidates import collect_candidates
 
     names = [k.strip() for k in kinds.split(",") if k.strip()]
     boundary = _load_boundary(args)[0] if "osm" in names else None

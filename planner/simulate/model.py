@@ -33,7 +33,12 @@ from shapely.geometry.base import BaseGeometry
 from planner.errors import DataError, InputFileError, ParameterError
 from planner.inputs.sites import read_osm_pois, read_points
 from planner.network.snapping import SnappedPoints, edge_frame, snap_points
-from planner.network.travel_times import TravelTimeGraph, build_travel_time_graph, point_times
+from planner.network.travel_times import (
+    TravelTimeGraph,
+    build_travel_time_graph,
+    point_times,
+    reverse_point_times,
+)
 from planner.simulate.settings import SimulationSettings
 
 __all__ = [
@@ -44,7 +49,6 @@ __all__ = [
     "hospitals_from_osm",
     "precompute_times",
     "read_hospitals",
-    "reverse_point_times",
     "shift_table",
 ]
 
@@ -210,42 +214,6 @@ class SimulationTimes:
             object.__setattr__(self, f.name, value)
 
 
-def reverse_point_times(
-    ttg: TravelTimeGraph,
-    origins: SnappedPoints,
-    destinations: SnappedPoints,
-) -> np.ndarray:
-    """Drive times from every destination point *to* every origin point, s.
-
-    One Dijkstra per origin on the reversed graph instead of one per
-    destination on the graph: with few origins (stations, hospitals) and many
-    destinations (demand), it is many times cheaper. One-way streets are
-    respected. Equal to ``point_times(ttg, destinations, destinations=origins)``
-    (the tests check it on real networks).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(len(destinations), len(origins))`` drive times, s (``inf`` if none).
-    """
-    reverse = TravelTimeGraph(matrix=ttg.matrix.T.tocsr(), node_ids=ttg.node_ids, x=ttg.x, y=ttg.y)
-    times = point_times(reverse, _reversed(origins), destinations=_reversed(destinations))
-    return np.ascontiguousarray(times.T)
-
-
-def _reversed(points: SnappedPoints) -> SnappedPoints:
-    """The points as seen on the reversed graph: departures and arrivals swap."""
-    return dataclasses.replace(
-        points,
-        depart_node=points.arrive_node,
-        depart_s=points.arrive_s,
-        arrive_node=points.depart_node,
-        arrive_s=points.depart_s,
-        group_forward_s=points.group_backward_s,
-        group_backward_s=points.group_forward_s,
-    )
-
-
 def precompute_times(
     graph: nx.MultiDiGraph,
     stations: gpd.GeoDataFrame | gpd.GeoSeries,
@@ -259,9 +227,10 @@ def precompute_times(
 
     Stations and hospitals are snapped to the roads
     (:func:`planner.network.snapping.snap_points`), then
-    :func:`planner.network.travel_times.point_times` runs from stations and hospitals
-    to the points and from hospitals to stations, and
-    :func:`reverse_point_times` from the points to stations and hospitals.
+    :func:`planner.network.travel_times.point_times` runs from stations and
+    hospitals to the points and from hospitals to stations, and
+    :func:`planner.network.travel_times.reverse_point_times` from the points
+    to stations and hospitals.
 
     Parameters
     ----------
