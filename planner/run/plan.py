@@ -1053,6 +1053,7 @@ def plan_matrix(
     *,
     cutoff_s: float,
     store: Path | None = None,
+    workers: int = 1,
     executor: BlockExecutor | None = None,
     cache_dir: Path | None = None,
     progress: bool = False,
@@ -1073,6 +1074,8 @@ def plan_matrix(
         Drive-time limit, s.
     store
         Folder for finished blocks (resume); it refuses blocks of other inputs.
+    workers
+        Worker processes for each block when blocks run in this process.
     executor
         :func:`planner.distributed.make_executor`; default in process.
     cache_dir
@@ -1101,6 +1104,7 @@ def plan_matrix(
         cutoff_s=cutoff_s,
         store=store,
         executor=executor,
+        workers=workers,
         progress=progress,
     )
     echo(
