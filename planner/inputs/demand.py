@@ -898,60 +898,10 @@ def _grid_layer(
     )
     consumed.append(pop_col)
 
-    by_key = {str(c).casefold(): c for c in table.columns}
-    size_col = next((by_key[c] for c in SCB_SIZE_COLUMNS if c in by_key), None)
+    size, ok, size_col = _square_sizes(table, corners, size, parsed, problems, size_m)
     if size_col is not None:
         consumed.append(size_col)
-        given, given_blank = _parse_sizes(table[size_col], size_col, problems)
-        has = ~given_blank & np.isfinite(given)
-        own = size.copy()  # for the messages, which are worded later
-        conflict = parsed & has & np.isfinite(own) & (own != given)
-        problems.add(
-            conflict,
-            lambda i: (
-                f"column {size_col!r} says {int(given[i])} m but the square is {int(own[i])} m"
-            ),
-        )
-        size = np.where(has & ~conflict, given, size)
-    unknown = parsed & ~np.isfinite(size)
-    if unknown.any():
-        if size_m is not None:
-            size[unknown] = size_m
-        else:
-            size[unknown] = _infer_size(corners.east[unknown], corners.north[unknown])
-    with np.errstate(invalid="ignore"):
-        off_grid = (
-            parsed
-            & np.isfinite(size)
-            & ((np.mod(corners.east, size) != 0) | (np.mod(corners.north, size) != 0))
-        )
-    problems.add(
-        off_grid,
-        lambda i: (
-            f"lower-left corner (E {_fmt(corners.east[i])}, N {_fmt(corners.north[i])}) is not "
-            f"on the {int(size[i])} m grid"
-        ),
-    )
-    ok = parsed & np.isfinite(size) & ~off_grid
-
-    # centres in EPSG:3006, checked against Sweden's box
-    cx = corners.east + size / 2
-    cy = corners.north + size / 2
-    west, south, east_lim, north_lim = SWEDEN_BBOX_LONLAT
-    lon = np.full(len(table), np.nan)
-    lat = np.full(len(table), np.nan)
-    if ok.any():
-        to_lonlat = pyproj.Transformer.from_crs(ANALYSIS_CRS, WGS84, always_xy=True)
-        lon[ok], lat[ok] = to_lonlat.transform(cx[ok], cy[ok])
-    with np.errstate(invalid="ignore"):
-        inside = (lon >= west) & (lon <= east_lim) & (lat >= south) & (lat <= north_lim)
-    problems.add(
-        ok & ~inside,
-        lambda i: (
-            f"square centre (E {_fmt(cx[i])}, N {_fmt(cy[i])}) lies outside Sweden; SCB grid "
-            "coordinates are SWEREF 99 TM (EPSG:3006) metres"
-        ),
-    )
+    cx, cy = _square_centres(corners, size, ok, problems)
 
     raw = table[pop_col]
     text = as_text(raw)
@@ -999,6 +949,80 @@ def _grid_layer(
     )
     gdf.attrs["suppressed"] = int(suppressed.sum())
     return gdf
+
+
+def _square_sizes(
+    table: pd.DataFrame,
+    corners: _Corners,
+    size: np.ndarray,
+    parsed: np.ndarray,
+    problems: RowProblems,
+    size_m: int | None,
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Each square's size, m (its id, a size column, ``size_m`` or inferred); the good rows.
+
+    Returns the sizes, the rows whose corner lies on their grid, and the size
+    column read (``None`` if none).
+    """
+    by_key = {str(c).casefold(): c for c in table.columns}
+    size_col = next((by_key[c] for c in SCB_SIZE_COLUMNS if c in by_key), None)
+    if size_col is not None:
+        given, given_blank = _parse_sizes(table[size_col], size_col, problems)
+        has = ~given_blank & np.isfinite(given)
+        own = size.copy()  # for the messages, which are worded later
+        conflict = parsed & has & np.isfinite(own) & (own != given)
+        problems.add(
+            conflict,
+            lambda i: (
+                f"column {size_col!r} says {int(given[i])} m but the square is {int(own[i])} m"
+            ),
+        )
+        size = np.where(has & ~conflict, given, size)
+    unknown = parsed & ~np.isfinite(size)
+    if unknown.any():
+        if size_m is not None:
+            size[unknown] = size_m
+        else:
+            size[unknown] = _infer_size(corners.east[unknown], corners.north[unknown])
+    with np.errstate(invalid="ignore"):
+        off_grid = (
+            parsed
+            & np.isfinite(size)
+            & ((np.mod(corners.east, size) != 0) | (np.mod(corners.north, size) != 0))
+        )
+    problems.add(
+        off_grid,
+        lambda i: (
+            f"lower-left corner (E {_fmt(corners.east[i])}, N {_fmt(corners.north[i])}) is not "
+            f"on the {int(size[i])} m grid"
+        ),
+    )
+    ok = parsed & np.isfinite(size) & ~off_grid
+    return size, ok, size_col
+
+
+def _square_centres(
+    corners: _Corners, size: np.ndarray, ok: np.ndarray, problems: RowProblems
+) -> tuple[np.ndarray, np.ndarray]:
+    """Square centres in EPSG:3006, m; a problem for each good square outside Sweden's box."""
+    cx = corners.east + size / 2
+    cy = corners.north + size / 2
+    west, south, east_lim, north_lim = SWEDEN_BBOX_LONLAT
+    lon = np.full(len(size), np.nan)
+    lat = np.full(len(size), np.nan)
+    if ok.any():
+        to_lonlat = pyproj.Transformer.from_crs(ANALYSIS_CRS, WGS84, always_xy=True)
+        lon[ok], lat[ok] = to_lonlat.transform(cx[ok], cy[ok])
+    with np.errstate(invalid="ignore"):
+        inside = (lon >= west) & (lon <= east_lim) & (lat >= south) & (lat <= north_lim)
+    problems.add(
+        ok & ~inside,
+        lambda i: (
+            f"square centre (E {_fmt(cx[i])}, N {_fmt(cy[i])}) lies outside Sweden; SCB grid "
+            "coordinates are SWEREF 99 TM (EPSG:3006) metres"
+        ),
+    )
+    return cx, cy
 
 
 def _parse_sizes(
@@ -1327,43 +1351,10 @@ def read_osm_population(
                 "{'country', 'county'}, or None"
             )
     _require_osm_file(path, source)
-    ids: list[int] = []
-    lons: list[float] = []
-    lats: list[float] = []
-    values: list[str | None] = []
-    names: list[str | None] = []
-    places_found: list[str | None] = []
-    codes: list[str | None] = []
-    no_location = 0
-    processor = osmium.FileProcessor(os.fspath(path), osmium.osm.NODE).with_filter(
-        osmium.filter.KeyFilter("population")
+    nodes, no_location = _scan_population_nodes(path, source)
+    ids, lons, lats, values, names, places_found, codes = (
+        nodes[k] for k in ("id", "lon", "lat", "population", "name", "place", "scb_code")
     )
-    try:
-        for node in processor:
-            if not isinstance(node, osmium.osm.Node):
-                continue
-            if location_out_of_range(node.location):
-                loc = node.location
-                raise out_of_range_error(
-                    source, node.id, loc.lon_without_check(), loc.lat_without_check()
-                )
-            if not node.location.valid():
-                no_location += 1
-                continue
-            tags = node.tags
-            ids.append(node.id)
-            lons.append(node.location.lon)
-            lats.append(node.location.lat)
-            values.append(tags.get("population", ""))
-            names.append(tags.get("name"))
-            places_found.append(tags.get("place"))
-            codes.append(tags.get("ref:se:scb:tätort:kod"))
-    except InputFileError:
-        raise
-    except OSM_READ_ERRORS as exc:
-        raise InputFileError(
-            f"{source} is not a readable OSM file: {describe_osm_error(exc)}"
-        ) from exc
 
     text = (
         pd.Series(values, dtype=object).astype(str).str.replace(r"[\s\u00a0\u202f]", "", regex=True)
@@ -1401,6 +1392,58 @@ def read_osm_population(
     gdf.attrs["skipped"] = int((~good).sum()) + no_location
     gdf.attrs["excluded_places"] = excluded_count
     return gdf
+
+
+def _scan_population_nodes(path: Path, source: str) -> tuple[dict[str, list[Any]], int]:
+    """OSM nodes tagged ``population``: id, lon, lat (degrees), tags; and how many lack a location.
+
+    Raises
+    ------
+    InputFileError
+        A node's location outside ±180/±90 degrees, or a file pyosmium cannot read.
+    """
+    ids: list[int] = []
+    lons: list[float] = []
+    lats: list[float] = []
+    values: list[str | None] = []
+    names: list[str | None] = []
+    places_found: list[str | None] = []
+    codes: list[str | None] = []
+    no_location = 0
+    processor = osmium.FileProcessor(os.fspath(path), osmium.osm.NODE).with_filter(
+        osmium.filter.KeyFilter("population")
+    )
+    try:
+        for node in processor:
+            if not isinstance(node, osmium.osm.Node):
+                continue
+            if location_out_of_range(node.location):
+                loc = node.location
+                raise out_of_range_error(
+                    source, node.id, loc.lon_without_check(), loc.lat_without_check()
+                )
+            if not node.location.valid():
+                no_location += 1
+                continue
+            tags = node.tags
+            ids.append(node.id)
+            lons.append(node.location.lon)
+            lats.append(node.location.lat)
+            values.append(tags.get("population", ""))
+            names.append(tags.get("name"))
+            places_found.append(tags.get("place"))
+            codes.append(tags.get("ref:se:scb:tätort:kod"))
+    except InputFileError:
+        raise
+    except OSM_READ_ERRORS as exc:
+        raise InputFileError(
+            f"{source} is not a readable OSM file: {describe_osm_error(exc)}"
+        ) from exc
+    columns: dict[str, list[Any]] = {
+        "id": ids, "lon": lons, "lat": lats, "population": values, "name": names,
+        "place": places_found, "scb_code": codes,
+    }  # fmt: skip
+    return columns, no_location
 
 
 # --------------------------------------------------------------------------
