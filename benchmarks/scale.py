@@ -11,14 +11,14 @@ Every graph here is SYNTHETIC (:mod:`benchmarks._synthetic`: a perturbed
 grid, not a real place, not derived from OpenStreetMap); the table labels it
 so. For each graph size (default 100k, 1M and 3M nodes) and each number of
 seeded random source nodes (default 10, 100, 1,000 and 5,000), it times
-:func:`planner.matrix.compute_matrix` from the sources to ``--targets``
+:func:`planner.network.matrix.compute_matrix` from the sources to ``--targets``
 seeded random target nodes (default 100,000, standing in for demand points)
 with a 60-minute cutoff, stored sparse:
 
 * **in-process**: no Dask, blocks one after the other in the case process;
 * **in-process-cores**: the same blocks in the case process, each spread
   over ``--workers`` cores by the engine (worker processes writing into
-  shared memory, :class:`planner.engine.EnginePool`);
+  shared memory, :class:`planner.network.engine.EnginePool`);
 * **cluster**: a local Dask cluster of ``--workers`` (default 2)
   single-threaded worker processes on 127.0.0.1, started before the clock
   (its start-up time is reported separately); the clock includes sending the
@@ -71,8 +71,8 @@ from travel_times import (
     write_rows_csv,
 )
 
-from planner.matrix import compute_matrix
-from planner.travel_times import build_travel_time_graph
+from planner.network.matrix import compute_matrix
+from planner.network.travel_times import build_travel_time_graph
 
 MIB = 1024 * 1024
 DEFAULT_CACHE = Path("/tmp/planner-scale-bench")

@@ -12,7 +12,7 @@ contributors, ODbL) and a SYNTHETIC perturbed-grid network of 500,000 nodes
 (:mod:`benchmarks._synthetic`; not a real place) -- and for 1, 50 and 500
 seeded random source nodes, with and without a 30-minute cutoff, it times:
 
-* ``planner.travel_times.node_times`` (workers=1, and workers=2 for more than
+* ``planner.network.travel_times.node_times`` (workers=1, and workers=2 for more than
   one source), in a fresh process per case, excluding the one-off CSR build
   (``build_travel_time_graph``), which is timed and reported separately;
 * a bare ``scipy.sparse.csgraph.dijkstra`` call on all the sources at once
@@ -72,7 +72,7 @@ from scipy.sparse.csgraph import dijkstra
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _synthetic import make_synthetic_network
 
-from planner.travel_times import (
+from planner.network.travel_times import (
     TravelTimeGraph,
     build_travel_time_graph,
     node_times,
@@ -158,7 +158,7 @@ def source_state(*files: str) -> str:
     import hashlib
     import subprocess
 
-    files = files or ("planner/travel_times.py",)
+    files = files or ("planner/network/travel_times.py",)
     repo = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256((repo / files[0]).read_bytes()).hexdigest()[:12]
     try:
@@ -342,7 +342,7 @@ ENGINE_TARGETS = 20_000
 
 def _engine_runner(ttg: TravelTimeGraph, sources: np.ndarray, spec: dict[str, Any]) -> Any:
     """The timed call of one engine-table case (the hierarchy is loaded first, untimed)."""
-    from planner import engine
+    from planner.network import engine
 
     targets = np.load(spec["targets_path"], allow_pickle=False)
     src = ttg.positions(sources)
@@ -378,7 +378,7 @@ def _engine_runner(ttg: TravelTimeGraph, sources: np.ndarray, spec: dict[str, An
 def _preprocess_main(ttg_path: str, out_path: str, conn: Any) -> None:
     """Build a network's hierarchy in a fresh process: times and peak memory of each step."""
     try:
-        from planner import engine
+        from planner.network import engine
 
         ttg = _load_ttg(Path(ttg_path))
         mem = PeakMemory()
@@ -468,7 +468,7 @@ def _check_engine_rows(
 
 def engine_table(args: argparse.Namespace, ctx: Any, workdir: Path) -> list[EngineRow]:
     """Time today's engine, the CCH and the new engine; print one row per case."""
-    from planner import engine
+    from planner.network import engine
 
     if not engine.cch_available():
         print("routingkit-cch is not installed: the engine table needs it (planner[cch])")
@@ -720,7 +720,7 @@ def graph_specs(
     if include_andorra:
 
         def andorra() -> nx.MultiDiGraph:
-            from planner.road_network import build_network
+            from planner.network.road_network import build_network
 
             return build_network(ANDORRA).graph
 
@@ -1047,7 +1047,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    print("planner travel-time benchmark: planner.travel_times.node_times vs networkx")
+    print("planner travel-time benchmark: planner.network.travel_times.node_times vs networkx")
     print("command: python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]))
     print("date: " + time.strftime("%Y-%m-%d %H:%M %Z"))
     for k, v in machine_description().items():
@@ -1065,8 +1065,8 @@ def main(argv: list[str] | None = None) -> int:
             "scipy.sparse.csgraph",
             "pandas",
             "networkx",
-            "planner.travel_times",
-            "planner.engine",
+            "planner.network.travel_times",
+            "planner.network.engine",
             "_synthetic",
         ]
     )
@@ -1080,7 +1080,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "\nEngine table (seconds, medians; 'today' = scipy's Dijkstra as node_times ran it "
             "before the engine layer; CCH = pyroutingkit's many-to-many alone; new = "
-            "planner.engine 'auto' with the network's hierarchy; best/new = the better of "
+            "planner.network.engine 'auto' with the network's hierarchy; best/new = the better of "
             "today and the CCH over new; order and customise+profile are the one-off "
             "preprocessing, not in the times)"
         )

@@ -14,7 +14,7 @@ from types import MappingProxyType
 # --------------------------------------------------------------------------
 #: SWEREF 99 TM, the Swedish national projected CRS; all metric work on
 #: Swedish data happens here (data elsewhere uses its local UTM zone, see
-#: :mod:`planner.crs`).
+#: :mod:`planner.network.crs`).
 ANALYSIS_CRS = "EPSG:3006"
 #: Where SWEREF 99 TM is used (W, S, E, N), degrees: data whose centre lies
 #: in this box are analysed in EPSG:3006, others in the UTM zone of their
@@ -92,7 +92,7 @@ ONEWAY_FORWARD = frozenset({"yes", "true", "1"})
 ONEWAY_REVERSE = frozenset({"-1", "reverse"})
 
 # --------------------------------------------------------------------------
-# Emergency speed model (see planner.speeds)
+# Emergency speed model (see planner.network.speeds)
 # --------------------------------------------------------------------------
 #: Speed for each OSM highway class when a way has no usable ``maxspeed``,
 #: km/h. Source: Swedish default limits in Trafikförordningen (1998:1276)
@@ -364,7 +364,7 @@ MAX_FILE_NAME_BYTES = 200
 CACHE_ENTRY_MAX_BYTES = 1024**2
 
 # --------------------------------------------------------------------------
-# Shortest-path engines (planner.engine)
+# Shortest-path engines (planner.network.engine)
 # --------------------------------------------------------------------------
 #: Resolution of the contraction-hierarchy engine, s: edge times are rounded
 #: to whole milliseconds, because RoutingKit sums 32-bit integers (up to

@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner.demand import validate_demand
-from planner.road_network import RoadNetwork, build_network
-from planner.snapping import SnappedPoints, snap_points
+from planner.inputs.demand import validate_demand
+from planner.network.road_network import RoadNetwork, build_network
+from planner.network.snapping import SnappedPoints, snap_points
 
 
 @pytest.fixture(scope="session")

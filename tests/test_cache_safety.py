@@ -31,13 +31,13 @@ import pytest
 import shapely
 from conftest import snapped_near_nodes
 
-from planner import _cache
-from planner._graph_files import load_graph, save_graph
-from planner.cli import main
+from planner import cache as _cache
 from planner.errors import CacheWarning, UnsafeCacheError
-from planner.matrix import compute_matrix
-from planner.road_network import RoadNetwork, build_network
-from planner.travel_times import build_travel_time_graph, point_times
+from planner.network.graph_files import load_graph, save_graph
+from planner.network.matrix import compute_matrix
+from planner.network.road_network import RoadNetwork, build_network
+from planner.network.travel_times import build_travel_time_graph, point_times
+from planner.run.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY_FILES = (
@@ -491,7 +491,7 @@ def test_killed_writer_leaves_nothing_behind(tmp_path: Path) -> None:
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from planner._cache import cached\n"
+        "from planner.cache import cached\n"
         "def save(value, folder):\n"
         "    (folder / 'part.bin').write_bytes(b'x' * 1000)\n"
         "    print('writing', flush=True)\n"

@@ -1,4 +1,4 @@
-"""Tests of planner.candidates: real OSM data (Andorra) checked independently, and hand cases."""
+"""Tests of planner.inputs.candidates: real OSM data (Andorra) checked independently, by hand."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner.candidates import (
+from planner.errors import DataError, InputFileError, MissingFileError, ParameterError
+from planner.inputs.candidates import (
     CANDIDATE_COLUMNS,
     OSM_CANDIDATE_TAGS,
     _subset_snapped,
@@ -24,11 +25,10 @@ from planner.candidates import (
     check_candidates,
     combine_candidates,
 )
-from planner.errors import DataError, InputFileError, MissingFileError, ParameterError
-from planner.road_network import RoadNetwork
-from planner.sites import read_osm_pois, read_stations
-from planner.snapping import edge_frame, snap_points
-from planner.travel_times import build_travel_time_graph, node_times, point_times
+from planner.inputs.sites import read_osm_pois, read_stations
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import edge_frame, snap_points
+from planner.network.travel_times import build_travel_time_graph, node_times, point_times
 
 #: The Andorra hospital nodes 1-2.4 km from any drivable road (found by hand
 #: on the map: they sit in the mountains / on mis-placed nodes).
@@ -524,7 +524,7 @@ def test_grid_all_components_sodermalm(sodermalm_net: RoadNetwork) -> None:
 
 
 def test_collect_candidates_names_the_missing_arguments(andorra_net: RoadNetwork) -> None:
-    from planner.pipeline import collect_candidates
+    from planner.inputs.candidates import collect_candidates
 
     with pytest.raises(ParameterError, match="--candidates file needs --candidates-file FILE"):
         collect_candidates(

@@ -22,14 +22,14 @@ import pytest
 import shapely
 from conftest import write_osm_xml
 
-from planner.crs import metric_crs, metric_crs_of
-from planner.demand import validate_demand
-from planner.isochrones import IsochroneSettings
-from planner.maps import response_surface
-from planner.pipeline import run_coverage, run_isochrones, write_coverage
-from planner.road_network import NetworkSettings, RoadNetwork, build_network
-from planner.sites import read_stations, validate_stations
-from planner.snapping import snap_points
+from planner.analysis.isochrones import IsochroneSettings
+from planner.inputs.demand import validate_demand
+from planner.inputs.sites import read_stations, validate_stations
+from planner.network.crs import metric_crs, metric_crs_of
+from planner.network.road_network import NetworkSettings, RoadNetwork, build_network
+from planner.network.snapping import snap_points
+from planner.outputs.maps import response_surface
+from planner.run.pipeline import run_coverage, run_isochrones, write_coverage
 
 GEOD = pyproj.Geod(ellps="WGS84")
 LAT = 5.8  # near Paramaribo: 70° of longitude from SWEREF 99 TM's central meridian

@@ -30,16 +30,16 @@ import pytest
 from conftest import ANDORRA_EXAMPLE
 from test_cache_safety import Payload, crafted_pickle
 
-from planner.cli import main
 from planner.errors import ParameterError
-from planner.export import (
+from planner.network.road_network import build_network
+from planner.outputs.export import (
     child_path,
     neutralise_formula,
     plain_file_name,
     write_table,
     write_workbook,
 )
-from planner.road_network import build_network
+from planner.run.cli import main
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 PAYLOADS = (

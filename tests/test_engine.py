@@ -1,4 +1,4 @@
-"""Tests of planner.engine: both engines against networkx on every real network.
+"""Tests of planner.network.engine: both engines against networkx on every real network.
 
 The contraction hierarchy (CCH) works in whole milliseconds. Its times must
 equal scipy's Dijkstra on the same millisecond-rounded weights exactly, and
@@ -20,12 +20,13 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from planner import constants, engine
-from planner.engine import EngineSettings, Hierarchy, VirtualSources
+from planner import constants
 from planner.errors import InputFileError, ParameterError
-from planner.matrix import compute_matrix
-from planner.road_network import RoadNetwork
-from planner.travel_times import (
+from planner.network import engine
+from planner.network.engine import EngineSettings, Hierarchy, VirtualSources
+from planner.network.matrix import compute_matrix
+from planner.network.road_network import RoadNetwork
+from planner.network.travel_times import (
     TravelTimeGraph,
     build_travel_time_graph,
     node_times,

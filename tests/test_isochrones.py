@@ -15,8 +15,7 @@ import shapely
 from shapely.ops import substring
 
 from planner import constants
-from planner.errors import ParameterError
-from planner.isochrones import (
+from planner.analysis.isochrones import (
     IsochroneSettings,
     catchment_isochrones,
     demand_in_polygon,
@@ -26,9 +25,10 @@ from planner.isochrones import (
     sample_edges,
     station_isochrones,
 )
-from planner.road_network import RoadNetwork
-from planner.snapping import SnappedPoints, edge_frame, snap_points
-from planner.travel_times import build_travel_time_graph, point_times
+from planner.errors import ParameterError
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import SnappedPoints, edge_frame, snap_points
+from planner.network.travel_times import build_travel_time_graph, point_times
 
 TURNOUT_S = 180.0
 #: Acceptance bound: no polygon point farther than buffer + this from a reached road, m.

@@ -1,7 +1,7 @@
-"""Tests of planner.matrix: sparse travel-time matrices in blocks, and the block store.
+"""Tests of planner.network.matrix: sparse travel-time matrices in blocks, and the block store.
 
 The matrix must equal, bit for bit, the dense results of
-``planner.travel_times`` (``point_times``/``node_times``, themselves checked
+``planner.network.travel_times`` (``point_times``/``node_times``, themselves checked
 against networkx and a brute force in test_travel_times.py) wherever those
 are within the cutoff, hold nothing beyond it, keep zero times, and resume an
 interrupted run from its block store without recomputing finished blocks.
@@ -20,22 +20,24 @@ import pytest
 import shapely
 from conftest import snapped_near_nodes
 
-from planner import matrix as matrix_mod
 from planner.errors import CacheWarning, ParameterError
-from planner.matrix import (
+from planner.network import matrix as matrix_mod
+from planner.network.matrix import (
     TravelTimeMatrix,
     compute_matrix,
     compute_nearest,
     default_block_size,
 )
-from planner.road_network import RoadNetwork
-from planner.snapping import SnappedPoints, snap_points
-from planner.travel_times import (
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import SnappedPoints, snap_points
+from planner.network.travel_times import (
     TravelTimeGraph,
-    _nearest,
     build_travel_time_graph,
     node_times,
     point_times,
+)
+from planner.network.travel_times import (
+    nearest_rows as _nearest,
 )
 
 CUTOFF_S = 600.0

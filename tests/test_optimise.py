@@ -12,6 +12,9 @@ import pytest
 import shapely
 
 from planner.errors import DataError, ParameterError
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import snap_points
+from planner.network.travel_times import build_travel_time_graph, point_times
 from planner.optimise import (
     LSCP,
     MCLP,
@@ -27,9 +30,6 @@ from planner.optimise import (
     solve_exact,
     solve_heuristic,
 )
-from planner.road_network import RoadNetwork
-from planner.snapping import snap_points
-from planner.travel_times import build_travel_time_graph, point_times
 
 TURN_OUT_S = 90.0
 REL = 1e-6

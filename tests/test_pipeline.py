@@ -12,15 +12,15 @@ import pytest
 import shapely
 from conftest import amenity_demand
 
-from planner.cli import main
-from planner.coverage import CoverageSettings
-from planner.demand import assign_demand_areas, demand_from_buildings
+from planner.analysis.coverage import CoverageSettings
 from planner.errors import ParameterError
-from planner.pipeline import run_coverage, write_coverage
-from planner.road_network import RoadNetwork
-from planner.sites import read_osm_pois, validate_stations
-from planner.snapping import snap_points
-from planner.travel_times import build_travel_time_graph, point_times
+from planner.inputs.demand import assign_demand_areas, demand_from_buildings
+from planner.inputs.sites import read_osm_pois, validate_stations
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import snap_points
+from planner.network.travel_times import build_travel_time_graph, point_times
+from planner.run.cli import main
+from planner.run.pipeline import run_coverage, write_coverage
 
 
 def brute_force_rows(

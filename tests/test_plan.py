@@ -19,13 +19,13 @@ import pyogrio
 import pytest
 from conftest import ANDORRA_EXAMPLE
 
-from planner.cli import main
-from planner.road_network import RoadNetwork
+from planner.network.road_network import RoadNetwork
+from planner.run.cli import main
 
 
 def test_example_scenario_reads_the_shared_extract(andorra_pbf: Path) -> None:
     """The committed example points at ../shared/data from the repository's own place."""
-    from planner.scenario import load_scenario
+    from planner.run.scenario import load_scenario
 
     scenario = load_scenario(ANDORRA_EXAMPLE / "andorra.toml")
     assert scenario.roads.path == andorra_pbf.resolve()
@@ -135,7 +135,7 @@ def test_people_within_agree_in_map_report_and_tables(
     nearest station as the station table does. (The old polygon count, now
     ``demand_in_polygon``, was 6.2 % above it for 10 min before.)
     """
-    from planner.report import format_share
+    from planner.outputs.report import format_share
 
     out: Path = two_runs["out"]
     html = (andorra_scenario_dir / "maps" / "andorra.html").read_text(encoding="utf-8")
@@ -337,9 +337,9 @@ def test_matrix_command_in_process_cluster_and_resume(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """`planner matrix`: pairs equal point_times; a local cluster and a resumed run agree."""
-    from planner.sites import read_stations
-    from planner.snapping import snap_points
-    from planner.travel_times import build_travel_time_graph, point_times
+    from planner.inputs.sites import read_stations
+    from planner.network.snapping import snap_points
+    from planner.network.travel_times import build_travel_time_graph, point_times
 
     toml = str(andorra_scenario_dir / "andorra.toml")
     base = ["matrix", toml, "--cutoff-min", "15", "--no-progress", "--no-cache"]
@@ -389,9 +389,9 @@ def test_matrix_command_in_process_cluster_and_resume(
 
 def test_coverage_on_an_executor_equals_in_process(andorra_net: RoadNetwork) -> None:
     """run_coverage on an executor (as plan --workers/--scheduler runs it) is identical."""
-    from planner.coverage import CoverageSettings
+    from planner.analysis.coverage import CoverageSettings
     from planner.distributed import make_executor
-    from planner.pipeline import run_coverage
+    from planner.run.pipeline import run_coverage
 
     xy = np.array([(d["x"], d["y"]) for _, d in andorra_net.graph.nodes(data=True)])
     rng = np.random.default_rng(5)
@@ -439,8 +439,8 @@ def test_national_style_plan_on_a_cluster_equals_in_process(
     """
     import shapely
 
-    from planner.plan import plan_scenario
-    from planner.scenario import load_scenario
+    from planner.run.plan import plan_scenario
+    from planner.run.scenario import load_scenario
 
     for name in ("andorra.geojson", "demand.csv", "stations.csv"):
         (tmp_path / name).write_bytes((andorra_scenario_dir / name).read_bytes())

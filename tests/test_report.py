@@ -13,14 +13,14 @@ import pytest
 from conftest import ANDORRA_AMENITIES, amenity_demand
 from pyproj import Transformer
 
-from planner.candidates import candidates_on_grid
-from planner.coverage import CoverageSettings
+from planner.analysis.coverage import CoverageSettings
 from planner.errors import OutputExistsError, ParameterError
-from planner.export import OSM_ATTRIBUTION
-from planner.pipeline import OptimiseSettings, run_coverage, run_optimise
-from planner.report import ReportInputs, render_report, weighted_cdf, write_report
-from planner.road_network import RoadNetwork
-from planner.sites import read_osm_pois, validate_stations
+from planner.inputs.candidates import candidates_on_grid
+from planner.inputs.sites import read_osm_pois, validate_stations
+from planner.network.road_network import RoadNetwork
+from planner.outputs.export import OSM_ATTRIBUTION
+from planner.outputs.report import ReportInputs, render_report, weighted_cdf, write_report
+from planner.run.pipeline import OptimiseSettings, run_coverage, run_optimise
 
 THRESHOLDS = (5.0, 10.0, 20.0)
 LABEL = "SAMPLE: Andorra OSM extract (not a Swedish region)"

@@ -1,4 +1,4 @@
-"""Tests of planner.road_network on the real OSM files and on small hand-made files.
+"""Tests of planner.network.road_network on the real OSM files and on small hand-made files.
 
 Expected values come from an independent reading of the same data: the OSM
 XML is parsed here with ElementTree (the PBF files are first converted to XML
@@ -42,14 +42,14 @@ from planner.errors import (
     NoRoadsError,
     ParameterError,
 )
-from planner.road_network import (
+from planner.network.road_network import (
     NetworkSettings,
     RoadNetwork,
     build_network,
     download_osm_roads,
     read_osm_roads,
 )
-from planner.speeds import SpeedModel
+from planner.network.speeds import SpeedModel
 
 # ---------------------------------------------------------------------------
 # The OSMnx "drive" filter and the one-way rules, written out independently

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from planner.errors import InputFileError, MissingFileError, OutputExistsError
-from planner.regions import load_regions
-from planner.scenario import (
+from planner.network.regions import load_regions
+from planner.run.scenario import (
     DemandLayer,
     load_scenario,
     region_slug,
@@ -140,7 +140,7 @@ def test_example_loads_and_uses_every_table() -> None:
 
 
 def test_example_explains_every_key() -> None:
-    from planner.scenario import _TABLES, _speed_keys
+    from planner.run.scenario import _TABLES, _speed_keys
 
     text = (REGIONS_DIR / "example.toml").read_text(encoding="utf-8")
     for table, keys in {**_TABLES, "speeds": _speed_keys()}.items():

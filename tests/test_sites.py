@@ -1,4 +1,4 @@
-"""Tests for planner.sites: reading and validating ambulance stations."""
+"""Tests for planner.inputs.sites: reading and validating ambulance stations."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 import shapely
 
 from planner.errors import InputFileError, MissingFileError, ParameterError
-from planner.sites import (
+from planner.inputs.sites import (
     FLEET_TYPES,
     read_osm_pois,
     read_osm_stations,
@@ -794,7 +794,7 @@ def _fake_features(rows: list[tuple[str, int, str | None, object]]) -> gpd.GeoDa
 def test_download_osm_stations_faked(monkeypatch: pytest.MonkeyPatch) -> None:
     import osmnx as ox
 
-    from planner.sites import download_osm_stations
+    from planner.inputs.sites import download_osm_stations
 
     square = shapely.box(18.29, 57.63, 18.30, 57.64)
     sent: dict[str, object] = {}
@@ -822,7 +822,7 @@ def test_download_osm_stations_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     import osmnx as ox
 
     from planner.errors import DownloadError
-    from planner.sites import download_osm_stations
+    from planner.inputs.sites import download_osm_stations
 
     def down(polygon: object, tags: object) -> None:
         raise ConnectionError("Max retries exceeded")

@@ -1,4 +1,4 @@
-"""Tests of planner.snapping: hand calculations on tiny graphs and a brute force on Andorra."""
+"""Tests of planner.network.snapping: hand calculations on tiny graphs, brute force on Andorra."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pyproj import Transformer
 
 from planner.constants import SNAP_NODE_TOLERANCE_M
 from planner.errors import DataError, ParameterError
-from planner.road_network import RoadNetwork, summarise_components
-from planner.snapping import edge_frame, snap_points
-from planner.travel_times import build_travel_time_graph, point_times
+from planner.network.road_network import RoadNetwork, summarise_components
+from planner.network.snapping import edge_frame, snap_points
+from planner.network.travel_times import build_travel_time_graph, point_times
 
 #: Offset of the hand-made graphs, so that they sit in Sweden (EPSG:3006, m).
 X0, Y0 = 600_000.0, 6_600_000.0

@@ -1,4 +1,4 @@
-"""Tests of planner.speeds, against values worked out by hand."""
+"""Tests of planner.network.speeds, against values worked out by hand."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from planner import constants
 from planner.errors import DataError, ParameterError
-from planner.speeds import (
+from planner.network.speeds import (
     SpeedModel,
     add_edge_speeds,
     describe_speed_model,

@@ -1,4 +1,4 @@
-"""Tests of planner.travel_times against networkx's Dijkstra on the real networks.
+"""Tests of planner.network.travel_times against networkx's Dijkstra on the real networks.
 
 Node-to-node times are compared with ``networkx.single_source_dijkstra_path_length``.
 Point-to-point times are compared with a brute force: each snapped point is
@@ -20,11 +20,11 @@ import pytest
 import shapely
 from conftest import points_near_nodes
 
-from planner import engine
 from planner.errors import ParameterError
-from planner.road_network import RoadNetwork, summarise_components
-from planner.snapping import SnappedPoints, snap_points
-from planner.travel_times import (
+from planner.network import engine
+from planner.network.road_network import RoadNetwork, summarise_components
+from planner.network.snapping import SnappedPoints, snap_points
+from planner.network.travel_times import (
     TravelTimeGraph,
     build_travel_time_graph,
     nearest_point_source,

@@ -12,8 +12,8 @@ fills in node locations. Only drivable ways (OSMnx's ``drive`` filter, see
 (``route=ferry``) are kept. The network is clipped to the boundary plus a
 buffer (km), every edge gets ``length`` (m, great-circle), ``speed_kph``
 (km/h, emergency speed) and ``travel_time`` (s) from
-:mod:`planner.speeds`, the topology is simplified with OSMnx, and the graph is
-projected to its metric CRS (:func:`planner.crs.metric_crs`): SWEREF 99 TM
+:mod:`planner.network.speeds`, the topology is simplified with OSMnx, and the graph is
+projected to its metric CRS (:func:`planner.network.crs.metric_crs`): SWEREF 99 TM
 (EPSG:3006) for a Swedish area, the UTM zone of the area's centre elsewhere.
 The CRS is chosen from the boundary (or, without one, from the roads read),
 the buffer is drawn in it, and :attr:`RoadNetwork.crs` records it; every
@@ -27,7 +27,7 @@ not modelled.
 
 Built networks are cached under a key hashed from the source file's digest (or
 the Overpass query polygon), the boundary, the settings and the package
-version, as Parquet files and JSON (see :mod:`planner._cache`), never pickle.
+version, as Parquet files and JSON (see :mod:`planner.cache`), never pickle.
 """
 
 from __future__ import annotations
@@ -51,16 +51,7 @@ from shapely.geometry.base import BaseGeometry
 from tqdm.auto import tqdm
 
 from planner import __version__, constants
-from planner._cache import cache_key, cached, file_digest
-from planner._graph_files import load_frame, load_graph, save_frame, save_graph
-from planner._osm import (
-    OSM_READ_ERRORS,
-    describe_osm_error,
-    location_out_of_range,
-    out_of_range_error,
-)
-from planner._osmnx import overpass_settings
-from planner.crs import metric_crs
+from planner.cache import cache_key, cached, file_digest
 from planner.errors import (
     DataError,
     DownloadError,
@@ -69,7 +60,16 @@ from planner.errors import (
     NoRoadsError,
     ParameterError,
 )
-from planner.speeds import SpeedModel, add_edge_speeds
+from planner.network.crs import metric_crs
+from planner.network.graph_files import load_frame, load_graph, save_frame, save_graph
+from planner.network.osm import (
+    OSM_READ_ERRORS,
+    describe_osm_error,
+    location_out_of_range,
+    out_of_range_error,
+)
+from planner.network.overpass import overpass_settings
+from planner.network.speeds import SpeedModel, add_edge_speeds
 
 __all__ = [
     "NetworkSettings",
@@ -762,7 +762,7 @@ def _boundary_area(
 ) -> tuple[BaseGeometry | None, BaseGeometry | None, str | None]:
     """The buffered area in the boundary's metric CRS, its EPSG:4326 equivalent, and that CRS.
 
-    The CRS is :func:`planner.crs.metric_crs` of the boundary's extent, so
+    The CRS is :func:`planner.network.crs.metric_crs` of the boundary's extent, so
     the buffer (km) is measured where the boundary lies.
     """
     if boundary is None:
@@ -796,7 +796,7 @@ def build_network(
         Path to an ``.osm.pbf``, ``.osm`` or ``.osm.bz2`` file, or the string
         ``"overpass"`` to download through OSMnx (needs ``boundary``).
     boundary
-        Polygon in EPSG:4326 (for example :meth:`planner.regions.Area.geometry`).
+        Polygon in EPSG:4326 (for example :meth:`planner.network.regions.Area.geometry`).
         ``None`` keeps the whole file.
     boundary_name
         Name recorded in the result (for example ``"Gotlands län"``).

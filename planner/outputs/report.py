@@ -50,9 +50,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from planner import __version__, constants
-from planner.coverage import validate_thresholds
+from planner.analysis.coverage import validate_thresholds
 from planner.errors import ParameterError
-from planner.export import (
+from planner.outputs.export import (
     OSM_ATTRIBUTION,
     check_writable,
     export_metadata,
@@ -130,7 +130,7 @@ class ReportInputs:
         Response time of each point with the proposed sites added, s, or
         ``None`` (then no "after" curve is drawn).
     municipality_before, municipality_after
-        Coverage tables ``"municipality"`` (:mod:`planner.coverage` columns,
+        Coverage tables ``"municipality"`` (:mod:`planner.analysis.coverage` columns,
         keyed by ``municipality_code``) before and after; after may be ``None``.
     total_before, total_after
         Coverage tables ``"total"`` (one row) before and after.

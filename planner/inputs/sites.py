@@ -15,7 +15,7 @@ GeoParquet) or OpenStreetMap. Every reader returns the same shape: a
     the first line after the header), the 1-based feature index of a vector
     file, or the OSM id of an OSM object.
 ``geometry``
-    A Point in the metric CRS of the points (:func:`planner.crs.metric_crs`):
+    A Point in the metric CRS of the points (:func:`planner.network.crs.metric_crs`):
     SWEREF 99 TM (EPSG:3006) for Swedish data, otherwise the UTM zone of
     their centre.
 
@@ -28,13 +28,10 @@ whose lines name the file, the data row and, when known, the station.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import difflib
-import io
 import os
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -43,32 +40,48 @@ import geopandas as gpd
 import numpy as np
 import osmium
 import pandas as pd
-import pyogrio
 import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from planner._osm import (
-    OSM_READ_ERRORS,
-    describe_osm_error,
-    location_out_of_range,
-    out_of_range_error,
-)
 from planner.constants import (
     ANALYSIS_CRS,
     SWEDEN_BBOX_LONLAT,
     SWEDEN_BOUNDARY_TOLERANCE_M,
     WGS84,
 )
-from planner.crs import metric_crs, metric_crs_of
 from planner.errors import (
     DownloadError,
     InputFileError,
-    MissingFileError,
     ParameterError,
     PlannerWarning,
 )
-from planner.regions import distance_to_sweden_m
+from planner.inputs.readers import (
+    MAX_LISTED_PROBLEMS,
+    RowProblems,
+    and_list,
+    as_text,
+    boundary_lonlat,
+    crs_label,
+    gpkg_layer,
+    parse_numbers,
+    read_csv_table,
+    require_file,
+    require_geodataframe,
+    show_value,
+    source_rows,
+)
+from planner.inputs.readers import (
+    format_number as _fmt,
+)
+from planner.network.crs import metric_crs, metric_crs_of
+from planner.network.osm import (
+    OSM_READ_ERRORS,
+    describe_osm_error,
+    location_out_of_range,
+    out_of_range_error,
+)
+from planner.network.regions import distance_to_sweden_m
 
 __all__ = [
     "FLEET_ALIASES",
@@ -79,6 +92,7 @@ __all__ = [
     "read_osm_stations",
     "read_points",
     "read_stations",
+    "station_warnings",
     "validate_stations",
 ]
 
@@ -131,29 +145,12 @@ STATION_SUFFIXES: Final = CSV_SUFFIXES + GEOJSON_SUFFIXES + GPKG_SUFFIXES + PARQ
 #: from the name).
 OSM_SUFFIXES: Final = (".osm.pbf", ".pbf", ".osm", ".osm.xml", ".osm.bz2", ".osm.gz")
 
-#: Delimiters tried for CSV files. Swedish Excel writes ``;`` (the comma is
-#: the decimal separator in the Swedish locale).
-CSV_DELIMITERS: Final = (";", "\t", ",")
-#: Text encodings tried for CSV files, in order. Excel's "CSV (semikolonavgränsad)"
-#: is written in the Windows ANSI code page, Windows-1252 on Swedish Windows.
-CSV_ENCODINGS: Final = ("utf-8-sig", "cp1252")
-#: Byte-order marks and the encodings they name, longest first (the UTF-32 LE
-#: mark begins with the UTF-16 LE one). Excel's "Unicode text" is UTF-16 LE
-#: with a mark, tab-separated.
-CSV_BOMS: Final = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 
 #: The OSM tag of an ambulance station. Source: OSM wiki Tag:emergency=ambulance_station.
 OSM_STATION_TAGS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {"emergency": ("ambulance_station",)}
 )
 
-#: At most this many problems are listed in one error message.
-MAX_LISTED_PROBLEMS: Final = 10
 
 _RESERVED = ("name", "fleet", "units", "source_row")
 _OSM_TYPE_ORDER = ("node", "way", "relation")
@@ -291,10 +288,10 @@ def read_points(
     if len(gdf) == 0:
         raise InputFileError(f"{source} holds no points")
     gdf = gdf.reset_index(drop=True)
-    rows = _source_rows(gdf, source)
+    rows = source_rows(gdf, source)
     if problems is None:
-        names = _text(gdf["name"]) if "name" in gdf.columns else pd.Series("", index=gdf.index)
-        problems = _Problems(source, rows, names.to_numpy(dtype=object))
+        names = as_text(gdf["name"]) if "name" in gdf.columns else pd.Series("", index=gdf.index)
+        problems = RowProblems(source, rows, names.to_numpy(dtype=object))
     bad = np.zeros(len(gdf), dtype=bool) if known_bad is None else np.asarray(known_bad, bool)
     px, py, metric = _metric_points(
         gdf,
@@ -316,7 +313,7 @@ def _read_layer(
     y: str | None,
     layer: str | None,
     station_columns: bool = True,
-) -> tuple[gpd.GeoDataFrame, str, _Problems | None, np.ndarray | None]:
+) -> tuple[gpd.GeoDataFrame, str, RowProblems | None, np.ndarray | None]:
     """Read a table or vector file as (points in the file's CRS, source, problems, bad rows)."""
     path = Path(path)
     source = os.fspath(path)
@@ -325,7 +322,7 @@ def _read_layer(
         raise ParameterError(
             f"pass both x= and y= (the coordinate column names) or neither; got x={x!r}, y={y!r}"
         )
-    _require_file(path)
+    require_file(path)
     kind = _station_format(path, source)
     if kind != "csv" and x is not None:
         raise ParameterError(
@@ -334,7 +331,7 @@ def _read_layer(
     if kind != "gpkg" and layer is not None:
         raise ParameterError(f"layer={layer!r} only applies to GeoPackage files, not {source}")
     if kind == "csv":
-        table = _read_csv(path, source)
+        table = read_csv_table(path, source)
         gdf, problems, known_bad = _table_to_points(
             table, source=source, crs=crs_obj, x=x, y=y, station_columns=station_columns
         )
@@ -385,7 +382,7 @@ def validate_stations(
     ParameterError
         ``gdf`` is not a GeoDataFrame, or a default is unusable.
     """
-    _require_geodataframe(gdf, "validate_stations", source)
+    require_geodataframe(gdf, "validate_stations", source)
     return _validate(
         gdf,
         source=source,
@@ -424,7 +421,7 @@ def read_osm_pois(
         ``"relation"``), ``name`` (the ``name`` tag, or None), ``tag`` (the first
         matching ``key=value``, in the order of ``tags``) and ``geometry``:
         Points in a metric CRS (EPSG:3006 in Sweden, else the UTM zone of
-        the objects' centre; :func:`planner.crs.metric_crs`). Sorted by type,
+        the objects' centre; :func:`planner.network.crs.metric_crs`). Sorted by type,
         then id.
         Possibly empty, with the same columns and CRS.
 
@@ -449,8 +446,8 @@ def read_osm_pois(
     path = Path(path)
     source = os.fspath(path)
     pairs = _tag_pairs(tags)
-    area = _boundary_lonlat(boundary)
-    _require_file(path)
+    area = boundary_lonlat(boundary)
+    require_file(path)
     if not path.name.lower().endswith(OSM_SUFFIXES):
         raise InputFileError(
             f"{source}: not an OSM file name; supported endings: {', '.join(OSM_SUFFIXES)}"
@@ -539,7 +536,7 @@ def download_osm_stations(
     """
     import osmnx as ox
 
-    from planner._osmnx import overpass_settings
+    from planner.network.overpass import overpass_settings
 
     tag = next(iter(OSM_STATION_TAGS.items()))
     try:
@@ -568,7 +565,7 @@ def download_osm_stations(
 def _stations_from_pois(pois: gpd.GeoDataFrame, *, source: str) -> gpd.GeoDataFrame:
     """OSM ambulance-station objects as validated stations (unique names)."""
     ids = pois["osm_id"].astype("int64")
-    names = _text(pois["name"])
+    names = as_text(pois["name"])
     names = names.where(names != "", "ambulance station " + ids.astype(str))
     repeated = names.str.casefold().duplicated(keep=False)
     names = names.where(~repeated, names + " (" + pois["osm_type"] + " " + ids.astype(str) + ")")
@@ -595,55 +592,6 @@ def _stations_from_pois(pois: gpd.GeoDataFrame, *, source: str) -> gpd.GeoDataFr
 # --------------------------------------------------------------------------
 # Problems: collected by vectorised checks, reported together
 # --------------------------------------------------------------------------
-class _Problems:
-    """Bad rows found by vectorised checks, raised as one InputFileError."""
-
-    def __init__(self, source: str, rows: np.ndarray, names: np.ndarray) -> None:
-        self.source = source
-        self.rows = rows
-        self.names = names
-        self._rows: list[tuple[np.ndarray, Callable[[int], str]]] = []
-        self._whole: list[tuple[int, str]] = []
-        self._unlisted = 0
-
-    def add(self, mask: np.ndarray, describe: Callable[[int], str]) -> None:
-        """Record rows where ``mask`` is true; ``describe(position)`` words one."""
-        positions = np.flatnonzero(mask)
-        if positions.size:
-            self._rows.append((positions, describe))
-
-    def add_message(self, position: int, message: str) -> None:
-        """Record a complete message, sorted as if it were at ``position``."""
-        self._whole.append((position, message))
-
-    def add_unlisted(self, count: int) -> None:
-        """Count problems that are found but not worded (beyond the listed ones)."""
-        self._unlisted += count
-
-    def __bool__(self) -> bool:
-        return bool(self._rows or self._whole or self._unlisted)
-
-    def raise_if_any(self) -> None:
-        if not self:
-            return
-        total = sum(p.size for p, _ in self._rows) + len(self._whole) + self._unlisted
-        # Each check's positions are sorted, so the first few overall are among
-        # the first few of each check: only those are worded.
-        entries: list[tuple[int, int, str]] = []
-        for order, (positions, describe) in enumerate(self._rows):
-            for position in positions[:MAX_LISTED_PROBLEMS].tolist():
-                entries.append((position, order, self._line(position, describe(position))))
-        entries.extend((pos, -1, msg) for pos, msg in self._whole)
-        entries.sort(key=lambda e: (e[0], e[1]))
-        lines = [msg for _, _, msg in entries[:MAX_LISTED_PROBLEMS]]
-        if total > MAX_LISTED_PROBLEMS:
-            lines.append(f"{self.source}: ... and {total - MAX_LISTED_PROBLEMS} more problems")
-        raise InputFileError("\n".join(lines))
-
-    def _line(self, position: int, message: str) -> str:
-        name = self.names[position]
-        label = f" ({name})" if name else ""
-        return f"{self.source} row {self.rows[position]}{label}: {message}"
 
 
 # --------------------------------------------------------------------------
@@ -656,7 +604,7 @@ def _validate(
     default_fleet: str,
     default_units: int,
     check_sweden: bool,
-    problems: _Problems | None = None,
+    problems: RowProblems | None = None,
     known_bad: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """Check ``gdf`` and return it in the standard shape (see validate_stations).
@@ -671,15 +619,15 @@ def _validate(
     src_crs = pyproj.CRS.from_user_input(gdf.crs)
     gdf = _canonical_columns(gdf.reset_index(drop=True), source)
     n = len(gdf)
-    rows = _source_rows(gdf, source)
+    rows = source_rows(gdf, source)
     if "name" not in gdf.columns:
         raise InputFileError(
             f"{source}: no station name column; expected one of: {', '.join(NAME_COLUMNS)}"
         )
-    names = _text(gdf["name"])
+    names = as_text(gdf["name"])
     names_arr = names.to_numpy(dtype=object)
     if problems is None:
-        problems = _Problems(source, rows, names_arr)
+        problems = RowProblems(source, rows, names_arr)
     bad = np.zeros(n, dtype=bool) if known_bad is None else np.asarray(known_bad, dtype=bool)
 
     # names: present and unique (case-insensitive)
@@ -689,7 +637,7 @@ def _validate(
     # fleet
     if "fleet" in gdf.columns:
         fleet_raw = gdf["fleet"]
-        fleet_text = _text(fleet_raw)
+        fleet_text = as_text(fleet_raw)
         fleet_blank = fleet_text == ""
         fleet = fleet_text.str.casefold().map(FLEET_ALIASES)
         unknown = (~fleet_blank & fleet.isna()).to_numpy()
@@ -701,8 +649,8 @@ def _validate(
     # units
     if "units" in gdf.columns:
         units_raw = gdf["units"]
-        units_blank = (_text(units_raw) == "").to_numpy()
-        numbers = _numbers(units_raw).to_numpy(dtype=float)
+        units_blank = (as_text(units_raw) == "").to_numpy()
+        numbers = parse_numbers(units_raw).to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             whole = (
                 np.isfinite(numbers)
@@ -712,7 +660,7 @@ def _validate(
             )
         problems.add(
             ~units_blank & ~whole,
-            lambda i: f"units must be a whole number >= 1, got {_show(units_raw.iloc[i])}",
+            lambda i: f"units must be a whole number >= 1, got {show_value(units_raw.iloc[i])}",
         )
         units = np.where(units_blank | ~whole, default_units, numbers).astype("int64")
     else:
@@ -744,7 +692,7 @@ def _metric_points(
     src_crs: pyproj.CRS,
     bad: np.ndarray,
     check_sweden: bool,
-    problems: _Problems,
+    problems: RowProblems,
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """One point per row (polygons give a point inside), checked: x, y in their metric CRS.
 
@@ -784,16 +732,16 @@ def _check_coordinates(
     *,
     src_crs: pyproj.CRS,
     check_sweden: bool,
-    problems: _Problems,
+    problems: RowProblems,
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Check points (x, y in ``src_crs``) and return them in their metric CRS, and that CRS.
 
-    The CRS is :func:`planner.crs.metric_crs` of the good points: EPSG:3006
+    The CRS is :func:`planner.network.crs.metric_crs` of the good points: EPSG:3006
     for Swedish data, the UTM zone of their centre elsewhere.
 
     Rows outside ``good`` are skipped (their problem is already recorded).
     """
-    crs_label = _crs_label(src_crs)
+    src_label = crs_label(src_crs)
     finite = np.isfinite(xs) & np.isfinite(ys)
     problems.add(
         good & ~finite,
@@ -808,7 +756,7 @@ def _check_coordinates(
             lambda i: (
                 f"({_fmt(xs[i])}, {_fmt(ys[i])}) is not a longitude/latitude: longitude must "
                 f"be within ±180 and latitude within ±90; check the coordinates and the CRS "
-                f"({crs_label})"
+                f"({src_label})"
             ),
         )
         good = good & in_range
@@ -818,7 +766,7 @@ def _check_coordinates(
         problems.add(
             good & ~converts,
             lambda i: (
-                f"({_fmt(xs[i])}, {_fmt(ys[i])}) cannot be converted from {crs_label} to "
+                f"({_fmt(xs[i])}, {_fmt(ys[i])}) cannot be converted from {src_label} to "
                 "longitude/latitude; check the coordinates and the CRS"
             ),
         )
@@ -845,7 +793,7 @@ def _check_coordinates(
             outside & ~swapped_inside,
             lambda i: (
                 f"({_fmt(xs[i])}, {_fmt(ys[i])}) lies outside Sweden; check the coordinates "
-                f"and the CRS ({crs_label})"
+                f"and the CRS ({src_label})"
                 + (
                     f"; it lies {distance[i] / 1000:,.0f} km from Sweden's boundary, more than "
                     f"the {tolerance / 1000:g} km allowed for coasts and islands"
@@ -861,7 +809,7 @@ def _check_coordinates(
     converts = np.isfinite(x) & np.isfinite(y)
     problems.add(
         good & ~converts,
-        lambda i: f"({_fmt(xs[i])}, {_fmt(ys[i])}) cannot be converted from {crs_label} to {crs}",
+        lambda i: f"({_fmt(xs[i])}, {_fmt(ys[i])}) cannot be converted from {src_label} to {crs}",
     )
     return x, y, crs
 
@@ -897,7 +845,9 @@ def _transform(
     return out_x, out_y
 
 
-def _check_duplicates(names: pd.Series, rows: np.ndarray, source: str, problems: _Problems) -> None:
+def _check_duplicates(
+    names: pd.Series, rows: np.ndarray, source: str, problems: RowProblems
+) -> None:
     """Record each name that occurs in more than one row (case-insensitive)."""
     keys = names.str.casefold()
     repeated = (keys.duplicated(keep=False) & (names != "")).to_numpy()
@@ -907,7 +857,7 @@ def _check_duplicates(names: pd.Series, rows: np.ndarray, source: str, problems:
     # one list of positions per name, in order of first appearance
     groups = pd.Series(positions).groupby(keys.to_numpy()[positions], sort=False).agg(list)
     for members in groups.iloc[:MAX_LISTED_PROBLEMS]:  # only these are worded
-        listed = _and_list([str(rows[p]) for p in members])
+        listed = and_list([str(rows[p]) for p in members])
         problems.add_message(
             members[0],
             f"{source}: duplicate station name {names.iloc[members[0]]!r} in rows {listed}",
@@ -918,83 +868,6 @@ def _check_duplicates(names: pd.Series, rows: np.ndarray, source: str, problems:
 # --------------------------------------------------------------------------
 # Tables
 # --------------------------------------------------------------------------
-def _decode_csv(raw: bytes, source: str) -> str:
-    """The text of a table: the encoding its byte-order mark names, else UTF-8 or Windows-1252."""
-    for bom, encoding in CSV_BOMS:
-        if raw.startswith(bom):
-            try:
-                return raw[len(bom) :].decode(encoding)
-            except UnicodeDecodeError as exc:
-                raise InputFileError(
-                    f"{source} starts with a {encoding.upper()} byte-order mark but is not "
-                    f"{encoding.upper()} text (byte {exc.start + len(bom)}); save it again as "
-                    "UTF-8 CSV"
-                ) from None
-    if b"\x00" in raw[:4096]:
-        raise InputFileError(
-            f"{source} holds NUL bytes: it looks like UTF-16 or UTF-32 text without a "
-            'byte-order mark, or is not text; save it as UTF-8 CSV (Excel: "CSV UTF-8")'
-        )
-    for encoding in CSV_ENCODINGS:
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InputFileError(
-        f"{source} is not text in any of these encodings: {', '.join(CSV_ENCODINGS)}"
-    )
-
-
-def _read_csv(path: Path, source: str) -> pd.DataFrame:
-    """Read a delimited text file as strings, numbering its data rows from 1."""
-    text = _decode_csv(path.read_bytes(), source)
-    if not text.strip():
-        raise InputFileError(f"{source} is empty")
-    delimiter = _sniff_delimiter(text)
-    try:
-        table = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-        )
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise InputFileError(
-            f"{source} cannot be read as a table with delimiter {delimiter!r}: {exc}"
-        ) from exc
-    table.columns = [str(c).strip() for c in table.columns]
-    table = table.fillna("")
-    blank = table.apply(lambda column: column.str.strip() == "")
-    table = table.assign(source_row=np.arange(1, len(table) + 1, dtype="int64"))
-    # Excel leaves empty rows (";;;") and a trailing delimiter (an empty,
-    # unnamed column): drop both.
-    unnamed_empty = [
-        c for c in blank.columns if str(c).startswith("Unnamed: ") and bool(blank[c].all())
-    ]
-    table = table.loc[~blank.all(axis=1)].drop(columns=unnamed_empty)
-    return table.reset_index(drop=True)
-
-
-def _sniff_delimiter(text: str) -> str:
-    """Pick the delimiter from the header line.
-
-    :class:`csv.Sniffer` is not used: decimal commas in ``;`` files fool it.
-    The header holds no numbers, so the delimiters it contains are the
-    candidates; if several, the one splitting the first lines into equal
-    field counts wins.
-    """
-    lines = [line for line in text.splitlines() if line.strip()][:50]
-    header = lines[0]
-    found = [d for d in CSV_DELIMITERS if d in header]
-    if len(found) <= 1:
-        return found[0] if found else ","
-
-    def score(delimiter: str) -> tuple[bool, int]:
-        widths = {len(fields) for fields in csv.reader(lines, delimiter=delimiter)}
-        return len(widths) == 1, header.count(delimiter)
-
-    return max(found, key=score)
 
 
 def _table_to_points(
@@ -1005,7 +878,7 @@ def _table_to_points(
     x: str | None,
     y: str | None,
     station_columns: bool = True,
-) -> tuple[gpd.GeoDataFrame, _Problems, np.ndarray]:
+) -> tuple[gpd.GeoDataFrame, RowProblems, np.ndarray]:
     """Turn coordinate columns into points; bad coordinates become problems.
 
     The name aliases (``namn``, ``station``) become ``name``; with
@@ -1019,7 +892,7 @@ def _table_to_points(
         wgs84 = pyproj.CRS.from_user_input(WGS84)
         if crs is not None and not crs.equals(wgs84, ignore_axis_order=True):
             warnings.warn(
-                f"{source}: the CRS {_crs_label(crs)} is not used: columns {x_col}/{y_col} "
+                f"{source}: the CRS {crs_label(crs)} is not used: columns {x_col}/{y_col} "
                 "hold longitude/latitude, which are always WGS 84 (EPSG:4326); a CRS (--crs, "
                 "or crs in a scenario) applies only to x/y columns",
                 PlannerWarning,
@@ -1032,9 +905,9 @@ def _table_to_points(
             "(SWEREF 99 TM) or similar"
         )
 
-    rows = _source_rows(table, source)
-    names = _text(table["name"]) if "name" in table.columns else pd.Series("", index=table.index)
-    problems = _Problems(source, rows, names.to_numpy(dtype=object))
+    rows = source_rows(table, source)
+    names = as_text(table["name"]) if "name" in table.columns else pd.Series("", index=table.index)
+    problems = RowProblems(source, rows, names.to_numpy(dtype=object))
     if crs.is_geographic:
         labels = ("longitude", "latitude")
     else:
@@ -1056,14 +929,14 @@ def _table_to_points(
     return gdf, problems, ~ok
 
 
-def _parse_coordinate(raw: pd.Series, label: str, problems: _Problems) -> np.ndarray:
+def _parse_coordinate(raw: pd.Series, label: str, problems: RowProblems) -> np.ndarray:
     """Parse one coordinate column; record missing, non-numeric and infinite values."""
-    blank = (_text(raw) == "").to_numpy()
-    number = _numbers(raw).to_numpy(dtype=float)
+    blank = (as_text(raw) == "").to_numpy()
+    number = parse_numbers(raw).to_numpy(dtype=float)
     nan = np.isnan(number)
 
     def shown(i: int) -> str:
-        return f"{label} {_show(raw.iloc[i])}"
+        return f"{label} {show_value(raw.iloc[i])}"
 
     problems.add(blank, lambda i: f"{label} is missing")
     problems.add(~blank & nan, lambda i: f"{shown(i)} is not a number")
@@ -1117,7 +990,7 @@ def _read_vector(
 ) -> gpd.GeoDataFrame:
     """Read a GeoJSON, GeoPackage or GeoParquet file, setting or checking its CRS."""
     if kind == "gpkg":
-        layer = _gpkg_layer(path, source, layer)
+        layer = gpkg_layer(path, source, layer)
     try:
         if kind == "parquet":
             gdf = gpd.read_parquet(path)
@@ -1136,35 +1009,12 @@ def _read_vector(
         crs, ignore_axis_order=True
     ):
         raise ParameterError(
-            f"crs={_crs_label(crs)!r} disagrees with the CRS {source} declares "
-            f"({_crs_label(pyproj.CRS.from_user_input(gdf.crs))}); leave crs= out"
+            f"crs={crs_label(crs)!r} disagrees with the CRS {source} declares "
+            f"({crs_label(pyproj.CRS.from_user_input(gdf.crs))}); leave crs= out"
         )
     gdf = gdf.reset_index(drop=True)
     gdf["source_row"] = np.arange(1, len(gdf) + 1, dtype="int64")
     return gdf
-
-
-def _gpkg_layer(path: Path, source: str, layer: str | None) -> str:
-    """The GeoPackage layer to read: ``layer``, or the only one with geometry."""
-    try:
-        layers = pyogrio.list_layers(path)
-    except (RuntimeError, ValueError, OSError) as exc:
-        raise InputFileError(f"{source} cannot be read as a GeoPackage: {exc}") from exc
-    names = [str(name) for name, _ in layers]
-    if layer is not None:
-        if layer not in names:
-            raise ParameterError(
-                f"layer={layer!r} is not in {source}; its layers are: {', '.join(names)}"
-            )
-        return layer
-    spatial = [str(name) for name, geometry_type in layers if geometry_type is not None]
-    if len(spatial) == 1:
-        return spatial[0]
-    if not spatial:
-        raise InputFileError(f"{source} has no layer with geometries")
-    raise InputFileError(
-        f"{source} has several layers: {', '.join(spatial)}; pass layer= to choose one"
-    )
 
 
 # --------------------------------------------------------------------------
@@ -1253,42 +1103,9 @@ def _tag_pairs(tags: Mapping[str, Iterable[str]]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _boundary_lonlat(
-    boundary: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None,
-) -> BaseGeometry | None:
-    """The boundary as one shapely area in EPSG:4326, checked."""
-    if boundary is None:
-        return None
-    if isinstance(boundary, gpd.GeoSeries | gpd.GeoDataFrame):
-        if boundary.crs is None:
-            raise ParameterError("boundary has no CRS; set it (e.g. boundary.set_crs(...))")
-        geometry = boundary.to_crs(WGS84).union_all()
-    elif isinstance(boundary, BaseGeometry):
-        geometry = boundary
-    else:
-        raise ParameterError(
-            f"boundary must be a shapely geometry in EPSG:4326 or a GeoSeries/GeoDataFrame, "
-            f"not {type(boundary).__name__}"
-        )
-    if geometry.is_empty or geometry.area <= 0:
-        raise ParameterError(f"boundary must be a non-empty area, not {geometry.geom_type}")
-    west, south, east, north = geometry.bounds
-    if min(west, south) < -180 or max(east, north) > 180 or abs(south) > 90 or abs(north) > 90:
-        raise ParameterError(
-            f"boundary must be in EPSG:4326 (longitude/latitude degrees); its bounds "
-            f"({_fmt(west)}, {_fmt(south)}, {_fmt(east)}, {_fmt(north)}) look projected"
-        )
-    return geometry
-
-
 # --------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------
-def _require_file(path: Path) -> None:
-    if not path.exists():
-        raise MissingFileError(f"{os.fspath(path)} does not exist")
-    if not path.is_file():
-        raise InputFileError(f"{os.fspath(path)} is not a file")
 
 
 def _station_format(path: Path, source: str) -> str:
@@ -1320,11 +1137,6 @@ def _parse_crs(value: Any, argument: str) -> pyproj.CRS:
             f"{argument}={value!r} is not a horizontal (geographic or projected) CRS"
         )
     return crs
-
-
-def _crs_label(crs: pyproj.CRS) -> str:
-    authority = crs.to_authority()
-    return f"{authority[0]}:{authority[1]}" if authority else str(crs.name)
 
 
 def _fleet_argument(value: str, argument: str) -> str:
@@ -1365,50 +1177,6 @@ def _canonical_columns(frame: Any, source: str, *, names_only: bool = False) -> 
     return frame.rename(columns=renames) if renames else frame
 
 
-def _source_rows(frame: pd.DataFrame, source: str) -> np.ndarray:
-    if "source_row" not in frame.columns:
-        return np.arange(1, len(frame) + 1, dtype="int64")
-    numbers = pd.to_numeric(frame["source_row"], errors="coerce").to_numpy(dtype=float)
-    if not (np.isfinite(numbers).all() and (np.mod(numbers, 1) == 0).all()):
-        raise InputFileError(f"{source}: column 'source_row' must hold whole numbers")
-    return numbers.astype("int64")
-
-
-def _require_geodataframe(gdf: Any, function: str, source: str) -> None:
-    """Refuse anything but a GeoDataFrame with an active geometry column."""
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        raise ParameterError(
-            f"{function} needs a GeoDataFrame, not {type(gdf).__name__}; build one with "
-            "geopandas.GeoDataFrame(..., geometry=..., crs=...)"
-        )
-    try:
-        gdf.geometry  # noqa: B018 - raises if there is no active geometry column
-    except AttributeError as exc:
-        raise ParameterError(
-            f"{function}: {source} has no active geometry column; use set_geometry()"
-        ) from exc
-
-
-def _text(values: pd.Series) -> pd.Series:
-    """Values as stripped strings; missing values become ``""``."""
-    missing = values.isna()
-    text = values.astype(object).where(~missing, "").astype(str).str.strip()
-    return text
-
-
-def _numbers(values: pd.Series) -> pd.Series:
-    """Parse numbers, accepting decimal commas, spaces and a Unicode minus; NaN if not."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.astype(float)
-    text = (
-        _text(values)
-        .str.replace(r"[\s\u00a0\u202f]", "", regex=True)
-        .str.replace("\u2212", "-", regex=False)
-        .str.replace(",", ".", regex=False)
-    )
-    return pd.to_numeric(text.where(text != "", None), errors="coerce").astype(float)
-
-
 def _unknown_fleet(value: str) -> str:
     message = f"unknown fleet type {value!r}; use one of: {', '.join(FLEET_TYPES)}"
     close = difflib.get_close_matches(value.casefold(), list(FLEET_ALIASES), n=1, cutoff=0.5)
@@ -1427,19 +1195,41 @@ def _bad_geometry(geometry: BaseGeometry) -> str:
     )
 
 
-def _show(value: Any) -> str:
-    """repr() of a cell, without numpy's type wrapper."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    return repr(value)
+def station_warnings(
+    names: Sequence[object],
+    status: Sequence[object],
+    snap_distance_m: Sequence[float],
+    *,
+    max_snap_m: float,
+) -> list[str]:
+    """One line per station that reaches no one, or only a road part cut off from the rest.
 
+    Parameters
+    ----------
+    names, status, snap_distance_m
+        Per station: its name, its snap status (``ok``, ``far_from_road``,
+        ``minor_component``; :class:`planner.network.snapping.SnappedPoints`) and its
+        distance to the nearest road, m.
+    max_snap_m
+        The snapping limit the status was found with, m.
 
-def _fmt(value: float) -> str:
-    """A coordinate for messages: up to 6 decimals, no trailing zeros."""
-    if not np.isfinite(value):
-        return str(value)
-    return f"{value:.6f}".rstrip("0").rstrip(".")
-
-
-def _and_list(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+    Returns
+    -------
+    list of str
+        The warnings, in station order (empty when every station is ``ok``).
+    """
+    lines = []
+    for name, state, distance in zip(names, status, snap_distance_m, strict=True):
+        if state == "far_from_road":
+            lines.append(
+                f"station {name!r} is {distance:,.0f} m from the nearest road, more than "
+                f"max_snap_m = {max_snap_m:g} m, so it reaches no one; check "
+                "its coordinates (is it in the sea?)"
+            )
+        elif state == "minor_component":
+            lines.append(
+                f"station {name!r} stands on a road part cut off from the main network "
+                f"({distance:,.0f} m from the road), so it reaches only that part; check its "
+                "coordinates (an island, or a snap across water?)"
+            )
+    return lines

@@ -3,11 +3,11 @@
 A scenario is the file form of the options of ``planner coverage`` and
 ``planner optimise``. :func:`load_scenario` reads one, checks every key and
 value, and returns a frozen :class:`Scenario` whose parts are the settings
-objects the pipeline already uses (:class:`~planner.speeds.SpeedModel`,
-:class:`~planner.road_network.NetworkSettings`,
-:class:`~planner.coverage.CoverageSettings`,
-:class:`~planner.isochrones.IsochroneSettings`,
-:class:`~planner.pipeline.OptimiseSettings`). ``data/regions/`` holds one
+objects the pipeline already uses (:class:`~planner.network.speeds.SpeedModel`,
+:class:`~planner.network.road_network.NetworkSettings`,
+:class:`~planner.analysis.coverage.CoverageSettings`,
+:class:`~planner.analysis.isochrones.IsochroneSettings`,
+:class:`~planner.run.pipeline.OptimiseSettings`). ``data/regions/`` holds one
 starting scenario per region (made by :func:`write_region_scenarios`) and a
 fully commented ``example.toml``.
 
@@ -20,7 +20,7 @@ are resolved against the folder of the scenario file.
 ``name`` (text, required)
     Short name of the run, e.g. ``"gotland"``. Default output folder
     ``out/<name>`` and map ``maps/<name>.html``, so it must be a plain file
-    name (:func:`planner.export.plain_file_name`): no ``/``, ``\\``, ``:``
+    name (:func:`planner.outputs.export.plain_file_name`): no ``/``, ``\\``, ``:``
     or ``..``, no control characters, not empty.
 
 ``[region]`` (required)
@@ -56,7 +56,7 @@ are resolved against the folder of the scenario file.
     ``crs`` (optional): CRS of x/y columns in a CSV.
 
 ``[speeds]`` (optional)
-    Any :class:`~planner.speeds.SpeedModel` field: ``fallback_speed_kph``,
+    Any :class:`~planner.network.speeds.SpeedModel` field: ``fallback_speed_kph``,
     ``use_maxspeed``, ``blue_light_factor``, ``min_speed_kph``,
     ``max_speed_kph``, ``ferry_speed_kph``, ``dispatch_s``, ``roll_out_s``,
     and the sub-table ``[speeds.highway_speeds_kph]`` (class = km/h, merged
@@ -119,16 +119,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner import constants
-from planner.coverage import CoverageSettings
+from planner.analysis.coverage import CoverageSettings
+from planner.analysis.isochrones import IsochroneSettings
 from planner.errors import InputFileError, MissingFileError, ParameterError, RegionNotFoundError
-from planner.export import child_path, plain_file_name
-from planner.isochrones import IsochroneSettings
-from planner.pipeline import DEMAND_TYPES
-from planner.road_network import NetworkSettings
-from planner.speeds import SpeedModel
+from planner.inputs.demand import DEMAND_TYPES
+from planner.network.road_network import NetworkSettings
+from planner.network.speeds import SpeedModel
+from planner.outputs.export import child_path, plain_file_name
 
 if TYPE_CHECKING:
-    from planner.pipeline import OptimiseSettings
+    from planner.run.pipeline import OptimiseSettings
 
 __all__ = [
     "CandidateSettings",
@@ -744,7 +744,7 @@ def _build(reader: _Reader, data: dict[str, Any]) -> Scenario:
             mutual_aid=aid,
         )
         return _build_rest(reader, data, name, region)
-    from planner.regions import find_area
+    from planner.network.regions import find_area
 
     area = None
     for key, query in (("code", code), ("name", rname)):
@@ -777,7 +777,7 @@ def _several_regions(
     reader: _Reader, codes: list[str] | None, buffer_km: float | None, aid: bool
 ) -> RegionSettings:
     """``codes = [...]`` or ``code = "all"``: several regions (län) planned together."""
-    from planner.regions import find_region, load_regions
+    from planner.network.regions import find_region, load_regions
 
     buffer = constants.DEFAULT_BUFFER_KM if buffer_km is None else buffer_km
     if codes is None:  # code = "all"
@@ -812,7 +812,34 @@ def _several_regions(
 def _build_rest(
     reader: _Reader, data: dict[str, Any], name: str, region: RegionSettings
 ) -> Scenario:
-    # roads
+    """The tables after ``[region]``, in order: each read and checked by its own function."""
+    roads = _roads(reader, data)
+    stations = _stations(reader, data)
+    layers = _demand_layers(reader, data)
+    speed_model, network = _speeds(reader, data, region, roads)
+    coverage, coverage_fleet = _coverage(reader, data)
+    isochrones, draw = _isochrones(reader, data, coverage)
+    optimise, candidates = _optimise(reader, data, roads)
+    return Scenario(
+        name=name,
+        path=reader.path,
+        region=region,
+        roads=roads,
+        stations=stations,
+        demand=layers,
+        speed_model=speed_model,
+        network=network,
+        coverage=coverage,
+        coverage_fleet=coverage_fleet,
+        isochrones=isochrones,
+        draw_isochrones=draw,
+        optimise=optimise,
+        candidates=candidates,
+        outputs=_outputs(reader, data, name),
+    )
+
+
+def _roads(reader: _Reader, data: dict[str, Any]) -> RoadSource:
     roads_t = reader.table(data, "roads", required=True)
     schema = _TABLES["roads"]
     reader.check_known(roads_t, "roads", schema)
@@ -830,14 +857,15 @@ def _build_rest(
     reader.existing("roads.path", road_path)
     largest = reader.value(roads_t, "roads", "largest_only", schema["largest_only"])
     ferries = reader.value(roads_t, "roads", "ferries", schema["ferries"])
-    roads = RoadSource(
+    return RoadSource(
         source=source,
         path=road_path,
         largest_only=bool(largest),
         ferries=True if ferries is None else ferries,
     )
 
-    # stations
+
+def _stations(reader: _Reader, data: dict[str, Any]) -> StationSource:
     st_t = reader.table(data, "stations", required=True)
     schema = _TABLES["stations"]
     reader.check_known(st_t, "stations", schema)
@@ -853,9 +881,10 @@ def _build_rest(
         raise reader.fail("stations.osm", "stations: give path or osm = true, not both")
     reader.existing("stations.path", st_path)
     _check_crs(reader, "stations.crs", st_crs)
-    stations = StationSource(path=st_path, crs=st_crs, osm=st_osm)
+    return StationSource(path=st_path, crs=st_crs, osm=st_osm)
 
-    # demand
+
+def _demand_layers(reader: _Reader, data: dict[str, Any]) -> tuple[DemandLayer, ...]:
     raw_demand = data.get("demand")
     if raw_demand is None:
         raise reader.fail(
@@ -869,9 +898,12 @@ def _build_rest(
         )
     if not raw_demand:
         raise reader.fail("demand", "give at least one [[demand]] layer")
-    layers = tuple(_demand_layer(reader, i, t) for i, t in enumerate(raw_demand, start=1))
+    return tuple(_demand_layer(reader, i, t) for i, t in enumerate(raw_demand, start=1))
 
-    # speeds
+
+def _speeds(
+    reader: _Reader, data: dict[str, Any], region: RegionSettings, roads: RoadSource
+) -> tuple[SpeedModel, NetworkSettings]:
     speeds_t = reader.table(data, "speeds", required=False)
     speed_schema = _speed_keys()
     reader.check_known(speeds_t, "speeds", speed_schema)
@@ -909,8 +941,10 @@ def _build_rest(
             speed_model=speed_model,
         ),
     )
+    return speed_model, network
 
-    # coverage
+
+def _coverage(reader: _Reader, data: dict[str, Any]) -> tuple[CoverageSettings, str | None]:
     cov_t = reader.table(data, "coverage", required=False)
     schema = _TABLES["coverage"]
     reader.check_known(cov_t, "coverage", schema)
@@ -926,9 +960,12 @@ def _build_rest(
         ),
         default="thresholds_min",
     )
-    coverage_fleet = None if cov_fleet in (None, "all") else cov_fleet
+    return coverage, None if cov_fleet in (None, "all") else cov_fleet
 
-    # isochrones
+
+def _isochrones(
+    reader: _Reader, data: dict[str, Any], coverage: CoverageSettings
+) -> tuple[IsochroneSettings, bool]:
     iso_t = reader.table(data, "isochrones", required=False)
     schema = _TABLES["isochrones"]
     reader.check_known(iso_t, "isochrones", schema)
@@ -946,10 +983,10 @@ def _build_rest(
             include_turnout=not drive_only,
         ),
     )
+    return isochrones, True if draw is None else draw
 
-    optimise, candidates = _optimise(reader, data, roads)
 
-    # outputs
+def _outputs(reader: _Reader, data: dict[str, Any], name: str) -> OutputSettings:
     out_t = reader.table(data, "outputs", required=False)
     schema = _TABLES["outputs"]
     reader.check_known(out_t, "outputs", schema)
@@ -957,28 +994,10 @@ def _build_rest(
     out_map = reader.value(out_t, "outputs", "map", schema["map"])
     overwrite = reader.value(out_t, "outputs", "overwrite", schema["overwrite"])
     # defaults stay relative: they are read from the folder planner runs in
-    outputs = OutputSettings(
+    return OutputSettings(
         dir=out_dir if out_dir is not None else child_path("out", name, argument="name"),
         map=out_map if out_map is not None else child_path("maps", f"{name}.html", argument="name"),
         overwrite=bool(overwrite),
-    )
-
-    return Scenario(
-        name=name,
-        path=reader.path,
-        region=region,
-        roads=roads,
-        stations=stations,
-        demand=layers,
-        speed_model=speed_model,
-        network=network,
-        coverage=coverage,
-        coverage_fleet=coverage_fleet,
-        isochrones=isochrones,
-        draw_isochrones=True if draw is None else draw,
-        optimise=optimise,
-        candidates=candidates,
-        outputs=outputs,
     )
 
 
@@ -1038,7 +1057,7 @@ def _optimise(
     reader.check_known(table, "optimise", schema)
     values = {k: reader.value(table, "optimise", k, spec) for k, spec in schema.items()}
     from planner.optimise import MaxSurvival
-    from planner.pipeline import OptimiseSettings
+    from planner.run.pipeline import OptimiseSettings
 
     coefficients = values.pop("survival_coefficients")
     if coefficients is not None and len(coefficients) != 2:
@@ -1056,26 +1075,7 @@ def _optimise(
             else MaxSurvival()
         ),
     )
-    for key, limit in (
-        ("time_limit_s", None),
-        ("mip_gap", 1.0),
-        ("busy_fraction", 1.0),
-        ("cutoff_min", None),
-    ):
-        value = values[key]
-        if value is not None and (value <= 0 if key != "busy_fraction" else value < 0):
-            raise reader.fail(
-                f"optimise.{key}",
-                f"optimise.{key} = {value:g} must be positive, e.g. {_example(key, schema[key])}",
-            )
-        if value is not None and limit is not None and value >= limit:
-            raise reader.fail(
-                f"optimise.{key}",
-                f"optimise.{key} = {value:g} must be below {limit:g}, "
-                f"e.g. {_example(key, schema[key])}",
-            )
-    if values["add"] is not None and values["add"] < 1:
-        raise reader.fail("optimise.add", "optimise.add must be at least 1, e.g. add = 2")
+    _check_optimise_numbers(reader, values, schema)
     kwargs = {
         k: values[k]
         for k in (
@@ -1097,6 +1097,37 @@ def _optimise(
     settings = reader.delegate(
         "optimise", schema, lambda: OptimiseSettings(survival=survival, **kwargs)
     )
+    return settings, _candidates(reader, values, roads)
+
+
+def _check_optimise_numbers(
+    reader: _Reader, values: Mapping[str, Any], schema: Mapping[str, _Key]
+) -> None:
+    """Positive limits, gap and busy fraction below 1, at least one unit to add."""
+    for key, limit in (
+        ("time_limit_s", None),
+        ("mip_gap", 1.0),
+        ("busy_fraction", 1.0),
+        ("cutoff_min", None),
+    ):
+        value = values[key]
+        if value is not None and (value <= 0 if key != "busy_fraction" else value < 0):
+            raise reader.fail(
+                f"optimise.{key}",
+                f"optimise.{key} = {value:g} must be positive, e.g. {_example(key, schema[key])}",
+            )
+        if value is not None and limit is not None and value >= limit:
+            raise reader.fail(
+                f"optimise.{key}",
+                f"optimise.{key} = {value:g} must be below {limit:g}, "
+                f"e.g. {_example(key, schema[key])}",
+            )
+    if values["add"] is not None and values["add"] < 1:
+        raise reader.fail("optimise.add", "optimise.add must be at least 1, e.g. add = 2")
+
+
+def _candidates(reader: _Reader, values: Mapping[str, Any], roads: RoadSource) -> CandidateSettings:
+    """``[optimise]``'s candidate sources, checked against the road source."""
     sources = tuple(values["candidates"] or ("osm", "grid"))
     if not sources:
         raise reader.fail(
@@ -1130,12 +1161,11 @@ def _optimise(
             'e.g. candidates = ["grid", "file"]',
         )
     reader.existing("optimise.candidates_file", file)
-    candidates = CandidateSettings(
+    return CandidateSettings(
         sources=sources,
         grid_spacing_m=constants.CANDIDATE_GRID_SPACING_M if spacing is None else spacing,
         file=file,
     )
-    return settings, candidates
 
 
 # --------------------------------------------------------------------------
@@ -1220,7 +1250,7 @@ def write_region_scenarios(folder: str | Path, *, overwrite: bool = False) -> li
         If a file exists and ``overwrite`` is false (nothing is written).
     """
     from planner.errors import OutputExistsError
-    from planner.regions import load_regions
+    from planner.network.regions import load_regions
 
     folder = Path(folder)
     regions = load_regions()

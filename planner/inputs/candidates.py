@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -47,11 +47,12 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from planner import constants
-from planner.crs import metric_crs_of
 from planner.errors import DataError, ParameterError
-from planner.road_network import RoadNetwork
-from planner.sites import _boundary_lonlat, read_osm_pois, read_points, validate_stations
-from planner.snapping import STATUS_FAR, SnappedPoints, snap_points
+from planner.inputs.readers import as_text, boundary_lonlat
+from planner.inputs.sites import read_osm_pois, read_points, validate_stations
+from planner.network.crs import metric_crs_of
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import STATUS_FAR, SnappedPoints, snap_points
 
 __all__ = [
     "CANDIDATE_COLUMNS",
@@ -65,6 +66,7 @@ __all__ = [
     "candidates_from_stations",
     "candidates_on_grid",
     "check_candidates",
+    "collect_candidates",
     "combine_candidates",
 ]
 
@@ -139,8 +141,8 @@ def candidates_from_stations(
     Parameters
     ----------
     stations
-        Stations as returned by :func:`planner.sites.read_stations` (or any
-        frame :func:`planner.sites.validate_stations` accepts; it is checked
+        Stations as returned by :func:`planner.inputs.sites.read_stations` (or any
+        frame :func:`planner.inputs.sites.validate_stations` accepts; it is checked
         again, without the Sweden box, which the reader already applied).
     source
         What to call the stations in ``source`` and in messages.
@@ -157,7 +159,7 @@ def candidates_from_stations(
     ParameterError
         ``stations`` is not a GeoDataFrame.
     InputFileError
-        The stations fail :func:`planner.sites.validate_stations`.
+        The stations fail :func:`planner.inputs.sites.validate_stations`.
     """
     if isinstance(stations, gpd.GeoDataFrame) and len(stations) == 0:
         return _layer(
@@ -190,7 +192,7 @@ def candidates_from_osm(
     ----------
     path
         An OSM file (``.osm.pbf``, ``.osm``, ``.osm.bz2`` ...; see
-        :func:`planner.sites.read_osm_pois`).
+        :func:`planner.inputs.sites.read_osm_pois`).
     kinds
         Which kinds to read: any of ``hospital``, ``health_centre`` and
         ``fire_station`` (tags in :data:`OSM_CANDIDATE_TAGS`).
@@ -202,7 +204,7 @@ def candidates_from_osm(
     -------
     geopandas.GeoDataFrame
         A candidate layer (metres, the CRS of
-        :func:`planner.sites.read_osm_pois`), ``required=False``,
+        :func:`planner.inputs.sites.read_osm_pois`), ``required=False``,
         ``source="OSM"``, ``source_id`` like ``"node 123"``, plus ``osm_id``,
         ``osm_type`` and ``tag`` (the matching ``key=value``). Areas become
         their centroid. An object matching several kinds counts once, as the
@@ -214,7 +216,7 @@ def candidates_from_osm(
     ParameterError
         ``kinds`` is empty or names an unknown kind, or ``boundary`` is unusable.
     MissingFileError, InputFileError
-        As :func:`planner.sites.read_osm_pois`.
+        As :func:`planner.inputs.sites.read_osm_pois`.
     """
     wanted = _osm_kinds(kinds)
     frames = []
@@ -226,7 +228,7 @@ def candidates_from_osm(
     pois = pois.drop_duplicates(["osm_type", "osm_id"], keep="first").reset_index(drop=True)
     ids = pois["osm_id"].astype("int64").astype(str)
     default = pois["kind"].str.replace("_", " ", regex=False) + " " + ids
-    names = _text(pois["name"])
+    names = as_text(pois["name"])
     names = names.where(names != "", default)
     return _layer(
         names.to_numpy(dtype=object),
@@ -262,7 +264,7 @@ def candidates_on_grid(
     Parameters
     ----------
     network
-        A :class:`planner.road_network.RoadNetwork` or its graph (nodes with
+        A :class:`planner.network.road_network.RoadNetwork` or its graph (nodes with
         ``x``, ``y`` in metres of its CRS, and ``component``).
     spacing_m
         Cell side, m, between :data:`MIN_GRID_SPACING_M` and
@@ -347,14 +349,14 @@ def candidates_from_file(
     Parameters
     ----------
     path, crs, x, y, layer, check_sweden
-        As :func:`planner.sites.read_points` (and
-        :func:`planner.sites.read_stations`).
+        As :func:`planner.inputs.sites.read_points` (and
+        :func:`planner.inputs.sites.read_stations`).
 
     Returns
     -------
     geopandas.GeoDataFrame
         A candidate layer (metres, the CRS of
-        :func:`planner.sites.read_points`), ``kind="file"``,
+        :func:`planner.inputs.sites.read_points`), ``kind="file"``,
         ``required=False``, ``source`` the file name and ``source_id``
         ``row <n>`` (the data row, or feature number, from 1). Names come from
         a ``name``/``namn``/``station`` column; rows without one are called
@@ -363,12 +365,12 @@ def candidates_from_file(
     Raises
     ------
     MissingFileError, InputFileError, ParameterError
-        As :func:`planner.sites.read_points`: bad rows are named by file and row.
+        As :func:`planner.inputs.sites.read_points`: bad rows are named by file and row.
     """
     points = read_points(path, crs=crs, x=x, y=y, layer=layer, check_sweden=check_sweden)
     rows = points["source_row"].astype("int64").astype(str)
     if "name" in points.columns:
-        names = _text(points["name"])
+        names = as_text(points["name"])
     else:
         names = pd.Series("", index=points.index, dtype=object)
     names = names.where(names != "", "candidate " + rows)
@@ -401,7 +403,7 @@ def combine_candidates(*layers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     *layers
         Candidate layers (from the functions of this module) in any CRS; they
         are reprojected to the CRS of the first layer that holds a candidate
-        (its metric CRS, :func:`planner.crs.metric_crs_of`, if that one is
+        (its metric CRS, :func:`planner.network.crs.metric_crs_of`, if that one is
         longitude/latitude).
 
     Returns
@@ -441,7 +443,7 @@ def combine_candidates(*layers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     keep = (first.sort_index().to_numpy()) | required
     combined = combined.loc[keep].reset_index(drop=True)
     combined["name"] = _unique_names(
-        _text(combined["name"]), combined["source"], combined["source_id"]
+        as_text(combined["name"]), combined["source"], combined["source_id"]
     ).to_numpy(dtype=object)
     return combined
 
@@ -458,14 +460,14 @@ def check_candidates(
     Parameters
     ----------
     network
-        A :class:`planner.road_network.RoadNetwork` or its graph (its CRS).
+        A :class:`planner.network.road_network.RoadNetwork` or its graph (its CRS).
     candidates
         A candidate layer (any CRS; snapped in the network's CRS).
     max_distance_m
         Candidates farther than this from any road, m, have status
         ``far_from_road``.
     edges
-        Pre-computed :func:`planner.snapping.edge_frame` of the graph.
+        Pre-computed :func:`planner.network.snapping.edge_frame` of the graph.
 
     Returns
     -------
@@ -474,7 +476,7 @@ def check_candidates(
         with ``status`` (``ok``, ``minor_component``, or ``far_from_road`` for a
         required candidate that no road reaches: it is kept but reaches
         nothing) and ``snap_distance_m`` (m).
-    snapped : planner.snapping.SnappedPoints
+    snapped : planner.network.snapping.SnappedPoints
         The snapping of ``kept``, row for row (``labels`` 0..k-1).
     unreachable : pandas.DataFrame
         One row per candidate with status ``far_from_road`` (required ones
@@ -557,8 +559,8 @@ def _unique_names(names: pd.Series, sources: pd.Series, ids: pd.Series) -> pd.Se
     """
     names = names.reset_index(drop=True).astype(object)
     repeated = names.str.casefold().duplicated(keep=False)
-    suffix = " (" + _text(sources.reset_index(drop=True)) + " "
-    suffix = suffix + _text(ids.reset_index(drop=True)) + ")"
+    suffix = " (" + as_text(sources.reset_index(drop=True)) + " "
+    suffix = suffix + as_text(ids.reset_index(drop=True)) + ")"
     names = names.where(~repeated, names + suffix)
     count = names.groupby(names.str.casefold()).cumcount()
     return names.where(count == 0, names + " [" + (count + 1).astype(str) + "]")
@@ -624,8 +626,8 @@ def _graph(network: RoadNetwork | nx.MultiDiGraph) -> nx.MultiDiGraph:
 def _boundary_metric(
     boundary: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None, crs: str
 ) -> BaseGeometry | None:
-    """The boundary (checked as :func:`planner.sites.read_osm_pois` does) in ``crs``."""
-    area = _boundary_lonlat(boundary)
+    """The boundary (checked as :func:`planner.inputs.sites.read_osm_pois` does) in ``crs``."""
+    area = boundary_lonlat(boundary)
     if area is None:
         return None
     projected = gpd.GeoSeries([area], crs=constants.WGS84).to_crs(crs)
@@ -633,7 +635,49 @@ def _boundary_metric(
     return geometry
 
 
-def _text(values: pd.Series) -> pd.Series:
-    """Values as stripped strings; missing values become ``""``."""
-    missing = values.isna()
-    return values.astype(object).where(~missing, "").astype(str).str.strip()
+def collect_candidates(
+    network: RoadNetwork,
+    kinds: Sequence[str],
+    *,
+    spacing_m: float = constants.CANDIDATE_GRID_SPACING_M,
+    path: Path | None = None,
+    crs: str | None = None,
+    check_sweden: bool = True,
+    osm_source: Path | None = None,
+    boundary: Any = None,
+    argument: str = "candidates",
+    file_argument: str = "a candidates file",
+) -> gpd.GeoDataFrame:
+    """Candidate sites from the named sources, combined (in the first source's CRS).
+
+    Parameters
+    ----------
+    network
+        The road network (for the ``grid`` of road nodes).
+    kinds
+        Any of ``"osm"`` (hospitals, health centres, fire stations in
+        ``osm_source``), ``"grid"`` (one road node per square of
+        ``spacing_m``, m) and ``"file"`` (``path``).
+    argument, file_argument
+        How errors name the sources and the file argument (CLI flags or
+        scenario keys).
+    """
+    layers = []
+    for kind in kinds:
+        if kind == "osm":
+            if osm_source is None:
+                raise ParameterError(
+                    f"{argument} osm needs an OSM file (pbf or osm) as the road source"
+                )
+            layers.append(candidates_from_osm(osm_source, boundary=boundary))
+        elif kind == "grid":
+            layers.append(candidates_on_grid(network, spacing_m=spacing_m))
+        elif kind == "file":
+            if path is None:
+                raise ParameterError(f"{argument} file needs {file_argument}")
+            layers.append(candidates_from_file(path, crs=crs, check_sweden=check_sweden))
+        else:
+            raise ParameterError(f"{argument} {kind!r}: use osm, grid and/or file")
+    if not layers:
+        raise ParameterError(f"{argument}: name at least one source: osm, grid, file")
+    return combine_candidates(*layers)

@@ -2,8 +2,8 @@
 
 ``planner compare RUN_A RUN_B`` answers "what changed between last year's
 stations and this year's?" (or between two scenarios). Each run is a folder
-written by ``planner plan`` (:func:`planner.pipeline.write_coverage`, and
-:func:`planner.pipeline.write_optimise` in ``optimise/``)::
+written by ``planner plan`` (:func:`planner.run.pipeline.write_coverage`, and
+:func:`planner.run.pipeline.write_optimise` in ``optimise/``)::
 
     <run>/manifest.json                  name, planner_version, created (optional)
     <run>/coverage_total.csv             state "before": the run's stations
@@ -48,9 +48,9 @@ import numpy as np
 import pandas as pd
 
 from planner import constants
-from planner.crs import metric_crs_of
 from planner.errors import InputFileError, MissingFileError, ParameterError
-from planner.export import (
+from planner.network.crs import metric_crs_of
+from planner.outputs.export import (
     export_metadata,
     write_layers,
     write_table,
@@ -504,28 +504,7 @@ def compare_runs(
     names = _metric_columns({t: f"share_within_{t:g}_min" for t in shared}, shared)
     municipality = _municipality_frame(muni_a, muni_b, columns_a, columns_b, names)
     total = _side_by_side(total_a, total_b, columns_a, columns_b, names)
-    polygons = _boundaries([run_b, run_a])
-    if polygons is not None:
-        layer = _polygon_layer(municipality, polygons)
-        unmatched = layer.loc[layer.geometry.isna(), "municipality_code"].tolist()
-        if unmatched:
-            notes.append(
-                "no boundary for municipality code(s) "
-                + ", ".join(map(str, unmatched))
-                + "; their rows have no geometry in the map layer"
-            )
-    elif state_a != "before" or state_b != "before":
-        layer = gpd.GeoDataFrame(geometry=[], crs=constants.ANALYSIS_CRS)
-        notes.append(
-            "no map layer: no municipality boundaries in either run, and per-point "
-            "response times exist only for state 'before'"
-        )
-    elif not ((run_a / "coverage.gpkg").exists() and (run_b / "coverage.gpkg").exists()):
-        layer = gpd.GeoDataFrame(geometry=[], crs=constants.ANALYSIS_CRS)
-        notes.append("no map layer: a run has no coverage.gpkg (no boundaries, no demand points)")
-    else:
-        layer = _point_layer(run_a, run_b)
-        notes.append("no municipality boundaries in either run: the map layer holds demand points")
+    layer = _map_layer(run_a, run_b, municipality, state_a, state_b, notes)
     name_a, name_b = _run_name(run_a, manifest_a), _run_name(run_b, manifest_b)
     meta_a, meta_b = _sidecar(path_a), _sidecar(path_b)
     metadata = {
@@ -559,6 +538,40 @@ def compare_runs(
         notes=tuple(notes),
         metadata=metadata,
     )
+
+
+def _map_layer(
+    run_a: Path,
+    run_b: Path,
+    municipality: pd.DataFrame,
+    state_a: str,
+    state_b: str,
+    notes: list[str],
+) -> gpd.GeoDataFrame:
+    """The comparison's map layer: municipality polygons, else demand points; notes appended."""
+    polygons = _boundaries([run_b, run_a])
+    if polygons is not None:
+        layer = _polygon_layer(municipality, polygons)
+        unmatched = layer.loc[layer.geometry.isna(), "municipality_code"].tolist()
+        if unmatched:
+            notes.append(
+                "no boundary for municipality code(s) "
+                + ", ".join(map(str, unmatched))
+                + "; their rows have no geometry in the map layer"
+            )
+    elif state_a != "before" or state_b != "before":
+        layer = gpd.GeoDataFrame(geometry=[], crs=constants.ANALYSIS_CRS)
+        notes.append(
+            "no map layer: no municipality boundaries in either run, and per-point "
+            "response times exist only for state 'before'"
+        )
+    elif not ((run_a / "coverage.gpkg").exists() and (run_b / "coverage.gpkg").exists()):
+        layer = gpd.GeoDataFrame(geometry=[], crs=constants.ANALYSIS_CRS)
+        notes.append("no map layer: a run has no coverage.gpkg (no boundaries, no demand points)")
+    else:
+        layer = _point_layer(run_a, run_b)
+        notes.append("no municipality boundaries in either run: the map layer holds demand points")
+    return layer
 
 
 def write_comparison(

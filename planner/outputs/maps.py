@@ -9,7 +9,7 @@ layer control, full-screen button, measuring tool and the OpenStreetMap
 attribution are always on the map.
 
 With ``offline=True`` every script and style sheet the page needs (Leaflet
-and the two plugins, vendored in ``planner/assets``) is written into the HTML,
+and the two plugins, vendored in ``planner/outputs/assets``) is written into the HTML,
 so the file works with no network at all; only the background tiles then stay
 blank. folium's other default assets (jQuery, Bootstrap, Font Awesome) are
 not needed and are left out in both modes.
@@ -53,9 +53,9 @@ from folium.elements import JSCSSMixin
 from jinja2 import Template
 
 from planner import constants
-from planner.crs import metric_crs_of
 from planner.errors import DataError, ParameterError
-from planner.export import OSM_ATTRIBUTION, check_writable, write_atomic
+from planner.network.crs import metric_crs_of
+from planner.outputs.export import OSM_ATTRIBUTION, check_writable, write_atomic
 
 __all__ = [
     "ASSETS",
@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 #: Files inlined by ``offline=True``, in load order: (kind, path under
-#: ``planner/assets``). Versions as folium 0.20 links them (see the README there).
+#: ``planner/outputs/assets``). Versions as folium 0.20 links them (see the README there).
 ASSETS: tuple[tuple[str, str], ...] = (
     ("css", "leaflet/leaflet.css"),
     ("js", "leaflet/leaflet.js"),
@@ -261,7 +261,7 @@ def choose_cell_size(*road_nodes: gpd.GeoDataFrame | None) -> float:
     """Hexagon width (across flats, m) for the surface of these road nodes.
 
     About :data:`~planner.constants.MAP_SURFACE_TARGET_CELLS` cells cover the
-    bounding box (in each layer's metric CRS, :func:`planner.crs.metric_crs_of`)
+    bounding box (in each layer's metric CRS, :func:`planner.network.crs.metric_crs_of`)
     of all the nodes; the width is rounded up to a
     multiple of :data:`~planner.constants.MAP_SURFACE_CELL_STEP_M` and kept
     within the minimum and maximum cell sizes.
@@ -317,7 +317,7 @@ def response_surface(road_nodes: gpd.GeoDataFrame, *, cell_m: float) -> gpd.GeoD
     cell_m
         Hexagon width across flats, m (the distance between the centres of
         neighbouring cells). The lattice is anchored at the origin of the
-        nodes' metric CRS (:func:`planner.crs.metric_crs_of`: EPSG:3006 in
+        nodes' metric CRS (:func:`planner.network.crs.metric_crs_of`: EPSG:3006 in
         Sweden), so surfaces of the same area and width share their cells.
 
     Returns
@@ -983,7 +983,7 @@ def _add_proposed(
 
 
 def _asset_root() -> Path:
-    return Path(str(resources.files("planner") / "assets"))
+    return Path(str(resources.files("planner.outputs") / "assets"))
 
 
 def _inline_urls(css: str, folder: Path) -> str:

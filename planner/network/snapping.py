@@ -2,7 +2,7 @@
 
 A station or a demand point is placed at the closest position on the closest
 drivable edge (a point along the road, found with a shapely STRtree in the
-network's metric CRS, :attr:`planner.road_network.RoadNetwork.crs`). The
+network's metric CRS, :attr:`planner.network.road_network.RoadNetwork.crs`). The
 straight leg from the point to the road is driven at
 :data:`planner.constants.ACCESS_SPEED_KPH`. From the snapped position the
 vehicle can leave toward the edge's head (and toward its tail when the road
@@ -288,6 +288,43 @@ def _join_nodes(
     return node, row, frac, sxy
 
 
+def _checked_points(
+    graph: nx.MultiDiGraph,
+    points: gpd.GeoDataFrame | gpd.GeoSeries,
+    max_distance_m: float,
+    access_speed_kph: float,
+) -> gpd.GeoSeries:
+    """The points in the graph's CRS, after checking them and the snapping parameters."""
+    if not np.isfinite(max_distance_m) or max_distance_m <= 0:
+        raise ParameterError(f"max_distance_m = {max_distance_m!r}: must be a positive distance")
+    if not np.isfinite(access_speed_kph) or not 0 < access_speed_kph <= constants.ABSURD_SPEED_KPH:
+        raise ParameterError(f"access_speed_kph = {access_speed_kph!r}: not a usable speed")
+    geoms = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+    if geoms.crs is None:
+        raise ParameterError("points: the layer has no CRS")
+    geoms = geoms.to_crs(graph.graph.get("crs", constants.ANALYSIS_CRS))
+    if (geoms.geom_type != "Point").any() or geoms.is_empty.any():
+        bad = geoms.index[(geoms.geom_type != "Point") | geoms.is_empty][0]
+        raise DataError(f"points: row {bad!r} is not a point")
+    return geoms
+
+
+def _components(
+    graph: nx.MultiDiGraph, u: np.ndarray, v: np.ndarray, node: np.ndarray
+) -> np.ndarray:
+    """Strongly connected part of each point's road (the node's for a point at a node)."""
+    comp = nx.get_node_attributes(graph, "component")
+    if not comp:
+        return np.zeros(len(u), dtype=np.int64)
+    component = np.minimum(
+        np.array([comp[a] for a in u], dtype=np.int64),
+        np.array([comp[b] for b in v], dtype=np.int64),
+    )
+    at = np.flatnonzero(node >= 0)
+    component[at] = [comp[a] for a in node[at]]
+    return component
+
+
 def snap_points(
     graph: nx.MultiDiGraph,
     points: gpd.GeoDataFrame | gpd.GeoSeries,
@@ -303,7 +340,7 @@ def snap_points(
     graph
         Projected road network (its ``graph["crs"]``, metres) with ``travel_time`` (s) on edges
         and ``component`` on nodes, as built by
-        :func:`planner.road_network.build_network`.
+        :func:`planner.network.road_network.build_network`.
     points
         Point geometries in any CRS (reprojected to the graph's CRS, where
         the access legs and ``max_distance_m`` are measured).
@@ -319,17 +356,7 @@ def snap_points(
     -------
     SnappedPoints
     """
-    if not np.isfinite(max_distance_m) or max_distance_m <= 0:
-        raise ParameterError(f"max_distance_m = {max_distance_m!r}: must be a positive distance")
-    if not np.isfinite(access_speed_kph) or not 0 < access_speed_kph <= constants.ABSURD_SPEED_KPH:
-        raise ParameterError(f"access_speed_kph = {access_speed_kph!r}: not a usable speed")
-    geoms = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
-    if geoms.crs is None:
-        raise ParameterError("points: the layer has no CRS")
-    geoms = geoms.to_crs(graph.graph.get("crs", constants.ANALYSIS_CRS))
-    if (geoms.geom_type != "Point").any() or geoms.is_empty.any():
-        bad = geoms.index[(geoms.geom_type != "Point") | geoms.is_empty][0]
-        raise DataError(f"points: row {bad!r} is not a point")
+    geoms = _checked_points(graph, points, max_distance_m, access_speed_kph)
     if edges is None:
         edges = edge_frame(graph)
     pts = geoms.to_numpy()
@@ -378,16 +405,7 @@ def snap_points(
     group_forward = np.where(forward_is_ref, tt_f, tt_b)
     group_backward = np.where(forward_is_ref, tt_b, tt_f)
 
-    comp = nx.get_node_attributes(graph, "component")
-    if comp:
-        component = np.minimum(
-            np.array([comp[a] for a in u], dtype=np.int64),
-            np.array([comp[b] for b in v], dtype=np.int64),
-        )
-        at = np.flatnonzero(node >= 0)
-        component[at] = [comp[a] for a in node[at]]
-    else:
-        component = np.zeros(n, dtype=np.int64)
+    component = _components(graph, u, v, node)
     status = np.where(far, STATUS_FAR, np.where(component > 0, STATUS_MINOR, STATUS_OK))
     return SnappedPoints(
         labels=geoms.index.to_numpy(),

@@ -1,7 +1,7 @@
 """Shortest-path engines: drive times from many sources to many target nodes.
 
 This is the node level of the travel-time stack: the point layer
-(:mod:`planner.travel_times`, :mod:`planner.matrix`) turns stations and
+(:mod:`planner.network.travel_times`, :mod:`planner.network.matrix`) turns stations and
 demand points into *sources* (node rows, or :class:`VirtualSources` that join
 the network at a few nodes after a head start) and *target* node rows, and
 asks :func:`iter_blocks` or :func:`many_to_many` for the times. Two engines
@@ -10,7 +10,7 @@ unreachable or beyond the cutoff, never NaN):
 
 ``"scipy"``
     Dijkstra (:func:`scipy.sparse.csgraph.dijkstra`, compiled) on the CSR
-    graph of :class:`~planner.travel_times.TravelTimeGraph`. Exact float64
+    graph of :class:`~planner.network.travel_times.TravelTimeGraph`. Exact float64
     sums of the edge times, equal to networkx; a cutoff stops each search
     early, so it is the fast choice for short cutoffs.
 ``"cch"``
@@ -68,12 +68,12 @@ from scipy.sparse.csgraph import dijkstra
 from tqdm.auto import tqdm
 
 from planner import constants
-from planner._cache import atomic_write_bytes
+from planner.cache import atomic_write_bytes
 from planner.errors import InputFileError, ParameterError
 
 
 class TravelTimeGraph(Protocol):
-    """What the engine reads of a network (:class:`planner.travel_times.TravelTimeGraph`)."""
+    """What the engine reads of a graph (:class:`planner.network.travel_times.TravelTimeGraph`)."""
 
     @property
     def matrix(self) -> sp.csr_array: ...  # n × n edge times, s

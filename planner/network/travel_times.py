@@ -2,7 +2,7 @@
 
 The network is turned once into a compressed sparse row (CSR) matrix of edge
 travel times (the fastest of any parallel edges). Node-level searches go
-through :mod:`planner.engine`: :func:`scipy.sparse.csgraph.dijkstra`
+through :mod:`planner.network.engine`: :func:`scipy.sparse.csgraph.dijkstra`
 (compiled code) on that matrix, whose results equal networkx's Dijkstra on
 the same graph, or, when the network carries a contraction hierarchy
 (:attr:`TravelTimeGraph.hierarchy`) and it is faster for the query, the
@@ -11,7 +11,7 @@ hierarchy (millisecond resolution).
 Two kinds of origin and destination are supported:
 
 * graph nodes, given by their OSM node id;
-* snapped points (:class:`planner.snapping.SnappedPoints`), which join the
+* snapped points (:class:`planner.network.snapping.SnappedPoints`), which join the
   network part-way along an edge. Point origins become virtual nodes linked
   to the ends of their edge; point destinations take the best of their edge's
   ends plus the partial edge; two points on the same road are also joined
@@ -25,6 +25,7 @@ the cutoff), never NaN. The turn-out time is not included: coverage adds it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,21 +38,29 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from planner import constants, engine
+from planner import constants
 from planner.errors import ParameterError
+from planner.network import engine
 
 if TYPE_CHECKING:  # worker processes need not import geopandas through snapping
-    from planner.snapping import SnappedPoints
+    from planner.network.snapping import SnappedPoints
 
 __all__ = [
     "TravelTimeGraph",
+    "arrival_rows",
+    "arrival_times",
     "build_travel_time_graph",
+    "join_same_road",
     "nearest_frame",
     "nearest_point_source",
+    "nearest_rows",
     "nearest_source",
     "nearest_table",
     "node_times",
+    "origin_sources",
     "point_times",
+    "reverse_point_times",
+    "same_road_pairs",
     "times_to_points",
     "validate_cutoff",
 ]
@@ -70,7 +79,7 @@ class TravelTimeGraph:
     x, y
         Node coordinates, m (the network's CRS).
     hierarchy
-        The network's contraction hierarchy (:func:`planner.engine.build_hierarchy`),
+        The network's contraction hierarchy (:func:`planner.network.engine.build_hierarchy`),
         if it has one: the ``"auto"`` engine then uses it where it is faster.
     """
 
@@ -189,12 +198,8 @@ def validate_cutoff(cutoff_s: float | None, *, argument: str = "cutoff") -> floa
 
 
 # ---------------------------------------------------------------------------
-# Searches, in blocks, through the engine (planner.engine)
+# Searches, in blocks, through the engine (planner.network.engine)
 # ---------------------------------------------------------------------------
-
-
-def _dijkstra_block(matrix: sp.csr_array, sources: np.ndarray, limit: float) -> np.ndarray:
-    return engine.scipy_rows(matrix, sources, cutoff_s=limit)
 
 
 def _run_blocks(
@@ -209,7 +214,7 @@ def _run_blocks(
     """Yield (slice of sources, distance block) in source order, Dijkstra on ``matrix``.
 
     With several workers, worker processes write the rows into shared memory
-    (:class:`planner.engine.EnginePool`), only when the work outweighs
+    (:class:`planner.network.engine.EnginePool`), only when the work outweighs
     starting them.
     """
     return engine.iter_plan_blocks(
@@ -256,7 +261,7 @@ def node_times(
         Show a progress bar.
     settings
         The engine (default ``"auto"``: the faster of Dijkstra and the
-        network's hierarchy, if it has one; see :func:`planner.engine.choose_engine`).
+        network's hierarchy, if it has one; see :func:`planner.network.engine.choose_engine`).
 
     Returns
     -------
@@ -330,57 +335,93 @@ def nearest_source(
 # ---------------------------------------------------------------------------
 
 
-def _augmented(ttg: TravelTimeGraph, origins: SnappedPoints) -> sp.csr_array:
-    """The CSR matrix with one virtual node per origin point appended."""
-    n, m = ttg.n_nodes, len(origins)
-    dep = ttg.positions(
-        origins.depart_node.ravel(), argument="origins", allow_missing=True
-    ).reshape(-1, 2)
-    rows = np.repeat(np.arange(m), 2) + n
-    cols = dep.ravel()
-    vals = origins.depart_s.ravel()
-    ok = (cols >= 0) & np.isfinite(vals)
-    # both anchors of a point on a loop are the same node: keep the faster link
-    links = pd.DataFrame({"r": rows[ok], "c": cols[ok], "w": vals[ok]})
-    links = links.groupby(["r", "c"], sort=False)["w"].min()
-    coo = ttg.matrix.tocoo()
-    r = np.concatenate([coo.row, links.index.get_level_values(0).to_numpy()])
-    c = np.concatenate([coo.col, links.index.get_level_values(1).to_numpy()])
-    w = np.concatenate([coo.data, links.to_numpy()])
-    return sp.csr_array((w, (r, c)), shape=(n + m, n + m))
+def origin_sources(ttg: TravelTimeGraph, origins: SnappedPoints) -> engine.VirtualSources:
+    """Where each origin point joins the graph: the engine's sources of :func:`point_times`.
+
+    Parameters
+    ----------
+    ttg
+        The CSR travel-time graph.
+    origins
+        Snapped origin points.
+
+    Returns
+    -------
+    planner.network.engine.VirtualSources
+        Per origin, the rows of its two departure nodes (``-1`` for none: a
+        one-way road, or a point far from any road) and the drive time to
+        each, s (the access leg plus the part of the edge). Searching from
+        them (:func:`planner.network.engine.augmented_matrix`, or
+        :func:`planner.network.engine.plan_query`) gives the origins' drive
+        times to every node, as :func:`point_times` does.
+    """
+    nodes = ttg.positions(origins.depart_node.ravel(), argument="origins", allow_missing=True)
+    return engine.VirtualSources(
+        nodes.reshape(-1, 2), np.asarray(origins.depart_s, dtype=np.float64)
+    )
 
 
 def _arrive(ttg: TravelTimeGraph, node_dist: np.ndarray, destinations: SnappedPoints) -> np.ndarray:
     """Times to destination points from per-node times (rows = origins)."""
-    return _arrive_at(node_dist, _arrive_positions(ttg, destinations), destinations.arrive_s)
+    return arrival_times(node_dist, arrival_rows(ttg, destinations), destinations.arrive_s)
 
 
-def _arrive_positions(ttg: TravelTimeGraph, destinations: SnappedPoints) -> np.ndarray:
-    """``(n, 2)`` row numbers of the destinations' arrival nodes (``-1`` for none)."""
+def arrival_rows(ttg: TravelTimeGraph, destinations: SnappedPoints) -> np.ndarray:
+    """The graph rows each destination point is reached from: ``(n, 2)``, ``-1`` for none.
+
+    The rows of ``destinations.arrive_node`` (the ends of the point's edge
+    that lead to it, or the node itself for a point at a node); pass them with
+    ``destinations.arrive_s`` to :func:`arrival_times`.
+    """
     return ttg.positions(
         destinations.arrive_node.ravel(), argument="destinations", allow_missing=True
     ).reshape(-1, 2)
 
 
-def _arrive_at(node_dist: np.ndarray, arr: np.ndarray, arrive_s: np.ndarray) -> np.ndarray:
-    """:func:`_arrive` on arrival rows ``arr`` and times ``arrive_s`` (s), both ``(n, 2)``."""
-    out = np.full((node_dist.shape[0], len(arr)), np.inf)
+def arrival_times(node_times: np.ndarray, rows: np.ndarray, arrive_s: np.ndarray) -> np.ndarray:
+    """Drive times to points from drive times to the nodes they are reached from.
+
+    Parameters
+    ----------
+    node_times
+        ``(n_origins, n_columns)`` drive times to graph nodes, s (all nodes,
+        or the columns ``rows`` refer to).
+    rows
+        ``(n_points, 2)`` column of each point's arrival nodes in
+        ``node_times`` (:func:`arrival_rows`), ``-1`` for none.
+    arrive_s
+        ``(n_points, 2)`` drive time from each arrival node to the point, s.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_origins, n_points)``: the faster of the two arrivals, s
+        (``inf`` if neither is reached). Pairs on the same road are not
+        joined here (:func:`join_same_road`).
+    """
+    out = np.full((node_times.shape[0], len(rows)), np.inf)
     for side in range(2):
-        pos = arr[:, side]
+        pos = rows[:, side]
         ok = pos >= 0
         if ok.any():
-            cand = node_dist[:, pos[ok]] + arrive_s[ok, side][None, :]
+            cand = node_times[:, pos[ok]] + arrive_s[ok, side][None, :]
             out[:, ok] = np.minimum(out[:, ok], cand)
     return out
 
 
-def _same_road(
+def same_road_pairs(
     origins: SnappedPoints, destinations: SnappedPoints
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(origin row, destination column, time s) for pairs on the same road.
+    """Origin and destination points on the same road, and the direct trip along it.
 
     Points joined to a node are left out: every trip along their road passes
     through that node, so the search through the graph already finds it.
+
+    Returns
+    -------
+    rows, columns, times
+        Origin row, destination column and drive time along the road
+        (access legs at both ends included), s; ``inf`` against a one-way road.
     """
     o = pd.DataFrame({"g": origins.edge_group, "i": np.arange(len(origins))})
     d = pd.DataFrame({"g": destinations.edge_group, "j": np.arange(len(destinations))})
@@ -440,7 +481,7 @@ def point_times(
     limit = validate_cutoff(cutoff_s)
     _check_workers(workers)
     n = ttg.n_nodes
-    matrix = _augmented(ttg, origins)
+    matrix = engine.augmented_matrix(ttg.matrix, origin_sources(ttg, origins))
     src = np.arange(len(origins)) + n
     n_cols = n if destinations is None else len(destinations)
     out = np.empty((len(origins), n_cols), dtype=np.float64)
@@ -450,18 +491,28 @@ def point_times(
         node_dist = dist[:, :n]
         out[blk] = node_dist if destinations is None else _arrive(ttg, node_dist, destinations)
     if destinations is not None:
-        _join_same_road(out, origins, destinations, limit)
+        join_same_road(out, origins, destinations, cutoff_s=limit)
     return out
 
 
-def _join_same_road(
-    out: np.ndarray, origins: SnappedPoints, destinations: SnappedPoints, limit: float
+def join_same_road(
+    times: np.ndarray,
+    origins: SnappedPoints,
+    destinations: SnappedPoints,
+    *,
+    cutoff_s: float = math.inf,
 ) -> None:
-    """Shorten pairs on the same road to the direct trip along it; apply the limit."""
-    i, j, t = _same_road(origins, destinations)
+    """Shorten pairs on the same road to the direct trip along it, then apply the cutoff.
+
+    In place, on ``(len(origins), len(destinations))`` drive times, s (from
+    :func:`arrival_times`): each pair of :func:`same_road_pairs` takes the
+    faster of its time and the trip along the road, and times beyond
+    ``cutoff_s`` become ``inf``.
+    """
+    i, j, t = same_road_pairs(origins, destinations)
     if len(i):
-        np.minimum.at(out, (i, j), t)
-    out[out > limit] = np.inf
+        np.minimum.at(times, (i, j), t)
+    times[times > cutoff_s] = np.inf
 
 
 def times_to_points(
@@ -496,8 +547,44 @@ def times_to_points(
     if node_times.shape != (len(origins), ttg.n_nodes):
         raise ParameterError("node_times: one row per origin and one column per node is needed")
     out = _arrive(ttg, node_times, destinations)
-    _join_same_road(out, origins, destinations, limit)
+    join_same_road(out, origins, destinations, cutoff_s=limit)
     return out
+
+
+def reverse_point_times(
+    ttg: TravelTimeGraph,
+    origins: SnappedPoints,
+    destinations: SnappedPoints,
+) -> np.ndarray:
+    """Drive times from every destination point *to* every origin point, s.
+
+    One Dijkstra per origin on the reversed graph instead of one per
+    destination on the graph: with few origins (stations, hospitals) and many
+    destinations (demand), it is many times cheaper. One-way streets are
+    respected. Equal to ``point_times(ttg, destinations, destinations=origins)``
+    (the tests check it on real networks).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(destinations), len(origins))`` drive times, s (``inf`` if none).
+    """
+    reverse = TravelTimeGraph(matrix=ttg.matrix.T.tocsr(), node_ids=ttg.node_ids, x=ttg.x, y=ttg.y)
+    times = point_times(reverse, _reversed(origins), destinations=_reversed(destinations))
+    return np.ascontiguousarray(times.T)
+
+
+def _reversed(points: SnappedPoints) -> SnappedPoints:
+    """The points as seen on the reversed graph: departures and arrivals swap."""
+    return dataclasses.replace(
+        points,
+        depart_node=points.arrive_node,
+        depart_s=points.arrive_s,
+        arrive_node=points.depart_node,
+        arrive_s=points.depart_s,
+        group_forward_s=points.group_backward_s,
+        group_backward_s=points.group_forward_s,
+    )
 
 
 def nearest_point_source(
@@ -528,11 +615,26 @@ def nearest_point_source(
     )
     if times.shape[0] == 0:
         raise ParameterError("origins: no origin points given")
-    return _nearest(times)
+    return nearest_rows(times)
 
 
-def _nearest(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of ``(n_origins, n_targets)`` times: the best time and its row (-1 if inf)."""
+def nearest_rows(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The nearest origin of every target: its time and its row.
+
+    Parameters
+    ----------
+    times
+        ``(n_origins, n_targets)`` drive times, s (no origin at all is allowed).
+
+    Returns
+    -------
+    times, rows
+        ``(n_targets,)`` the smallest time, s (``inf`` if none is finite),
+        and its row: the first of equal times, as :func:`numpy.argmin`;
+        ``-1`` where the time is ``inf``.
+    """
+    if times.shape[0] == 0:
+        return np.full(times.shape[1], np.inf), np.full(times.shape[1], -1, dtype=np.int64)
     nearest = np.argmin(times, axis=0)
     best = times[nearest, np.arange(times.shape[1])]
     return best, np.where(np.isfinite(best), nearest, -1)
@@ -612,7 +714,7 @@ def nearest_table(
         raise ParameterError("origin_names: one name per row of times is needed")
     if len(names) == 0:
         raise ParameterError("origin_names: no origins")
-    drive, best = _nearest(times)
+    drive, best = nearest_rows(times)
     table = nearest_frame(drive, best, names, turnout_s=turnout_s)
     if per_origin:
         extra = pd.DataFrame(times.T, columns=[f"drive_s[{n}]" for n in names])

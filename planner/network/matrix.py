@@ -5,9 +5,9 @@ candidate sites: snapped points or node ids) to many targets (demand points,
 candidate sites: snapped points or node ids, or every node) as a sparse
 matrix that holds only the times within a cutoff. It never holds a dense
 ``origins × nodes`` array: origins are split into blocks, each block is one
-Dijkstra call on the CSR graph of :mod:`planner.travel_times` (the same
-compiled search and the same helpers as :func:`~planner.travel_times.point_times`
-and :func:`~planner.travel_times.node_times`, so the times are identical to
+Dijkstra call on the CSR graph of :mod:`planner.network.travel_times` (the same
+compiled search and the same helpers as :func:`~planner.network.travel_times.point_times`
+and :func:`~planner.network.travel_times.node_times`, so the times are identical to
 theirs, bit for bit), and only the block's entries within the cutoff are
 kept.
 
@@ -35,7 +35,7 @@ records the store's key and its own index too and is read with
 ``allow_pickle=False``: a block of another store or of another place in this
 one, a damaged block or one holding Python objects is computed again (with a
 :class:`~planner.errors.CacheWarning`), never used. The store folder is
-checked like a cache folder (:func:`planner._cache.prepare_cache_folder`:
+checked like a cache folder (:func:`planner.cache.prepare_cache_folder`:
 refused if every user may write to it, a warning if others may) and temporary
 files of killed runs are removed.
 """
@@ -62,20 +62,23 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from planner import __version__, constants, engine
-from planner._cache import atomic_write_bytes, prepare_cache_folder
+from planner import __version__, constants
+from planner.cache import atomic_write_bytes, prepare_cache_folder
 from planner.distributed import BlockExecutor, InProcessExecutor
 from planner.errors import CacheWarning, InputFileError, ParameterError
-from planner.travel_times import (
+from planner.network import engine
+from planner.network.travel_times import (
     TravelTimeGraph,
-    _arrive_at,
-    _arrive_positions,
-    _same_road,
+    arrival_rows,
+    arrival_times,
+    nearest_rows,
+    origin_sources,
+    same_road_pairs,
     validate_cutoff,
 )
 
 if TYPE_CHECKING:  # workers need not import geopandas through snapping
-    from planner.snapping import SnappedPoints
+    from planner.network.snapping import SnappedPoints
 
 __all__ = [
     "NearestTimes",
@@ -83,6 +86,8 @@ __all__ = [
     "compute_matrix",
     "compute_nearest",
     "default_block_size",
+    "merge_nearest",
+    "resolve_block_size",
     "store_folder",
 ]
 
@@ -331,7 +336,7 @@ def _block_times(shared: _Shared, task: _Task) -> _Block | _Nearest:
         dist = shared.plan.rows(task.sources)
     if shared.arrive_pos is not None:
         assert shared.arrive_s is not None
-        out = _arrive_at(dist, shared.arrive_pos, shared.arrive_s)
+        out = arrival_times(dist, shared.arrive_pos, shared.arrive_s)
         if len(task.pair_row):
             np.minimum.at(out, (task.pair_row, task.pair_col), task.pair_s)
         out[out > shared.limit] = np.inf
@@ -341,9 +346,8 @@ def _block_times(shared: _Shared, task: _Task) -> _Block | _Nearest:
         out = dist
     del dist
     if shared.reduce:
-        arg = np.argmin(out, axis=0)
-        best = out[arg, np.arange(out.shape[1])]
-        return _Nearest(best, np.where(np.isfinite(best), arg + task.first_row, -1))
+        best, row = nearest_rows(out)
+        return _Nearest(best, np.where(row >= 0, row + task.first_row, -1))
     keep = np.isfinite(out)
     counts = keep.sum(axis=1)
     indptr = np.zeros(len(counts) + 1, dtype=np.int64)
@@ -366,6 +370,20 @@ def default_block_size(n_nodes: int, n_origins: int) -> int:
     fits = constants.MATRIX_BLOCK_BYTES // max(8 * int(n_nodes), 1)
     share = math.ceil(int(n_origins) / constants.MATRIX_MIN_BLOCKS)
     return int(max(1, min(constants.MATRIX_MAX_BLOCK, fits, share)))
+
+
+def resolve_block_size(block_size: int | None, n_nodes: int, n_origins: int) -> int:
+    """``block_size`` checked, or :func:`default_block_size` when it is ``None``.
+
+    Raises
+    ------
+    ParameterError
+        When ``block_size`` is not a whole number >= 1.
+    """
+    size = default_block_size(n_nodes, n_origins) if block_size is None else block_size
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise ParameterError(f"block_size = {block_size!r}: must be a whole number >= 1")
+    return int(size)
 
 
 def _is_points(obj: object) -> TypeGuard[SnappedPoints]:
@@ -585,9 +603,9 @@ def compute_matrix(
     Parameters
     ----------
     ttg
-        The CSR travel-time graph (:func:`planner.travel_times.build_travel_time_graph`).
+        The CSR travel-time graph (:func:`planner.network.travel_times.build_travel_time_graph`).
     origins
-        Snapped points (:class:`planner.snapping.SnappedPoints`, EPSG:3006)
+        Snapped points (:class:`planner.network.snapping.SnappedPoints`, EPSG:3006)
         or OSM node ids to start from.
     targets
         Snapped points or OSM node ids to reach; ``None`` for every node in
@@ -610,12 +628,12 @@ def compute_matrix(
         An exception it raises stops the run; stored blocks stay stored.
     settings
         The engine (default ``"auto"``: Dijkstra, or the network's contraction
-        hierarchy where it is faster; :func:`planner.engine.choose_engine`).
+        hierarchy where it is faster; :func:`planner.network.engine.choose_engine`).
         The engine chosen is part of a block store's key.
     workers
         Cores for each block when blocks run in this process (no executor):
         worker processes writing into shared memory, or threads for the
-        hierarchy (:class:`planner.engine.EnginePool`).
+        hierarchy (:class:`planner.network.engine.EnginePool`).
 
     Returns
     -------
@@ -692,6 +710,100 @@ def compute_nearest(
     return result
 
 
+@dataclass(frozen=True)
+class _Endpoints:
+    """Origins and targets as the engine sees them."""
+
+    sources: engine.Sources  # node rows, or virtual sources (points)
+    n_origins: int
+    graph_rows: int  # rows of Dijkstra's graph (one virtual node per origin point)
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray]  # same-road pairs (row, column, s)
+    cols: np.ndarray | None  # node columns the engine returns (None: every node)
+    arrive_pos: np.ndarray | None  # (T, 2) arrival columns of point targets
+    arrive_s: np.ndarray | None
+    n_targets: int
+
+
+def _endpoints(
+    ttg: TravelTimeGraph,
+    origins: SnappedPoints | Sequence[int] | np.ndarray,
+    targets: SnappedPoints | Sequence[int] | np.ndarray | None,
+) -> _Endpoints:
+    """Origins -> node rows or virtual sources; targets -> the node columns to return."""
+    n = ttg.n_nodes
+    pairs = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+    sources: engine.Sources
+    if _is_points(origins):
+        sources = origin_sources(ttg, origins)
+        n_origins, graph_rows = len(origins), n + len(origins)
+        if targets is not None and _is_points(targets):
+            pairs = same_road_pairs(origins, targets)
+    else:
+        sources = ttg.positions(origins, argument="origins")  # type: ignore[arg-type]
+        n_origins, graph_rows = len(sources), n
+    if n_origins == 0:
+        raise ParameterError("origins: no origins given")
+    cols = arrive_pos = arrive_s = None
+    if targets is None:
+        n_targets = n
+    elif _is_points(targets):
+        arrive_all = arrival_rows(ttg, targets)
+        arrive_s = np.asarray(targets.arrive_s, dtype=np.float64)
+        n_targets = len(arrive_all)
+        has = arrive_all >= 0
+        cols, inverse = np.unique(arrive_all[has], return_inverse=True)
+        arrive_pos = np.full(arrive_all.shape, -1, dtype=np.int64)
+        arrive_pos[has] = inverse.ravel()
+    else:
+        cols = ttg.positions(targets, argument="targets")  # type: ignore[arg-type]
+        n_targets = len(cols)
+    if n_targets == 0:
+        raise ParameterError("targets: no targets given")
+    return _Endpoints(sources, n_origins, graph_rows, pairs, cols, arrive_pos, arrive_s, n_targets)
+
+
+def _tasks(sources: engine.Sources, ends: _Endpoints, size: int) -> list[_Task]:
+    """One task per block of ``size`` origins, with its same-road pairs (rows in the block)."""
+    m = ends.n_origins
+    starts = list(range(0, m, size))
+    pair_i, pair_j, pair_t = ends.pairs
+    order = np.argsort(pair_i, kind="stable")
+    pair_i, pair_j, pair_t = pair_i[order], pair_j[order], pair_t[order]
+    bounds: np.ndarray = np.searchsorted(pair_i, np.asarray([*starts, m]))
+    tasks = []
+    for b, lo in enumerate(starts):
+        hi, p = min(lo + size, m), slice(bounds[b], bounds[b + 1])
+        tasks.append(
+            _Task(sources[lo:hi], pair_i[p] - lo, pair_j[p], pair_t[p], _BLOCK_DELAY_S, lo)
+        )
+    return tasks
+
+
+def _stored_blocks(
+    store: Path,
+    inputs: dict[str, Any],
+    ends: _Endpoints,
+    tasks: list[_Task],
+    *,
+    reduce: bool,
+) -> tuple[str, list[Any]]:
+    """Open (or create) the store for these inputs: its key and the blocks it holds."""
+    key = _digest(np.frombuffer(json.dumps(inputs, sort_keys=True).encode(), np.uint8))
+    manifest = {
+        "key": key,
+        "format": STORE_FORMAT,
+        "inputs": inputs,
+        "shape": [ends.n_origins, ends.n_targets],
+        "n_blocks": len(tasks),
+    }
+    _open_store(store, manifest)
+    blocks = [
+        _load_block(store, b, len(task.sources), ends.n_targets, reduce=reduce, key=key)
+        for b, task in enumerate(tasks)
+    ]
+    return key, blocks
+
+
 def _compute(
     ttg: TravelTimeGraph,
     origins: SnappedPoints | Sequence[int] | np.ndarray,
@@ -711,78 +823,20 @@ def _compute(
     started = time.perf_counter()
     limit = validate_cutoff(cutoff_s, argument="cutoff_s")
     executor = executor if executor is not None else InProcessExecutor()
-    n = ttg.n_nodes
-
-    # origins -> node rows or virtual sources (points), same-road pairs
-    pairs = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
-    origin_src: engine.Sources
-    if _is_points(origins):
-        n_origins = len(origins)
-        origin_src = engine.VirtualSources(
-            ttg.positions(
-                origins.depart_node.ravel(), argument="origins", allow_missing=True
-            ).reshape(-1, 2),
-            np.asarray(origins.depart_s, dtype=np.float64),
-        )
-        graph_rows = n + n_origins  # Dijkstra's graph gets one virtual node per point
-        if targets is not None and _is_points(targets):
-            pairs = _same_road(origins, targets)
-    else:
-        origin_src = ttg.positions(origins, argument="origins")  # type: ignore[arg-type]
-        n_origins = len(origin_src)
-        graph_rows = n
-    if n_origins == 0:
-        raise ParameterError("origins: no origins given")
-
-    # targets -> the node columns the engine must return
-    cols = arrive_pos = arrive_s = None
-    if targets is None:
-        n_targets = n
-    elif _is_points(targets):
-        arrive_all = _arrive_positions(ttg, targets)
-        arrive_s = np.asarray(targets.arrive_s, dtype=np.float64)
-        n_targets = len(arrive_all)
-        has = arrive_all >= 0
-        cols, inverse = np.unique(arrive_all[has], return_inverse=True)
-        arrive_pos = np.full(arrive_all.shape, -1, dtype=np.int64)
-        arrive_pos[has] = inverse.ravel()
-    else:
-        cols = ttg.positions(targets, argument="targets")  # type: ignore[arg-type]
-        n_targets = len(cols)
-    if n_targets == 0:
-        raise ParameterError("targets: no targets given")
+    ends = _endpoints(ttg, origins, targets)
     plan, sources = engine.plan_query(
-        ttg, origin_src, cols, cutoff_s=limit, settings=settings, hierarchy=ttg.hierarchy
+        ttg, ends.sources, ends.cols, cutoff_s=limit, settings=settings, hierarchy=ttg.hierarchy
     )
-
-    size = default_block_size(graph_rows, n_origins) if block_size is None else block_size
-    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
-        raise ParameterError(f"block_size = {block_size!r}: must be a whole number >= 1")
-    size = int(size)
+    size = resolve_block_size(block_size, ends.graph_rows, ends.n_origins)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ParameterError(f"workers = {workers!r}: must be a whole number >= 1")
-    starts = list(range(0, n_origins, size))
-    n_blocks = len(starts)
-    shared = _Shared(plan, n, limit, targets is None, arrive_pos, arrive_s, reduce)
-
-    # pairs on the same road, split by block (rows relative to the block)
-    pair_i, pair_j, pair_t = pairs
-    order = np.argsort(pair_i, kind="stable")
-    pair_i, pair_j, pair_t = pair_i[order], pair_j[order], pair_t[order]
-    bounds: np.ndarray = np.searchsorted(pair_i, np.asarray([*starts, n_origins]))
-
-    def task(b: int) -> _Task:
-        lo, hi = starts[b], min(starts[b] + size, n_origins)
-        p = slice(bounds[b], bounds[b + 1])
-        return _Task(sources[lo:hi], pair_i[p] - lo, pair_j[p], pair_t[p], _BLOCK_DELAY_S, lo)
-
-    def rows_of(b: int) -> int:
-        return min(starts[b] + size, n_origins) - starts[b]
-
-    blocks: list[Any] = [None] * n_blocks
-    loaded: list[int] = []
-    store_path = None if store is None else Path(store)
+    tasks = _tasks(sources, ends, size)
+    shared = _Shared(
+        plan, ttg.n_nodes, limit, targets is None, ends.arrive_pos, ends.arrive_s, reduce
+    )
+    blocks: list[Any] = [None] * len(tasks)
     key = ""
+    store_path = None if store is None else Path(store)
     if store_path is not None:
         inputs = {
             "kind": "nearest" if reduce else "matrix",
@@ -795,100 +849,123 @@ def _compute(
             "planner": __version__,
             "format": STORE_FORMAT,
         }
-        key = _digest(np.frombuffer(json.dumps(inputs, sort_keys=True).encode(), np.uint8))
-        manifest = {
-            "key": key,
-            "format": STORE_FORMAT,
-            "inputs": inputs,
-            "shape": [n_origins, n_targets],
-            "n_blocks": n_blocks,
-        }
-        _open_store(store_path, manifest)
-        for b in range(n_blocks):
-            blocks[b] = _load_block(store_path, b, rows_of(b), n_targets, reduce=reduce, key=key)
-            if blocks[b] is not None:
-                loaded.append(b)
-
-    block_bytes = 8 * size * (graph_rows + 2 * n_targets) + size * n_targets
-    held = sum(blk.nbytes for blk in blocks if blk is not None)
-    nearest = (np.full(n_targets, np.inf), np.full(n_targets, -1, dtype=np.int64))
-    if reduce:
-        for b in loaded:
-            _merge_nearest(nearest, blocks[b])
-            blocks[b] = None
-        held = 0
-    have = set(loaded)
-    todo = [(b, task(b)) for b in range(n_blocks) if b not in have]
-    computed: list[int] = []
-    bar = tqdm(
-        total=n_blocks,
-        initial=len(loaded),
-        desc="travel-time matrix",
-        unit="block",
-        disable=not progress,
-        leave=False,
-    )
+        key, blocks = _stored_blocks(store_path, inputs, ends, tasks, reduce=reduce)
+    loaded = [b for b, block in enumerate(blocks) if block is not None]
+    block_bytes = 8 * size * (ends.graph_rows + 2 * ends.n_targets) + size * ends.n_targets
+    todo = [(b, task) for b, task in enumerate(tasks) if blocks[b] is None]
     if workers > 1 and isinstance(executor, InProcessExecutor) and len(todo) > 1:
         shared = dataclasses.replace(shared, pool=engine.EnginePool(plan, workers, size))
-    try:
-        with closing(executor.map_blocks(_block_times, shared, todo)) as finished:
-            for b, result in finished:
-                if store_path is not None:
-                    _save_block(store_path, b, result, key)
-                computed.append(b)
-                if reduce:
-                    _merge_nearest(nearest, result)
-                else:
-                    blocks[b] = result
-                    held += result.nbytes
-                bar.update(1)
-                bar.set_postfix_str(f"{held / 2**20:,.0f} MiB")
-                if on_block is not None:
-                    on_block(b)
-    finally:
-        bar.close()
-        if shared.pool is not None:
-            shared.pool.close()
-
+    run = _BlockRun(blocks, ends.n_targets, reduce, store_path, key, on_block, progress)
+    run.execute(executor, shared, todo)
     if reduce:
+        times, origin = run.nearest
         return NearestTimes(
-            times=nearest[0],
-            origin=nearest[1],
+            times=times,
+            origin=origin,
             cutoff_s=limit,
             block_size=size,
-            computed_blocks=tuple(sorted(computed)),
+            computed_blocks=tuple(sorted(run.computed)),
             loaded_blocks=tuple(loaded),
             block_bytes=int(block_bytes),
             seconds=time.perf_counter() - started,
         )
-    times = _assemble(blocks, n_origins, n_targets)
+    matrix = _assemble(blocks, ends.n_origins, ends.n_targets)
     in_process = isinstance(executor, InProcessExecutor)
     return TravelTimeMatrix(
-        times=times,
+        times=matrix,
         cutoff_s=limit,
         block_size=size,
-        computed_blocks=tuple(sorted(computed)),
+        computed_blocks=tuple(sorted(run.computed)),
         loaded_blocks=tuple(loaded),
         block_bytes=int(block_bytes),
         # assembling copies block by block into arrays whose pages are touched
         # only as they fill, freeing each block: about one copy of the matrix
-        peak_bytes=int(held + times.indptr.nbytes + (block_bytes if in_process else 0)),
+        peak_bytes=int(run.held + matrix.indptr.nbytes + (block_bytes if in_process else 0)),
         seconds=time.perf_counter() - started,
     )
 
 
-def _merge_nearest(nearest: tuple[np.ndarray, np.ndarray], block: _Nearest) -> None:
-    """Fold a block's nearest origins into ``nearest``, in place, in any block order.
+class _BlockRun:
+    """The blocks of one run: computed ones stored and merged (nearest) or kept (matrix)."""
+
+    def __init__(
+        self,
+        blocks: list[Any],
+        n_targets: int,
+        reduce: bool,
+        store: Path | None,
+        key: str,
+        on_block: Callable[[int], None] | None,
+        progress: bool,
+    ) -> None:
+        self.blocks, self.reduce, self.store, self.key = blocks, reduce, store, key
+        self.on_block, self.progress = on_block, progress
+        self.computed: list[int] = []
+        self.nearest = (np.full(n_targets, np.inf), np.full(n_targets, -1, dtype=np.int64))
+        self.held = sum(blk.nbytes for blk in blocks if blk is not None)
+        if reduce:  # loaded blocks are merged at once, not kept
+            for b, block in enumerate(blocks):
+                if block is not None:
+                    merge_nearest(*self.nearest, block.times, block.origin)
+                    blocks[b] = None
+            self.held = 0
+
+    def execute(
+        self, executor: BlockExecutor, shared: _Shared, todo: list[tuple[int, _Task]]
+    ) -> None:
+        """Run the blocks still to do on ``executor``; store and merge each as it finishes."""
+        n_blocks = len(self.blocks)
+        bar = tqdm(
+            total=n_blocks,
+            initial=n_blocks - len(todo),
+            desc="travel-time matrix",
+            unit="block",
+            disable=not self.progress,
+            leave=False,
+        )
+        try:
+            with closing(executor.map_blocks(_block_times, shared, todo)) as finished:
+                for b, result in finished:
+                    if self.store is not None:
+                        _save_block(self.store, b, result, self.key)
+                    self.computed.append(b)
+                    if self.reduce:
+                        merge_nearest(*self.nearest, result.times, result.origin)
+                    else:
+                        self.blocks[b] = result
+                        self.held += result.nbytes
+                    bar.update(1)
+                    bar.set_postfix_str(f"{self.held / 2**20:,.0f} MiB")
+                    if self.on_block is not None:
+                        self.on_block(b)
+        finally:
+            bar.close()
+            if shared.pool is not None:
+                shared.pool.close()
+
+
+def merge_nearest(
+    times: np.ndarray, origin: np.ndarray, block_times: np.ndarray, block_origin: np.ndarray
+) -> None:
+    """Fold one block's nearest origins into the nearest so far, in place, in any block order.
+
+    Parameters
+    ----------
+    times, origin
+        ``(n_targets,)`` the nearest time so far, s (``inf`` for none), and
+        its origin row (``-1`` for none); updated in place.
+    block_times, block_origin
+        The same for one block of origins, with origin rows counted over all
+        origins (not within the block).
 
     A smaller time wins; equal times go to the lower origin row, so the result
     is the dense argmin's (first of equal times) whatever order blocks finish in.
     """
-    times, origin = nearest
-    better = (block.times < times) | (
-        (block.times == times) & (block.origin >= 0) & (block.origin < origin)
+    better = (block_times < times) | (
+        (block_times == times) & (block_origin >= 0) & (block_origin < origin)
     )
-    times[better] = block.times[better]
-    origin[better] = block.origin[better]
+    times[better] = block_times[better]
+    origin[better] = block_origin[better]
 
 
 @functools.cache

@@ -5,7 +5,7 @@ part of an edge at the limit, widened by a buffer (m); they are not convex
 hulls, and holes stay where no road is reached.
 
 How it is computed (all in the network's metric CRS, EPSG:3006 in Sweden;
-:attr:`planner.road_network.RoadNetwork.crs`), so buffers, cells and
+:attr:`planner.network.road_network.RoadNetwork.crs`), so buffers, cells and
 ``area_km2`` are true metres and square kilometres wherever the data lie:
 
 1. Every edge is sampled every ``cell_m / 2`` metres once per network
@@ -49,10 +49,10 @@ from scipy import ndimage
 from tqdm.auto import tqdm
 
 from planner import constants
-from planner.coverage import validate_thresholds
+from planner.analysis.coverage import validate_thresholds
 from planner.errors import ParameterError
-from planner.snapping import SnappedPoints, edge_frame
-from planner.travel_times import TravelTimeGraph
+from planner.network.snapping import SnappedPoints, edge_frame
+from planner.network.travel_times import TravelTimeGraph
 
 __all__ = [
     "EdgeSamples",
@@ -145,7 +145,7 @@ class EdgeSamples:
     frac
         Position of each sample along its road, 0 at the tail, 1 at the head.
     tail, head
-        Per road: node rows (:class:`~planner.travel_times.TravelTimeGraph`
+        Per road: node rows (:class:`~planner.network.travel_times.TravelTimeGraph`
         order) of its ends.
     forward_s, backward_s
         Per road: travel time tail -> head, and head -> tail (``inf`` on a
@@ -238,7 +238,7 @@ def sample_edges(
     spacing_m
         Largest distance between two samples along a road, m.
     edges
-        Pre-computed :func:`planner.snapping.edge_frame` of ``graph``.
+        Pre-computed :func:`planner.network.snapping.edge_frame` of ``graph``.
 
     Returns
     -------
@@ -459,7 +459,7 @@ def station_isochrones(
         Edge samples of the network (:func:`sample_edges`).
     node_times
         ``(n_stations, n_nodes)`` drive times from each station to every node,
-        s (:func:`planner.travel_times.point_times`).
+        s (:func:`planner.network.travel_times.point_times`).
     names
         Station names, one per row.
     turnout_s
@@ -702,7 +702,7 @@ def fleet_isochrones_from_nearest(
     node_time
         ``(n_nodes,)`` drive time from the nearest station to every node, s
         (``inf`` where none reaches it), in
-        :class:`~planner.travel_times.TravelTimeGraph` node order.
+        :class:`~planner.network.travel_times.TravelTimeGraph` node order.
     turnout_s
         Turn-out time, s (subtracted from each band when bands are response times).
     settings
@@ -785,7 +785,7 @@ def catchment_isochrones_from_nearest(
     node_time
         ``(n_nodes,)`` drive time from the nearest station to every node, s
         (``inf`` where none reaches it), in
-        :class:`~planner.travel_times.TravelTimeGraph` node order.
+        :class:`~planner.network.travel_times.TravelTimeGraph` node order.
     node_origin
         ``(n_nodes,)`` row (position in ``names``) of that station, the
         lowest row among equal times (as :func:`numpy.argmin`); ``-1``
@@ -985,7 +985,7 @@ def demand_within(
     out = []
     for name, band_min in zip(station, bands["band_min"], strict=True):
         t = times if times.ndim == 1 else times[rows[name]]
-        mine = t <= float(band_min) * 60.0  # as planner.coverage.summarise
+        mine = t <= float(band_min) * 60.0  # as planner.analysis.coverage.summarise
         if nearest is not None:
             mine &= np.asarray(nearest) == rows[name]
         out.append(float(w[mine].sum()))
