@@ -66,7 +66,7 @@ def test_offline_map_in_chromium(
 
     layers = make_andorra_layers(andorra_net, andorra_pbf)
     names = layer_names(layers)
-    page = write_map(layers, tmp_path / "andorra.html", offline=True)
+    page = write_map(layers, tmp_path / "andorra.html")
     browser.get(page.resolve().as_uri())
 
     # Leaflet ran (from the inlined copy: no network) and every layer exists

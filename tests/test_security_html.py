@@ -205,11 +205,10 @@ def plan(tmp_path_factory: pytest.TempPathFactory, umea_osm: Path) -> PayloadPla
         result,
         out_dir=folder / "out",
         map_path=folder / "map.html",
-        offline=True,
         echo=lambda _: None,
     )
     layers, municipalities = _municipality_layers()
-    kommun_map = write_map(layers, folder / "kommuner.html", offline=True)
+    kommun_map = write_map(layers, folder / "kommuner.html")
     return PayloadPlan(result, paths["map"], paths["report"], kommun_map, municipalities)
 
 

@@ -27,6 +27,7 @@ from planner.analysis.coverage import (
     CoverageSettings,
     coverage_table,
     mutual_aid_table,
+    unreachable_reasons,
     validate_thresholds,
     worst_served,
 )
@@ -90,6 +91,7 @@ from planner.optimise import (
     solve_heuristic,
 )
 from planner.outputs.export import (
+    TableStyle,
     export_metadata,
     write_geo,
     write_layers,
@@ -457,7 +459,10 @@ def _coverage_tables(
         if c in places.columns
     ]
     tables["worst_places"] = (
-        places.head(WORST_PLACES)[[*columns, "response_min", "snap_status"]]
+        places.head(WORST_PLACES)[
+            [*columns, "response_min", "snap_status"]
+            + (["unreachable_reason"] if "unreachable_reason" in places else [])
+        ]
         .reset_index(drop=True)
         .pipe(pd.DataFrame)
     )
@@ -987,6 +992,9 @@ def run_coverage(
             response_min=nearest["response_min"].to_numpy(),
             snap_distance_m=dm_snap.snap_distance_m,
             snap_status=dm_snap.status,
+            unreachable_reason=unreachable_reasons(  # issue 14: why, next to the empty time
+                nearest["response_s"].to_numpy(), dm_snap.status, n_stations=len(names)
+            ),
         )
     )
     stations_out = (
@@ -1059,6 +1067,7 @@ def write_coverage(
     overwrite: bool = False,
     extra_metadata: Mapping[str, Any] | None = None,
     extra_layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+    style: TableStyle | None = None,
 ) -> dict[str, Path]:
     """Write a coverage run: CSV and XLSX tables, a GeoPackage, GeoJSON and GeoParquet.
 
@@ -1077,6 +1086,9 @@ def write_coverage(
         Further items for every file's metadata (input file hashes ...).
     extra_layers
         Further GeoPackage layers by name (e.g. ``boundaries``).
+    style
+        Language of the XLSX headers and the CSV dialect
+        (:class:`planner.outputs.export.TableStyle`; default English, standard CSV).
 
     Returns
     -------
@@ -1089,7 +1101,7 @@ def write_coverage(
     out_dir = Path(out_dir)
     with stage_outputs([OutputTarget(out_dir)], overwrite=overwrite):
         return _write_coverage_files(
-            result, out_dir, extra_metadata=extra_metadata, extra_layers=extra_layers
+            result, out_dir, extra_metadata=extra_metadata, extra_layers=extra_layers, style=style
         )
 
 
@@ -1099,6 +1111,7 @@ def _write_coverage_files(
     *,
     extra_metadata: Mapping[str, Any] | None,
     extra_layers: Mapping[str, gpd.GeoDataFrame] | None,
+    style: TableStyle | None = None,
 ) -> dict[str, Path]:
     staged_path(out_dir).mkdir(parents=True, exist_ok=True)
     meta = {**result.metadata, **(extra_metadata or {})}
@@ -1109,8 +1122,8 @@ def _write_coverage_files(
     if result.fleet_bands is not None:
         paths["geojson"] = out_dir / "isochrones.geojson"
     for name, table in result.tables.items():
-        write_table(table, paths[f"coverage_{name}"], metadata=meta)
-    write_workbook(result.tables, paths["xlsx"], metadata=meta)
+        write_table(table, paths[f"coverage_{name}"], metadata=meta, style=style)
+    write_workbook(result.tables, paths["xlsx"], metadata=meta, style=style)
     layers: dict[str, gpd.GeoDataFrame] = {
         "stations": result.stations,
         "demand": result.demand,
@@ -1612,8 +1625,11 @@ def write_optimise(
     *,
     overwrite: bool = False,
     extra_metadata: Mapping[str, Any] | None = None,
+    style: TableStyle | None = None,
 ) -> dict[str, Path]:
     """Write proposed sites (GeoPackage, CSV), gain curve and before/after tables.
+
+    ``style`` as for :func:`write_coverage`.
 
     Returns
     -------
@@ -1626,11 +1642,15 @@ def write_optimise(
     """
     out_dir = Path(out_dir)
     with stage_outputs([OutputTarget(out_dir)], overwrite=overwrite):
-        return _write_optimise_files(result, out_dir, extra_metadata=extra_metadata)
+        return _write_optimise_files(result, out_dir, extra_metadata=extra_metadata, style=style)
 
 
 def _write_optimise_files(
-    result: OptimiseResult, out_dir: Path, *, extra_metadata: Mapping[str, Any] | None
+    result: OptimiseResult,
+    out_dir: Path,
+    *,
+    extra_metadata: Mapping[str, Any] | None,
+    style: TableStyle | None = None,
 ) -> dict[str, Path]:
     staged_path(out_dir).mkdir(parents=True, exist_ok=True)
     meta = {**result.metadata, **(extra_metadata or {})}
@@ -1652,13 +1672,15 @@ def _write_optimise_files(
         lat=lonlat.geometry.y.round(6),
     )
     write_layers({"proposed_sites": result.sites}, paths["sites_gpkg"], metadata=meta)
-    write_table(sites_table, paths["sites_csv"], metadata=meta)
-    write_table(result.gain_curve, paths["gain_curve"], metadata=meta)
-    write_table(result.unreachable_candidates, paths["unreachable_candidates"], metadata=meta)
+    write_table(sites_table, paths["sites_csv"], metadata=meta, style=style)
+    write_table(result.gain_curve, paths["gain_curve"], metadata=meta, style=style)
+    write_table(
+        result.unreachable_candidates, paths["unreachable_candidates"], metadata=meta, style=style
+    )
     sheets = {"proposed_sites": sites_table, "gain_curve": result.gain_curve}
     for when, tables in (("before", result.tables_before), ("after", result.tables_after)):
         for name, table in tables.items():
-            write_table(table, paths[f"coverage_{when}_{name}"], metadata=meta)
-            sheets[f"{when}_{name}"[:31]] = table
-    write_workbook(sheets, paths["xlsx"], metadata=meta)
+            write_table(table, paths[f"coverage_{when}_{name}"], metadata=meta, style=style)
+            sheets[f"{when}_{name}"] = table
+    write_workbook(sheets, paths["xlsx"], metadata=meta, style=style)
     return paths
