@@ -153,7 +153,10 @@ def nearest_places(points: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> pd.Dat
     if points.crs is None or places.crs is None:
         raise ParameterError("points and places need a CRS to be measured")
     out = pd.DataFrame(
-        {"place": pd.Series(None, index=points.index, dtype=object), "place_distance_m": np.nan},
+        {
+            "place": pd.Series(None, index=points.index, dtype=object),
+            "place_distance_m": np.full(len(points), np.nan),
+        },
         index=points.index,
     )
     if points.empty or places.empty:
@@ -167,6 +170,11 @@ def nearest_places(points: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> pd.Dat
     )
     rows = np.flatnonzero(ok)[which]
     names = places["name"].astype(object).to_numpy()
-    out.iloc[rows, 0] = names[target]
-    out.iloc[rows, 1] = np.round(distance, 1)
-    return out
+    place = np.full(len(out), None, dtype=object)
+    place[rows] = names[target]
+    metres = np.full(len(out), np.nan)
+    metres[rows] = np.round(distance, 1)
+    return pd.DataFrame(
+        {"place": pd.Series(place, index=points.index, dtype=object), "place_distance_m": metres},
+        index=points.index,
+    )

@@ -720,7 +720,7 @@ def _css() -> str:
 .planner-tooltip th {{ text-align: left; padding: 2px 8px 2px 2px; }}
 .planner-tooltip td {{ text-align: left; }}
 .planner-popup th {{ text-align: left; font-weight: normal; padding-right: 10px; }}
-.planner-popup td {{ text-align: right; font-weight: bold; }}
+.planner-popup td {{ text-align: right; font-weight: bold; white-space: nowrap; }}
 </style>"""
 
 

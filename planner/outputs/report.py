@@ -735,7 +735,8 @@ def _header(inputs: ReportInputs, tr: Translator) -> str:
     ]
     if inputs.objective:
         name = _OBJECTIVE_NAMES.get(inputs.objective.lower())
-        shown = f"{tr.gettext(name)} ({inputs.objective})" if name else inputs.objective
+        words = tr.gettext(name) if name else ""
+        shown = f"{words} ({inputs.objective})" if words else inputs.objective
         items.append((tr.gettext("Objective"), shown))
     parts = [f"<h1>{_e(inputs.title)}</h1>"]
     if label:
@@ -1113,7 +1114,7 @@ def _setting_text(key: str, value: Any, tr: Translator) -> str:
 
 def _footer(inputs: ReportInputs, tr: Translator) -> str:
     settings = inputs.metadata.get("settings")
-    parts = [f"<p>{_e(tr.gettext(OSM_ATTRIBUTION))}.</p>"]
+    parts = [_tag("p", tr.gettext(OSM_ATTRIBUTION) + ".")]
     if isinstance(settings, Mapping) and settings:
         text = "; ".join(_setting_text(str(k), v, tr) for k, v in settings.items())
         settings_word = tr.gettext("Settings")
