@@ -13,6 +13,7 @@ import string
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
@@ -49,7 +50,7 @@ def _extracted() -> set[str]:
     return found
 
 
-def _catalogue(language: str):  # noqa: ANN202 - babel's Catalog
+def _catalogue(language: str) -> Catalog:
     with open(LOCALE / language / "LC_MESSAGES" / "planner.po", "rb") as fh:
         return read_po(fh, locale=language)
 
@@ -58,7 +59,7 @@ def _fields(text: str) -> set[str]:
     return {f for _, f, _, _ in string.Formatter().parse(text) if f}
 
 
-def _problems(catalogue, extracted: set[str]) -> list[str]:  # noqa: ANN001 - babel's Catalog
+def _problems(catalogue: Catalog, extracted: set[str]) -> list[str]:
     """What is wrong with a catalogue's translations of the extracted texts."""
     ids = {m.id[0] if isinstance(m.id, tuple) else m.id: m for m in catalogue if m.id}
     problems = [f"missing: {msgid!r}" for msgid in sorted(extracted - ids.keys())]
