@@ -16,7 +16,6 @@ from typing import Final
 
 import geopandas as gpd
 import numpy as np
-import osmium
 import pandas as pd
 import pyproj
 import shapely
@@ -25,12 +24,7 @@ from planner.constants import WGS84
 from planner.errors import InputFileError, MissingFileError, ParameterError
 from planner.inputs.sites import OSM_SUFFIXES
 from planner.network.crs import metric_crs, metric_crs_of
-from planner.network.osm import (
-    OSM_READ_ERRORS,
-    describe_osm_error,
-    location_out_of_range,
-    out_of_range_error,
-)
+from planner.network.osm import tagged_nodes
 
 __all__ = ["SETTLEMENT_PLACES", "nearest_places", "read_osm_places"]
 
@@ -86,38 +80,12 @@ def read_osm_places(
         )
     wanted = set(kinds)
     rows: list[tuple[int, float, float, str, str, str]] = []
-    processor = osmium.FileProcessor(source, osmium.osm.NODE).with_filter(
-        osmium.filter.KeyFilter("place")
-    )
-    try:
-        for node in processor:
-            if not isinstance(node, osmium.osm.Node):
-                continue
-            if location_out_of_range(node.location):
-                loc = node.location
-                raise out_of_range_error(
-                    source, node.id, loc.lon_without_check(), loc.lat_without_check()
-                )
-            tags = node.tags
-            name = (tags.get("name") or "").strip()
-            if not name or tags.get("place") not in wanted or not node.location.valid():
-                continue
-            rows.append(
-                (
-                    node.id,
-                    node.location.lon,
-                    node.location.lat,
-                    name,
-                    str(tags.get("place")),
-                    str(tags.get("population") or ""),
-                )
-            )
-    except InputFileError:
-        raise
-    except OSM_READ_ERRORS as exc:
-        raise InputFileError(
-            f"{source} is not a readable OSM file: {describe_osm_error(exc)}"
-        ) from exc
+    for node in tagged_nodes(source, "place"):
+        tags = node.tags
+        name = (tags.get("name") or "").strip()
+        if name and tags.get("place") in wanted:
+            row = (node.id, node.location.lon, node.location.lat, name, str(tags.get("place")))
+            rows.append((*row, str(tags.get("population") or "")))
     rows.sort()
     frame = pd.DataFrame(rows, columns=["osm_id", "lon", "lat", "name", "place", "population"])
     lon, lat = frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)

@@ -499,7 +499,8 @@ class _Bind(MacroElement):
         """{% macro script(this, kwargs) %}
 {{ this._parent.get_name() }}.bindTooltip({{ this.tooltip|tojson }}, {"sticky": true});
 {%- if this.popup %}
-{{ this._parent.get_name() }}.bindPopup({{ this.popup|tojson }}, {"maxWidth": 360});
+{{ this._parent.get_name() }}.bindPopup({{ this.popup|tojson }},
+    {"maxWidth": 460, "minWidth": 260});
 {%- endif %}
 {% endmacro %}"""
     )
@@ -719,8 +720,11 @@ def _css() -> str:
 .planner-tooltip table {{ margin: auto; }}
 .planner-tooltip th {{ text-align: left; padding: 2px 8px 2px 2px; }}
 .planner-tooltip td {{ text-align: left; }}
-.planner-popup th {{ text-align: left; font-weight: normal; padding-right: 10px; }}
-.planner-popup td {{ text-align: right; font-weight: bold; white-space: nowrap; }}
+.planner-popup {{ font-size: 12px; line-height: 1.3; }}
+.planner-popup th {{ text-align: left; font-weight: normal; padding: 1px 10px 1px 0;
+  min-width: 180px; }}
+.planner-popup td {{ text-align: right; font-weight: bold; white-space: nowrap;
+  padding: 1px 0 1px 6px; }}
 </style>"""
 
 
