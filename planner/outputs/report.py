@@ -56,7 +56,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -75,7 +75,9 @@ from planner.outputs.export import (
     write_atomic,
     write_sidecar,
 )
-from planner.outputs.maps import MapLayers, time_classes
+
+if TYPE_CHECKING:  # the map module (folium) is loaded only when a static map is drawn
+    from planner.outputs.maps import MapLayers
 
 __all__ = [
     "ReportInputs",
@@ -533,7 +535,7 @@ def _map_panel(
     """One state on ``ax``: surface hexagons, boundaries, stations, proposed sites (in ``crs``)."""
     from matplotlib.collections import PolyCollection
 
-    from planner.outputs.maps import classify_times, response_surface
+    from planner.outputs.maps import classify_times, response_surface, time_classes
 
     limits = layers.thresholds_min
     colours = [c for c, _ in time_classes(limits)] + [constants.MAP_UNREACHABLE_COLOUR]
@@ -552,19 +554,19 @@ def _map_panel(
     if layers.boundaries is not None and not layers.boundaries.empty:
         for geometry in layers.boundaries.to_crs(crs).geometry:
             for ring in _rings(geometry):
-                ax.plot(ring[:, 0], ring[:, 1], color="#333333", linewidth=0.5, zorder=2)
+                ax.plot(ring[:, 0], ring[:, 1], color="#333333", linewidth=0.8, zorder=2)
     if layers.stations is not None and not layers.stations.empty:
         points = layers.stations.to_crs(crs)
         fleet = points["fleet"] if "fleet" in points else pd.Series("", index=points.index)
         ax.scatter(
             points.geometry.x,
             points.geometry.y,
-            s=18,
+            s=30,
             zorder=3,
-            edgecolors="white",
-            linewidths=0.6,
+            facecolors="white",
+            linewidths=1.8,
             marker="o",
-            c=[
+            edgecolors=[
                 constants.MAP_FLEET_COLOURS.get(str(f), constants.MAP_OTHER_FLEET_COLOUR)
                 for f in fleet
             ],
@@ -600,7 +602,7 @@ def _map_figure(inputs: ReportInputs, tr: Translator) -> str | None:
     from matplotlib.patches import Patch
 
     from planner.network.crs import metric_crs_of
-    from planner.outputs.maps import choose_cell_size
+    from planner.outputs.maps import choose_cell_size, time_classes
 
     layers = inputs.map_layers
     if layers is None or layers.road_nodes is None or layers.road_nodes.empty:
@@ -612,7 +614,12 @@ def _map_figure(inputs: ReportInputs, tr: Translator) -> str | None:
     cell = choose_cell_size(*(nodes for _, nodes, _ in states))
     fig = Figure(figsize=constants.REPORT_MAP_SIZE_IN, layout="constrained")
     axes = fig.subplots(1, len(states), squeeze=False)[0]
-    x0, y0, x1, y1 = layers.road_nodes.to_crs(crs).total_bounds
+    boxes = [layers.road_nodes.to_crs(crs).total_bounds]
+    if layers.boundaries is not None and not layers.boundaries.empty:
+        boxes.append(layers.boundaries.to_crs(crs).total_bounds)
+    box = np.asarray(boxes)
+    x0, y0 = box[:, 0].min(), box[:, 1].min()
+    x1, y1 = box[:, 2].max(), box[:, 3].max()
     pad = max(x1 - x0, y1 - y0) * 0.04 + cell
     for ax, (title, nodes, with_sites) in zip(axes, states, strict=True):
         _map_panel(ax, layers, nodes, cell, crs, with_sites or len(states) == 1)
@@ -636,6 +643,8 @@ def _map_figure(inputs: ReportInputs, tr: Translator) -> str | None:
             [],
             marker="o",
             linestyle="",
+            markerfacecolor="white",
+            markeredgewidth=1.8,
             color=constants.MAP_FLEET_COLOURS["ambulance"],
             label=tr.gettext("station"),
         )
@@ -741,7 +750,7 @@ def _header(inputs: ReportInputs, tr: Translator) -> str:
     parts = [f"<h1>{_e(inputs.title)}</h1>"]
     if label:
         parts.append(f'<p class="sample">{_e(label)}</p>')
-    spans = "".join(f"<span><b>{_e(k)}:</b> {_e(v)}</span>" for k, v in items)
+    spans = " ".join(f"<span><b>{_e(k)}:</b> {_e(v)}</span>" for k, v in items)
     parts.append(f'<p class="meta">{spans}</p>')
     return "<header>" + "".join(parts) + "</header>"
 
@@ -886,7 +895,7 @@ def _map_section(inputs: ReportInputs, tr: Translator) -> str | None:
         return None
     caption = tr.gettext(
         "Map: the median response time of the road nodes in each hexagon, before and after "
-        "the proposed sites (numbered stars), with the stations (dots); drawn from "
+        "the proposed sites (numbered stars), with the stations (circles); drawn from "
         "OpenStreetMap roads without a background map (© OpenStreetMap contributors, ODbL)."
     )
     title = _tag("h2", tr.gettext("Map: before and after"))

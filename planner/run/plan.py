@@ -793,7 +793,6 @@ def _write_plan_files(
 ) -> dict[str, Path]:
     """Write every output of a plan into the run's staging places (returns the final paths)."""
     from planner.outputs.maps import write_map
-    from planner.outputs.report import pdf_unavailable, write_report
 
     scenario = result.scenario
     manifest_path = out_dir / "manifest.json"
@@ -853,18 +852,7 @@ def _write_plan_files(
     }
     bar.update(1)
     bar.set_postfix_str("report")
-    paths["report"] = out_dir / "report.html"
-    no_pdf = pdf_unavailable()
-    if no_pdf is None:
-        paths["report_pdf"] = out_dir / "report.pdf"
-    else:
-        echo(f"warning: no report.pdf: {no_pdf}")
-    write_report(
-        _report_inputs(result, report_meta, look.language),
-        paths["report"],
-        language=look.language,
-        pdf_path=paths.get("report_pdf"),
-    )
+    paths.update(_write_report_files(result, report_meta, out_dir, look=look, echo=echo))
     bar.update(1)
     bar.set_postfix_str("map")
     paths["map"] = map_path
@@ -875,6 +863,32 @@ def _write_plan_files(
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
     paths["manifest"] = manifest_path
     write_text(text, manifest_path)
+    return paths
+
+
+def _write_report_files(
+    result: PlanResult,
+    metadata: Mapping[str, Any],
+    out_dir: Path,
+    *,
+    look: _Presentation,
+    echo: Callable[[str], None],
+) -> dict[str, Path]:
+    """``report.html`` and, where WeasyPrint can be loaded, ``report.pdf`` (else a warning)."""
+    from planner.outputs.report import pdf_unavailable, write_report
+
+    paths = {"report": out_dir / "report.html"}
+    no_pdf = pdf_unavailable()
+    if no_pdf is None:
+        paths["report_pdf"] = out_dir / "report.pdf"
+    else:
+        echo(f"warning: no report.pdf: {no_pdf}")
+    write_report(
+        _report_inputs(result, metadata, look.language),
+        paths["report"],
+        language=look.language,
+        pdf_path=paths.get("report_pdf"),
+    )
     return paths
 
 
