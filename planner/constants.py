@@ -313,6 +313,16 @@ REPORT_COLOUR_GAIN = "#009e73"
 #: Size of each plot in the report, inches (width, height): two plots side by
 #: side fit the text width of an A4 page with 12 mm margins. Layout choice.
 REPORT_FIGURE_SIZE_IN = (3.6, 2.6)
+#: Size of the report's static before/after map, inches (width, height): the
+#: text width of an A4 page with 12 mm margins. Layout choice.
+REPORT_MAP_SIZE_IN = (7.2, 3.7)
+#: Most metrics (each a group of before/after/change columns) in one table of
+#: the report's municipality section; more are split into further tables, so
+#: that every table fits the width of a printed A4 page (checked by laying
+#: the page out with WeasyPrint in tests/test_report_i18n.py). Layout choice.
+REPORT_TABLE_MAX_METRICS = 3
+#: The same without "after" columns (one column per metric). Layout choice.
+REPORT_TABLE_MAX_METRICS_SINGLE = 8
 #: Page size and margin of the printed report (CSS ``@page``), mm. Layout choice.
 REPORT_PAGE_SIZE = "A4"
 REPORT_PAGE_MARGIN_MM = 12.0

@@ -50,6 +50,7 @@ from planner.network.regions import distance_to_sweden_m, load_regions
 from planner.network.road_network import build_network
 from planner.network.snapping import edge_frame, snap_points
 from planner.network.travel_times import build_travel_time_graph, point_times
+from planner.outputs.export import read_csv_table
 from planner.run.cli import main
 
 # Umeå: two stations on road nodes of the extract, and two demand points.
@@ -770,7 +771,7 @@ def test_bad_scenario_through_plan(
 # Legal but suspicious: a warning, and a normal run
 # --------------------------------------------------------------------------
 def _coverage_total(folder: Path) -> pd.DataFrame:
-    return pd.read_csv(folder / "coverage_total.csv")
+    return read_csv_table(folder / "coverage_total.csv")  # a plan of Umeå writes excel-sv
 
 
 @pytest.fixture(scope="module")
@@ -892,7 +893,7 @@ def test_station_off_the_roads_warns(
         "max_snap_m = 500 m, so it reaches no one; check its coordinates (is it in the sea?)"
     ]
     written = tmp_path / ("coverage" if command == "coverage" else "plan")
-    table = pd.read_csv(written / "coverage_station.csv")
+    table = read_csv_table(written / "coverage_station.csv")  # Swedish: either dialect
     assert "Ute i viken" not in set(table["station"].astype(str))  # nearest to no one
 
 

@@ -14,6 +14,7 @@ from planner.inputs.sites import read_osm_pois
 from planner.network.road_network import build_network
 from planner.network.snapping import snap_points
 from planner.network.travel_times import build_travel_time_graph, point_times
+from planner.outputs.export import read_csv_table
 from planner.run.cli import main
 
 
@@ -293,11 +294,12 @@ def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     demand = gpd.read_parquet(out_dir / "demand.parquet")
     assert len(demand) >= 10
     assert not np.isfinite(demand["response_s"]).any()  # before: no unit at all
-    sites = pd.read_csv(out_dir / "optimise" / "sites.csv")
+    # the demo writes in Swedish (issue 14): Swedish Excel's CSV dialect, Swedish words
+    sites = read_csv_table(out_dir / "optimise" / "sites.csv")
     assert len(sites) == 3
     after = gpd.read_parquet(out_dir / "after" / "demand.parquet")
     assert set(after["nearest_station"].dropna()) <= set(sites["site"])
-    total = pd.read_csv(out_dir / "after" / "coverage_total.csv")
+    total = read_csv_table(out_dir / "after" / "coverage_total.csv")
     reached = np.isfinite(after["response_s"]) & (after["response_s"] <= 300.0)
     assert total["share_within_5_min"].iloc[0] == pytest.approx(
         after["weight"][reached].sum() / after["weight"].sum()
@@ -305,9 +307,10 @@ def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     meta = json.loads((out_dir / "coverage_total.csv.meta.json").read_text())
     assert meta["sample"].startswith("SAMPLE")
     html = (out_dir / "map.html").read_text(encoding="utf-8")
-    assert "SAMPLE" in html and '<script src="http' not in html  # offline
+    assert "EXEMPEL" in html and '<script src="http' not in html  # offline
+    assert '<html lang="sv">' in html
     report = (out_dir / "report.html").read_text(encoding="utf-8")
-    assert "SAMPLE" in report
+    assert "EXEMPEL" in report and (out_dir / "report.pdf").read_bytes().startswith(b"%PDF")
     manifest = json.loads((out_dir / "manifest.json").read_text())
     assert manifest["label"].startswith("SAMPLE") and manifest["map"]["offline"] is True
     code, _, err = run(capsys, "demo", "--out-dir", str(out_dir))

@@ -91,7 +91,10 @@ def test_xlsx_cells_from_data_are_strings(tmp_path: Path) -> None:
     )
     rows = _xlsx_cells(path, "data")
     header = [c.value for c in rows[0]]
-    assert header == ["'@id", "station", "fleet", "drive_s", "mixed", _neutralised(PAYLOADS[0])]
+    # known columns get readable headers (issue 14); names from data stay data, neutralised
+    assert header == [
+        "'@id", "Station", "Unit type", "Drive time, s", "mixed", _neutralised(PAYLOADS[0])
+    ]  # fmt: skip
     for payload, row in zip(PAYLOADS, rows[1:], strict=True):
         index_cell, station, fleet, drive, _, named = row
         for cell in (index_cell, station, fleet):
@@ -363,7 +366,7 @@ def test_spreadsheets_of_the_plan_hold_no_formulas(planted_runs: dict) -> None:
     for name in STATION_NAMES[:4]:
         assert "'" + name in set(stations["station"])
     assert {"../../escape", "/tmp/planner-abs-escape"} <= set(stations["station"])
-    sheet = _xlsx_cells(out / "coverage.xlsx", "station")
+    sheet = _xlsx_cells(out / "coverage.xlsx", "Stations")  # readable sheet names (issue 14)
     names = {row[0].value for row in sheet[1:]}
     assert {"'" + n for n in STATION_NAMES[:4]} <= names
     places = pd.read_csv(out / "coverage_worst_places.csv", keep_default_na=False)

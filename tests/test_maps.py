@@ -17,6 +17,7 @@ from conftest import ANDORRA_AMENITIES, amenity_demand
 
 from planner.errors import OutputExistsError, ParameterError
 from planner.inputs.candidates import candidates_on_grid
+from planner.inputs.places import nearest_places, read_osm_places
 from planner.inputs.sites import read_osm_pois, validate_stations
 from planner.network.road_network import RoadNetwork
 from planner.outputs.export import OSM_ATTRIBUTION
@@ -69,6 +70,8 @@ def make_andorra_layers(net: RoadNetwork, pbf: Path) -> MapLayers:
         check_sweden=False,
     )
     after = run_coverage(net, stations_after, demand, max_snap_m=MAX_SNAP_M)
+    places = read_osm_places(pbf)
+    sites = result.sites.join(nearest_places(result.sites, places)).assign(municipality="Andorra")
     return MapLayers(
         title="Andorra: two proposed ambulance sites",
         label="TEST: Andorra OSM extract (not a Swedish region)",
@@ -79,8 +82,10 @@ def make_andorra_layers(net: RoadNetwork, pbf: Path) -> MapLayers:
         road_nodes_after=after.road_nodes,
         demand=before.demand,
         demand_after=after.demand,
-        proposed_sites=result.sites,
+        proposed_sites=sites,
         threshold_min=THRESHOLD_MIN,
+        station_coverage=before.tables["station"],
+        station_coverage_after=after.tables["station"],
     )
 
 
@@ -91,7 +96,7 @@ def layers(andorra_net: RoadNetwork, andorra_pbf: Path) -> MapLayers:
 
 @pytest.fixture(scope="module")
 def page(layers: MapLayers) -> str:
-    return build_map(layers, offline=True).get_root().render()
+    return build_map(layers).get_root().render()
 
 
 def _group(m: object, name: str) -> object:
@@ -139,7 +144,9 @@ def test_layers_legends_title_and_attribution(layers: MapLayers, page: str) -> N
     assert "L.control.fullscreen" in page
     assert "L.Control.Measure" in page
     assert "L.control.layers" in page
-    assert 'name="planner-scenario" value="after"' in page
+    # the before/after switch (built in the page from these words; it opens on "after")
+    assert '"before": "before", "after": "after new sites"' in page
+    assert "window.plannerScenario = 'after'" in page
 
 
 def test_coordinates_are_lonlat_and_rounded(layers: MapLayers) -> None:
@@ -163,10 +170,11 @@ def test_proposed_site_popups_show_the_table(layers: MapLayers, page: str) -> No
     sites = layers.proposed_sites
     assert sites is not None and len(sites) == 2
     popups = [json.loads(p) for p in re.findall(r'\.bindPopup\(("(?:[^"\\]|\\.)*")', page)]
+    popups = [p for p in popups if "<b>Proposed site " in p]  # the stations have their own
     assert len(popups) == len(sites)
     column = f"demand_newly_within_{THRESHOLD_MIN:g}_min"
     for _, row in sites.iterrows():
-        (popup,) = [p for p in popups if f": {row['site']}</b>" in p]
+        (popup,) = [p for p in popups if f"<th>Site</th><td>{row['site']}</td>" in p]
         cells = dict(re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", popup))
 
         def number(label: str, cells: dict[str, str] = cells) -> float:
@@ -176,14 +184,16 @@ def test_proposed_site_popups_show_the_table(layers: MapLayers, page: str) -> No
         assert number("People newly reached (no station reached them)") == round(
             row["demand_newly_reached"]
         )
-        assert number("Minutes saved, person-minutes") == round(row["person_minutes_saved"])
-        assert number("Minutes saved, mean per person helped") == pytest.approx(
+        assert number("Person-minutes saved") == round(row["person_minutes_saved"])
+        assert number("Minutes saved per person helped") == pytest.approx(
             row["mean_minutes_saved"], abs=0.05
         )
         assert number("Expected extra cardiac-arrest survivors per year") == pytest.approx(
             row["expected_survivors_per_year"], abs=5e-4
         )
-        assert f"Proposed site {row['order']}: {row['site']}" in popup
+        # named by the nearest OSM place (issue 14), the site id in its own row
+        assert f"Proposed site {row['order']}: {row['place']}</b>" in popup
+        assert f"<th>Municipality</th><td>{row['municipality']}</td>" in popup
     # the first site reaches people within T min: the popup is not all zeros
     assert sites[column].iloc[0] > 0
 
@@ -256,7 +266,7 @@ def test_offline_html_loads_nothing_remote(layers: MapLayers, page: str) -> None
     assert '"1.9.3"' in page  # Leaflet itself is inlined
     assert "leaflet-control-layers-toggle" in page  # its CSS too, with the icon as data:
     assert "url(images/" not in page and "url(icon-fullscreen.svg)" not in page
-    online = build_map(layers).get_root().render()
+    online = build_map(layers, cdn=True).get_root().render()
     links = re.findall(r"<(?:script|link)\b[^>]*(?:src|href)=\"(https?://[^\"]+)\"", online)
     assert any("leaflet@1.9.3/dist/leaflet.js" in u for u in links)
     assert any("leaflet-measure" in u for u in links)
@@ -302,7 +312,7 @@ def test_stations_get_one_icon_per_fleet(layers: MapLayers) -> None:
 
 
 def test_write_map_refuses_to_overwrite(layers: MapLayers, tmp_path: Path) -> None:
-    path = write_map(layers, tmp_path / "map.html", offline=True)
+    path = write_map(layers, tmp_path / "map.html")
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     with pytest.raises(OutputExistsError, match="exists"):
         write_map(layers, path)

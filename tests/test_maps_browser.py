@@ -1,8 +1,8 @@
-"""The offline Andorra map in a real headless Chromium, with no network.
+"""The Andorra map and the demo's map in a real headless Chromium, with no network.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` and selenium. Without them
 the test skips, unless ``PLANNER_REQUIRE_BROWSER=1`` (CI), when it fails.
-With ``PLANNER_DOCS_MAP=<path>`` the screenshot of the README's example plan
+With ``PLANNER_DOCS_MAP=<path>`` the screenshot of the demo's (Swedish) map
 is also saved there: ``PLANNER_DOCS_MAP=docs/map.png python -m pytest
 tests/test_maps_browser.py`` makes ``docs/map.png``.
 """
@@ -19,8 +19,10 @@ from conftest import HEIGHT, WIDTH
 from test_maps import make_andorra_layers
 
 from planner.network.road_network import RoadNetwork
+from planner.outputs.export import read_csv_table
 from planner.outputs.maps import layer_names, write_map
 from planner.run.cli import main
+from planner.run.plan import run_demo
 
 
 def _checked(driver: Any) -> dict[str, bool]:
@@ -66,7 +68,7 @@ def test_offline_map_in_chromium(
 
     layers = make_andorra_layers(andorra_net, andorra_pbf)
     names = layer_names(layers)
-    page = write_map(layers, tmp_path / "andorra.html", offline=True)
+    page = write_map(layers, tmp_path / "andorra.html")
     browser.get(page.resolve().as_uri())
 
     # Leaflet ran (from the inlined copy: no network) and every layer exists
@@ -76,8 +78,11 @@ def test_offline_map_in_chromium(
     )
     states = _checked(browser)
     assert sorted(states) == sorted(names.values())
-    assert states["Isochrones (before)"] and not states["Isochrones (after)"]
-    assert not states["Response time (before)"]
+    # the map opens on "after" (issue 14): the proposed sites' effect shows first
+    assert states["Isochrones (after)"] and not states["Isochrones (before)"]
+    assert states["Unreachable demand (after)"] and not states["Unreachable demand (before)"]
+    assert not states["Response time (before)"] and not states["Response time (after)"]
+    assert browser.execute_script("return window.plannerScenario;") == "after"
     assert _paths(browser) > 0
     # nothing but map tiles was requested from the network
     resources = browser.execute_script(
@@ -102,7 +107,9 @@ def test_offline_map_in_chromium(
     label = browser.find_element(By.CSS_SELECTOR, ".planner-title .planner-label")
     assert label.is_displayed() and "TEST: Andorra" in label.text
 
-    # the legend follows its layer: tick the surface in the layer control
+    # the legend follows its layer: back to "before", then tick the surface in the layer control
+    browser.find_element(By.CSS_SELECTOR, "input[name='planner-scenario'][value='before']").click()
+    assert _on_map(browser, "Isochrones (before)") and not _on_map(browser, "Isochrones (after)")
     before = _paths(browser)
     _overlay_input(browser, "Response time (before)").click()
     assert _on_map(browser, "Response time (before)")
@@ -183,6 +190,40 @@ def test_plan_map_in_chromium(browser: Any, andorra_scenario_dir: Path, tmp_path
     assert _on_map(browser, "Isochrones (after)") and not _on_map(browser, "Isochrones (before)")
     browser.execute_script("window.plannerMap.fitBounds(window.plannerBounds, {animate: false});")
     shot = tmp_path / "plan-map.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_demo_map_in_swedish(browser: Any, tmp_path: Path) -> None:
+    """The demo's map, in Swedish by default: the README's screenshot (``PLANNER_DOCS_MAP``)."""
+    from selenium.webdriver.common.by import By
+
+    paths = run_demo(tmp_path / "demo", echo=lambda _: None)
+    browser.get(paths["map"].resolve().as_uri())
+    assert browser.execute_script("return document.documentElement.lang;") == "sv"
+    names = set(browser.execute_script("return Object.keys(window.plannerLayers);"))
+    assert {"Föreslagna stationer", "Isokroner (efter)", "Responstid (före)"} <= names
+    assert browser.execute_script("return window.plannerScenario;") == "after"
+    assert _on_map(browser, "Isokroner (efter)")
+    label = browser.find_element(By.CSS_SELECTOR, ".planner-title .planner-label").text
+    assert label.startswith("EXEMPEL:")
+    sites = read_csv_table(paths["optimise_sites_csv"])
+    first = sites.sort_values("order").iloc[0]
+    # the screenshot shows the first proposed site's popup: its place and what it adds
+    browser.execute_async_script(
+        """
+        var done = arguments[arguments.length - 1], map = window.plannerMap, first = null;
+        window.plannerLayers['Föreslagna stationer'].eachLayer(function (m) {
+            first = first || m;
+        });
+        map.fitBounds(window.plannerBounds, {animate: false});
+        first.openPopup();
+        setTimeout(done, 600);
+        """
+    )
+    popup = browser.find_element(By.CSS_SELECTOR, ".leaflet-popup-content").text
+    assert f"Föreslagen station 1: {first['place']}" in popup and "Närmaste ort" in popup
+    shot = tmp_path / "demo-map.png"
     assert browser.save_screenshot(str(shot))
     assert shot.read_bytes().startswith(b"\x89PNG")
     docs = os.environ.get("PLANNER_DOCS_MAP")

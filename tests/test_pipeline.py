@@ -171,7 +171,8 @@ def test_sodermalm_buildings_coverage_and_outputs(
     assert list(web["band_min"]) == [5, 10, 15]
     assert len(gpd.read_parquet(paths["demand_parquet"])) == len(demand)
     sheets = pd.read_excel(paths["xlsx"], sheet_name=None)
-    assert {"total", "region", "municipality", "station", "metadata"} <= set(sheets)
+    # readable sheet names (issue 14)
+    assert {"Total", "Regions", "Municipalities", "Stations", "metadata"} <= set(sheets)
     meta = json.loads(Path(str(paths["coverage_total"]) + ".meta.json").read_text())
     assert meta["osm_data_date"] == "2020-07-20T10:35:03Z"
     assert meta["thresholds_min"] == [5, 10, 15]

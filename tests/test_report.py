@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,8 +14,10 @@ import pytest
 from conftest import ANDORRA_AMENITIES, amenity_demand
 from pyproj import Transformer
 
+from planner import constants
 from planner.analysis.coverage import CoverageSettings
-from planner.errors import OutputExistsError, ParameterError
+from planner.errors import DataError, OutputExistsError, ParameterError
+from planner.i18n import translator
 from planner.inputs.candidates import candidates_on_grid
 from planner.inputs.sites import read_osm_pois, validate_stations
 from planner.network.road_network import RoadNetwork
@@ -133,8 +136,8 @@ def test_report_holds_the_figures(andorra_run: dict) -> None:
     assert "<title>Ambulance coverage, Andorra test</title>" in page
     assert f'<p class="sample">{LABEL}</p>' in page
     assert "two more units" in page
-    assert "2024-05-01" in page
-    assert inputs.metadata["osm_data_date"] in page
+    assert "1 May 2024" in page  # the date in words (issue 14: Babel, British English)
+    assert "28 May 2013" in page and inputs.metadata["osm_data_date"].startswith("2013-05-28")
     assert "planner:</b> " + inputs.metadata["planner_version"] in page
     assert OSM_ATTRIBUTION in page
     assert "© OpenStreetMap contributors" in page
@@ -150,9 +153,10 @@ def test_report_municipality_rows(andorra_run: dict) -> None:
     page = render_report(inputs)
     demand = andorra_run["before"].demand
     for code, name in (("AD-W", "Westvalley"), ("AD-E", "Eastvalley")):
-        row = re.search(rf'<tr data-code="{code}">(.*?)</tr>', page)
-        assert row is not None, code
-        cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+        # the metrics are split over tables that fit the printed page: join the rows
+        rows = re.findall(rf'<tr data-code="{code}">(.*?)</tr>', page)
+        assert len(rows) >= 2, code
+        cells = [c for r in rows for c in re.findall(r"<td[^>]*>(.*?)</td>", r)]
         assert cells[0] == f"{name} ({code})"
         members = (demand["municipality_code"] == code).to_numpy()
         w = inputs.weight[members]
@@ -265,3 +269,84 @@ def test_inputs_are_checked(andorra_run: dict) -> None:
     with pytest.raises(ParameterError, match="add up to"):
         render_report(replace(inputs, weight=inputs.weight * 2))
     assert not inputs.weight.flags.writeable
+
+
+def _table_overflow(page: str) -> list[tuple[int, float, float]]:
+    """Tables wider than the printed page's text: (page number, table width, text width), px.
+
+    Laid out by WeasyPrint, the same engine that writes report.pdf.
+    """
+    import weasyprint
+    from weasyprint.formatting_structure.boxes import TableBox
+
+    def walk(box: object) -> Iterator[object]:
+        yield box
+        for child in getattr(box, "children", []):
+            yield from walk(child)
+
+    document = weasyprint.HTML(string=page).render()
+    wide = []
+    for number, laid in enumerate(document.pages, start=1):
+        page_box = laid._page_box
+        for box in walk(page_box):
+            if isinstance(box, TableBox) and box.margin_width() > page_box.width + 0.5:
+                wide.append((number, box.margin_width(), page_box.width))
+    return wide
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_pdf_tables_fit_the_printed_page(
+    andorra_run: dict, tmp_path: Path, language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = andorra_run["inputs"]
+    html_path = tmp_path / "report.html"
+    write_report(inputs, html_path, language=language, pdf_path=tmp_path / "report.pdf")  # type: ignore[arg-type]
+    pdf = (tmp_path / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
+    page = html_path.read_text(encoding="utf-8")
+    assert f'<html lang="{language}">' in page
+    assert _table_overflow(page) == []
+    # the check can fail: one table of every metric (before, after and change of each of
+    # the 6 metrics side by side) is wider than an A4 page
+    monkeypatch.setattr(constants, "REPORT_TABLE_MAX_METRICS", 99)
+    assert _table_overflow(render_report(inputs, language=language)) != []  # type: ignore[arg-type]
+
+
+def test_pdf_is_refused_clearly_without_weasyprint(
+    andorra_run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+
+    real = builtins.__import__
+
+    def no_weasyprint(name: str, *args: object, **kwargs: object) -> object:
+        if name == "weasyprint":
+            raise OSError("cannot load library 'libpango-1.0-0'")
+        return real(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_weasyprint)
+    from planner.outputs.report import pdf_unavailable
+
+    assert "libpango" in (pdf_unavailable() or "") and "print report.html" in (
+        pdf_unavailable() or ""
+    )
+    with pytest.raises(DataError, match=r"report\.pdf: WeasyPrint cannot be loaded"):
+        write_report(andorra_run["inputs"], tmp_path / "r.html", pdf_path=tmp_path / "report.pdf")
+    assert not (tmp_path / "r.html").exists()  # refused before anything is written
+
+
+def test_report_explains_every_figure_in_words(andorra_run: dict) -> None:
+    inputs = andorra_run["inputs"]
+    page = render_report(inputs, language="sv")
+    survivors = float(inputs.sites["expected_survivors_per_year"].sum())
+    headline = re.search(r'<section id="headline">(.*?)</section>', page, re.S)
+    assert headline is not None
+    rows = re.findall(r"<tr>(.*?)</tr>", headline.group(1), re.S)[1:]
+    for row in rows:  # every figure has its sentence
+        explain = re.search(r'<td class="explain">(.*?)</td>', row)
+        assert explain is not None and explain.group(1).endswith("."), row
+    assert "Förväntat antal fler överlevande per år" in headline.group(1)
+    assert translator("sv").number(survivors, 3, signed=True) in headline.group(1)
+    sites = re.search(r'<section id="sites">(.*?)</section>', page, re.S)
+    assert sites is not None and sites.group(1).count("<li>") == 5  # one per column
+    assert "hjärtstopp utanför sjukhus" in sites.group(1)

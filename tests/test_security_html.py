@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from planner.i18n import translator
 from planner.network.regions import load_municipalities, load_regions
 from planner.outputs.maps import MapLayers, write_map
 from planner.run.plan import PlanResult, plan_scenario, write_plan
@@ -173,6 +174,12 @@ class PayloadPlan:
     report: Path
     municipality_map: Path
     municipalities: gpd.GeoDataFrame
+    language: str
+
+    def name(self, english: str, state: str | None = None) -> str:
+        """A layer's or label's name in the plan's language ("Stations" -> "Stationer")."""
+        tr = translator(self.language)  # type: ignore[arg-type]
+        return tr.gettext(english) + (f" ({tr.gettext(state)})" if state else "")
 
 
 def _municipality_layers() -> tuple[MapLayers, gpd.GeoDataFrame]:
@@ -191,7 +198,7 @@ def _municipality_layers() -> tuple[MapLayers, gpd.GeoDataFrame]:
 
 
 @pytest.fixture(scope="module")
-def plan(tmp_path_factory: pytest.TempPathFactory, umea_osm: Path) -> PayloadPlan:
+def planned(tmp_path_factory: pytest.TempPathFactory, umea_osm: Path) -> tuple[Path, PlanResult]:
     folder = tmp_path_factory.mktemp("payload_plan")
     scenario = load_scenario(_write_inputs(folder, umea_osm))
     # the scenario file takes only plain file names as `name`; the Python API
@@ -201,16 +208,24 @@ def plan(tmp_path_factory: pytest.TempPathFactory, umea_osm: Path) -> PayloadPla
     assert result.optimise is not None
     sites = set(result.optimise.sites["site"])
     assert sites == {named("OSM hospital"), named("OSM fire station"), named("candidate file")}
+    return folder, result
+
+
+@pytest.fixture(scope="module", params=["en", "sv"])
+def plan(request: pytest.FixtureRequest, planned: tuple[Path, PlanResult]) -> PayloadPlan:
+    """The payload plan written in English and in Swedish (translated words are escaped too)."""
+    folder, result = planned
+    language = request.param
     paths = write_plan(
         result,
-        out_dir=folder / "out",
-        map_path=folder / "map.html",
-        offline=True,
+        out_dir=folder / language / "out",
+        map_path=folder / language / "map.html",
+        language=language,
         echo=lambda _: None,
     )
     layers, municipalities = _municipality_layers()
-    kommun_map = write_map(layers, folder / "kommuner.html", offline=True)
-    return PayloadPlan(result, paths["map"], paths["report"], kommun_map, municipalities)
+    kommun_map = write_map(layers, folder / language / "kommuner.html", language=language)
+    return PayloadPlan(result, paths["map"], paths["report"], kommun_map, municipalities, language)
 
 
 def _unreachable(result: PlanResult) -> pd.DataFrame:
@@ -305,7 +320,7 @@ def test_report_html_escapes_every_name(plan: PayloadPlan) -> None:
     result = plan.result
     parsed = _check_safe(plan.report.read_text(encoding="utf-8"))
     assert parsed.tags["script"] == parsed.tags["img"] == 0
-    assert parsed.tags["svg"] == 2  # the two plots
+    assert parsed.tags["svg"] == 3  # the two plots and the static map
     assert named("scenario") in parsed.title and named("region") in parsed.title
     text = "".join(parsed.text)
     assert result.optimise is not None
@@ -411,14 +426,14 @@ def _shown(opened: list[dict[str, Any]], layer: str, kind: str = "tooltip") -> s
     return "\n".join(texts)
 
 
-def _real_mouse(browser: Any, result: PlanResult) -> None:
+def _real_mouse(browser: Any, result: PlanResult, plan: PayloadPlan) -> None:
     """Hover a station and click a proposed site with the mouse, as a user would."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
     for kind, layer, expected, action in (
-        ("ambulance", "Stations", result.before.stations["name"], "hover"),
-        ("proposed", "Proposed sites", result.optimise.sites["site"], "click"),  # type: ignore[union-attr]
+        ("ambulance", plan.name("Stations"), result.before.stations["name"], "hover"),
+        ("proposed", plan.name("Proposed sites"), result.optimise.sites["site"], "click"),  # type: ignore[union-attr]
     ):
         icon = browser.execute_script(
             """
@@ -455,24 +470,24 @@ def test_plan_map_runs_no_payload_and_shows_the_names(browser: Any, plan: Payloa
 
     opened = _open_everything(browser)
     _assert_nothing_ran(browser)
-    assert named("region") in _shown(opened, "Regions")
-    stations = _shown(opened, "Stations")
+    assert named("region") in _shown(opened, plan.name("Regions"))
+    stations = _shown(opened, plan.name("Stations"))
     for name in result.before.stations["name"]:
         assert name in stations
     unreachable = _unreachable(result)
     assert len(unreachable) >= len(FAR)
-    demand = _shown(opened, "Unreachable demand (before)")
+    demand = _shown(opened, plan.name("Unreachable demand", "before"))
     for value in (*unreachable["demand_id"], *unreachable["name"]):
         assert value in demand
-    tooltips = _shown(opened, "Proposed sites")
-    popups = _shown(opened, "Proposed sites", "popup")
+    tooltips = _shown(opened, plan.name("Proposed sites"))
+    popups = _shown(opened, plan.name("Proposed sites"), "popup")
     for site in result.optimise.sites["site"]:
         assert site in tooltips and site in popups
     # the numbers still show in the other tooltips
-    assert "Reached within" in _shown(opened, "Isochrones (before)")
-    assert "Median response" in _shown(opened, "Response time (after)")
+    assert plan.name("Reached within") in _shown(opened, plan.name("Isochrones", "before"))
+    assert plan.name("Median response time") in _shown(opened, plan.name("Response time", "after"))
 
-    _real_mouse(browser, result)
+    _real_mouse(browser, result, plan)
 
 
 def test_municipality_map_runs_no_payload(browser: Any, plan: PayloadPlan) -> None:
@@ -483,8 +498,8 @@ def test_municipality_map_runs_no_payload(browser: Any, plan: PayloadPlan) -> No
     )
     opened = _open_everything(browser)
     _assert_nothing_ran(browser)
-    municipalities = _shown(opened, "Municipalities")
-    regions = _shown(opened, "Regions")
+    municipalities = _shown(opened, plan.name("Municipalities"))
+    regions = _shown(opened, plan.name("Regions"))
     for row in plan.municipalities.itertuples():
         shown = regions if row.level == "region" else municipalities
         assert row.name in shown and row.code in shown
@@ -516,4 +531,4 @@ def test_report_runs_no_payload_and_shows_the_names(browser: Any, plan: PayloadP
         "return ['script', 'img', 'iframe', 'a', 'svg'].map("
         "function (t) { return document.getElementsByTagName(t).length; });"
     )
-    assert counts == [0, 0, 0, 0, 2]
+    assert counts == [0, 0, 0, 0, 3]  # svg: the two plots and the static map

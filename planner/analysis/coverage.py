@@ -45,6 +45,7 @@ __all__ = [
     "mutual_aid_table",
     "own_region",
     "summarise",
+    "unreachable_reasons",
     "validate_thresholds",
     "weighted_quantile",
     "worst_served",
@@ -100,6 +101,55 @@ class CoverageSettings:
     def column(self, threshold_min: float) -> str:
         """Column name of the share within a threshold, e.g. ``share_within_20_min``."""
         return f"share_within_{threshold_min:g}_min"
+
+
+#: Why a demand point is not reached (the ``unreachable_reason`` column), in the
+#: order they are checked: no road within the snap distance; its road is cut
+#: off from the main network; no station serves the fleet at all; a cutoff
+#: stopped the search; otherwise no station's route reaches it (stations on
+#: cut-off roads, or each region served only by its own stations).
+UNREACHABLE_REASONS = (
+    "far_from_road",
+    "minor_component",
+    "no_station",
+    "beyond_cutoff",
+    "no_route",
+)
+
+
+def unreachable_reasons(
+    response_s: np.ndarray,
+    snap_status: Sequence[Any] | np.ndarray,
+    *,
+    n_stations: int,
+    cutoff_s: float | None = None,
+) -> np.ndarray:
+    """Why each demand point is not reached (:data:`UNREACHABLE_REASONS`); None where reached.
+
+    Parameters
+    ----------
+    response_s
+        Response time per point, s (not finite where unreachable).
+    snap_status
+        Each point's ``snap_status`` (``ok``, ``far_from_road``, ``minor_component``).
+    n_stations
+        Stations serving; with none, every reachable-by-road point is ``no_station``.
+    cutoff_s
+        The search limit, s, if one was used (then a point with a road is
+        ``beyond_cutoff`` rather than ``no_route``).
+    """
+    t = np.asarray(response_s, dtype=float).reshape(-1)
+    status = np.asarray(snap_status, dtype=object).reshape(-1)
+    if status.shape != t.shape:
+        raise ParameterError("snap_status: give one status per response time")
+    other = "no_station" if n_stations == 0 else "beyond_cutoff" if cutoff_s else "no_route"
+    reasons = np.where(
+        status == "far_from_road",
+        "far_from_road",
+        np.where(status == "minor_component", "minor_component", other),
+    ).astype(object)
+    reasons[np.isfinite(t)] = None
+    return reasons
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -390,7 +440,10 @@ def coverage_tables(demand: pd.DataFrame, settings: CoverageSettings) -> dict[st
         if c in places.columns
     ]
     tables["worst_places"] = (
-        places.head(WORST_PLACES)[[*columns, "response_min", "snap_status"]]
+        places.head(WORST_PLACES)[
+            [*columns, "response_min", "snap_status"]
+            + (["unreachable_reason"] if "unreachable_reason" in places else [])
+        ]
         .reset_index(drop=True)
         .pipe(pd.DataFrame)
     )

@@ -10,6 +10,7 @@ a node missing from a clipped extract unless it is told apart here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import osmium
@@ -21,6 +22,7 @@ __all__ = [
     "describe_osm_error",
     "location_out_of_range",
     "out_of_range_error",
+    "tagged_nodes",
 ]
 
 #: Exceptions pyosmium raises for a file it cannot read or parse.
@@ -67,3 +69,32 @@ def out_of_range_error(
         f"{source}: node {node_id}{used} has longitude {lon:g}, latitude {lat:g}, outside "
         f"±180/±90 degrees; fix or remove it{more}"
     )
+
+
+def tagged_nodes(source: str, key: str) -> Iterator[Any]:
+    """The nodes of an OSM file that carry tag ``key``, with a valid location.
+
+    Nodes without a location are skipped. A node whose coordinates lie outside
+    ±180/±90 degrees, and a file pyosmium cannot read, raise
+    :class:`~planner.errors.InputFileError` naming ``source``.
+    """
+    try:
+        processor = osmium.FileProcessor(source, osmium.osm.NODE).with_filter(
+            osmium.filter.KeyFilter(key)
+        )
+        for node in processor:
+            if not isinstance(node, osmium.osm.Node):
+                continue
+            if location_out_of_range(node.location):
+                loc = node.location
+                raise out_of_range_error(
+                    source, node.id, loc.lon_without_check(), loc.lat_without_check()
+                )
+            if node.location.valid():
+                yield node
+    except InputFileError:
+        raise
+    except OSM_READ_ERRORS as exc:
+        raise InputFileError(
+            f"{source} is not a readable OSM file: {describe_osm_error(exc)}"
+        ) from exc

@@ -51,7 +51,9 @@ from planner import constants
 from planner.errors import InputFileError, MissingFileError, ParameterError
 from planner.network.crs import metric_crs_of
 from planner.outputs.export import (
+    TableStyle,
     export_metadata,
+    read_csv_table,
     write_layers,
     write_table,
     write_workbook,
@@ -181,13 +183,10 @@ def _table_paths(run: Path, state: str) -> tuple[Path, Path]:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(
-            path, dtype={key: str for key in _KEYS}, keep_default_na=False, na_values=[""]
-        )
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise InputFileError(f"{path}: cannot read the table: {e}") from None
-    return table
+    """A run's CSV table, in either dialect (a Swedish run writes ``excel-sv``)."""
+    return read_csv_table(
+        path, dtype={key: str for key in _KEYS}, keep_default_na=False, na_values=[""]
+    )
 
 
 def _check_numeric(table: pd.DataFrame, path: Path, columns: list[str]) -> None:
@@ -575,7 +574,11 @@ def _map_layer(
 
 
 def write_comparison(
-    comparison: Comparison, out_dir: Path, *, overwrite: bool = False
+    comparison: Comparison,
+    out_dir: Path,
+    *,
+    overwrite: bool = False,
+    style: TableStyle | None = None,
 ) -> dict[str, Path]:
     """Write a comparison: CSV, XLSX and a GeoPackage layer, with metadata.
 
@@ -589,13 +592,16 @@ def write_comparison(
     overwrite
         Replace an existing output folder whole; otherwise an existing
         folder is refused and nothing is written.
+    style
+        Language of the XLSX headers and sheet names, and the CSV dialect
+        (:class:`planner.outputs.export.TableStyle`; default English, standard).
 
     Returns
     -------
     dict
         ``"csv"``: ``comparison.csv`` (the municipality table, with a
         ``.meta.json`` sidecar); ``"xlsx"``: ``comparison.xlsx`` (sheets
-        ``municipality``, ``total`` and ``metadata``); ``"gpkg"``:
+        "Municipalities", "Total" in the style's language, and ``metadata``); ``"gpkg"``:
         ``comparison.gpkg`` (EPSG:3006; layer ``municipality_change`` or,
         without boundaries, ``demand_change``), left out when the comparison
         has no map layer.
@@ -610,11 +616,12 @@ def write_comparison(
         paths["gpkg"] = out_dir / "comparison.gpkg"
     with stage_outputs([OutputTarget(out_dir)], overwrite=overwrite):
         staged_path(out_dir).mkdir(parents=True, exist_ok=True)
-        write_table(comparison.municipality, paths["csv"], metadata=meta)
+        write_table(comparison.municipality, paths["csv"], metadata=meta, style=style)
         write_workbook(
             {"municipality": comparison.municipality, "total": comparison.total},
             paths["xlsx"],
             metadata=meta,
+            style=style,
         )
         if "gpkg" in paths:
             polygons = comparison.layer.geom_type.isin(["Polygon", "MultiPolygon"]).any()

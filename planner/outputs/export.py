@@ -12,6 +12,26 @@ OSM data date, the package version and the OpenStreetMap attribution):
 * GeoPackage: a ``metadata`` attribute table inside the file, and the sidecar;
 * XLSX: a ``metadata`` sheet.
 
+Tables are written for people in a :class:`TableStyle`: the language of the
+XLSX headers and sheet names (:mod:`planner.i18n`), and the CSV dialect:
+
+* ``"standard"``: comma separator, decimal point, UTF-8 without a byte-order
+  mark (for scripts and QGIS);
+* ``"excel-sv"``: semicolon separator, decimal comma, UTF-8 with a byte-order
+  mark, so that a double-click in Swedish Excel gives columns, numbers and
+  "Umeå" (the default with Swedish, :func:`table_style`).
+
+Column names of CSV, Parquet and GeoPackage files are the same in every
+language and dialect (scripts rely on them); only XLSX headers and sheet names
+are translated. The XLSX gets number formats by column (shares as ``0.0%``,
+minutes with one decimal, weights with thousands separators), column widths,
+a frozen header row and filters.
+
+Unreachable is never ``inf`` in a file: it is an empty cell in CSV and XLSX
+and NULL in Parquet and GeoPackage (tables give the reason in their own
+column, ``unreachable_reason``). :func:`read_csv_table` reads either dialect
+back.
+
 Text from data never becomes a spreadsheet formula: in CSV and XLSX every text
 cell, column name and index label that starts with ``=``, ``+``, ``-``, ``@``,
 a tab or a carriage return gets a single quote in front (the OWASP rule for
@@ -28,24 +48,33 @@ import os
 import tempfile
 import unicodedata
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from planner import __version__
 from planner.constants import MAX_FILE_NAME_BYTES, SPREADSHEET_FORMULA_PREFIXES, WGS84
-from planner.errors import OutputExistsError, ParameterError
+from planner.errors import InputFileError, OutputExistsError, ParameterError
+from planner.i18n import DEFAULT_LANGUAGE, N_, Language, check_language, translator
 from planner.staging import staged_path
 
 __all__ = [
+    "CSV_DIALECTS",
     "OSM_ATTRIBUTION",
+    "CsvDialect",
+    "TableStyle",
     "check_writable",
     "child_path",
     "export_metadata",
     "neutralise_formula",
     "plain_file_name",
+    "read_csv_table",
+    "table_style",
+    "without_infinity",
     "write_atomic",
     "write_geo",
     "write_layers",
@@ -55,11 +84,94 @@ __all__ = [
     "write_workbook",
 ]
 
-#: Attribution required by the ODbL for anything derived from OSM data.
-OSM_ATTRIBUTION = "Road data © OpenStreetMap contributors, ODbL 1.0 (openstreetmap.org/copyright)"
+#: Attribution required by the ODbL for anything derived from OSM data (in the
+#: metadata as it is; maps and reports show it in their language).
+OSM_ATTRIBUTION = N_(
+    "Road data © OpenStreetMap contributors, ODbL 1.0 (openstreetmap.org/copyright)"
+)
 
 _TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 _LAYER_SUFFIXES = (".gpkg",)
+
+#: A CSV dialect: ``"standard"`` (``,``, decimal point, UTF-8) or ``"excel-sv"``
+#: (``;``, decimal comma, UTF-8 with a byte-order mark, as Swedish Excel reads it).
+CsvDialect = Literal["excel-sv", "standard"]
+CSV_DIALECTS: tuple[CsvDialect, ...] = ("excel-sv", "standard")
+
+#: pandas ``to_csv``/``read_csv`` arguments of each dialect.
+_CSV_ARGS: dict[str, dict[str, str]] = {
+    "standard": {"sep": ",", "decimal": ".", "encoding": "utf-8"},
+    "excel-sv": {"sep": ";", "decimal": ",", "encoding": "utf-8-sig"},
+}
+
+
+@dataclass(frozen=True)
+class TableStyle:
+    """How tables are written for people (see the module docstring).
+
+    Attributes
+    ----------
+    language
+        Language of XLSX headers and sheet names: ``"sv"`` or ``"en"``.
+    csv_dialect
+        ``"standard"`` or ``"excel-sv"``.
+    """
+
+    language: Language = DEFAULT_LANGUAGE
+    csv_dialect: CsvDialect = "standard"
+
+    def __post_init__(self) -> None:
+        check_language(self.language)
+        if self.csv_dialect not in CSV_DIALECTS:
+            raise ParameterError(
+                f'csv = {self.csv_dialect!r} is not a CSV dialect; use "excel-sv" '
+                '(";", decimal comma, for Swedish Excel) or "standard" (",", decimal point)'
+            )
+
+
+def table_style(language: Language, csv_dialect: str | None = None) -> TableStyle:
+    """The style of ``language``; the CSV dialect defaults to ``excel-sv`` for Swedish."""
+    if csv_dialect is None:
+        csv_dialect = "excel-sv" if language == "sv" else "standard"
+    return TableStyle(language=language, csv_dialect=cast(CsvDialect, csv_dialect))
+
+
+def without_infinity(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every infinite number of a float column as NaN (an empty cell, or NULL).
+
+    Other columns are shared with ``table``, not copied; geometry is untouched.
+    """
+    out = table.copy(deep=False)
+    for i in range(out.shape[1]):
+        column = out.iloc[:, i]
+        if pd.api.types.is_float_dtype(column.dtype):
+            values = column.to_numpy(dtype=float)
+            if np.isinf(values).any():
+                out.isetitem(i, column.where(np.isfinite(values)))
+    return out
+
+
+def read_csv_table(path: str | Path, **kwargs: Any) -> pd.DataFrame:
+    """Read a CSV table planner wrote, in either dialect (found from its first bytes).
+
+    A file that starts with a UTF-8 byte-order mark and whose header holds a
+    ``;`` is read as ``excel-sv``; any other as ``standard``. ``kwargs`` go to
+    :func:`pandas.read_csv`.
+
+    Raises
+    ------
+    InputFileError
+        If the file cannot be read as a table (naming it).
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+        first = head.split(b"\n", 1)[0]
+        dialect = "excel-sv" if head.startswith(b"\xef\xbb\xbf") and b";" in first else "standard"
+        return pd.read_csv(path, **_CSV_ARGS[dialect], **kwargs)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise InputFileError(f"{path}: cannot read the table: {e}") from None
 
 
 def neutralise_formula(value: Any) -> Any:
@@ -251,6 +363,7 @@ def write_table(
     metadata: Mapping[str, Any],
     overwrite: bool = False,
     index: bool = False,
+    style: TableStyle | None = None,
 ) -> Path:
     """Write a table as CSV, Parquet or XLSX, atomically, with its metadata.
 
@@ -266,6 +379,10 @@ def write_table(
         Replace an existing file.
     index
         Write the index as a column.
+    style
+        Language of XLSX headers and the CSV dialect (default English,
+        ``standard``). Infinite numbers are written as empty cells (CSV,
+        XLSX) or NULL (Parquet).
 
     Returns
     -------
@@ -278,11 +395,14 @@ def write_table(
         raise ParameterError(
             f"out: {path.name}: unsupported table format; use one of {', '.join(_TABLE_SUFFIXES)}"
         )
+    style = style or TableStyle()
+    table = without_infinity(table)
     meta_text = json.dumps(dict(metadata), ensure_ascii=False, default=str)
     if suffix == ".csv":
         safe = _spreadsheet_safe(table, index=index, cell=_csv_text)
-        write_atomic(path, lambda tmp: safe.to_csv(tmp, index=index, encoding="utf-8"))
-        write_sidecar(path, metadata)
+        args = _CSV_ARGS[style.csv_dialect]
+        write_atomic(path, lambda tmp: safe.to_csv(tmp, index=index, **args))
+        write_sidecar(path, {**metadata, "csv_dialect": style.csv_dialect})
     elif suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -295,20 +415,33 @@ def write_table(
         write_atomic(path, parquet)
         write_sidecar(path, metadata)
     else:
-        write_atomic(path, lambda tmp: _xlsx(tmp, {"data": table}, metadata, index=index))
+        write_atomic(
+            path, lambda tmp: _xlsx(tmp, {"data": table}, metadata, index=index, style=style)
+        )
     return path
 
 
 def _xlsx(
-    path: Path, sheets: Mapping[str, pd.DataFrame], metadata: Mapping[str, Any], *, index: bool
+    path: Path,
+    sheets: Mapping[str, pd.DataFrame],
+    metadata: Mapping[str, Any],
+    *,
+    index: bool,
+    style: TableStyle,
 ) -> None:
+    from planner.outputs.spreadsheet import format_sheet, sheet_names
+
+    tr = translator(style.language)
+    names = sheet_names(list(sheets), tr)
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, sheet in sheets.items():
+        for sheet, name in zip(sheets.values(), names, strict=True):
             # Excel has no infinity: unreachable times are written as empty cells
-            finite = sheet.replace([float("inf"), float("-inf")], None)
+            finite = without_infinity(sheet)
             _spreadsheet_safe(finite, index=index, cell=_xlsx_text).to_excel(
-                writer, sheet_name=name[:31], index=index
+                writer, sheet_name=name, index=index
             )
+            columns = [*(finite.index.names if index else []), *finite.columns]
+            format_sheet(writer.sheets[name], [str(c) for c in columns], finite, tr, index=index)
         meta = pd.DataFrame({"key": list(metadata), "value": [_cell(v) for v in metadata.values()]})
         _spreadsheet_safe(meta, index=False, cell=_xlsx_text).to_excel(
             writer, sheet_name="metadata", index=False
@@ -321,15 +454,21 @@ def write_workbook(
     *,
     metadata: Mapping[str, Any],
     overwrite: bool = False,
+    style: TableStyle | None = None,
 ) -> Path:
     """Write several tables as the sheets of one XLSX workbook, plus a ``metadata`` sheet.
 
-    Unreachable (infinite) times are written as empty cells.
+    Sheets are named by their key in ``style``'s language (a known key such as
+    ``municipality`` gets a readable name, others keep theirs), cut to Excel's
+    31 characters without ``[]:*?/\\``; headers are readable, columns
+    formatted (see :mod:`planner.outputs.spreadsheet`). Unreachable (infinite)
+    times are written as empty cells.
     """
     path = check_writable(path, overwrite=overwrite)
     if path.suffix.lower() != ".xlsx":
         raise ParameterError(f"out: {path.name}: a workbook is written as .xlsx")
-    write_atomic(path, lambda tmp: _xlsx(tmp, sheets, metadata, index=False))
+    style = style or TableStyle()
+    write_atomic(path, lambda tmp: _xlsx(tmp, sheets, metadata, index=False, style=style))
     return path
 
 
@@ -354,7 +493,8 @@ def write_geo(
             ),
         )
     elif suffix == ".parquet":
-        write_atomic(path, lambda tmp: frame.to_parquet(tmp))
+        finite = without_infinity(frame)  # unreachable: NULL, never inf
+        write_atomic(path, lambda tmp: finite.to_parquet(tmp))
     else:
         raise ParameterError(f"out: {path.name}: use .geojson or .parquet")
     write_sidecar(path, metadata)
@@ -383,6 +523,7 @@ def write_layers(
         Target ``.gpkg`` file.
     metadata
         Inputs, parameters and versions; also written as a ``metadata`` table.
+        Infinite numbers (unreachable times) are written as NULL.
     overwrite
         Replace an existing file.
 
@@ -399,7 +540,8 @@ def write_layers(
 
     def gpkg(tmp: Path) -> None:
         for name, frame in layers.items():
-            frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+            # unreachable: NULL, never inf
+            without_infinity(frame).to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
         meta = pd.DataFrame({"key": list(metadata), "value": [_cell(v) for v in metadata.values()]})
         import pyogrio
 

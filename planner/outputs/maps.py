@@ -8,11 +8,22 @@ exist before and after new sites are added get a before/after switch. A
 layer control, full-screen button, measuring tool and the OpenStreetMap
 attribution are always on the map.
 
-With ``offline=True`` every script and style sheet the page needs (Leaflet
-and the two plugins, vendored in ``planner/outputs/assets``) is written into the HTML,
+Every script and style sheet the page needs (Leaflet and the two plugins,
+vendored in ``planner/outputs/assets``) is written into the HTML by default,
 so the file works with no network at all; only the background tiles then stay
-blank. folium's other default assets (jQuery, Bootstrap, Font Awesome) are
-not needed and are left out in both modes.
+blank. ``cdn=True`` links them from CDNs instead, for a smaller file that
+needs the network. folium's other default assets (jQuery, Bootstrap, Font
+Awesome) are not needed and are left out in both modes.
+
+A map with "after" layers opens on the "after" state (the proposed units
+added), with a switch back to "before". Every word on the map is in the
+chosen language (``language``, :mod:`planner.i18n`): layer names, legends,
+tooltips, popups and the plugins' controls; codes such as ``snap_status``
+``minor_component`` are shown as words ("road cut off from the network").
+Stations and proposed sites get a popup with their own figures (the demand
+in their catchment, its median and 90th percentile response time and the
+share within each threshold) and, when given, their nearest locality and
+municipality.
 
 Text from data (titles, labels, names, ids, any property shown) never runs
 as script: it is escaped for HTML where HTML is built
@@ -54,20 +65,24 @@ from jinja2 import Template
 
 from planner import constants
 from planner.errors import DataError, ParameterError
+from planner.i18n import DEFAULT_LANGUAGE, N_, Language, Translator, translator
 from planner.network.crs import metric_crs_of
 from planner.outputs.export import OSM_ATTRIBUTION, check_writable, write_atomic
+from planner.outputs.labels import column_label, fleet_label, value_label
 
 __all__ = [
     "ASSETS",
     "MapLayers",
     "build_map",
     "choose_cell_size",
+    "classify_times",
     "layer_names",
     "response_surface",
+    "time_classes",
     "write_map",
 ]
 
-#: Files inlined by ``offline=True``, in load order: (kind, path under
+#: Files inlined into every map (unless ``cdn=True``), in load order: (kind, path under
 #: ``planner/outputs/assets``). Versions as folium 0.20 links them (see the README there).
 ASSETS: tuple[tuple[str, str], ...] = (
     ("css", "leaflet/leaflet.css"),
@@ -107,7 +122,8 @@ class MapLayers:
         ``"municipality"``; without ``level`` one "Boundaries" layer).
     stations
         Points with ``name``, ``fleet`` (``"ambulance"``, ``"psychiatric"``
-        or another fleet) and optionally ``units``.
+        or another fleet) and optionally ``units``, ``place`` (the nearest
+        locality), ``place_distance_m`` and ``municipality``.
     isochrones, isochrones_after
         Fleet bands before and after new sites: polygons with ``band_min``,
         and optionally ``area_km2`` and ``demand_within`` (the demand whose
@@ -124,7 +140,13 @@ class MapLayers:
         :func:`planner.optimise.site_contributions` (``order``, ``site``,
         ``demand_newly_within_<T>_min``, ``demand_newly_reached``,
         ``person_minutes_saved``, ``mean_minutes_saved``,
-        ``expected_survivors_per_year``).
+        ``expected_survivors_per_year``), and optionally ``place``,
+        ``place_distance_m`` and ``municipality`` (as for stations).
+    station_coverage, station_coverage_after
+        The coverage table per station (:mod:`planner.analysis.coverage`,
+        keyed by ``station``: ``demand``, ``median_min``, ``p90_min``,
+        ``share_within_<T>_min``) before and after: the figures of each
+        station's (and proposed site's) popup.
     threshold_min
         The optimiser's threshold T, min, for "newly within T min"; found
         from the sites' column name when not given.
@@ -143,6 +165,8 @@ class MapLayers:
     demand_after: gpd.GeoDataFrame | None = None
     proposed_sites: gpd.GeoDataFrame | None = None
     threshold_min: float | None = None
+    station_coverage: pd.DataFrame | None = None
+    station_coverage_after: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.title, str) or not self.title.strip():
@@ -169,6 +193,12 @@ class MapLayers:
                 raise ParameterError(f"{name}: expected a GeoDataFrame, got {type(frame).__name__}")
             if frame.crs is None and not frame.empty:
                 raise ParameterError(f"{name}: the layer has no CRS; set one (EPSG:3006)")
+        for name in ("station_coverage", "station_coverage_after"):
+            table = getattr(self, name)
+            if table is not None and "station" not in getattr(table, "columns", ()):
+                raise ParameterError(
+                    f"{name}: give the coverage table 'station' (column 'station')"
+                )
         for name, columns in _REQUIRED.items():
             frame = getattr(self, name)
             missing = [c for c in columns if frame is not None and c not in frame.columns]
@@ -204,36 +234,37 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
-def layer_names(layers: MapLayers) -> dict[str, str]:
-    """Names of the overlays in the layer control, by layer key.
+def layer_names(layers: MapLayers, *, language: Language = DEFAULT_LANGUAGE) -> dict[str, str]:
+    """Names of the overlays in the layer control, by layer key, in ``language``.
 
     Keys are the :class:`MapLayers` attribute names (``boundaries`` gives
     ``regions`` and ``municipalities``, each when it has a polygon); a map
     with any "after" layer names its pairs "... (before)" and "... (after)".
     """
+    tr = translator(language)
     names: dict[str, str] = {}
     if layers.boundaries is not None:
         if "level" in layers.boundaries.columns:
             level = layers.boundaries["level"].astype(str).str.lower()
             if (level == "region").any():
-                names["regions"] = "Regions"
+                names["regions"] = tr.gettext("Regions")
             if (level != "region").any():
-                names["municipalities"] = "Municipalities"
+                names["municipalities"] = tr.gettext("Municipalities")
         else:
-            names["boundaries"] = "Boundaries"
+            names["boundaries"] = tr.gettext("Boundaries")
     if layers.stations is not None:
-        names["stations"] = "Stations"
+        names["stations"] = tr.gettext("Stations")
     kinds = (
-        ("road_nodes", "Response time"),
-        ("isochrones", "Isochrones"),
-        ("demand", "Unreachable demand"),
+        ("road_nodes", tr.gettext("Response time")),
+        ("isochrones", tr.gettext("Isochrones")),
+        ("demand", tr.gettext("Unreachable demand")),
     )
     for key, title in kinds:
-        for suffix, when in (("", "before"), ("_after", "after")):
+        for suffix, when in (("", tr.gettext("before")), ("_after", tr.gettext("after"))):
             if getattr(layers, key + suffix) is not None:
                 names[key + suffix] = f"{title} ({when})" if layers.has_after else title
     if layers.proposed_sites is not None:
-        names["proposed_sites"] = "Proposed sites"
+        names["proposed_sites"] = tr.gettext("Proposed sites")
     return names
 
 
@@ -358,10 +389,15 @@ def _class_colours(n_classes: int) -> list[str]:
     return [ramp.rgb_hex_str(k / max(n_classes - 1, 1)) for k in range(n_classes)]
 
 
-def _class_labels(limits: Sequence[float]) -> list[str]:
-    labels = [f"≤ {limits[0]:g} min"]
-    labels += [f"{a:g}–{b:g} min" for a, b in itertools.pairwise(limits)]
-    return [*labels, f"> {limits[-1]:g} min"]
+def _g(tr: Translator, minutes: float) -> str:
+    """Minutes as in a threshold: whole numbers without decimals, else one ("12,5")."""
+    return tr.number(minutes, 0 if float(minutes).is_integer() else 1)
+
+
+def _class_labels(limits: Sequence[float], tr: Translator) -> list[str]:
+    labels = [f"≤ {_g(tr, limits[0])} min"]
+    labels += [f"{_g(tr, a)}–{_g(tr, b)} min" for a, b in itertools.pairwise(limits)]
+    return [*labels, f"> {_g(tr, limits[-1])} min"]
 
 
 def _classify(values: np.ndarray, limits: Sequence[float]) -> np.ndarray:
@@ -369,6 +405,22 @@ def _classify(values: np.ndarray, limits: Sequence[float]) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     k = np.searchsorted(np.asarray(limits, dtype=float), values, side="left")
     return np.where(np.isfinite(values), k, -1)
+
+
+def time_classes(
+    limits: Sequence[float], *, language: Language = DEFAULT_LANGUAGE
+) -> list[tuple[str, str]]:
+    """(colour, label) of each response-time class: ``≤ 10 min``, ``10–20 min`` ... ``> 30 min``.
+
+    The colours and labels of the map's bands and surface (and the report's static map).
+    """
+    tr = translator(language)
+    return list(zip(_class_colours(len(limits) + 1), _class_labels(limits, tr), strict=True))
+
+
+def classify_times(values_min: np.ndarray, limits: Sequence[float]) -> np.ndarray:
+    """Class of each time, min: k for (limit[k-1], limit[k]]; ``len(limits)`` above, -1 if inf."""
+    return _classify(values_min, limits)
 
 
 def _to_map(frame: gpd.GeoDataFrame, *, simplify_m: float | None = None) -> gpd.GeoDataFrame:
@@ -431,13 +483,6 @@ def _script_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False).translate(_SCRIPT_ESCAPES)
 
 
-def _fmt(value: Any, spec: str, unit: str = "") -> str:
-    number = pd.to_numeric(value, errors="coerce")
-    if pd.isna(number) or not math.isfinite(float(number)):
-        return "unreachable" if unit == " min" else "–"
-    return f"{float(number):{spec}}{unit}"
-
-
 # ---------------------------------------------------------------------------
 # Small Leaflet elements
 # ---------------------------------------------------------------------------
@@ -454,7 +499,8 @@ class _Bind(MacroElement):
         """{% macro script(this, kwargs) %}
 {{ this._parent.get_name() }}.bindTooltip({{ this.tooltip|tojson }}, {"sticky": true});
 {%- if this.popup %}
-{{ this._parent.get_name() }}.bindPopup({{ this.popup|tojson }}, {"maxWidth": 360});
+{{ this._parent.get_name() }}.bindPopup({{ this.popup|tojson }},
+    {"maxWidth": 460, "minWidth": 260});
 {%- endif %}
 {% endmacro %}"""
     )
@@ -566,14 +612,20 @@ function set(state) {
     inputs.forEach(function (input) { input.checked = input.value === state; });
     window.plannerScenario = state;
 }
+var words = %(words)s;
 var control = L.control({position: 'topleft'});
 control.onAdd = function () {
     var div = L.DomUtil.create('div', 'planner-scenario leaflet-bar');
-    div.innerHTML = '<b>Scenario</b><br>'
-        + '<label><input type="radio" name="planner-scenario" value="before" checked>'
-        + ' before</label><br>'
-        + '<label><input type="radio" name="planner-scenario" value="after">'
-        + ' after new sites</label>';
+    L.DomUtil.create('b', '', div).textContent = words.title;
+    ['before', 'after'].forEach(function (state) {
+        var label = L.DomUtil.create('label', '', div);
+        var input = L.DomUtil.create('input', '', label);
+        input.type = 'radio';
+        input.name = 'planner-scenario';
+        input.value = state;
+        input.checked = state === 'after';
+        label.appendChild(document.createTextNode(' ' + words[state]));
+    });
     inputs = Array.prototype.slice.call(div.querySelectorAll('input'));
     inputs.forEach(function (input) {
         input.addEventListener('change', function () { set(this.value); });
@@ -582,7 +634,7 @@ control.onAdd = function () {
     return div;
 };
 control.addTo(map);
-window.plannerScenario = 'before';
+window.plannerScenario = 'after';
 window.plannerSetScenario = set;
 """
 
@@ -658,7 +710,7 @@ def _css() -> str:
 .planner-legend b {{ display: block; margin-bottom: 3px; }}
 .planner-legend i {{ display: inline-block; width: 16px; height: 16px; margin-right: 6px;
   vertical-align: middle; border: 1px solid rgba(0, 0, 0, 0.35); background-size: contain; }}
-.planner-scenario label {{ cursor: pointer; }}
+.planner-scenario label {{ cursor: pointer; display: block; }}
 .planner-title {{ position: absolute; top: 10px; left: 50%; transform: translateX(-50%);
   z-index: 1000; max-width: 60%; text-align: center; pointer-events: none;
   font: bold 15px/1.3 sans-serif; color: #111; background: rgba(255, 255, 255, 0.9);
@@ -668,8 +720,11 @@ def _css() -> str:
 .planner-tooltip table {{ margin: auto; }}
 .planner-tooltip th {{ text-align: left; padding: 2px 8px 2px 2px; }}
 .planner-tooltip td {{ text-align: left; }}
-.planner-popup th {{ text-align: left; font-weight: normal; padding-right: 10px; }}
-.planner-popup td {{ text-align: right; font-weight: bold; }}
+.planner-popup {{ font-size: 12px; line-height: 1.3; }}
+.planner-popup th {{ text-align: left; font-weight: normal; padding: 1px 10px 1px 0;
+  min-width: 180px; }}
+.planner-popup td {{ text-align: right; font-weight: bold; white-space: nowrap;
+  padding: 1px 0 1px 6px; }}
 </style>"""
 
 
@@ -709,7 +764,7 @@ def _legend(
 
 
 def _add_boundaries(
-    m: folium.Map, frame: gpd.GeoDataFrame, names: dict[str, str]
+    m: folium.Map, frame: gpd.GeoDataFrame, names: dict[str, str], tr: Translator
 ) -> dict[str, folium.FeatureGroup]:
     data = _to_map(frame, simplify_m=constants.MAP_SIMPLIFY_M)
     groups = {}
@@ -738,38 +793,109 @@ def _add_boundaries(
             index=part.index,
         )
         fixed = {**style, "fill": False, "fillOpacity": 0}
+        tooltip = {"name": tr.gettext("Name"), "code": tr.gettext("Code")}
         folium.GeoJson(
             _collection(part, props),
             name=names[key],
             style_function=lambda _f, s=fixed: s,
-        ).add_child(_PropertyTooltip({"name": "Name", "code": "Code"})).add_to(group)
+        ).add_child(_PropertyTooltip(tooltip)).add_to(group)
         group.add_to(m)
         groups[key] = group
     return groups
 
 
-def _add_stations(m: folium.Map, frame: gpd.GeoDataFrame, name: str) -> folium.FeatureGroup:
-    data = _to_map(frame)
+def _popup_html(title: str, rows: Sequence[Sequence[str]], head: Sequence[str] = ()) -> str:
+    """A popup: a bold title and a table (every text escaped here)."""
+    parts = [f"<div class='planner-popup'><b>{html.escape(title)}</b><table>"]
+    if head:
+        parts.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>")
+    for row in rows:
+        cells = [f"<th>{html.escape(row[0])}</th>"]
+        cells += [f"<td>{html.escape(v)}</td>" for v in row[1:]]
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    return "".join(parts) + "</table></div>"
+
+
+def _place_rows(row: pd.Series, tr: Translator) -> list[tuple[str, str]]:
+    """Nearest locality (with its distance) and municipality of a station or site."""
+    rows = []
+    place = row.get("place")
+    if isinstance(place, str) and place:
+        distance = pd.to_numeric(row.get("place_distance_m"), errors="coerce")
+        if pd.notna(distance) and math.isfinite(float(distance)):
+            place = f"{place} ({tr.number(float(distance) / 1000, 1)} km)"
+        rows.append((tr.gettext("Nearest locality"), place))
+    municipality = row.get("municipality")
+    if isinstance(municipality, str) and municipality:
+        rows.append((tr.gettext("Municipality"), municipality))
+    return rows
+
+
+def _catchment_rows(
+    name: str, tables: Sequence[pd.DataFrame | None], limits: Sequence[float], tr: Translator
+) -> list[list[str]]:
+    """A station's own figures (its catchment), one column per given table."""
+    found = []
+    for table in tables:
+        match = None if table is None else table[table["station"].astype(str) == name]
+        found.append(None if match is None or match.empty else match.iloc[0])
+    if all(r is None for r in found):
+        return []
+
+    def cells(column: str, show: Any) -> list[str]:
+        return [show(r[column]) if r is not None and column in r.index else "–" for r in found]
+
+    rows = [[tr.gettext("Demand in catchment"), *cells("demand", tr.weight)]]
+    rows.append([tr.gettext("Median response time"), *cells("median_min", tr.minutes)])
+    rows.append([tr.gettext("90th percentile"), *cells("p90_min", tr.minutes)])
+    for limit in limits:
+        label = column_label(f"share_within_{limit:g}_min", tr)
+        rows.append([label, *cells(f"share_within_{limit:g}_min", tr.percent)])
+    return rows
+
+
+def _station_popup(
+    row: pd.Series, layers: MapLayers, limits: Sequence[float], tr: Translator
+) -> str:
+    name = str(row.get("name", ""))
+    rows: list[Sequence[str]] = list(_place_rows(row, tr))
+    tables = [layers.station_coverage]
+    head: tuple[str, ...] = ()
+    if layers.station_coverage_after is not None:
+        tables.append(layers.station_coverage_after)
+        head = ("", tr.gettext("before"), tr.gettext("after"))
+    figures = _catchment_rows(name, tables, limits, tr)
+    if head and rows:
+        rows = [(a, b, "") for a, b in rows]
+    return _popup_html(name, [*rows, *figures], head if figures else ())
+
+
+def _add_stations(
+    m: folium.Map,
+    layers: MapLayers,
+    name: str,
+    limits: Sequence[float],
+    tr: Translator,
+) -> folium.FeatureGroup:
+    assert layers.stations is not None
+    data = _to_map(layers.stations)
     group = folium.FeatureGroup(name=name, show=True)
     size = constants.MAP_ICON_PX
-    fleet = data["fleet"] if "fleet" in data else pd.Series("", index=data.index)
-    labels = data["name"] if "name" in data else pd.Series(data.index.astype(str), index=data.index)
-    units = data["units"] if "units" in data else pd.Series(np.nan, index=data.index)
-    for lon, lat, label, kind, unit in zip(
-        data.geometry.x, data.geometry.y, labels, fleet, units, strict=True
-    ):
-        text = f"{html.escape(str(label))} — {html.escape(str(kind) or 'station')}"
-        if pd.notna(unit):
-            text += f", {int(unit)} unit{'s' if int(unit) != 1 else ''}"
+    for _, row in data.iterrows():
+        label, kind, unit = row.get("name", ""), row.get("fleet", ""), row.get("units")
+        text = f"{label} — {fleet_label(kind, tr)}"
+        if unit is not None and pd.notna(unit):
+            count = int(unit)
+            text += ", " + tr.ngettext("{n} unit", "{n} units", count).format(n=count)
         marker = folium.Marker(
-            [lat, lon],
+            [row.geometry.y, row.geometry.x],
             icon=folium.DivIcon(
                 class_name=f"planner-icon planner-icon-{_fleet_kind(kind)}",
                 icon_size=(size, size),
                 icon_anchor=(size // 2, size // 2),
             ),
         )
-        marker.add_child(_Bind(text))
+        marker.add_child(_Bind(html.escape(text), _station_popup(row, layers, limits, tr)))
         marker.add_to(group)
     group.add_to(m)
     return group
@@ -786,18 +912,27 @@ def _isochrone_rings(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _add_isochrones(
-    m: folium.Map, frame: gpd.GeoDataFrame, name: str, limits: Sequence[float], show: bool
+    m: folium.Map,
+    frame: gpd.GeoDataFrame,
+    name: str,
+    limits: Sequence[float],
+    show: bool,
+    tr: Translator,
 ) -> folium.FeatureGroup:
     rings = _to_map(_isochrone_rings(frame), simplify_m=constants.MAP_SIMPLIFY_M)
     rings = rings.iloc[::-1]  # slowest first, so the faster bands lie on top
     band = rings["band_min"].to_numpy(dtype=float)
     colours = np.asarray(_class_colours(len(limits) + 1))
+    area = pd.to_numeric(rings.get("area_km2", np.nan), errors="coerce")
+    within = pd.to_numeric(rings.get("demand_within", np.nan), errors="coerce")
     props = pd.DataFrame(
         {
-            "within": [f"{b:g} min" for b in band],
+            "within": [f"{_g(tr, b)} min" for b in band],
             "band_min": band,
-            "area_km2": rings.get("area_km2", np.nan),
-            "demand_within": rings.get("demand_within", np.nan),
+            "area_km2": area,
+            "demand_within": within,
+            "area": [f"{tr.number(a, 1)} km²" if pd.notna(a) else "–" for a in np.ravel(area)],
+            "demand": [tr.weight(v) for v in np.ravel(within)],
             "colour": colours[np.clip(_classify(band, limits), 0, len(limits))],
         },
         index=rings.index,
@@ -811,9 +946,9 @@ def _add_isochrones(
         weight=1,
         opacity=constants.MAP_BAND_OPACITY,
         tooltip={
-            "within": "Reached within",
-            "area_km2": "Area within, km²",
-            "demand_within": "Demand within",
+            "within": tr.gettext("Reached within"),
+            "area": tr.gettext("Area within"),
+            "demand": tr.gettext("Demand within"),
         },
     )
 
@@ -852,6 +987,7 @@ def _add_surface(
     limits: Sequence[float],
     cell_m: float,
     show: bool,
+    tr: Translator,
 ) -> folium.FeatureGroup:
     cells = response_surface(frame, cell_m=cell_m)
     data = _to_map(cells)
@@ -862,8 +998,9 @@ def _add_surface(
             "median_min": median,
             "fastest_min": data["fastest_min"].to_numpy(dtype=float),
             "n_nodes": data["n_nodes"].to_numpy(),
-            "median": [_fmt(v, ".1f", " min") for v in median],
-            "fastest": [_fmt(v, ".1f", " min") for v in data["fastest_min"]],
+            "median": [tr.minutes(v) for v in median],
+            "fastest": [tr.minutes(v) for v in data["fastest_min"]],
+            "nodes": [tr.number(v) for v in data["n_nodes"]],
             "colour": colours[_classify(median, limits)],  # -1: the unreachable colour
         },
         index=data.index,
@@ -877,9 +1014,9 @@ def _add_surface(
         weight=0.5,
         opacity=constants.MAP_SURFACE_OPACITY,
         tooltip={
-            "median": "Median response",
-            "fastest": "Fastest response",
-            "n_nodes": "Road nodes",
+            "median": tr.gettext("Median response time"),
+            "fastest": tr.gettext("Fastest response time"),
+            "nodes": tr.gettext("Road nodes"),
         },
     )
 
@@ -889,12 +1026,22 @@ def _unreachable(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame[~np.isfinite(times)]
 
 
+#: Fields of an unreachable demand point's tooltip (shown as words where coded).
+_UNREACHABLE_FIELDS = ("demand_id", "name", "weight", "snap_status", "unreachable_reason")
+
+
 def _add_unreachable(
-    m: folium.Map, frame: gpd.GeoDataFrame, name: str, show: bool
+    m: folium.Map, frame: gpd.GeoDataFrame, name: str, show: bool, tr: Translator
 ) -> tuple[folium.FeatureGroup, int, float]:
     points = _to_map(_unreachable(frame))
-    fields = [c for c in ("demand_id", "name", "weight", "snap_status") if c in points.columns]
-    props = points[fields].copy()
+    fields = [c for c in _UNREACHABLE_FIELDS if c in points.columns]
+    props = pd.DataFrame(index=points.index)
+    for field in fields:
+        values = points[field]
+        if field == "weight":
+            props[field] = [tr.weight(v) for v in values]
+        else:
+            props[field] = [value_label(field, v, tr) for v in values.astype(object)]
     group = folium.FeatureGroup(name=name, show=show)
     layer = folium.GeoJson(
         _collection(points, props),
@@ -909,18 +1056,19 @@ def _add_unreachable(
         ),
     )
     if fields:
-        layer.add_child(_PropertyTooltip({f: f for f in fields}))
+        layer.add_child(_PropertyTooltip({f: column_label(f, tr) for f in fields}))
     layer.add_to(group)
     group.add_to(m)
     weight = float(points["weight"].sum()) if "weight" in points else float(len(points))
     return group, len(points), weight
 
 
+#: What a proposed site adds: column, label, how it is shown.
 _SITE_FIELDS = (
-    ("demand_newly_reached", "People newly reached (no station reached them)", ",.0f", ""),
-    ("person_minutes_saved", "Minutes saved, person-minutes", ",.0f", ""),
-    ("mean_minutes_saved", "Minutes saved, mean per person helped", ".1f", " min"),
-    ("expected_survivors_per_year", "Expected extra cardiac-arrest survivors per year", ".3f", ""),
+    ("demand_newly_reached", N_("People newly reached (no station reached them)"), "weight"),
+    ("person_minutes_saved", N_("Person-minutes saved"), "whole"),
+    ("mean_minutes_saved", N_("Minutes saved per person helped"), "minutes"),
+    ("expected_survivors_per_year", N_("Expected extra cardiac-arrest survivors per year"), "3"),
 )
 
 
@@ -937,30 +1085,51 @@ def _newly_within_column(
     return None
 
 
-def _site_popup(row: pd.Series, *, newly: tuple[str, float] | None) -> str:
-    """HTML popup of one proposed site: what it adds (see :class:`MapLayers`)."""
-    title = f"Proposed site {_clean(row.get('order', ''))}: {row.get('site', row.get('name', ''))}"
-    rows = []
+def _site_title(row: pd.Series, order: Any, tr: Translator) -> str:
+    """ "Proposed site 1: Visby" (the nearest locality), else the site's own name."""
+    place = row.get("place")
+    label = place if isinstance(place, str) and place else row.get("site", row.get("name", ""))
+    return tr.gettext("Proposed site {order}: {place}").format(order=order, place=label)
+
+
+def _site_popup(
+    row: pd.Series, layers: MapLayers, newly: tuple[str, float] | None, tr: Translator
+) -> str:
+    """HTML popup of one proposed site: where it is and what it adds (see :class:`MapLayers`)."""
+    order = _clean(row.get("order", ""))
+    rows: list[Sequence[str]] = list(_place_rows(row, tr))
+    rows.append((tr.gettext("Site"), str(row.get("site", row.get("name", "")))))
     if newly is not None:
         column, limit = newly
-        rows.append((f"People newly within {limit:g} min", _fmt(row[column], ",.0f")))
-    for column, label, spec, unit in _SITE_FIELDS:
+        label = tr.gettext("People newly within {t} min").format(t=_g(tr, limit))
+        rows.append((label, tr.weight(row[column])))
+    shows = {
+        "weight": tr.weight,
+        "whole": lambda v: tr.number(v, 0),
+        "minutes": tr.minutes,
+        "3": lambda v: tr.number(v, 3),
+    }
+    for column, label, how in _SITE_FIELDS:
         if column in row.index:
-            rows.append((label, _fmt(row[column], spec, unit)))
-    body = "".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td></tr>" for a, b in rows)
-    return f"<div class='planner-popup'><b>{html.escape(title)}</b><table>{body}</table></div>"
+            rows.append((tr.gettext(label), shows[how](row[column])))
+    site = str(row.get("site", row.get("name", "")))
+    limits = layers.thresholds_min
+    for figure in _catchment_rows(site, [layers.station_coverage_after], limits, tr):
+        after = tr.gettext("after")
+        rows.append((f"{figure[0]} ({after})", figure[1]))
+    return _popup_html(_site_title(row, order, tr), rows)
 
 
 def _add_proposed(
-    m: folium.Map, frame: gpd.GeoDataFrame, name: str, threshold_min: float | None
+    m: folium.Map, layers: MapLayers, name: str, tr: Translator
 ) -> folium.FeatureGroup:
-    data = _to_map(frame)
-    newly = _newly_within_column(data, threshold_min)
+    assert layers.proposed_sites is not None
+    data = _to_map(layers.proposed_sites)
+    newly = _newly_within_column(data, layers.threshold_min)
     group = folium.FeatureGroup(name=name, show=True)
     size = constants.MAP_ICON_PX + 4
     for position, (_, row) in enumerate(data.iterrows(), start=1):
         order = _clean(row.get("order", position))
-        label = row.get("site", row.get("name", ""))
         marker = folium.Marker(
             [row.geometry.y, row.geometry.x],
             icon=folium.DivIcon(
@@ -970,15 +1139,15 @@ def _add_proposed(
                 icon_anchor=(size // 2, size // 2),
             ),
         )
-        tooltip = html.escape(f"Proposed site {order}: {label}")
-        marker.add_child(_Bind(tooltip, _site_popup(row, newly=newly)))
+        tooltip = html.escape(_site_title(row, order, tr))
+        marker.add_child(_Bind(tooltip, _site_popup(row, layers, newly, tr)))
         marker.add_to(group)
     group.add_to(m)
     return group
 
 
 # ---------------------------------------------------------------------------
-# Offline assets
+# Assets: inlined (default) or linked from CDNs
 # ---------------------------------------------------------------------------
 
 
@@ -1025,8 +1194,9 @@ def _walk(element: Any) -> Iterator[Any]:
         yield from _walk(child)
 
 
-def _use_assets(m: folium.Map, *, offline: bool) -> None:
-    """Drop folium's unused defaults; offline, drop every link and inline the vendored files."""
+def _use_assets(m: folium.Map, *, cdn: bool) -> None:
+    """Drop folium's unused defaults; unless ``cdn``, drop every link and inline our copies."""
+    offline = not cdn
     figure: Any = m.get_root()
     for element in _walk(figure):
         if not isinstance(element, JSCSSMixin):
@@ -1073,8 +1243,35 @@ def _bounds(frames: Sequence[gpd.GeoDataFrame | None]) -> list[list[float]] | No
     ]
 
 
+class _Page(Figure):
+    """folium's page, with the language in ``<html lang>`` (for screen readers and spelling)."""
+
+    _template = Template(
+        "<!DOCTYPE html>\n"
+        '<html lang="{{ this.lang }}">\n'
+        "<head>\n"
+        "    {{ this.header.render(**kwargs) }}\n"
+        "</head>\n"
+        "<body>\n"
+        "    {{ this.html.render(**kwargs) }}\n"
+        "</body>\n"
+        "<script>\n"
+        "    {{ this.script.render(**kwargs) }}\n"
+        "</script>\n"
+        "</html>\n"
+    )
+
+    def __init__(self, lang: Language) -> None:
+        super().__init__()  # no title: it would go into <title> unescaped, before the charset
+        self.lang = lang
+
+
 def build_map(
-    layers: MapLayers, *, offline: bool = False, surface_cell_m: float | None = None
+    layers: MapLayers,
+    *,
+    language: Language = DEFAULT_LANGUAGE,
+    cdn: bool = False,
+    surface_cell_m: float | None = None,
 ) -> folium.Map:
     """Draw the layers on an interactive Leaflet map.
 
@@ -1083,11 +1280,14 @@ def build_map(
     layers
         What to draw (see :class:`MapLayers`; any CRS, reprojected to
         EPSG:4326; times in minutes).
-    offline
-        Write Leaflet and the plugins into the page instead of linking them
-        from CDNs, so the saved HTML needs no network (the OpenStreetMap
-        background tiles still need one and otherwise stay blank). Elements
-        added to the returned map afterwards may link remote files again.
+    language
+        The language of every word on the map: ``"sv"`` or ``"en"``.
+    cdn
+        Link Leaflet and the plugins from CDNs (a smaller file that needs
+        the network) instead of writing them into the page. By default the
+        saved HTML needs no network (the OpenStreetMap background tiles
+        still need one and otherwise stay blank). Elements added to the
+        returned map afterwards may link remote files again.
     surface_cell_m
         Hexagon width (across flats, m, in the nodes' metric CRS) of the response-time
         surface; by default chosen from the extent (:func:`choose_cell_size`).
@@ -1098,59 +1298,38 @@ def build_map(
         The map; its overlays are named as :func:`layer_names` says. In the
         page, ``window.plannerLayers`` maps those names to the Leaflet layers
         and ``window.plannerSetScenario("before" | "after")`` switches the
-        before/after pairs like the on-map switch; ``window.plannerBounds``
+        before/after pairs like the on-map switch (the map opens on "after"
+        when it has "after" layers); ``window.plannerBounds``
         is the extent of all layers ([[south, west], [north, east]]).
     """
-    names = layer_names(layers)
+    tr = translator(language)
+    names = layer_names(layers, language=language)
     limits = tuple(float(v) for v in layers.thresholds_min)
     lat, lon, zoom = constants.MAP_DEFAULT_VIEW
-    figure = Figure()  # its title would go into <title> unescaped, before the charset
+    figure = _Page(tr.language)
     figure.header.add_child(Element(f"<title>{html.escape(layers.title)}</title>"), name="title")
-    m = folium.Map(location=[lat, lon], zoom_start=zoom, tiles=None, control_scale=True)
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
+    m = folium.Map(
+        location=[lat, lon], zoom_start=zoom, tiles=None, control_scale=False, zoom_control=False
+    )
+    osm = '<a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
+    credit = html.escape(tr.gettext("© {osm} contributors")).replace("{osm}", osm)
+    folium.TileLayer("OpenStreetMap", name="OpenStreetMap", attr=credit).add_to(m)
     figure.add_child(m)
     figure.header.add_child(Element(_css()), name="planner_css")
     figure.header.add_child(Element(_PROPERTY_TABLE_JS), name="planner_property_table")
     groups: dict[str, folium.FeatureGroup] = {}
 
     if layers.boundaries is not None:
-        groups.update(_add_boundaries(m, layers.boundaries, names))
-    surfaces = [layers.road_nodes, layers.road_nodes_after]
-    if any(f is not None for f in surfaces):
-        cell = surface_cell_m if surface_cell_m is not None else choose_cell_size(*surfaces)
-        for key, frame in (("road_nodes", surfaces[0]), ("road_nodes_after", surfaces[1])):
-            if frame is not None:
-                show = key == "road_nodes" and layers.isochrones is None
-                groups[key] = _add_surface(m, frame, names[key], limits, cell, show)
-    unreachable: dict[str, tuple[int, float]] = {}
-    for key in ("isochrones", "isochrones_after", "demand", "demand_after"):
-        frame = getattr(layers, key)
-        if frame is None:
-            continue
-        show = not key.endswith("_after")
-        if key.startswith("isochrones"):
-            groups[key] = _add_isochrones(m, frame, names[key], limits, show)
-        else:
-            groups[key], count, weight = _add_unreachable(m, frame, names[key], show)
-            unreachable[key] = (count, weight)
+        groups.update(_add_boundaries(m, layers.boundaries, names, tr))
+    state_groups, unreachable = _add_state_layers(m, layers, names, limits, surface_cell_m, tr)
+    groups.update(state_groups)
     if layers.stations is not None:
-        groups["stations"] = _add_stations(m, layers.stations, names["stations"])
+        groups["stations"] = _add_stations(m, layers, names["stations"], limits, tr)
     if layers.proposed_sites is not None:
-        groups["proposed_sites"] = _add_proposed(
-            m, layers.proposed_sites, names["proposed_sites"], layers.threshold_min
-        )
+        groups["proposed_sites"] = _add_proposed(m, layers, names["proposed_sites"], tr)
 
-    _add_legends(m, layers, groups, unreachable, limits)
-    folium.plugins.Fullscreen(position="topleft").add_to(m)
-    folium.plugins.MeasureControl(
-        position="topleft", primary_length_unit="kilometers", primary_area_unit="sqkilometers"
-    ).add_to(m)
-    if layers.has_after:
-        pairs: list[Any] = []
-        for key in ("road_nodes", "isochrones", "demand"):
-            if key in groups or f"{key}_after" in groups:
-                pairs += [groups.get(key), groups.get(f"{key}_after")]
-        m.add_child(_Script(_SCENARIO_JS, pairs))
+    _add_legends(m, layers, groups, unreachable, limits, tr)
+    _add_controls(m, layers, groups, tr)
     text = {"title": _script_json(layers.title), "label": _script_json(layers.label or None)}
     m.add_child(_Script(_TITLE_JS % text))
     ordered = list(groups)
@@ -1161,7 +1340,7 @@ def build_map(
             % {
                 "names": _script_json([names[k] for k in ordered]),
                 "bounds": _script_json(bounds),
-                "attribution": _script_json(html.escape(OSM_ATTRIBUTION)),
+                "attribution": _script_json(html.escape(tr.gettext(OSM_ATTRIBUTION))),
             },
             [groups[k] for k in ordered],
         )
@@ -1169,8 +1348,87 @@ def build_map(
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     if bounds is not None:
         m.fit_bounds(bounds)
-    _use_assets(m, offline=offline)
+    _use_assets(m, cdn=cdn)
     return m
+
+
+def _add_state_layers(
+    m: folium.Map,
+    layers: MapLayers,
+    names: dict[str, str],
+    limits: Sequence[float],
+    surface_cell_m: float | None,
+    tr: Translator,
+) -> tuple[dict[str, folium.FeatureGroup], dict[str, tuple[int, float]]]:
+    """The layers drawn before and after: surface, isochrones, unreachable demand.
+
+    Returns the groups by key, and (points, weight) of each unreachable-demand layer.
+
+    A map with "after" layers shows those first (the before/after switch
+    opens on "after"); the surface shows only when there are no isochrones.
+    """
+    groups: dict[str, folium.FeatureGroup] = {}
+    unreachable: dict[str, tuple[int, float]] = {}
+    first = "_after" if layers.has_after else ""
+
+    def shown(key: str, base: str) -> bool:
+        wanted = base + first
+        return key == wanted if getattr(layers, wanted) is not None else key == base
+
+    surfaces = [layers.road_nodes, layers.road_nodes_after]
+    if any(f is not None for f in surfaces):
+        cell = surface_cell_m if surface_cell_m is not None else choose_cell_size(*surfaces)
+        for key, frame in (("road_nodes", surfaces[0]), ("road_nodes_after", surfaces[1])):
+            if frame is not None:
+                no_bands = layers.isochrones is None and layers.isochrones_after is None
+                show = shown(key, "road_nodes") and no_bands
+                groups[key] = _add_surface(m, frame, names[key], limits, cell, show, tr)
+    for key in ("isochrones", "isochrones_after", "demand", "demand_after"):
+        frame = getattr(layers, key)
+        if frame is None:
+            continue
+        base = key.removesuffix("_after")
+        if base == "isochrones":
+            groups[key] = _add_isochrones(m, frame, names[key], limits, shown(key, base), tr)
+        else:
+            groups[key], count, weight = _add_unreachable(
+                m, frame, names[key], shown(key, base), tr
+            )
+            unreachable[key] = (count, weight)
+    return groups, unreachable
+
+
+def _add_controls(
+    m: folium.Map, layers: MapLayers, groups: dict[str, folium.FeatureGroup], tr: Translator
+) -> None:
+    """Zoom, full screen, measuring tool and the before/after switch, in the map's language."""
+    zoom = {"zoomInTitle": tr.gettext("Zoom in"), "zoomOutTitle": tr.gettext("Zoom out")}
+    m.add_child(_Script(f"L.control.zoom({_script_json(zoom)}).addTo(map);"))
+    m.add_child(_Script("L.control.scale({imperial: false}).addTo(map);"))  # metric only
+    folium.plugins.Fullscreen(
+        position="topleft",
+        title=tr.gettext("Full screen"),
+        title_cancel=tr.gettext("Leave full screen"),
+    ).add_to(m)
+    folium.plugins.MeasureControl(
+        position="topleft",
+        primary_length_unit="kilometers",
+        primary_area_unit="sqkilometers",
+        secondary_length_unit="meters",
+        secondary_area_unit="hectares",
+        localization=tr.language,
+    ).add_to(m)
+    if layers.has_after:
+        pairs: list[Any] = []
+        for key in ("road_nodes", "isochrones", "demand"):
+            if key in groups or f"{key}_after" in groups:
+                pairs += [groups.get(key), groups.get(f"{key}_after")]
+        words = {
+            "title": tr.gettext("Scenario"),
+            "before": tr.gettext("before"),
+            "after": tr.gettext("after new sites"),
+        }
+        m.add_child(_Script(_SCENARIO_JS % {"words": _script_json(words)}, pairs))
 
 
 def _add_legends(
@@ -1179,43 +1437,54 @@ def _add_legends(
     groups: dict[str, folium.FeatureGroup],
     unreachable: dict[str, tuple[int, float]],
     limits: Sequence[float],
+    tr: Translator,
 ) -> None:
     colours = _class_colours(len(limits) + 1)
-    labels = _class_labels(limits)
+    labels = _class_labels(limits, tr)
     iso = [groups[k] for k in ("isochrones", "isochrones_after") if k in groups]
     if iso:
         frames = [f for f in (layers.isochrones, layers.isochrones_after) if f is not None]
         top = max((float(f["band_min"].max()) for f in frames if len(f)), default=limits[-1])
         n = int(np.clip(_classify(np.array([top]), limits)[0], 0, len(limits))) + 1
         rows = list(zip(colours[:n], labels[:n], strict=True))
-        _legend(m, "isochrones", "Isochrones: reached within", rows, iso)
+        _legend(m, "isochrones", tr.gettext("Isochrones: reached within"), rows, iso)
     surface = [groups[k] for k in ("road_nodes", "road_nodes_after") if k in groups]
     if surface:
         rows = [
             *zip(colours, labels, strict=True),
-            (constants.MAP_UNREACHABLE_COLOUR, "unreachable"),
+            (constants.MAP_UNREACHABLE_COLOUR, tr.gettext("not reachable")),
         ]
-        _legend(m, "response_time", "Response time (median per cell)", rows, surface)
+        _legend(m, "response_time", tr.gettext("Response time (median per cell)"), rows, surface)
+    names = layer_names(layers, language=tr.language)
     for key, (count, weight) in unreachable.items():
-        text = f"{count:,} points, total weight {weight:,.0f}"
+        text = tr.ngettext(
+            "{n} point, total weight {w}", "{n} points, total weight {w}", count
+        ).format(n=tr.number(count), w=tr.weight(weight))
         rows = [(constants.MAP_UNREACHABLE_COLOUR, text)]
-        _legend(m, key, f"{layer_names(layers)[key]}", rows, [groups[key]])
+        _legend(m, key, names[key], rows, [groups[key]])
     marks = [groups[k] for k in ("stations", "proposed_sites") if k in groups]
     if marks:
         kinds: list[str] = []
         if layers.stations is not None and "fleet" in layers.stations:
             kinds = sorted({_fleet_kind(f) for f in layers.stations["fleet"]})
-        rows = [(f"planner-icon-{k}", "other station" if k == "other" else k) for k in kinds]
+        rows = [
+            (
+                f"planner-icon-{k}",
+                tr.gettext("other station") if k == "other" else fleet_label(k, tr),
+            )
+            for k in kinds
+        ]
         if layers.proposed_sites is not None:
-            rows.append(("planner-icon-proposed", "proposed new site"))
-        _legend(m, "stations", "Stations", rows, marks, position="bottomleft")
+            rows.append(("planner-icon-proposed", tr.gettext("proposed new site")))
+        _legend(m, "stations", tr.gettext("Stations"), rows, marks, position="bottomleft")
 
 
 def write_map(
     layers: MapLayers,
     path: str | Path,
     *,
-    offline: bool = False,
+    language: Language = DEFAULT_LANGUAGE,
+    cdn: bool = False,
     overwrite: bool = False,
     surface_cell_m: float | None = None,
 ) -> Path:
@@ -1223,8 +1492,8 @@ def write_map(
 
     Parameters
     ----------
-    layers, offline, surface_cell_m
-        As for :func:`build_map`.
+    layers, language, cdn, surface_cell_m
+        As for :func:`build_map` (by default the page needs no network).
     path
         Target ``.html`` file (its folder must exist).
     overwrite
@@ -1242,14 +1511,15 @@ def write_map(
     ParameterError
         If the folder is missing or the name does not end in ``.html``.
     DataError
-        If an offline page would still load a script or style sheet from
-        the network.
+        If a page made without ``cdn`` would still load a script or style
+        sheet from the network.
     """
     path = check_writable(path, overwrite=overwrite)
     if path.suffix.lower() not in (".html", ".htm"):
         raise ParameterError(f"out: {path.name}: a map is written as .html")
-    page = build_map(layers, offline=offline, surface_cell_m=surface_cell_m).get_root().render()
-    if offline and (remote := _remote_assets(page)):
+    built = build_map(layers, language=language, cdn=cdn, surface_cell_m=surface_cell_m)
+    page = built.get_root().render()
+    if not cdn and (remote := _remote_assets(page)):
         raise DataError(f"offline map would still load {remote[0]} from the network")
 
     def write(tmp: Path) -> None:

@@ -1,34 +1,49 @@
-"""A one-page HTML report of a coverage (and optimisation) run, for a decision paper.
+"""A report of a coverage (and optimisation) run for a decision paper: HTML and PDF.
 
 :func:`render_report` turns a :class:`ReportInputs` into a single
-self-contained HTML page: inline CSS, plots as inline SVG drawn with
-matplotlib's object-oriented API (:class:`matplotlib.figure.Figure`, never
-``pyplot``, so no global backend or state is touched), no script and no
-network resource. Its print CSS (``@page``) makes "Print to PDF" give a clean
-A4 page.
+self-contained HTML page in Swedish or English (``language``,
+:mod:`planner.i18n`; ``<html lang>`` says which): inline CSS, plots and a
+static map as inline SVG drawn with matplotlib's object-oriented API
+(:class:`matplotlib.figure.Figure`, never ``pyplot``, so no global backend or
+state is touched), no script and no network resource. Its print CSS
+(``@page``) gives clean A4 pages; :func:`write_report` also writes it as a
+PDF with WeasyPrint (:func:`pdf_unavailable` says why it cannot, where the
+libraries it needs are missing).
 
 The page holds
 
 * the title, the sample label (if any, shown prominently), scenario, date,
   planner version, OSM data date and the OpenStreetMap attribution;
 * headline figures: share of demand within each threshold, unreachable share,
-  median and 90th percentile response time, before and after;
+  median and 90th percentile response time, before and after, and the
+  expected extra survivors per year of the proposed sites, each explained in
+  one sentence;
+* a static map before and after (response time per hexagon of road nodes,
+  boundaries, stations, proposed sites; no background tiles), when
+  :attr:`ReportInputs.map_layers` is given;
 * the demand-weighted distribution of response times before and after (a
   cumulative curve: x minutes, y share of *all* demand; unreachable demand is
   stated in the text and makes the curve end below 100 %);
 * the marginal-gain curve (units added vs gain, in the objective's unit);
-* the table per municipality, before and after side by side with the change;
-* the proposed sites in the order they were added, with lon/lat (WGS 84) and
-  what each adds.
+* the table per municipality, before and after side by side with the change
+  (split into several tables of at most
+  :data:`~planner.constants.REPORT_TABLE_MAX_METRICS` metrics, so that each
+  fits the printed page);
+* the proposed sites in the order they were added, with their nearest
+  locality and municipality, lon/lat (WGS 84) and what each adds, every
+  column explained;
+* the settings, in minutes.
 
 Everything "after" is optional: a coverage-only run gives a report without
 those columns and sections.
 
-Number formats (so a reader, or a test, can find a figure): shares as
-``83.4%``, changes of shares as ``+5.2 pp`` (percentage points), times as
-``12.3 min`` in the headline and ``12.3`` in tables whose header carries the
-unit, changes of times as ``-1.2``, Gini coefficients as ``0.123``, demand
-weights as ``1,234`` (whole numbers) or ``1,234.5``.
+Number formats (so a reader, or a test, can find a figure), English / Swedish
+(Babel, CLDR; the Swedish spaces are U+00A0): shares ``83.4%`` / ``83,4 %``,
+changes of shares ``+5.2 pp`` / ``+5,2 p.e.`` (percentage points), times
+``12.3 min`` / ``12,3 min`` in the headline and ``12.3`` / ``12,3`` in tables
+whose header carries the unit, changes of times ``-1.2`` / ``-1,2``, Gini
+coefficients ``0.123`` / ``0,123``, demand weights ``1,234`` / ``1 234``
+(whole numbers) or ``1,234.5`` / ``1 234,5``.
 """
 
 from __future__ import annotations
@@ -41,17 +56,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from planner import __version__, constants
 from planner.analysis.coverage import validate_thresholds
-from planner.errors import ParameterError
+from planner.errors import DataError, ParameterError
+from planner.i18n import DEFAULT_LANGUAGE, N_, Language, Translator, translator
 from planner.outputs.export import (
     OSM_ATTRIBUTION,
     check_writable,
@@ -60,12 +76,16 @@ from planner.outputs.export import (
     write_sidecar,
 )
 
+if TYPE_CHECKING:  # the map module (folium) is loaded only when a static map is drawn
+    from planner.outputs.maps import MapLayers
+
 __all__ = [
     "ReportInputs",
     "format_change_min",
     "format_change_pp",
     "format_min",
     "format_share",
+    "pdf_unavailable",
     "render_report",
     "weighted_cdf",
     "write_report",
@@ -74,22 +94,63 @@ __all__ = [
 #: What the gain curve's y axis shows per objective (command-line name or
 #: model name): label, unit and the factor from the model's unit to the shown one.
 _OBJECTIVE_AXES: dict[str, tuple[str, str, float]] = {
-    "mclp": ("demand newly within {t} min", "demand weight", 1.0),
-    "pmedian": ("weighted response time saved", "weight × min", 1 / 60.0),
-    "pcenter": ("longest response time cut", "min", 1 / 60.0),
-    "lscp": ("sites saved", "sites", 1.0),
-    "mexclp": ("expected covered demand gained", "demand weight", 1.0),
-    "survival": ("expected survivors gained", "weight × survival probability", 1.0),
-    "maxsurvival": ("expected survivors gained", "weight × survival probability", 1.0),
+    "mclp": (N_("demand newly within {t} min"), N_("demand weight"), 1.0),
+    "pmedian": (N_("weighted response time saved"), N_("weight × min"), 1 / 60.0),
+    "pcenter": (N_("longest response time cut"), "min", 1 / 60.0),
+    "lscp": (N_("sites saved"), N_("sites"), 1.0),
+    "mexclp": (N_("expected covered demand gained"), N_("demand weight"), 1.0),
+    "survival": (N_("expected survivors gained"), N_("weight × survival probability"), 1.0),
+    "maxsurvival": (N_("expected survivors gained"), N_("weight × survival probability"), 1.0),
 }
 
-#: Readable headers of the site-contribution columns (prefix match).
+#: The objectives in words (the command-line name follows in brackets).
+_OBJECTIVE_NAMES = {
+    "mclp": N_("most demand within the target time"),
+    "pmedian": N_("shortest mean response time"),
+    "pcenter": N_("shortest longest response time"),
+    "lscp": N_("fewest units reaching everyone"),
+    "mexclp": N_("most demand covered, counting busy units"),
+    "survival": N_("most cardiac-arrest survivors"),
+}
+
+#: Headers of the site-contribution columns (prefix match) and one sentence on each.
 _SITE_COLUMNS = (
-    ("demand_newly_within_", "Newly within {t} min"),
-    ("demand_newly_reached", "Newly reached"),
-    ("person_minutes_saved", "Person-min saved"),
-    ("mean_minutes_saved", "Mean min saved"),
-    ("expected_survivors_per_year", "Survivors / year"),
+    (
+        "demand_newly_within_",
+        N_("Newly within {t} min"),
+        N_(
+            "Newly within {t} min: demand that no station reached within {t} minutes and "
+            "this site does."
+        ),
+    ),
+    (
+        "demand_newly_reached",
+        N_("Newly reached"),
+        N_("Newly reached: demand that no station could reach at all and this site reaches."),
+    ),
+    (
+        "person_minutes_saved",
+        N_("Person-min saved"),
+        N_(
+            "Person-min saved: the minutes of response time saved, added up over the demand "
+            "(a person helped 3 minutes sooner counts 3)."
+        ),
+    ),
+    (
+        "mean_minutes_saved",
+        N_("Mean min saved"),
+        N_("Mean min saved: the minutes saved per person whose response time gets shorter."),
+    ),
+    (
+        "expected_survivors_per_year",
+        N_("Survivors / year"),
+        N_(
+            "Survivors / year: expected extra survivors of out-of-hospital cardiac arrest per "
+            "year, from the shorter response times (survival by response time, De Maio et al. "
+            "2003, with 55 cardiac arrests per 100,000 people a year as in the Swedish "
+            "resuscitation register)."
+        ),
+    ),
 )
 
 
@@ -146,7 +207,13 @@ class ReportInputs:
     metadata
         Run metadata: ``scenario`` (or ``name``), ``date`` (or ``created``),
         ``planner_version``, ``osm_data_date``, ``threshold_min`` (the
-        optimiser's), ``settings`` (a mapping shown in the footer) ...
+        optimiser's), ``settings`` (a mapping shown in the footer, seconds
+        shown as minutes) ...
+    map_layers
+        The map's layers (:class:`planner.outputs.maps.MapLayers`): the
+        static before/after map is drawn from their road nodes (the
+        response-time surface), boundaries, stations and proposed sites;
+        ``None`` for no map.
 
     Raises
     ------
@@ -170,6 +237,7 @@ class ReportInputs:
     objective: str | None
     sites: pd.DataFrame | gpd.GeoDataFrame | None
     metadata: Mapping[str, Any]
+    map_layers: MapLayers | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -257,12 +325,6 @@ def weighted_cdf(response_s: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray
     return minutes[last], share[last]
 
 
-def _clean(value: float, digits: int) -> float:
-    """Round, and turn -0.0 into 0.0 so that no "-0.0" is printed."""
-    rounded = round(float(value), digits)
-    return 0.0 if rounded == 0 else rounded
-
-
 def _missing(value: Any) -> bool:
     try:
         return value is None or math.isnan(float(value))
@@ -270,45 +332,26 @@ def _missing(value: Any) -> bool:
         return True
 
 
-def format_share(value: Any) -> str:
-    """A share 0-1 as a percentage, ``"83.4%"``; ``"–"`` when missing."""
-    return "–" if _missing(value) else f"{_clean(100 * float(value), 1):.1f}%"
+def format_share(value: Any, *, language: Language = DEFAULT_LANGUAGE) -> str:
+    """A share 0-1 as a percentage, ``"83.4%"`` / ``"83,4 %"``; ``"–"`` when missing."""
+    return translator(language).percent(value)
 
 
-def format_change_pp(value: Any) -> str:
-    """A change of a share as signed percentage points, ``"+5.2 pp"``."""
-    return "–" if _missing(value) else f"{_clean(100 * float(value), 1):+.1f} pp"
+def format_change_pp(value: Any, *, language: Language = DEFAULT_LANGUAGE) -> str:
+    """A change of a share as signed percentage points, ``"+5.2 pp"`` / ``"+5,2 p.e."``."""
+    return translator(language).points(value)
 
 
-def format_min(value: Any, *, unit: bool = False) -> str:
-    """Minutes with one decimal, ``"12.3"`` (``"12.3 min"`` with ``unit``)."""
-    if _missing(value):
-        return "–"
-    if math.isinf(float(value)):
-        return "unreachable"
-    text = f"{_clean(float(value), 1):.1f}"
-    return f"{text} min" if unit else text
+def format_min(value: Any, *, unit: bool = False, language: Language = DEFAULT_LANGUAGE) -> str:
+    """Minutes with one decimal, ``"12.3"`` (``"12.3 min"`` with ``unit``); inf: unreachable."""
+    return translator(language).minutes(value, unit=unit)
 
 
-def format_change_min(value: Any, *, unit: bool = False) -> str:
+def format_change_min(
+    value: Any, *, unit: bool = False, language: Language = DEFAULT_LANGUAGE
+) -> str:
     """A change in minutes, signed, ``"-1.2"`` (``"-1.2 min"`` with ``unit``)."""
-    if _missing(value) or math.isinf(float(value)):
-        return "–"
-    text = f"{_clean(float(value), 1):+.1f}"
-    return f"{text} min" if unit else text
-
-
-def _format_weight(value: Any) -> str:
-    if _missing(value):
-        return "–"
-    v = float(value)
-    if abs(v - round(v)) < 1e-9:
-        return f"{round(v):,}"
-    return f"{v:,.1f}"
-
-
-def _format_number(value: Any, digits: int) -> str:
-    return "–" if _missing(value) else f"{_clean(float(value), digits):,.{digits}f}"
+    return translator(language).minutes(value, unit=unit, signed=True)
 
 
 # ---------------------------------------------------------------------------
@@ -355,13 +398,26 @@ def _step_points(minutes: np.ndarray, share: np.ndarray) -> tuple[np.ndarray, np
     return grid, share[np.searchsorted(minutes, grid, side="right") - 1]
 
 
-def _cdf_figure(inputs: ReportInputs) -> str:
+def _percent_axis(ax: Any, tr: Translator) -> None:
+    """The y axis as shares 0-1 shown in percent, the locale's way."""
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: tr.percent(v, 0)))
+
+
+def _number_axis(axis: Any, tr: Translator) -> None:
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: tr.number(v, 0 if v == int(v) else 1)))
+
+
+def _cdf_figure(inputs: ReportInputs, tr: Translator) -> str:
     fig = Figure(figsize=constants.REPORT_FIGURE_SIZE_IN, layout="constrained")
     ax = fig.add_subplot()
     # "after" first, so that the dashed "before" stays visible where they coincide
-    curves = [("before", inputs.response_before_s, constants.REPORT_COLOUR_BEFORE, "--")]
+    curves = [
+        (tr.gettext("before"), inputs.response_before_s, constants.REPORT_COLOUR_BEFORE, "--")
+    ]
     if inputs.response_after_s is not None:
-        curves.insert(0, ("after", inputs.response_after_s, constants.REPORT_COLOUR_AFTER, "-"))
+        curves.insert(
+            0, (tr.gettext("after"), inputs.response_after_s, constants.REPORT_COLOUR_AFTER, "-")
+        )
     right = 0.0
     for name, response, colour, style in curves:
         minutes, share = weighted_cdf(response, inputs.weight)
@@ -369,18 +425,24 @@ def _cdf_figure(inputs: ReportInputs) -> str:
             continue
         x, y = _step_points(minutes, share)
         ax.step(
-            np.append(x[0], x), np.append(0.0, y), where="post", color=colour,
-            linestyle=style, linewidth=1.4, label=name,
-        )  # fmt: skip
+            np.append(x[0], x),
+            np.append(0.0, y),
+            where="post",
+            color=colour,
+            linestyle=style,
+            linewidth=1.4,
+            label=name,
+        )
         right = max(right, float(minutes[-1]))
     for threshold in inputs.thresholds_min:
         ax.axvline(threshold, color="#cccccc", linewidth=0.8, zorder=0)
     right = max(right, max(inputs.thresholds_min))
     ax.set_xlim(0, right * 1.03)
     ax.set_ylim(0, 1.0)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_xlabel("response time, min")
-    ax.set_ylabel("share of demand reached")
+    _percent_axis(ax, tr)
+    _number_axis(ax.xaxis, tr)
+    ax.set_xlabel(tr.gettext("response time, min"))
+    ax.set_ylabel(tr.gettext("share of demand reached"))
     ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
     if len(curves) > 1:
         handles, labels = ax.get_legend_handles_labels()
@@ -388,23 +450,24 @@ def _cdf_figure(inputs: ReportInputs) -> str:
     return _svg(fig, "cdf")
 
 
-def _objective_axis(objective: str | None, metadata: Mapping[str, Any]) -> tuple[str, str, float]:
+def _objective_axis(
+    objective: str | None, metadata: Mapping[str, Any], tr: Translator
+) -> tuple[str, str, float]:
     """What the gain means, its unit, and the factor from the model's unit to it."""
     key = re.sub(r"[^a-z]", "", (objective or "").lower())
-    label, unit, factor = _OBJECTIVE_AXES.get(key, ("gain in the objective", "model units", 1.0))
+    fallback = (N_("gain in the objective"), N_("model units"), 1.0)
+    label, unit, factor = _OBJECTIVE_AXES.get(key, fallback)
     threshold = metadata.get("threshold_min")
-    label = label.format(
-        t="T" if threshold is None or _missing(threshold) else f"{float(threshold):g}"
-    )
-    return label, unit, factor
+    t = "T" if threshold is None or _missing(threshold) else tr.number(float(threshold), 0)
+    return tr.gettext(label).format(t=t), tr.gettext(unit), factor
 
 
-def _gain_figure(inputs: ReportInputs) -> str | None:
+def _gain_figure(inputs: ReportInputs, tr: Translator) -> str | None:
     curve = inputs.gain_curve
     if curve is None or curve.empty or not {"k", "gain"} <= set(curve.columns):
         return None
     k = curve["k"].to_numpy(dtype=float)
-    label, unit, factor = _objective_axis(inputs.objective, inputs.metadata)
+    label, unit, factor = _objective_axis(inputs.objective, inputs.metadata, tr)
     gain = curve["gain"].to_numpy(dtype=float) * factor
     finite = np.isfinite(gain)
     if not finite.any():
@@ -414,18 +477,199 @@ def _gain_figure(inputs: ReportInputs) -> str | None:
     if "gain_of_kth" in curve.columns:
         kth = curve["gain_of_kth"].to_numpy(dtype=float) * factor
         ok = np.isfinite(kth)
-        ax.bar(k[ok], kth[ok], width=0.6, color=constants.REPORT_COLOUR_GAIN, alpha=0.35,
-               label="what the k-th unit adds")  # fmt: skip
-    ax.plot(k[finite], gain[finite], marker="o", color=constants.REPORT_COLOUR_GAIN,
-            linewidth=1.4, markersize=4, label="total gain")  # fmt: skip
+        ax.bar(
+            k[ok],
+            kth[ok],
+            width=0.6,
+            color=constants.REPORT_COLOUR_GAIN,
+            alpha=0.35,
+            label=tr.gettext("what the k-th unit adds"),
+        )
+    ax.plot(
+        k[finite],
+        gain[finite],
+        marker="o",
+        color=constants.REPORT_COLOUR_GAIN,
+        linewidth=1.4,
+        markersize=4,
+        label=tr.gettext("total gain"),
+    )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("units added, k")
-    ax.set_ylabel(f"gain, {unit}")
+    _number_axis(ax.yaxis, tr)
+    ax.set_xlabel(tr.gettext("units added, k"))
+    ax.set_ylabel(tr.gettext("gain, {unit}").format(unit=unit))
     ax.set_title(label, fontsize="small")
     ax.axhline(0, color="#999999", linewidth=0.6)
     ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
     ax.legend(loc="best", frameon=False, fontsize="small")
     return _svg(fig, "gain")
+
+
+# ---------------------------------------------------------------------------
+# The static map (no tiles)
+# ---------------------------------------------------------------------------
+
+
+def _rings(geometry: Any) -> list[np.ndarray]:
+    """Exterior rings (x, y arrays) of the polygons in a geometry."""
+    parts = getattr(geometry, "geoms", [geometry])
+    return [np.asarray(p.exterior.coords) for p in parts if hasattr(p, "exterior")]
+
+
+def _scale_bar(ax: Any, tr: Translator) -> None:
+    """A scale bar of a round length (1, 2, 5 × 10^n m) at the lower left."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    target = (x1 - x0) / 5
+    step = 10 ** math.floor(math.log10(target))
+    length = max(m * step for m in (1, 2, 5) if m * step <= target)
+    x, y = x0 + (x1 - x0) * 0.04, y0 + (y1 - y0) * 0.05
+    ax.plot([x, x + length], [y, y], color="#111111", linewidth=2, solid_capstyle="butt")
+    text = f"{tr.number(length / 1000, 0 if length >= 1000 else 1)} km"
+    ax.text(x + length / 2, y + (y1 - y0) * 0.02, text, ha="center", va="bottom", fontsize=6)
+
+
+def _map_panel(
+    ax: Any, layers: MapLayers, nodes: gpd.GeoDataFrame, cell_m: float, crs: str, with_sites: bool
+) -> None:
+    """One state on ``ax``: surface hexagons, boundaries, stations, proposed sites (in ``crs``)."""
+    from matplotlib.collections import PolyCollection
+
+    from planner.outputs.maps import classify_times, response_surface, time_classes
+
+    limits = layers.thresholds_min
+    colours = [c for c, _ in time_classes(limits)] + [constants.MAP_UNREACHABLE_COLOUR]
+    cells = response_surface(nodes, cell_m=cell_m).to_crs(crs)
+    classes = classify_times(cells["median_min"].to_numpy(dtype=float), limits)
+    polygons = [ring for g in cells.geometry for ring in _rings(g)]
+    ax.add_collection(
+        PolyCollection(
+            polygons,
+            facecolors=[colours[c] for c in classes],
+            edgecolors="none",
+            alpha=0.85,
+            zorder=1,
+        )
+    )
+    if layers.boundaries is not None and not layers.boundaries.empty:
+        for geometry in layers.boundaries.to_crs(crs).geometry:
+            for ring in _rings(geometry):
+                ax.plot(ring[:, 0], ring[:, 1], color="#333333", linewidth=0.8, zorder=2)
+    if layers.stations is not None and not layers.stations.empty:
+        points = layers.stations.to_crs(crs)
+        fleet = points["fleet"] if "fleet" in points else pd.Series("", index=points.index)
+        ax.scatter(
+            points.geometry.x,
+            points.geometry.y,
+            s=30,
+            zorder=3,
+            facecolors="white",
+            linewidths=1.8,
+            marker="o",
+            edgecolors=[
+                constants.MAP_FLEET_COLOURS.get(str(f), constants.MAP_OTHER_FLEET_COLOUR)
+                for f in fleet
+            ],
+        )
+    if with_sites and layers.proposed_sites is not None and not layers.proposed_sites.empty:
+        sites = layers.proposed_sites.to_crs(crs)
+        ax.scatter(
+            sites.geometry.x,
+            sites.geometry.y,
+            s=70,
+            marker="*",
+            zorder=4,
+            c=constants.MAP_PROPOSED_COLOUR,
+            edgecolors="#222222",
+            linewidths=0.6,
+        )
+        orders = sites["order"] if "order" in sites else range(1, len(sites) + 1)
+        for x, y, order in zip(sites.geometry.x, sites.geometry.y, orders, strict=True):
+            ax.annotate(
+                str(order),
+                (x, y),
+                xytext=(4, 3),
+                textcoords="offset points",
+                fontsize=6,
+                fontweight="bold",
+                zorder=5,
+            )
+
+
+def _map_figure(inputs: ReportInputs, tr: Translator) -> str | None:
+    """Before and after side by side: the response-time surface, stations and new sites."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from planner.network.crs import metric_crs_of
+    from planner.outputs.maps import choose_cell_size, time_classes
+
+    layers = inputs.map_layers
+    if layers is None or layers.road_nodes is None or layers.road_nodes.empty:
+        return None
+    states = [(tr.gettext("Before"), layers.road_nodes, False)]
+    if layers.road_nodes_after is not None:
+        states.append((tr.gettext("After, with the proposed sites"), layers.road_nodes_after, True))
+    crs = metric_crs_of(layers.road_nodes)
+    cell = choose_cell_size(*(nodes for _, nodes, _ in states))
+    fig = Figure(figsize=constants.REPORT_MAP_SIZE_IN, layout="constrained")
+    axes = fig.subplots(1, len(states), squeeze=False)[0]
+    boxes = [layers.road_nodes.to_crs(crs).total_bounds]
+    if layers.boundaries is not None and not layers.boundaries.empty:
+        boxes.append(layers.boundaries.to_crs(crs).total_bounds)
+    box = np.asarray(boxes)
+    x0, y0 = box[:, 0].min(), box[:, 1].min()
+    x1, y1 = box[:, 2].max(), box[:, 3].max()
+    pad = max(x1 - x0, y1 - y0) * 0.04 + cell
+    for ax, (title, nodes, with_sites) in zip(axes, states, strict=True):
+        _map_panel(ax, layers, nodes, cell, crs, with_sites or len(states) == 1)
+        ax.set_xlim(x0 - pad, x1 + pad)
+        ax.set_ylim(y0 - pad, y1 + pad)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize="small")
+        _scale_bar(ax, tr)
+    handles: list[Any] = [
+        Patch(facecolor=c, label=label)
+        for c, label in time_classes(layers.thresholds_min, language=tr.language)
+    ]
+    handles.append(
+        Patch(facecolor=constants.MAP_UNREACHABLE_COLOUR, label=tr.gettext("not reachable"))
+    )
+    handles.append(
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            markerfacecolor="white",
+            markeredgewidth=1.8,
+            color=constants.MAP_FLEET_COLOURS["ambulance"],
+            label=tr.gettext("station"),
+        )
+    )
+    if layers.proposed_sites is not None:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="*",
+                linestyle="",
+                markersize=9,
+                label=tr.gettext("proposed new site"),
+                color=constants.MAP_PROPOSED_COLOUR,
+                markeredgecolor="#222222",
+            )
+        )
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=min(len(handles), 6),
+        fontsize=6,
+        frameon=False,
+    )
+    return _svg(fig, "map")
 
 
 # ---------------------------------------------------------------------------
@@ -435,31 +679,36 @@ def _gain_figure(inputs: ReportInputs) -> str | None:
 _CSS = """
 @page { size: %(page)s; margin: %(margin)gmm; }
 * { box-sizing: border-box; }
-body { font-family: "Helvetica Neue", Arial, sans-serif; font-size: 10pt; color: #111;
-       max-width: 190mm; margin: 8mm auto; line-height: 1.3; }
+body { font-family: "Helvetica Neue", Arial, "DejaVu Sans", sans-serif; font-size: 10pt;
+       color: #111; max-width: 190mm; margin: 8mm auto; line-height: 1.3; }
 h1 { font-size: 16pt; margin: 0 0 2mm 0; }
 h2 { font-size: 11pt; margin: 4mm 0 1.5mm 0; border-bottom: 0.4pt solid #999; }
 .sample { border: 1.5pt solid #b00020; color: #b00020; font-weight: bold; padding: 1.5mm 3mm;
           margin: 1mm 0 2mm 0; font-size: 11pt; }
 .meta { color: #333; font-size: 8.5pt; margin: 0; }
 .meta span { margin-right: 4mm; white-space: nowrap; }
-table { border-collapse: collapse; font-size: 8pt; width: 100%%; }
-th, td { padding: 0.6mm 1.2mm; border-bottom: 0.3pt solid #ddd; text-align: right; }
+table { border-collapse: collapse; font-size: 7.5pt; width: 100%%; margin-bottom: 2mm; }
+th, td { padding: 0.5mm 1mm; border-bottom: 0.3pt solid #ddd; text-align: right; }
+td { white-space: nowrap; }
+td.name, td.explain { white-space: normal; }
 th { background: #f2f2f2; font-weight: 600; }
 th.group { text-align: center; border-left: 0.6pt solid #fff; }
 td.name, th.name { text-align: left; }
 td.change { color: #333; font-style: italic; }
-table.headline { width: auto; font-size: 9pt; }
+td.explain { text-align: left; color: #333; font-size: 7.5pt; width: 45%%; }
+table.headline { font-size: 8.5pt; }
 .plots { display: flex; gap: 4mm; align-items: flex-start; }
 figure { margin: 0; flex: 1 1 0; min-width: 0; }
 figure svg { width: 100%%; height: auto; display: block; }
 figcaption, .note { font-size: 8pt; color: #333; margin-top: 1mm; }
+ul.note { margin: 1mm 0 0 0; padding-left: 4mm; }
 footer { margin-top: 4mm; font-size: 7.5pt; color: #444; border-top: 0.4pt solid #999;
          padding-top: 1.5mm; }
 @media print {
   body { margin: 0; max-width: none; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   section, figure, tr { break-inside: avoid; page-break-inside: avoid; }
+  section#municipalities { break-inside: auto; page-break-inside: auto; }
   thead { display: table-header-group; }
   h2 { break-after: avoid; page-break-after: avoid; }
 }
@@ -470,6 +719,11 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _tag(tag: str, text: str, attributes: str = "") -> str:
+    """``<tag attributes>text</tag>`` with the text escaped (headers, titles)."""
+    return f"<{tag}{' ' + attributes if attributes else ''}>{_e(text)}</{tag}>"
+
+
 def _first(metadata: Mapping[str, Any], *keys: str) -> Any:
     for key in keys:
         value = metadata.get(key)
@@ -478,22 +732,25 @@ def _first(metadata: Mapping[str, Any], *keys: str) -> Any:
     return None
 
 
-def _header(inputs: ReportInputs) -> str:
+def _header(inputs: ReportInputs, tr: Translator) -> str:
     meta = inputs.metadata
     label = inputs.label or _first(meta, "sample")
     date = _first(meta, "date", "created") or dt.date.today().isoformat()
     items = [
-        ("Scenario", _first(meta, "scenario", "name") or "–"),
-        ("Date", str(date)[:10] if re.match(r"\d{4}-\d\d-\d\d", str(date)) else date),
+        (tr.gettext("Scenario"), _first(meta, "scenario", "name") or "–"),
+        (tr.gettext("Date"), tr.date(str(date))),
         ("planner", _first(meta, "planner_version") or __version__),
-        ("OSM data", _first(meta, "osm_data_date") or "unknown"),
+        (tr.gettext("OSM data"), tr.date(str(_first(meta, "osm_data_date") or "–"))),
     ]
     if inputs.objective:
-        items.append(("Objective", inputs.objective))
+        name = _OBJECTIVE_NAMES.get(inputs.objective.lower())
+        words = tr.gettext(name) if name else ""
+        shown = f"{words} ({inputs.objective})" if words else inputs.objective
+        items.append((tr.gettext("Objective"), shown))
     parts = [f"<h1>{_e(inputs.title)}</h1>"]
     if label:
         parts.append(f'<p class="sample">{_e(label)}</p>')
-    spans = "".join(f"<span><b>{_e(k)}:</b> {_e(v)}</span>" for k, v in items)
+    spans = " ".join(f"<span><b>{_e(k)}:</b> {_e(v)}</span>" for k, v in items)
     parts.append(f'<p class="meta">{spans}</p>')
     return "<header>" + "".join(parts) + "</header>"
 
@@ -504,95 +761,151 @@ def _value(table: pd.DataFrame | None, column: str) -> Any:
     return table[column].iloc[0]
 
 
-def _headline(inputs: ReportInputs) -> str:
-    before, after = inputs.total_before, inputs.total_after
-    rows: list[tuple[str, str, str, str]] = []
+def _survivors(inputs: ReportInputs) -> float | None:
+    sites = inputs.sites
+    if sites is None or "expected_survivors_per_year" not in getattr(sites, "columns", ()):
+        return None
+    values = pd.to_numeric(sites["expected_survivors_per_year"], errors="coerce")
+    return float(values.sum()) if values.notna().any() else None
 
-    def row(label: str, column: str, fmt: Any, change: Any) -> None:
+
+def _headline(inputs: ReportInputs, tr: Translator) -> str:
+    before, after = inputs.total_before, inputs.total_after
+    rows: list[tuple[str, str, str, str, str]] = []
+
+    def row(label: str, column: str, fmt: Any, change: Any, explain: str) -> None:
         b, a = _value(before, column), _value(after, column)
         diff = None if _missing(a) or _missing(b) else float(a) - float(b)
-        rows.append((label, fmt(b), fmt(a), change(diff)))
+        rows.append((label, fmt(b), fmt(a), change(diff), explain))
 
     for threshold in inputs.thresholds_min:
-        row(f"Within {threshold:g} min", _share_column(threshold), format_share, format_change_pp)
-    row("Unreachable", "share_unreachable", format_share, format_change_pp)
+        t = tr.number(threshold, 0 if float(threshold).is_integer() else 1)
+        row(
+            tr.gettext("Within {t} min").format(t=t), _share_column(threshold), tr.percent,
+            tr.points,
+            tr.gettext(
+                "The share of all demand that an ambulance reaches within {t} minutes of the "
+                "call."
+            ).format(t=t),
+        )  # fmt: skip
+    row(
+        tr.gettext("Unreachable"), "share_unreachable", tr.percent, tr.points,
+        tr.gettext(
+            "The share of demand that no station reaches by road: no road nearby, a road cut "
+            "off from the network, or no station."
+        ),
+    )  # fmt: skip
 
-    def minutes(v: Any) -> str:
-        return format_min(v, unit=True)
+    def signed(v: Any) -> str:
+        return tr.minutes(v, signed=True)
 
-    def change_minutes(v: Any) -> str:
-        return format_change_min(v, unit=True)
-
-    row("Median response time", "median_min", minutes, change_minutes)
-    row("90th percentile", "p90_min", minutes, change_minutes)
+    row(
+        tr.gettext("Median response time"), "median_min", tr.minutes, signed,
+        tr.gettext("Half of the demand reached is reached within this time."),
+    )  # fmt: skip
+    row(
+        tr.gettext("90th percentile"), "p90_min", tr.minutes, signed,
+        tr.gettext("Nine in ten of the demand reached are reached within this time."),
+    )  # fmt: skip
     has_after = after is not None
-    head = '<th class="name">Share of demand / time</th><th>Before</th>'
+    survivors = _survivors(inputs) if has_after else None
+    if survivors is not None:
+        rows.append(
+            (
+                tr.gettext("Expected extra survivors per year"), "", "",
+                tr.number(survivors, 2 if abs(survivors) >= 1 else 3, signed=True),
+                tr.gettext(
+                    "Expected extra survivors of out-of-hospital cardiac arrest per year with "
+                    "the proposed sites, from the shorter response times (De Maio et al. 2003)."
+                ),
+            )
+        )  # fmt: skip
+    head = _tag("th", tr.gettext("Share of demand / time"), 'class="name"')
+    head += _tag("th", tr.gettext("Before"))
     if has_after:
-        head += "<th>After</th><th>Change</th>"
+        head += _tag("th", tr.gettext("After")) + _tag("th", tr.gettext("Change"))
+    head += _tag("th", tr.gettext("What it means"), 'class="name"')
     body = []
-    for label, b, a, c in rows:
+    for label, b, a, c, explain in rows:
         cells = f'<td class="name">{_e(label)}</td><td>{_e(b)}</td>'
         if has_after:
             cells += f'<td>{_e(a)}</td><td class="change">{_e(c)}</td>'
+        cells += f'<td class="explain">{_e(explain)}</td>'
         body.append(f"<tr>{cells}</tr>")
-    demand = _format_weight(_value(before, "demand"))
-    note = (
-        f"Total demand (weight): {demand}. Shares are of all demand, unreachable included; "
-        "median and 90th percentile are of the demand reached. Response time = turn-out "
-        "plus emergency drive time from the nearest station."
-    )
+    note = tr.gettext(
+        "Total demand (weight): {demand}. Response time = turn-out time plus emergency drive "
+        "time from the nearest station."
+    ).format(demand=tr.weight(_value(before, "demand")))
+    title = _tag("h2", tr.gettext("Headline figures"))
     return (
-        '<section id="headline"><h2>Headline figures</h2>'
+        f'<section id="headline">{title}'
         f'<table class="headline"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
         f'<p class="note">{_e(note)}</p></section>'
     )
 
 
-def _unreachable_text(inputs: ReportInputs) -> str:
+def _unreachable_text(inputs: ReportInputs, tr: Translator) -> str:
     total = float(inputs.weight.sum())
     if total <= 0:
-        return "No demand weight."
+        return tr.gettext("No demand weight.")
     parts = []
-    curves = (("before", inputs.response_before_s), ("after", inputs.response_after_s))
+    curves = (
+        (tr.gettext("before"), inputs.response_before_s),
+        (tr.gettext("after"), inputs.response_after_s),
+    )
     for name, response in curves:
         if response is None:
             continue
         unreached = float(inputs.weight[~np.isfinite(response)].sum())
-        parts.append(f"{format_share(unreached / total)} {name} ({_format_weight(unreached)})")
+        parts.append(f"{tr.percent(unreached / total)} {name} ({tr.weight(unreached)})")
+    return tr.gettext(
+        "Unreachable demand (no road, or no station reaches it): {parts}; it is not plotted, "
+        "so the curves end below 100%."
+    ).format(parts=", ".join(parts))
+
+
+def _plots(inputs: ReportInputs, tr: Translator) -> str:
+    cdf = _cdf_figure(inputs, tr)
+    caption = tr.gettext(
+        "Response-time distribution (demand-weighted): the share of all demand reached within "
+        "x minutes. {unreachable} Grey vertical lines: the thresholds."
+    ).format(unreachable=_unreachable_text(inputs, tr))
+    figures = [f"<figure>{cdf}<figcaption>{_e(caption)}</figcaption></figure>"]
+    gain = _gain_figure(inputs, tr)
+    if gain is not None:
+        label, unit, _ = _objective_axis(inputs.objective, inputs.metadata, tr)
+        caption = tr.gettext(
+            "Marginal gain: {label} ({unit}) for k units added (each k solved on its own); "
+            "bars show what the k-th unit adds."
+        ).format(label=label, unit=unit)
+        figures.append(f"<figure>{gain}<figcaption>{_e(caption)}</figcaption></figure>")
+    title = (
+        tr.gettext("Response times and marginal gain")
+        if gain is not None
+        else tr.gettext("Response times")
+    )
+    body = "".join(figures)
+    return f'<section id="plots"><h2>{_e(title)}</h2><div class="plots">{body}</div></section>'
+
+
+def _map_section(inputs: ReportInputs, tr: Translator) -> str | None:
+    figure = _map_figure(inputs, tr)
+    if figure is None:
+        return None
+    caption = tr.gettext(
+        "Map: the median response time of the road nodes in each hexagon, before and after "
+        "the proposed sites (numbered stars), with the stations (circles); drawn from "
+        "OpenStreetMap roads without a background map (© OpenStreetMap contributors, ODbL)."
+    )
+    title = _tag("h2", tr.gettext("Map: before and after"))
     return (
-        "Unreachable demand (no road, or no station reaches it): "
-        + ", ".join(parts)
-        + "; it is not plotted, so the curves end below 100%."
+        f'<section id="map">{title}'
+        f"<figure>{figure}<figcaption>{_e(caption)}</figcaption></figure></section>"
     )
 
 
-def _plots(inputs: ReportInputs) -> str:
-    cdf = _cdf_figure(inputs)
-    lines = "Grey vertical lines: the thresholds."
-    figures = [
-        "<figure>"
-        + cdf
-        + "<figcaption>Response-time distribution (demand-weighted): share of all demand "
-        + f"reached within x minutes. {_e(_unreachable_text(inputs))} {lines}</figcaption>"
-        + "</figure>"
-    ]
-    gain = _gain_figure(inputs)
-    if gain is not None:
-        label, unit, _ = _objective_axis(inputs.objective, inputs.metadata)
-        figures.append(
-            "<figure>"
-            + gain
-            + f"<figcaption>Marginal gain: {_e(label)} ({_e(unit)}) for k units added "
-            "(each k solved on "
-            "its own); bars show what the k-th unit adds.</figcaption></figure>"
-        )
-    title = "Response times" + (" and marginal gain" if gain is not None else "")
-    body = "".join(figures)
-    return f'<section id="plots"><h2>{title}</h2><div class="plots">{body}</div></section>'
-
-
-def _municipality_table(inputs: ReportInputs) -> str:
+def _merged_municipalities(inputs: ReportInputs) -> pd.DataFrame:
     before = inputs.municipality_before
     after = inputs.municipality_after
     key = "municipality_code"
@@ -608,6 +921,11 @@ def _municipality_table(inputs: ReportInputs) -> str:
                 merged[column] = merged[column].where(
                     merged[column].notna(), merged[f"{column}_after"]
                 )
+    return merged
+
+
+def _municipality_metrics(inputs: ReportInputs, tr: Translator) -> list[tuple[str, str, Any, Any]]:
+    before, after = inputs.municipality_before, inputs.municipality_after
     show_unreachable = bool(
         (before.get("share_unreachable", pd.Series(dtype=float)).fillna(0) > 0).any()
         or (
@@ -617,26 +935,66 @@ def _municipality_table(inputs: ReportInputs) -> str:
     )
     metrics: list[tuple[str, str, Any, Any]] = []
     if show_unreachable:
-        metrics.append(("Unreachable", "share_unreachable", format_share, format_change_pp))
+        metrics.append((tr.gettext("Unreachable"), "share_unreachable", tr.percent, tr.points))
     for threshold in inputs.thresholds_min:
-        metrics.append(
-            (f"Within {threshold:g} min", _share_column(threshold), format_share, format_change_pp)
-        )
-    metrics.append(("Median, min", "median_min", format_min, format_change_min))
-    metrics.append(("90th pct, min", "p90_min", format_min, format_change_min))
-    has_after = after is not None
+        t = tr.number(threshold, 0 if float(threshold).is_integer() else 1)
+        label = tr.gettext("Within {t} min").format(t=t)
+        metrics.append((label, _share_column(threshold), tr.percent, tr.points))
+
+    def minutes(v: Any) -> str:
+        return tr.minutes(v, unit=False)
+
+    def change(v: Any) -> str:
+        return tr.minutes(v, unit=False, signed=True)
+
+    metrics.append((tr.gettext("Median, min"), "median_min", minutes, change))
+    metrics.append((tr.gettext("90th pct, min"), "p90_min", minutes, change))
+    return metrics
+
+
+def _municipality_table(inputs: ReportInputs, tr: Translator) -> str:
+    merged = _merged_municipalities(inputs)
+    metrics = _municipality_metrics(inputs, tr)
+    has_after = inputs.municipality_after is not None
+    span = constants.REPORT_TABLE_MAX_METRICS if has_after else (
+        constants.REPORT_TABLE_MAX_METRICS_SINGLE
+    )  # fmt: skip
+    chunks = [metrics[i : i + span] for i in range(0, len(metrics), span)]
+    tables = [_municipality_chunk(merged, chunk, has_after, tr) for chunk in chunks]
+    note = tr.gettext(
+        "Shares are of each municipality's demand, unreachable included; times are of the "
+        "demand reached. Change = after - before."
+    )
+    title = _tag("h2", tr.gettext("Per municipality"))
+    return (
+        f'<section id="municipalities">{title}'
+        + "".join(tables)
+        + f'<p class="note">{_e(note) if has_after else ""}</p></section>'
+    )
+
+
+def _municipality_chunk(
+    merged: pd.DataFrame, metrics: list[tuple[str, str, Any, Any]], has_after: bool, tr: Translator
+) -> str:
+    """One table of the municipality section: name, demand and some metrics."""
     span = 3 if has_after else 1
-    top = '<th class="name" rowspan="2">Municipality</th><th rowspan="2">Demand</th>'
+    top = _tag("th", tr.gettext("Municipality"), 'class="name" rowspan="2"')
+    top += _tag("th", tr.gettext("Demand"), 'rowspan="2"')
     sub = ""
+    words = [tr.gettext("before"), tr.gettext("after"), tr.gettext("change")]
     for label, *_ in metrics:
         top += f'<th class="group" colspan="{span}">{_e(label)}</th>'
-        sub += "<th>before</th><th>after</th><th>change</th>" if has_after else "<th>now</th>"
+        sub += (
+            "".join(f"<th>{_e(w)}</th>" for w in words)
+            if has_after
+            else _tag("th", tr.gettext("now"))
+        )
     rows = []
     for _, r in merged.iterrows():
         name = r.get("municipality")
-        code = r[key]
+        code = r["municipality_code"]
         label = f"{name} ({code})" if not _missing_text(name) and name != code else str(code)
-        cells = [f'<td class="name">{_e(label)}</td><td>{_e(_format_weight(r.get("demand")))}</td>']
+        cells = [f'<td class="name">{_e(label)}</td><td>{_e(tr.weight(r.get("demand")))}</td>']
         for _, column, fmt, change in metrics:
             b = r.get(column)
             cells.append(f"<td>{_e(fmt(b))}</td>")
@@ -645,15 +1003,8 @@ def _municipality_table(inputs: ReportInputs) -> str:
                 diff = None if _missing(a) or _missing(b) else float(a) - float(b)
                 cells.append(f'<td>{_e(fmt(a))}</td><td class="change">{_e(change(diff))}</td>')
         rows.append(f'<tr data-code="{_e(code)}">{"".join(cells)}</tr>')
-    note = (
-        "Shares are of each municipality's demand, unreachable included; times are of "
-        "the demand reached. Change = after - before."
-    )
     return (
-        '<section id="municipalities"><h2>Per municipality</h2>'
-        f"<table><thead><tr>{top}</tr><tr>{sub}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="note">{_e(note) if has_after else ""}</p></section>'
+        f"<table><thead><tr>{top}</tr><tr>{sub}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -673,62 +1024,120 @@ def _site_lonlat(sites: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     return None
 
 
-def _sites_table(inputs: ReportInputs) -> str | None:
+def _site_columns(sites: pd.DataFrame, tr: Translator) -> list[tuple[str, str, str]]:
+    """(column, header, explanation) of the site-contribution columns present."""
+    columns = []
+    for prefix, header, explain in _SITE_COLUMNS:
+        for column in sites.columns:
+            if str(column).startswith(prefix):
+                t = str(column).removeprefix("demand_newly_within_").removesuffix("_min")
+                t = tr.number(float(t), 0 if float(t).is_integer() else 1) if t != column else t
+                columns.append(
+                    (column, tr.gettext(header).format(t=t), tr.gettext(explain).format(t=t))
+                )
+    return columns
+
+
+def _site_cell(column: str, value: Any, tr: Translator) -> str:
+    if column == "expected_survivors_per_year":
+        return tr.number(value, 3)
+    if column == "mean_minutes_saved":
+        return tr.minutes(value, unit=False)
+    if column == "person_minutes_saved":
+        return tr.number(value, 0)
+    return tr.weight(value)
+
+
+def _sites_table(inputs: ReportInputs, tr: Translator) -> str | None:
     sites = inputs.sites
     if sites is None or len(sites) == 0:
         return None
     lonlat = _site_lonlat(sites)
     name_column = "site" if "site" in sites.columns else "name" if "name" in sites.columns else None
-    columns: list[tuple[str, str]] = []
-    for prefix, header in _SITE_COLUMNS:
-        for column in sites.columns:
-            if column.startswith(prefix):
-                t = column.removeprefix("demand_newly_within_").removesuffix("_min")
-                columns.append((column, header.format(t=t)))
-    head = "<th>Order</th>" + '<th class="name">Site</th>'
+    columns = _site_columns(sites, tr)
+    places = "place" in sites.columns
+    head = _tag("th", tr.gettext("Order")) + _tag("th", tr.gettext("Site"), 'class="name"')
+    if places:
+        head += _tag("th", tr.gettext("Nearest locality"), 'class="name"')
+    if "municipality" in sites.columns:
+        head += _tag("th", tr.gettext("Municipality"), 'class="name"')
     if lonlat is not None:
-        head += "<th>Lon</th><th>Lat</th>"
-    head += "".join(f"<th>{_e(h)}</th>" for _, h in columns)
+        head += _tag("th", tr.gettext("Lon")) + _tag("th", tr.gettext("Lat"))
+    head += "".join(f"<th>{_e(h)}</th>" for _, h, _ in columns)
     rows = []
     for i, (_, r) in enumerate(sites.iterrows()):
-        order = r.get("order", i + 1)
-        cells = f"<td>{_e(order)}</td>"
+        cells = f"<td>{_e(r.get('order', i + 1))}</td>"
         cells += f'<td class="name">{_e(r[name_column] if name_column else "–")}</td>'
+        if places:
+            distance = pd.to_numeric(r.get("place_distance_m"), errors="coerce")
+            place = r["place"] if isinstance(r["place"], str) else "–"
+            if isinstance(r["place"], str) and pd.notna(distance):
+                place += f" ({tr.number(float(distance) / 1000, 1)} km)"
+            cells += f'<td class="name">{_e(place)}</td>'
+        if "municipality" in sites.columns:
+            cells += f'<td class="name">{_e(r["municipality"])}</td>'
         if lonlat is not None:
             cells += f"<td>{lonlat[0][i]:.6f}</td><td>{lonlat[1][i]:.6f}</td>"
-        for column, _ in columns:
-            v = r[column]
-            if column == "expected_survivors_per_year":
-                text = _format_number(v, 3)
-            elif column == "mean_minutes_saved":
-                text = format_min(v)
-            elif column == "person_minutes_saved":
-                text = _format_number(v, 0)
-            else:
-                text = _format_weight(v)
-            cells += f"<td>{_e(text)}</td>"
+        cells += "".join(f"<td>{_e(_site_cell(c, r[c], tr))}</td>" for c, _, _ in columns)
         rows.append(f"<tr>{cells}</tr>")
-    note = (
-        "Sites in the order they were added; each row is what the site adds on top of "
-        "the existing stations and the sites above it (demand weight; minutes). "
-        "Coordinates WGS 84 (EPSG:4326)."
+    note = tr.gettext(
+        "Sites in the order they were added; each row is what the site adds on top of the "
+        "existing stations and the sites above it (demand weight; minutes). Coordinates WGS 84 "
+        "(EPSG:4326)."
     )
+    explained = "".join(f"<li>{_e(text)}</li>" for _, _, text in columns)
+    title = _tag("h2", tr.gettext("Proposed sites"))
     return (
-        '<section id="sites"><h2>Proposed sites</h2>'
+        f'<section id="sites">{title}'
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="note">{_e(note)}</p></section>'
+        f'<p class="note">{_e(note)}</p><ul class="note">{explained}</ul></section>'
     )
 
 
-def _footer(inputs: ReportInputs) -> str:
+#: Settings shown in the footer: key -> label; ``_s`` values are shown in minutes.
+_SETTINGS = {
+    "thresholds_min": N_("response-time thresholds"),
+    "turnout_s": N_("turn-out time (dispatch and roll-out)"),
+    "objective": N_("objective"),
+    "add": N_("units added"),
+    "solver": N_("solver"),
+    "solver status": N_("solver status"),
+    "threshold_min": N_("target time"),
+    "time_limit_s": N_("solver time limit"),
+    "cutoff_min": N_("search limit"),
+}
+
+
+def _setting_text(key: str, value: Any, tr: Translator) -> str:
+    label = tr.gettext(_SETTINGS[key]) if key in _SETTINGS else key
+    if key.endswith("_s") and not _missing(value):
+        shown = tr.minutes(float(value) / 60.0, digits=1)
+    elif key.endswith("_min") and isinstance(value, list | tuple):
+        shown = ", ".join(tr.number(v, 0 if float(v).is_integer() else 1) for v in value) + " min"
+    elif key.endswith("_min") and not _missing(value):
+        shown = tr.minutes(value, digits=0 if float(value).is_integer() else 1)
+    else:
+        shown = str(value)
+    return f"{label}: {shown}"
+
+
+def _footer(inputs: ReportInputs, tr: Translator) -> str:
     settings = inputs.metadata.get("settings")
-    parts = [f"<p>{_e(OSM_ATTRIBUTION)}.</p>"]
+    parts = [_tag("p", tr.gettext(OSM_ATTRIBUTION) + ".")]
     if isinstance(settings, Mapping) and settings:
-        text = "; ".join(f"{k}: {v}" for k, v in settings.items())
-        parts.append(f"<p>Settings: {_e(text)}</p>")
+        text = "; ".join(_setting_text(str(k), v, tr) for k, v in settings.items())
+        settings_word = tr.gettext("Settings")
+        parts.append(f"<p>{_e(settings_word)}: {_e(text)}</p>")
+    version = _first(inputs.metadata, "planner_version") or __version__
     parts.append(
-        f"<p>Made with planner {_e(_first(inputs.metadata, 'planner_version') or __version__)}. "
-        "Times are modelled from the road network, not measured.</p>"
+        "<p>"
+        + _e(
+            tr.gettext(
+                "Made with planner {version}. Times are modelled from the road network, not "
+                "measured."
+            ).format(version=version)
+        )
+        + "</p>"
     )
     return "<footer>" + "".join(parts) + "</footer>"
 
@@ -743,13 +1152,15 @@ def _check_consistent(inputs: ReportInputs) -> None:
         )
 
 
-def render_report(inputs: ReportInputs) -> str:
+def render_report(inputs: ReportInputs, *, language: Language = DEFAULT_LANGUAGE) -> str:
     """The report as one self-contained HTML page (inline CSS and SVG, no URL).
 
     Parameters
     ----------
     inputs
         Tables, per-point response times (s) and metadata of one run.
+    language
+        ``"sv"`` or ``"en"``: every word and number format of the page.
 
     Returns
     -------
@@ -761,15 +1172,20 @@ def render_report(inputs: ReportInputs) -> str:
     ParameterError
         If the weights do not add up to the total table's demand.
     """
+    tr = translator(language)
     _check_consistent(inputs)
     css = _CSS % {"page": constants.REPORT_PAGE_SIZE, "margin": constants.REPORT_PAGE_MARGIN_MM}
-    sections = [_header(inputs), _headline(inputs), _plots(inputs), _municipality_table(inputs)]
-    sites = _sites_table(inputs)
+    sections = [_header(inputs, tr), _headline(inputs, tr), _plots(inputs, tr)]
+    for optional in (_map_section(inputs, tr),):
+        if optional is not None:
+            sections.append(optional)
+    sections.append(_municipality_table(inputs, tr))
+    sites = _sites_table(inputs, tr)
     if sites is not None:
         sections.append(sites)
-    sections.append(_footer(inputs))
+    sections.append(_footer(inputs, tr))
     return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="{tr.language}">\n<head>\n<meta charset="utf-8">\n'
         f'<meta name="generator" content="planner {_e(__version__)}">\n'
         f"<title>{_e(inputs.title)}</title>\n<style>{css}</style>\n</head>\n<body>\n"
         + "\n".join(sections)
@@ -777,8 +1193,44 @@ def render_report(inputs: ReportInputs) -> str:
     )
 
 
-def write_report(inputs: ReportInputs, path: Path, *, overwrite: bool = False) -> Path:
-    """Write the report as an HTML file, atomically, with a ``.meta.json`` sidecar.
+def pdf_unavailable() -> str | None:
+    """Why the report cannot be written as PDF here, or None when it can.
+
+    The PDF is made by WeasyPrint, which needs the Pango text libraries of
+    the system (present on most Linux desktops and servers; on Windows and
+    macOS see WeasyPrint's installation notes). Where they are missing, print
+    ``report.html`` to PDF from a browser instead.
+    """
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as exc:  # OSError: a system library is missing
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (
+            f"WeasyPrint cannot be loaded ({first}); install it with its system libraries "
+            "(pip install weasyprint; Pango) or print report.html to PDF from a browser"
+        )
+    return None
+
+
+def _pdf_bytes(page: str) -> bytes:
+    import logging
+
+    import weasyprint
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)  # font-fallback chatter
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    return bytes(weasyprint.HTML(string=page).write_pdf())
+
+
+def write_report(
+    inputs: ReportInputs,
+    path: Path,
+    *,
+    language: Language = DEFAULT_LANGUAGE,
+    overwrite: bool = False,
+    pdf_path: Path | None = None,
+) -> Path:
+    """Write the report as an HTML file (and a PDF), atomically, with a ``.meta.json`` sidecar.
 
     Parameters
     ----------
@@ -786,29 +1238,54 @@ def write_report(inputs: ReportInputs, path: Path, *, overwrite: bool = False) -
         What to report.
     path
         Target file (``.html``); its folder must exist.
+    language
+        ``"sv"`` or ``"en"``.
     overwrite
-        Replace an existing file.
+        Replace existing files.
+    pdf_path
+        Also write the same page as an A4 PDF here (``.pdf``), made with
+        WeasyPrint; see :func:`pdf_unavailable`.
 
     Returns
     -------
     pathlib.Path
-        The written file.
+        The written HTML file.
 
     Raises
     ------
     OutputExistsError
-        If the file exists and ``overwrite`` is false.
+        If a file exists and ``overwrite`` is false.
     ParameterError
-        If the folder does not exist or the suffix is not ``.html``/``.htm``.
+        If the folder does not exist or a suffix is wrong.
+    DataError
+        If a PDF is asked for but WeasyPrint cannot be loaded (the reason).
     """
     path = check_writable(Path(path), overwrite=overwrite)
     if path.suffix.lower() not in (".html", ".htm"):
         raise ParameterError(f"out: {path.name}: the report is written as .html")
-    text = render_report(inputs)
+    pdf_target = None
+    if pdf_path is not None:
+        pdf_target = check_writable(Path(pdf_path), overwrite=overwrite, argument="pdf")
+        if pdf_target.suffix.lower() != ".pdf":
+            raise ParameterError(f"pdf: {Path(pdf_path).name}: the PDF report is written as .pdf")
+        reason = pdf_unavailable()
+        if reason is not None:
+            raise DataError(f"{pdf_path}: {reason}")
+    text = render_report(inputs, language=language)
 
     def write(tmp: Path) -> None:
         tmp.write_text(text, encoding="utf-8")
 
     write_atomic(path, write)
-    write_sidecar(path, export_metadata(**{**inputs.metadata, "report_title": inputs.title}))
+    if pdf_target is not None:
+        data = _pdf_bytes(text)
+
+        def write_pdf(tmp: Path) -> None:
+            tmp.write_bytes(data)
+
+        write_atomic(pdf_target, write_pdf)
+    meta = export_metadata(
+        **{**inputs.metadata, "report_title": inputs.title, "language": language}
+    )
+    write_sidecar(path, meta)
     return path

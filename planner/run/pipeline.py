@@ -31,6 +31,7 @@ from planner.analysis.coverage import (
     coverage_tables,
     mutual_aid_table,
     own_region,
+    unreachable_reasons,
     validate_thresholds,
 )
 from planner.analysis.isochrones import IsochroneSettings, check_raster_memory
@@ -66,6 +67,7 @@ from planner.optimise import (
     solve_heuristic,
 )
 from planner.outputs.export import (
+    TableStyle,
     export_metadata,
     write_geo,
     write_layers,
@@ -422,6 +424,9 @@ def _with_response(
             response_min=nearest["response_min"].to_numpy(),
             snap_distance_m=snapped.snap_distance_m,
             snap_status=snapped.status,
+            unreachable_reason=unreachable_reasons(  # issue 14: why, next to the empty time
+                nearest["response_s"].to_numpy(), snapped.status, n_stations=len(names)
+            ),
         )
     )
 
@@ -481,6 +486,7 @@ def write_coverage(
     overwrite: bool = False,
     extra_metadata: Mapping[str, Any] | None = None,
     extra_layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+    style: TableStyle | None = None,
 ) -> dict[str, Path]:
     """Write a coverage run: CSV and XLSX tables, a GeoPackage, GeoJSON and GeoParquet.
 
@@ -499,6 +505,9 @@ def write_coverage(
         Further items for every file's metadata (input file hashes ...).
     extra_layers
         Further GeoPackage layers by name (e.g. ``boundaries``).
+    style
+        Language of the XLSX headers and the CSV dialect
+        (:class:`planner.outputs.export.TableStyle`; default English, standard CSV).
 
     Returns
     -------
@@ -511,7 +520,7 @@ def write_coverage(
     out_dir = Path(out_dir)
     with stage_outputs([OutputTarget(out_dir)], overwrite=overwrite):
         return _write_coverage_files(
-            result, out_dir, extra_metadata=extra_metadata, extra_layers=extra_layers
+            result, out_dir, extra_metadata=extra_metadata, extra_layers=extra_layers, style=style
         )
 
 
@@ -521,6 +530,7 @@ def _write_coverage_files(
     *,
     extra_metadata: Mapping[str, Any] | None,
     extra_layers: Mapping[str, gpd.GeoDataFrame] | None,
+    style: TableStyle | None = None,
 ) -> dict[str, Path]:
     staged_path(out_dir).mkdir(parents=True, exist_ok=True)
     meta = {**result.metadata, **(extra_metadata or {})}
@@ -531,8 +541,8 @@ def _write_coverage_files(
     if result.fleet_bands is not None:
         paths["geojson"] = out_dir / "isochrones.geojson"
     for name, table in result.tables.items():
-        write_table(table, paths[f"coverage_{name}"], metadata=meta)
-    write_workbook(result.tables, paths["xlsx"], metadata=meta)
+        write_table(table, paths[f"coverage_{name}"], metadata=meta, style=style)
+    write_workbook(result.tables, paths["xlsx"], metadata=meta, style=style)
     layers: dict[str, gpd.GeoDataFrame] = {
         "stations": result.stations,
         "demand": result.demand,
@@ -933,8 +943,11 @@ def write_optimise(
     *,
     overwrite: bool = False,
     extra_metadata: Mapping[str, Any] | None = None,
+    style: TableStyle | None = None,
 ) -> dict[str, Path]:
     """Write proposed sites (GeoPackage, CSV), gain curve and before/after tables.
+
+    ``style`` as for :func:`write_coverage`.
 
     Returns
     -------
@@ -947,11 +960,15 @@ def write_optimise(
     """
     out_dir = Path(out_dir)
     with stage_outputs([OutputTarget(out_dir)], overwrite=overwrite):
-        return _write_optimise_files(result, out_dir, extra_metadata=extra_metadata)
+        return _write_optimise_files(result, out_dir, extra_metadata=extra_metadata, style=style)
 
 
 def _write_optimise_files(
-    result: OptimiseResult, out_dir: Path, *, extra_metadata: Mapping[str, Any] | None
+    result: OptimiseResult,
+    out_dir: Path,
+    *,
+    extra_metadata: Mapping[str, Any] | None,
+    style: TableStyle | None = None,
 ) -> dict[str, Path]:
     staged_path(out_dir).mkdir(parents=True, exist_ok=True)
     meta = {**result.metadata, **(extra_metadata or {})}
@@ -973,13 +990,15 @@ def _write_optimise_files(
         lat=lonlat.geometry.y.round(6),
     )
     write_layers({"proposed_sites": result.sites}, paths["sites_gpkg"], metadata=meta)
-    write_table(sites_table, paths["sites_csv"], metadata=meta)
-    write_table(result.gain_curve, paths["gain_curve"], metadata=meta)
-    write_table(result.unreachable_candidates, paths["unreachable_candidates"], metadata=meta)
+    write_table(sites_table, paths["sites_csv"], metadata=meta, style=style)
+    write_table(result.gain_curve, paths["gain_curve"], metadata=meta, style=style)
+    write_table(
+        result.unreachable_candidates, paths["unreachable_candidates"], metadata=meta, style=style
+    )
     sheets = {"proposed_sites": sites_table, "gain_curve": result.gain_curve}
     for when, tables in (("before", result.tables_before), ("after", result.tables_after)):
         for name, table in tables.items():
-            write_table(table, paths[f"coverage_{when}_{name}"], metadata=meta)
-            sheets[f"{when}_{name}"[:31]] = table
-    write_workbook(sheets, paths["xlsx"], metadata=meta)
+            write_table(table, paths[f"coverage_{when}_{name}"], metadata=meta, style=style)
+            sheets[f"{when}_{name}"] = table
+    write_workbook(sheets, paths["xlsx"], metadata=meta, style=style)
     return paths

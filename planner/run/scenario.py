@@ -23,6 +23,13 @@ are resolved against the folder of the scenario file.
     name (:func:`planner.outputs.export.plain_file_name`): no ``/``, ``\\``, ``:``
     or ``..``, no control characters, not empty.
 
+``language`` (text, optional)
+    The language of everything a person reads: the map, the report, XLSX
+    sheet names and headers: ``"sv"`` (Swedish) or ``"en"`` (English).
+    Default Swedish for a Swedish region or municipality, English for an
+    area given as a ``boundary`` polygon. CSV, Parquet and GeoPackage
+    column names are the same in both.
+
 ``[region]`` (required)
     ``code`` (text, SCB code: ``"09"`` a region, ``"0980"`` a municipality)
     or ``name`` (``"Gotland"``, ``"Region Skåne"``); give at least one, and if
@@ -89,7 +96,12 @@ are resolved against the folder of the scenario file.
 
 ``[outputs]`` (optional)
     ``dir`` (default ``out/<name>``), ``map`` (default ``maps/<name>.html``),
-    ``overwrite`` (default false).
+    ``overwrite`` (default false), ``csv`` (``"excel-sv"``: ``;``, decimal
+    comma, UTF-8 with a byte-order mark, for Swedish Excel; ``"standard"``:
+    ``,`` and decimal point; default ``excel-sv`` with ``language = "sv"``,
+    else ``standard``), ``cdn`` (default false: Leaflet is written into the
+    map, which then opens with no network; true: linked from CDNs, a
+    smaller file that needs the network).
 
 Errors
 ------
@@ -122,10 +134,11 @@ from planner import constants
 from planner.analysis.coverage import CoverageSettings
 from planner.analysis.isochrones import IsochroneSettings
 from planner.errors import InputFileError, MissingFileError, ParameterError, RegionNotFoundError
+from planner.i18n import DEFAULT_LANGUAGE, LANGUAGES, Language, default_language
 from planner.inputs.demand import DEMAND_TYPES
 from planner.network.road_network import NetworkSettings
 from planner.network.speeds import SpeedModel
-from planner.outputs.export import child_path, plain_file_name
+from planner.outputs.export import CSV_DIALECTS, child_path, plain_file_name
 
 if TYPE_CHECKING:
     from planner.run.pipeline import OptimiseSettings
@@ -219,11 +232,15 @@ class CandidateSettings:
 
 @dataclass(frozen=True)
 class OutputSettings:
-    """Output folder, map file and whether to overwrite existing outputs."""
+    """Output folder, map file, whether to overwrite, the CSV dialect and Leaflet from CDNs."""
 
     dir: Path
     map: Path
     overwrite: bool
+    #: "excel-sv" or "standard"; None: by the language (excel-sv for Swedish)
+    csv: str | None = None
+    #: link Leaflet from CDNs instead of writing it into the map
+    cdn: bool = False
 
 
 @dataclass(frozen=True)
@@ -250,6 +267,8 @@ class Scenario:
     optimise: OptimiseSettings | None
     candidates: CandidateSettings | None
     outputs: OutputSettings
+    #: "sv" or "en": the language of maps, reports and XLSX headers
+    language: Language = DEFAULT_LANGUAGE
 
 
 # --------------------------------------------------------------------------
@@ -265,6 +284,7 @@ class _Key:
 _TABLES: dict[str, dict[str, _Key]] = {
     "": {
         "name": _Key("text", '"gotland"'),
+        "language": _Key("text", '"sv"', LANGUAGES),
         "region": _Key("table", ""),
         "roads": _Key("table", ""),
         "stations": _Key("table", ""),
@@ -338,6 +358,8 @@ _TABLES: dict[str, dict[str, _Key]] = {
         "dir": _Key("path", '"out/gotland"'),
         "map": _Key("path", '"maps/gotland.html"'),
         "overwrite": _Key("bool", "false"),
+        "csv": _Key("text", '"excel-sv"', CSV_DIALECTS),
+        "cdn": _Key("bool", "false"),
     },
 }
 
@@ -836,7 +858,14 @@ def _build_rest(
         optimise=optimise,
         candidates=candidates,
         outputs=_outputs(reader, data, name),
+        language=_language(reader, data, region),
     )
+
+
+def _language(reader: _Reader, data: dict[str, Any], region: RegionSettings) -> Language:
+    """``language``, or Swedish for Swedish regions and English elsewhere."""
+    language = reader.value(data, "", "language", _TABLES[""]["language"])
+    return language or default_language(in_sweden=region.in_sweden)
 
 
 def _roads(reader: _Reader, data: dict[str, Any]) -> RoadSource:
@@ -993,11 +1022,15 @@ def _outputs(reader: _Reader, data: dict[str, Any], name: str) -> OutputSettings
     out_dir = reader.value(out_t, "outputs", "dir", schema["dir"])
     out_map = reader.value(out_t, "outputs", "map", schema["map"])
     overwrite = reader.value(out_t, "outputs", "overwrite", schema["overwrite"])
+    csv = reader.value(out_t, "outputs", "csv", schema["csv"])
+    cdn = reader.value(out_t, "outputs", "cdn", schema["cdn"])
     # defaults stay relative: they are read from the folder planner runs in
     return OutputSettings(
         dir=out_dir if out_dir is not None else child_path("out", name, argument="name"),
         map=out_map if out_map is not None else child_path("maps", f"{name}.html", argument="name"),
         overwrite=bool(overwrite),
+        csv=csv,
+        cdn=bool(cdn),
     )
 
 
