@@ -30,11 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "planner"
 
 #: Private imports that are allowed, with the reason. Keep this short.
-ALLOWED_PRIVATE = {
-    # planner/optimise is being changed on another branch (issue 17), which must not
-    # be restructured here; the helper should become public (instance.readonly) there.
-    ("planner/optimise/sparse.py", "planner.optimise.instance._readonly"),
-}
+ALLOWED_PRIVATE: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)

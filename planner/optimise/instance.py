@@ -22,10 +22,18 @@ import numpy as np
 
 from planner.errors import DataError, ParameterError
 
-__all__ = ["Instance", "check_demand", "check_sites", "make_instance", "required_mask"]
+__all__ = [
+    "Instance",
+    "check_demand",
+    "check_sites",
+    "make_instance",
+    "readonly",
+    "required_mask",
+]
 
 
-def _readonly(a: np.ndarray) -> np.ndarray:
+def readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``a``: the arrays of an instance never change once made."""
     a = np.array(a, copy=True)
     a.flags.writeable = False
     return a
@@ -82,7 +90,7 @@ class Instance:
                 f"{cost[i, j]:g} s at demand {ids[i]!r} and site {names[j]!r}"
             )
         required, units = check_sites(self.required, self.existing_units, names)
-        object.__setattr__(self, "cost_s", _readonly(cost))
+        object.__setattr__(self, "cost_s", readonly(cost))
         object.__setattr__(self, "weight", weight)
         object.__setattr__(self, "site_names", names)
         object.__setattr__(self, "required", required)
@@ -167,7 +175,7 @@ def check_demand(
             f"weight must be finite and >= 0; demand {ids[bad[0]]!r} has {w[bad[0]]!r} "
             f"({len(bad)} bad weights)"
         )
-    return names, ids, _readonly(w)
+    return names, ids, readonly(w)
 
 
 def check_sites(
@@ -184,7 +192,7 @@ def check_sites(
     if (units < 0).any():
         j = int(np.flatnonzero(units < 0)[0])
         raise ParameterError(f"existing_units at site {names[j]!r} is {units[j]} (< 0)")
-    return _readonly(req), _readonly(units.astype(np.int64))
+    return readonly(req), readonly(units.astype(np.int64))
 
 
 def required_mask(required: Any, names: tuple[str, ...]) -> np.ndarray:

@@ -39,9 +39,9 @@ import scipy.sparse as sp
 from planner.errors import DataError, ParameterError
 from planner.optimise.instance import (
     Instance,
-    _readonly,
     check_demand,
     check_sites,
+    readonly,
     required_mask,
 )
 
@@ -134,15 +134,15 @@ class SparseInstance:
             a.flags.writeable = False
         object.__setattr__(self, "cost_s", csc)
         object.__setattr__(self, "cutoff_s", cutoff)
-        object.__setattr__(self, "base_s", _readonly(base))
-        object.__setattr__(self, "base_site", _readonly(site.astype(np.int64)))
+        object.__setattr__(self, "base_s", readonly(base))
+        object.__setattr__(self, "base_site", readonly(site.astype(np.int64)))
         object.__setattr__(self, "weight", weight)
         object.__setattr__(self, "site_names", names)
         object.__setattr__(self, "required", required)
         object.__setattr__(self, "existing_units", units)
         object.__setattr__(self, "demand_ids", ids)
         stored = np.bincount(csc.indices, minlength=n_demand) > 0
-        object.__setattr__(self, "_reachable", _readonly(np.isfinite(base) | stored))
+        object.__setattr__(self, "_reachable", readonly(np.isfinite(base) | stored))
         longest = max(float(data.max(initial=0.0)), float(base[finite].max(initial=0.0)))
         object.__setattr__(self, "_longest_s", longest)
 
