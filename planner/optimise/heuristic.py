@@ -73,17 +73,14 @@ from planner.optimise.models import (
 from planner.optimise.pcenter import pcenter_heuristic
 from planner.optimise.solution import Solution, check_p, make_solution
 from planner.optimise.sparse import AnyInstance, SparseInstance
+from planner.optimise.vns import (
+    FastSwaps,
+    better as _better,
+    pick as _pick,
+    variable_neighbourhood_search,
+)
 
 __all__ = ["solve_heuristic"]
-
-#: Relative improvement a swap must bring to count (guards against cycling on
-#: floating-point noise).
-_IMPROVE_RTOL = 1e-12
-
-
-def _better(sign: float, new: float, cur: float) -> bool:
-    return sign * (new - cur) > _IMPROVE_RTOL * max(1.0, abs(cur))
-
 
 def _best_two(cost: np.ndarray, open_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per demand point: best open time, its site index, second-best time (inf if none)."""
@@ -98,12 +95,6 @@ def _best_two(cost: np.ndarray, open_idx: np.ndarray) -> tuple[np.ndarray, np.nd
     return part[:, 0], arg, part[:, 1]
 
 
-def _pick(values: np.ndarray, sign: float, perm: np.ndarray) -> int:
-    """Index of the best value, ties broken by the seeded order ``perm``."""
-    v = sign * values[perm]
-    return int(perm[int(np.argmax(v))])
-
-
 def site_heuristic(
     instance: Instance,
     model: SiteModel,
@@ -112,60 +103,55 @@ def site_heuristic(
     max_iterations: int,
     *,
     time_limit_s: float | None = None,
+    stall: int | None = None,
 ) -> tuple[np.ndarray, list[int], str]:
-    """Greedy, then Teitz-Bart swaps (p-center: :func:`pcenter_heuristic`); open, order, detail."""
+    """Greedy, then swaps and VNS (p-center: :func:`pcenter_heuristic`); open, order, detail."""
     if isinstance(model, PCenter):
         return pcenter_heuristic(
             instance, p, rng, max_moves=max_iterations, time_limit_s=time_limit_s
         )
-    cost = instance.cost_s
+    deadline = math.inf if time_limit_s is None else time.perf_counter() + time_limit_s
     sign = 1.0 if model.sense == "max" else -1.0
-    is_open = instance.required.copy()
-    times = instance.open_times(is_open)
+    moves = fast_swaps(instance, model, instance.required, p)
     order: list[int] = []
     for _ in range(p):
-        cand = np.flatnonzero(~is_open)
-        scores = model.score(instance, np.minimum(times[:, None], cost[:, cand]))
-        j = int(cand[_pick(scores, sign, rng.permutation(len(cand)))])
-        is_open[j] = True
+        cand = np.flatnonzero(~moves.is_open)
+        j = int(cand[_pick(moves.opening(cand), sign, rng.permutation(len(cand)))])
+        moves.open(j)
         order.append(j)
-        times = np.minimum(times, cost[:, j])
-    current = float(model.score(instance, times))
-    point_value = _point_value(instance, model)
-    swaps = 0
-    for _ in range(max_iterations):
-        added = np.flatnonzero(is_open & ~instance.required)
-        cand = np.flatnonzero(~is_open)
-        if len(added) == 0 or len(cand) == 0:
-            break
-        best, arg, second = _best_two(cost, np.flatnonzero(is_open))
-        best_val, best_move = current, None
-        perm = rng.permutation(len(cand))
-        if point_value is not None:
-            table = _swap_scores(cost, point_value, best, arg, second, added, cand)
-        for row, r_ in enumerate(added):
-            r = int(r_)
-            if point_value is not None:
-                scores = table[row]
-            else:
-                without = np.where(arg == r, second, best)
-                scores = model.score(instance, np.minimum(without[:, None], cost[:, cand]))
-            k = _pick(scores, sign, perm)
-            if _better(sign, float(scores[k]), best_val):
-                best_val, best_move = float(scores[k]), (r, int(cand[k]))
-        if best_move is None:
-            break
-        out, into = best_move
-        is_open[out], is_open[into] = False, True
-        order[order.index(out)] = into
-        # the table sums in another order: keep the exact objective of the new sites
-        current = (
-            best_val
-            if point_value is None
-            else float(model.score(instance, instance.open_times(is_open)))
-        )
-        swaps += 1
-    return is_open.astype(np.int64), order, f"greedy + {swaps} swaps"
+    final, order, made, shakes = variable_neighbourhood_search(
+        moves,
+        order,
+        ~instance.required,
+        sign,
+        rng,
+        max_moves=max_iterations,
+        stall=stall,
+        deadline=deadline,
+    )
+    return final.astype(np.int64), order, _detail(made, shakes)
+
+
+def fast_swaps(instance: Instance, model: _Separable, is_open: np.ndarray, p: int) -> FastSwaps:
+    """The fast interchange's arrays (:class:`~planner.optimise.vns.FastSwaps`) for ``is_open``.
+
+    ``p`` is the number of sites that will be added (the arrays get a row
+    for each site open at once).
+    """
+    w = _separable_weight(instance, model)
+    rows = np.flatnonzero(w > 0)
+    sign = 1.0 if model.sense == "max" else -1.0
+
+    def h(t: np.ndarray) -> np.ndarray:
+        return -sign * _point_values(instance, model, t)
+
+    capacity = int(instance.required.sum()) + p
+    cost = instance.cost_s if len(rows) == instance.n_demand else instance.cost_s[rows]
+    return FastSwaps(cost, w[rows], h, sign, is_open, capacity)
+
+
+def _detail(moves: int, shakes: int) -> str:
+    return f"greedy + {moves} swaps" + (f", VNS with {shakes} shakes" if shakes else "")
 
 
 #: Demand rows per block in :func:`_swap_scores` (bounds its temporaries).
@@ -198,7 +184,7 @@ def _point_value(
     instance: Instance, model: SiteModel
 ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
     """``(w, f)`` when the objective is ``sum_i w_i f(t_i)`` (p-median, MCLP), else None."""
-    if not isinstance(model, PMedian | MCLP):
+    if not isinstance(model, _Separable):
         return None
     return _separable_weight(instance, model), lambda t: _point_values(instance, model, t)
 
@@ -475,6 +461,42 @@ class _SparseRounds:
         return float(w @ f_best) + closed[:, None] + opened[None, :] + extra
 
 
+class _SparseMoves:
+    """:class:`~planner.optimise.vns.Neighbourhood` of a sparse instance: full rounds of blocks."""
+
+    def __init__(self, rounds: _SparseRounds, is_open: np.ndarray) -> None:
+        self.rounds, self.is_open = rounds, is_open.copy()
+        self._value = self._evaluate()
+
+    def _evaluate(self) -> float:
+        shared = self.rounds.shared
+        return float(shared.model.score(shared.instance, shared.instance.open_times(self.is_open)))
+
+    @property
+    def value(self) -> float:
+        """The objective of the open sites."""
+        return self._value
+
+    def table(self, added: np.ndarray) -> np.ndarray:
+        """Objective after each swap (close ``added[r]``, open site a): (r, sites)."""
+        return self.rounds.swap_scores(added)
+
+    def swap(self, out: int, into: int) -> None:
+        """Close ``out``, open ``into``."""
+        self.swap_many([out], [into])
+
+    def swap_many(self, out: list[int], into: list[int]) -> None:
+        """Close the sites ``out``, open ``into``."""
+        self.is_open[out], self.is_open[into] = False, True
+        self._value = self._evaluate()
+
+    def copy(self) -> _SparseMoves:
+        """An independent copy (sharing the rounds)."""
+        other = object.__new__(_SparseMoves)
+        other.rounds, other.is_open, other._value = self.rounds, self.is_open.copy(), self._value
+        return other
+
+
 def _sparse_site_heuristic(
     instance: SparseInstance,
     model: _Separable,
@@ -482,6 +504,7 @@ def _sparse_site_heuristic(
     rng: np.random.Generator,
     max_iterations: int,
     executor: BlockExecutor,
+    deadline: float,
 ) -> tuple[np.ndarray, list[int], str]:
     """:func:`site_heuristic` on a sparse instance, its rounds in candidate blocks."""
     sign = 1.0 if model.sense == "max" else -1.0
@@ -491,7 +514,6 @@ def _sparse_site_heuristic(
     is_open = instance.required.copy()
     times = instance.open_times(is_open)
     order: list[int] = []
-    swaps = 0
     with executor.session(shared) as session:
         rounds = _SparseRounds(session, shared, blocks)
         for _ in range(p):
@@ -502,27 +524,16 @@ def _sparse_site_heuristic(
             order.append(j)
             rows, c = instance.entries(j)
             times[rows] = np.minimum(times[rows], c)
-        current = float(model.score(instance, times))
-        for _ in range(max_iterations):
-            added = np.flatnonzero(is_open & ~instance.required)
-            cand = np.flatnonzero(~is_open)
-            if len(added) == 0 or len(cand) == 0:
-                break
-            table = rounds.swap_scores(added)[:, cand]
-            best_val, best_move = current, None
-            perm = rng.permutation(len(cand))
-            for row, r in enumerate(added):
-                k = _pick(table[row], sign, perm)
-                if _better(sign, float(table[row, k]), best_val):
-                    best_val, best_move = float(table[row, k]), (int(r), int(cand[k]))
-            if best_move is None:
-                break
-            out, into = best_move
-            is_open[out], is_open[into] = False, True
-            order[order.index(out)] = into
-            current = float(model.score(instance, instance.open_times(is_open)))
-            swaps += 1
-    return is_open.astype(np.int64), order, f"greedy + {swaps} swaps"
+        final, order, made, shakes = variable_neighbourhood_search(
+            _SparseMoves(rounds, is_open),
+            order,
+            ~instance.required,
+            sign,
+            rng,
+            max_moves=max_iterations,
+            deadline=deadline,
+        )
+    return final.astype(np.int64), order, _detail(made, shakes)
 
 
 def solve_heuristic(
@@ -601,8 +612,9 @@ def solve_heuristic(
             instance, p, rng, max_moves=max_iterations, time_limit_s=time_limit_s
         )
     elif isinstance(instance, SparseInstance):
+        deadline = math.inf if time_limit_s is None else start + time_limit_s
         final, order, detail = _sparse_site_heuristic(
-            instance, model, p, rng, max_iterations, executor or InProcessExecutor()
+            instance, model, p, rng, max_iterations, executor or InProcessExecutor(), deadline
         )
     else:
         final, order, detail = site_heuristic(
