@@ -54,9 +54,10 @@ costs.
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -75,12 +76,11 @@ _INOUT_PATIENCE = 5
 _LP_RTOL = 1e-9
 #: Most cutting-plane rounds of phase 1 (a guard; the bounds meet far sooner).
 _LP_MAX_ROUNDS = 500
-#: Most MILP rounds of phase 3 (a guard, the time limit binds first).
-_MILP_MAX_ROUNDS = 200
-#: HiGHS's relative gap for the master MILPs: below the optimality claim of
-#: :data:`planner.constants.OPTIMAL_GAP`, so that a master that stops there
-#: can still prove "optimal".
-_MILP_REL_GAP = 1e-7
+#: Nodes of phase 3 between purges of the slack cuts (a smaller master
+#: re-solves faster). Implementation choice.
+_PURGE_EVERY = 20
+_DEPTH_FIRST = True
+_BRANCH = "frac"
 #: A fixing by reduced cost needs L + r_j above the incumbent by this share
 #: of its value (guards against HiGHS's dual tolerances).
 _FIX_MARGIN = 1e-7
@@ -113,6 +113,10 @@ class Separator(Protocol):
 
     def separate(self, y: np.ndarray) -> Cuts:
         """The cut of every subproblem tight at ``y`` (fractional, in [0, 1])."""
+        ...
+
+    def value(self, y: np.ndarray) -> float:
+        """The problem's objective at the 0/1 sites ``y`` (bool), exactly."""
         ...
 
 
@@ -303,7 +307,9 @@ class BendersMaster:
 
     def run(self, time_limit_s: float) -> tuple[str, np.ndarray]:
         """Solve within ``time_limit_s``; the model status and the column values."""
-        self.h.setOptionValue("time_limit", max(float(time_limit_s), 1e-3))
+        # HiGHS's clock runs on across the runs of one object: the limit is on its total
+        spent = float(self.h.getRunTime())
+        self.h.setOptionValue("time_limit", spent + max(float(time_limit_s), 1e-3))
         self.h.run()
         status = self.h.modelStatusToString(self.h.getModelStatus())
         return status, np.asarray(self.h.getSolution().col_value)
@@ -362,43 +368,59 @@ class BendersMaster:
         self.fix(closed, opened)
         return int(closed.sum() + opened.sum())
 
-    def integer(self, state: Incumbent, deadline: float, mip_gap: float) -> str:
-        """Phase 3: integer masters, cut at their solutions until one violates no cut.
+    def set_bounds(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Bounds of the site columns (a node of the search)."""
+        cols = np.arange(self.m, dtype=np.int32)
+        self.h.changeColsBounds(self.m, cols, lo.astype(np.float64), hi.astype(np.float64))
 
-        Returns ``""`` when the gap is closed, else why it stopped.
+    def node_lp(self, deadline: float, cutoff: float) -> tuple[str, float, np.ndarray, np.ndarray]:
+        """The relaxation at the current bounds, cut at its solutions until none is violated.
+
+        Returns ``(status, value, y, reduced)``: status ``"bound"`` when the
+        value is proven (no cut violated), ``"cutoff"`` when it reached
+        ``cutoff`` (no better solution below), ``"infeasible"``, or
+        ``"time limit"``.
         """
-        m, h, sep = self.m, self.h, self.sep
-        h.changeColsIntegrality(m, np.arange(m, dtype=np.int32), np.ones(m, dtype=np.uint8))
-        h.setOptionValue("mip_rel_gap", min(_MILP_REL_GAP, max(mip_gap, 1e-12)))
-        while state.rounds < _MILP_MAX_ROUNDS:
+        m = self.m
+        while True:
             left = deadline - time.perf_counter()
             if left <= 0:
-                return "time limit"
-            # HiGHS 1.16 misreports a MIP's objective after LP solves on the same
-            # object unless its solver state is cleared, and mis-evaluates a MIP
-            # start when presolve removes fixed columns: no start is given
-            h.clearSolver()
+                return "time limit", -math.inf, np.zeros(m), np.zeros(m)
             status, x = self.run(left)
-            state.rounds += 1
-            info = h.getInfo()
             if status == "Infeasible":
-                return "master infeasible (numerical trouble)"
-            if info.primal_solution_status == 0 or len(x) < m:
-                return "time limit"
-            y = x[:m] > 0.5
-            cuts = sep.separate(y.astype(np.float64))
-            state.offer(y, _objective(sep, cuts))
-            if not self._consistent(x, float(info.objective_function_value)):
-                return "solver trouble (objective inconsistent)"
-            if status == "Optimal":
-                state.raise_bound(float(info.mip_dual_bound))
-            if _gap(state.value, state.bound) <= mip_gap:
-                return ""
-            rows = _violated(cuts.value, cuts, x[m:], max(abs(state.value), 1.0))
-            if len(rows) == 0:  # y violates no cut: the master's optimum is the problem's
-                return "" if status == "Optimal" else "time limit"
+                return "infeasible", math.inf, np.zeros(m), np.zeros(m)
+            value = float(self.h.getInfo().objective_function_value)
+            if status != "Optimal" or not self._consistent(x, value):
+                return "time limit", -math.inf, np.zeros(m), np.zeros(m)
+            y = np.clip(x[:m], 0.0, 1.0)
+            reduced = np.asarray(self.h.getSolution().col_dual)[:m]
+            if value >= cutoff:
+                return "cutoff", value, y, reduced
+            cuts = self.sep.separate(y)
+            rows = _violated(cuts.value, cuts, x[m:], max(abs(value), 1.0))
+            if len(rows) == 0:
+                return "bound", value, y, reduced
             self.add_cuts(cuts, rows)
-        return "time limit"
+
+    def purge(self) -> int:
+        """Delete the cuts slack at the last LP solution (with no dual); how many.
+
+        They stay valid; the separation finds them again where they bind.
+        """
+        solution = self.h.getSolution()
+        slack = np.asarray(solution.row_value) - self.row_rhs
+        dual = np.asarray(solution.row_dual)
+        drop = np.flatnonzero(
+            (self.row_theta >= 0)
+            & (slack > _LP_RTOL * np.maximum(1.0, np.abs(self.row_rhs)))
+            & (dual == 0)
+        )
+        if len(drop):
+            self.h.deleteRows(len(drop), drop.astype(np.int32))
+            keep = np.ones(len(self.row_rhs), dtype=bool)
+            keep[drop] = False
+            self.row_theta, self.row_rhs = self.row_theta[keep], self.row_rhs[keep]
+        return len(drop)
 
     def _consistent(self, x: np.ndarray, reported: float) -> bool:
         """HiGHS's reported objective equals the cost of its solution (a check on its bounds)."""
@@ -429,6 +451,96 @@ class Incumbent:
         return _gap(self.value, self.bound)
 
 
+@dataclass(order=True)
+class _Node:
+    """A node of the search: its parent's bound, then its site bounds."""
+
+    bound: float
+    serial: int
+    lo: np.ndarray = field(compare=False)
+    hi: np.ndarray = field(compare=False)
+
+
+def branch_and_cut(master: BendersMaster, state: Incumbent, deadline: float, mip_gap: float) -> str:
+    """Phase 3: LP-based branch and bound over the sites, Benders cuts at every node.
+
+    Each node's relaxation is solved to its true value (:meth:`BendersMaster.node_lp`:
+    cuts separated at its LP solutions until none is violated; the cuts are
+    valid everywhere and stay in the master). A node whose value is within
+    ``mip_gap`` of the incumbent's is pruned; an integral LP solution is a
+    solution (its value is the node's). Otherwise the node's reduced costs fix
+    sites for its subtree (as in phase 2), and it branches on the most
+    fractional site, diving into the child its LP value rounds to; the other
+    child waits in a queue ordered by bound. Returns ``""`` when the queue is
+    empty (the incumbent is proven within ``mip_gap``), else why it stopped;
+    ``state.bound`` is the least bound of the nodes left.
+    """
+    m, p = master.m, master.p
+    lo0 = master.fixed_open.astype(np.float64)
+    hi0 = (~master.fixed_closed).astype(np.float64)
+    queue: list[_Node] = [_Node(state.bound, 0, lo0, hi0)]
+    serial, nodes, pruned_at = 1, 0, math.inf
+    node: _Node | None = None
+    while True:
+        if node is None:
+            if not queue:
+                break
+            node = queue.pop() if _DEPTH_FIRST else heapq.heappop(queue)
+        cutoff = state.value - mip_gap * abs(state.value)
+        if node.bound >= cutoff:
+            pruned_at = min(pruned_at, node.bound)
+            node = None
+            continue
+        master.set_bounds(node.lo, node.hi)
+        status, value, y, reduced = master.node_lp(deadline, cutoff)
+        nodes += 1
+        state.rounds = nodes
+        if status == "time limit":
+            heapq.heappush(queue, node)
+            state.bound = min([q.bound for q in queue] + [pruned_at, state.value])
+            return "time limit"
+        if nodes % _PURGE_EVERY == 0:
+            master.purge()
+        if status != "bound":
+            if status == "cutoff":
+                pruned_at = min(pruned_at, value)
+            node = None
+            continue
+        frac = np.minimum(y, 1.0 - y)
+        if frac.max() <= 1e-6:  # integral, and no cut violated: a solution at its value
+            state.offer(y > 0.5, master.sep.value(y > 0.5))
+            pruned_at = min(pruned_at, value)
+            node = None
+            continue
+        top = np.zeros(m)
+        top[np.argsort(-(y + node.lo), kind="stable")[:p]] = 1.0  # rounded: a solution
+        state.offer(top > 0.5, master.sep.value(top > 0.5))
+        gap = state.value - value
+        lo, hi = node.lo.copy(), node.hi.copy()
+        free = hi > lo
+        hi[free & (y <= 1e-9) & (reduced > gap)] = 0.0
+        lo[free & (y >= 1.0 - 1e-9) & (-reduced > gap)] = 1.0
+        if _BRANCH == "frac":
+            j = int(np.argmax(np.where(hi > lo, frac, -1.0)))
+        else:
+            j = int(np.argmax(np.where((hi > lo) & (frac > 1e-6), y, -1.0)))
+        children = []
+        for side in (1.0, 0.0) if y[j] >= 0.5 else (0.0, 1.0):
+            a, b = lo.copy(), hi.copy()
+            a[j] = b[j] = side
+            if a.sum() <= p:
+                children.append(_Node(value, serial, a, b))
+                serial += 1
+        node = children[0] if children else None
+        for other in children[1:]:
+            if _DEPTH_FIRST:
+                queue.append(other)
+            else:
+                heapq.heappush(queue, other)
+    state.bound = min(pruned_at, state.value)
+    return ""
+
+
 def start_master(
     sep: Separator, n_sites: int, p: int, incumbent: np.ndarray, *, cap: bool = False
 ) -> tuple[BendersMaster, Incumbent, np.ndarray]:
@@ -438,7 +550,7 @@ def start_master(
     master = BendersMaster(sep, n_sites, p, cap=cap)
     master.add_cuts(first, np.arange(len(first.rhs)))
     core = 0.5 * y0 + 0.5 * (min(p, n_sites) / max(n_sites, 1))
-    return master, Incumbent(y0, _objective(sep, first)), core
+    return master, Incumbent(y0, sep.value(y0)), core
 
 
 def solve_benders(
@@ -476,7 +588,7 @@ def solve_benders(
     if state.gap > mip_gap:
         if lp.solved:
             master.fix_by_reduced_cost(lp, state.value)
-            stopped = master.integer(state, deadline, mip_gap)
+            stopped = branch_and_cut(master, state, deadline, mip_gap)
         else:
             stopped = "time limit"
     return finish(master, state, lp, stopped)

@@ -54,7 +54,9 @@ from planner.optimise.benders import (
     BendersMaster,
     BendersResult,
     Cuts,
+    Incumbent,
     Relaxation,
+    branch_and_cut,
     finish,
     start_master,
 )
@@ -76,10 +78,15 @@ class RadiusCuts:
         serves it worse (its nearest required site, or U).
     weight
         ``(n,)`` demand weights.
+
+    :meth:`lower_caps` may later lower the last levels for the search
+    (every better solution serves the point within them);
+    :meth:`value` always uses the ``cap`` given here.
     """
 
     def __init__(self, cost: np.ndarray, cap: np.ndarray, weight: np.ndarray) -> None:
         n, m = cost.shape
+        self.cost, self.cap = cost, np.asarray(cap, dtype=np.float64).copy()
         order = np.argsort(cost, axis=1, kind="stable")
         dist = np.take_along_axis(cost, order, axis=1)
         valid = dist < cap[:, None]
@@ -92,6 +99,12 @@ class RadiusCuts:
         self.theta_lb = self.dist[:, 0].copy()
         self.theta_ub = np.asarray(cap, dtype=np.float64).copy()
         self.n, self.m = n, m
+
+    def value(self, y: np.ndarray) -> float:
+        """Weighted response time of the open sites ``y`` (bool), each point at most its cap."""
+        cols = np.flatnonzero(y)
+        best = self.cost[:, cols].min(axis=1) if len(cols) else np.full(self.n, np.inf)
+        return float(self.theta_cost @ np.minimum(best, self.cap))
 
     def lower_caps(self, cap: np.ndarray) -> None:
         """Lower the last level of each point to ``cap`` (never raised), s."""
@@ -144,6 +157,9 @@ class RadiusCuts:
 #: Rounds of reduction (site fixing and lower caps) and re-solved relaxation
 #: before the integer phase.
 _REDUCTION_ROUNDS = 4
+#: Share of the sites fixed by phase 2 from which phase 3 runs on a new,
+#: smaller master over the sites left. Implementation choice.
+_RESTRICT_SHARE = 0.2
 #: Margin, as a share of the incumbent's value, that a reduction's bound must
 #: exceed it by (guards against HiGHS's dual tolerances).
 _CAP_MARGIN = 1e-7
@@ -244,10 +260,16 @@ def solve_pmedian_radius(
         value = float(w @ np.minimum(cap, best))
         return start.astype(np.int64), value, value, None
     sep = RadiusCuts(sub[useful], cap[useful], w[useful])
-    master, state, core = start_master(sep, len(free), p, start[free])
-    lp = master.relax(core, deadline)
-    state.raise_bound(lp.lower)
-    stopped = ""
+    y, value, bound, result = _solve(sep, p, start[free], deadline, mip_gap)
+    final = req.copy()
+    final[free[y]] = True
+    return final.astype(np.int64), value + offset, bound + offset, result
+
+
+def _reduce(
+    master: BendersMaster, sep: RadiusCuts, state: Incumbent, lp: Relaxation, deadline: float, mip_gap: float
+) -> Relaxation:
+    """Phase 2, repeated: fix sites, lower caps, re-solve the relaxation, while it helps."""
     for _ in range(_REDUCTION_ROUNDS):
         if state.gap <= mip_gap or not lp.solved:
             break
@@ -258,9 +280,51 @@ def solve_pmedian_radius(
         assert lp.y is not None
         lp = master.relax(lp.y, deadline)
         state.raise_bound(lp.lower)
-    if state.gap > mip_gap:
-        stopped = master.integer(state, deadline, mip_gap) if lp.solved else "time limit"
+    return lp
+
+
+def _solve(
+    sep: RadiusCuts, p: int, start: np.ndarray, deadline: float, mip_gap: float
+) -> tuple[np.ndarray, float, float, BendersResult]:
+    """Phases 1 and 2 on every site, then phase 3 on the sites left (module docstring)."""
+    m = sep.m
+    master, state, core = start_master(sep, m, p, start)
+    lp = master.relax(core, deadline)
+    state.raise_bound(lp.lower)
+    lp = _reduce(master, sep, state, lp, deadline, mip_gap)
+    closed, opened = master.fixed_closed, master.fixed_open
+    consistent = not (state.y & closed).any() and state.y[opened].all()
+    if state.gap <= mip_gap or not lp.solved:
+        stopped = "" if state.gap <= mip_gap else "time limit"
+    elif consistent and closed.sum() + opened.sum() >= _RESTRICT_SHARE * m:
+        # a smaller master over the sites left: its relaxations re-solve faster
+        keep = ~(closed | opened)
+        sub = sep.cost[:, keep]
+        true_cap = sep.cap
+        if opened.any():
+            true_cap = np.minimum(true_cap, sep.cost[:, opened].min(axis=1))
+        small = RadiusCuts(sub, true_cap, sep.theta_cost)
+        search_cap = np.minimum(sep.theta_ub, true_cap)
+        lowered = np.flatnonzero(search_cap < true_cap)
+        small.lower_caps(search_cap)
+        covers = [np.flatnonzero(sub[i] <= search_cap[i]) for i in lowered]
+        inner, state2, core2 = start_master(small, int(keep.sum()), p - int(opened.sum()), state.y[keep])
+        inner.add_covers(covers)
+        state2.raise_bound(state.bound)
+        lp2 = inner.relax(core2, deadline)
+        state2.raise_bound(lp2.lower)
+        lp2 = _reduce(inner, small, state2, lp2, deadline, mip_gap)
+        stopped = ""
+        if state2.gap > mip_gap:
+            stopped = branch_and_cut(inner, state2, deadline, mip_gap) if lp2.solved else "time limit"
+        if state2.value < state.value:
+            y = opened.copy()
+            y[keep] = state2.y
+            state.offer(y, sep.value(y))
+        state.raise_bound(state2.bound)
+        state.rounds = state2.rounds
+        master.n_cuts += inner.n_cuts
+    else:
+        stopped = branch_and_cut(master, state, deadline, mip_gap)
     result = finish(master, state, lp, stopped)
-    final = req.copy()
-    final[free[result.y]] = True
-    return final.astype(np.int64), result.value + offset, result.bound + offset, result
+    return result.y, result.value, result.bound, result
