@@ -43,6 +43,7 @@ from planner.optimise.models import (
     PMedian,
     unreached_cost_s,
 )
+from planner.optimise.pmedian import solve_pmedian_radius
 from planner.optimise.solution import (
     Solution,
     check_p,
@@ -56,17 +57,12 @@ __all__ = ["solve_exact"]
 
 #: Sites compared at once in the dominance test (memory: block x sites x 4 B).
 _DOMINANCE_BLOCK = 512
-#: Share of the time limit the p-center heuristic (the incumbent) may take.
-_PCENTER_HEURISTIC_SHARE = 0.25
+#: Share of the time limit the heuristic (the incumbent) may take, p-median
+#: and p-center.
+_HEURISTIC_SHARE = 0.25
 #: A covering relaxation needing more than p + this many sites proves a radius
 #: infeasible (well above HiGHS's LP tolerances, far below one site).
 _COVER_LP_TOL = 1e-6
-#: p-median's Lagrangian: most subgradient steps, steps without improvement
-#: before the step is halved, and the largest instance (demand x sites) it
-#: runs on (one dense float64 copy of the costs).
-_LAGRANGE_ITERATIONS = 3000
-_LAGRANGE_PATIENCE = 30
-_LAGRANGE_MAX_PAIRS = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -340,7 +336,7 @@ def _solve_pcenter(
     The smallest radius r such that <= p added sites cover every point of I'
     within r is the p-center optimum (Minieka 1970). The search starts from
     the heuristic's solution (greedy + VNS, :mod:`planner.optimise.pcenter`,
-    given :data:`_PCENTER_HEURISTIC_SHARE` of the time), whose radius is an
+    given :data:`_HEURISTIC_SHARE` of the time), whose radius is an
     upper bound, and from the lower bound ``max_i min_j c_ij`` (no point is
     served faster than by its nearest candidate), and tries only the
     distinct times between them. A binary search with the covering problem's
@@ -362,7 +358,7 @@ def _solve_pcenter(
         p,
         np.random.default_rng(0),
         100,
-        time_limit_s=time_limit_s * _PCENTER_HEURISTIC_SHARE,
+        time_limit_s=time_limit_s * _HEURISTIC_SHARE,
     )
     upper = model.evaluate(instance, final > 0)
     rows = np.flatnonzero(instance.reachable() & (instance.weight > 0))
@@ -455,232 +451,32 @@ def _pad_sites(instance: Instance, final: np.ndarray, p: int, threshold_s: float
     return final
 
 
-def _pmedian_lagrangian(
-    instance: Instance, p: int, upper: float, time_limit_s: float
-) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None, float]:
-    """Lagrangian lower bound of p-median and the sites it proves closed or open.
-
-    Relaxing "each point is served once" with multipliers lambda_i gives
-    ``L(lambda) = sum_i lambda_i + sum over the p best free sites of C_j``
-    (required sites always counted), where ``C_j = sum_i min(0, w_i c_ij -
-    lambda_i)`` and an unreached point costs U (:func:`unreached_cost_s`). ``L`` is a lower
-    bound for every lambda; subgradient steps raise it (Beasley 1993, "Lagrangean
-    heuristics for location problems", EJOR 65). The sites each step picks are
-    also a solution; the best one found lowers ``upper``. Reduction tests: if
-    forcing a closed site open (dropping the worst chosen one) or a chosen
-    site closed (adding the best other one) gives a bound >= ``upper`` (the
-    value of a known solution), no solution with that choice beats the known
-    one, so the site is fixed closed or open.
-
-    Returns
-    -------
-    (fix_closed, fix_open, bound, incumbent, upper)
-        Bool masks over the sites, the best bound, and the best solution the
-        steps found (an open mask, or None if none beat ``upper``) with its
-        value.
-    """
-    start = time.perf_counter()
-    # points no site reaches are not part of the objective (PMedian: I')
-    rows = np.flatnonzero(instance.reachable() & (instance.weight > 0))
-    m = instance.n_sites
-    fix0 = np.zeros(m, dtype=bool)
-    fix1 = np.zeros(m, dtype=bool)
-    free = ~instance.required
-    n_free = int(free.sum())
-    if len(rows) == 0 or p < 1 or p >= n_free:
-        return fix0, fix1, -np.inf, None, upper
-    d = instance.weight[rows, None] * np.minimum(instance.cost_s[rows], unreached_cost_s(instance))
-    lam = np.partition(d, 1, axis=1)[:, 1].copy() if m > 1 else d[:, 0].copy()
-    tol = 1e-9 * max(1.0, abs(upper))
-    best, step, stall = -np.inf, 2.0, 0
-    incumbent: np.ndarray | None = None
-    is_free = np.flatnonzero(free)
-    for _ in range(_LAGRANGE_ITERATIONS):
-        c = np.minimum(d - lam[:, None], 0.0).sum(axis=0)
-        ranked = is_free[np.argsort(c[is_free], kind="stable")]
-        chosen, worst_in, best_out = ranked[:p], c[ranked[p - 1]], c[ranked[p]]
-        bound = float(lam.sum() + c[instance.required].sum() + c[chosen].sum())
-        if bound > best + tol:
-            best, stall = bound, 0
-        else:
-            stall += 1
-            if stall >= _LAGRANGE_PATIENCE:
-                step, stall = step / 2, 0
-        is_open = instance.required.copy()
-        is_open[chosen] = True
-        value = float(d[:, is_open].min(axis=1).sum())
-        if value < upper - tol:
-            upper, incumbent = value, is_open
-        fix0 |= free & ~is_open & (bound + c - worst_in >= upper + tol)
-        fix1 |= free & is_open & (bound - c + best_out >= upper + tol)
-        if best >= upper - tol or step < 1e-3 or time.perf_counter() - start > time_limit_s:
-            break
-        g = 1.0 - (d[:, is_open] < lam[:, None]).sum(axis=1)
-        norm = float(g @ g)
-        if norm == 0:  # the relaxed solution is feasible: it is optimal
-            break
-        lam = lam + step * max(upper - bound, tol) / norm * g
-    return fix0, fix1, best, incumbent, upper
-
-
 def _solve_pmedian(
     instance: Instance, p: int, time_limit_s: float, mip_gap: float
 ) -> tuple[np.ndarray, float | None, str]:
-    """p-median: heuristic incumbent, Lagrangian site fixing, then the MILP on what is left.
+    """p-median: the heuristic's incumbent, then the radius formulation's Benders decomposition.
 
-    The greedy + Teitz-Bart solution is a known value; the Lagrangian bound
-    (:func:`_pmedian_lagrangian`) closes or opens every site it can prove, and
-    the MILP (:func:`_pmedian_milp`) solves the instance restricted to the rest.
-    The answer is the better of the MILP's and the heuristic's, so it is exact
-    whenever the MILP is.
+    The heuristic (greedy + fast interchange + VNS, given
+    :data:`_HEURISTIC_SHARE` of the time) gives the incumbent;
+    :func:`planner.optimise.pmedian.solve_pmedian_radius` proves it optimal
+    or finds a better one. The answer is never worse than the heuristic's.
     """
     start = time.perf_counter()
-    model = PMedian()
-    incumbent, _, _ = site_heuristic(instance, model, p, np.random.default_rng(0), 100)
-    upper = model.evaluate(instance, incumbent > 0)
-    fix0 = fix1 = np.zeros(instance.n_sites, dtype=bool)
-    bound = -np.inf
-    gap: float | None
-    if instance.n_demand * instance.n_sites <= _LAGRANGE_MAX_PAIRS:
-        fix0, fix1, bound, better, upper = _pmedian_lagrangian(instance, p, upper, time_limit_s / 4)
-        if better is not None:
-            incumbent = better.astype(np.int64)
-        gap = max(0.0, (upper - bound) / upper) if upper > 0 else 0.0
-        if gap <= max(mip_gap, 1e-9):  # the bound proves the incumbent within the gap
-            return incumbent, gap, ""
-    opened = int((fix1 & ~instance.required).sum())
-    keep = ~fix0
-    if opened > p or int((keep & ~instance.required).sum()) < p:  # pragma: no cover - guard
-        keep, fix1, opened = np.ones(instance.n_sites, dtype=bool), fix1 & False, 0
+    incumbent, _, _ = site_heuristic(
+        instance,
+        PMedian(),
+        p,
+        np.random.default_rng(0),
+        100,
+        time_limit_s=time_limit_s * _HEURISTIC_SHARE,
+    )
     left = max(time_limit_s - (time.perf_counter() - start), 1e-3)
-    if opened == p:  # the fixing decided every site
-        final = (instance.required | fix1).astype(np.int64)
-        gap, detail = 0.0, ""
-    else:
-        cols = np.flatnonzero(keep)
-        sub = Instance(
-            cost_s=instance.cost_s[:, cols],
-            weight=instance.weight,
-            site_names=tuple(instance.site_names[j] for j in cols),
-            required=(instance.required | fix1)[cols],
-            existing_units=instance.existing_units[cols],
-            demand_ids=instance.demand_ids,
-        )
-        sub_final, gap, detail = _pmedian_milp(
-            sub, p - opened, left, mip_gap, unreached_cost_s(instance)
-        )
-        final = np.zeros(instance.n_sites, dtype=np.int64)
-        final[cols] = sub_final
-    value = model.evaluate(instance, final > 0)
-    if value > upper:
-        final, value = incumbent, upper
-    if detail and np.isfinite(bound) and value > 0:  # the Lagrangian bound may be the better one
-        lagrangian = max(0.0, (value - bound) / value)
-        gap = lagrangian if gap is None else min(gap, lagrangian)
-    return final, gap, detail
-
-
-def _pmedian_milp(
-    instance: Instance, p: int, time_limit_s: float, mip_gap: float, penalty: float
-) -> tuple[np.ndarray, float | None, str]:
-    """p-median on each point's K nearest sites, K raised until the answer is exact.
-
-    The reduced MILP keeps ``y_ij`` only for the ``K_i`` nearest sites of i
-    and lets i fall back to the cost of its ``(K_i + 1)``-th nearest site
-    (at most ``penalty``, the full instance's U): no solution costs more
-    there than in the full model, so its optimum is a lower bound. If the
-    sites it picks serve every point from within its K_i nearest, their true
-    objective equals the reduced one and they are optimal for the full model
-    (within ``mip_gap``). Otherwise K_i is
-    doubled for the points that fell back and the MILP is solved again.
-    """
-    start = time.perf_counter()
-    m = instance.n_sites
-    rows = np.flatnonzero(instance.reachable() & (instance.weight > 0))
-    if len(rows) == 0:  # every choice of sites is worth 0
-        final, _, _ = site_heuristic(instance, PMedian(), p, np.random.default_rng(0), 0)
-        return final, 0.0, ""
-    w = instance.weight[rows]
-    capped = np.minimum(instance.cost_s[rows], penalty)
-    order = np.argsort(capped, axis=1, kind="stable")
-    ranked = np.take_along_axis(capped, order, axis=1)
-    del capped
-    n_near = (ranked < penalty).sum(axis=1)  # pairs worth a y variable
-    k0 = max(8, -(-3 * m // (2 * max(1, p + int(instance.required.sum())))))
-    k_i = np.minimum(n_near, k0)
-    xlb, xub = _site_bounds(instance)
-    best_final: np.ndarray | None = None
-    best_value, bound = np.inf, -np.inf
-    r = len(rows)
-    while True:
-        left = time_limit_s - (time.perf_counter() - start)
-        if left <= 0:
-            break
-        keep = np.arange(m)[None, :] < k_i[:, None]
-        pi, kk = np.nonzero(keep)
-        pj = order[pi, kk]
-        k = len(pi)
-        fallback = np.where(k_i < m, ranked[np.arange(r), np.minimum(k_i, m - 1)], penalty)
-        fallback = np.minimum(fallback, penalty)
-        link = sp.hstack(
-            [
-                sp.csr_array((-np.ones(k), (np.arange(k), pj)), shape=(k, m)),
-                sp.eye_array(k, format="csr"),
-                sp.csr_array((k, r)),
-            ],
-            format="csr",
-        )
-        one = sp.hstack(
-            [
-                sp.csr_array((r, m)),
-                sp.csr_array((np.ones(k), (pi, np.arange(k))), shape=(r, k)),
-                sp.eye_array(r, format="csr"),
-            ],
-            format="csr",
-        )
-        c = np.concatenate([np.zeros(m), w[pi] * ranked[pi, kk], w * fallback])
-        res = milp(
-            c,
-            integrality=np.concatenate([np.ones(m), np.zeros(k + r)]),
-            bounds=Bounds(
-                np.concatenate([xlb, np.zeros(k + r)]), np.concatenate([xub, np.ones(k + r)])
-            ),
-            constraints=[
-                LinearConstraint(link, -np.inf, 0),
-                LinearConstraint(one, 1, 1),
-                _site_block(instance, p, k + r),
-            ],
-            options={"time_limit": float(left), "mip_rel_gap": float(mip_gap)},
-        )
-        if res.status == 2:
-            raise InfeasibleError("p-median: the model has no feasible solution")
-        if res.x is None:
-            break
-        final = np.rint(res.x[:m]).astype(np.int64)
-        # the objective with the full instance's U (this one may lack columns)
-        value = float(w @ np.minimum(instance.open_times(final > 0)[rows], penalty))
-        if value < best_value:
-            best_final, best_value = final, value
-        dual = getattr(res, "mip_dual_bound", None)
-        bound = max(bound, float(dual) if dual is not None else -np.inf)
-        if res.status != 0:
-            break
-        if value <= float(res.fun) + 1e-9 * max(1.0, abs(float(res.fun))):
-            return final, _highs_gap(res), ""
-        # points served beyond their K nearest: widen their neighbourhoods
-        times = np.minimum(instance.open_times(final > 0)[rows], penalty)
-        short = np.flatnonzero((k_i < n_near) & (times > ranked[np.arange(r), k_i - 1]))
-        if len(short) == 0:  # pragma: no cover - guarded by the value check above
-            return final, _highs_gap(res), ""
-        k_i[short] = np.minimum(n_near[short], 2 * k_i[short])
-    if best_final is None:
-        raise DataError(
-            f"p-median: HiGHS found no feasible solution within {time_limit_s:g} s; "
-            "raise time_limit_s"
-        )
-    # costs are >= 0, so 0 bounds the objective when HiGHS proved nothing better
-    gap = float((best_value - max(bound, 0.0)) / best_value) if best_value > 0 else 0.0
-    return best_final, max(gap, 0.0), "time limit"
+    final, value, bound, result = solve_pmedian_radius(
+        instance, p, incumbent, time_limit_s=left, mip_gap=mip_gap
+    )
+    bound = max(bound, 0.0)  # times are >= 0: 0 bounds the objective when nothing better is proven
+    gap = max(0.0, (value - bound) / value) if value > 0 else 0.0
+    return final, gap, "" if result is None else result.stopped
 
 
 def solve_exact(

@@ -75,12 +75,17 @@ from planner.optimise.solution import Solution, check_p, make_solution
 from planner.optimise.sparse import AnyInstance, SparseInstance
 from planner.optimise.vns import (
     FastSwaps,
-    better as _better,
-    pick as _pick,
     variable_neighbourhood_search,
+)
+from planner.optimise.vns import (
+    better as _better,
+)
+from planner.optimise.vns import (
+    pick as _pick,
 )
 
 __all__ = ["solve_heuristic"]
+
 
 def _best_two(cost: np.ndarray, open_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per demand point: best open time, its site index, second-best time (inf if none)."""

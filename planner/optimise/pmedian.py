@@ -127,7 +127,9 @@ class RadiusCuts:
         # the first group start to the right of each position
         after = np.minimum.accumulate(first[:, ::-1], axis=1)[:, ::-1]
         after = np.hstack([after[:, 1:], np.full((n, 1), width)])
-        return np.where(after < width, d[np.arange(n)[:, None], np.minimum(after, width - 1)], d[:, -1:])
+        return np.where(
+            after < width, d[np.arange(n)[:, None], np.minimum(after, width - 1)], d[:, -1:]
+        )
 
     def separate(self, y: np.ndarray) -> Cuts:
         """The cut of every point tight at ``y`` (fractional sites in [0, 1])."""
@@ -181,14 +183,14 @@ def lower_caps(master: BendersMaster, sep: RadiusCuts, lp: Relaxation, upper: fl
     """Lower the points' last levels by the relaxation's duals; how many were lowered.
 
     For a feasible 0/1 y serving point i at :math:`t_i`, the value is at
-    least :math:`L + \sum_c \mu_c (t_i - D_c)^+ + \rho_i (t_i - D_i^1)`
-    over the cuts c of i (duals :math:`\mu_c`, levels :math:`D_c`) and the
+    least :math:`L + \\sum_c \\mu_c (t_i - D_c)^+ + \rho_i (t_i - D_i^1)`
+    over the cuts c of i (duals :math:`\\mu_c`, levels :math:`D_c`) and the
     reduced cost :math:`\rho_i` of :math:`\theta_i` (the slacks of valid
     cuts times their duals, García, Labbé & Marín 2011 fix the radius
     variables :math:`z_i^k` so). When that exceeds the incumbent's value
     for every :math:`t_i` above a level :math:`D_i^k`, every better solution
     serves i within :math:`D_i^k`: it becomes i's last level, and the
-    master gets the row :math:`\sum_{j : c_{ij} \le D_i^k} y_j \ge 1`.
+    master gets the row :math:`\\sum_{j : c_{ij} \\le D_i^k} y_j \\ge 1`.
     """
     theta, rhs, dual, reduced = master.cut_duals()
     use = dual > 0
@@ -267,7 +269,12 @@ def solve_pmedian_radius(
 
 
 def _reduce(
-    master: BendersMaster, sep: RadiusCuts, state: Incumbent, lp: Relaxation, deadline: float, mip_gap: float
+    master: BendersMaster,
+    sep: RadiusCuts,
+    state: Incumbent,
+    lp: Relaxation,
+    deadline: float,
+    mip_gap: float,
 ) -> Relaxation:
     """Phase 2, repeated: fix sites, lower caps, re-solve the relaxation, while it helps."""
     for _ in range(_REDUCTION_ROUNDS):
@@ -308,7 +315,9 @@ def _solve(
         lowered = np.flatnonzero(search_cap < true_cap)
         small.lower_caps(search_cap)
         covers = [np.flatnonzero(sub[i] <= search_cap[i]) for i in lowered]
-        inner, state2, core2 = start_master(small, int(keep.sum()), p - int(opened.sum()), state.y[keep])
+        inner, state2, core2 = start_master(
+            small, int(keep.sum()), p - int(opened.sum()), state.y[keep]
+        )
         inner.add_covers(covers)
         state2.raise_bound(state.bound)
         lp2 = inner.relax(core2, deadline)
@@ -316,7 +325,9 @@ def _solve(
         lp2 = _reduce(inner, small, state2, lp2, deadline, mip_gap)
         stopped = ""
         if state2.gap > mip_gap:
-            stopped = branch_and_cut(inner, state2, deadline, mip_gap) if lp2.solved else "time limit"
+            stopped = (
+                branch_and_cut(inner, state2, deadline, mip_gap) if lp2.solved else "time limit"
+            )
         if state2.value < state.value:
             y = opened.copy()
             y[keep] = state2.y
