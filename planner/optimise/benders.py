@@ -353,6 +353,8 @@ class BendersMaster:
             if len(rows) == 0:
                 state.solved = True
                 return state
+            if state.rounds % _PURGE_EVERY == 0:
+                self.purge()
             self.add_cuts(cuts, rows)
             core = 0.5 * (core + y_lp)
         state.solved = True

@@ -32,6 +32,7 @@ from planner import constants
 from planner.errors import DataError, ParameterError
 from planner.optimise.heuristic import site_heuristic
 from planner.optimise.instance import Instance
+from planner.optimise.mclp import solve_mclp_benders
 from planner.optimise.models import (
     LSCP,
     MCLP,
@@ -60,6 +61,10 @@ _DOMINANCE_BLOCK = 512
 #: Share of the time limit the heuristic (the incumbent) may take, p-median
 #: and p-center.
 _HEURISTIC_SHARE = 0.25
+#: MCLP on a dense instance larger than this (demand x sites) is solved by
+#: Benders decomposition (:mod:`planner.optimise.mclp`), smaller ones by the
+#: compact MILP; a sparse instance always by Benders. Implementation choice.
+_MCLP_BENDERS_CELLS = 10_000_000
 #: A covering relaxation needing more than p + this many sites proves a radius
 #: infeasible (well above HiGHS's LP tolerances, far below one site).
 _COVER_LP_TOL = 1e-6
@@ -434,7 +439,7 @@ def _mclp_full_cover(instance: Instance, model: MCLP, p: int) -> np.ndarray | No
     return is_open.astype(np.int64)
 
 
-def _pad_sites(instance: Instance, final: np.ndarray, p: int, threshold_s: float) -> np.ndarray:
+def _pad_sites(instance: AnyInstance, final: np.ndarray, p: int, threshold_s: float) -> np.ndarray:
     """Open further sites until p are added: those covering most weight within the threshold first.
 
     The rule MCLP uses (its threshold) and p-center (its radius): opening a
@@ -443,8 +448,7 @@ def _pad_sites(instance: Instance, final: np.ndarray, p: int, threshold_s: float
     short = p - int(final[~instance.required].sum())
     if short <= 0:
         return final
-    within = instance.cost_s <= threshold_s
-    score = instance.weight @ within
+    score = np.asarray(instance.weight @ instance.within(threshold_s), dtype=np.float64)
     score[final > 0] = -np.inf
     final = final.copy()
     final[np.argsort(-score, kind="stable")[:short]] = 1
@@ -527,11 +531,14 @@ def solve_exact(
     DataError
         The time limit passed before any feasible solution was found.
     """
-    if isinstance(instance, SparseInstance):
+    if isinstance(instance, SparseInstance) and not isinstance(model, MCLP):
         raise ParameterError(
-            "solver 'exact' needs every response time (a dense Instance); an instance "
-            f"with a cutoff ({instance.cutoff_s / 60:g} min) is solved by the heuristic"
+            f"solver 'exact' solves {model.name} on a dense Instance only (every response "
+            f"time); an instance with a cutoff ({instance.cutoff_s / 60:g} min) is solved by "
+            "the heuristic, or exactly for MCLP"
         )
+    if isinstance(instance, SparseInstance):
+        instance.check_threshold(getattr(model, "threshold_s", None))
     p = check_p(instance, model, p)
     if not time_limit_s > 0:
         raise ParameterError(f"time_limit_s = {time_limit_s!r}: give a positive time, s")
@@ -540,12 +547,34 @@ def solve_exact(
     start = time.perf_counter()
     gap: float | None
     if isinstance(model, PCenter | PMedian):
+        assert isinstance(instance, Instance)  # sparse ones were refused above
         if isinstance(model, PCenter):
             final, gap, detail = _solve_pcenter(instance, p, float(time_limit_s))
         else:
             final, gap, detail = _solve_pmedian(instance, p, float(time_limit_s), float(mip_gap))
         elapsed = time.perf_counter() - start
         return _solution(instance, model, final, gap, elapsed, detail, mip_gap)
+    if isinstance(model, MCLP) and (
+        isinstance(instance, SparseInstance)
+        or instance.n_demand * instance.n_sites > _MCLP_BENDERS_CELLS
+    ):
+        final, value, bound, result = solve_mclp_benders(
+            instance,
+            model.threshold_s,
+            p,
+            time_limit_s=float(time_limit_s),
+            mip_gap=float(mip_gap),
+            heuristic_share=_HEURISTIC_SHARE,
+        )
+        final = _pad_sites(instance, final, p, model.threshold_s)
+        gap = max(0.0, (bound - value) / value) if value > 0 else 0.0
+        simple = _simple_gap(instance, model, final, p)
+        if simple is not None:
+            gap = min(gap, simple)
+        elapsed = time.perf_counter() - start
+        detail = "" if result is None else result.stopped
+        return _solution(instance, model, final, gap, elapsed, detail, mip_gap)
+    assert isinstance(instance, Instance)
     if isinstance(model, MCLP):
         covered = _mclp_full_cover(instance, model, p)
         if covered is not None:  # meets the upper bound: proven optimal
@@ -587,7 +616,7 @@ def solve_exact(
 
 
 def _solution(
-    instance: Instance,
+    instance: AnyInstance,
     model: Model,
     final: np.ndarray,
     gap: float | None,
@@ -604,7 +633,7 @@ def _solution(
     )
 
 
-def _simple_gap(instance: Instance, model: Model, final: np.ndarray, p: int) -> float | None:
+def _simple_gap(instance: AnyInstance, model: Model, final: np.ndarray, p: int) -> float | None:
     """The gap a bound that needs no solver proves; it caps HiGHS's when that is weak.
 
     No choice of sites covers more, or saves more lives, than opening every

@@ -104,9 +104,7 @@ class CoverCuts:
         g = self.n_groups
         rhs = -np.bincount(self.group, weights=np.where(under, 0.0, self.w), minlength=g)
         rows = np.flatnonzero(under)
-        pick = sp.csr_array(
-            (self.w[rows], (self.group[rows], rows)), shape=(g, self.a.shape[0])
-        )
+        pick = sp.csr_array((self.w[rows], (self.group[rows], rows)), shape=(g, self.a.shape[0]))
         coef = sp.csr_array(pick @ self.a)
         coef.sum_duplicates()
         value = rhs - coef @ y
@@ -192,7 +190,11 @@ class CoverSwaps:
         )
         cols = a.indices[at]
         marked = np.where(self.is_open[cols], cols, -1)
-        owner = np.maximum.reduceat(marked, np.r_[0, np.cumsum(lengths)[:-1]]) if len(single) else marked
+        owner = (
+            np.maximum.reduceat(marked, np.r_[0, np.cumsum(lengths)[:-1]])
+            if len(single)
+            else marked
+        )
         mine = slot[owner]
         w = self.w[single]
         use = mine >= 0
@@ -314,8 +316,6 @@ def solve_mclp_benders(
     )
     sep = CoverCuts(cover, weight, group_count(len(weight)))
     left = max(deadline - time.perf_counter(), 1e-3)
-    result = solve_benders(
-        sep, len(free), p, start, time_limit_s=left, mip_gap=mip_gap, cap=True
-    )
+    result = solve_benders(sep, len(free), p, start, time_limit_s=left, mip_gap=mip_gap, cap=True)
     final[free[result.y]] = 1
     return final, counted - result.value, counted - result.bound, result

@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, Self
 
 import numpy as np
 
@@ -92,8 +92,11 @@ class Neighbourhood(Protocol):
     """Open sites and the swap values around them."""
 
     is_open: np.ndarray
-    #: the objective of the open sites, exactly
-    value: float
+
+    @property
+    def value(self) -> float:
+        """The objective of the open sites, exactly."""
+        ...
 
     def table(self, added: np.ndarray) -> np.ndarray:
         """Objective after each swap (close ``added[r]``, open site a): (r, sites).
@@ -110,7 +113,7 @@ class Neighbourhood(Protocol):
         """Close the sites ``out`` and open ``into`` (distinct sites)."""
         ...
 
-    def copy(self) -> Neighbourhood:
+    def copy(self) -> Self:
         """An independent copy."""
         ...
 
