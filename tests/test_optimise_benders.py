@@ -80,7 +80,9 @@ def _radius(instance: Instance) -> tuple[RadiusCuts, np.ndarray, np.ndarray]:
     return RadiusCuts(cost[:, free], cap, instance.weight[rows]), cost, cap
 
 
-def _served(cost: np.ndarray, cap: np.ndarray, open_free: np.ndarray, free: np.ndarray) -> np.ndarray:
+def _served(
+    cost: np.ndarray, cap: np.ndarray, open_free: np.ndarray, free: np.ndarray
+) -> np.ndarray:
     times = cost[:, free[open_free]].min(axis=1) if open_free.any() else np.full(len(cap), np.inf)
     return np.minimum(times, cap)
 
@@ -123,7 +125,7 @@ def test_relaxation_fixings_and_caps_keep_every_better_solution(seed: int) -> No
     values = np.array([PMedian().evaluate(instance, s) for s in sets])
     upper = values.min() * 1.02
     start = sets[int(np.argmin(np.abs(values - upper)))][free]
-    master, state, core = start_master(sep, len(free), p, start)
+    master, _, core = start_master(sep, len(free), p, start)
     lp = master.relax(core, math.inf)
     assert lp.solved and lp.lower <= values.min() * (1 + 1e-9)
     master.fix_by_reduced_cost(lp, upper)
@@ -284,7 +286,8 @@ def test_fast_swaps_equal_every_swap_evaluated(model: PMedian | MCLP | MaxSurviv
         closed = np.flatnonzero(~moves.is_open)
         k = int(rng.integers(1, 3))
         moves.swap_many(
-            rng.choice(added, k, replace=False).tolist(), rng.choice(closed, k, replace=False).tolist()
+            rng.choice(added, k, replace=False).tolist(),
+            rng.choice(closed, k, replace=False).tolist(),
         )
     assert moves.value == pytest.approx(model.evaluate(instance, moves.is_open), rel=1e-12)
     added = np.flatnonzero(moves.is_open & ~instance.required)

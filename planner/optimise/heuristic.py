@@ -74,6 +74,9 @@ from planner.optimise.pcenter import pcenter_heuristic
 from planner.optimise.solution import Solution, check_p, make_solution
 from planner.optimise.sparse import AnyInstance, SparseInstance
 from planner.optimise.vns import (
+    VNS_MAX_SHAKE,
+    VNS_MIN_STALL,
+    VNS_STALL,
     FastSwaps,
     variable_neighbourhood_search,
 )
@@ -258,11 +261,82 @@ def _weighted_cover(a: np.ndarray | sp.csc_array, v: np.ndarray) -> np.ndarray:
     return np.asarray(a.T @ v, dtype=np.float64)
 
 
-def _mexclp_heuristic(
-    instance: AnyInstance, model: MEXCLP, p: int, rng: np.random.Generator, max_iterations: int
-) -> tuple[np.ndarray, list[int], int]:
+@dataclass
+class _Units:
+    """MEXCLP's units per site, the units covering each point, and the added units' sites."""
+
+    units: np.ndarray
+    n: np.ndarray
+    order: list[int]
+    value: float
+
+    def copy(self) -> _Units:
+        return _Units(self.units.copy(), self.n.copy(), list(self.order), self.value)
+
+
+def _mexclp_move(
+    state: _Units, a: Any, out: int, into: int, value: Callable[[np.ndarray], float]
+) -> None:
+    """Move one added unit from ``out`` to ``into``."""
+    state.units[out] -= 1
+    state.units[into] += 1
+    state.n += _column(a, into) - _column(a, out)
+    state.order[len(state.order) - 1 - state.order[::-1].index(out)] = into
+    state.value = value(state.n)
+
+
+def _mexclp_local_search(
+    state: _Units,
+    instance: AnyInstance,
+    model: MEXCLP,
+    rng: np.random.Generator,
+    max_moves: int,
+    deadline: float,
+) -> int:
+    """The best unit move (an added unit to another site) while it improves; moves made."""
     a = model.cover_matrix(instance)
     w, q = instance.weight, model.busy_fraction
+    m = instance.n_sites
+    moves = 0
+    while moves < max_moves and time.perf_counter() < deadline:
+        movable = np.flatnonzero(state.units > instance.existing_units)
+        best_val, best_move = state.value, None
+        perm = rng.permutation(m)
+        for r_ in movable:
+            r = int(r_)
+            n_r = state.n - _column(a, r)
+            base = float(w @ (1 - q**n_r))
+            gain = _weighted_cover(a, w * q**n_r * (1 - q))
+            gain[r] = -np.inf  # moving a unit back where it was is no move
+            k = _pick(gain, 1.0, perm)
+            if _better(1.0, base + float(gain[k]), best_val):
+                best_val, best_move = base + float(gain[k]), (r, k)
+        if best_move is None:
+            break
+        _mexclp_move(state, a, *best_move, lambda n: float(w @ (1 - q**n)))
+        moves += 1
+    return moves
+
+
+def _mexclp_heuristic(
+    instance: AnyInstance,
+    model: MEXCLP,
+    p: int,
+    rng: np.random.Generator,
+    max_iterations: int,
+    deadline: float,
+) -> tuple[np.ndarray, list[int], str]:
+    """Greedy units, then unit moves inside a VNS (:mod:`planner.optimise.vns`'s rules).
+
+    A shake moves k random added units to random sites; the stall and the
+    largest k follow :func:`~planner.optimise.vns.variable_neighbourhood_search`.
+    """
+    a = model.cover_matrix(instance)
+    w, q = instance.weight, model.busy_fraction
+
+    def value(n: np.ndarray) -> float:
+        return float(w @ (1 - q**n))
+
     units = instance.existing_units.astype(np.int64).copy()
     n = a @ units.astype(np.float64)
     order: list[int] = []
@@ -273,31 +347,28 @@ def _mexclp_heuristic(
         units[j] += 1
         n += _column(a, j)
         order.append(j)
-    current = float(w @ (1 - q**n))
-    swaps = 0
-    for _ in range(max_iterations):
-        movable = np.flatnonzero(units > instance.existing_units)
-        best_val, best_move = current, None
-        perm = rng.permutation(m)
-        for r_ in movable:
-            r = int(r_)
-            n_r = n - _column(a, r)
-            base = float(w @ (1 - q**n_r))
-            gain = _weighted_cover(a, w * q**n_r * (1 - q))
-            gain[r] = -np.inf  # moving a unit back where it was is no move
-            k = _pick(gain, 1.0, perm)
-            if _better(1.0, base + float(gain[k]), best_val):
-                best_val, best_move = base + float(gain[k]), (r, k)
-        if best_move is None:
-            break
-        out, into = best_move
-        units[out] -= 1
-        units[into] += 1
-        n += _column(a, into) - _column(a, out)
-        order[len(order) - 1 - order[::-1].index(out)] = into
-        current = best_val
-        swaps += 1
-    return units, order, swaps
+    best = _Units(units, n, order, value(n))
+    moves = _mexclp_local_search(best, instance, model, rng, max_iterations, deadline)
+    stall = min(VNS_STALL, max(VNS_MIN_STALL, 2 * p))
+    k_max = max(1, min(p // 2, VNS_MAX_SHAKE))
+    k, idle, shakes = 1, 0, 0
+    if max_iterations == 0 or p == 0 or m < 2:
+        idle = stall
+    while idle < stall and time.perf_counter() < deadline:
+        trial = best.copy()
+        for _ in range(k):
+            out = int(rng.choice(np.flatnonzero(trial.units > instance.existing_units)))
+            into = int(rng.integers(m - 1))
+            _mexclp_move(trial, a, out, into + (into >= out), value)
+        found = _mexclp_local_search(trial, instance, model, rng, max_iterations, deadline)
+        shakes += 1
+        if _better(1.0, trial.value, best.value):
+            best, k, idle = trial, 1, 0
+            moves += found
+        else:
+            k, idle = k % k_max + 1, idle + 1
+    detail = f"greedy + {moves} unit moves" + (f", VNS with {shakes} shakes" if shakes else "")
+    return best.units, best.order, detail
 
 
 def _lscp_heuristic(
@@ -606,9 +677,9 @@ def solve_heuristic(
         instance.check_threshold(getattr(model, "threshold_s", None))
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
+    deadline = math.inf if time_limit_s is None else start + time_limit_s
     if isinstance(model, MEXCLP):
-        final, order, swaps = _mexclp_heuristic(instance, model, p, rng, max_iterations)
-        detail = f"greedy + {swaps} unit moves"
+        final, order, detail = _mexclp_heuristic(instance, model, p, rng, max_iterations, deadline)
     elif isinstance(model, LSCP):
         final, order, swaps = _lscp_heuristic(instance, model, p, rng)
         detail = f"greedy, {swaps} redundant sites dropped"
@@ -617,7 +688,6 @@ def solve_heuristic(
             instance, p, rng, max_moves=max_iterations, time_limit_s=time_limit_s
         )
     elif isinstance(instance, SparseInstance):
-        deadline = math.inf if time_limit_s is None else start + time_limit_s
         final, order, detail = _sparse_site_heuristic(
             instance, model, p, rng, max_iterations, executor or InProcessExecutor(), deadline
         )
