@@ -11,9 +11,9 @@ For each graph -- the real Andorra network (OpenStreetMap, © OpenStreetMap
 contributors, ODbL) and a SYNTHETIC perturbed-grid network of 500,000 nodes
 (:mod:`benchmarks._synthetic`; not a real place) -- it places 100 stations
 (seeded random road nodes, each moved 10 m in a seeded random direction and
-snapped with :func:`planner.snapping.snap_points`) and draws the default
+snapped with :func:`planner.network.snapping.snap_points`) and draws the default
 bands (10, 20 and 30 min response time, default
-:class:`planner.isochrones.IsochroneSettings`, turn-out 180 s). It times,
+:class:`planner.analysis.isochrones.IsochroneSettings`, turn-out 180 s). It times,
 separately:
 
 * one-off preparation of the network: ``edge_frame``,
@@ -28,7 +28,7 @@ Each graph runs in a fresh process, so that its peak resident set size
 (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, printed after every stage)
 is its own. The drive times and isochrone stages are repeated ``--repeats``
 times (median and best reported); the preparation runs once. rasterio (which
-``planner.isochrones`` imports lazily) is imported before the timings.
+``planner.analysis.isochrones`` imports lazily) is imported before the timings.
 
 Correctness spot check, per graph: every node reached within each fleet band
 (the fastest station's drive time to the node is within the band's drive
@@ -100,7 +100,9 @@ def describe_machine() -> dict[str, str]:
 
     info = machine_description()
     info["planner_source"] = source_state(
-        "planner/isochrones.py", "planner/travel_times.py", "planner/snapping.py"
+        "planner/analysis/isochrones.py",
+        "planner/network/travel_times.py",
+        "planner/network/snapping.py",
     )
     info["shapely"] = shapely.__version__
     info["geopandas"] = geopandas.__version__
@@ -166,10 +168,10 @@ def run_graph(spec: dict[str, Any]) -> dict[str, Any]:
     """Build one graph and time every stage; return the measurements."""
     import geopandas as gpd
     import numpy as np
-    import rasterio.features  # noqa: F401  (imported lazily by planner.isochrones)
+    import rasterio.features  # noqa: F401  (imported lazily by planner.analysis.isochrones)
     import shapely
 
-    from planner.isochrones import (
+    from planner.analysis.isochrones import (
         IsochroneSettings,
         catchment_isochrones,
         fleet_isochrones,
@@ -177,8 +179,8 @@ def run_graph(spec: dict[str, Any]) -> dict[str, Any]:
         sample_edges,
         station_isochrones,
     )
-    from planner.snapping import edge_frame, snap_points
-    from planner.travel_times import build_travel_time_graph, point_times
+    from planner.network.snapping import edge_frame, snap_points
+    from planner.network.travel_times import build_travel_time_graph, point_times
 
     label, runs = spec["label"], spec["repeats"]
     rss_start = peak_rss_mib()
@@ -188,7 +190,7 @@ def run_graph(spec: dict[str, Any]) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     if spec["kind"] == "andorra":
-        from planner.road_network import build_network
+        from planner.network.road_network import build_network
 
         graph = build_network(ANDORRA).graph
     else:

@@ -78,7 +78,7 @@ def build_instance(spec: dict[str, Any], *, dense: bool) -> Any:
     import scipy.sparse as sp
     from scipy.spatial import cKDTree
 
-    from planner.demand import read_osm_population
+    from planner.inputs.demand import read_osm_population
     from planner.optimise import make_instance, make_sparse_instance
 
     rng = np.random.default_rng(spec["seed"])

@@ -11,8 +11,8 @@ Instances use REAL Andorra drive times (OpenStreetMap, © OpenStreetMap
 contributors, ODbL): demand points and candidate sites are seeded random
 positions SAMPLED ALONG ANDORRA'S ROADS (a random point on a random edge,
 weighted by length, moved a few metres off the road), snapped with
-``planner.snapping.snap_points``; the cost is the drive time from
-``planner.travel_times.point_times`` plus a 180 s turn-out (the response time,
+``planner.network.snapping.snap_points``; the cost is the drive time from
+``planner.network.travel_times.point_times`` plus a 180 s turn-out (the response time,
 s). Positions and weights (seeded integers, 1-50 people) are synthetic; the
 travel times between them are real. The smaller instances are the first rows
 and columns of the largest one.
@@ -102,9 +102,9 @@ def _subset(snapped: Any, idx: np.ndarray) -> Any:
 
 def build_costs(n_demand: int, n_sites: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
     """Response-time matrix (n_demand, n_sites), s, weights and build info."""
-    from planner.road_network import build_network
-    from planner.snapping import edge_frame, snap_points
-    from planner.travel_times import build_travel_time_graph, point_times
+    from planner.network.road_network import build_network
+    from planner.network.snapping import edge_frame, snap_points
+    from planner.network.travel_times import build_travel_time_graph, point_times
 
     info: dict[str, Any] = {}
     t0 = time.perf_counter()
@@ -146,7 +146,7 @@ def _spopt_worker(path: str, kind: str, p: int) -> None:
     from planner.optimise import make_instance
     from planner.optimise.models import unreached_cost_s
 
-    data = np.load(path)
+    data = np.load(path, allow_pickle=False)
     cost, w = data["cost"], data["weight"]
     keep = np.isfinite(cost).any(axis=1)
     cost, w = cost[keep], w[keep]

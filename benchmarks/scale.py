@@ -11,11 +11,14 @@ Every graph here is SYNTHETIC (:mod:`benchmarks._synthetic`: a perturbed
 grid, not a real place, not derived from OpenStreetMap); the table labels it
 so. For each graph size (default 100k, 1M and 3M nodes) and each number of
 seeded random source nodes (default 10, 100, 1,000 and 5,000), it times
-:func:`planner.matrix.compute_matrix` from the sources to ``--targets``
+:func:`planner.network.matrix.compute_matrix` from the sources to ``--targets``
 seeded random target nodes (default 100,000, standing in for demand points)
 with a 60-minute cutoff, stored sparse:
 
 * **in-process**: no Dask, blocks one after the other in the case process;
+* **in-process-cores**: the same blocks in the case process, each spread
+  over ``--workers`` cores by the engine (worker processes writing into
+  shared memory, :class:`planner.network.engine.EnginePool`);
 * **cluster**: a local Dask cluster of ``--workers`` (default 2)
   single-threaded worker processes on 127.0.0.1, started before the clock
   (its start-up time is reported separately); the clock includes sending the
@@ -68,8 +71,8 @@ from travel_times import (
     write_rows_csv,
 )
 
-from planner.matrix import compute_matrix
-from planner.travel_times import build_travel_time_graph
+from planner.network.matrix import compute_matrix
+from planner.network.travel_times import build_travel_time_graph
 
 MIB = 1024 * 1024
 DEFAULT_CACHE = Path("/tmp/planner-scale-bench")
@@ -163,6 +166,7 @@ def _case(spec: dict[str, Any]) -> dict[str, Any]:
             block_size=spec["block_size"],
             executor=executor,
             progress=spec["progress"],
+            workers=spec["workers"] if spec["mode"] == "in-process-cores" else 1,
         )
         seconds = time.perf_counter() - t0
         peak = mem.increase_mib()
@@ -195,6 +199,9 @@ def _case(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _case_main(spec: dict[str, Any], conn: Any) -> None:
+    # a spawned process makes "spawn" its default start method; give the
+    # engine's worker pool the platform's default, as in an ordinary script
+    mp.set_start_method(None, force=True)
     try:
         conn.send(("ok", _case(spec)))
     except BaseException:
@@ -323,7 +330,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--targets", type=int, default=100_000, help="target nodes (demand points)")
     p.add_argument("--cutoff-min", type=float, default=60.0, help="cutoff, minutes")
-    p.add_argument("--modes", nargs="+", choices=["in-process", "cluster"], default=None)
+    p.add_argument(
+        "--modes", nargs="+", choices=["in-process", "in-process-cores", "cluster"], default=None
+    )
     p.add_argument("--workers", type=int, default=2, help="local cluster worker processes")
     p.add_argument("--block-size", type=int, default=None, help="default: compute_matrix's")
     p.add_argument("--seed", type=int, default=0)
@@ -333,7 +342,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.sizes, args.sources, args.targets = [20_000], [10, 100], 5_000
-    args.modes = args.modes or ["in-process", "cluster"]
+    args.modes = args.modes or ["in-process", "in-process-cores", "cluster"]
     args.caps = {int(k): int(v) for k, v in (c.split("=") for c in args.max_sources)}
     return args
 

@@ -55,7 +55,7 @@ from _synthetic import make_synthetic_network
 from travel_times import PeakMemory, _load_average, machine_description, source_state
 
 from planner.distributed import make_executor
-from planner.road_network import build_network
+from planner.network.road_network import build_network
 from planner.simulate import (
     SimulationSettings,
     build_model,

@@ -12,7 +12,7 @@ contributors, ODbL) and a SYNTHETIC perturbed-grid network of 500,000 nodes
 (:mod:`benchmarks._synthetic`; not a real place) -- and for 1, 50 and 500
 seeded random source nodes, with and without a 30-minute cutoff, it times:
 
-* ``planner.travel_times.node_times`` (workers=1, and workers=2 for more than
+* ``planner.network.travel_times.node_times`` (workers=1, and workers=2 for more than
   one source), in a fresh process per case, excluding the one-off CSR build
   (``build_travel_time_graph``), which is timed and reported separately;
 * a bare ``scipy.sparse.csgraph.dijkstra`` call on all the sources at once
@@ -42,6 +42,7 @@ process's whole peak RSS (it includes the pages it shares with its parent).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import functools
 import gc
@@ -71,7 +72,7 @@ from scipy.sparse.csgraph import dijkstra
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _synthetic import make_synthetic_network
 
-from planner.travel_times import (
+from planner.network.travel_times import (
     TravelTimeGraph,
     build_travel_time_graph,
     node_times,
@@ -157,7 +158,7 @@ def source_state(*files: str) -> str:
     import hashlib
     import subprocess
 
-    files = files or ("planner/travel_times.py",)
+    files = files or ("planner/network/travel_times.py",)
     repo = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256((repo / files[0]).read_bytes()).hexdigest()[:12]
     try:
@@ -246,7 +247,7 @@ def _save_ttg(ttg: TravelTimeGraph, path: Path) -> None:
 
 
 def _load_ttg(path: Path) -> TravelTimeGraph:
-    with np.load(path) as f:
+    with np.load(path, allow_pickle=False) as f:
         matrix = sp.csr_array(
             (f["data"], f["indices"], f["indptr"]), shape=tuple(int(s) for s in f["shape"])
         )
@@ -256,9 +257,11 @@ def _load_ttg(path: Path) -> TravelTimeGraph:
 def _engine_case(spec: dict[str, Any]) -> dict[str, Any]:
     """Time one engine run; save the rows to verify; return timings and memory."""
     ttg = _load_ttg(spec["ttg_path"])
-    sources = np.load(spec["sources_path"])[: spec["k"]]
+    sources = np.load(spec["sources_path"], allow_pickle=False)[: spec["k"]]
     cutoff = spec["cutoff_s"]
-    if spec["kind"] == "planner":
+    if spec["kind"] in ENGINE_KINDS:
+        run = _engine_runner(ttg, sources, spec)
+    elif spec["kind"] == "planner":
 
         def run() -> np.ndarray:
             return node_times(ttg, sources, cutoff_s=cutoff, workers=spec["workers"])
@@ -323,6 +326,295 @@ def run_case_in_fresh_process(ctx: Any, spec: dict[str, Any]) -> dict[str, Any]:
     proc.join()
     if status != "ok":
         raise RuntimeError(f"engine case {spec} failed:\n{payload}")
+    return payload
+
+
+# ---------------------------------------------------------------------------
+# The engine table (--engines): today's engine, the CCH, the new engine
+# ---------------------------------------------------------------------------
+
+#: Case kinds of the engine table: today's engine (scipy's Dijkstra, as
+#: node_times ran it before the engine layer), the CCH alone (pyroutingkit's
+#: many-to-many, as measured in issue 19), and the new engine ("auto").
+ENGINE_KINDS = ("today", "cch", "auto")
+ENGINE_TARGETS = 20_000
+
+
+def _engine_runner(ttg: TravelTimeGraph, sources: np.ndarray, spec: dict[str, Any]) -> Any:
+    """The timed call of one engine-table case (the hierarchy is loaded first, untimed)."""
+    from planner.network import engine
+
+    targets = np.load(spec["targets_path"], allow_pickle=False)
+    src = ttg.positions(sources)
+    cols = ttg.positions(targets)
+    limit = math.inf if spec["cutoff_s"] is None else spec["cutoff_s"]
+    workers = spec["workers"]
+    if spec["kind"] == "today":
+        settings = engine.EngineSettings("scipy")
+        return lambda: engine.many_to_many(
+            ttg, src, cols, cutoff_s=limit, settings=settings, workers=workers
+        )
+    hierarchy = engine.load_hierarchy(spec["hierarchy_path"], ttg)
+    # customise the metrics the query will use before the clock (preprocessing)
+    with contextlib.ExitStack() as stack:
+        for _ in range(workers):
+            stack.enter_context(hierarchy.fast_metric())
+    if spec["kind"] == "auto":
+        return lambda: engine.many_to_many(
+            ttg, src, cols, cutoff_s=limit, hierarchy=hierarchy, workers=workers
+        )
+    s32, t32 = src.astype(np.uint32), cols.astype(np.uint32)
+
+    def cch() -> np.ndarray:
+        with hierarchy.fast_metric() as metric:
+            ms = metric.distances_many_to_many(s32, t32)
+        out = ms / 1000.0
+        out[(ms >= 2**31 - 1) | (out > limit)] = np.inf
+        return out
+
+    return cch
+
+
+def _preprocess_main(ttg_path: str, out_path: str, conn: Any) -> None:
+    """Build a network's hierarchy in a fresh process: times and peak memory of each step."""
+    try:
+        from planner.network import engine
+
+        ttg = _load_ttg(Path(ttg_path))
+        mem = PeakMemory()
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        order = engine.compute_order(ttg)
+        order_s, order_cpu = time.perf_counter() - t0, time.process_time() - c0
+        order_mib = mem.increase_mib()
+        mem = PeakMemory()
+        t0 = time.perf_counter()
+        h = engine.build_hierarchy(ttg, order=order)
+        build_s = time.perf_counter() - t0
+        build_mib = mem.increase_mib()
+        t0 = time.perf_counter()
+        h.customize(ttg.matrix.data * 1.1)
+        customize_s = time.perf_counter() - t0
+        engine.save_hierarchy(out_path, h)
+        conn.send(
+            (
+                "ok",
+                {
+                    "order_s": order_s,
+                    "order_cpu_s": order_cpu,
+                    "order_mib": order_mib,
+                    "customize_profile_s": build_s,
+                    "customize_profile_mib": build_mib,
+                    "customize_s": customize_s,
+                    "cch_ratio": h.cch_ratio,
+                },
+            )
+        )
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+@dataclass
+class EngineRow:
+    graph: str
+    nodes: int
+    sources: int
+    targets: int
+    cutoff_s: float | None
+    today_s: float
+    cch_s: float | None
+    auto_s: float
+    auto_engine: str
+    auto_w2_s: float | None
+    best_over_auto: float
+    w2_speedup: float | None
+    nx_s: float | None
+    nx_over_auto: float | None
+    order_s: float
+    order_mib: float
+    customize_s: float
+    auto_peak_mib: float
+    verified: bool
+
+
+def _rounded_reference(ttg: TravelTimeGraph, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """scipy's Dijkstra on millisecond-rounded weights (what the CCH must equal exactly), s."""
+    m = ttg.matrix
+    r = sp.csr_array((np.rint(m.data * 1000.0), m.indices, m.indptr), shape=m.shape)
+    return dijkstra(r, directed=True, indices=rows)[:, cols] / 1000.0
+
+
+def _check_engine_rows(
+    ttg: TravelTimeGraph,
+    kind: str,
+    got: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    today: np.ndarray,
+    limit: float,
+    case: str,
+) -> None:
+    """Today's rows are exact; CCH rows equal the rounded reference exactly."""
+    if kind == "today":
+        return
+    if np.array_equal(got, today):
+        return  # auto chose Dijkstra: the exact numbers
+    ref = _rounded_reference(ttg, rows, cols)
+    ref[ref > limit] = np.inf
+    assert np.array_equal(got, ref), f"{case}: {kind} differs from Dijkstra on ms weights"
+
+
+def engine_table(args: argparse.Namespace, ctx: Any, workdir: Path) -> list[EngineRow]:
+    """Time today's engine, the CCH and the new engine; print one row per case."""
+    from planner.network import engine
+
+    if not engine.cch_available():
+        print("routingkit-cch is not installed: the engine table needs it (planner[cch])")
+        return []
+    have_prk = engine._import_pyroutingkit() is not None
+    out: list[EngineRow] = []
+    for graph_no, (label, build) in enumerate(
+        graph_specs(args.sizes, args.seed, not args.no_andorra and ANDORRA.exists())
+    ):
+        graph = build()
+        ttg = build_travel_time_graph(graph)
+        ttg_path = workdir / f"e_ttg{graph_no}.npz"
+        _save_ttg(ttg, ttg_path)
+        h_path = workdir / f"e_h{graph_no}.npz"
+        pre = _in_fresh(ctx, _preprocess_main, str(ttg_path), str(h_path))
+        print(
+            f"\n== {label}: {ttg.n_nodes:,} nodes; order {pre['order_s']:.1f} s "
+            f"({pre['order_cpu_s']:.1f} s CPU, +{pre['order_mib']:.0f} MiB), customise + "
+            f"profile {pre['customize_profile_s']:.2f} s "
+            f"(+{pre['customize_profile_mib']:.0f} MiB), "
+            f"re-customise {pre['customize_s']:.2f} s; CCH/Dijkstra {pre['cch_ratio']:.2f}",
+            flush=True,
+        )
+        rng = np.random.default_rng([args.seed, graph_no, 19])
+        n_t = min(ENGINE_TARGETS, ttg.n_nodes)
+        targets = rng.choice(ttg.node_ids, size=n_t, replace=False)
+        targets_path = workdir / f"e_targets{graph_no}.npy"
+        np.save(targets_path, targets)
+        k_max = max(args.sources)
+        sources = rng.choice(ttg.node_ids, size=k_max, replace=k_max > ttg.n_nodes)
+        sources_path = workdir / f"e_sources{graph_no}.npy"
+        np.save(sources_path, sources)
+        cols = ttg.positions(targets)
+        for k in args.sources:
+            for cutoff in (None, CUTOFF_S):
+                limit = math.inf if cutoff is None else cutoff
+                case = f"{label}, {k} sources x {n_t:,} targets, cutoff {cutoff or 'none'}"
+                verify = np.arange(min(k, 3))
+                res: dict[tuple[str, int], dict[str, Any]] = {}
+                kinds = [("today", 1), ("auto", 1), ("auto", 2)]
+                if have_prk:
+                    kinds.insert(1, ("cch", 1))
+                for kind, workers in kinds:
+                    spec = {
+                        "ttg_path": ttg_path,
+                        "sources_path": sources_path,
+                        "targets_path": targets_path,
+                        "hierarchy_path": h_path,
+                        "k": k,
+                        "cutoff_s": cutoff,
+                        "workers": workers,
+                        "kind": kind,
+                        "verify_rows": verify,
+                        "rows_path": workdir / f"e_rows_{kind}_{workers}.npy",
+                        "min_time_s": args.min_time,
+                    }
+                    res[(kind, workers)] = r = run_case_in_fresh_process(ctx, spec)
+                    r["rows"] = np.load(spec["rows_path"], allow_pickle=False)
+                    print(
+                        f"   {case}: {kind} workers={workers}: {r['seconds']:.4g} s "
+                        f"(median of {r['runs']}), peak +{r['peak_rss_mib']:.0f} MiB",
+                        flush=True,
+                    )
+                src_rows = ttg.positions(sources[:k][verify])
+                today = res[("today", 1)]["rows"]
+                for (kind, _w), r in res.items():
+                    _check_engine_rows(ttg, kind, r["rows"], src_rows, cols, today, limit, case)
+                chosen = engine.choose_engine(
+                    ttg.n_nodes, n_t, limit, hierarchy=engine.load_hierarchy(h_path, ttg)
+                )
+                nx_s = None
+                if label.startswith("synthetic 200k") and k == 50 and args.nx_sample:
+                    idx = np.arange(min(args.nx_sample, k))
+                    t0 = time.perf_counter()
+                    for s in sources[idx]:
+                        nx.single_source_dijkstra_path_length(
+                            graph, int(s), cutoff=cutoff, weight="travel_time"
+                        )
+                    nx_s = (time.perf_counter() - t0) * k / len(idx)
+                t_today = res[("today", 1)]["seconds"]
+                t_cch = res[("cch", 1)]["seconds"] if ("cch", 1) in res else None
+                t_auto = res[("auto", 1)]["seconds"]
+                t_w2 = res[("auto", 2)]["seconds"]
+                best = min(t_today, t_cch if t_cch is not None else math.inf)
+                out.append(
+                    EngineRow(
+                        graph=label,
+                        nodes=ttg.n_nodes,
+                        sources=k,
+                        targets=n_t,
+                        cutoff_s=cutoff,
+                        today_s=t_today,
+                        cch_s=t_cch,
+                        auto_s=t_auto,
+                        auto_engine=chosen,
+                        auto_w2_s=t_w2,
+                        best_over_auto=best / t_auto,
+                        w2_speedup=t_auto / t_w2,
+                        nx_s=nx_s,
+                        nx_over_auto=None if nx_s is None else nx_s / t_auto,
+                        order_s=pre["order_s"],
+                        order_mib=pre["order_mib"],
+                        customize_s=pre["customize_profile_s"],
+                        auto_peak_mib=res[("auto", 1)]["peak_rss_mib"],
+                        verified=True,
+                    )
+                )
+                print("   " + format_engine_table(out[-1:]).splitlines()[-1], flush=True)
+        del graph, ttg
+        gc.collect()
+    return out
+
+
+def format_engine_table(rows: list[EngineRow]) -> str:
+    head = (
+        "| graph | sources × targets | cutoff | today s | CCH s | new s (engine) | "
+        "best/new | new, 2 workers s | 2-worker speed-up | networkx s | nx/new | "
+        "order s (MiB) | customise+profile s | new peak MiB |"
+    )
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for r in rows:
+        lines.append(
+            f"| {r.graph} | {r.sources:,} × {r.targets:,} | "
+            f"{'none' if r.cutoff_s is None else f'{r.cutoff_s / 60:g} min'} | "
+            f"{_fmt(r.today_s)} | {_fmt(r.cch_s)} | {_fmt(r.auto_s)} ({r.auto_engine}) | "
+            f"{r.best_over_auto:.2f}x | {_fmt(r.auto_w2_s)} | "
+            f"{'-' if r.w2_speedup is None else f'{r.w2_speedup:.2f}x'} | {_fmt(r.nx_s)} | "
+            f"{'-' if r.nx_over_auto is None else f'{r.nx_over_auto:.0f}x'} | "
+            f"{r.order_s:.1f} ({r.order_mib:,.0f}) | {r.customize_s:.2f} | {r.auto_peak_mib:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def _in_fresh(ctx: Any, target: Any, *args: Any) -> dict[str, Any]:
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=target, args=(*args, child))
+    proc.start()
+    child.close()
+    try:
+        status, payload = parent.recv()
+    except EOFError:
+        proc.join()
+        raise RuntimeError(f"{target.__name__} died (exit code {proc.exitcode})") from None
+    proc.join()
+    if status != "ok":
+        raise RuntimeError(f"{target.__name__} failed:\n{payload}")
     return payload
 
 
@@ -428,7 +720,7 @@ def graph_specs(
     if include_andorra:
 
         def andorra() -> nx.MultiDiGraph:
-            from planner.road_network import build_network
+            from planner.network.road_network import build_network
 
             return build_network(ANDORRA).graph
 
@@ -586,10 +878,10 @@ def benchmark_graph(
                     f"(median of {res['runs']}), peak +{res['peak_rss_mib']:.0f} MiB",
                     flush=True,
                 )
-            reference = np.load(results[("planner", 1)]["rows_path"])
+            reference = np.load(results[("planner", 1)]["rows_path"], allow_pickle=False)
             for key, res in results.items():
                 if key != ("planner", 1):
-                    other = np.load(res["rows_path"])
+                    other = np.load(res["rows_path"], allow_pickle=False)
                     assert np.array_equal(other, reference), f"{case}: {key} differs from workers=1"
             nx_loop_s, nx_best_s, _nx_loops = time_networkx(
                 graph, sources[nx_idx], cutoff, reference, index, case, args.min_time
@@ -725,9 +1017,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="otherwise time this many sampled sources, extrapolate (default 10; 3 with --quick)",
     )
     p.add_argument("--no-andorra", action="store_true", help="skip the real Andorra network")
+    p.add_argument(
+        "--engines",
+        action="store_true",
+        help="the engine table of issue 19: today's engine, the CCH and the new engine "
+        f"(auto, 1 and 2 workers) to {ENGINE_TARGETS:,} targets (default sizes 200000 "
+        "1000000, sources 50 500 5000)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--csv", type=Path, help="also write the results to this CSV file")
     args = p.parse_args(argv)
+    if args.engines and args.sizes is None:
+        args.sizes = [20_000] if args.quick else [200_000, 1_000_000]
+    if args.engines and args.sources is None:
+        args.sources = [50, 200] if args.quick else [50, 500, 5_000]
     if args.sizes is None:
         args.sizes = [20_000] if args.quick else [500_000]
     if args.sources is None:
@@ -744,7 +1047,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    print("planner travel-time benchmark: planner.travel_times.node_times vs networkx")
+    print("planner travel-time benchmark: planner.network.travel_times.node_times vs networkx")
     print("command: python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]))
     print("date: " + time.strftime("%Y-%m-%d %H:%M %Z"))
     for k, v in machine_description().items():
@@ -762,10 +1065,30 @@ def main(argv: list[str] | None = None) -> int:
             "scipy.sparse.csgraph",
             "pandas",
             "networkx",
-            "planner.travel_times",
+            "planner.network.travel_times",
+            "planner.network.engine",
             "_synthetic",
         ]
     )
+
+    if args.engines:
+        workdir = Path(tempfile.mkdtemp(prefix="planner-engines-"))
+        try:
+            engine_rows = engine_table(args, ctx, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        print(
+            "\nEngine table (seconds, medians; 'today' = scipy's Dijkstra as node_times ran it "
+            "before the engine layer; CCH = pyroutingkit's many-to-many alone; new = "
+            "planner.network.engine 'auto' with the network's hierarchy; best/new = the better of "
+            "today and the CCH over new; order and customise+profile are the one-off "
+            "preprocessing, not in the times)"
+        )
+        print(format_engine_table(engine_rows))
+        print(f"\nload average at end (1, 5, 15 min): {_load_average()}")
+        if args.csv and engine_rows:
+            write_rows_csv(args.csv, engine_rows)
+        return 0
 
     include_andorra = not args.no_andorra
     if include_andorra and not ANDORRA.exists():

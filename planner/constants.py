@@ -12,8 +12,15 @@ from types import MappingProxyType
 # --------------------------------------------------------------------------
 # Coordinate reference systems
 # --------------------------------------------------------------------------
-#: SWEREF 99 TM, the Swedish national projected CRS; all metric work happens here.
+#: SWEREF 99 TM, the Swedish national projected CRS; all metric work on
+#: Swedish data happens here (data elsewhere uses its local UTM zone, see
+#: :mod:`planner.network.crs`).
 ANALYSIS_CRS = "EPSG:3006"
+#: Where SWEREF 99 TM is used (W, S, E, N), degrees: data whose centre lies
+#: in this box are analysed in EPSG:3006, others in the UTM zone of their
+#: centre. Source: the EPSG registry's area of use of EPSG:3006 ("Sweden -
+#: onshore and offshore").
+ANALYSIS_CRS_EXTENT_LONLAT = (10.03, 54.96, 24.17, 69.07)
 #: WGS 84 longitude/latitude, for web maps, GeoJSON and OSM input.
 WGS84 = "EPSG:4326"
 
@@ -65,6 +72,8 @@ DRIVE_FILTER: tuple[tuple[str, str, bool], ...] = (
 EDGE_TAGS = (
     "highway",
     "maxspeed",
+    "maxspeed:forward",
+    "maxspeed:backward",
     "oneway",
     "junction",
     "name",
@@ -83,7 +92,7 @@ ONEWAY_FORWARD = frozenset({"yes", "true", "1"})
 ONEWAY_REVERSE = frozenset({"-1", "reverse"})
 
 # --------------------------------------------------------------------------
-# Emergency speed model (see planner.speeds)
+# Emergency speed model (see planner.network.speeds)
 # --------------------------------------------------------------------------
 #: Speed for each OSM highway class when a way has no usable ``maxspeed``,
 #: km/h. Source: Swedish default limits in Trafikförordningen (1998:1276)
@@ -167,6 +176,16 @@ ROLL_OUT_S = 60.0
 ACCESS_SPEED_KPH = 15.0
 #: Points farther than this from any drivable road are reported, m.
 MAX_SNAP_DISTANCE_M = 500.0
+#: A point whose snapped position lies within this distance of a road node
+#: (a junction or a road's end), m, is joined to the node itself, so that
+#: it can leave by, and be reached from, every road at the node rather than
+#: only along the one edge the nearest-edge search happened to return.
+#: Source: OSM stores coordinates to 1e-7 degrees (about 1.1 cm of
+#: latitude), so a position copied from an OSM node with 7 decimals lies
+#: within about 0.8 cm of it; map projections round-trip to well under
+#: 1 mm. Moving a point by at most 1 cm changes its drive time by at most
+#: 7 ms at the slowest modelled speed (5 km/h). Implementation choice.
+SNAP_NODE_TOLERANCE_M = 0.01
 
 # --------------------------------------------------------------------------
 # Travel times
@@ -320,6 +339,70 @@ MATRIX_MIN_BLOCKS = 16
 #: Times a block is retried after its task failed or its worker died, before
 #: the whole run fails.
 BLOCK_RETRIES = 3
+
+# --------------------------------------------------------------------------
+# Caches
+# --------------------------------------------------------------------------
+#: Age after which a temporary file or folder in a cache (a write that never
+#: finished) is removed even when its writer cannot be checked (another
+#: machine, or an older planner that did not record its process), s. Temporary
+#: files of a dead process on this machine are removed at once. Planning
+#: choice: writing the largest entry (a national network) takes minutes, so a
+#: day-old temporary file belongs to a run that was killed.
+CACHE_ORPHAN_AGE_S = 24 * 3600.0
+#: First characters that make Excel, LibreOffice or Google Sheets read a text
+#: cell as a formula. Text from data that starts with one of them is written to
+#: CSV and XLSX with a single quote in front. Source: OWASP, "CSV Injection"
+#: (owasp.org/www-community/attacks/CSV_Injection).
+SPREADSHEET_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: Longest name from data (a scenario ``name``) used as a file or folder name,
+#: bytes of UTF-8: common file systems allow 255 per name, and ``.html`` and
+#: temporary suffixes are added to it. Planning choice.
+MAX_FILE_NAME_BYTES = 200
+#: Largest ``entry.json`` of a cache entry that is read, bytes; a bigger one is
+#: not an entry planner wrote (they hold a few hundred bytes) and is rebuilt.
+CACHE_ENTRY_MAX_BYTES = 1024**2
+
+# --------------------------------------------------------------------------
+# Shortest-path engines (planner.network.engine)
+# --------------------------------------------------------------------------
+#: Resolution of the contraction-hierarchy engine, s: edge times are rounded
+#: to whole milliseconds, because RoutingKit sums 32-bit integers (up to
+#: 2**31 - 1 ms, about 596 hours). A time then differs from the exact one by
+#: at most half of this per edge of its path.
+CCH_RESOLUTION_S = 0.001
+#: Seeded nodes whose full Dijkstra and CCH searches make a network's engine
+#: profile (its reach by drive time, and how much the hierarchy helps), once
+#: per network when its hierarchy is built. Planning choice: 8 samples put the
+#: reached share within a few per cent on the benchmark graphs.
+ENGINE_PROFILE_SOURCES = 8
+#: Seed of those nodes.
+ENGINE_PROFILE_SEED = 19
+#: Each engine's searches from those nodes are repeated until they have used
+#: this much CPU time, s, so that small networks are timed reliably.
+ENGINE_PROFILE_MIN_S = 0.05
+#: Drive times kept of the profile (a sorted, evenly thinned sample).
+ENGINE_PROFILE_SAMPLE = 4096
+#: The "auto" engine takes the CCH only when its expected cost is below this
+#: share of Dijkstra's: the profile's ratio is measured once, on a machine
+#: that may be busy (within about ±30 % in the issue 19 measurements), and a
+#: near tie is better left to the exact engine. Planning choice.
+CCH_MARGIN = 0.75
+#: CPU time of one CCH query, relative to the same query to every node, by
+#: the share of the nodes that are targets: (share, relative cost) points,
+#: interpolated in log(share). Source: benchmarks/travel_times.py and the
+#: engine measurements of issue 19 on the SYNTHETIC 200k- and 1M-node grids
+#: (10, 1,000, 20,000 and 100,000 targets: 0.03-0.08, 0.30, 0.32-0.60,
+#: 0.50-0.85 of the all-node query), rounded up: a grid is the worst case.
+CCH_TARGET_COST: tuple[tuple[float, float], ...] = (
+    (1e-5, 0.04),
+    (1e-4, 0.09),
+    (1e-3, 0.2),
+    (1e-2, 0.32),
+    (1e-1, 0.6),
+    (0.5, 0.85),
+    (1.0, 1.0),
+)
 
 # --------------------------------------------------------------------------
 # Maps

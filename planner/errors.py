@@ -13,6 +13,7 @@ what would be accepted instead.
 from __future__ import annotations
 
 __all__ = [
+    "CacheWarning",
     "DataError",
     "DownloadError",
     "InfeasibleError",
@@ -25,6 +26,7 @@ __all__ = [
     "PlannerError",
     "PlannerWarning",
     "RegionNotFoundError",
+    "UnsafeCacheError",
 ]
 
 
@@ -78,3 +80,11 @@ class PlannerWarning(UserWarning):
 
 class OutputLockedError(PlannerError, RuntimeError):
     """Another planner run is writing the same output (its lock is held)."""
+
+
+class UnsafeCacheError(PlannerError, PermissionError):
+    """A cache folder can be written by every user (world-writable, no sticky bit)."""
+
+
+class CacheWarning(PlannerWarning):
+    """A cache entry was refused and rebuilt, could not be stored, or its folder is shared."""

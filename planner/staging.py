@@ -21,7 +21,7 @@ Every command that writes outputs runs its computation and its writing inside
    is put back (see below);
 4. makes the staging folder ``.<name>.planner-staging-<pid>-<random>`` beside
    the output. Writers write there: :func:`staged_path` maps an output path to
-   its place in the staging folder, and :func:`planner.export.check_writable`
+   its place in the staging folder, and :func:`planner.outputs.export.check_writable`
    applies it to every file a writer writes.
 
 When the ``with`` block ends without an exception, the outputs are swapped in,

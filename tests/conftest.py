@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner.demand import validate_demand
-from planner.road_network import RoadNetwork, build_network
-from planner.snapping import SnappedPoints, snap_points
+from planner.inputs.demand import validate_demand
+from planner.network.road_network import RoadNetwork, build_network
+from planner.network.snapping import SnappedPoints, snap_points
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +61,7 @@ def umea_osm(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def andorra_net(andorra_pbf: Path) -> RoadNetwork:
-    """Andorra built with default settings (simplified, EPSG:3006), no cache."""
+    """Andorra built with default settings (simplified, in UTM zone 31N), no cache."""
     return build_network(andorra_pbf)
 
 
@@ -243,6 +243,29 @@ def points_near_nodes(graph: nx.MultiDiGraph, n: int, seed: int) -> list[shapely
 
 
 def snapped_near_nodes(graph: nx.MultiDiGraph, n: int, seed: int) -> SnappedPoints:
-    """:func:`points_near_nodes` snapped to the roads (EPSG:3006)."""
-    points = gpd.GeoSeries(points_near_nodes(graph, n, seed), crs="EPSG:3006")
+    """:func:`points_near_nodes` snapped to the roads (in the graph's CRS)."""
+    points = gpd.GeoSeries(points_near_nodes(graph, n, seed), crs=graph.graph["crs"])
     return snap_points(graph, points)
+
+
+def write_osm_xml(
+    path: Path,
+    nodes: dict[int, tuple[float, float]],
+    ways: list[tuple[int, list[int], dict[str, str]]],
+    *,
+    stamp: str = "2024-05-01T12:00:00Z",
+) -> Path:
+    """An OSM XML file of ``nodes`` (id: (lon, lat)) and ``ways`` (id, node refs, tags)."""
+    lines = ["<?xml version='1.0' encoding='UTF-8'?>", '<osm version="0.6" generator="test">']
+    for nid, (lon, lat) in nodes.items():
+        lines.append(
+            f'  <node id="{nid}" version="1" timestamp="{stamp}" lat="{lat}" lon="{lon}"/>'
+        )
+    for wid, refs, tags in ways:
+        lines.append(f'  <way id="{wid}" version="1" timestamp="{stamp}">')
+        lines += [f'    <nd ref="{r}"/>' for r in refs]
+        lines += [f'    <tag k="{k}" v="{v}"/>' for k, v in tags.items()]
+        lines.append("  </way>")
+    lines.append("</osm>")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -3,7 +3,7 @@
 `planner plan` runs as a real subprocess on the Andorra example scenario
 (data/examples/andorra, reading the real extract in ../shared/data). To stop it
 in a given stage, the test starts it through a small launcher that replaces one
-stage function of ``planner.plan`` with one that prints a line and waits for a
+stage function of ``planner.run.plan`` with one that prints a line and waits for a
 gate file; the test waits for that line on stderr, then sends the signal. The
 package itself has no test hook. The network cache is shared by the runs, so
 only the first one builds the network.
@@ -26,14 +26,14 @@ import pandas as pd
 import pytest
 from conftest import ANDORRA_EXAMPLE
 
-from planner.cli import main
 from planner.errors import OutputExistsError, OutputLockedError, ParameterError
+from planner.run.cli import main
 from planner.staging import MARKER, OutputTarget, stage_outputs, staged_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Runs the CLI in a child process, optionally pausing in one stage function of
-#: planner.plan until a gate file exists (argv: stage or "", gate, root, CLI args).
+#: planner.run.plan until a gate file exists (argv: stage or "", gate, root, CLI args).
 LAUNCHER = """
 import sys, time
 from pathlib import Path
@@ -41,7 +41,7 @@ pause, gate, root = sys.argv.pop(1), Path(sys.argv.pop(1)), Path(sys.argv.pop(1)
 import planner
 assert Path(planner.__file__).resolve().is_relative_to(root), planner.__file__
 if pause:
-    import planner.plan as plan
+    import planner.run.plan as plan
     real = getattr(plan, pause)
     def paused(*args, **kwargs):
         print(f"test hook: paused in {pause}", file=sys.stderr, flush=True)
@@ -49,7 +49,7 @@ if pause:
             time.sleep(0.05)
         return real(*args, **kwargs)
     setattr(plan, pause, paused)
-from planner.cli import run
+from planner.run.cli import run
 run()
 """
 
@@ -243,13 +243,13 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("the network was built before the output was checked")
 
-    import planner.compare
-    import planner.plan  # imported before the patch, or it would bind the patched function
-    import planner.road_network
+    import planner.network.road_network
+    import planner.outputs.compare
+    import planner.run.plan  # imported before the patch, or it would bind the patched function
 
-    monkeypatch.setattr(planner.road_network, "build_network", fail)
-    monkeypatch.setattr(planner.plan, "build_network", fail)
-    monkeypatch.setattr(planner.compare, "compare_runs", fail)
+    monkeypatch.setattr(planner.network.road_network, "build_network", fail)
+    monkeypatch.setattr(planner.run.plan, "build_network", fail)
+    monkeypatch.setattr(planner.outputs.compare, "compare_runs", fail)
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -509,7 +509,7 @@ def test_an_empty_folder_is_used_and_outputs_join_the_run_in_progress(tmp_path: 
 
 
 def test_a_file_output_is_swapped_in_with_its_sidecar(tmp_path: Path) -> None:
-    from planner.export import write_table
+    from planner.outputs.export import write_table
 
     out = tmp_path / "t.csv"
     with stage_outputs([OutputTarget(out, "--out", kind="file")], overwrite=False):

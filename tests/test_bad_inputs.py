@@ -37,20 +37,20 @@ from test_scenario import CASES as SCENARIO_CASES
 from test_scenario import _write as write_scenario
 
 from planner import constants
-from planner.cli import main
-from planner.demand import read_osm_population
-from planner.isochrones import (
+from planner.analysis.isochrones import (
     IsochroneSettings,
     catchment_isochrones,
     check_raster_memory,
     fleet_isochrones,
     sample_edges,
 )
-from planner.regions import distance_to_sweden_m, load_regions
-from planner.road_network import build_network
-from planner.sites import read_stations
-from planner.snapping import edge_frame, snap_points
-from planner.travel_times import build_travel_time_graph, point_times
+from planner.inputs.demand import read_osm_population
+from planner.inputs.sites import read_stations
+from planner.network.regions import distance_to_sweden_m, load_regions
+from planner.network.road_network import build_network
+from planner.network.snapping import edge_frame, snap_points
+from planner.network.travel_times import build_travel_time_graph, point_times
+from planner.run.cli import main
 
 # Umeå: two stations on road nodes of the extract, and two demand points.
 STATIONS = "name,lon,lat\nA,20.2904843,63.8175017\nB,20.2895705,63.8169711\n"

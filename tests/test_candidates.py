@@ -1,4 +1,4 @@
-"""Tests of planner.candidates: real OSM data (Andorra) checked independently, and hand cases."""
+"""Tests of planner.inputs.candidates: real OSM data (Andorra) checked independently, by hand."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import dataclasses
 from pathlib import Path
 
 import geopandas as gpd
+import networkx as nx
 import numpy as np
 import osmium
 import pandas as pd
 import pytest
 import shapely
 
-from planner.candidates import (
+from planner.errors import DataError, InputFileError, MissingFileError, ParameterError
+from planner.inputs.candidates import (
     CANDIDATE_COLUMNS,
     OSM_CANDIDATE_TAGS,
     _subset_snapped,
@@ -23,10 +25,10 @@ from planner.candidates import (
     check_candidates,
     combine_candidates,
 )
-from planner.errors import DataError, InputFileError, MissingFileError, ParameterError
-from planner.road_network import RoadNetwork
-from planner.sites import read_osm_pois, read_stations
-from planner.snapping import edge_frame, snap_points
+from planner.inputs.sites import read_osm_pois, read_stations
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import edge_frame, snap_points
+from planner.network.travel_times import build_travel_time_graph, node_times, point_times
 
 #: The Andorra hospital nodes 1-2.4 km from any drivable road (found by hand
 #: on the map: they sit in the mountains / on mis-placed nodes).
@@ -47,23 +49,27 @@ def raw_osm_objects(path: Path, tags: dict[str, tuple[str, ...]]) -> set[tuple[s
     return found
 
 
-def check_layer(layer: gpd.GeoDataFrame) -> None:
-    """The shape every candidate layer has."""
+#: Andorra lies outside Sweden: its layers are in its UTM zone (31N), Swedish ones in SWEREF 99 TM.
+ANDORRA_CRS = "EPSG:32631"
+
+
+def check_layer(layer: gpd.GeoDataFrame, crs: str = "EPSG:3006") -> None:
+    """The shape every candidate layer has (``crs``: the metric CRS of its data)."""
     assert list(layer.columns[: len(CANDIDATE_COLUMNS)]) == list(CANDIDATE_COLUMNS)
     assert layer.geometry.name == "geometry"
-    assert layer.crs == "EPSG:3006"
+    assert layer.crs == crs
     assert (layer.geom_type == "Point").all()
     assert layer["name"].str.casefold().is_unique
     assert layer["required"].dtype == bool
     assert list(layer.index) == list(range(len(layer)))
 
 
-def station_frame(rows: list[tuple[str, float, float]]) -> gpd.GeoDataFrame:
-    """Stations in EPSG:3006 from (name, x, y), in the readers' shape."""
+def station_frame(rows: list[tuple[str, float, float]], crs: str) -> gpd.GeoDataFrame:
+    """Stations in ``crs`` from (name, x, y), in the readers' shape."""
     return gpd.GeoDataFrame(
         {"name": [r[0] for r in rows], "fleet": "ambulance", "units": 2},
         geometry=shapely.points([r[1] for r in rows], [r[2] for r in rows]),
-        crs="EPSG:3006",
+        crs=crs,
     )
 
 
@@ -77,7 +83,7 @@ def andorra_edges(andorra_net: RoadNetwork) -> gpd.GeoDataFrame:
 # --------------------------------------------------------------------------
 def test_osm_hospitals_andorra(andorra_pbf: Path) -> None:
     layer = candidates_from_osm(andorra_pbf, kinds=("hospital",))
-    check_layer(layer)
+    check_layer(layer, ANDORRA_CRS)
     ours = set(zip(layer["osm_type"], layer["osm_id"], strict=True))
     # independent 1: read_osm_pois one raw tag at a time
     by_tag: set[tuple[str, int]] = set()
@@ -101,13 +107,13 @@ def test_osm_hospitals_andorra(andorra_pbf: Path) -> None:
 def test_osm_fire_stations_and_health_centres_andorra(andorra_pbf: Path) -> None:
     for kind in ("fire_station", "health_centre"):
         layer = candidates_from_osm(andorra_pbf, kinds=(kind,))
-        check_layer(layer)
+        check_layer(layer)  # empty: SWEREF 99 TM, the default
         raw = raw_osm_objects(andorra_pbf, dict(OSM_CANDIDATE_TAGS[kind]))
         assert set(zip(layer["osm_type"], layer["osm_id"], strict=True)) == raw
         # the Andorra extract maps neither (checked with raw pyosmium above)
         assert len(layer) == 0
     everything = candidates_from_osm(andorra_pbf)
-    check_layer(everything)
+    check_layer(everything, ANDORRA_CRS)
     assert len(everything) == 7
 
 
@@ -188,7 +194,8 @@ def test_osm_bad_kinds(andorra_pbf: Path, tmp_path: Path) -> None:
 def test_grid_andorra(andorra_net: RoadNetwork) -> None:
     spacing = 2000.0
     layer = candidates_on_grid(andorra_net, spacing_m=spacing)
-    check_layer(layer)
+    check_layer(layer, andorra_net.crs)
+    assert andorra_net.crs == ANDORRA_CRS
     g = andorra_net.graph
     nodes = np.array(list(g.nodes))
     xs = np.array([g.nodes[n]["x"] for n in nodes])
@@ -224,6 +231,32 @@ def test_grid_andorra(andorra_net: RoadNetwork) -> None:
                 if d < best_d or (d == best_d and n < best):
                     best, best_d = n, d
         assert chosen[f"{cx}_{cy}"] == best
+
+
+@pytest.mark.parametrize("net", ["andorra_net", "sodermalm_net", "umea_net"])
+def test_grid_candidates_drive_from_their_node(net: str, request: pytest.FixtureRequest) -> None:
+    """A road-node candidate is its node: exactly that node's drive times (and networkx's).
+
+    Snapped to one arbitrary edge at the node, 57 of Andorra's 717 candidates
+    at 100 m spacing (and 11 of 214 at 500 m) had wrong times (measured on the
+    grid of EPSG:3006, before Andorra got its UTM zone).
+    """
+    network = request.getfixturevalue(net)
+    layer = candidates_on_grid(network, spacing_m=100)
+    kept, snapped, report = check_candidates(network, layer)
+    assert len(kept) == len(layer) and report.empty
+    np.testing.assert_array_equal(snapped.node, layer["node"])
+    np.testing.assert_array_equal(snapped.access_s, 0.0)
+    ttg = build_travel_time_graph(network.graph)
+    times = point_times(ttg, snapped)
+    np.testing.assert_array_equal(times, node_times(ttg, layer["node"].to_numpy()))
+    for row, node in enumerate(layer["node"].to_numpy()[:25]):
+        reference = nx.single_source_dijkstra_path_length(
+            network.graph, int(node), weight="travel_time"
+        )
+        got = dict(zip(ttg.node_ids.tolist(), times[row].tolist(), strict=True))
+        assert {n: t for n, t in got.items() if np.isfinite(t)}.keys() == reference.keys()
+        assert [got[n] for n in reference] == pytest.approx(list(reference.values()), abs=1e-6)
 
 
 def test_grid_options(andorra_net: RoadNetwork) -> None:
@@ -343,12 +376,13 @@ def test_combine_keeps_required_duplicate(andorra_pbf: Path, andorra_net: RoadNe
             [
                 ("Escaldes", at.x, at.y),  # exactly on a hospital
                 ("hospital 194554955", other.x + 100, other.y),  # a clashing name
-            ]
+            ],
+            hospitals.crs,
         )
     )
     grid = candidates_on_grid(andorra_net, spacing_m=5000)
     combined = combine_candidates(hospitals, grid, stations, hospitals)
-    check_layer(combined)
+    check_layer(combined, ANDORRA_CRS)
     # the second copy of the hospitals and the hospital under the station are gone
     assert len(combined) == len(hospitals) - 1 + len(grid) + len(stations)
     here = combined[combined.geometry.distance(at) == 0]
@@ -375,10 +409,10 @@ def test_combine_reprojects(andorra_pbf: Path) -> None:
     hospitals = candidates_from_osm(andorra_pbf, kinds=("hospital",))
     lonlat = hospitals.to_crs("EPSG:4326")
     # the round trip through lon/lat moves some points by ~1e-10 m: still the same site
-    moved = lonlat.to_crs("EPSG:3006").geometry.distance(hospitals.geometry)
+    moved = lonlat.to_crs(hospitals.crs).geometry.distance(hospitals.geometry)
     assert moved.max() < 1e-6
-    combined = combine_candidates(lonlat, hospitals)
-    check_layer(combined)
+    combined = combine_candidates(lonlat, hospitals)  # lon/lat first: combined in metres
+    check_layer(combined, ANDORRA_CRS)
     assert len(combined) == len(hospitals)
     assert list(combined["name"]) == list(hospitals["name"])
     # 2 mm apart is two sites
@@ -398,7 +432,7 @@ def test_check_candidates_andorra(
     lost = (west - 3000.0, (south + north) / 2)
     on_road = shapely.get_coordinates(andorra_edges.geometry.iloc[0])[0]
     stations = candidates_from_stations(
-        station_frame([("Lost", *lost), ("On road", on_road[0], on_road[1])])
+        station_frame([("Lost", *lost), ("On road", on_road[0], on_road[1])], andorra_net.crs)
     )
     candidates = combine_candidates(stations, hospitals)
     kept, snapped, report = check_candidates(andorra_net, candidates, edges=andorra_edges)
@@ -445,7 +479,9 @@ def test_check_candidates_minor_component(
         andorra_edges["u"].map(comp).gt(0) & andorra_edges["v"].map(comp).gt(0)
     ].iloc[0]
     middle = shapely.line_interpolate_point(minor.geometry, 0.5, normalized=True)
-    layer = candidates_from_stations(station_frame([("Island", middle.x, middle.y)]))
+    layer = candidates_from_stations(
+        station_frame([("Island", middle.x, middle.y)], andorra_net.crs)
+    )
     kept, snapped, report = check_candidates(andorra_net, layer, edges=andorra_edges)
     assert list(kept["status"]) == ["minor_component"]
     assert len(report) == 0 and len(snapped) == 1
@@ -488,7 +524,7 @@ def test_grid_all_components_sodermalm(sodermalm_net: RoadNetwork) -> None:
 
 
 def test_collect_candidates_names_the_missing_arguments(andorra_net: RoadNetwork) -> None:
-    from planner.pipeline import collect_candidates
+    from planner.inputs.candidates import collect_candidates
 
     with pytest.raises(ParameterError, match="--candidates file needs --candidates-file FILE"):
         collect_candidates(

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.cli import main
-from planner.road_network import build_network
-from planner.sites import read_osm_pois
-from planner.snapping import snap_points
-from planner.travel_times import build_travel_time_graph, point_times
+from planner.inputs.sites import read_osm_pois
+from planner.network.road_network import build_network
+from planner.network.snapping import snap_points
+from planner.network.travel_times import build_travel_time_graph, point_times
+from planner.run.cli import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -250,7 +250,7 @@ def test_traveltimes_equal_engine(
     assert code == 0, err
     table = pd.read_csv(out)
     # independent recomputation through the Python API
-    from planner.sites import read_stations
+    from planner.inputs.sites import read_stations
 
     net = build_network(andorra_pbf)
     stations = read_stations(andorra_stations, check_sweden=False)

@@ -12,24 +12,24 @@ import pytest
 import shapely
 from conftest import ANDORRA_AMENITIES, amenity_demand
 
-from planner.candidates import candidates_on_grid
-from planner.compare import Comparison, compare_runs, read_run_tables, write_comparison
-from planner.coverage import CoverageSettings
+from planner.analysis.coverage import CoverageSettings
 from planner.errors import (
     InputFileError,
     MissingFileError,
     OutputExistsError,
     ParameterError,
 )
-from planner.pipeline import (
+from planner.inputs.candidates import candidates_on_grid
+from planner.inputs.sites import read_osm_pois, validate_stations
+from planner.network.road_network import RoadNetwork
+from planner.outputs.compare import Comparison, compare_runs, read_run_tables, write_comparison
+from planner.run.pipeline import (
     OptimiseSettings,
     run_coverage,
     run_optimise,
     write_coverage,
     write_optimise,
 )
-from planner.road_network import RoadNetwork
-from planner.sites import read_osm_pois, validate_stations
 
 THRESHOLDS = (5.0, 10.0, 20.0)
 HOSPITALS = (2050364490, 194554955)  # near a road (see test_optimise_pipeline)
@@ -126,7 +126,7 @@ def runs(
 
 
 def read_municipality(path: Path) -> pd.DataFrame:
-    """A municipality table read independently of planner.compare."""
+    """A municipality table read independently of planner.outputs.compare."""
     return pd.read_csv(path, dtype={"municipality_code": str}).set_index("municipality_code")
 
 
@@ -204,7 +204,7 @@ def test_point_layer_without_boundaries(runs: dict) -> None:
     comparison = compare_runs(root / "A", root / "B")
     layer = comparison.layer
     assert any("demand points" in note for note in comparison.notes)
-    assert layer.crs.to_epsg() == 3006
+    assert layer.crs.to_epsg() == 32631  # the runs' own CRS: Andorra's UTM zone
     assert len(layer) == len(runs["demand"])
     assert set(layer.geom_type) == {"Point"}
     a = runs["A"].demand.set_index("demand_id")["response_min"]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.coverage import (
+from planner.analysis.coverage import (
     CoverageSettings,
     coverage_table,
     gini,

@@ -1,11 +1,11 @@
 """Coverage in blocks of stations (``run_coverage(executor=...)``) equals the dense run.
 
-With an executor, :func:`planner.pipeline.run_coverage` never holds the
+With an executor, :func:`planner.run.pipeline.run_coverage` never holds the
 stations × nodes drive times: each block of stations sends back its times to
 the demand, its fastest station per node and its stations' isochrones, and
 the fleet bands and catchments are drawn from the nearest station per node
-(:func:`planner.isochrones.fleet_isochrones_from_nearest`,
-:func:`~planner.isochrones.catchment_isochrones_from_nearest`). Everything
+(:func:`planner.analysis.isochrones.fleet_isochrones_from_nearest`,
+:func:`~planner.analysis.isochrones.catchment_isochrones_from_nearest`). Everything
 must equal the dense in-process run exactly: tables, demand, road nodes and
 the polygons of all three isochrone layers, on one machine and on a real
 2-worker Dask cluster.
@@ -27,12 +27,10 @@ import pytest
 import shapely
 from conftest import amenity_demand, points_near_nodes
 
-from planner import isochrones as iso_mod
-from planner import pipeline
-from planner.coverage import CoverageSettings
-from planner.distributed import DaskExecutor, InProcessExecutor
-from planner.errors import ParameterError
-from planner.isochrones import (
+from planner.analysis import isochrones as iso_mod
+from planner.analysis import station_times
+from planner.analysis.coverage import CoverageSettings
+from planner.analysis.isochrones import (
     EdgeSamples,
     IsochroneSettings,
     catchment_isochrones,
@@ -42,12 +40,16 @@ from planner.isochrones import (
     origin_edge_samples,
     sample_edges,
 )
-from planner.matrix import TravelTimeMatrix
-from planner.pipeline import CoverageResult, NetworkIndex, index_network, run_coverage
-from planner.road_network import RoadNetwork
-from planner.sites import read_osm_pois
-from planner.snapping import snap_points
-from planner.travel_times import point_times
+from planner.distributed import DaskExecutor, InProcessExecutor
+from planner.errors import ParameterError
+from planner.inputs.sites import read_osm_pois
+from planner.network.index import NetworkIndex, index_network
+from planner.network.matrix import TravelTimeMatrix
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import snap_points
+from planner.network.travel_times import point_times
+from planner.run import pipeline
+from planner.run.pipeline import CoverageResult, run_coverage
 
 COVERAGE = CoverageSettings(thresholds_min=(5.0, 10.0))
 ISOCHRONES = IsochroneSettings(cell_m=100.0)
@@ -243,7 +245,7 @@ def test_block_path_never_holds_stations_by_nodes(
         raise AssertionError("the block path computed stations × nodes times")
 
     monkeypatch.setattr(TravelTimeMatrix, "to_dense", refuse)
-    monkeypatch.setattr(pipeline, "point_times", refuse)
+    monkeypatch.setattr(station_times, "point_times", refuse)
     blocked, block_peak = peak(executor=InProcessExecutor(), block_size=8)
     assert block_peak < dense_bytes / 3, (block_peak, dense_bytes)
     _assert_same(plain, blocked)
@@ -258,7 +260,7 @@ def test_block_path_draws_isochrones_from_blocks_only(
     """Station bands get one block's rows at a time; fleet bands and catchments none."""
     stations, demand = layers
     rows: list[int] = []
-    station_isochrones = pipeline.station_isochrones
+    station_isochrones = station_times.station_isochrones
 
     def spy(samples: EdgeSamples, node_times: np.ndarray, **kwargs: Any) -> gpd.GeoDataFrame:
         rows.append(node_times.shape[0])
@@ -267,9 +269,9 @@ def test_block_path_draws_isochrones_from_blocks_only(
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the block path used stations × nodes times")
 
-    monkeypatch.setattr(pipeline, "station_isochrones", spy)
+    monkeypatch.setattr(station_times, "station_isochrones", spy)
     for name in ("point_times", "fleet_isochrones", "catchment_isochrones", "_isochrone_layers"):
-        monkeypatch.setattr(pipeline, name, refuse)
+        monkeypatch.setattr(station_times, name, refuse)
     monkeypatch.setattr(TravelTimeMatrix, "to_dense", refuse)
     monkeypatch.setattr(iso_mod, "_nearest_rows", refuse)
     result = run_coverage(
@@ -392,7 +394,7 @@ def test_nearest_isochrones_equal_dense(
     times = _tied_times(rng, len(names), index.ttg.n_nodes)
     snapped = snap_points(
         andorra_net.graph,
-        gpd.GeoSeries(points_near_nodes(andorra_net.graph, len(names), seed), crs="EPSG:3006"),
+        gpd.GeoSeries(points_near_nodes(andorra_net.graph, len(names), seed), crs=andorra_net.crs),
         edges=index.edges,
     )
     own = origin_edge_samples(snapped, andorra_net.graph, spacing_m=ISOCHRONES.grid[0])
@@ -414,7 +416,9 @@ def test_nearest_isochrones_equal_dense(
     x, y, t, best = _reference_best(andorra_samples, times, float(settings.budgets_s(90.0).max()))
     x, y, t, best = iso_mod._with_origin_samples(x, y, t, best, own)
     budgets = settings.budgets_s(90.0)
-    reference = iso_mod._catchment_frame(x, y, t, best, names, budgets, settings)
+    reference = iso_mod._catchment_frame(
+        x, y, t, best, names, budgets, settings, andorra_samples.crs
+    )
     pd.testing.assert_frame_equal(reference, catchments, check_exact=True)
 
 
@@ -483,7 +487,7 @@ def test_isochrones_command_on_a_scheduler(
     """`planner isochrones --scheduler ADDRESS` writes the same layers as in process."""
     import pyogrio
 
-    from planner.cli import main
+    from planner.run.cli import main
 
     stations = tmp_path / "stations.csv"
     stations.write_text(
@@ -518,7 +522,7 @@ def test_large_runs_use_blocks_without_an_executor(
     stations, demand = layers
     monkeypatch.setattr(constants, "DENSE_COST_MAX_BYTES", 8 * len(stations) * 1000)
     used: list[int] = []
-    original = pipeline._coverage_blocks
+    original = station_times._coverage_blocks
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         used.append(1)
@@ -527,8 +531,8 @@ def test_large_runs_use_blocks_without_an_executor(
     def no_dense(*_: Any, **__: Any) -> None:
         raise AssertionError("the dense stations x nodes path ran")
 
-    monkeypatch.setattr(pipeline, "_coverage_blocks", spy)
-    monkeypatch.setattr(pipeline, "point_times", no_dense)
+    monkeypatch.setattr(station_times, "_coverage_blocks", spy)
+    monkeypatch.setattr(station_times, "point_times", no_dense)
     result = run_coverage(
         andorra_net, stations, demand, coverage=COVERAGE, isochrones=ISOCHRONES, index=index
     )

@@ -1,4 +1,4 @@
-"""Tests for planner.demand: demand layers from grids, layers, OSM and calls."""
+"""Tests for planner.inputs.demand: demand layers from grids, layers, OSM and calls."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pyproj
 import pytest
 import shapely
 
-from planner.demand import (
+from planner.errors import DataError, InputFileError, MissingFileError, ParameterError
+from planner.inputs.demand import (
     DEMAND_AREA_SNAP_M,
     RESIDENTIAL_BUILDING_VALUES,
     assign_demand_areas,
@@ -27,8 +28,7 @@ from planner.demand import (
     read_weighted_layer,
     validate_demand,
 )
-from planner.errors import DataError, InputFileError, MissingFileError, ParameterError
-from planner.regions import assign_areas
+from planner.network.regions import assign_areas
 
 TO_SWEREF = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3006", always_xy=True)
 HEAD = ["demand_id", "weight", "source"]

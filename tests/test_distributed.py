@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 from conftest import snapped_near_nodes
 
-from planner import matrix as matrix_mod
 from planner.distributed import DaskExecutor, InProcessExecutor, make_executor
 from planner.errors import ParameterError
-from planner.matrix import compute_matrix, compute_nearest
-from planner.road_network import RoadNetwork
-from planner.snapping import SnappedPoints
-from planner.travel_times import TravelTimeGraph, build_travel_time_graph, point_times
+from planner.network import matrix as matrix_mod
+from planner.network.matrix import compute_matrix, compute_nearest
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import SnappedPoints
+from planner.network.travel_times import TravelTimeGraph, build_travel_time_graph, point_times
 
 distributed = pytest.importorskip("distributed")
 
@@ -203,7 +203,7 @@ def test_in_process_needs_no_dask() -> None:
     code = (
         "import sys\n"
         "from planner.distributed import make_executor\n"
-        "from planner.matrix import compute_matrix\n"
+        "from planner.network.matrix import compute_matrix\n"
         "ex = make_executor()\n"
         "assert type(ex).__name__ == 'InProcessExecutor'\n"
         "assert not any(m == 'dask' or m.startswith(('dask.', 'distributed'))"

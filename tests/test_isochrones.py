@@ -8,24 +8,27 @@ from pathlib import Path
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
+import pyproj
 import pytest
 import shapely
 from shapely.ops import substring
 
 from planner import constants
-from planner.errors import ParameterError
-from planner.isochrones import (
+from planner.analysis.isochrones import (
     IsochroneSettings,
     catchment_isochrones,
-    demand_inside,
+    demand_in_polygon,
+    demand_within,
     fleet_isochrones,
     origin_edge_samples,
     sample_edges,
     station_isochrones,
 )
-from planner.road_network import RoadNetwork
-from planner.snapping import SnappedPoints, edge_frame, snap_points
-from planner.travel_times import build_travel_time_graph, point_times
+from planner.errors import ParameterError
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import SnappedPoints, edge_frame, snap_points
+from planner.network.travel_times import build_travel_time_graph, point_times
 
 TURNOUT_S = 180.0
 #: Acceptance bound: no polygon point farther than buffer + this from a reached road, m.
@@ -68,7 +71,7 @@ def case(request: pytest.FixtureRequest) -> dict[str, object]:
     stations = gpd.GeoDataFrame(
         {"name": ["A", "B", "C"]},
         geometry=gpd.points_from_xy(ttg.x[nodes] + 20.0, ttg.y[nodes] - 15.0),
-        crs="EPSG:3006",
+        crs=net.crs,
     )
     snapped = snap_points(net.graph, stations)
     settings = IsochroneSettings(thresholds_min=(5, 8, 12))
@@ -127,6 +130,21 @@ def test_polygons_stay_close_to_reached_roads(case: dict) -> None:
         assert dist.max() <= settings.buffer_m + SLACK_M
 
 
+def test_areas_are_geodesic_areas(case: dict) -> None:
+    """``area_km2`` is the polygon's area on the WGS 84 ellipsoid (pyproj Geod), to 0.1 %.
+
+    Andorra is drawn in its UTM zone; in SWEREF 99 TM its areas were about 2 % too large.
+    """
+    geod = pyproj.Geod(ellps="WGS84")
+    for layer in ("fleet", "stations", "catchments"):
+        frame = case[layer]
+        frame = frame[~frame.geometry.is_empty]
+        assert len(frame)
+        lonlat = frame.to_crs("EPSG:4326").geometry
+        true_km2 = [abs(geod.geometry_area_perimeter(g)[0]) / 1e6 for g in lonlat]
+        np.testing.assert_allclose(frame["area_km2"], true_km2, rtol=1e-3)
+
+
 def test_bands_nest(case: dict) -> None:
     for frame in (case["fleet"], case["stations"]):
         key = "station" if "station" in frame else None
@@ -180,17 +198,37 @@ def test_holes_are_kept() -> None:
         assert band.area == pytest.approx(exact, rel=rel)
 
 
-def test_demand_inside_by_hand(case: dict) -> None:
+def test_demand_in_polygon_by_hand(case: dict) -> None:
     fleet = case["fleet"]
     big = fleet.iloc[-1].geometry
     inner = big.representative_point()
     demand = gpd.GeoDataFrame(
         {"weight": [5.0, 7.0]},
         geometry=[inner, shapely.Point(inner.x + 1e6, inner.y)],
-        crs="EPSG:3006",
+        crs=fleet.crs,
     )
-    inside = demand_inside(fleet, demand)
+    inside = demand_in_polygon(fleet, demand)
     assert inside.iloc[-1] == 5.0
+
+
+def test_demand_within_by_hand() -> None:
+    """Counts by each point's own time (s) against bands of 10 and 20 min, by hand."""
+    weight = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    fleet_s = np.array([300.0, 600.0, 601.0, 1200.0, np.inf])  # nearest station's time
+    bands = pd.DataFrame({"band_min": [10.0, 20.0]})
+    assert demand_within(bands, fleet_s, weight).tolist() == [3.0, 15.0]
+    # per station: A reaches points 0-2, B points 2-4 (point 4 never)
+    per = np.array([[300.0, 600.0, 700.0, np.inf, np.inf], [900.0, 1300.0, 601.0, 1200.0, np.inf]])
+    rows = pd.DataFrame({"station": ["A", "A", "B", "B"], "band_min": [10.0, 20.0, 10.0, 20.0]})
+    assert demand_within(rows, per, weight, names=["A", "B"]).tolist() == [3.0, 7.0, 0.0, 13.0]
+    # catchments: nearest A for 0, 1; B for 2, 3; none for 4
+    nearest = np.array([0, 0, 1, 1, -1])
+    got = demand_within(rows, fleet_s, weight, names=["A", "B"], nearest=nearest)
+    assert got.tolist() == [3.0, 3.0, 0.0, 12.0]
+    with pytest.raises(ParameterError, match=r"'station' column is needed"):
+        demand_within(bands, per, weight, names=["A", "B"])
+    with pytest.raises(ParameterError, match=r"one time \(s\) per demand point"):
+        demand_within(bands, fleet_s[:3], weight)
 
 
 def test_bad_settings(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The interactive map (planner.maps) on real Andorra runs: layers, numbers, offline HTML."""
+"""The interactive map (planner.outputs.maps) on real Andorra runs: layers, numbers, offline."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ import pytest
 import shapely
 from conftest import ANDORRA_AMENITIES, amenity_demand
 
-from planner.candidates import candidates_on_grid
 from planner.errors import OutputExistsError, ParameterError
-from planner.export import OSM_ATTRIBUTION
-from planner.maps import (
+from planner.inputs.candidates import candidates_on_grid
+from planner.inputs.sites import read_osm_pois, validate_stations
+from planner.network.road_network import RoadNetwork
+from planner.outputs.export import OSM_ATTRIBUTION
+from planner.outputs.maps import (
     MapLayers,
     build_map,
     choose_cell_size,
@@ -26,9 +28,7 @@ from planner.maps import (
     response_surface,
     write_map,
 )
-from planner.pipeline import OptimiseSettings, run_coverage, run_optimise
-from planner.road_network import RoadNetwork
-from planner.sites import read_osm_pois, validate_stations
+from planner.run.pipeline import OptimiseSettings, run_coverage, run_optimise
 
 #: The two Andorra hospitals used as stations (as in test_optimise_pipeline).
 HOSPITALS = (2050364490, 194554955)
@@ -265,7 +265,7 @@ def test_offline_html_loads_nothing_remote(layers: MapLayers, page: str) -> None
 
 
 def test_boundaries_of_a_swedish_region() -> None:
-    from planner.regions import load_municipalities, load_regions
+    from planner.network.regions import load_municipalities, load_regions
 
     regions = load_regions()
     municipalities = load_municipalities()

@@ -18,9 +18,9 @@ import pandas as pd
 from conftest import HEIGHT, WIDTH
 from test_maps import make_andorra_layers
 
-from planner.cli import main
-from planner.maps import layer_names, write_map
-from planner.road_network import RoadNetwork
+from planner.network.road_network import RoadNetwork
+from planner.outputs.maps import layer_names, write_map
+from planner.run.cli import main
 
 
 def _checked(driver: Any) -> dict[str, bool]:

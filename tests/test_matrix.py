@@ -1,7 +1,7 @@
-"""Tests of planner.matrix: sparse travel-time matrices in blocks, and the block store.
+"""Tests of planner.network.matrix: sparse travel-time matrices in blocks, and the block store.
 
 The matrix must equal, bit for bit, the dense results of
-``planner.travel_times`` (``point_times``/``node_times``, themselves checked
+``planner.network.travel_times`` (``point_times``/``node_times``, themselves checked
 against networkx and a brute force in test_travel_times.py) wherever those
 are within the cutoff, hold nothing beyond it, keep zero times, and resume an
 interrupted run from its block store without recomputing finished blocks.
@@ -20,22 +20,24 @@ import pytest
 import shapely
 from conftest import snapped_near_nodes
 
-from planner import matrix as matrix_mod
-from planner.errors import ParameterError
-from planner.matrix import (
+from planner.errors import CacheWarning, ParameterError
+from planner.network import matrix as matrix_mod
+from planner.network.matrix import (
     TravelTimeMatrix,
     compute_matrix,
     compute_nearest,
     default_block_size,
 )
-from planner.road_network import RoadNetwork
-from planner.snapping import SnappedPoints, snap_points
-from planner.travel_times import (
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import SnappedPoints, snap_points
+from planner.network.travel_times import (
     TravelTimeGraph,
-    _nearest,
     build_travel_time_graph,
     node_times,
     point_times,
+)
+from planner.network.travel_times import (
+    nearest_rows as _nearest,
 )
 
 CUTOFF_S = 600.0
@@ -57,7 +59,7 @@ def demand(andorra_net: RoadNetwork, stations: SnappedPoints) -> SnappedPoints:
     g = andorra_net.graph
     more = snapped_near_nodes(g, 300, seed=2)
     pts = list(shapely.points(stations.x, stations.y)) + list(shapely.points(more.x, more.y))
-    return snap_points(g, gpd.GeoSeries(pts, crs="EPSG:3006"))
+    return snap_points(g, gpd.GeoSeries(pts, crs=g.graph["crs"]))
 
 
 def _node_ids(ttg: TravelTimeGraph, n: int, seed: int) -> np.ndarray:
@@ -112,7 +114,7 @@ def test_zero_times_are_stored(
     # a point snapped exactly onto the road: a zero-length trip to itself
     on_road = snap_points(
         andorra_net.graph,
-        gpd.GeoSeries([shapely.Point(stations.snap_x[0], stations.snap_y[0])], crs="EPSG:3006"),
+        gpd.GeoSeries([shapely.Point(stations.snap_x[0], stations.snap_y[0])], crs=andorra_net.crs),
     )
     assert on_road.access_s[0] == 0
     p = compute_matrix(ttg, on_road, on_road, cutoff_s=CUTOFF_S)
@@ -358,7 +360,10 @@ def test_corrupt_block_is_recomputed(
 ) -> None:
     first = compute_matrix(ttg, stations, demand, cutoff_s=CUTOFF_S, block_size=10, store=tmp_path)
     (tmp_path / "block-000002.npz").write_bytes(b"not a block")
-    again = compute_matrix(ttg, stations, demand, cutoff_s=CUTOFF_S, block_size=10, store=tmp_path)
+    with pytest.warns(CacheWarning, match=r"block-000002\.npz is not usable \(it is not an \.npz"):
+        again = compute_matrix(
+            ttg, stations, demand, cutoff_s=CUTOFF_S, block_size=10, store=tmp_path
+        )
     assert again.computed_blocks == (2,)
     np.testing.assert_array_equal(again.to_dense(), first.to_dense())
 

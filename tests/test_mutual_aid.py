@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.coverage import CoverageSettings, mutual_aid_table, weighted_quantile
+from planner.analysis.coverage import CoverageSettings, mutual_aid_table, weighted_quantile
 from planner.errors import ParameterError
-from planner.pipeline import run_coverage
-from planner.road_network import RoadNetwork
+from planner.network.road_network import RoadNetwork
+from planner.run.pipeline import run_coverage
 
 SETTINGS = CoverageSettings(thresholds_min=(5.0, 10.0))
 
@@ -151,7 +151,7 @@ def test_own_region_service_needs_region_codes(andorra_net: RoadNetwork) -> None
 
 
 def _candidates(net: RoadNetwork, split: float) -> gpd.GeoDataFrame:
-    from planner.candidates import candidates_on_grid
+    from planner.inputs.candidates import candidates_on_grid
 
     grid = candidates_on_grid(net, spacing_m=3000)
     return grid.assign(region_code=np.where(grid.geometry.x < split, "W", "E"))
@@ -161,7 +161,7 @@ def _candidates(net: RoadNetwork, split: float) -> gpd.GeoDataFrame:
 def test_optimiser_without_mutual_aid_serves_own_region_only(
     andorra_net: RoadNetwork, cutoff_min: float | None
 ) -> None:
-    from planner.pipeline import OptimiseSettings, run_optimise
+    from planner.run.pipeline import OptimiseSettings, run_optimise
 
     stations, demand, split = _layers(andorra_net)
     candidates = _candidates(andorra_net, split)
@@ -197,7 +197,7 @@ def test_optimiser_without_mutual_aid_serves_own_region_only(
 
 
 def test_optimiser_without_mutual_aid_needs_region_codes(andorra_net: RoadNetwork) -> None:
-    from planner.pipeline import OptimiseSettings, run_optimise
+    from planner.run.pipeline import OptimiseSettings, run_optimise
 
     stations, demand, split = _layers(andorra_net)
     candidates = _candidates(andorra_net, split).drop(columns="region_code")

@@ -12,6 +12,9 @@ import pytest
 import shapely
 
 from planner.errors import DataError, ParameterError
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import snap_points
+from planner.network.travel_times import build_travel_time_graph, point_times
 from planner.optimise import (
     LSCP,
     MCLP,
@@ -27,9 +30,6 @@ from planner.optimise import (
     solve_exact,
     solve_heuristic,
 )
-from planner.road_network import RoadNetwork
-from planner.snapping import snap_points
-from planner.travel_times import build_travel_time_graph, point_times
 
 TURN_OUT_S = 90.0
 REL = 1e-6
@@ -109,7 +109,7 @@ def andorra_instance(andorra_net: RoadNetwork) -> Instance:
     chosen = rng.choice(ids, size=40, replace=False)
     x = np.array([g.nodes[c]["x"] for c in chosen]) + rng.uniform(-100, 100, 40)
     y = np.array([g.nodes[c]["y"] for c in chosen]) + rng.uniform(-100, 100, 40)
-    snapped = snap_points(g, gpd.GeoSeries(shapely.points(x, y), crs="EPSG:3006"))
+    snapped = snap_points(g, gpd.GeoSeries(shapely.points(x, y), crs=g.graph["crs"]))
     ttg = build_travel_time_graph(g)
     idx = np.arange(40)
     sites = type(snapped)(

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from conftest import ANDORRA_AMENITIES, amenity_demand
 
-from planner.cli import main
 from planner.errors import ParameterError
+from planner.inputs.sites import read_osm_pois, validate_stations
+from planner.network.road_network import RoadNetwork
 from planner.optimise import (
     MCLP,
     ContributionSettings,
@@ -23,9 +24,8 @@ from planner.optimise import (
     site_contributions,
     solve_exact,
 )
-from planner.pipeline import OptimiseSettings, run_coverage, run_optimise, write_optimise
-from planner.road_network import RoadNetwork
-from planner.sites import read_osm_pois, validate_stations
+from planner.run.cli import main
+from planner.run.pipeline import OptimiseSettings, run_coverage, run_optimise, write_optimise
 
 
 def test_site_contributions_by_hand() -> None:
@@ -80,7 +80,7 @@ def andorra_inputs(andorra_net: RoadNetwork, andorra_pbf: Path) -> dict[str, obj
         check_sweden=False,
     )
     demand = amenity_demand(read_osm_pois(andorra_pbf, tags={"amenity": list(ANDORRA_AMENITIES)}))
-    from planner.candidates import candidates_on_grid
+    from planner.inputs.candidates import candidates_on_grid
 
     return {
         "net": andorra_net,
@@ -260,10 +260,15 @@ def test_cutoff_above_every_time_changes_nothing(andorra_inputs: dict, objective
 
 def test_sparse_instance_holds_the_times_within_the_cutoff(andorra_inputs: dict) -> None:
     """Stored pairs equal point_times + turn-out where <= the cutoff; base times are exact."""
-    from planner.candidates import candidates_from_stations, check_candidates, combine_candidates
-    from planner.pipeline import _sparse_instance, index_network
-    from planner.snapping import snap_points
-    from planner.travel_times import point_times
+    from planner.inputs.candidates import (
+        candidates_from_stations,
+        check_candidates,
+        combine_candidates,
+    )
+    from planner.network.index import index_network
+    from planner.network.snapping import snap_points
+    from planner.network.travel_times import point_times
+    from planner.run.costs import _sparse_instance
 
     net, stations, demand = (
         andorra_inputs["net"],
@@ -328,7 +333,7 @@ def test_sparse_run_keeps_its_blocks_and_reuses_them(
     andorra_inputs: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With matrix_store, a rerun loads every block (no search runs) and gives the same sites."""
-    from planner import matrix as matrix_mod
+    from planner.network import matrix as matrix_mod
 
     args = (
         andorra_inputs["net"], andorra_inputs["stations"], andorra_inputs["demand"],

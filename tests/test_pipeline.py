@@ -12,15 +12,15 @@ import pytest
 import shapely
 from conftest import amenity_demand
 
-from planner.cli import main
-from planner.coverage import CoverageSettings
-from planner.demand import assign_demand_areas, demand_from_buildings
+from planner.analysis.coverage import CoverageSettings
 from planner.errors import ParameterError
-from planner.pipeline import run_coverage, write_coverage
-from planner.road_network import RoadNetwork
-from planner.sites import read_osm_pois, validate_stations
-from planner.snapping import snap_points
-from planner.travel_times import build_travel_time_graph, point_times
+from planner.inputs.demand import assign_demand_areas, demand_from_buildings
+from planner.inputs.sites import read_osm_pois, validate_stations
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import snap_points
+from planner.network.travel_times import build_travel_time_graph, point_times
+from planner.run.cli import main
+from planner.run.pipeline import run_coverage, write_coverage
 
 
 def brute_force_rows(
@@ -90,6 +90,49 @@ def test_andorra_tables_equal_brute_force(andorra_case: dict) -> None:
     assert total["demand"] == pytest.approx(demand["weight"].sum())
     # the station table splits the same demand by nearest station
     assert result.tables["station"]["demand"].sum() == pytest.approx(total["demand"])
+
+
+def test_band_demand_is_counted_by_response_time(andorra_case: dict) -> None:
+    """``demand_within`` of every band equals a count from the demand's own times.
+
+    Independent times: every station to every demand point (point_times),
+    plus the turn-out. Fleet bands count the nearest station's response,
+    station bands the station's own, catchments the nearest station's own
+    points; fleet bands and catchments also equal the tables' shares ×
+    demand. ``demand_in_polygon`` is the points inside each polygon.
+    """
+    net, stations, demand = andorra_case["net"], andorra_case["stations"], andorra_case["demand"]
+    settings = CoverageSettings(thresholds_min=(5, 10, 15))
+    result = run_coverage(net, stations, demand, coverage=settings)
+    ttg = build_travel_time_graph(net.graph)
+    drive = point_times(
+        ttg, snap_points(net.graph, stations), destinations=snap_points(net.graph, demand)
+    )
+    times = drive + net.settings.speed_model.turnout_s
+    best, nearest = times.min(axis=0), times.argmin(axis=0)
+    w = demand["weight"].to_numpy(float)
+    names = stations["name"].tolist()
+    total = result.tables["total"].iloc[0]
+    for band in result.fleet_bands.itertuples():
+        assert band.demand_within == w[best <= band.band_min * 60].sum()
+        share = total[settings.column(band.band_min)]
+        assert share * total["demand"] == pytest.approx(band.demand_within, rel=1e-12)
+    for band in result.station_bands.itertuples():
+        row = names.index(band.station)
+        assert band.demand_within == w[times[row] <= band.band_min * 60].sum()
+    by_station = result.tables["station"].set_index("station")
+    for band in result.catchments.itertuples():
+        own = (nearest == names.index(band.station)) & np.isfinite(best)
+        assert band.demand_within == w[own & (best <= band.band_min * 60)].sum()
+        table = by_station.loc[band.station]
+        assert table[settings.column(band.band_min)] * table["demand"] == pytest.approx(
+            band.demand_within, rel=1e-12
+        )
+    for layer in (result.fleet_bands, result.station_bands, result.catchments):
+        points = demand.to_crs(layer.crs).geometry.to_numpy()
+        inside = [w[shapely.contains(geom, points)].sum() for geom in layer.geometry]
+        np.testing.assert_allclose(layer["demand_in_polygon"], inside)
+    assert (result.station_bands["demand_within"] > 0).any()
 
 
 def test_fleet_filter_and_missing_fleet(andorra_case: dict) -> None:

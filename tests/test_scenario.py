@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from planner.errors import InputFileError, MissingFileError, OutputExistsError
-from planner.regions import load_regions
-from planner.scenario import (
+from planner.network.regions import load_regions
+from planner.run.scenario import (
     DemandLayer,
     load_scenario,
     region_slug,
@@ -140,7 +140,7 @@ def test_example_loads_and_uses_every_table() -> None:
 
 
 def test_example_explains_every_key() -> None:
-    from planner.scenario import _TABLES, _speed_keys
+    from planner.run.scenario import _TABLES, _speed_keys
 
     text = (REGIONS_DIR / "example.toml").read_text(encoding="utf-8")
     for table, keys in {**_TABLES, "speeds": _speed_keys()}.items():
@@ -488,6 +488,44 @@ CASES = {
     ),
     "empty file": _bad("", 1, "the scenario is empty"),
     "comments only": _bad("# nothing here\n\n", 1, "the scenario is empty"),
+    "name climbs out of out/": _bad(
+        _replace('name = "gotland"', 'name = "../../etc/gotland"'),
+        1,
+        "name = '../../etc/gotland' holds a folder separator (/ or \\)",
+        "it must be a plain file name",
+        "out/<name> and maps/<name>.html",
+    ),
+    "absolute name": _bad(
+        _replace('name = "gotland"', 'name = "/tmp/gotland"'),
+        1,
+        "name = '/tmp/gotland' holds a folder separator",
+    ),
+    "name with a backslash": _bad(
+        _replace('name = "gotland"', "name = 'C:\\\\Windows'"),
+        1,
+        "name = 'C:\\\\\\\\Windows' holds a folder separator",
+    ),
+    "name with a drive": _bad(
+        _replace('name = "gotland"', 'name = "C:gotland"'), 1, "name = 'C:gotland' holds ':'"
+    ),
+    "name of two dots": _bad(
+        _replace('name = "gotland"', 'name = ".."'), 1, "name = '..' holds '..' or is only dots"
+    ),
+    "name with a NUL": _bad(
+        _replace('name = "gotland"', 'name = "got\\u0000land"'),
+        1,
+        "name = 'got\\x00land' holds a control character",
+    ),
+    "name with a line break": _bad(
+        _replace('name = "gotland"', 'name = "got\\nland"'),
+        1,
+        "name = 'got\\nland' holds a control character",
+    ),
+    "name with a space at the end": _bad(
+        _replace('name = "gotland"', 'name = "gotland "'),
+        1,
+        "name = 'gotland ' starts or ends with a space",
+    ),
 }
 
 

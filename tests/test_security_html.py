@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.maps import MapLayers, write_map
-from planner.plan import PlanResult, plan_scenario, write_plan
-from planner.regions import load_municipalities, load_regions
-from planner.scenario import load_scenario
+from planner.network.regions import load_municipalities, load_regions
+from planner.outputs.maps import MapLayers, write_map
+from planner.run.plan import PlanResult, plan_scenario, write_plan
+from planner.run.scenario import load_scenario
 
 #: Each breaks out of one context if it is not escaped there, and then sets
 #: ``window.__pwned``, changes ``document.title`` or opens an alert.

@@ -15,10 +15,18 @@ import pandas as pd
 import pytest
 from conftest import ANDORRA_EXAMPLE
 
-from planner.demand import read_weighted_layer
 from planner.errors import DataError, InputFileError, ParameterError
+from planner.inputs.demand import read_weighted_layer
+from planner.inputs.sites import read_stations
+from planner.network.road_network import RoadNetwork
+from planner.network.snapping import snap_points
+from planner.network.travel_times import (
+    build_travel_time_graph,
+    nearest_point_source,
+    point_times,
+    reverse_point_times,
+)
 from planner.optimise import MaxSurvival
-from planner.road_network import RoadNetwork
 from planner.simulate import (
     Duration,
     SimulationSettings,
@@ -32,15 +40,11 @@ from planner.simulate import (
     precompute_times,
     read_calls,
     read_hospitals,
-    reverse_point_times,
     run_replications,
     settings_table,
     shift_table,
     simulate,
 )
-from planner.sites import read_stations
-from planner.snapping import snap_points
-from planner.travel_times import build_travel_time_graph, nearest_point_source, point_times
 
 FIXED = "fixed"
 
@@ -405,7 +409,7 @@ def test_andorra_hospitals_from_osm(andorra_pbf: Path, tmp_path: Path) -> None:
     # none of Andorra's 7 hospitals carries emergency=yes
     assert len(hospitals_from_osm(andorra_pbf)) == 0
     every = hospitals_from_osm(andorra_pbf, emergency_only=False)
-    assert len(every) == 7 and every.crs.to_epsg() == 3006
+    assert len(every) == 7 and every.crs.to_epsg() == 32631  # Andorra: its UTM zone
     osm = tmp_path / "h.osm"
     osm.write_text(
         "<?xml version='1.0' encoding='UTF-8'?>\n<osm version='0.6'>\n"

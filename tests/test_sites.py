@@ -1,4 +1,4 @@
-"""Tests for planner.sites: reading and validating ambulance stations."""
+"""Tests for planner.inputs.sites: reading and validating ambulance stations."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 import shapely
 
 from planner.errors import InputFileError, MissingFileError, ParameterError
-from planner.sites import (
+from planner.inputs.sites import (
     FLEET_TYPES,
     read_osm_pois,
     read_osm_stations,
@@ -167,7 +167,10 @@ def test_outside_sweden_allowed_when_check_is_off(tmp_path: Path) -> None:
     # Andorra la Vella
     path = write(tmp_path / "andorra.csv", "name,lon,lat\nAndorra la Vella,1.5218,42.5063\n")
     gdf = read_stations(path, check_sweden=False)
-    expected = TO_SWEREF.transform(1.5218, 42.5063)
+    # outside Sweden: in the UTM zone of the data (31N), not stretched by SWEREF 99 TM
+    assert gdf.crs == "EPSG:32631"
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32631", always_xy=True)
+    expected = to_utm.transform(1.5218, 42.5063)
     np.testing.assert_allclose(coords(gdf)[0], expected, rtol=0, atol=1e-6)
     with pytest.raises(
         InputFileError,
@@ -598,7 +601,7 @@ def test_osm_hospitals_real_data(shared_data: Path, name: str) -> None:
     path = shared_data / "osm" / name
     pois = read_osm_pois(path, tags={"amenity": ["hospital"]})
     assert list(pois.columns) == ["osm_id", "osm_type", "name", "tag", "geometry"]
-    assert pois.crs == "EPSG:3006"
+    assert pois.crs == ("EPSG:32631" if name == "andorra.osm.pbf" else "EPSG:3006")
     assert osm_objects(pois, "osm_id") == independent_objects(path, "amenity", "hospital")
     assert pois["osm_type"].value_counts().to_dict() == HOSPITALS[name]
     assert set(pois["tag"]) <= {"amenity=hospital"}
@@ -610,7 +613,7 @@ def test_osm_hospital_points_match_pyrosm(shared_data: Path) -> None:
     other = pyrosm_objects(path, "amenity", "hospital")
     assert other is not None
     other = other.assign(id=other["id"].astype(int)).set_index(["osm_type", "id"])
-    theirs = other.geometry.to_crs("EPSG:3006").centroid
+    theirs = other.geometry.to_crs(pois.crs).centroid
     ours = pois.set_index(["osm_type", "osm_id"]).geometry
     distance = ours.distance(theirs.loc[ours.index].set_axis(ours.index))
     assert distance.max() < 1e-3  # metres
@@ -791,7 +794,7 @@ def _fake_features(rows: list[tuple[str, int, str | None, object]]) -> gpd.GeoDa
 def test_download_osm_stations_faked(monkeypatch: pytest.MonkeyPatch) -> None:
     import osmnx as ox
 
-    from planner.sites import download_osm_stations
+    from planner.inputs.sites import download_osm_stations
 
     square = shapely.box(18.29, 57.63, 18.30, 57.64)
     sent: dict[str, object] = {}
@@ -819,7 +822,7 @@ def test_download_osm_stations_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     import osmnx as ox
 
     from planner.errors import DownloadError
-    from planner.sites import download_osm_stations
+    from planner.inputs.sites import download_osm_stations
 
     def down(polygon: object, tags: object) -> None:
         raise ConnectionError("Max retries exceeded")

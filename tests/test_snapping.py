@@ -1,4 +1,4 @@
-"""Tests of planner.snapping: hand calculations on tiny graphs and a brute force on Andorra."""
+"""Tests of planner.network.snapping: hand calculations on tiny graphs, brute force on Andorra."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+from planner.constants import SNAP_NODE_TOLERANCE_M
 from planner.errors import DataError, ParameterError
-from planner.road_network import RoadNetwork, summarise_components
-from planner.snapping import edge_frame, snap_points
+from planner.network.road_network import RoadNetwork, summarise_components
+from planner.network.snapping import edge_frame, snap_points
+from planner.network.travel_times import build_travel_time_graph, point_times
 
 #: Offset of the hand-made graphs, so that they sit in Sweden (EPSG:3006, m).
 X0, Y0 = 600_000.0, 6_600_000.0
@@ -47,30 +49,27 @@ def _graph(
     return g
 
 
+#: 0 <-> 1 <-> 2 -> 3 (one-way), and a separate two-way road 4 <-> 5 (m, s).
+SMALL_NODES = {0: (-500, 0), 1: (0, 0), 2: (1000, 0), 3: (1000, 1000), 4: (5000, 5000),
+               5: (5100, 5000)}  # fmt: skip
+SMALL_EDGES: list[tuple[int, int, float, None]] = [
+    (0, 1, 50.0, None),
+    (1, 0, 50.0, None),
+    (1, 2, 100.0, None),
+    (2, 1, 100.0, None),
+    (2, 3, 50.0, None),
+    (4, 5, 10.0, None),
+    (5, 4, 10.0, None),
+]
+
+
 @pytest.fixture
 def small_graph() -> nx.MultiDiGraph:
-    """0 <-> 1 <-> 2 -> 3 (one-way), and a separate two-way road 4 <-> 5.
+    """:data:`SMALL_NODES` and :data:`SMALL_EDGES`.
 
     Parts: {0, 1, 2} (component 0), {4, 5} (1), {3} (2).
     """
-    nodes = {
-        0: (-500, 0),
-        1: (0, 0),
-        2: (1000, 0),
-        3: (1000, 1000),
-        4: (5000, 5000),
-        5: (5100, 5000),
-    }
-    edges = [
-        (0, 1, 50.0, None),
-        (1, 0, 50.0, None),
-        (1, 2, 100.0, None),
-        (2, 1, 100.0, None),
-        (2, 3, 50.0, None),
-        (4, 5, 10.0, None),
-        (5, 4, 10.0, None),
-    ]
-    return _graph(nodes, edges)
+    return _graph(SMALL_NODES, SMALL_EDGES)
 
 
 def _points(xy: dict[str, tuple[float, float]]) -> gpd.GeoSeries:
@@ -208,6 +207,58 @@ def test_point_on_one_way_loop_has_one_anchor() -> None:
     assert s.group_backward_s[0] == math.inf
 
 
+def test_points_at_a_junction_are_joined_to_the_node() -> None:
+    """Junction 2 of 1 <-> 2 (100 s) and the one-way 2 -> 3 (50 s), by hand.
+
+    A point on node 2, or 5 mm from it (within the 1 cm tolerance), leaves by both
+    roads and is reached by the only road in. One 2 cm along the one-way road
+    is on that road: it can only drive on to 3, and is reached only from 2.
+    A two-way road 6 <-> 7 passes over node 1 without meeting it (a bridge),
+    4 mm east of it; a point 2 mm from the bridge and 5 mm from node 1 is
+    nearest the bridge but joins node 1 below it.
+    """
+    nodes = {n: xy for n, xy in SMALL_NODES.items() if n <= 3}
+    g = _graph(
+        {**nodes, 6: (0.004, -100), 7: (0.004, 100)},
+        [e for e in SMALL_EDGES if e[0] <= 3] + [(6, 7, 20.0, None), (7, 6, 20.0, None)],
+    )
+    pts = _points(
+        {"on": (1000, 0), "near": (1000.003, -0.004), "off": (1000, 0.02), "bridge": (0.006, 0.003)}
+    )
+    s = snap_points(g, pts)
+    assert SNAP_NODE_TOLERANCE_M == 0.01
+    assert s.node.tolist() == [2, 2, -1, 1]
+    near_access = 0.005 / ACCESS_MPS  # 5 mm from the node (3 mm, 4 mm)
+    bridge_access = math.hypot(0.006, 0.003) / ACCESS_MPS
+    assert s.access_s == pytest.approx([0.0, near_access, 0.0, bridge_access], abs=1e-9)
+    for i, node, access in [(0, 2, 0.0), (1, 2, near_access), (3, 1, bridge_access)]:
+        assert s.snap_x[i] == g.nodes[node]["x"] and s.snap_y[i] == g.nodes[node]["y"]
+        assert s.depart_node[i].tolist() == s.arrive_node[i].tolist() == [node, -1]
+        assert s.depart_s[i] == pytest.approx([access, math.inf], abs=1e-9)
+        assert s.arrive_s[i] == pytest.approx([access, math.inf], abs=1e-9)
+        assert node in (s.edge_u[i], s.edge_v[i])
+        assert s.fraction[i] == (0.0 if s.edge_u[i] == node else 1.0)
+    # "off" lies 2 cm along the one-way road: it is on that road, not at the junction
+    assert (s.edge_u[2], s.edge_v[2]) == (2, 3)
+    assert s.depart_node[2].tolist() == [3, -1]
+    assert s.arrive_node[2].tolist() == [2, -1]
+    assert s.depart_s[2][0] == pytest.approx(50 * (1 - 0.02 / 1000))
+
+    ttg = build_travel_time_graph(g)
+    times = point_times(ttg, s)
+    cols = ttg.positions([0, 1, 2, 3])
+    assert times[0, cols] == pytest.approx([150.0, 100.0, 0.0, 50.0])
+    assert times[1, cols] == pytest.approx(np.array([150.0, 100.0, 0.0, 50.0]) + near_access)
+    assert times[2, cols] == pytest.approx([math.inf, math.inf, math.inf, 50 * (1 - 2e-5)])
+    assert times[3, cols] == pytest.approx(np.array([50.0, 0.0, 100.0, 150.0]) + bridge_access)
+    # as destinations: the junction is reached from 1 in 100 s, "off" 0.02 s later
+    to_points = point_times(ttg, s, destinations=s)
+    expected = [100.0, 100.0 + near_access, 100.0 + 50 * 2e-5, bridge_access]
+    assert to_points[3] == pytest.approx(np.array(expected) + bridge_access)
+    # from "off", the junction is only reachable the long way round: never
+    assert np.isinf(to_points[2, [0, 1, 3]]).all()
+
+
 def test_bad_arguments(small_graph: nx.MultiDiGraph) -> None:
     pts = _points({"a": (250, 30)})
     with pytest.raises(ParameterError, match=r"max_distance_m = 0: must be a positive distance"):
@@ -253,7 +304,8 @@ def test_andorra_snap_distance_is_the_nearest_edge(andorra_net: RoadNetwork) -> 
     chosen = rng.choice(ids, size=200, replace=False)
     x = np.array([g.nodes[n]["x"] for n in chosen]) + rng.uniform(-250, 250, 200)
     y = np.array([g.nodes[n]["y"] for n in chosen]) + rng.uniform(-250, 250, 200)
-    pts = gpd.GeoSeries(shapely.points(x, y), crs="EPSG:3006")
+    assert andorra_net.crs == "EPSG:32631"  # outside Sweden: the UTM zone of Andorra
+    pts = gpd.GeoSeries(shapely.points(x, y), crs=andorra_net.crs)
     s = snap_points(g, pts)
 
     lines = _edge_lines(g)
@@ -265,7 +317,7 @@ def test_andorra_snap_distance_is_the_nearest_edge(andorra_net: RoadNetwork) -> 
     assert (s.snap_distance_m < 360).all()
     assert (s.status != "far_from_road").all()
 
-    to_lonlat = Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)
+    to_lonlat = Transformer.from_crs(andorra_net.crs, "EPSG:4326", always_xy=True)
     assert to_lonlat.transform(s.snap_x, s.snap_y)[0].min() > 1.3  # still in Andorra
     for i in range(len(s)):
         key = (int(s.edge_u[i]), int(s.edge_v[i]), int(s.edge_key[i]))
@@ -280,6 +332,15 @@ def test_andorra_snap_distance_is_the_nearest_edge(andorra_net: RoadNetwork) -> 
         tt = g.edges[key]["travel_time"]
         access = s.snap_distance_m[i] / ACCESS_MPS
         assert s.access_s[i] == pytest.approx(access, rel=1e-12)
+        comp = min(g.nodes[key[0]]["component"], g.nodes[key[1]]["component"])
+        if s.node[i] >= 0:  # snapped to a road's end (beyond a dead end): joined to the node
+            end = key[0] if s.fraction[i] == 0.0 else key[1]
+            assert s.node[i] == end
+            assert (s.snap_x[i], s.snap_y[i]) == (g.nodes[end]["x"], g.nodes[end]["y"])
+            assert s.depart_node[i].tolist() == s.arrive_node[i].tolist() == [end, -1]
+            assert s.depart_s[i].tolist() == s.arrive_s[i].tolist() == [access, math.inf]
+            assert s.component[i] == g.nodes[end]["component"]
+            continue
         assert s.depart_node[i, 0] == key[1]
         assert s.depart_s[i, 0] == pytest.approx((1 - s.fraction[i]) * tt + access, rel=1e-9)
         assert s.arrive_node[i, 0] == key[0]
@@ -293,6 +354,5 @@ def test_andorra_snap_distance_is_the_nearest_edge(andorra_net: RoadNetwork) -> 
             assert s.depart_node[i, 1] == key[0]
         else:
             assert s.depart_node[i, 1] == -1
-        comp = min(g.nodes[key[0]]["component"], g.nodes[key[1]]["component"])
         assert s.component[i] == comp
         assert s.status[i] == ("ok" if comp == 0 else "minor_component")

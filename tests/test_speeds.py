@@ -1,4 +1,4 @@
-"""Tests of planner.speeds, against values worked out by hand."""
+"""Tests of planner.network.speeds, against values worked out by hand."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from planner import constants
 from planner.errors import DataError, ParameterError
-from planner.speeds import (
+from planner.network.speeds import (
     SpeedModel,
     add_edge_speeds,
     describe_speed_model,
@@ -40,8 +40,11 @@ from planner.speeds import (
         ("30 mph", 30 * 1.609344),
         ("30mph", 30 * 1.609344),
         ("10 knots", 10 * 1.852),
-        ("7,5", 7.5),
         ("7.5", 7.5),
+        ("70,50", 50.0),  # a list (Swedish data), not 70.5
+        ("50, 70", 50.0),
+        ("7,5", 5.0),  # a comma is never a decimal comma
+        ("90,SE:urban", 50.0),
         ("SE:urban", 50.0),
         ("se:URBAN", 50.0),
         ("SE:rural", 70.0),
@@ -254,6 +257,35 @@ def test_add_edge_speeds_roads() -> None:
     np.testing.assert_allclose(out["travel_time"], expected_time, rtol=1e-12)
     assert out["travel_time"].iloc[2] == 0.0
     assert out["travel_time"].iloc[0] == pytest.approx(44.72049689, abs=1e-6)
+
+
+def test_add_edge_speeds_direction_specific_limits() -> None:
+    """maxspeed:forward holds along the way's drawn direction, maxspeed:backward against it.
+
+    Each row is one edge; ``reversed`` says it runs against its way (the
+    twin of a two-way road, or the only edge of a oneway=-1 way). By hand:
+    speed = limit × 1.15, time = length / (speed / 3.6).
+    """
+    edges = pd.DataFrame(
+        {
+            "length": [1000.0] * 7,
+            "highway": ["primary"] * 7,
+            "maxspeed": ["70", "70", "70", None, "70", "70", None],
+            "maxspeed:forward": ["50", "50", None, None, "signals", "90", None],
+            "maxspeed:backward": ["30", "30", "30", "40", None, "30", None],
+            "reversed": [False, True, True, True, False, True, False],
+        }
+    )
+    out = add_edge_speeds(edges, model=SpeedModel())
+    # along: forward 50; against: backward 30; backward only: 70 along, 30 against;
+    # no general limit: 40 against; unusable forward: the general 70; oneway=-1
+    # (its one edge runs against the way): backward 30; no tag at all: primary 80
+    limits = np.array([50, 30, 30, 40, 70, 30, 80])
+    np.testing.assert_allclose(out["speed_kph"], limits * 1.15, rtol=1e-12)
+    np.testing.assert_allclose(out["travel_time"], 1000 / (limits * 1.15 / 3.6), rtol=1e-12)
+    # without `reversed`, every edge is taken to run along its way
+    along = add_edge_speeds(edges.drop(columns="reversed"), model=SpeedModel())
+    np.testing.assert_allclose(along["speed_kph"], np.array([50, 50, 70, 80, 70, 90, 80]) * 1.15)
 
 
 def test_add_edge_speeds_without_maxspeed_column() -> None:

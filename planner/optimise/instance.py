@@ -1,7 +1,7 @@
 """The optimiser's view of a region: a response-time matrix and demand weights.
 
 The cost matrix is the only thing the optimiser sees of the road network. It
-comes from :func:`planner.travel_times.point_times` (transposed, with the
+comes from :func:`planner.network.travel_times.point_times` (transposed, with the
 turn-out time added): response times in seconds, ``inf`` where a site cannot
 reach a demand point, never NaN.
 

@@ -29,7 +29,6 @@ from planner.simulate.model import (
     hospitals_from_osm,
     precompute_times,
     read_hospitals,
-    reverse_point_times,
     shift_table,
 )
 from planner.simulate.run import (
@@ -74,7 +73,6 @@ __all__ = [
     "read_calls",
     "read_hospitals",
     "replication_seed",
-    "reverse_point_times",
     "run_replications",
     "settings_table",
     "shift_table",

@@ -32,8 +32,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planner.demand import read_calls as read_call_points
 from planner.errors import InputFileError, ParameterError
+from planner.inputs.demand import read_calls as read_call_points
 from planner.simulate.model import SimulationModel
 from planner.simulate.settings import PRIORITIES, SimulationSettings
 
@@ -77,7 +77,7 @@ class Calls:
         The wall-clock time of time 0 (a Monday 00:00) for replayed calls,
         None for generated ones.
     points
-        Replay only: the calls' positions (EPSG:3006) as points of weight 1,
+        Replay only: the calls' positions (the network's metric CRS) as points of weight 1,
         to pass to :func:`planner.simulate.precompute_times` and
         :func:`planner.simulate.build_model`; ``table["point"]`` is the row.
     source
@@ -201,7 +201,7 @@ def read_calls(
     """Read a historical calls file to replay.
 
     Each row is a call: a time and a position (read by
-    :func:`planner.demand.read_calls`: CSV with coordinates, GeoJSON, GPKG,
+    :func:`planner.inputs.demand.read_calls`: CSV with coordinates, GeoJSON, GPKG,
     GeoParquet), a priority (``1``, ``prio 1``, ``Prio 1``, ``P1`` ...), and
     optionally its type (a ``type``/``typ`` column where ``psychiatric``,
     ``psykiatri`` or ``PAM`` mark psychiatric calls, or a yes/no
@@ -225,7 +225,7 @@ def read_calls(
         Bad rows, each named by file and data row (row 1 is the first line
         after the header): a missing or unknown priority, a bad type, time
         on scene or transported value; bad times or positions (from
-        :func:`planner.demand.read_calls`); no time column.
+        :func:`planner.inputs.demand.read_calls`); no time column.
     """
     source = os.fspath(path)
     raw = read_call_points(

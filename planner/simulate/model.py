@@ -31,10 +31,15 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
 from planner.errors import DataError, InputFileError, ParameterError
+from planner.inputs.sites import read_osm_pois, read_points
+from planner.network.snapping import SnappedPoints, edge_frame, snap_points
+from planner.network.travel_times import (
+    TravelTimeGraph,
+    build_travel_time_graph,
+    point_times,
+    reverse_point_times,
+)
 from planner.simulate.settings import SimulationSettings
-from planner.sites import read_osm_pois, read_points
-from planner.snapping import SnappedPoints, edge_frame, snap_points
-from planner.travel_times import TravelTimeGraph, build_travel_time_graph, point_times
 
 __all__ = [
     "EMERGENCY_HOSPITAL_TAGS",
@@ -44,7 +49,6 @@ __all__ = [
     "hospitals_from_osm",
     "precompute_times",
     "read_hospitals",
-    "reverse_point_times",
     "shift_table",
 ]
 
@@ -77,7 +81,7 @@ def hospitals_from_osm(
     """Hospitals with an emergency department from an OSM file.
 
     An object counts if it has a hospital tag (:data:`EMERGENCY_HOSPITAL_TAGS`)
-    and ``emergency=yes``. Read with :func:`planner.sites.read_osm_pois`
+    and ``emergency=yes``. Read with :func:`planner.inputs.sites.read_osm_pois`
     (areas become their centroid). Many hospitals in OSM lack the
     ``emergency`` tag (none of Andorra's 7 has it): check the result, and
     pass ``emergency_only=False`` to take every hospital, or give a file.
@@ -96,7 +100,8 @@ def hospitals_from_osm(
     -------
     geopandas.GeoDataFrame
         ``name`` (the ``name`` tag, or ``hospital <osm id>``), ``osm_id``,
-        ``osm_type`` and Point geometry in EPSG:3006. Possibly empty.
+        ``osm_type`` and Point geometry in the metric CRS of the data
+        (EPSG:3006 in Sweden, :mod:`planner.network.crs`). Possibly empty.
     """
     hospitals = read_osm_pois(path, tags=EMERGENCY_HOSPITAL_TAGS, boundary=boundary)
     keep = [True] * len(hospitals)
@@ -127,14 +132,15 @@ def read_hospitals(
     ----------
     path
         One hospital per row with a ``name`` column and coordinates, in the
-        formats of :func:`planner.sites.read_points`.
+        formats of :func:`planner.inputs.sites.read_points`.
     crs, check_sweden
-        As in :func:`planner.sites.read_points`.
+        As in :func:`planner.inputs.sites.read_points`.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        ``name``, ``source_row`` and Point geometry in EPSG:3006.
+        ``name``, ``source_row`` and Point geometry in the metric CRS of the
+        data (EPSG:3006 in Sweden).
 
     Raises
     ------
@@ -208,42 +214,6 @@ class SimulationTimes:
             object.__setattr__(self, f.name, value)
 
 
-def reverse_point_times(
-    ttg: TravelTimeGraph,
-    origins: SnappedPoints,
-    destinations: SnappedPoints,
-) -> np.ndarray:
-    """Drive times from every destination point *to* every origin point, s.
-
-    One Dijkstra per origin on the reversed graph instead of one per
-    destination on the graph: with few origins (stations, hospitals) and many
-    destinations (demand), it is many times cheaper. One-way streets are
-    respected. Equal to ``point_times(ttg, destinations, destinations=origins)``
-    (the tests check it on real networks).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(len(destinations), len(origins))`` drive times, s (``inf`` if none).
-    """
-    reverse = TravelTimeGraph(matrix=ttg.matrix.T.tocsr(), node_ids=ttg.node_ids, x=ttg.x, y=ttg.y)
-    times = point_times(reverse, _reversed(origins), destinations=_reversed(destinations))
-    return np.ascontiguousarray(times.T)
-
-
-def _reversed(points: SnappedPoints) -> SnappedPoints:
-    """The points as seen on the reversed graph: departures and arrivals swap."""
-    return dataclasses.replace(
-        points,
-        depart_node=points.arrive_node,
-        depart_s=points.arrive_s,
-        arrive_node=points.depart_node,
-        arrive_s=points.depart_s,
-        group_forward_s=points.group_backward_s,
-        group_backward_s=points.group_forward_s,
-    )
-
-
 def precompute_times(
     graph: nx.MultiDiGraph,
     stations: gpd.GeoDataFrame | gpd.GeoSeries,
@@ -256,21 +226,22 @@ def precompute_times(
     """Every drive time a simulation needs, with the existing engine, once.
 
     Stations and hospitals are snapped to the roads
-    (:func:`planner.snapping.snap_points`), then
-    :func:`planner.travel_times.point_times` runs from stations and hospitals
-    to the points and from hospitals to stations, and
-    :func:`reverse_point_times` from the points to stations and hospitals.
+    (:func:`planner.network.snapping.snap_points`), then
+    :func:`planner.network.travel_times.point_times` runs from stations and
+    hospitals to the points and from hospitals to stations, and
+    :func:`planner.network.travel_times.reverse_point_times` from the points
+    to stations and hospitals.
 
     Parameters
     ----------
     graph
-        The road network (EPSG:3006, ``travel_time`` s on edges).
+        The road network (in its metric CRS, ``travel_time`` s on edges).
     stations, hospitals, points
         Point layers in any CRS (demand points, or the positions of replayed
         calls).
     travel_graph, edges
-        The graph's :func:`~planner.travel_times.build_travel_time_graph` and
-        :func:`~planner.snapping.edge_frame`, if already built.
+        The graph's :func:`~planner.network.travel_times.build_travel_time_graph` and
+        :func:`~planner.network.snapping.edge_frame`, if already built.
 
     Returns
     -------

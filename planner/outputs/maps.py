@@ -1,0 +1,1259 @@
+"""Interactive HTML maps of a coverage or placement run (the only folium user).
+
+:func:`build_map` draws plain GeoDataFrames (:class:`MapLayers`) on a Leaflet
+map: region and municipality boundaries, stations with an icon per fleet,
+isochrone bands with a step legend, a response-time surface of hexagons,
+unreachable demand and proposed new sites with what each adds. Layers that
+exist before and after new sites are added get a before/after switch. A
+layer control, full-screen button, measuring tool and the OpenStreetMap
+attribution are always on the map.
+
+With ``offline=True`` every script and style sheet the page needs (Leaflet
+and the two plugins, vendored in ``planner/outputs/assets``) is written into the HTML,
+so the file works with no network at all; only the background tiles then stay
+blank. folium's other default assets (jQuery, Bootstrap, Font Awesome) are
+not needed and are left out in both modes.
+
+Text from data (titles, labels, names, ids, any property shown) never runs
+as script: it is escaped for HTML where HTML is built
+(:func:`html.escape`), passed to JavaScript only as JSON that cannot end
+its ``<script>`` (:func:`_script_json`), and shown in tooltips with
+``textContent``, never ``innerHTML``. No data value becomes a link.
+
+Times are minutes (``*_min``), distances metres; inputs may be in any CRS
+and are reprojected to EPSG:4326 for the map (the surface is binned in the
+data's metric CRS: EPSG:3006 in Sweden, else the local UTM zone).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import itertools
+import json
+import math
+import re
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import folium
+import folium.plugins
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.colormap import LinearColormap
+from branca.element import Element, Figure, MacroElement
+from folium.elements import JSCSSMixin
+from jinja2 import Template
+
+from planner import constants
+from planner.errors import DataError, ParameterError
+from planner.network.crs import metric_crs_of
+from planner.outputs.export import OSM_ATTRIBUTION, check_writable, write_atomic
+
+__all__ = [
+    "ASSETS",
+    "MapLayers",
+    "build_map",
+    "choose_cell_size",
+    "layer_names",
+    "response_surface",
+    "write_map",
+]
+
+#: Files inlined by ``offline=True``, in load order: (kind, path under
+#: ``planner/outputs/assets``). Versions as folium 0.20 links them (see the README there).
+ASSETS: tuple[tuple[str, str], ...] = (
+    ("css", "leaflet/leaflet.css"),
+    ("js", "leaflet/leaflet.js"),
+    ("css", "leaflet-fullscreen/Control.FullScreen.css"),
+    ("js", "leaflet-fullscreen/Control.FullScreen.js"),
+    ("css", "leaflet-measure/leaflet-measure.css"),
+    ("js", "leaflet-measure/leaflet-measure.min.js"),
+)
+
+#: folium default assets the maps use (by folium's name); the rest are dropped.
+_KEEP_FOLIUM_ASSETS = frozenset({"leaflet", "leaflet_css"})
+
+_IMAGE_TYPES = {".png": "image/png", ".svg": "image/svg+xml"}
+
+
+@dataclass(frozen=True, eq=False)
+class MapLayers:
+    """What to draw; every layer is optional (``None`` leaves it out).
+
+    GeoDataFrames may be in any CRS (they are reprojected to EPSG:4326; the
+    surface is binned in their metric CRS, EPSG:3006 in Sweden). Times are minutes.
+
+    Attributes
+    ----------
+    title
+        Shown at the top of the map and as the page title (as text: any
+        markup in it is shown, never run).
+    label
+        Shown prominently under the title when given, for example that the
+        data are a sample (as text).
+    thresholds_min
+        Response-time thresholds, min: the colour classes of the isochrone
+        bands and the surface ("≤ 10", "10-20", ... "> 30 min").
+    boundaries
+        Polygons with ``name``, ``code`` and ``level`` (``"region"`` or
+        ``"municipality"``; without ``level`` one "Boundaries" layer).
+    stations
+        Points with ``name``, ``fleet`` (``"ambulance"``, ``"psychiatric"``
+        or another fleet) and optionally ``units``.
+    isochrones, isochrones_after
+        Fleet bands before and after new sites: polygons with ``band_min``,
+        and optionally ``area_km2`` and ``demand_within`` (the demand whose
+        own response time is within the band, as in the coverage tables;
+        nested bands are drawn as rings).
+    road_nodes, road_nodes_after
+        Points with ``response_min`` (not finite where unreachable): the
+        response-time surface before and after.
+    demand, demand_after
+        Points with ``response_min`` and ``weight``; those whose response
+        time is not finite are drawn as unreachable demand.
+    proposed_sites
+        Points of the proposed new sites with the columns of
+        :func:`planner.optimise.site_contributions` (``order``, ``site``,
+        ``demand_newly_within_<T>_min``, ``demand_newly_reached``,
+        ``person_minutes_saved``, ``mean_minutes_saved``,
+        ``expected_survivors_per_year``).
+    threshold_min
+        The optimiser's threshold T, min, for "newly within T min"; found
+        from the sites' column name when not given.
+    """
+
+    title: str
+    label: str | None = None
+    thresholds_min: tuple[float, ...] = constants.DEFAULT_THRESHOLDS_MIN
+    boundaries: gpd.GeoDataFrame | None = None
+    stations: gpd.GeoDataFrame | None = None
+    isochrones: gpd.GeoDataFrame | None = None
+    isochrones_after: gpd.GeoDataFrame | None = None
+    road_nodes: gpd.GeoDataFrame | None = None
+    road_nodes_after: gpd.GeoDataFrame | None = None
+    demand: gpd.GeoDataFrame | None = None
+    demand_after: gpd.GeoDataFrame | None = None
+    proposed_sites: gpd.GeoDataFrame | None = None
+    threshold_min: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.title, str) or not self.title.strip():
+            raise ParameterError("title: give the map a title")
+        limits = np.asarray(self.thresholds_min, dtype=float)
+        if (
+            limits.size == 0
+            or not np.isfinite(limits).all()
+            or (limits <= 0).any()
+            or (np.diff(limits) <= 0).any()
+        ):
+            raise ParameterError(
+                f"thresholds_min {tuple(self.thresholds_min)}: give increasing positive minutes"
+            )
+        if self.threshold_min is not None and not (
+            math.isfinite(self.threshold_min) and self.threshold_min > 0
+        ):
+            raise ParameterError(f"threshold_min {self.threshold_min}: give positive minutes")
+        for name in _FRAMES:
+            frame = getattr(self, name)
+            if frame is None:
+                continue
+            if not isinstance(frame, gpd.GeoDataFrame):
+                raise ParameterError(f"{name}: expected a GeoDataFrame, got {type(frame).__name__}")
+            if frame.crs is None and not frame.empty:
+                raise ParameterError(f"{name}: the layer has no CRS; set one (EPSG:3006)")
+        for name, columns in _REQUIRED.items():
+            frame = getattr(self, name)
+            missing = [c for c in columns if frame is not None and c not in frame.columns]
+            if missing:
+                raise ParameterError(f"{name}: column {missing[0]!r} is missing")
+
+    @property
+    def has_after(self) -> bool:
+        """Whether any "after" layer is given (the map then gets a before/after switch)."""
+        return any(
+            f is not None for f in (self.isochrones_after, self.road_nodes_after, self.demand_after)
+        )
+
+
+_FRAMES = (
+    "boundaries",
+    "stations",
+    "isochrones",
+    "isochrones_after",
+    "road_nodes",
+    "road_nodes_after",
+    "demand",
+    "demand_after",
+    "proposed_sites",
+)
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "isochrones": ("band_min",),
+    "isochrones_after": ("band_min",),
+    "road_nodes": ("response_min",),
+    "road_nodes_after": ("response_min",),
+    "demand": ("response_min",),
+    "demand_after": ("response_min",),
+}
+
+
+def layer_names(layers: MapLayers) -> dict[str, str]:
+    """Names of the overlays in the layer control, by layer key.
+
+    Keys are the :class:`MapLayers` attribute names (``boundaries`` gives
+    ``regions`` and ``municipalities``, each when it has a polygon); a map
+    with any "after" layer names its pairs "... (before)" and "... (after)".
+    """
+    names: dict[str, str] = {}
+    if layers.boundaries is not None:
+        if "level" in layers.boundaries.columns:
+            level = layers.boundaries["level"].astype(str).str.lower()
+            if (level == "region").any():
+                names["regions"] = "Regions"
+            if (level != "region").any():
+                names["municipalities"] = "Municipalities"
+        else:
+            names["boundaries"] = "Boundaries"
+    if layers.stations is not None:
+        names["stations"] = "Stations"
+    kinds = (
+        ("road_nodes", "Response time"),
+        ("isochrones", "Isochrones"),
+        ("demand", "Unreachable demand"),
+    )
+    for key, title in kinds:
+        for suffix, when in (("", "before"), ("_after", "after")):
+            if getattr(layers, key + suffix) is not None:
+                names[key + suffix] = f"{title} ({when})" if layers.has_after else title
+    if layers.proposed_sites is not None:
+        names["proposed_sites"] = "Proposed sites"
+    return names
+
+
+# ---------------------------------------------------------------------------
+# Response-time surface
+# ---------------------------------------------------------------------------
+
+
+def _metric_points(frame: gpd.GeoDataFrame, crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y (m, in ``crs``) and response_min (inf where not finite) of non-empty points."""
+    points = frame.to_crs(crs)
+    geoms = points.geometry.to_numpy()
+    keep = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
+    if (shapely.get_type_id(geoms[keep]) != 0).any():
+        raise DataError("road_nodes: the response-time surface needs Point geometries")
+    t = pd.to_numeric(points["response_min"], errors="coerce").to_numpy(dtype=float)[keep]
+    return (
+        shapely.get_x(geoms[keep]),
+        shapely.get_y(geoms[keep]),
+        np.where(np.isfinite(t), t, np.inf),
+    )
+
+
+def choose_cell_size(*road_nodes: gpd.GeoDataFrame | None) -> float:
+    """Hexagon width (across flats, m) for the surface of these road nodes.
+
+    About :data:`~planner.constants.MAP_SURFACE_TARGET_CELLS` cells cover the
+    bounding box (in each layer's metric CRS, :func:`planner.network.crs.metric_crs_of`)
+    of all the nodes; the width is rounded up to a
+    multiple of :data:`~planner.constants.MAP_SURFACE_CELL_STEP_M` and kept
+    within the minimum and maximum cell sizes.
+    """
+    boxes = [
+        f.to_crs(metric_crs_of(f)).total_bounds for f in road_nodes if f is not None and not f.empty
+    ]
+    lo, hi = constants.MAP_SURFACE_MIN_CELL_M, constants.MAP_SURFACE_MAX_CELL_M
+    if not boxes:
+        return lo
+    box = np.asarray(boxes)
+    dx = max(float(box[:, 2].max() - box[:, 0].min()), constants.MAP_SURFACE_CELL_STEP_M)
+    dy = max(float(box[:, 3].max() - box[:, 1].min()), constants.MAP_SURFACE_CELL_STEP_M)
+    width = math.sqrt(dx * dy / (constants.MAP_SURFACE_TARGET_CELLS * math.sqrt(3) / 2))
+    step = constants.MAP_SURFACE_CELL_STEP_M
+    return float(min(max(math.ceil(width / step) * step, lo), hi))
+
+
+def _hex_index(x: np.ndarray, y: np.ndarray, width_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Axial (q, r) of the pointy-top hexagon (width across flats) holding each point."""
+    side = width_m / math.sqrt(3)
+    rf = y / (1.5 * side)
+    qf = x / width_m - rf / 2
+    sf = -qf - rf
+    q, r, s = np.round(qf), np.round(rf), np.round(sf)
+    dq, dr, ds = np.abs(q - qf), np.abs(r - rf), np.abs(s - sf)
+    fix_q = (dq > dr) & (dq > ds)
+    fix_r = ~fix_q & (dr > ds)
+    q = np.where(fix_q, -r - s, q)
+    r = np.where(fix_r, -q - s, r)
+    return q.astype(np.int64), r.astype(np.int64)
+
+
+def _hexagons(q: np.ndarray, r: np.ndarray, width_m: float) -> np.ndarray:
+    """Pointy-top hexagon polygons (metres of the lattice's CRS) of axial cells (q, r)."""
+    side = width_m / math.sqrt(3)
+    cx = width_m * (q + r / 2.0)
+    cy = 1.5 * side * r
+    angles = np.radians(30.0 + 60.0 * np.arange(7))  # closed ring
+    xs = cx[:, None] + side * np.cos(angles)[None, :]
+    ys = cy[:, None] + side * np.sin(angles)[None, :]
+    return shapely.polygons(np.stack([xs, ys], axis=-1))
+
+
+def response_surface(road_nodes: gpd.GeoDataFrame, *, cell_m: float) -> gpd.GeoDataFrame:
+    """Bin road nodes into hexagons and summarise their response times.
+
+    Parameters
+    ----------
+    road_nodes
+        Points (any CRS) with ``response_min`` (min; not finite where no
+        station reaches the node).
+    cell_m
+        Hexagon width across flats, m (the distance between the centres of
+        neighbouring cells). The lattice is anchored at the origin of the
+        nodes' metric CRS (:func:`planner.network.crs.metric_crs_of`: EPSG:3006 in
+        Sweden), so surfaces of the same area and width share their cells.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per hexagon holding at least one node (in that CRS): ``q``,
+        ``r`` (axial cell index), ``n_nodes``, ``fastest_min`` (the minimum)
+        and ``median_min`` (the median over all nodes of the cell; ``inf``
+        when at least half of them are unreachable).
+    """
+    if not (math.isfinite(cell_m) and cell_m > 0):
+        raise ParameterError(f"surface_cell_m {cell_m}: give a positive cell width in metres")
+    if "response_min" not in road_nodes.columns:
+        raise ParameterError("road_nodes: column 'response_min' is missing")
+    crs = metric_crs_of(road_nodes)
+    x, y, t = _metric_points(road_nodes, crs)
+    q, r = _hex_index(x, y, cell_m)
+    stats = (
+        pd.DataFrame({"q": q, "r": r, "t": t})
+        .groupby(["q", "r"], sort=True)["t"]
+        .agg(n_nodes="size", fastest_min="min", median_min="median")
+        .reset_index()
+    )
+    return gpd.GeoDataFrame(
+        stats,
+        geometry=_hexagons(stats["q"].to_numpy(), stats["r"].to_numpy(), cell_m),
+        crs=crs,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Colours and GeoJSON
+# ---------------------------------------------------------------------------
+
+
+def _class_colours(n_classes: int) -> list[str]:
+    ramp = LinearColormap(list(constants.MAP_RESPONSE_PALETTE), vmin=0.0, vmax=1.0)
+    return [ramp.rgb_hex_str(k / max(n_classes - 1, 1)) for k in range(n_classes)]
+
+
+def _class_labels(limits: Sequence[float]) -> list[str]:
+    labels = [f"≤ {limits[0]:g} min"]
+    labels += [f"{a:g}–{b:g} min" for a, b in itertools.pairwise(limits)]
+    return [*labels, f"> {limits[-1]:g} min"]
+
+
+def _classify(values: np.ndarray, limits: Sequence[float]) -> np.ndarray:
+    """Class of each time: k for (limit[k-1], limit[k]], len(limits) above; -1 not finite."""
+    values = np.asarray(values, dtype=float)
+    k = np.searchsorted(np.asarray(limits, dtype=float), values, side="left")
+    return np.where(np.isfinite(values), k, -1)
+
+
+def _to_map(frame: gpd.GeoDataFrame, *, simplify_m: float | None = None) -> gpd.GeoDataFrame:
+    """Non-empty rows in EPSG:4326, optionally simplified in metres, coordinates rounded."""
+    frame = frame[~(frame.geometry.is_empty | frame.geometry.isna())]
+    if simplify_m:
+        metric = frame.to_crs(metric_crs_of(frame))
+        metric = metric.set_geometry(
+            shapely.simplify(metric.geometry.to_numpy(), simplify_m, preserve_topology=True)
+        )
+        frame = metric[~metric.geometry.is_empty]
+    lonlat = frame.to_crs(constants.WGS84)
+    rounded = shapely.transform(
+        lonlat.geometry.to_numpy(), lambda c: np.round(c, constants.MAP_COORD_DECIMALS)
+    )
+    return lonlat.set_geometry(rounded)
+
+
+def _clean(value: Any, decimals: int = 2) -> Any:
+    """A JSON-safe property value: rounded floats, None for NaN/inf and missing."""
+    if isinstance(value, (float, np.floating)):
+        return round(float(value), decimals) if math.isfinite(value) else None
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value if isinstance(value, (str, int, bool)) else str(value)
+
+
+def _collection(frame: gpd.GeoDataFrame, properties: pd.DataFrame) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of the (EPSG:4326) geometries and these properties."""
+    geometries = shapely.to_geojson(frame.geometry.to_numpy())
+    records = properties.to_dict(orient="records")
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": str(i),
+                "geometry": json.loads(geometry),
+                "properties": {k: _clean(v) for k, v in record.items()},
+            }
+            for i, (geometry, record) in enumerate(zip(geometries, records, strict=True))
+        ],
+    }
+
+
+#: Characters that JSON leaves alone but that must not appear raw in a
+#: ``<script>`` element: with ``<`` and ``>`` escaped no ``</script>``, ``<!--``
+#: or ``-->`` can end or confuse the element; U+2028/U+2029 end a line in
+#: older JavaScript engines. (``&`` needs no escape: script text has no
+#: character references.)
+_SCRIPT_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def _script_json(value: Any) -> str:
+    """``value`` as a JavaScript literal (JSON) that is safe inside a ``<script>`` element."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False).translate(_SCRIPT_ESCAPES)
+
+
+def _fmt(value: Any, spec: str, unit: str = "") -> str:
+    number = pd.to_numeric(value, errors="coerce")
+    if pd.isna(number) or not math.isfinite(float(number)):
+        return "unreachable" if unit == " min" else "–"
+    return f"{float(number):{spec}}{unit}"
+
+
+# ---------------------------------------------------------------------------
+# Small Leaflet elements
+# ---------------------------------------------------------------------------
+
+
+class _Bind(MacroElement):
+    """Bind a tooltip and optionally a popup (HTML strings) to the parent layer.
+
+    Leaflet shows them with ``innerHTML``: callers escape every text from
+    data in them with :func:`html.escape`.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+{{ this._parent.get_name() }}.bindTooltip({{ this.tooltip|tojson }}, {"sticky": true});
+{%- if this.popup %}
+{{ this._parent.get_name() }}.bindPopup({{ this.popup|tojson }}, {"maxWidth": 360});
+{%- endif %}
+{% endmacro %}"""
+    )
+
+    def __init__(self, tooltip: str, popup: str | None = None) -> None:
+        super().__init__()
+        self._name = "Bind"
+        self.tooltip = tooltip
+        self.popup = popup
+
+
+class _PropertyTooltip(MacroElement):
+    """A tooltip on each feature of the parent GeoJson layer: a table of its properties.
+
+    Replaces folium's ``GeoJsonTooltip``, which writes the property values
+    into the page with ``innerHTML`` (so a name holding markup would run).
+    Here every label and value is set as ``textContent`` by
+    :data:`_PROPERTY_TABLE_JS` and shows exactly as it is in the data.
+
+    Parameters
+    ----------
+    fields
+        Property name -> label shown in the tooltip, in order.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+{{ this._parent.get_name() }}.bindTooltip(function (layer) {
+    return plannerPropertyTable((layer.feature || {}).properties || {}, {{ this.fields|tojson }});
+}, {"sticky": true, "className": "planner-tooltip"});
+{% endmacro %}"""
+    )
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__()
+        self._name = "PropertyTooltip"
+        self.fields = [[key, label] for key, label in fields.items()]
+
+
+#: Builds a tooltip's table from feature properties as DOM nodes, text only.
+_PROPERTY_TABLE_JS = """<script>
+function plannerPropertyTable(properties, fields) {
+    var table = document.createElement('table');
+    fields.forEach(function (field) {
+        var value = properties[field[0]];
+        var row = table.insertRow();
+        var head = document.createElement('th');
+        head.textContent = field[1];
+        row.appendChild(head);
+        row.insertCell().textContent = value === null || value === undefined ? ''
+            : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    });
+    return table;
+}
+</script>"""
+
+
+class _Script(MacroElement):
+    """A piece of JavaScript run after the map and its layers exist.
+
+    ``code`` may use ``map`` (the Leaflet map) and ``layers`` (the groups
+    given, in order, as JavaScript variables).
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function (map, layers) {
+{{ this.code }}
+})({{ this._parent.get_name() }}, [{% for layer in this.layers %}{{ layer.get_name() if layer else 'null' }}{{ ', ' if not loop.last }}{% endfor %}]);
+{% endmacro %}"""  # noqa: E501
+    )
+
+    def __init__(self, code: str, layers: Sequence[Any | None] = ()) -> None:
+        super().__init__()
+        self._name = "PlannerScript"
+        self.code = code
+        self.layers = list(layers)
+
+
+_LEGEND_JS = """
+var legend = L.control({position: %(position)s});
+legend.onAdd = function () {
+    var div = L.DomUtil.create('div', 'planner-legend');
+    div.setAttribute('data-legend', %(key)s);
+    div.innerHTML = %(html)s;
+    return div;
+};
+function update() {
+    var on = layers.some(function (l) { return l && map.hasLayer(l); });
+    if (on && !legend._map) { legend.addTo(map); }
+    else if (!on && legend._map) { legend.remove(); }
+}
+map.on('layeradd layerremove', update);
+update();
+"""
+
+_SCENARIO_JS = """
+var pairs = [];
+for (var i = 0; i < layers.length; i += 2) { pairs.push([layers[i], layers[i + 1]]); }
+var inputs = [];
+function set(state) {
+    pairs.forEach(function (p) {
+        var from = state === 'after' ? p[0] : p[1], to = state === 'after' ? p[1] : p[0];
+        if (from && map.hasLayer(from)) {
+            map.removeLayer(from);
+            if (to && !map.hasLayer(to)) { map.addLayer(to); }
+        }
+    });
+    inputs.forEach(function (input) { input.checked = input.value === state; });
+    window.plannerScenario = state;
+}
+var control = L.control({position: 'topleft'});
+control.onAdd = function () {
+    var div = L.DomUtil.create('div', 'planner-scenario leaflet-bar');
+    div.innerHTML = '<b>Scenario</b><br>'
+        + '<label><input type="radio" name="planner-scenario" value="before" checked>'
+        + ' before</label><br>'
+        + '<label><input type="radio" name="planner-scenario" value="after">'
+        + ' after new sites</label>';
+    inputs = Array.prototype.slice.call(div.querySelectorAll('input'));
+    inputs.forEach(function (input) {
+        input.addEventListener('change', function () { set(this.value); });
+    });
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+};
+control.addTo(map);
+window.plannerScenario = 'before';
+window.plannerSetScenario = set;
+"""
+
+_TITLE_JS = """
+var div = L.DomUtil.create('div', 'planner-title', map.getContainer());
+L.DomUtil.create('span', '', div).textContent = %(title)s;
+var label = %(label)s;
+if (label) { L.DomUtil.create('span', 'planner-label', div).textContent = label; }
+"""
+
+_REGISTRY_JS = """
+window.plannerMap = map;
+window.plannerLayers = {};
+window.plannerBounds = %(bounds)s;
+var names = %(names)s;
+names.forEach(function (name, i) { window.plannerLayers[name] = layers[i]; });
+map.attributionControl.addAttribution(%(attribution)s);
+"""
+
+
+def _svg_url(svg: str) -> str:
+    return "data:image/svg+xml," + urllib.parse.quote(svg, safe="")
+
+
+def _icon_svg(kind: str, colour: str) -> str:
+    head = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24'>"
+    if kind == "ambulance":
+        body = (
+            f"<circle cx='12' cy='12' r='10.5' fill='{colour}' stroke='white' stroke-width='2'/>"
+            "<path d='M10 5.5h4v4.5h4.5v4H14v4.5h-4V14H5.5v-4H10z' fill='white'/>"
+        )
+    elif kind == "psychiatric":
+        body = (
+            f"<rect x='2' y='2' width='20' height='20' rx='4' fill='{colour}' stroke='white' "
+            "stroke-width='2'/><path d='M8 18V6h5a3.5 3.5 0 0 1 0 7H11v5z' fill='white'/>"
+        )
+    elif kind == "proposed":
+        body = (
+            f"<path d='M12 1.5l3.1 6.6 7.2.9-5.3 5 1.4 7.1L12 17.6l-6.4 3.5 1.4-7.1-5.3-5 "
+            f"7.2-.9z' fill='{colour}' stroke='#222' stroke-width='1.2'/>"
+        )
+    else:
+        body = (
+            f"<path d='M12 1.5L22.5 12 12 22.5 1.5 12z' fill='{colour}' stroke='white' "
+            "stroke-width='2'/><circle cx='12' cy='12' r='3' fill='white'/>"
+        )
+    return head + body + "</svg>"
+
+
+def _fleet_kind(fleet: Any) -> str:
+    return str(fleet) if str(fleet) in constants.MAP_FLEET_COLOURS else "other"
+
+
+def _icon_colour(kind: str) -> str:
+    if kind == "proposed":
+        return constants.MAP_PROPOSED_COLOUR
+    return constants.MAP_FLEET_COLOURS.get(kind, constants.MAP_OTHER_FLEET_COLOUR)
+
+
+def _css() -> str:
+    icons = "\n".join(
+        f'.planner-icon-{kind} {{ background-image: url("{_svg_url(_icon_svg(kind, _icon_colour(kind)))}"); }}'  # noqa: E501
+        for kind in (*constants.MAP_FLEET_COLOURS, "other", "proposed")
+    )
+    return f"""<style>
+.planner-icon {{ background-size: contain; background-repeat: no-repeat; }}
+{icons}
+.planner-order {{ display: block; text-align: center; font: bold 11px/26px sans-serif;
+  color: #222; }}
+.planner-legend, .planner-scenario {{ background: rgba(255, 255, 255, 0.93); padding: 6px 9px;
+  font: 12px/1.4 sans-serif; color: #222; border-radius: 5px;
+  box-shadow: 0 1px 5px rgba(0, 0, 0, 0.35); }}
+.planner-legend b {{ display: block; margin-bottom: 3px; }}
+.planner-legend i {{ display: inline-block; width: 16px; height: 16px; margin-right: 6px;
+  vertical-align: middle; border: 1px solid rgba(0, 0, 0, 0.35); background-size: contain; }}
+.planner-scenario label {{ cursor: pointer; }}
+.planner-title {{ position: absolute; top: 10px; left: 50%; transform: translateX(-50%);
+  z-index: 1000; max-width: 60%; text-align: center; pointer-events: none;
+  font: bold 15px/1.3 sans-serif; color: #111; background: rgba(255, 255, 255, 0.9);
+  padding: 5px 12px; border-radius: 5px; box-shadow: 0 1px 5px rgba(0, 0, 0, 0.35); }}
+.planner-title .planner-label {{ display: block; margin-top: 4px; padding: 3px 8px;
+  background: #b71c1c; color: #fff; font-size: 13px; border-radius: 3px; }}
+.planner-tooltip table {{ margin: auto; }}
+.planner-tooltip th {{ text-align: left; padding: 2px 8px 2px 2px; }}
+.planner-tooltip td {{ text-align: left; }}
+.planner-popup th {{ text-align: left; font-weight: normal; padding-right: 10px; }}
+.planner-popup td {{ text-align: right; font-weight: bold; }}
+</style>"""
+
+
+def _legend(
+    m: folium.Map,
+    key: str,
+    title: str,
+    rows: Sequence[tuple[str, str]],
+    layers: Sequence[Any],
+    *,
+    position: str = "bottomright",
+) -> None:
+    """Add a legend that shows while any of ``layers`` is on the map.
+
+    ``rows`` are (swatch, text): a colour ``#rrggbb`` or an icon class name.
+    """
+    items = []
+    for swatch, text in rows:
+        style = (
+            f"style='background:{swatch}'"
+            if swatch.startswith("#")
+            else f"class='planner-icon {swatch}'"
+        )
+        items.append(f"<i {style}></i>{html.escape(text)}")
+    body = f"<b>{html.escape(title)}</b>" + "<br>".join(items)
+    code = _LEGEND_JS % {
+        "position": _script_json(position),
+        "key": _script_json(key),
+        "html": _script_json(body),
+    }
+    m.add_child(_Script(code, layers))
+
+
+# ---------------------------------------------------------------------------
+# Layers
+# ---------------------------------------------------------------------------
+
+
+def _add_boundaries(
+    m: folium.Map, frame: gpd.GeoDataFrame, names: dict[str, str]
+) -> dict[str, folium.FeatureGroup]:
+    data = _to_map(frame, simplify_m=constants.MAP_SIMPLIFY_M)
+    groups = {}
+    parts: list[tuple[str, gpd.GeoDataFrame, dict[str, Any]]]
+    if "level" in data.columns:
+        level = data["level"].astype(str).str.lower()
+        parts = [
+            ("regions", data[level == "region"], {"color": "#222", "weight": 2.5}),
+            (
+                "municipalities",
+                data[level != "region"],
+                {"color": "#555", "weight": 1, "dashArray": "4 3"},
+            ),
+        ]
+    else:
+        parts = [("boundaries", data, {"color": "#333", "weight": 1.5})]
+    for key, part, style in parts:
+        if key not in names:  # no polygon of that level
+            continue
+        group = folium.FeatureGroup(name=names[key], show=True)
+        props = pd.DataFrame(
+            {
+                "name": part["name"].astype(str) if "name" in part else "",
+                "code": part["code"].astype(str) if "code" in part else "",
+            },
+            index=part.index,
+        )
+        fixed = {**style, "fill": False, "fillOpacity": 0}
+        folium.GeoJson(
+            _collection(part, props),
+            name=names[key],
+            style_function=lambda _f, s=fixed: s,
+        ).add_child(_PropertyTooltip({"name": "Name", "code": "Code"})).add_to(group)
+        group.add_to(m)
+        groups[key] = group
+    return groups
+
+
+def _add_stations(m: folium.Map, frame: gpd.GeoDataFrame, name: str) -> folium.FeatureGroup:
+    data = _to_map(frame)
+    group = folium.FeatureGroup(name=name, show=True)
+    size = constants.MAP_ICON_PX
+    fleet = data["fleet"] if "fleet" in data else pd.Series("", index=data.index)
+    labels = data["name"] if "name" in data else pd.Series(data.index.astype(str), index=data.index)
+    units = data["units"] if "units" in data else pd.Series(np.nan, index=data.index)
+    for lon, lat, label, kind, unit in zip(
+        data.geometry.x, data.geometry.y, labels, fleet, units, strict=True
+    ):
+        text = f"{html.escape(str(label))} — {html.escape(str(kind) or 'station')}"
+        if pd.notna(unit):
+            text += f", {int(unit)} unit{'s' if int(unit) != 1 else ''}"
+        marker = folium.Marker(
+            [lat, lon],
+            icon=folium.DivIcon(
+                class_name=f"planner-icon planner-icon-{_fleet_kind(kind)}",
+                icon_size=(size, size),
+                icon_anchor=(size // 2, size // 2),
+            ),
+        )
+        marker.add_child(_Bind(text))
+        marker.add_to(group)
+    group.add_to(m)
+    return group
+
+
+def _isochrone_rings(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Nested bands (one polygon per band) as rings: band k minus band k-1."""
+    bands = frame.sort_values("band_min", kind="stable").reset_index(drop=True)
+    if bands["band_min"].duplicated().any() or len(bands) < 2:
+        return bands  # several stations' bands overlap: draw them as they are
+    geoms = bands.geometry.to_numpy()
+    rings = np.concatenate([geoms[:1], shapely.difference(geoms[1:], geoms[:-1])])
+    return bands.set_geometry(rings)
+
+
+def _add_isochrones(
+    m: folium.Map, frame: gpd.GeoDataFrame, name: str, limits: Sequence[float], show: bool
+) -> folium.FeatureGroup:
+    rings = _to_map(_isochrone_rings(frame), simplify_m=constants.MAP_SIMPLIFY_M)
+    rings = rings.iloc[::-1]  # slowest first, so the faster bands lie on top
+    band = rings["band_min"].to_numpy(dtype=float)
+    colours = np.asarray(_class_colours(len(limits) + 1))
+    props = pd.DataFrame(
+        {
+            "within": [f"{b:g} min" for b in band],
+            "band_min": band,
+            "area_km2": rings.get("area_km2", np.nan),
+            "demand_within": rings.get("demand_within", np.nan),
+            "colour": colours[np.clip(_classify(band, limits), 0, len(limits))],
+        },
+        index=rings.index,
+    )
+    return _add_coloured(
+        m,
+        rings,
+        props,
+        name=name,
+        show=show,
+        weight=1,
+        opacity=constants.MAP_BAND_OPACITY,
+        tooltip={
+            "within": "Reached within",
+            "area_km2": "Area within, km²",
+            "demand_within": "Demand within",
+        },
+    )
+
+
+def _add_coloured(
+    m: folium.Map,
+    data: gpd.GeoDataFrame,
+    props: pd.DataFrame,
+    *,
+    name: str,
+    show: bool,
+    weight: float,
+    opacity: float,
+    tooltip: dict[str, str],
+) -> folium.FeatureGroup:
+    """Polygons filled and outlined in their ``colour`` property, with a tooltip (field: label)."""
+    group = folium.FeatureGroup(name=name, show=show)
+    folium.GeoJson(
+        _collection(data, props),
+        name=name,
+        style_function=lambda f: {
+            "fillColor": f["properties"]["colour"],
+            "color": f["properties"]["colour"],
+            "weight": weight,
+            "fillOpacity": opacity,
+        },
+    ).add_child(_PropertyTooltip(tooltip)).add_to(group)
+    group.add_to(m)
+    return group
+
+
+def _add_surface(
+    m: folium.Map,
+    frame: gpd.GeoDataFrame,
+    name: str,
+    limits: Sequence[float],
+    cell_m: float,
+    show: bool,
+) -> folium.FeatureGroup:
+    cells = response_surface(frame, cell_m=cell_m)
+    data = _to_map(cells)
+    colours = np.asarray([*_class_colours(len(limits) + 1), constants.MAP_UNREACHABLE_COLOUR])
+    median = data["median_min"].to_numpy(dtype=float)
+    props = pd.DataFrame(
+        {
+            "median_min": median,
+            "fastest_min": data["fastest_min"].to_numpy(dtype=float),
+            "n_nodes": data["n_nodes"].to_numpy(),
+            "median": [_fmt(v, ".1f", " min") for v in median],
+            "fastest": [_fmt(v, ".1f", " min") for v in data["fastest_min"]],
+            "colour": colours[_classify(median, limits)],  # -1: the unreachable colour
+        },
+        index=data.index,
+    )
+    return _add_coloured(
+        m,
+        data,
+        props,
+        name=name,
+        show=show,
+        weight=0.5,
+        opacity=constants.MAP_SURFACE_OPACITY,
+        tooltip={
+            "median": "Median response",
+            "fastest": "Fastest response",
+            "n_nodes": "Road nodes",
+        },
+    )
+
+
+def _unreachable(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    times = pd.to_numeric(frame["response_min"], errors="coerce").to_numpy(dtype=float)
+    return frame[~np.isfinite(times)]
+
+
+def _add_unreachable(
+    m: folium.Map, frame: gpd.GeoDataFrame, name: str, show: bool
+) -> tuple[folium.FeatureGroup, int, float]:
+    points = _to_map(_unreachable(frame))
+    fields = [c for c in ("demand_id", "name", "weight", "snap_status") if c in points.columns]
+    props = points[fields].copy()
+    group = folium.FeatureGroup(name=name, show=show)
+    layer = folium.GeoJson(
+        _collection(points, props),
+        name=name,
+        marker=folium.CircleMarker(
+            radius=5,
+            color="#ffffff",
+            weight=1.5,
+            fill=True,
+            fill_color=constants.MAP_UNREACHABLE_COLOUR,
+            fill_opacity=0.9,
+        ),
+    )
+    if fields:
+        layer.add_child(_PropertyTooltip({f: f for f in fields}))
+    layer.add_to(group)
+    group.add_to(m)
+    weight = float(points["weight"].sum()) if "weight" in points else float(len(points))
+    return group, len(points), weight
+
+
+_SITE_FIELDS = (
+    ("demand_newly_reached", "People newly reached (no station reached them)", ",.0f", ""),
+    ("person_minutes_saved", "Minutes saved, person-minutes", ",.0f", ""),
+    ("mean_minutes_saved", "Minutes saved, mean per person helped", ".1f", " min"),
+    ("expected_survivors_per_year", "Expected extra cardiac-arrest survivors per year", ".3f", ""),
+)
+
+
+def _newly_within_column(
+    frame: gpd.GeoDataFrame, threshold_min: float | None
+) -> tuple[str, float] | None:
+    if threshold_min is not None:
+        column = f"demand_newly_within_{threshold_min:g}_min"
+        return (column, threshold_min) if column in frame.columns else None
+    for column in frame.columns:
+        found = re.fullmatch(r"demand_newly_within_([0-9.]+)_min", str(column))
+        if found:
+            return column, float(found.group(1))
+    return None
+
+
+def _site_popup(row: pd.Series, *, newly: tuple[str, float] | None) -> str:
+    """HTML popup of one proposed site: what it adds (see :class:`MapLayers`)."""
+    title = f"Proposed site {_clean(row.get('order', ''))}: {row.get('site', row.get('name', ''))}"
+    rows = []
+    if newly is not None:
+        column, limit = newly
+        rows.append((f"People newly within {limit:g} min", _fmt(row[column], ",.0f")))
+    for column, label, spec, unit in _SITE_FIELDS:
+        if column in row.index:
+            rows.append((label, _fmt(row[column], spec, unit)))
+    body = "".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td></tr>" for a, b in rows)
+    return f"<div class='planner-popup'><b>{html.escape(title)}</b><table>{body}</table></div>"
+
+
+def _add_proposed(
+    m: folium.Map, frame: gpd.GeoDataFrame, name: str, threshold_min: float | None
+) -> folium.FeatureGroup:
+    data = _to_map(frame)
+    newly = _newly_within_column(data, threshold_min)
+    group = folium.FeatureGroup(name=name, show=True)
+    size = constants.MAP_ICON_PX + 4
+    for position, (_, row) in enumerate(data.iterrows(), start=1):
+        order = _clean(row.get("order", position))
+        label = row.get("site", row.get("name", ""))
+        marker = folium.Marker(
+            [row.geometry.y, row.geometry.x],
+            icon=folium.DivIcon(
+                html=f"<span class='planner-order'>{html.escape(str(order))}</span>",
+                class_name="planner-icon planner-icon-proposed",
+                icon_size=(size, size),
+                icon_anchor=(size // 2, size // 2),
+            ),
+        )
+        tooltip = html.escape(f"Proposed site {order}: {label}")
+        marker.add_child(_Bind(tooltip, _site_popup(row, newly=newly)))
+        marker.add_to(group)
+    group.add_to(m)
+    return group
+
+
+# ---------------------------------------------------------------------------
+# Offline assets
+# ---------------------------------------------------------------------------
+
+
+def _asset_root() -> Path:
+    return Path(str(resources.files("planner.outputs") / "assets"))
+
+
+def _inline_urls(css: str, folder: Path) -> str:
+    """Replace relative ``url(...)`` of files next to a style sheet with data: URIs."""
+
+    def replace(match: re.Match[str]) -> str:
+        target = folder / match.group(2)
+        mime = _IMAGE_TYPES.get(target.suffix.lower())
+        if mime is None or not target.is_file():
+            return match.group(0)
+        data = base64.b64encode(target.read_bytes()).decode("ascii")
+        return f'url("data:{mime};base64,{data}")'
+
+    return re.sub(r"url\((['\"]?)([^)'\"#:]+)\1\)", replace, css)
+
+
+@lru_cache(maxsize=1)
+def _inline_assets() -> tuple[tuple[str, str], ...]:
+    """(name, HTML) of the vendored scripts and style sheets, inlined."""
+    root = _asset_root()
+    out = []
+    for kind, relative in ASSETS:
+        path = root / relative
+        if not path.is_file():
+            raise DataError(f"{path}: a vendored map asset is missing from this installation")
+        text = path.read_text(encoding="utf-8")
+        if kind == "css":
+            text = _inline_urls(text, path.parent).replace("</style", "<\\/style")
+            out.append((f"planner_{relative}", f"<style>\n{text}\n</style>"))
+        else:
+            text = text.replace("</script", "<\\/script")
+            out.append((f"planner_{relative}", f"<script>\n{text}\n</script>"))
+    return tuple(out)
+
+
+def _walk(element: Any) -> Iterator[Any]:
+    yield element
+    for child in list(element._children.values()):
+        yield from _walk(child)
+
+
+def _use_assets(m: folium.Map, *, offline: bool) -> None:
+    """Drop folium's unused defaults; offline, drop every link and inline the vendored files."""
+    figure: Any = m.get_root()
+    for element in _walk(figure):
+        if not isinstance(element, JSCSSMixin):
+            continue
+        if offline:
+            element.default_js, element.default_css = [], []
+        elif element is m:
+            element.default_js = [p for p in m.default_js if p[0] in _KEEP_FOLIUM_ASSETS]
+            element.default_css = [p for p in m.default_css if p[0] in _KEEP_FOLIUM_ASSETS]
+    if offline:
+        for name, text in _inline_assets():
+            figure.header.add_child(Element(text), name=name)
+
+
+_REMOTE = re.compile(
+    r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//[^>]*>", re.IGNORECASE
+)
+
+
+def _remote_assets(page: str) -> list[str]:
+    """The ``<script src>`` and ``<link href>`` tags of a page that load from the network."""
+    return _REMOTE.findall(page)
+
+
+# ---------------------------------------------------------------------------
+# The map
+# ---------------------------------------------------------------------------
+
+
+def _bounds(frames: Sequence[gpd.GeoDataFrame | None]) -> list[list[float]] | None:
+    boxes = []
+    for frame in frames:
+        if frame is None or frame.empty:
+            continue
+        box = frame.to_crs(constants.WGS84).total_bounds
+        if np.isfinite(box).all():
+            boxes.append(box)
+    if not boxes:
+        return None
+    b = np.round(np.asarray(boxes), constants.MAP_COORD_DECIMALS)
+    return [
+        [float(b[:, 1].min()), float(b[:, 0].min())],
+        [float(b[:, 3].max()), float(b[:, 2].max())],
+    ]
+
+
+def build_map(
+    layers: MapLayers, *, offline: bool = False, surface_cell_m: float | None = None
+) -> folium.Map:
+    """Draw the layers on an interactive Leaflet map.
+
+    Parameters
+    ----------
+    layers
+        What to draw (see :class:`MapLayers`; any CRS, reprojected to
+        EPSG:4326; times in minutes).
+    offline
+        Write Leaflet and the plugins into the page instead of linking them
+        from CDNs, so the saved HTML needs no network (the OpenStreetMap
+        background tiles still need one and otherwise stay blank). Elements
+        added to the returned map afterwards may link remote files again.
+    surface_cell_m
+        Hexagon width (across flats, m, in the nodes' metric CRS) of the response-time
+        surface; by default chosen from the extent (:func:`choose_cell_size`).
+
+    Returns
+    -------
+    folium.Map
+        The map; its overlays are named as :func:`layer_names` says. In the
+        page, ``window.plannerLayers`` maps those names to the Leaflet layers
+        and ``window.plannerSetScenario("before" | "after")`` switches the
+        before/after pairs like the on-map switch; ``window.plannerBounds``
+        is the extent of all layers ([[south, west], [north, east]]).
+    """
+    names = layer_names(layers)
+    limits = tuple(float(v) for v in layers.thresholds_min)
+    lat, lon, zoom = constants.MAP_DEFAULT_VIEW
+    figure = Figure()  # its title would go into <title> unescaped, before the charset
+    figure.header.add_child(Element(f"<title>{html.escape(layers.title)}</title>"), name="title")
+    m = folium.Map(location=[lat, lon], zoom_start=zoom, tiles=None, control_scale=True)
+    folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
+    figure.add_child(m)
+    figure.header.add_child(Element(_css()), name="planner_css")
+    figure.header.add_child(Element(_PROPERTY_TABLE_JS), name="planner_property_table")
+    groups: dict[str, folium.FeatureGroup] = {}
+
+    if layers.boundaries is not None:
+        groups.update(_add_boundaries(m, layers.boundaries, names))
+    surfaces = [layers.road_nodes, layers.road_nodes_after]
+    if any(f is not None for f in surfaces):
+        cell = surface_cell_m if surface_cell_m is not None else choose_cell_size(*surfaces)
+        for key, frame in (("road_nodes", surfaces[0]), ("road_nodes_after", surfaces[1])):
+            if frame is not None:
+                show = key == "road_nodes" and layers.isochrones is None
+                groups[key] = _add_surface(m, frame, names[key], limits, cell, show)
+    unreachable: dict[str, tuple[int, float]] = {}
+    for key in ("isochrones", "isochrones_after", "demand", "demand_after"):
+        frame = getattr(layers, key)
+        if frame is None:
+            continue
+        show = not key.endswith("_after")
+        if key.startswith("isochrones"):
+            groups[key] = _add_isochrones(m, frame, names[key], limits, show)
+        else:
+            groups[key], count, weight = _add_unreachable(m, frame, names[key], show)
+            unreachable[key] = (count, weight)
+    if layers.stations is not None:
+        groups["stations"] = _add_stations(m, layers.stations, names["stations"])
+    if layers.proposed_sites is not None:
+        groups["proposed_sites"] = _add_proposed(
+            m, layers.proposed_sites, names["proposed_sites"], layers.threshold_min
+        )
+
+    _add_legends(m, layers, groups, unreachable, limits)
+    folium.plugins.Fullscreen(position="topleft").add_to(m)
+    folium.plugins.MeasureControl(
+        position="topleft", primary_length_unit="kilometers", primary_area_unit="sqkilometers"
+    ).add_to(m)
+    if layers.has_after:
+        pairs: list[Any] = []
+        for key in ("road_nodes", "isochrones", "demand"):
+            if key in groups or f"{key}_after" in groups:
+                pairs += [groups.get(key), groups.get(f"{key}_after")]
+        m.add_child(_Script(_SCENARIO_JS, pairs))
+    text = {"title": _script_json(layers.title), "label": _script_json(layers.label or None)}
+    m.add_child(_Script(_TITLE_JS % text))
+    ordered = list(groups)
+    bounds = _bounds([getattr(layers, k) for k in _FRAMES])
+    m.add_child(
+        _Script(
+            _REGISTRY_JS
+            % {
+                "names": _script_json([names[k] for k in ordered]),
+                "bounds": _script_json(bounds),
+                "attribution": _script_json(html.escape(OSM_ATTRIBUTION)),
+            },
+            [groups[k] for k in ordered],
+        )
+    )
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    if bounds is not None:
+        m.fit_bounds(bounds)
+    _use_assets(m, offline=offline)
+    return m
+
+
+def _add_legends(
+    m: folium.Map,
+    layers: MapLayers,
+    groups: dict[str, folium.FeatureGroup],
+    unreachable: dict[str, tuple[int, float]],
+    limits: Sequence[float],
+) -> None:
+    colours = _class_colours(len(limits) + 1)
+    labels = _class_labels(limits)
+    iso = [groups[k] for k in ("isochrones", "isochrones_after") if k in groups]
+    if iso:
+        frames = [f for f in (layers.isochrones, layers.isochrones_after) if f is not None]
+        top = max((float(f["band_min"].max()) for f in frames if len(f)), default=limits[-1])
+        n = int(np.clip(_classify(np.array([top]), limits)[0], 0, len(limits))) + 1
+        rows = list(zip(colours[:n], labels[:n], strict=True))
+        _legend(m, "isochrones", "Isochrones: reached within", rows, iso)
+    surface = [groups[k] for k in ("road_nodes", "road_nodes_after") if k in groups]
+    if surface:
+        rows = [
+            *zip(colours, labels, strict=True),
+            (constants.MAP_UNREACHABLE_COLOUR, "unreachable"),
+        ]
+        _legend(m, "response_time", "Response time (median per cell)", rows, surface)
+    for key, (count, weight) in unreachable.items():
+        text = f"{count:,} points, total weight {weight:,.0f}"
+        rows = [(constants.MAP_UNREACHABLE_COLOUR, text)]
+        _legend(m, key, f"{layer_names(layers)[key]}", rows, [groups[key]])
+    marks = [groups[k] for k in ("stations", "proposed_sites") if k in groups]
+    if marks:
+        kinds: list[str] = []
+        if layers.stations is not None and "fleet" in layers.stations:
+            kinds = sorted({_fleet_kind(f) for f in layers.stations["fleet"]})
+        rows = [(f"planner-icon-{k}", "other station" if k == "other" else k) for k in kinds]
+        if layers.proposed_sites is not None:
+            rows.append(("planner-icon-proposed", "proposed new site"))
+        _legend(m, "stations", "Stations", rows, marks, position="bottomleft")
+
+
+def write_map(
+    layers: MapLayers,
+    path: str | Path,
+    *,
+    offline: bool = False,
+    overwrite: bool = False,
+    surface_cell_m: float | None = None,
+) -> Path:
+    """Build the map and write it as one HTML file, atomically.
+
+    Parameters
+    ----------
+    layers, offline, surface_cell_m
+        As for :func:`build_map`.
+    path
+        Target ``.html`` file (its folder must exist).
+    overwrite
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    OutputExistsError
+        If the file exists and ``overwrite`` is false.
+    ParameterError
+        If the folder is missing or the name does not end in ``.html``.
+    DataError
+        If an offline page would still load a script or style sheet from
+        the network.
+    """
+    path = check_writable(path, overwrite=overwrite)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ParameterError(f"out: {path.name}: a map is written as .html")
+    page = build_map(layers, offline=offline, surface_cell_m=surface_cell_m).get_root().render()
+    if offline and (remote := _remote_assets(page)):
+        raise DataError(f"offline map would still load {remote[0]} from the network")
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(page, encoding="utf-8")
+
+    write_atomic(path, write)
+    return path

