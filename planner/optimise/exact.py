@@ -167,88 +167,114 @@ def _site_bounds(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _build(instance: Instance, model: Model, p: int) -> _Milp:
-    n, m = instance.n_demand, instance.n_sites
-    cost, w = instance.cost_s, instance.weight
-    xlb, xub = _site_bounds(instance)
-    if isinstance(model, MCLP | LSCP):
-        within = cost <= model.threshold_s
-        free = ~instance.required
-        # points a required site already covers are served whatever is added
-        done = within[:, instance.required].any(axis=1)
-        if isinstance(model, LSCP):
-            need = np.flatnonzero(model.must_cover(instance) & ~done)
-            keep = _undominated(within[need], free)
-            a = sp.csr_array((within[need] & keep).astype(float))
-            return _Milp(
-                free.astype(float),
-                np.ones(m),
-                xlb,
-                np.where(keep | instance.required, xub, 0.0),
-                [LinearConstraint(a, 1, np.inf), _site_block(instance, p, 0, cap=True)],
-            )
-        rows = np.flatnonzero(within.any(axis=1) & (w > 0) & ~done)
-        keep = _undominated(within[rows], free)
-        # points with the same covering set N_i (on the kept sites) share one z,
-        # their weights summed: the same optimum, often far fewer rows
-        cover, agg_w = _merge_rows(within[rows] & keep, w[rows])
-        k = len(agg_w)
-        # z_i - sum_{j in N_i} x_j <= 0; sum_j x_j <= p (coverage never falls
-        # with more sites, so the optimum equals that of "= p"; padded later)
-        a = sp.hstack([-cover, sp.eye_array(k, format="csr")], format="csr")
-        c = np.concatenate([np.zeros(m), -agg_w])
-        return _Milp(
-            c,
-            np.concatenate([np.ones(m), np.zeros(k)]),
-            np.concatenate([xlb, np.zeros(k)]),
-            np.concatenate([np.where(keep | instance.required, xub, 0.0), np.ones(k)]),
-            [LinearConstraint(a, -np.inf, 0), _site_block(instance, p, k, cap=True)],
-            offset=-float(w[done & (w > 0)].sum()),
-        )
+    """The model's MILP (the formulations are in :mod:`planner.optimise.models`)."""
+    if isinstance(model, LSCP):
+        return _build_lscp(instance, model, p)
+    if isinstance(model, MCLP):
+        return _build_mclp(instance, model, p)
     if isinstance(model, MEXCLP):
-        within = sp.csr_array(model.cover_matrix(instance))
-        e = instance.existing_units.astype(float)
-        # at most e(N_i) + p units can cover i: one y_ik per possible level k
-        reach_units = within @ e + p
-        rows = np.flatnonzero((within.sum(axis=1) > 0) & (w > 0) & (reach_units > 0))
-        levels = reach_units[rows].astype(np.int64)
-        k = int(levels.sum())
-        owner = np.repeat(np.arange(len(rows)), levels)
-        level = np.arange(k) - np.repeat(np.cumsum(levels) - levels, levels)
-        q = model.busy_fraction
-        # sum_k y_ik - sum_{j in N_i} u_j <= 0
-        ysum = sp.csr_array((np.ones(k), (owner, np.arange(k))), shape=(len(rows), k))
-        a = sp.hstack([-within[rows], ysum], format="csr")
-        c = np.concatenate([np.zeros(m), -w[rows][owner] * (1 - q) * q**level])
-        units_row = np.concatenate([np.ones(m), np.zeros(k)])
-        return _Milp(
-            c,
-            np.concatenate([np.ones(m), np.zeros(k)]),
-            np.concatenate([e, np.zeros(k)]),
-            np.concatenate([e + p, np.ones(k)]),
-            [
-                LinearConstraint(a, -np.inf, 0),
-                LinearConstraint(units_row[None, :], p + e.sum(), p + e.sum()),
-            ],
-        )
+        return _build_mexclp(instance, model, p)
     if isinstance(model, MaxSurvival):
-        s = model.survival(cost / 60.0)
-        pi, pj = np.nonzero((s > 0) & (w[:, None] > 0))
-        k = len(pi)
-        link, total = _assignment(instance, pi, pj, 0)
-        c = np.concatenate([np.zeros(m), -w[pi] * s[pi, pj]])
-        one = sp.hstack([sp.csr_array((n, m)), total], format="csr")
-        return _Milp(
-            c,
-            np.concatenate([np.ones(m), np.zeros(k)]),
-            np.concatenate([xlb, np.zeros(k)]),
-            np.concatenate([xub, np.ones(k)]),
-            [
-                LinearConstraint(link, -np.inf, 0),
-                LinearConstraint(one, -np.inf, 1),
-                _site_block(instance, p, k),
-            ],
-        )
+        return _build_survival(instance, model, p)
     raise ParameterError(f"unknown model {model!r}")
+
+
+def _build_lscp(instance: Instance, model: LSCP, p: int) -> _Milp:
+    """min sum of free x subject to every point to cover being covered, <= p added sites."""
+    within = instance.cost_s <= model.threshold_s
+    free = ~instance.required
+    xlb, xub = _site_bounds(instance)
+    # points a required site already covers are served whatever is added
+    done = within[:, instance.required].any(axis=1)
+    need = np.flatnonzero(model.must_cover(instance) & ~done)
+    keep = _undominated(within[need], free)
+    a = sp.csr_array((within[need] & keep).astype(float))
+    return _Milp(
+        free.astype(float),
+        np.ones(instance.n_sites),
+        xlb,
+        np.where(keep | instance.required, xub, 0.0),
+        [LinearConstraint(a, 1, np.inf), _site_block(instance, p, 0, cap=True)],
+    )
+
+
+def _build_mclp(instance: Instance, model: MCLP, p: int) -> _Milp:
+    """The compact MCLP over the points no required site covers, rows merged."""
+    m, w = instance.n_sites, instance.weight
+    within = instance.cost_s <= model.threshold_s
+    xlb, xub = _site_bounds(instance)
+    done = within[:, instance.required].any(axis=1)
+    rows = np.flatnonzero(within.any(axis=1) & (w > 0) & ~done)
+    keep = _undominated(within[rows], ~instance.required)
+    # points with the same covering set N_i (on the kept sites) share one z,
+    # their weights summed: the same optimum, often far fewer rows
+    cover, agg_w = _merge_rows(within[rows] & keep, w[rows])
+    k = len(agg_w)
+    # z_i - sum_{j in N_i} x_j <= 0; sum_j x_j <= p (coverage never falls
+    # with more sites, so the optimum equals that of "= p"; padded later)
+    a = sp.hstack([-cover, sp.eye_array(k, format="csr")], format="csr")
+    c = np.concatenate([np.zeros(m), -agg_w])
+    return _Milp(
+        c,
+        np.concatenate([np.ones(m), np.zeros(k)]),
+        np.concatenate([xlb, np.zeros(k)]),
+        np.concatenate([np.where(keep | instance.required, xub, 0.0), np.ones(k)]),
+        [LinearConstraint(a, -np.inf, 0), _site_block(instance, p, k, cap=True)],
+        offset=-float(w[done & (w > 0)].sum()),
+    )
+
+
+def _build_mexclp(instance: Instance, model: MEXCLP, p: int) -> _Milp:
+    """Unit counts u and one y_ik per possible coverage level k of each point."""
+    m, w = instance.n_sites, instance.weight
+    within = sp.csr_array(model.cover_matrix(instance))
+    e = instance.existing_units.astype(float)
+    # at most e(N_i) + p units can cover i: one y_ik per possible level k
+    reach_units = within @ e + p
+    rows = np.flatnonzero((within.sum(axis=1) > 0) & (w > 0) & (reach_units > 0))
+    levels = reach_units[rows].astype(np.int64)
+    k = int(levels.sum())
+    owner = np.repeat(np.arange(len(rows)), levels)
+    level = np.arange(k) - np.repeat(np.cumsum(levels) - levels, levels)
+    q = model.busy_fraction
+    # sum_k y_ik - sum_{j in N_i} u_j <= 0
+    ysum = sp.csr_array((np.ones(k), (owner, np.arange(k))), shape=(len(rows), k))
+    a = sp.hstack([-within[rows], ysum], format="csr")
+    c = np.concatenate([np.zeros(m), -w[rows][owner] * (1 - q) * q**level])
+    units_row = np.concatenate([np.ones(m), np.zeros(k)])
+    return _Milp(
+        c,
+        np.concatenate([np.ones(m), np.zeros(k)]),
+        np.concatenate([e, np.zeros(k)]),
+        np.concatenate([e + p, np.ones(k)]),
+        [
+            LinearConstraint(a, -np.inf, 0),
+            LinearConstraint(units_row[None, :], p + e.sum(), p + e.sum()),
+        ],
+    )
+
+
+def _build_survival(instance: Instance, model: MaxSurvival, p: int) -> _Milp:
+    """Assignment y_ij to open sites, maximising the survival-weighted demand."""
+    n, m, w = instance.n_demand, instance.n_sites, instance.weight
+    xlb, xub = _site_bounds(instance)
+    s = model.survival(instance.cost_s / 60.0)
+    pi, pj = np.nonzero((s > 0) & (w[:, None] > 0))
+    k = len(pi)
+    link, total = _assignment(instance, pi, pj, 0)
+    c = np.concatenate([np.zeros(m), -w[pi] * s[pi, pj]])
+    one = sp.hstack([sp.csr_array((n, m)), total], format="csr")
+    return _Milp(
+        c,
+        np.concatenate([np.ones(m), np.zeros(k)]),
+        np.concatenate([xlb, np.zeros(k)]),
+        np.concatenate([xub, np.ones(k)]),
+        [
+            LinearConstraint(link, -np.inf, 0),
+            LinearConstraint(one, -np.inf, 1),
+            _site_block(instance, p, k),
+        ],
+    )
 
 
 def _cover_problem(
@@ -558,36 +584,51 @@ def solve_exact(
         isinstance(instance, SparseInstance)
         or instance.n_demand * instance.n_sites > _MCLP_BENDERS_CELLS
     ):
-        final, value, bound, result = solve_mclp_benders(
-            instance,
-            model.threshold_s,
-            p,
-            time_limit_s=float(time_limit_s),
-            mip_gap=float(mip_gap),
-            heuristic_share=_HEURISTIC_SHARE,
-        )
-        final = _pad_sites(instance, final, p, model.threshold_s)
-        gap = max(0.0, (bound - value) / value) if value > 0 else 0.0
-        simple = _simple_gap(instance, model, final, p)
-        if simple is not None:
-            gap = min(gap, simple)
-        elapsed = time.perf_counter() - start
-        detail = "" if result is None else result.stopped
-        return _solution(instance, model, final, gap, elapsed, detail, mip_gap)
+        return _solve_mclp_large(instance, model, p, float(time_limit_s), float(mip_gap))
     assert isinstance(instance, Instance)
     if isinstance(model, MCLP):
         covered = _mclp_full_cover(instance, model, p)
         if covered is not None:  # meets the upper bound: proven optimal
             elapsed = time.perf_counter() - start
             return _solution(instance, model, covered, 0.0, elapsed, "", mip_gap)
+    return _solve_milp(instance, model, p, float(time_limit_s), float(mip_gap), start)
+
+
+def _solve_mclp_large(
+    instance: AnyInstance, model: MCLP, p: int, time_limit_s: float, mip_gap: float
+) -> Solution:
+    """MCLP by Benders decomposition (:func:`planner.optimise.mclp.solve_mclp_benders`)."""
+    start = time.perf_counter()
+    final, value, bound, result = solve_mclp_benders(
+        instance,
+        model.threshold_s,
+        p,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+        heuristic_share=_HEURISTIC_SHARE,
+    )
+    final = _pad_sites(instance, final, p, model.threshold_s)
+    gap = max(0.0, (bound - value) / value) if value > 0 else 0.0
+    simple = _simple_gap(instance, model, final, p)
+    if simple is not None:
+        gap = min(gap, simple)
+    elapsed = time.perf_counter() - start
+    detail = "" if result is None else result.stopped
+    return _solution(instance, model, final, gap, elapsed, detail, mip_gap)
+
+
+def _solve_milp(
+    instance: Instance, model: Model, p: int, time_limit_s: float, mip_gap: float, start: float
+) -> Solution:
+    """The compact MILP of :func:`_build` by HiGHS; ``start`` is when the solve began."""
     prob = _build(instance, model, p)
-    left = max(float(time_limit_s) - (time.perf_counter() - start), 1e-3)
+    left = max(time_limit_s - (time.perf_counter() - start), 1e-3)
     res = milp(
         prob.c,
         integrality=prob.integrality,
         bounds=Bounds(prob.lb, prob.ub),
         constraints=prob.rows,
-        options={"time_limit": left, "mip_rel_gap": float(mip_gap)},
+        options={"time_limit": left, "mip_rel_gap": mip_gap},
     )
     elapsed = time.perf_counter() - start
     if res.status == 2:
@@ -603,8 +644,7 @@ def solve_exact(
             f"{model.name}: HiGHS found no feasible solution within {time_limit_s:g} s "
             f"({res.message}); raise time_limit_s"
         )
-    m = instance.n_sites
-    final = np.rint(res.x[:m]).astype(np.int64)
+    final = np.rint(res.x[: instance.n_sites]).astype(np.int64)
     gap = _highs_gap(res, prob.offset)
     if isinstance(model, MCLP):
         final = _pad_sites(instance, final, p, model.threshold_s)
