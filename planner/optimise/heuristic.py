@@ -1,19 +1,23 @@
-"""Greedy addition followed by Teitz–Bart vertex substitution.
+"""Greedy addition, then local search inside a variable neighbourhood search.
 
 Greedy adds, one at a time, the site (unit) that improves the objective most.
-Vertex substitution (Teitz & Bart 1968) then repeatedly makes the best swap of
-an *added* site for an unopened candidate while it improves the objective;
-required sites are never swapped out.
+The improvement phase depends on the model:
 
-Swaps are evaluated without re-evaluating every solution: for each demand
-point the best and second-best open sites are kept, so closing site r leaves
-``t_without_r = where(best == r, second, best)``, and opening each candidate
-a at once is a vectorised ``minimum(t_without_r[:, None], cost[:, a])``.
-MEXCLP works on unit counts per point instead (``n_i``), LSCP on coverage
-(greedy, then dropping redundant sites). p-center, whose objective (a
-maximum) plateaus where plain swaps stall, is improved instead by a local
-search around its critical client inside a variable neighbourhood search
-(:mod:`planner.optimise.pcenter`).
+* p-median, MCLP, maximum survival (sums over demand points): best swaps of
+  an *added* site for an unopened candidate (Teitz & Bart 1968) evaluated by
+  the fast interchange (Whitaker 1983; Resende & Werneck 2007), inside a
+  variable neighbourhood search (Hansen & Mladenović 1997): see
+  :mod:`planner.optimise.vns`. Required sites are never swapped out.
+* p-center, whose objective (a maximum) plateaus where plain swaps stall: a
+  local search around its critical client inside a VNS
+  (:mod:`planner.optimise.pcenter`).
+* MEXCLP works on unit counts per point (``n_i``): the best move of an added
+  unit to another site while it improves, inside a VNS whose shake moves k
+  random added units (the same stall and largest shake as
+  :mod:`planner.optimise.vns`).
+* LSCP: greedy, then dropping redundant sites.
+
+Every improvement phase stops at ``time_limit_s`` if one is given.
 
 Ties are broken in a seeded random order of the candidates, so a run is
 deterministic for a given seed.
@@ -622,7 +626,7 @@ def solve_heuristic(
     executor: BlockExecutor | None = None,
     time_limit_s: float | None = None,
 ) -> Solution:
-    """Greedy addition then Teitz–Bart vertex substitution (p-center: local search and VNS).
+    """Greedy addition, then local search in a variable neighbourhood search (module docstring).
 
     Parameters
     ----------
@@ -644,11 +648,13 @@ def solve_heuristic(
         (:func:`planner.distributed.make_executor`; default in process). The
         result is identical wherever they run. The caller closes it.
     time_limit_s
-        p-center: wall-clock limit, s, of the improvement after the greedy
-        (:func:`planner.optimise.pcenter.improve_pcenter`). None (default):
-        it stops when :data:`planner.constants.PCENTER_VNS_STALL` shakes in
-        a row bring nothing, and the result depends only on the seed; with a
-        limit that binds, also on the machine's speed. Other models ignore it.
+        Wall-clock limit, s, of the improvement after the greedy (every
+        model but LSCP, whose greedy has none). None (default): the VNS
+        stops when its stall count of shakes in a row bring nothing
+        (:data:`planner.optimise.vns.VNS_STALL`;
+        :data:`planner.constants.PCENTER_VNS_STALL` for p-center), and the
+        result depends only on the seed; with a limit that binds, also on
+        the machine's speed.
 
     Returns
     -------

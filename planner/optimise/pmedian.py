@@ -41,7 +41,8 @@ value meets the masters' proven bound (relative gap at most ``mip_gap``).
 
 Points with no weight or that no candidate reaches are not in the
 objective; points no free site serves better than :math:`r_i` add the
-constant :math:`w_i r_i`.
+constant :math:`w_i r_i`. With p = 1 every choice is evaluated at once
+(one pass over the demand x sites matrix), which proves the best one.
 """
 
 from __future__ import annotations
@@ -261,6 +262,14 @@ def solve_pmedian_radius(
         best = np.where(start[free], sub, np.inf).min(axis=1, initial=u)
         value = float(w @ np.minimum(cap, best))
         return start.astype(np.int64), value, value, None
+    if p == 1:  # every choice evaluated: the best one is proven optimal
+        values = w @ np.minimum(sub, cap[:, None])
+        j = int(np.argmin(values))
+        if start[free].sum() == 1 and values[start[free]][0] <= values[j]:
+            j = int(np.flatnonzero(start[free])[0])  # the incumbent's, among equals
+        final = req.copy()
+        final[free[j]] = True
+        return final.astype(np.int64), float(values[j]), float(values[j]), None
     sep = RadiusCuts(sub[useful], cap[useful], w[useful])
     y, value, bound, result = _solve(sep, p, start[free], deadline, mip_gap)
     final = req.copy()

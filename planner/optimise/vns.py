@@ -431,6 +431,8 @@ def variable_neighbourhood_search(
     if max_moves == 0 or not (free & ~best.moves.is_open).any():
         return best.moves.is_open.copy(), best.order, made, 0
     n_added = int(np.count_nonzero(best.moves.is_open & free))
+    if n_added <= 1:  # the best swap of the one added site already tried every site
+        return best.moves.is_open.copy(), best.order, made, 0
     k_max = max(1, min(n_added // 2, VNS_MAX_SHAKE))
     if stall is None:
         stall = min(VNS_STALL, max(VNS_MIN_STALL, 2 * n_added))
