@@ -639,7 +639,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--pmedian-limit", type=float, default=300.0, help="exact p-median, s")
     ap.add_argument("--pcenter-limit", type=float, default=300.0, help="exact p-center, s")
     ap.add_argument(
-        "--heuristic-limit", type=float, default=2.0, help="heuristic p-median time limit, s"
+        "--heuristic-limit", type=float, default=1.5, help="heuristic p-median time limit, s"
     )
     ap.add_argument("--mclp-limit", type=float, default=300.0, help="exact synthetic MCLP, s")
     ap.add_argument(

@@ -20,6 +20,7 @@ import planner.optimise.exact as exact_mod
 import planner.optimise.pmedian as pmedian_mod
 from planner.optimise import (
     MCLP,
+    MEXCLP,
     Instance,
     MaxSurvival,
     PMedian,
@@ -320,3 +321,32 @@ def test_cover_swaps_equal_every_swap_evaluated() -> None:
             trial = swaps.is_open.copy()
             trial[r], trial[a] = False, True
             assert table[row, a] == covered(trial)
+
+
+# --------------------------------------------------------------------------
+# The heuristics' VNS: seeded, time-bounded, between the greedy and the optimum
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "model",
+    [PMedian(), MCLP(1200.0), MEXCLP(1200.0, busy_fraction=0.4)],
+    ids=lambda m: m.name,
+)
+def test_vns_is_seeded_time_bounded_and_between_greedy_and_optimum(
+    model: PMedian | MCLP | MEXCLP,
+) -> None:
+    """Greedy <= VNS <= exact optimum; a spent time limit leaves the greedy; a seed repeats."""
+    instance = _case(7, n=120, m=24, required=1)
+    p, s = 4, (-1.0 if model.sense == "min" else 1.0)
+    greedy = solve_heuristic(instance, model, p=p, max_iterations=0, seed=3)
+    spent = solve_heuristic(instance, model, p=p, time_limit_s=1e-9, seed=3)
+    assert spent.chosen == greedy.chosen and "VNS" not in spent.status
+    full = solve_heuristic(instance, model, p=p, seed=3)
+    again = solve_heuristic(instance, model, p=p, seed=3)
+    assert again.chosen == full.chosen and again.objective_after == full.objective_after
+    exact = solve_exact(instance, model, p=p, mip_gap=1e-9)
+    assert exact.optimal
+    tol = 1e-9 * abs(exact.objective_after)
+    assert s * greedy.objective_after <= s * full.objective_after + tol
+    assert s * full.objective_after <= s * exact.objective_after + tol
