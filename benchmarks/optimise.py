@@ -607,10 +607,10 @@ def evaluate_targets(rows: list[Row], mid: str, large: str, p_large: int) -> lis
         ok = gap_ok and gap <= 0.01
         out.append(
             f"{'PASS' if ok else 'FAIL'}  {r.model} (threshold {_threshold_s(r.model) / 60:g} "
-            f"min) on {large}, p={p_large}: proven gap {gap:.2%} "
+            f"min) on {large}, p={r.p}: proven gap {gap:.2%} "
             f"<= 1 % within 60 s (took {r.planner_s:.1f} s incl. model build)"
         )
-    lp = [r for r in rows if r.instance == large and r.model == "p-median"]
+    lp = [r for r in rows if r.instance == large and r.model == "p-median" and r.p == p_large]
     if lp:
         r = lp[0]
         ok = r.heur_s <= 120
