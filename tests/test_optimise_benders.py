@@ -185,14 +185,6 @@ def test_time_limit_keeps_a_true_bound() -> None:
 # --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def orlib_dir(shared_data: Path) -> Path:
-    path = shared_data / "benchmarks" / "orlib"
-    if not (path / "pmedopt.txt").is_file():
-        pytest.skip(f"real test data not found: {path} is missing")
-    return path
-
-
 @pytest.mark.parametrize("name", ["pmed2", "pmed6", "pmed7", "pmed11", "pmed12", "pmed16"])
 def test_orlib_pmedian_proven_at_the_published_optimum(orlib_dir: Path, name: str) -> None:
     problem = read_orlib_pmed(orlib_dir / f"{name}.txt")
