@@ -1,13 +1,39 @@
 #!/usr/bin/env python
-"""Benchmark planner's location optimiser against PySAL spopt (PuLP + CBC).
+"""Benchmark planner's location optimiser: OR-Library optima, large MCLP, spopt.
 
 Usage::
 
-    python benchmarks/optimise.py                  # full run (about 10-15 min on 2 cores)
-    python benchmarks/optimise.py --quick          # smoke test, small instances
+    python benchmarks/optimise.py                  # everything (the lead's idle-machine run)
+    python benchmarks/optimise.py --quick          # smoke test: 4 pmed, small instances
+    python benchmarks/optimise.py --sections orlib --orlib 26 35 39
+    python benchmarks/optimise.py --sections orlib --orlib-models p-center
     python benchmarks/optimise.py --csv results.csv
 
-Instances use REAL Andorra drive times (OpenStreetMap, © OpenStreetMap
+Three sections (``--sections``), each printing its table and PASS/FAIL lines
+for the targets of issue 17:
+
+``orlib``
+    J. E. Beasley's 40 OR-Library pmed instances (n = 100-900 nodes, p =
+    5-200; ``../shared/data/benchmarks/orlib/``, read by
+    ``planner.optimise.orlib.read_orlib_pmed``). For p-median and p-center,
+    one row each: n, p, the known optimum, ``solve_exact``'s objective, its
+    proven gap, status and time, and ``solve_heuristic``'s gap to the
+    optimum and time (p-median heuristic time-bounded by
+    ``--heuristic-limit``). p-median optima: Beasley's ``pmedopt.txt``
+    (J. E. Beasley, EJOR 21 (1985) 270-273). p-center optimal radii: as
+    tabulated by W. Pullan, "A memetic genetic algorithm for the vertex
+    p-center problem", Evolutionary Computation 16(3) (2008) 417-436
+    (``planner.optimise.orlib.PCENTER_OPTIMA``).
+``mclp-synthetic``
+    MCLP by Benders decomposition on a SYNTHETIC planar instance (100,000
+    demand points x 2,000 sites, p = 20; not a real place, see
+    :func:`synthetic_mclp_instance`), as a sparse instance with the 15 min
+    threshold as its cutoff: proven gap and time.
+``andorra``
+    REAL Andorra drive times (below): exact p-median for p = 1...20 on 3,000
+    x 300, and the comparison with PySAL spopt.
+
+Andorra instances use REAL drive times (OpenStreetMap, © OpenStreetMap
 contributors, ODbL): demand points and candidate sites are seeded random
 positions SAMPLED ALONG ANDORRA'S ROADS (a random point on a random edge,
 weighted by length, moved a few metres off the road), snapped with
@@ -17,16 +43,16 @@ s). Positions and weights (seeded integers, 1-50 people) are synthetic; the
 travel times between them are real. The smaller instances are the first rows
 and columns of the largest one.
 
-For each instance it solves MCLP (15 min response threshold) and p-median with
+For each Andorra instance it solves MCLP (15 min response threshold) and p-median with
 
-* ``planner.optimise.solve_exact`` (HiGHS through scipy), timed around the
-  call (model build + solve);
+* ``planner.optimise.solve_exact`` (HiGHS), timed around the call (model
+  build + solve);
 * spopt 0.7 ``MCLP/PMedian.from_cost_matrix(...).solve(pulp.PULP_CBC_CMD(msg=False))``
   (its default CBC), timed around build + solve, in a fresh subprocess with a
   time limit (``--spopt-timeout``); spopt is skipped with a stated reason when
   its model would be too large;
-* ``planner.optimise.solve_heuristic`` (greedy + Teitz-Bart swaps), with its
-  gap to the exact optimum where that is known.
+* ``planner.optimise.solve_heuristic`` (greedy, fast interchange and VNS),
+  with its gap to the exact optimum where that is known.
 
 spopt gets the same matrix the planner sees: unreachable demand rows dropped,
 ``inf`` replaced by 1e9 for MCLP and, for p-median, by the planner's cost of
@@ -56,6 +82,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared/data"
 ANDORRA = DATA_DIR / "osm/andorra.osm.pbf"
+ORLIB = DATA_DIR / "benchmarks/orlib"
 TURN_OUT_S = 180.0
 THRESHOLD_S = 15 * 60.0
 #: Extra MCLP runs on the largest instance at a tighter target, min: at 15 min
@@ -200,6 +227,238 @@ def run_spopt(path: Path, kind: str, p: int, timeout_s: float) -> dict[str, Any]
 
 
 # ---------------------------------------------------------------------------
+# OR-Library p-median and p-center (published optima)
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class OrlibRow:
+    instance: str
+    model: str
+    n: int
+    p: int
+    optimum: float
+    exact: float
+    exact_gap: float
+    exact_status: str
+    exact_s: float
+    heur: float
+    heur_gap: float
+    heur_s: float
+
+
+def bench_orlib(k: int, model_name: str, args: argparse.Namespace) -> OrlibRow:
+    """One OR-Library instance: exact and heuristic, against the published optimum."""
+    from planner.optimise import PCenter, PMedian, make_instance, solve_exact, solve_heuristic
+    from planner.optimise.orlib import PCENTER_OPTIMA, read_orlib_optima, read_orlib_pmed
+
+    problem = read_orlib_pmed(ORLIB / f"pmed{k}.txt")
+    instance = make_instance(problem.distance)
+    if model_name == "p-median":
+        model: Any = PMedian()
+        optimum = read_orlib_optima(ORLIB / "pmedopt.txt")[problem.name]
+        limit, heur_limit = args.pmedian_limit, args.heuristic_limit
+    else:
+        model = PCenter()
+        optimum = PCENTER_OPTIMA[problem.name]
+        limit, heur_limit = args.pcenter_limit, None
+    t0 = time.perf_counter()
+    exact = solve_exact(instance, model, p=problem.p, time_limit_s=limit, mip_gap=1e-9)
+    exact_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    heur = solve_heuristic(instance, model, p=problem.p, seed=args.seed, time_limit_s=heur_limit)
+    heur_s = time.perf_counter() - t0
+    row = OrlibRow(
+        instance=problem.name,
+        model=model_name,
+        n=problem.n,
+        p=problem.p,
+        optimum=optimum,
+        exact=exact.objective_after,
+        exact_gap=math.nan if exact.gap is None else exact.gap,
+        exact_status=exact.status,
+        exact_s=exact_s,
+        heur=heur.objective_after,
+        heur_gap=(heur.objective_after - optimum) / optimum,
+        heur_s=heur_s,
+    )
+    print(
+        f"  {row.instance:7s} {model_name:8s} n={row.n:3d} p={row.p:3d} optimum {optimum:g}: "
+        f"exact {row.exact:g} [{row.exact_status}, gap {_fmt(row.exact_gap, '{:.1e}')}] "
+        f"{exact_s:.2f} s; heuristic {row.heur:g} (gap {row.heur_gap:.3%}) {heur_s:.2f} s",
+        flush=True,
+    )
+    return row
+
+
+def format_orlib(rows: list[OrlibRow]) -> str:
+    head = [
+        "instance", "model", "n", "p", "optimum", "exact", "proven_gap", "status", "exact_s",
+        "heur", "heur_gap", "heur_s",
+    ]  # fmt: skip
+    body = [
+        [
+            r.instance, r.model, str(r.n), str(r.p), f"{r.optimum:g}", f"{r.exact:g}",
+            _fmt(r.exact_gap, "{:.1e}"), r.exact_status, f"{r.exact_s:.2f}", f"{r.heur:g}",
+            f"{r.heur_gap:.3%}", f"{r.heur_s:.2f}",
+        ]
+        for r in rows
+    ]  # fmt: skip
+    return _table(head, body)
+
+
+def orlib_targets(rows: list[OrlibRow], args: argparse.Namespace) -> list[str]:
+    """The issue's targets for the OR-Library instances run (all 40 in a full run)."""
+    out = []
+    med = [r for r in rows if r.model == "p-median"]
+    if med:
+        right = all(r.exact == r.optimum for r in med)
+        proven = all(r.exact_status == "optimal" and r.exact_gap <= 1e-6 for r in med)
+        worst, total = max(r.exact_s for r in med), sum(r.exact_s for r in med)
+        ok = right and proven and worst <= 30 and (total <= 300 or len(med) < 40)
+        out.append(
+            f"{_pass(ok)}  exact p-median: {sum(r.exact == r.optimum for r in med)}/{len(med)} "
+            f"at the published optimum, proven (gap <= 1e-6): {proven}; worst {worst:.1f} s "
+            f"(<= 30 s), total {total:.0f} s (<= 300 s for all 40)"
+        )
+        gaps = np.array([r.heur_gap for r in med])
+        times = np.array([r.heur_s for r in med])
+        never_better = bool((gaps >= -1e-12).all())
+        ok = gaps.mean() <= 0.001 and gaps.max() <= 0.005 and times.max() <= 2 and never_better
+        out.append(
+            f"{_pass(ok)}  heuristic p-median: mean gap {gaps.mean():.3%} (<= 0.1 %), worst "
+            f"{gaps.max():.3%} (<= 0.5 %), worst time {times.max():.2f} s (<= 2 s; time limit "
+            f"{args.heuristic_limit:g} s), never below the optimum: {never_better}"
+        )
+    cen = [r for r in rows if r.model == "p-center"]
+    if cen:
+        right = all(r.exact == r.optimum and r.exact_status == "optimal" for r in cen)
+        worst = max(r.exact_s for r in cen)
+        gaps = np.array([r.heur_gap for r in cen])
+        out.append(
+            f"{_pass(right and worst <= 60)}  exact p-center: "
+            f"{sum(r.exact == r.optimum for r in cen)}/{len(cen)} proven at the published "
+            f"radius; worst {worst:.1f} s (<= 60 s). Heuristic p-center: mean gap "
+            f"{gaps.mean():.2%}, worst {gaps.max():.2%}, at the optimum "
+            f"{int((gaps == 0).sum())}/{len(cen)}"
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Large MCLP on a SYNTHETIC instance
+# ---------------------------------------------------------------------------
+
+
+def synthetic_mclp_instance(n_demand: int, n_sites: int, seed: int) -> tuple[Any, dict]:
+    """A SYNTHETIC planar MCLP instance (not a real place) as a sparse instance.
+
+    Demand points: 70 % around 60 "towns" (normal, sd 1-5 km) and 30 %
+    uniform, in a 200 km x 200 km square; weights 1-50 people; sites uniform.
+    Response time = straight-line distance / 13.9 m/s (50 km/h) + 180 s
+    turn-out, kept up to the 15 min threshold (a 10 km radius).
+    """
+    from scipy.spatial import cKDTree
+
+    from planner.optimise.sparse import make_sparse_instance
+
+    rng = np.random.default_rng(seed)
+    side, speed = 200_000.0, 50 / 3.6
+    towns = rng.uniform(0, side, (60, 2))
+    n_town = int(0.7 * n_demand)
+    near = towns[rng.integers(0, 60, n_town)] + rng.normal(0, 1, (n_town, 2)) * rng.uniform(
+        1000, 5000, (n_town, 1)
+    )
+    demand = np.vstack([near, rng.uniform(0, side, (n_demand - n_town, 2))])
+    sites = rng.uniform(0, side, (n_sites, 2))
+    radius = (THRESHOLD_S - TURN_OUT_S) * speed
+    t0 = time.perf_counter()
+    dist = cKDTree(demand).sparse_distance_matrix(cKDTree(sites), radius, output_type="coo_matrix")
+    cost = dist.tocsc()
+    cost.data = cost.data / speed + TURN_OUT_S
+    instance = make_sparse_instance(
+        cost, cutoff_s=THRESHOLD_S, weight=rng.integers(1, 51, n_demand).astype(float)
+    )
+    info = {"pairs": int(cost.nnz), "build_s": time.perf_counter() - t0}
+    return instance, info
+
+
+def bench_mclp_synthetic(n: int, m: int, p: int, args: argparse.Namespace) -> list[str]:
+    """MCLP by Benders on the SYNTHETIC instance: proven gap and time (target 60 s)."""
+    from planner.optimise import MCLP, solve_exact, solve_heuristic
+
+    instance, info = synthetic_mclp_instance(n, m, args.seed)
+    print(
+        f"  SYNTHETIC {n} x {m}: {info['pairs']} pairs within {THRESHOLD_S / 60:g} min, "
+        f"built in {info['build_s']:.1f} s",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+    exact = solve_exact(instance, MCLP(THRESHOLD_S), p=p, time_limit_s=args.mclp_limit)
+    ex_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    heur = solve_heuristic(instance, MCLP(THRESHOLD_S), p=p, seed=args.seed)
+    h_s = time.perf_counter() - t0
+    gap = math.inf if exact.gap is None else exact.gap
+    h_gap = (exact.objective_after - heur.objective_after) / exact.objective_after
+    line = (
+        f"exact MCLP {exact.objective_after:.10g} [{exact.status}, proven gap {gap:.1e}] "
+        f"{ex_s:.1f} s; heuristic {heur.objective_after:.10g} (below exact by {h_gap:.3%}) "
+        f"{h_s:.1f} s"
+    )
+    print("  " + line, flush=True)
+    ok = exact.status == "optimal" and ex_s <= 60
+    return [
+        f"{_pass(ok)}  MCLP on the SYNTHETIC {n} x {m} instance, p = {p}, proven optimal "
+        f"within 60 s: {line}"
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Andorra p-median, p = 1 ... 20
+# ---------------------------------------------------------------------------
+
+
+def bench_andorra_pmedian(
+    cost: np.ndarray, weight: np.ndarray, name: str, ps: list[int], args: argparse.Namespace
+) -> list[str]:
+    """Exact p-median on the REAL-drive-time Andorra instance for each p (target 2 s each)."""
+    from planner.optimise import PMedian, make_instance, solve_exact
+
+    instance = make_instance(cost, weight)
+    times, statuses = [], []
+    for p in ps:
+        t0 = time.perf_counter()
+        sol = solve_exact(instance, PMedian(), p=p, time_limit_s=args.pmedian_limit)
+        times.append(time.perf_counter() - t0)
+        statuses.append(sol.status)
+        print(
+            f"  {name} p-median p={p:2d}: {times[-1]:.2f} s, {sol.objective_after:.10g} "
+            f"[{sol.status}]",
+            flush=True,
+        )
+    proven = sum(s == "optimal" for s in statuses)
+    ok = proven == len(ps) and max(times) < 2
+    return [
+        f"{_pass(ok)}  exact p-median on Andorra {name}, p = {ps[0]}..{ps[-1]}: "
+        f"{proven}/{len(ps)} proven optimal, worst {max(times):.2f} s, mean "
+        f"{np.mean(times):.2f} s (< 2 s each)"
+    ]
+
+
+def _pass(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _table(head: list[str], body: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(b[k]) for b in body)) for k, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) for b in body]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
 # Benchmark
 # ---------------------------------------------------------------------------
 
@@ -328,11 +587,7 @@ def format_table(rows: list[Row]) -> str:
                 _fmt(r.heur_s, "{:.2f}"), r.heur_gap, notes,
             ]
         )  # fmt: skip
-    widths = [max(len(h), *(len(b[k]) for b in body)) for k, h in enumerate(head)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) for b in body]
-    return "\n".join(lines)
+    return _table(head, body)
 
 
 def evaluate_targets(rows: list[Row], mid: str, large: str, p_large: int) -> list[str]:
@@ -352,10 +607,10 @@ def evaluate_targets(rows: list[Row], mid: str, large: str, p_large: int) -> lis
         ok = gap_ok and gap <= 0.01
         out.append(
             f"{'PASS' if ok else 'FAIL'}  {r.model} (threshold {_threshold_s(r.model) / 60:g} "
-            f"min) on {large}, p={p_large}: proven gap {gap:.2%} "
+            f"min) on {large}, p={r.p}: proven gap {gap:.2%} "
             f"<= 1 % within 60 s (took {r.planner_s:.1f} s incl. model build)"
         )
-    lp = [r for r in rows if r.instance == large and r.model == "p-median"]
+    lp = [r for r in rows if r.instance == large and r.model == "p-median" and r.p == p_large]
     if lp:
         r = lp[0]
         ok = r.heur_s <= 120
@@ -366,49 +621,68 @@ def evaluate_targets(rows: list[Row], mid: str, large: str, p_large: int) -> lis
     return out
 
 
+SECTIONS = ("orlib", "mclp-synthetic", "andorra")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small instances (smoke test)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
+        "--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS, help="what to run"
+    )
+    ap.add_argument("--orlib", nargs="+", type=int, help="OR-Library pmed numbers (default all 40)")
+    ap.add_argument(
+        "--orlib-models", nargs="+", default=["p-median", "p-center"],
+        choices=["p-median", "p-center"],
+    )  # fmt: skip
+    ap.add_argument("--pmedian-limit", type=float, default=300.0, help="exact p-median, s")
+    ap.add_argument("--pcenter-limit", type=float, default=300.0, help="exact p-center, s")
+    ap.add_argument(
+        "--heuristic-limit", type=float, default=1.5, help="heuristic p-median time limit, s"
+    )
+    ap.add_argument("--mclp-limit", type=float, default=300.0, help="exact synthetic MCLP, s")
+    ap.add_argument(
         "--spopt-timeout", type=float, default=300.0, help="wall-clock limit per spopt run, s"
     )
     ap.add_argument("--no-spopt", action="store_true", help="skip spopt")
-    ap.add_argument("--only", nargs="+", help="run only these instances (e.g. 20000x2000)")
+    ap.add_argument("--only", nargs="+", help="run only these Andorra instances (e.g. 3000x300)")
     ap.add_argument(
         "--models", nargs="+", default=["mclp", "p-median"], choices=["mclp", "p-median"]
     )
-    ap.add_argument("--csv", type=Path, help="also write the results to this CSV file")
+    ap.add_argument("--csv", type=Path, help="also write the Andorra results to this CSV file")
     return ap.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--spopt-worker":
-        _spopt_worker(sys.argv[2], sys.argv[3], int(sys.argv[4]))
-        return 0
-    args = parse_args(argv)
-    from travel_times import machine_description
+def run_orlib(args: argparse.Namespace) -> list[str]:
+    """The OR-Library table: p-median (Beasley's optima) and p-center (Pullan 2008's radii)."""
+    numbers = args.orlib or ([1, 2, 6, 11] if args.quick else list(range(1, 41)))
+    print(
+        "\nOR-Library pmed instances (Beasley 1985): p-median optima from pmedopt.txt; "
+        "p-center optimal radii as tabulated by W. Pullan, Evolutionary Computation 16(3) "
+        "(2008) 417-436 (planner.optimise.orlib.PCENTER_OPTIMA). Exact: time limit "
+        f"{args.pmedian_limit:g} s (p-median), {args.pcenter_limit:g} s (p-center), mip_gap "
+        f"1e-9; heuristic seed {args.seed}, p-median time limit {args.heuristic_limit:g} s.",
+        flush=True,
+    )
+    rows = [bench_orlib(k, model, args) for model in args.orlib_models for k in numbers]
+    print("\n" + format_orlib(rows))
+    print(
+        "proven_gap = (value - bound) / value from the solver's own bound; heur_gap = "
+        "(heuristic - optimum) / optimum. Times: wall clock, incl. the exact solver's "
+        "own heuristic incumbent."
+    )
+    return orlib_targets(rows, args)
 
-    started = time.perf_counter()
-    print("Optimiser benchmark: planner.optimise vs PySAL spopt (PuLP + CBC)")
-    desc = machine_description()
-    try:
-        import pulp
-        import spopt
 
-        desc["spopt"] = spopt.__version__
-        desc["pulp"] = pulp.__version__
-    except ImportError:
-        desc["spopt"] = "not installed"
-    for k, v in desc.items():
-        print(f"  {k}: {v}")
-    print(f"  date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+def run_andorra(args: argparse.Namespace) -> list[str]:
+    """spopt comparison and p-median p = 1..20 on REAL Andorra drive times."""
     if args.quick:
         sizes = [("500x60", 500, 60, [5]), ("2000x200", 2000, 200, [5, 20])]
-        mid, large, p_large = "2000x200", "2000x200", 20
+        mid, large, p_large, sweep = "2000x200", "2000x200", 20, [1, 2, 3, 4, 5]
     else:
         sizes = [("3000x300", 3000, 300, [5, 20]), ("20000x2000", 20000, 2000, [20])]
-        mid, large, p_large = "3000x300", "20000x2000", 20
+        mid, large, p_large, sweep = "3000x300", "20000x2000", 20, list(range(1, 21))
     n_max = max(s[1] for s in sizes)
     m_max = max(s[2] for s in sizes)
     print(
@@ -423,13 +697,15 @@ def main(argv: list[str] | None = None) -> int:
         f"unreachable pairs {info['unreachable_pairs']}",
         flush=True,
     )
+    n_mid, m_mid = next((n, m) for name, n, m, _ in sizes if name == mid)
+    print(f"\n[{mid}] exact p-median for p = {sweep[0]}..{sweep[-1]}", flush=True)
+    targets = bench_andorra_pmedian(cost_all[:n_mid, :m_mid], weight_all[:n_mid], mid, sweep, args)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="optbench_") as tmp:
         for name, n, m, ps in sizes:
             if args.only and name not in args.only:
                 continue
             cost = cost_all if (n, m) == cost_all.shape else cost_all[:n, :m]
-            weight = weight_all[:n]
             kinds = list(args.models)
             if name == large and "mclp" in kinds:
                 kinds[kinds.index("mclp") + 1 : kinds.index("mclp") + 1] = [
@@ -438,7 +714,12 @@ def main(argv: list[str] | None = None) -> int:
             for p in ps:
                 for kind in kinds:
                     print(f"\n[{name}] {kind} p={p}", flush=True)
-                    rows.append(bench_case(name, cost, weight, kind, p, args, Path(tmp)))
+                    rows.append(bench_case(name, cost, weight_all[:n], kind, p, args, Path(tmp)))
+    _print_andorra(rows, args)
+    return targets + evaluate_targets(rows, mid, large, p_large)
+
+
+def _print_andorra(rows: list[Row], args: argparse.Namespace) -> None:
     print(
         f"\nResults (MCLP threshold {THRESHOLD_S / 60:g} min, mclp@T: T min; response = "
         f"drive + {TURN_OUT_S:g} s turn-out; times in s, wall clock incl. model build)"
@@ -450,18 +731,52 @@ def main(argv: list[str] | None = None) -> int:
         "columns of the largest. equal = objectives equal to 1e-6 relative. heur_gap = "
         "|heuristic - exact| / exact."
     )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child = np.nanmax([r.spopt_rss_mib for r in rows] + [0.0])
-    print(f"peak RSS: benchmark process {peak:.0f} MiB; largest spopt process {child:.0f} MiB")
-    print("\nTargets:")
-    for line in evaluate_targets(rows, mid, large, p_large):
-        print("  " + line)
-    print(f"\ntotal benchmark time {time.perf_counter() - started:.0f} s")
+    print(f"largest spopt process {child:.0f} MiB")
     if args.csv:
         from travel_times import write_rows_csv
 
         write_rows_csv(args.csv, rows)
         print(f"CSV written to {args.csv}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--spopt-worker":
+        _spopt_worker(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return 0
+    args = parse_args(argv)
+    from travel_times import machine_description
+
+    started = time.perf_counter()
+    print("Optimiser benchmark: OR-Library, SYNTHETIC large MCLP, Andorra vs PySAL spopt")
+    desc = machine_description()
+    try:
+        import pulp
+        import spopt
+
+        desc["spopt"] = spopt.__version__
+        desc["pulp"] = pulp.__version__
+    except ImportError:
+        desc["spopt"] = "not installed"
+    for k, v in desc.items():
+        print(f"  {k}: {v}")
+    print(f"  date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"  load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    targets: list[str] = []
+    if "orlib" in args.sections:
+        targets += run_orlib(args)
+    if "mclp-synthetic" in args.sections:
+        n, m, p = (20_000, 500, 10) if args.quick else (100_000, 2_000, 20)
+        print(f"\nMCLP by Benders, SYNTHETIC instance {n} x {m}, p = {p}", flush=True)
+        targets += bench_mclp_synthetic(n, m, p, args)
+    if "andorra" in args.sections:
+        targets += run_andorra(args)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS of the benchmark process {peak:.0f} MiB")
+    print("\nTargets (issue 17; the spopt comparison's from before):")
+    for line in targets:
+        print("  " + line)
+    print(f"\ntotal benchmark time {time.perf_counter() - started:.0f} s")
     return 0
 
 

@@ -247,7 +247,7 @@ OPTIMAL_GAP = 1e-6
 PCENTER_VNS_STALL = 100
 #: ... and its largest shake is this many random swaps (k = 1 .. this, then
 #: back to 1). Tuned on the OR-Library pmed instances
-#: (``benchmarks/pcenter_orlib.py``); planning choice.
+#: (``benchmarks/optimise.py``); planning choice.
 PCENTER_VNS_MAX_SHAKE = 5
 #: p-center heuristic: demand × candidate cells scored at once (a sparse
 #: instance's columns are densified this many at a time); its temporaries

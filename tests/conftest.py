@@ -34,6 +34,15 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def orlib_dir(shared_data: Path) -> Path:
+    """OR-Library p-median instances and their optima (see that folder's README)."""
+    path = shared_data / "benchmarks" / "orlib"
+    if not (path / "pmedopt.txt").is_file():
+        pytest.skip(f"real test data not found: {path} is missing")
+    return path
+
+
 def _osm_file(shared_data: Path, name: str) -> Path:
     path = shared_data / "osm" / name
     if not path.is_file():

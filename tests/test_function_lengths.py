@@ -16,12 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 80
 
 #: Functions allowed to be longer, with the reason. Keep this short.
-EXCEPTIONS = {
-    # planner/optimise is being changed on another branch (issue 17) and is not
-    # restructured here; split these there.
-    ("planner/optimise/exact.py", "_build"),
-    ("planner/optimise/exact.py", "_pmedian_milp"),
-}
+EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def function_lengths(source: str) -> dict[str, int]:

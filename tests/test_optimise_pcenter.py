@@ -36,14 +36,6 @@ Reader = Callable[[str], OrlibInstance]
 
 
 @pytest.fixture(scope="module")
-def orlib_dir(shared_data: Path) -> Path:
-    path = shared_data / "benchmarks" / "orlib"
-    if not (path / "pmedopt.txt").is_file():
-        pytest.skip(f"real test data not found: {path} is missing")
-    return path
-
-
-@pytest.fixture(scope="module")
 def orlib(orlib_dir: Path) -> Reader:
     cache: dict[str, OrlibInstance] = {}
 

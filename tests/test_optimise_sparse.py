@@ -179,8 +179,12 @@ def test_sparse_errors_name_the_problem() -> None:
         ParameterError, match=r"threshold 10 min is above .* cutoff \(5.83333 min\)"
     ):
         solve_heuristic(inst, MCLP(threshold_s=600.0), p=1)
-    with pytest.raises(ParameterError, match="solver 'exact' needs every response time"):
-        solve_exact(inst, MCLP(threshold_s=300.0), p=1)
+    with pytest.raises(
+        ParameterError, match=r"threshold 10 min is above .* cutoff \(5.83333 min\)"
+    ):
+        solve_exact(inst, MCLP(threshold_s=600.0), p=1)
+    with pytest.raises(ParameterError, match="solver 'exact' solves p-median on a dense"):
+        solve_exact(inst, PMedian(), p=1)
     with pytest.raises(DataError, match=r"cutoff .* first 400\.0 at demand 1 and site 'b'"):
         SparseInstance(
             cost_s=sp.csc_array(cost),

@@ -85,13 +85,19 @@ def test_within_states_a_true_gap(monkeypatch: pytest.MonkeyPatch) -> None:
 
     instance = _instance(0)
     optimum = _optimum(instance, PMedian(), 3)
-    # one Lagrangian step: its bound already proves the heuristic's answer within 50 %
-    monkeypatch.setattr(exact_mod, "_LAGRANGE_ITERATIONS", 1)
+    # a poor incumbent, about 20 % above the optimum: the linear relaxation's
+    # bound already proves it within 50 %, so the search stops there
+    sets = [np.isin(np.arange(instance.n_sites), c) for c in itertools.combinations(range(12), 3)]
+    poor = min(sets, key=lambda s: abs(PMedian().evaluate(instance, s) - 1.2 * optimum))
+    poor = poor.astype(np.int64)
+    added = np.flatnonzero(poor).tolist()
+    monkeypatch.setattr(exact_mod, "site_heuristic", lambda *a, **k: (poor, added, ""))
     solution = solve_exact(instance, PMedian(), p=3, mip_gap=0.5)
     assert solution.gap is not None and 1e-6 < solution.gap <= 0.5
     assert not solution.optimal and solution.optimality == f"within {format_gap(solution.gap)}"
     assert solution.status == f"within {format_gap(solution.gap)} (solver stopped at mip_gap 0.5)"
-    assert solution.objective_after > optimum * (1 + 1e-9)  # the heuristic's, not the optimum
+    assert solution.objective_after > optimum * (1 + 1e-9)  # the incumbent, not the optimum
+    assert solution.objective_after == PMedian().evaluate(instance, poor > 0)
     assert solution.objective_after * (1 - solution.gap) <= optimum
 
 

@@ -32,6 +32,7 @@ from planner import constants
 from planner.errors import DataError, ParameterError
 from planner.optimise.heuristic import site_heuristic
 from planner.optimise.instance import Instance
+from planner.optimise.mclp import solve_mclp_benders
 from planner.optimise.models import (
     LSCP,
     MCLP,
@@ -43,6 +44,7 @@ from planner.optimise.models import (
     PMedian,
     unreached_cost_s,
 )
+from planner.optimise.pmedian import solve_pmedian_radius
 from planner.optimise.solution import (
     Solution,
     check_p,
@@ -56,17 +58,23 @@ __all__ = ["solve_exact"]
 
 #: Sites compared at once in the dominance test (memory: block x sites x 4 B).
 _DOMINANCE_BLOCK = 512
-#: Share of the time limit the p-center heuristic (the incumbent) may take.
-_PCENTER_HEURISTIC_SHARE = 0.25
+#: Share of the time limit the heuristic (the incumbent) may take, p-median
+#: and p-center.
+_HEURISTIC_SHARE = 0.25
+#: p-median: VNS shakes without improvement after which the exact solver's
+#: incumbent search stops. 0: greedy + fast interchange only. On OR-Library
+#: pmed26/39/40 and Andorra 3,000 x 300 (p = 3, 5) the shakes cost more time
+#: than the better incumbent saved in the decomposition (measured 2026-12-06:
+#: pmed40 23 s -> 14 s, Andorra p = 5 28 s -> 20 s on a loaded machine).
+#: Implementation choice.
+_PMEDIAN_INCUMBENT_STALL = 0
+#: MCLP on a dense instance larger than this (demand x sites) is solved by
+#: Benders decomposition (:mod:`planner.optimise.mclp`), smaller ones by the
+#: compact MILP; a sparse instance always by Benders. Implementation choice.
+_MCLP_BENDERS_CELLS = 10_000_000
 #: A covering relaxation needing more than p + this many sites proves a radius
 #: infeasible (well above HiGHS's LP tolerances, far below one site).
 _COVER_LP_TOL = 1e-6
-#: p-median's Lagrangian: most subgradient steps, steps without improvement
-#: before the step is halved, and the largest instance (demand x sites) it
-#: runs on (one dense float64 copy of the costs).
-_LAGRANGE_ITERATIONS = 3000
-_LAGRANGE_PATIENCE = 30
-_LAGRANGE_MAX_PAIRS = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -166,88 +174,114 @@ def _site_bounds(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _build(instance: Instance, model: Model, p: int) -> _Milp:
-    n, m = instance.n_demand, instance.n_sites
-    cost, w = instance.cost_s, instance.weight
-    xlb, xub = _site_bounds(instance)
-    if isinstance(model, MCLP | LSCP):
-        within = cost <= model.threshold_s
-        free = ~instance.required
-        # points a required site already covers are served whatever is added
-        done = within[:, instance.required].any(axis=1)
-        if isinstance(model, LSCP):
-            need = np.flatnonzero(model.must_cover(instance) & ~done)
-            keep = _undominated(within[need], free)
-            a = sp.csr_array((within[need] & keep).astype(float))
-            return _Milp(
-                free.astype(float),
-                np.ones(m),
-                xlb,
-                np.where(keep | instance.required, xub, 0.0),
-                [LinearConstraint(a, 1, np.inf), _site_block(instance, p, 0, cap=True)],
-            )
-        rows = np.flatnonzero(within.any(axis=1) & (w > 0) & ~done)
-        keep = _undominated(within[rows], free)
-        # points with the same covering set N_i (on the kept sites) share one z,
-        # their weights summed: the same optimum, often far fewer rows
-        cover, agg_w = _merge_rows(within[rows] & keep, w[rows])
-        k = len(agg_w)
-        # z_i - sum_{j in N_i} x_j <= 0; sum_j x_j <= p (coverage never falls
-        # with more sites, so the optimum equals that of "= p"; padded later)
-        a = sp.hstack([-cover, sp.eye_array(k, format="csr")], format="csr")
-        c = np.concatenate([np.zeros(m), -agg_w])
-        return _Milp(
-            c,
-            np.concatenate([np.ones(m), np.zeros(k)]),
-            np.concatenate([xlb, np.zeros(k)]),
-            np.concatenate([np.where(keep | instance.required, xub, 0.0), np.ones(k)]),
-            [LinearConstraint(a, -np.inf, 0), _site_block(instance, p, k, cap=True)],
-            offset=-float(w[done & (w > 0)].sum()),
-        )
+    """The model's MILP (the formulations are in :mod:`planner.optimise.models`)."""
+    if isinstance(model, LSCP):
+        return _build_lscp(instance, model, p)
+    if isinstance(model, MCLP):
+        return _build_mclp(instance, model, p)
     if isinstance(model, MEXCLP):
-        within = sp.csr_array(model.cover_matrix(instance))
-        e = instance.existing_units.astype(float)
-        # at most e(N_i) + p units can cover i: one y_ik per possible level k
-        reach_units = within @ e + p
-        rows = np.flatnonzero((within.sum(axis=1) > 0) & (w > 0) & (reach_units > 0))
-        levels = reach_units[rows].astype(np.int64)
-        k = int(levels.sum())
-        owner = np.repeat(np.arange(len(rows)), levels)
-        level = np.arange(k) - np.repeat(np.cumsum(levels) - levels, levels)
-        q = model.busy_fraction
-        # sum_k y_ik - sum_{j in N_i} u_j <= 0
-        ysum = sp.csr_array((np.ones(k), (owner, np.arange(k))), shape=(len(rows), k))
-        a = sp.hstack([-within[rows], ysum], format="csr")
-        c = np.concatenate([np.zeros(m), -w[rows][owner] * (1 - q) * q**level])
-        units_row = np.concatenate([np.ones(m), np.zeros(k)])
-        return _Milp(
-            c,
-            np.concatenate([np.ones(m), np.zeros(k)]),
-            np.concatenate([e, np.zeros(k)]),
-            np.concatenate([e + p, np.ones(k)]),
-            [
-                LinearConstraint(a, -np.inf, 0),
-                LinearConstraint(units_row[None, :], p + e.sum(), p + e.sum()),
-            ],
-        )
+        return _build_mexclp(instance, model, p)
     if isinstance(model, MaxSurvival):
-        s = model.survival(cost / 60.0)
-        pi, pj = np.nonzero((s > 0) & (w[:, None] > 0))
-        k = len(pi)
-        link, total = _assignment(instance, pi, pj, 0)
-        c = np.concatenate([np.zeros(m), -w[pi] * s[pi, pj]])
-        one = sp.hstack([sp.csr_array((n, m)), total], format="csr")
-        return _Milp(
-            c,
-            np.concatenate([np.ones(m), np.zeros(k)]),
-            np.concatenate([xlb, np.zeros(k)]),
-            np.concatenate([xub, np.ones(k)]),
-            [
-                LinearConstraint(link, -np.inf, 0),
-                LinearConstraint(one, -np.inf, 1),
-                _site_block(instance, p, k),
-            ],
-        )
+        return _build_survival(instance, model, p)
     raise ParameterError(f"unknown model {model!r}")
+
+
+def _build_lscp(instance: Instance, model: LSCP, p: int) -> _Milp:
+    """min sum of free x subject to every point to cover being covered, <= p added sites."""
+    within = instance.cost_s <= model.threshold_s
+    free = ~instance.required
+    xlb, xub = _site_bounds(instance)
+    # points a required site already covers are served whatever is added
+    done = within[:, instance.required].any(axis=1)
+    need = np.flatnonzero(model.must_cover(instance) & ~done)
+    keep = _undominated(within[need], free)
+    a = sp.csr_array((within[need] & keep).astype(float))
+    return _Milp(
+        free.astype(float),
+        np.ones(instance.n_sites),
+        xlb,
+        np.where(keep | instance.required, xub, 0.0),
+        [LinearConstraint(a, 1, np.inf), _site_block(instance, p, 0, cap=True)],
+    )
+
+
+def _build_mclp(instance: Instance, model: MCLP, p: int) -> _Milp:
+    """The compact MCLP over the points no required site covers, rows merged."""
+    m, w = instance.n_sites, instance.weight
+    within = instance.cost_s <= model.threshold_s
+    xlb, xub = _site_bounds(instance)
+    done = within[:, instance.required].any(axis=1)
+    rows = np.flatnonzero(within.any(axis=1) & (w > 0) & ~done)
+    keep = _undominated(within[rows], ~instance.required)
+    # points with the same covering set N_i (on the kept sites) share one z,
+    # their weights summed: the same optimum, often far fewer rows
+    cover, agg_w = _merge_rows(within[rows] & keep, w[rows])
+    k = len(agg_w)
+    # z_i - sum_{j in N_i} x_j <= 0; sum_j x_j <= p (coverage never falls
+    # with more sites, so the optimum equals that of "= p"; padded later)
+    a = sp.hstack([-cover, sp.eye_array(k, format="csr")], format="csr")
+    c = np.concatenate([np.zeros(m), -agg_w])
+    return _Milp(
+        c,
+        np.concatenate([np.ones(m), np.zeros(k)]),
+        np.concatenate([xlb, np.zeros(k)]),
+        np.concatenate([np.where(keep | instance.required, xub, 0.0), np.ones(k)]),
+        [LinearConstraint(a, -np.inf, 0), _site_block(instance, p, k, cap=True)],
+        offset=-float(w[done & (w > 0)].sum()),
+    )
+
+
+def _build_mexclp(instance: Instance, model: MEXCLP, p: int) -> _Milp:
+    """Unit counts u and one y_ik per possible coverage level k of each point."""
+    m, w = instance.n_sites, instance.weight
+    within = sp.csr_array(model.cover_matrix(instance))
+    e = instance.existing_units.astype(float)
+    # at most e(N_i) + p units can cover i: one y_ik per possible level k
+    reach_units = within @ e + p
+    rows = np.flatnonzero((within.sum(axis=1) > 0) & (w > 0) & (reach_units > 0))
+    levels = reach_units[rows].astype(np.int64)
+    k = int(levels.sum())
+    owner = np.repeat(np.arange(len(rows)), levels)
+    level = np.arange(k) - np.repeat(np.cumsum(levels) - levels, levels)
+    q = model.busy_fraction
+    # sum_k y_ik - sum_{j in N_i} u_j <= 0
+    ysum = sp.csr_array((np.ones(k), (owner, np.arange(k))), shape=(len(rows), k))
+    a = sp.hstack([-within[rows], ysum], format="csr")
+    c = np.concatenate([np.zeros(m), -w[rows][owner] * (1 - q) * q**level])
+    units_row = np.concatenate([np.ones(m), np.zeros(k)])
+    return _Milp(
+        c,
+        np.concatenate([np.ones(m), np.zeros(k)]),
+        np.concatenate([e, np.zeros(k)]),
+        np.concatenate([e + p, np.ones(k)]),
+        [
+            LinearConstraint(a, -np.inf, 0),
+            LinearConstraint(units_row[None, :], p + e.sum(), p + e.sum()),
+        ],
+    )
+
+
+def _build_survival(instance: Instance, model: MaxSurvival, p: int) -> _Milp:
+    """Assignment y_ij to open sites, maximising the survival-weighted demand."""
+    n, m, w = instance.n_demand, instance.n_sites, instance.weight
+    xlb, xub = _site_bounds(instance)
+    s = model.survival(instance.cost_s / 60.0)
+    pi, pj = np.nonzero((s > 0) & (w[:, None] > 0))
+    k = len(pi)
+    link, total = _assignment(instance, pi, pj, 0)
+    c = np.concatenate([np.zeros(m), -w[pi] * s[pi, pj]])
+    one = sp.hstack([sp.csr_array((n, m)), total], format="csr")
+    return _Milp(
+        c,
+        np.concatenate([np.ones(m), np.zeros(k)]),
+        np.concatenate([xlb, np.zeros(k)]),
+        np.concatenate([xub, np.ones(k)]),
+        [
+            LinearConstraint(link, -np.inf, 0),
+            LinearConstraint(one, -np.inf, 1),
+            _site_block(instance, p, k),
+        ],
+    )
 
 
 def _cover_problem(
@@ -340,7 +374,7 @@ def _solve_pcenter(
     The smallest radius r such that <= p added sites cover every point of I'
     within r is the p-center optimum (Minieka 1970). The search starts from
     the heuristic's solution (greedy + VNS, :mod:`planner.optimise.pcenter`,
-    given :data:`_PCENTER_HEURISTIC_SHARE` of the time), whose radius is an
+    given :data:`_HEURISTIC_SHARE` of the time), whose radius is an
     upper bound, and from the lower bound ``max_i min_j c_ij`` (no point is
     served faster than by its nearest candidate), and tries only the
     distinct times between them. A binary search with the covering problem's
@@ -362,7 +396,7 @@ def _solve_pcenter(
         p,
         np.random.default_rng(0),
         100,
-        time_limit_s=time_limit_s * _PCENTER_HEURISTIC_SHARE,
+        time_limit_s=time_limit_s * _HEURISTIC_SHARE,
     )
     upper = model.evaluate(instance, final > 0)
     rows = np.flatnonzero(instance.reachable() & (instance.weight > 0))
@@ -438,7 +472,7 @@ def _mclp_full_cover(instance: Instance, model: MCLP, p: int) -> np.ndarray | No
     return is_open.astype(np.int64)
 
 
-def _pad_sites(instance: Instance, final: np.ndarray, p: int, threshold_s: float) -> np.ndarray:
+def _pad_sites(instance: AnyInstance, final: np.ndarray, p: int, threshold_s: float) -> np.ndarray:
     """Open further sites until p are added: those covering most weight within the threshold first.
 
     The rule MCLP uses (its threshold) and p-center (its radius): opening a
@@ -447,240 +481,41 @@ def _pad_sites(instance: Instance, final: np.ndarray, p: int, threshold_s: float
     short = p - int(final[~instance.required].sum())
     if short <= 0:
         return final
-    within = instance.cost_s <= threshold_s
-    score = instance.weight @ within
+    score = np.asarray(instance.weight @ instance.within(threshold_s), dtype=np.float64)
     score[final > 0] = -np.inf
     final = final.copy()
     final[np.argsort(-score, kind="stable")[:short]] = 1
     return final
 
 
-def _pmedian_lagrangian(
-    instance: Instance, p: int, upper: float, time_limit_s: float
-) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None, float]:
-    """Lagrangian lower bound of p-median and the sites it proves closed or open.
-
-    Relaxing "each point is served once" with multipliers lambda_i gives
-    ``L(lambda) = sum_i lambda_i + sum over the p best free sites of C_j``
-    (required sites always counted), where ``C_j = sum_i min(0, w_i c_ij -
-    lambda_i)`` and an unreached point costs U (:func:`unreached_cost_s`). ``L`` is a lower
-    bound for every lambda; subgradient steps raise it (Beasley 1993, "Lagrangean
-    heuristics for location problems", EJOR 65). The sites each step picks are
-    also a solution; the best one found lowers ``upper``. Reduction tests: if
-    forcing a closed site open (dropping the worst chosen one) or a chosen
-    site closed (adding the best other one) gives a bound >= ``upper`` (the
-    value of a known solution), no solution with that choice beats the known
-    one, so the site is fixed closed or open.
-
-    Returns
-    -------
-    (fix_closed, fix_open, bound, incumbent, upper)
-        Bool masks over the sites, the best bound, and the best solution the
-        steps found (an open mask, or None if none beat ``upper``) with its
-        value.
-    """
-    start = time.perf_counter()
-    # points no site reaches are not part of the objective (PMedian: I')
-    rows = np.flatnonzero(instance.reachable() & (instance.weight > 0))
-    m = instance.n_sites
-    fix0 = np.zeros(m, dtype=bool)
-    fix1 = np.zeros(m, dtype=bool)
-    free = ~instance.required
-    n_free = int(free.sum())
-    if len(rows) == 0 or p < 1 or p >= n_free:
-        return fix0, fix1, -np.inf, None, upper
-    d = instance.weight[rows, None] * np.minimum(instance.cost_s[rows], unreached_cost_s(instance))
-    lam = np.partition(d, 1, axis=1)[:, 1].copy() if m > 1 else d[:, 0].copy()
-    tol = 1e-9 * max(1.0, abs(upper))
-    best, step, stall = -np.inf, 2.0, 0
-    incumbent: np.ndarray | None = None
-    is_free = np.flatnonzero(free)
-    for _ in range(_LAGRANGE_ITERATIONS):
-        c = np.minimum(d - lam[:, None], 0.0).sum(axis=0)
-        ranked = is_free[np.argsort(c[is_free], kind="stable")]
-        chosen, worst_in, best_out = ranked[:p], c[ranked[p - 1]], c[ranked[p]]
-        bound = float(lam.sum() + c[instance.required].sum() + c[chosen].sum())
-        if bound > best + tol:
-            best, stall = bound, 0
-        else:
-            stall += 1
-            if stall >= _LAGRANGE_PATIENCE:
-                step, stall = step / 2, 0
-        is_open = instance.required.copy()
-        is_open[chosen] = True
-        value = float(d[:, is_open].min(axis=1).sum())
-        if value < upper - tol:
-            upper, incumbent = value, is_open
-        fix0 |= free & ~is_open & (bound + c - worst_in >= upper + tol)
-        fix1 |= free & is_open & (bound - c + best_out >= upper + tol)
-        if best >= upper - tol or step < 1e-3 or time.perf_counter() - start > time_limit_s:
-            break
-        g = 1.0 - (d[:, is_open] < lam[:, None]).sum(axis=1)
-        norm = float(g @ g)
-        if norm == 0:  # the relaxed solution is feasible: it is optimal
-            break
-        lam = lam + step * max(upper - bound, tol) / norm * g
-    return fix0, fix1, best, incumbent, upper
-
-
 def _solve_pmedian(
     instance: Instance, p: int, time_limit_s: float, mip_gap: float
 ) -> tuple[np.ndarray, float | None, str]:
-    """p-median: heuristic incumbent, Lagrangian site fixing, then the MILP on what is left.
+    """p-median: the heuristic's incumbent, then the radius formulation's Benders decomposition.
 
-    The greedy + Teitz-Bart solution is a known value; the Lagrangian bound
-    (:func:`_pmedian_lagrangian`) closes or opens every site it can prove, and
-    the MILP (:func:`_pmedian_milp`) solves the instance restricted to the rest.
-    The answer is the better of the MILP's and the heuristic's, so it is exact
-    whenever the MILP is.
+    The heuristic (greedy + fast interchange, given
+    :data:`_HEURISTIC_SHARE` of the time; no VNS shakes, see
+    :data:`_PMEDIAN_INCUMBENT_STALL`) gives the incumbent;
+    :func:`planner.optimise.pmedian.solve_pmedian_radius` proves it optimal
+    or finds a better one. The answer is never worse than the heuristic's.
     """
     start = time.perf_counter()
-    model = PMedian()
-    incumbent, _, _ = site_heuristic(instance, model, p, np.random.default_rng(0), 100)
-    upper = model.evaluate(instance, incumbent > 0)
-    fix0 = fix1 = np.zeros(instance.n_sites, dtype=bool)
-    bound = -np.inf
-    gap: float | None
-    if instance.n_demand * instance.n_sites <= _LAGRANGE_MAX_PAIRS:
-        fix0, fix1, bound, better, upper = _pmedian_lagrangian(instance, p, upper, time_limit_s / 4)
-        if better is not None:
-            incumbent = better.astype(np.int64)
-        gap = max(0.0, (upper - bound) / upper) if upper > 0 else 0.0
-        if gap <= max(mip_gap, 1e-9):  # the bound proves the incumbent within the gap
-            return incumbent, gap, ""
-    opened = int((fix1 & ~instance.required).sum())
-    keep = ~fix0
-    if opened > p or int((keep & ~instance.required).sum()) < p:  # pragma: no cover - guard
-        keep, fix1, opened = np.ones(instance.n_sites, dtype=bool), fix1 & False, 0
+    incumbent, _, _ = site_heuristic(
+        instance,
+        PMedian(),
+        p,
+        np.random.default_rng(0),
+        100,
+        time_limit_s=time_limit_s * _HEURISTIC_SHARE,
+        stall=_PMEDIAN_INCUMBENT_STALL,
+    )
     left = max(time_limit_s - (time.perf_counter() - start), 1e-3)
-    if opened == p:  # the fixing decided every site
-        final = (instance.required | fix1).astype(np.int64)
-        gap, detail = 0.0, ""
-    else:
-        cols = np.flatnonzero(keep)
-        sub = Instance(
-            cost_s=instance.cost_s[:, cols],
-            weight=instance.weight,
-            site_names=tuple(instance.site_names[j] for j in cols),
-            required=(instance.required | fix1)[cols],
-            existing_units=instance.existing_units[cols],
-            demand_ids=instance.demand_ids,
-        )
-        sub_final, gap, detail = _pmedian_milp(
-            sub, p - opened, left, mip_gap, unreached_cost_s(instance)
-        )
-        final = np.zeros(instance.n_sites, dtype=np.int64)
-        final[cols] = sub_final
-    value = model.evaluate(instance, final > 0)
-    if value > upper:
-        final, value = incumbent, upper
-    if detail and np.isfinite(bound) and value > 0:  # the Lagrangian bound may be the better one
-        lagrangian = max(0.0, (value - bound) / value)
-        gap = lagrangian if gap is None else min(gap, lagrangian)
-    return final, gap, detail
-
-
-def _pmedian_milp(
-    instance: Instance, p: int, time_limit_s: float, mip_gap: float, penalty: float
-) -> tuple[np.ndarray, float | None, str]:
-    """p-median on each point's K nearest sites, K raised until the answer is exact.
-
-    The reduced MILP keeps ``y_ij`` only for the ``K_i`` nearest sites of i
-    and lets i fall back to the cost of its ``(K_i + 1)``-th nearest site
-    (at most ``penalty``, the full instance's U): no solution costs more
-    there than in the full model, so its optimum is a lower bound. If the
-    sites it picks serve every point from within its K_i nearest, their true
-    objective equals the reduced one and they are optimal for the full model
-    (within ``mip_gap``). Otherwise K_i is
-    doubled for the points that fell back and the MILP is solved again.
-    """
-    start = time.perf_counter()
-    m = instance.n_sites
-    rows = np.flatnonzero(instance.reachable() & (instance.weight > 0))
-    if len(rows) == 0:  # every choice of sites is worth 0
-        final, _, _ = site_heuristic(instance, PMedian(), p, np.random.default_rng(0), 0)
-        return final, 0.0, ""
-    w = instance.weight[rows]
-    capped = np.minimum(instance.cost_s[rows], penalty)
-    order = np.argsort(capped, axis=1, kind="stable")
-    ranked = np.take_along_axis(capped, order, axis=1)
-    del capped
-    n_near = (ranked < penalty).sum(axis=1)  # pairs worth a y variable
-    k0 = max(8, -(-3 * m // (2 * max(1, p + int(instance.required.sum())))))
-    k_i = np.minimum(n_near, k0)
-    xlb, xub = _site_bounds(instance)
-    best_final: np.ndarray | None = None
-    best_value, bound = np.inf, -np.inf
-    r = len(rows)
-    while True:
-        left = time_limit_s - (time.perf_counter() - start)
-        if left <= 0:
-            break
-        keep = np.arange(m)[None, :] < k_i[:, None]
-        pi, kk = np.nonzero(keep)
-        pj = order[pi, kk]
-        k = len(pi)
-        fallback = np.where(k_i < m, ranked[np.arange(r), np.minimum(k_i, m - 1)], penalty)
-        fallback = np.minimum(fallback, penalty)
-        link = sp.hstack(
-            [
-                sp.csr_array((-np.ones(k), (np.arange(k), pj)), shape=(k, m)),
-                sp.eye_array(k, format="csr"),
-                sp.csr_array((k, r)),
-            ],
-            format="csr",
-        )
-        one = sp.hstack(
-            [
-                sp.csr_array((r, m)),
-                sp.csr_array((np.ones(k), (pi, np.arange(k))), shape=(r, k)),
-                sp.eye_array(r, format="csr"),
-            ],
-            format="csr",
-        )
-        c = np.concatenate([np.zeros(m), w[pi] * ranked[pi, kk], w * fallback])
-        res = milp(
-            c,
-            integrality=np.concatenate([np.ones(m), np.zeros(k + r)]),
-            bounds=Bounds(
-                np.concatenate([xlb, np.zeros(k + r)]), np.concatenate([xub, np.ones(k + r)])
-            ),
-            constraints=[
-                LinearConstraint(link, -np.inf, 0),
-                LinearConstraint(one, 1, 1),
-                _site_block(instance, p, k + r),
-            ],
-            options={"time_limit": float(left), "mip_rel_gap": float(mip_gap)},
-        )
-        if res.status == 2:
-            raise InfeasibleError("p-median: the model has no feasible solution")
-        if res.x is None:
-            break
-        final = np.rint(res.x[:m]).astype(np.int64)
-        # the objective with the full instance's U (this one may lack columns)
-        value = float(w @ np.minimum(instance.open_times(final > 0)[rows], penalty))
-        if value < best_value:
-            best_final, best_value = final, value
-        dual = getattr(res, "mip_dual_bound", None)
-        bound = max(bound, float(dual) if dual is not None else -np.inf)
-        if res.status != 0:
-            break
-        if value <= float(res.fun) + 1e-9 * max(1.0, abs(float(res.fun))):
-            return final, _highs_gap(res), ""
-        # points served beyond their K nearest: widen their neighbourhoods
-        times = np.minimum(instance.open_times(final > 0)[rows], penalty)
-        short = np.flatnonzero((k_i < n_near) & (times > ranked[np.arange(r), k_i - 1]))
-        if len(short) == 0:  # pragma: no cover - guarded by the value check above
-            return final, _highs_gap(res), ""
-        k_i[short] = np.minimum(n_near[short], 2 * k_i[short])
-    if best_final is None:
-        raise DataError(
-            f"p-median: HiGHS found no feasible solution within {time_limit_s:g} s; "
-            "raise time_limit_s"
-        )
-    # costs are >= 0, so 0 bounds the objective when HiGHS proved nothing better
-    gap = float((best_value - max(bound, 0.0)) / best_value) if best_value > 0 else 0.0
-    return best_final, max(gap, 0.0), "time limit"
+    final, value, bound, result = solve_pmedian_radius(
+        instance, p, incumbent, time_limit_s=left, mip_gap=mip_gap
+    )
+    bound = max(bound, 0.0)  # times are >= 0: 0 bounds the objective when nothing better is proven
+    gap = max(0.0, (value - bound) / value) if value > 0 else 0.0
+    return final, gap, "" if result is None else result.stopped
 
 
 def solve_exact(
@@ -731,11 +566,14 @@ def solve_exact(
     DataError
         The time limit passed before any feasible solution was found.
     """
-    if isinstance(instance, SparseInstance):
+    if isinstance(instance, SparseInstance) and not isinstance(model, MCLP):
         raise ParameterError(
-            "solver 'exact' needs every response time (a dense Instance); an instance "
-            f"with a cutoff ({instance.cutoff_s / 60:g} min) is solved by the heuristic"
+            f"solver 'exact' solves {model.name} on a dense Instance only (every response "
+            f"time); an instance with a cutoff ({instance.cutoff_s / 60:g} min) is solved by "
+            "the heuristic, or exactly for MCLP"
         )
+    if isinstance(instance, SparseInstance):
+        instance.check_threshold(getattr(model, "threshold_s", None))
     p = check_p(instance, model, p)
     if not time_limit_s > 0:
         raise ParameterError(f"time_limit_s = {time_limit_s!r}: give a positive time, s")
@@ -744,25 +582,62 @@ def solve_exact(
     start = time.perf_counter()
     gap: float | None
     if isinstance(model, PCenter | PMedian):
+        assert isinstance(instance, Instance)  # sparse ones were refused above
         if isinstance(model, PCenter):
             final, gap, detail = _solve_pcenter(instance, p, float(time_limit_s))
         else:
             final, gap, detail = _solve_pmedian(instance, p, float(time_limit_s), float(mip_gap))
         elapsed = time.perf_counter() - start
         return _solution(instance, model, final, gap, elapsed, detail, mip_gap)
+    if isinstance(model, MCLP) and (
+        isinstance(instance, SparseInstance)
+        or instance.n_demand * instance.n_sites > _MCLP_BENDERS_CELLS
+    ):
+        return _solve_mclp_large(instance, model, p, float(time_limit_s), float(mip_gap))
+    assert isinstance(instance, Instance)
     if isinstance(model, MCLP):
         covered = _mclp_full_cover(instance, model, p)
         if covered is not None:  # meets the upper bound: proven optimal
             elapsed = time.perf_counter() - start
             return _solution(instance, model, covered, 0.0, elapsed, "", mip_gap)
+    return _solve_milp(instance, model, p, float(time_limit_s), float(mip_gap), start)
+
+
+def _solve_mclp_large(
+    instance: AnyInstance, model: MCLP, p: int, time_limit_s: float, mip_gap: float
+) -> Solution:
+    """MCLP by Benders decomposition (:func:`planner.optimise.mclp.solve_mclp_benders`)."""
+    start = time.perf_counter()
+    final, value, bound, result = solve_mclp_benders(
+        instance,
+        model.threshold_s,
+        p,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+        heuristic_share=_HEURISTIC_SHARE,
+    )
+    final = _pad_sites(instance, final, p, model.threshold_s)
+    gap = max(0.0, (bound - value) / value) if value > 0 else 0.0
+    simple = _simple_gap(instance, model, final, p)
+    if simple is not None:
+        gap = min(gap, simple)
+    elapsed = time.perf_counter() - start
+    detail = "" if result is None else result.stopped
+    return _solution(instance, model, final, gap, elapsed, detail, mip_gap)
+
+
+def _solve_milp(
+    instance: Instance, model: Model, p: int, time_limit_s: float, mip_gap: float, start: float
+) -> Solution:
+    """The compact MILP of :func:`_build` by HiGHS; ``start`` is when the solve began."""
     prob = _build(instance, model, p)
-    left = max(float(time_limit_s) - (time.perf_counter() - start), 1e-3)
+    left = max(time_limit_s - (time.perf_counter() - start), 1e-3)
     res = milp(
         prob.c,
         integrality=prob.integrality,
         bounds=Bounds(prob.lb, prob.ub),
         constraints=prob.rows,
-        options={"time_limit": left, "mip_rel_gap": float(mip_gap)},
+        options={"time_limit": left, "mip_rel_gap": mip_gap},
     )
     elapsed = time.perf_counter() - start
     if res.status == 2:
@@ -778,8 +653,7 @@ def solve_exact(
             f"{model.name}: HiGHS found no feasible solution within {time_limit_s:g} s "
             f"({res.message}); raise time_limit_s"
         )
-    m = instance.n_sites
-    final = np.rint(res.x[:m]).astype(np.int64)
+    final = np.rint(res.x[: instance.n_sites]).astype(np.int64)
     gap = _highs_gap(res, prob.offset)
     if isinstance(model, MCLP):
         final = _pad_sites(instance, final, p, model.threshold_s)
@@ -791,7 +665,7 @@ def solve_exact(
 
 
 def _solution(
-    instance: Instance,
+    instance: AnyInstance,
     model: Model,
     final: np.ndarray,
     gap: float | None,
@@ -808,7 +682,7 @@ def _solution(
     )
 
 
-def _simple_gap(instance: Instance, model: Model, final: np.ndarray, p: int) -> float | None:
+def _simple_gap(instance: AnyInstance, model: Model, final: np.ndarray, p: int) -> float | None:
     """The gap a bound that needs no solver proves; it caps HiGHS's when that is weak.
 
     No choice of sites covers more, or saves more lives, than opening every

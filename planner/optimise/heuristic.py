@@ -1,19 +1,23 @@
-"""Greedy addition followed by Teitz–Bart vertex substitution.
+"""Greedy addition, then local search inside a variable neighbourhood search.
 
 Greedy adds, one at a time, the site (unit) that improves the objective most.
-Vertex substitution (Teitz & Bart 1968) then repeatedly makes the best swap of
-an *added* site for an unopened candidate while it improves the objective;
-required sites are never swapped out.
+The improvement phase depends on the model:
 
-Swaps are evaluated without re-evaluating every solution: for each demand
-point the best and second-best open sites are kept, so closing site r leaves
-``t_without_r = where(best == r, second, best)``, and opening each candidate
-a at once is a vectorised ``minimum(t_without_r[:, None], cost[:, a])``.
-MEXCLP works on unit counts per point instead (``n_i``), LSCP on coverage
-(greedy, then dropping redundant sites). p-center, whose objective (a
-maximum) plateaus where plain swaps stall, is improved instead by a local
-search around its critical client inside a variable neighbourhood search
-(:mod:`planner.optimise.pcenter`).
+* p-median, MCLP, maximum survival (sums over demand points): best swaps of
+  an *added* site for an unopened candidate (Teitz & Bart 1968) evaluated by
+  the fast interchange (Whitaker 1983; Resende & Werneck 2007), inside a
+  variable neighbourhood search (Hansen & Mladenović 1997): see
+  :mod:`planner.optimise.vns`. Required sites are never swapped out.
+* p-center, whose objective (a maximum) plateaus where plain swaps stall: a
+  local search around its critical client inside a VNS
+  (:mod:`planner.optimise.pcenter`).
+* MEXCLP works on unit counts per point (``n_i``): the best move of an added
+  unit to another site while it improves, inside a VNS whose shake moves k
+  random added units (the same stall and largest shake as
+  :mod:`planner.optimise.vns`).
+* LSCP: greedy, then dropping redundant sites.
+
+Every improvement phase stops at ``time_limit_s`` if one is given.
 
 Ties are broken in a seeded random order of the candidates, so a run is
 deterministic for a given seed.
@@ -73,16 +77,21 @@ from planner.optimise.models import (
 from planner.optimise.pcenter import pcenter_heuristic
 from planner.optimise.solution import Solution, check_p, make_solution
 from planner.optimise.sparse import AnyInstance, SparseInstance
+from planner.optimise.vns import (
+    VNS_MAX_SHAKE,
+    VNS_MIN_STALL,
+    VNS_STALL,
+    FastSwaps,
+    variable_neighbourhood_search,
+)
+from planner.optimise.vns import (
+    better as _better,
+)
+from planner.optimise.vns import (
+    pick as _pick,
+)
 
 __all__ = ["solve_heuristic"]
-
-#: Relative improvement a swap must bring to count (guards against cycling on
-#: floating-point noise).
-_IMPROVE_RTOL = 1e-12
-
-
-def _better(sign: float, new: float, cur: float) -> bool:
-    return sign * (new - cur) > _IMPROVE_RTOL * max(1.0, abs(cur))
 
 
 def _best_two(cost: np.ndarray, open_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,12 +107,6 @@ def _best_two(cost: np.ndarray, open_idx: np.ndarray) -> tuple[np.ndarray, np.nd
     return part[:, 0], arg, part[:, 1]
 
 
-def _pick(values: np.ndarray, sign: float, perm: np.ndarray) -> int:
-    """Index of the best value, ties broken by the seeded order ``perm``."""
-    v = sign * values[perm]
-    return int(perm[int(np.argmax(v))])
-
-
 def site_heuristic(
     instance: Instance,
     model: SiteModel,
@@ -112,60 +115,55 @@ def site_heuristic(
     max_iterations: int,
     *,
     time_limit_s: float | None = None,
+    stall: int | None = None,
 ) -> tuple[np.ndarray, list[int], str]:
-    """Greedy, then Teitz-Bart swaps (p-center: :func:`pcenter_heuristic`); open, order, detail."""
+    """Greedy, then swaps and VNS (p-center: :func:`pcenter_heuristic`); open, order, detail."""
     if isinstance(model, PCenter):
         return pcenter_heuristic(
             instance, p, rng, max_moves=max_iterations, time_limit_s=time_limit_s
         )
-    cost = instance.cost_s
+    deadline = math.inf if time_limit_s is None else time.perf_counter() + time_limit_s
     sign = 1.0 if model.sense == "max" else -1.0
-    is_open = instance.required.copy()
-    times = instance.open_times(is_open)
+    moves = fast_swaps(instance, model, instance.required, p)
     order: list[int] = []
     for _ in range(p):
-        cand = np.flatnonzero(~is_open)
-        scores = model.score(instance, np.minimum(times[:, None], cost[:, cand]))
-        j = int(cand[_pick(scores, sign, rng.permutation(len(cand)))])
-        is_open[j] = True
+        cand = np.flatnonzero(~moves.is_open)
+        j = int(cand[_pick(moves.opening(cand), sign, rng.permutation(len(cand)))])
+        moves.open(j)
         order.append(j)
-        times = np.minimum(times, cost[:, j])
-    current = float(model.score(instance, times))
-    point_value = _point_value(instance, model)
-    swaps = 0
-    for _ in range(max_iterations):
-        added = np.flatnonzero(is_open & ~instance.required)
-        cand = np.flatnonzero(~is_open)
-        if len(added) == 0 or len(cand) == 0:
-            break
-        best, arg, second = _best_two(cost, np.flatnonzero(is_open))
-        best_val, best_move = current, None
-        perm = rng.permutation(len(cand))
-        if point_value is not None:
-            table = _swap_scores(cost, point_value, best, arg, second, added, cand)
-        for row, r_ in enumerate(added):
-            r = int(r_)
-            if point_value is not None:
-                scores = table[row]
-            else:
-                without = np.where(arg == r, second, best)
-                scores = model.score(instance, np.minimum(without[:, None], cost[:, cand]))
-            k = _pick(scores, sign, perm)
-            if _better(sign, float(scores[k]), best_val):
-                best_val, best_move = float(scores[k]), (r, int(cand[k]))
-        if best_move is None:
-            break
-        out, into = best_move
-        is_open[out], is_open[into] = False, True
-        order[order.index(out)] = into
-        # the table sums in another order: keep the exact objective of the new sites
-        current = (
-            best_val
-            if point_value is None
-            else float(model.score(instance, instance.open_times(is_open)))
-        )
-        swaps += 1
-    return is_open.astype(np.int64), order, f"greedy + {swaps} swaps"
+    final, order, made, shakes = variable_neighbourhood_search(
+        moves,
+        order,
+        ~instance.required,
+        sign,
+        rng,
+        max_moves=max_iterations,
+        stall=stall,
+        deadline=deadline,
+    )
+    return final.astype(np.int64), order, _detail(made, shakes)
+
+
+def fast_swaps(instance: Instance, model: _Separable, is_open: np.ndarray, p: int) -> FastSwaps:
+    """The fast interchange's arrays (:class:`~planner.optimise.vns.FastSwaps`) for ``is_open``.
+
+    ``p`` is the number of sites that will be added (the arrays get a row
+    for each site open at once).
+    """
+    w = _separable_weight(instance, model)
+    rows = np.flatnonzero(w > 0)
+    sign = 1.0 if model.sense == "max" else -1.0
+
+    def h(t: np.ndarray) -> np.ndarray:
+        return -sign * _point_values(instance, model, t)
+
+    capacity = int(instance.required.sum()) + p
+    cost = instance.cost_s if len(rows) == instance.n_demand else instance.cost_s[rows]
+    return FastSwaps(cost, w[rows], h, sign, is_open, capacity)
+
+
+def _detail(moves: int, shakes: int) -> str:
+    return f"greedy + {moves} swaps" + (f", VNS with {shakes} shakes" if shakes else "")
 
 
 #: Demand rows per block in :func:`_swap_scores` (bounds its temporaries).
@@ -198,7 +196,7 @@ def _point_value(
     instance: Instance, model: SiteModel
 ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
     """``(w, f)`` when the objective is ``sum_i w_i f(t_i)`` (p-median, MCLP), else None."""
-    if not isinstance(model, PMedian | MCLP):
+    if not isinstance(model, _Separable):
         return None
     return _separable_weight(instance, model), lambda t: _point_values(instance, model, t)
 
@@ -267,11 +265,82 @@ def _weighted_cover(a: np.ndarray | sp.csc_array, v: np.ndarray) -> np.ndarray:
     return np.asarray(a.T @ v, dtype=np.float64)
 
 
-def _mexclp_heuristic(
-    instance: AnyInstance, model: MEXCLP, p: int, rng: np.random.Generator, max_iterations: int
-) -> tuple[np.ndarray, list[int], int]:
+@dataclass
+class _Units:
+    """MEXCLP's units per site, the units covering each point, and the added units' sites."""
+
+    units: np.ndarray
+    n: np.ndarray
+    order: list[int]
+    value: float
+
+    def copy(self) -> _Units:
+        return _Units(self.units.copy(), self.n.copy(), list(self.order), self.value)
+
+
+def _mexclp_move(
+    state: _Units, a: Any, out: int, into: int, value: Callable[[np.ndarray], float]
+) -> None:
+    """Move one added unit from ``out`` to ``into``."""
+    state.units[out] -= 1
+    state.units[into] += 1
+    state.n += _column(a, into) - _column(a, out)
+    state.order[len(state.order) - 1 - state.order[::-1].index(out)] = into
+    state.value = value(state.n)
+
+
+def _mexclp_local_search(
+    state: _Units,
+    instance: AnyInstance,
+    model: MEXCLP,
+    rng: np.random.Generator,
+    max_moves: int,
+    deadline: float,
+) -> int:
+    """The best unit move (an added unit to another site) while it improves; moves made."""
     a = model.cover_matrix(instance)
     w, q = instance.weight, model.busy_fraction
+    m = instance.n_sites
+    moves = 0
+    while moves < max_moves and time.perf_counter() < deadline:
+        movable = np.flatnonzero(state.units > instance.existing_units)
+        best_val, best_move = state.value, None
+        perm = rng.permutation(m)
+        for r_ in movable:
+            r = int(r_)
+            n_r = state.n - _column(a, r)
+            base = float(w @ (1 - q**n_r))
+            gain = _weighted_cover(a, w * q**n_r * (1 - q))
+            gain[r] = -np.inf  # moving a unit back where it was is no move
+            k = _pick(gain, 1.0, perm)
+            if _better(1.0, base + float(gain[k]), best_val):
+                best_val, best_move = base + float(gain[k]), (r, k)
+        if best_move is None:
+            break
+        _mexclp_move(state, a, *best_move, lambda n: float(w @ (1 - q**n)))
+        moves += 1
+    return moves
+
+
+def _mexclp_heuristic(
+    instance: AnyInstance,
+    model: MEXCLP,
+    p: int,
+    rng: np.random.Generator,
+    max_iterations: int,
+    deadline: float,
+) -> tuple[np.ndarray, list[int], str]:
+    """Greedy units, then unit moves inside a VNS (:mod:`planner.optimise.vns`'s rules).
+
+    A shake moves k random added units to random sites; the stall and the
+    largest k follow :func:`~planner.optimise.vns.variable_neighbourhood_search`.
+    """
+    a = model.cover_matrix(instance)
+    w, q = instance.weight, model.busy_fraction
+
+    def value(n: np.ndarray) -> float:
+        return float(w @ (1 - q**n))
+
     units = instance.existing_units.astype(np.int64).copy()
     n = a @ units.astype(np.float64)
     order: list[int] = []
@@ -282,31 +351,28 @@ def _mexclp_heuristic(
         units[j] += 1
         n += _column(a, j)
         order.append(j)
-    current = float(w @ (1 - q**n))
-    swaps = 0
-    for _ in range(max_iterations):
-        movable = np.flatnonzero(units > instance.existing_units)
-        best_val, best_move = current, None
-        perm = rng.permutation(m)
-        for r_ in movable:
-            r = int(r_)
-            n_r = n - _column(a, r)
-            base = float(w @ (1 - q**n_r))
-            gain = _weighted_cover(a, w * q**n_r * (1 - q))
-            gain[r] = -np.inf  # moving a unit back where it was is no move
-            k = _pick(gain, 1.0, perm)
-            if _better(1.0, base + float(gain[k]), best_val):
-                best_val, best_move = base + float(gain[k]), (r, k)
-        if best_move is None:
-            break
-        out, into = best_move
-        units[out] -= 1
-        units[into] += 1
-        n += _column(a, into) - _column(a, out)
-        order[len(order) - 1 - order[::-1].index(out)] = into
-        current = best_val
-        swaps += 1
-    return units, order, swaps
+    best = _Units(units, n, order, value(n))
+    moves = _mexclp_local_search(best, instance, model, rng, max_iterations, deadline)
+    stall = min(VNS_STALL, max(VNS_MIN_STALL, 2 * p))
+    k_max = max(1, min(p // 2, VNS_MAX_SHAKE))
+    k, idle, shakes = 1, 0, 0
+    if max_iterations == 0 or p == 0 or m < 2:
+        idle = stall
+    while idle < stall and time.perf_counter() < deadline:
+        trial = best.copy()
+        for _ in range(k):
+            out = int(rng.choice(np.flatnonzero(trial.units > instance.existing_units)))
+            into = int(rng.integers(m - 1))
+            _mexclp_move(trial, a, out, into + (into >= out), value)
+        found = _mexclp_local_search(trial, instance, model, rng, max_iterations, deadline)
+        shakes += 1
+        if _better(1.0, trial.value, best.value):
+            best, k, idle = trial, 1, 0
+            moves += found
+        else:
+            k, idle = k % k_max + 1, idle + 1
+    detail = f"greedy + {moves} unit moves" + (f", VNS with {shakes} shakes" if shakes else "")
+    return best.units, best.order, detail
 
 
 def _lscp_heuristic(
@@ -475,6 +541,42 @@ class _SparseRounds:
         return float(w @ f_best) + closed[:, None] + opened[None, :] + extra
 
 
+class _SparseMoves:
+    """:class:`~planner.optimise.vns.Neighbourhood` of a sparse instance: full rounds of blocks."""
+
+    def __init__(self, rounds: _SparseRounds, is_open: np.ndarray) -> None:
+        self.rounds, self.is_open = rounds, is_open.copy()
+        self._value = self._evaluate()
+
+    def _evaluate(self) -> float:
+        shared = self.rounds.shared
+        return float(shared.model.score(shared.instance, shared.instance.open_times(self.is_open)))
+
+    @property
+    def value(self) -> float:
+        """The objective of the open sites."""
+        return self._value
+
+    def table(self, added: np.ndarray) -> np.ndarray:
+        """Objective after each swap (close ``added[r]``, open site a): (r, sites)."""
+        return self.rounds.swap_scores(added)
+
+    def swap(self, out: int, into: int) -> None:
+        """Close ``out``, open ``into``."""
+        self.swap_many([out], [into])
+
+    def swap_many(self, out: list[int], into: list[int]) -> None:
+        """Close the sites ``out``, open ``into``."""
+        self.is_open[out], self.is_open[into] = False, True
+        self._value = self._evaluate()
+
+    def copy(self) -> _SparseMoves:
+        """An independent copy (sharing the rounds)."""
+        other = object.__new__(_SparseMoves)
+        other.rounds, other.is_open, other._value = self.rounds, self.is_open.copy(), self._value
+        return other
+
+
 def _sparse_site_heuristic(
     instance: SparseInstance,
     model: _Separable,
@@ -482,6 +584,7 @@ def _sparse_site_heuristic(
     rng: np.random.Generator,
     max_iterations: int,
     executor: BlockExecutor,
+    deadline: float,
 ) -> tuple[np.ndarray, list[int], str]:
     """:func:`site_heuristic` on a sparse instance, its rounds in candidate blocks."""
     sign = 1.0 if model.sense == "max" else -1.0
@@ -491,7 +594,6 @@ def _sparse_site_heuristic(
     is_open = instance.required.copy()
     times = instance.open_times(is_open)
     order: list[int] = []
-    swaps = 0
     with executor.session(shared) as session:
         rounds = _SparseRounds(session, shared, blocks)
         for _ in range(p):
@@ -502,27 +604,16 @@ def _sparse_site_heuristic(
             order.append(j)
             rows, c = instance.entries(j)
             times[rows] = np.minimum(times[rows], c)
-        current = float(model.score(instance, times))
-        for _ in range(max_iterations):
-            added = np.flatnonzero(is_open & ~instance.required)
-            cand = np.flatnonzero(~is_open)
-            if len(added) == 0 or len(cand) == 0:
-                break
-            table = rounds.swap_scores(added)[:, cand]
-            best_val, best_move = current, None
-            perm = rng.permutation(len(cand))
-            for row, r in enumerate(added):
-                k = _pick(table[row], sign, perm)
-                if _better(sign, float(table[row, k]), best_val):
-                    best_val, best_move = float(table[row, k]), (int(r), int(cand[k]))
-            if best_move is None:
-                break
-            out, into = best_move
-            is_open[out], is_open[into] = False, True
-            order[order.index(out)] = into
-            current = float(model.score(instance, instance.open_times(is_open)))
-            swaps += 1
-    return is_open.astype(np.int64), order, f"greedy + {swaps} swaps"
+        final, order, made, shakes = variable_neighbourhood_search(
+            _SparseMoves(rounds, is_open),
+            order,
+            ~instance.required,
+            sign,
+            rng,
+            max_moves=max_iterations,
+            deadline=deadline,
+        )
+    return final.astype(np.int64), order, _detail(made, shakes)
 
 
 def solve_heuristic(
@@ -535,7 +626,7 @@ def solve_heuristic(
     executor: BlockExecutor | None = None,
     time_limit_s: float | None = None,
 ) -> Solution:
-    """Greedy addition then Teitz–Bart vertex substitution (p-center: local search and VNS).
+    """Greedy addition, then local search in a variable neighbourhood search (module docstring).
 
     Parameters
     ----------
@@ -557,11 +648,13 @@ def solve_heuristic(
         (:func:`planner.distributed.make_executor`; default in process). The
         result is identical wherever they run. The caller closes it.
     time_limit_s
-        p-center: wall-clock limit, s, of the improvement after the greedy
-        (:func:`planner.optimise.pcenter.improve_pcenter`). None (default):
-        it stops when :data:`planner.constants.PCENTER_VNS_STALL` shakes in
-        a row bring nothing, and the result depends only on the seed; with a
-        limit that binds, also on the machine's speed. Other models ignore it.
+        Wall-clock limit, s, of the improvement after the greedy (every
+        model but LSCP, whose greedy has none). None (default): the VNS
+        stops when its stall count of shakes in a row bring nothing
+        (:data:`planner.optimise.vns.VNS_STALL`;
+        :data:`planner.constants.PCENTER_VNS_STALL` for p-center), and the
+        result depends only on the seed; with a limit that binds, also on
+        the machine's speed.
 
     Returns
     -------
@@ -590,9 +683,9 @@ def solve_heuristic(
         instance.check_threshold(getattr(model, "threshold_s", None))
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
+    deadline = math.inf if time_limit_s is None else start + time_limit_s
     if isinstance(model, MEXCLP):
-        final, order, swaps = _mexclp_heuristic(instance, model, p, rng, max_iterations)
-        detail = f"greedy + {swaps} unit moves"
+        final, order, detail = _mexclp_heuristic(instance, model, p, rng, max_iterations, deadline)
     elif isinstance(model, LSCP):
         final, order, swaps = _lscp_heuristic(instance, model, p, rng)
         detail = f"greedy, {swaps} redundant sites dropped"
@@ -602,7 +695,7 @@ def solve_heuristic(
         )
     elif isinstance(instance, SparseInstance):
         final, order, detail = _sparse_site_heuristic(
-            instance, model, p, rng, max_iterations, executor or InProcessExecutor()
+            instance, model, p, rng, max_iterations, executor or InProcessExecutor(), deadline
         )
     else:
         final, order, detail = site_heuristic(

@@ -33,7 +33,7 @@ __all__ = ["PCENTER_OPTIMA", "OrlibInstance", "read_orlib_optima", "read_orlib_p
 #: p-center problem", Evolutionary Computation 16(3) (2008) 417–436 (proven
 #: optimal by exact methods, e.g. Elloumi, Labbé & Pochet, INFORMS Journal on
 #: Computing 16(1) (2004) 84–94). The test suite and
-#: ``benchmarks/pcenter_orlib.py`` reprove a sample with ``solve_exact``.
+#: ``benchmarks/optimise.py`` reprove them with ``solve_exact``.
 PCENTER_OPTIMA: dict[str, float] = {
     "pmed1": 127, "pmed2": 98, "pmed3": 93, "pmed4": 74, "pmed5": 48,
     "pmed6": 84, "pmed7": 64, "pmed8": 55, "pmed9": 37, "pmed10": 20,

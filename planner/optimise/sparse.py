@@ -22,9 +22,10 @@ survival a larger cutoff lets a new site improve points farther away (a new
 unit more than ``cutoff_s`` from a point is assumed not to serve it). The
 objective values reported for a solution are evaluated on these same times.
 
-The greedy + Teitz–Bart heuristic (:func:`planner.optimise.solve_heuristic`)
-runs on a sparse instance in candidate blocks, in process or on a Dask
-cluster; the exact solver needs a dense instance.
+The heuristic (:func:`planner.optimise.solve_heuristic`: greedy, then swaps
+in a VNS) runs on a sparse instance in candidate blocks, in process or on a
+Dask cluster; the exact solver takes a sparse instance for MCLP (Benders
+decomposition) and needs a dense one for the other models.
 """
 
 from __future__ import annotations

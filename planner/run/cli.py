@@ -719,7 +719,8 @@ def optimise_cmd(
     time_limit: Annotated[
         float,
         typer.Option(
-            "--time-limit", help="Time limit, s, of the exact solver (and of p-center's heuristic)."
+            "--time-limit",
+            help="Time limit, s, of the exact solver (and of the heuristic's improvement).",
         ),
     ] = 60.0,
     gap: Annotated[float, typer.Option("--gap", help="Exact solver relative MIP gap.")] = 1e-4,

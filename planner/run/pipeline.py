@@ -591,11 +591,11 @@ class OptimiseSettings:
     survival
         Survival model for ``survival`` and the expected-survivor figures.
     solver
-        ``"exact"`` (HiGHS MILP) or ``"heuristic"`` (greedy + Teitz-Bart;
-        p-center: greedy + local search and VNS).
+        ``"exact"`` (HiGHS; :func:`planner.optimise.solve_exact`) or
+        ``"heuristic"`` (greedy, then local search in a VNS).
     time_limit_s
-        Wall-clock limit, s, of the exact solver, and of the p-center
-        heuristic's improvement phase.
+        Wall-clock limit, s, of the exact solver, and of the heuristic's
+        improvement phase.
     mip_gap
         Relative gap at which the exact solver stops; the result is called
         "optimal" only for a proven gap <= :data:`planner.constants.OPTIMAL_GAP`.
