@@ -1,0 +1,222 @@
+"""What the command line prints: lines above the progress bars, and summaries with their units.
+
+Every number a summary line shows carries its unit: demand in its own unit
+(people, buildings or calls; :func:`planner.inputs.demand.weight_unit`),
+times in minutes, shares in per cent and changes of shares in percentage
+points. The plan, the demo and the commands of :mod:`planner.run.cli` build
+their lines here, so one figure reads the same everywhere.
+
+:func:`echo` writes one line on stderr above any progress bar that is
+running (:meth:`tqdm.tqdm.write`), so that stage messages never land on a
+bar's line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from planner.inputs.demand import demand_type, weight_unit
+
+__all__ = [
+    "amount",
+    "comparison_summary",
+    "coverage_summary",
+    "echo",
+    "minutes",
+    "objective_summary",
+    "percent",
+    "run_weight_unit",
+    "scenario_weight_unit",
+    "site_lines",
+]
+
+#: Singular of each demand unit, for "person-minutes" and "1 building".
+_SINGULAR = {"people": "person", "buildings": "building", "calls": "call"}
+
+#: A scenario whose demand layers count different things.
+MIXED_UNIT = "demand weight"
+
+
+def echo(message: str) -> None:
+    """Write one line on stderr, above any progress bar that is running."""
+    tqdm.write(message, file=sys.stderr)
+
+
+def amount(value: float, unit: str) -> str:
+    """A demand weight with its unit: ``27,532 people``, ``1 building``, ``12.5 people``."""
+    if not math.isfinite(value):
+        return f"{value} {unit}"
+    whole = abs(value - round(value)) < 1e-9 or abs(value) >= 100
+    text = f"{value:,.0f}" if whole else f"{value:,.1f}"
+    if text in ("1", "-1"):
+        unit = _SINGULAR.get(unit, unit)
+    return f"{text} {unit}"
+
+
+def percent(share: float) -> str:
+    """A share (0-1) in per cent with one decimal: ``87.9%`` (``n/a`` when unknown)."""
+    return f"{100 * share:.1f}%" if math.isfinite(share) else "n/a"
+
+
+def minutes(value: float) -> str:
+    """A time in minutes with one decimal: ``12.5 min`` (``none reached`` when unknown)."""
+    return f"{value:.1f} min" if math.isfinite(value) else "none reached"
+
+
+def coverage_summary(total: Mapping[str, Any], thresholds_min: Sequence[float], unit: str) -> str:
+    """One line on a coverage ``total`` table's row.
+
+    ``demand 21 buildings: 95.2% within 5 min, 95.2% within 10 min; median
+    response time 3.9 min, 90th percentile 4.3 min; unreachable 4.8% (1 building)``.
+    """
+    shares = ", ".join(
+        f"{percent(float(total[f'share_within_{t:g}_min']))} within {t:g} min"
+        for t in thresholds_min
+    )
+    median, p90 = float(total["median_min"]), float(total["p90_min"])
+    times = (
+        f"median response time {minutes(median)}, 90th percentile {minutes(p90)}"
+        if math.isfinite(median)
+        else "no response times (nothing is reached)"
+    )
+    return (
+        f"demand {amount(float(total['demand']), unit)}: {shares}; {times}; unreachable "
+        f"{percent(float(total['share_unreachable']))} "
+        f"({amount(float(total['demand_unreachable']), unit)})"
+    )
+
+
+def objective_summary(
+    objective: str,
+    before: float,
+    after: float,
+    *,
+    unit: str,
+    threshold_min: float,
+    busy_fraction: float,
+) -> str:
+    """The optimiser's objective before and after, in words and units.
+
+    ``objective`` is the command-line name (:data:`planner.run.pipeline.OBJECTIVES`);
+    ``before`` and ``after`` are in the model's units (weight, weight x s, s,
+    sites). ``mclp: 0 -> 20 buildings within 5 min (+20 buildings)``;
+    p-median in person-minutes; p-center in minutes.
+    """
+    within = f"within {threshold_min:g} min"
+    if objective == "mclp":
+        return (
+            f"mclp: {amount(before, unit)} -> {amount(after, unit)} {within} "
+            f"(+{amount(after - before, unit)})"
+        )
+    if objective == "pmedian":
+        each = _SINGULAR.get(unit, "weight")
+        return (
+            f"pmedian: total response time {before / 60:,.0f} -> {after / 60:,.0f} "
+            f"{each}-minutes ({(after - before) / 60:+,.0f})"
+        )
+    if objective == "pcenter":
+        return f"pcenter: longest response time {minutes(before / 60)} -> {minutes(after / 60)}"
+    if objective == "lscp":
+        start = (
+            "the existing stations alone leave some demand beyond it"
+            if not math.isfinite(before)
+            else f"{before:g} sites needed before"
+        )
+        return f"lscp: {after:g} new sites reach every reachable point {within} ({start})"
+    if objective == "mexclp":
+        return (
+            f"mexclp: expected covered demand {amount(before, unit)} -> {amount(after, unit)} "
+            f"{within} (units busy {percent(busy_fraction)} of the time)"
+        )
+    return (
+        f"{objective}: expected survivors {before:,.1f} -> {after:,.1f} "
+        f"({unit} weighted by the survival probability of their response time)"
+    )
+
+
+def site_lines(sites: pd.DataFrame, unit: str) -> list[str]:
+    """One line per proposed site: its order, name and what it adds (in ``unit`` and minutes)."""
+    newly = [c for c in sites.columns if str(c).startswith("demand_newly_within_")]
+    lines = []
+    for _, row in sites.iterrows():
+        parts = []
+        if newly:
+            threshold = str(newly[0]).removeprefix("demand_newly_within_").removesuffix("_min")
+            parts.append(f"+{amount(float(row[newly[0]]), unit)} within {threshold} min")
+        if "person_minutes_saved" in sites.columns:
+            each = _SINGULAR.get(unit, "weight")
+            parts.append(f"{float(row['person_minutes_saved']):,.0f} {each}-minutes saved")
+        extra = f": {', '.join(parts)}" if parts else ""
+        lines.append(f"  {row['order']}. {row['site']}{extra}")
+    return lines
+
+
+def comparison_summary(
+    total: pd.DataFrame, *, run_a: str, run_b: str, state_a: str, state_b: str, unit: str
+) -> str:
+    """The change between two runs (B - A) of the comparison's ``total`` row, with units.
+
+    Shares change in percentage points, times in minutes, the Gini index in
+    index points and the demand in its unit.
+    """
+    row = total.iloc[0]
+    parts = []
+    for column in (c for c in total.columns if str(c).endswith("_change")):
+        name = str(column).removesuffix("_change")
+        value = float(row[column])
+        if name == "demand":
+            parts.append(f"demand {_signed(value, ',.0f')} {unit}")
+        elif name == "share_unreachable":
+            parts.append(f"unreachable {_signed(100 * value, '.1f')} percentage points")
+        elif name.startswith("share_within_"):
+            threshold = name.removeprefix("share_within_").removesuffix("_min")
+            parts.append(f"within {threshold} min {_signed(100 * value, '.1f')} percentage points")
+        elif name == "median_min":
+            parts.append(f"median response time {_signed(value, '.1f')} min")
+        elif name == "p90_min":
+            parts.append(f"90th percentile {_signed(value, '.1f')} min")
+        elif name == "gini":
+            parts.append(f"Gini index {_signed(value, '.3f')}")
+        else:
+            parts.append(f"{name} {_signed(value, '.4g')}")
+    return f"{run_a} ({state_a}) -> {run_b} ({state_b}): " + ", ".join(parts)
+
+
+def _signed(value: float, spec: str) -> str:
+    return format(value, "+" + spec) if math.isfinite(value) else "n/a"
+
+
+def scenario_weight_unit(layers: Iterable[tuple[str | Path, str, float | None]]) -> str:
+    """The unit of demand layers given as (path, type, total): theirs if they share one.
+
+    Layers that count different things (people and calls) give
+    :data:`MIXED_UNIT`.
+    """
+    units = {weight_unit(demand_type(path, kind), total=total) for path, kind, total in layers}
+    return units.pop() if len(units) == 1 else MIXED_UNIT
+
+
+def run_weight_unit(*runs: Path) -> str:
+    """The demand unit of plan output folders, from their ``manifest.json``.
+
+    :data:`MIXED_UNIT` when a folder has no readable manifest, or the
+    layers count different things.
+    """
+    layers = []
+    for run in runs:
+        try:
+            manifest = json.loads((Path(run) / "manifest.json").read_text(encoding="utf-8"))
+            layers += [
+                (d["path"], d["type"], d.get("total")) for d in manifest["settings"]["demand"]
+            ]
+        except (OSError, ValueError, KeyError, TypeError):
+            return MIXED_UNIT
+    return scenario_weight_unit(layers) if layers else MIXED_UNIT
