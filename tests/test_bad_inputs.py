@@ -249,17 +249,20 @@ NETWORK_CASES = {
         *build("--osm", "{i}/broken.osm.bz2"),
     ),
     "node id beyond 64 bits": _case(
-        r"big_id\.osm \(--osm\): cannot be read as OSM data \(illegal id: '99999999999999999999'; OSM "
+        r"big_id\.osm \(--osm\): cannot be read as OSM data \(illegal id: '99999999999999999999'; "
+        r"OSM "
         r"ids must be whole numbers that fit in 64 bits",
         *build("--osm", "{i}/big_id.osm"),
     ),
     "node latitude 95": _case(
-        r"lat95\.osm \(--osm\): node 1 \(in way 10\) has longitude 20\.2904, latitude 95\.82, outside "
+        r"lat95\.osm \(--osm\): node 1 \(in way 10\) has longitude 20\.2904, latitude 95\.82, "
+        r"outside "
         r"±180/±90 degrees; fix or remove it",
         *build("--osm", "{i}/lat95.osm"),
     ),
     "node longitude 1000": _case(
-        r"lon1000\.osm \(--osm\): cannot be read as OSM data \(wrong format for coordinate: '1000'; node "
+        r"lon1000\.osm \(--osm\): cannot be read as OSM data \(wrong format for coordinate: "
+        r"'1000'; node "
         r"coordinates must be decimal degrees, longitude within ±180 and latitude within ±90",
         *build("--osm", "{i}/lon1000.osm"),
     ),
@@ -321,7 +324,8 @@ NETWORK_CASES = {
         "{o}/report.csv",
     ),
     "osm population at latitude 95": _case(
-        r"station_lat95\.osm \(--demand\): node 3 has longitude 20\.3, latitude 95\.82, outside ±180/±90",
+        r"station_lat95\.osm \(--demand\): node 3 has longitude 20\.3, latitude 95\.82, outside "
+        r"±180/±90",
         *coverage(demand="station_lat95.osm"),
     ),
 }
@@ -339,11 +343,13 @@ STATION_CASES = {
         r"header_only\.csv \(stations argument\) holds no stations", *stations("header_only.csv")
     ),
     "stations without name column": _case(
-        r"no_name\.csv \(stations argument\): no station name column; expected one of: name, namn, station",
+        r"no_name\.csv \(stations argument\): no station name column; expected one of: name, "
+        r"namn, station",
         *stations("no_name.csv"),
     ),
     "station in paris": _case(
-        r"paris\.csv \(stations argument\) row 2 \(Paris\): \(2\.35, 48\.85\) lies outside Sweden; check the "
+        r"paris\.csv \(stations argument\) row 2 \(Paris\): \(2\.35, 48\.85\) lies outside "
+        r"Sweden; check the "
         r"coordinates and the CRS \(EPSG:4326\)$",
         *stations("paris.csv"),
     ),
@@ -355,13 +361,15 @@ STATION_CASES = {
         *stations("copenhagen.csv"),
     ),
     "station in oslo": _case(
-        r"oslo\.csv \(stations argument\) row 2 \(Oslo\): \(10\.75, 59\.91\) lies outside Sweden; .* it lies 63 km "
+        r"oslo\.csv \(stations argument\) row 2 \(Oslo\): \(10\.75, 59\.91\) lies outside Sweden; "
+        r".* it lies 63 km "
         r"from Sweden's boundary",
         "stations {i}/oslo.csv --pbf {sodermalm} --cache-dir {cache} --no-progress --out "
         "{o}/report.csv",
     ),
     "station with zero units": _case(
-        r"units0\.csv \(stations argument\) row 2 \(A\): units must be a whole number >= 1, got '0'",
+        r"units0\.csv \(stations argument\) row 2 \(A\): units must be a whole number >= 1, got "
+        r"'0'",
         *stations("units0.csv"),
     ),
     "stations unbalanced quote": _case(
@@ -369,20 +377,24 @@ STATION_CASES = {
         *stations("quote.csv"),
     ),
     "stations utf-16 without mark": _case(
-        r"utf16_nobom\.csv \(stations argument\) holds NUL bytes: it looks like UTF-16 or UTF-32 text without a "
+        r"utf16_nobom\.csv \(stations argument\) holds NUL bytes: it looks like UTF-16 or UTF-32 "
+        r"text without a "
         r"byte-order mark, or is not text; save it as UTF-8 CSV",
         *stations("utf16_nobom.csv"),
     ),
     "stations utf-16 mark but not utf-16": _case(
-        r"utf16_broken\.csv \(stations argument\) starts with a UTF-16-LE byte-order mark but is not UTF-16-LE text",
+        r"utf16_broken\.csv \(stations argument\) starts with a UTF-16-LE byte-order mark but is "
+        r"not UTF-16-LE text",
         *stations("utf16_broken.csv"),
     ),
     "stations geojson of lines": _case(
-        r"line\.geojson \(stations argument\) row 1 \(A\): geometry is a LineString; a station needs a Point",
+        r"line\.geojson \(stations argument\) row 1 \(A\): geometry is a LineString; a station "
+        r"needs a Point",
         *stations("line.geojson"),
     ),
     "stations geojson in metres without crs": _case(
-        r"stations_projected\.geojson \(stations argument\) row 1 \(A\): \(760229, 7087470\) is not a "
+        r"stations_projected\.geojson \(stations argument\) row 1 \(A\): \(760229, 7087470\) is "
+        r"not a "
         r"longitude/latitude",
         *stations("stations_projected.geojson"),
     ),
@@ -438,7 +450,8 @@ DEMAND_CASES = {
         *optimise(demand="zero.csv"),
     ),
     "demand weight column missing": _case(
-        r"demand\.csv \(--demand\): no column 'people' \(weight=\); the columns are: name, population",
+        r"demand\.csv \(--demand\): no column 'people' \(weight=\); the columns are: name, "
+        r"population",
         *coverage("--weight", "people"),
     ),
     "demand type unknown": _case(
@@ -479,7 +492,8 @@ DEMAND_CASES = {
         r"demand\.csv \(--demand\): not an OSM file name", *coverage("--demand-type", "buildings")
     ),
     "calls with a bad time": _case(
-        r"calls_badtime\.csv \(--demand\) row 2: time 'notatime' \(column 'time'\) is not a valid ISO 8601",
+        r"calls_badtime\.csv \(--demand\) row 2: time 'notatime' \(column 'time'\) is not a valid "
+        r"ISO 8601",
         *coverage("--demand-type", "calls", demand="calls_badtime.csv"),
     ),
     "no call in the hours": _case(
@@ -583,7 +597,8 @@ OPTIMISER_CASES = {
         "--out-dir {o}/optimise",
     ),
     "candidate abroad": _case(
-        r"copenhagen\.csv \(--candidates-file\) row 2 \(Köpenhamn\): \(12\.57, 55\.68\) lies outside Sweden",
+        r"copenhagen\.csv \(--candidates-file\) row 2 \(Köpenhamn\): \(12\.57, 55\.68\) lies "
+        r"outside Sweden",
         "optimise --osm {umea} --cache-dir {cache} --no-progress --stations {i}/stations.csv "
         "--demand {i}/demand.csv --candidates file --candidates-file {i}/copenhagen.csv "
         "--out-dir {o}/optimise",
@@ -875,10 +890,10 @@ def test_crs_with_grid_demand_warns(
     assert code == 0, err
     assert any(
         re.search(
-                r"grid\.csv \(--demand\): the CRS EPSG:3006 is not used: demand of type grid "
-                r"carries",
-                line,
-            )
+            r"grid\.csv \(--demand\): the CRS EPSG:3006 is not used: demand of type grid "
+            r"carries",
+            line,
+        )
         for line in _warned(err)
     ), err
     assert (tmp_path / "coverage" / "coverage_total.csv").exists()

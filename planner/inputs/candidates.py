@@ -685,9 +685,7 @@ def collect_candidates(
             if path is None:
                 raise ParameterError(f"{argument} file needs {file_argument}")
             layers.append(
-                candidates_from_file(
-                    path, crs=crs, check_sweden=check_sweden, source=file_source
-                )
+                candidates_from_file(path, crs=crs, check_sweden=check_sweden, source=file_source)
             )
         else:
             raise ParameterError(f"{argument} {kind!r}: use osm, grid and/or file")

@@ -1829,9 +1829,7 @@ def read_demand(
         )
     layer = readers[kind]()
     if len(layer) == 0:
-        raise DataError(
-            f"{source}: holds no demand points when read as {kind} ({argument})"
-        )
+        raise DataError(f"{source}: holds no demand points when read as {kind} ({argument})")
     require_weight(layer, source=source)
     return assign_demand_areas(layer) if assign_areas else layer
 

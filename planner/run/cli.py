@@ -980,7 +980,13 @@ def plan_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Run a whole scenario: network, coverage, optimisation, map, report and manifest."""
-    from planner.run.plan import input_files, plan_scenario, plan_targets, write_plan
+    from planner.run.plan import (
+        input_files,
+        plan_conclusion,
+        plan_scenario,
+        plan_targets,
+        write_plan,
+    )
     from planner.run.scenario import load_scenario
 
     loaded = load_scenario(scenario)
@@ -997,7 +1003,7 @@ def plan_cmd(
                 loaded, cache_dir=folder, workers=work.workers, executor=executor,
                 progress=progress, echo=_echo,
             )  # fmt: skip
-        write_plan(
+        paths = write_plan(
             result,
             out_dir=out_dir,
             map_path=map_path,
@@ -1006,6 +1012,8 @@ def plan_cmd(
             progress=progress,
             echo=_echo,
         )
+    for line in plan_conclusion(result, paths):  # what was found, changed, where to look
+        _echo(line)
 
 
 @app.command(

@@ -4,7 +4,8 @@ Every number a summary line shows carries its unit: demand in its own unit
 (people, buildings or calls; :func:`planner.inputs.demand.weight_unit`),
 times in minutes, shares in per cent and changes of shares in percentage
 points. The plan, the demo and the commands of :mod:`planner.run.cli` build
-their lines here, so one figure reads the same everywhere.
+their lines here, so one figure reads the same everywhere, and every
+sentence the console shows is in this one module.
 
 :func:`echo` writes one line on stderr above any progress bar that is
 running (:meth:`tqdm.tqdm.write`), so that stage messages never land on a
@@ -26,16 +27,22 @@ from tqdm.auto import tqdm
 from planner.inputs.demand import demand_type, weight_unit
 
 __all__ = [
+    "MIXED_UNIT",
+    "OUTPUT_GUIDE",
     "amount",
     "comparison_summary",
+    "conclusion_lines",
     "coverage_summary",
+    "demand_line",
     "echo",
     "minutes",
     "objective_summary",
+    "output_guide",
     "percent",
     "run_weight_unit",
     "scenario_weight_unit",
     "site_lines",
+    "stations_line",
 ]
 
 #: Singular of each demand unit, for "person-minutes" and "1 building".
@@ -220,3 +227,123 @@ def run_weight_unit(*runs: Path) -> str:
         except (OSError, ValueError, KeyError, TypeError):
             return MIXED_UNIT
     return scenario_weight_unit(layers) if layers else MIXED_UNIT
+
+
+def stations_line(count: int, units: int) -> str:
+    """``stations: 12 stations with 15 units``."""
+    return f"stations: {_count(count, 'station')} with {_count(units, 'unit')}"
+
+
+def _count(number: int, singular: str) -> str:
+    return f"{number:,} {singular}" + ("" if number == 1 else "s")
+
+
+def demand_line(layers: Iterable[tuple[str, int, float, str]]) -> str:
+    """The demand of each fleet, given as (fleet, points, total weight, unit).
+
+    ``demand: ambulance 21 points, 21 buildings``.
+    """
+    return "demand: " + ", ".join(
+        f"{fleet} {points:,} points, {amount(weight, unit)}"
+        for fleet, points, weight, unit in layers
+    )
+
+
+#: What each output of a plan is and how to open it, by
+#: :func:`planner.run.plan.write_plan`'s name, in the order they are listed.
+OUTPUT_GUIDE: tuple[tuple[str, str], ...] = (
+    ("map", "the map: open it in a browser (before/after switch, proposed sites)"),
+    ("report", "the one-page report: open it in a browser, print it to PDF from there"),
+    ("xlsx", "coverage tables with the existing stations: open it in Excel"),
+    ("after_xlsx", "the same with the proposed units added: open it in Excel"),
+    ("optimise_sites_csv", "the proposed sites and what each adds (optimise.xlsx beside it)"),
+    ("gpkg", "map layers for QGIS (after/ and optimise/ hold theirs)"),
+    ("manifest", "what was run: inputs, settings, versions, a checksum of every output"),
+)
+
+
+def output_guide(paths: Mapping[str, Path]) -> list[str]:
+    """Lines naming a plan's main outputs and how to open each.
+
+    ``paths`` are :func:`planner.run.plan.write_plan`'s (output name ->
+    path, with a ``manifest``); outputs it lacks are left out.
+    """
+    shown = [(str(paths[name]), text) for name, text in OUTPUT_GUIDE if name in paths]
+    width = max(len(path) for path, _ in shown)
+    lines = [f"outputs in {Path(paths['manifest']).parent} (the main ones):"]
+    return [*lines, *(f"  {path.ljust(width)}  {text}" for path, text in shown)]
+
+
+def conclusion_lines(
+    *,
+    region: str,
+    stations: int,
+    unit: str,
+    threshold_min: float,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any] | None,
+    proposed: Sequence[str],
+    map_path: Path,
+    report_path: Path,
+    excel_path: Path | None,
+) -> list[str]:
+    """Three lines that end a run: what was found, what the proposed units change, where to look.
+
+    Parameters
+    ----------
+    region
+        The region's name.
+    stations
+        The number of existing stations.
+    unit
+        What the demand counts (people, buildings, calls).
+    threshold_min
+        The target response time, in minutes (a coverage threshold).
+    before, after
+        Coverage ``total`` rows before and after the proposed units (``after``
+        None when nothing was optimised): ``demand``,
+        ``share_within_<threshold>_min`` (0-1) and ``median_min``.
+    proposed
+        The proposed sites' names, in order.
+    map_path, report_path, excel_path
+        The outputs to look at (``excel_path`` None when there is none).
+    """
+    within = f"within {threshold_min:g} min"
+    column = f"share_within_{threshold_min:g}_min"
+    demand, share_b = float(before["demand"]), float(before[column])
+    median_b = float(before["median_min"])
+    if stations == 0:
+        found = (
+            f"Found: {region} has no ambulance station, so none of its "
+            f"{amount(demand, unit)} is reached: where should the first units go?"
+        )
+    else:
+        found = (
+            f"Found: with the {stations:,} existing stations, "
+            f"{amount(share_b * demand, unit)} of {amount(demand, unit)} ({percent(share_b)}) "
+            f"are {within}; median response time {minutes(median_b)}."
+        )
+    if after is None:
+        change = "Change: the scenario has no [optimise] section, so no units were proposed."
+    elif not proposed:
+        change = "Change: the optimiser proposed no new unit."
+    else:
+        share_a, median_a = float(after[column]), float(after["median_min"])
+        median = (
+            f"{minutes(median_b)} -> {minutes(median_a)}"
+            if math.isfinite(median_b)
+            else minutes(median_a)
+        )
+        change = (
+            f"Change: {len(proposed)} proposed {'unit' if len(proposed) == 1 else 'units'} "
+            f"({', '.join(proposed)}) bring "
+            f"{amount(share_a * demand, unit)} ({percent(share_a)}) {within}, up from "
+            f"{amount(share_b * demand, unit)} ({percent(share_b)}); median response time "
+            f"{median}."
+        )
+    excel = "" if excel_path is None else f", {excel_path} in Excel"
+    look = (
+        f"Look: open {map_path} (proposed sites, before/after switch) and "
+        f"{report_path} in a browser{excel}."
+    )
+    return [found, change, look]

@@ -33,7 +33,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 import platform
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -61,13 +60,14 @@ from planner.network.matrix import TravelTimeMatrix, compute_matrix
 from planner.network.road_network import RoadNetwork, build_network
 from planner.outputs.export import write_table, write_text
 from planner.run.console import (
-    amount,
+    conclusion_lines,
     coverage_summary,
-    minutes,
+    demand_line,
     objective_summary,
-    percent,
+    output_guide,
     scenario_weight_unit,
     site_lines,
+    stations_line,
 )
 from planner.run.pipeline import (
     CoverageResult,
@@ -89,7 +89,6 @@ __all__ = [
     "demo_source",
     "input_files",
     "matrix_targets",
-    "output_guide",
     "plan_conclusion",
     "plan_matrix",
     "plan_scenario",
@@ -424,13 +423,12 @@ def plan_scenario(
             boundary, boundaries, network = _network(scenario, cache_dir, progress, echo)
         with bar.stage("stations"):
             stations = _load_stations(scenario, network, boundary, cache_dir)
-        echo(f"stations: {len(stations):,} with {int(stations['units'].sum()):,} units")
+        echo(stations_line(len(stations), int(stations["units"].sum())))
         with bar.stage("demand"):
             demand = _scenario_demand(scenario, boundary, network.crs)
         echo(
-            "demand: "
-            + ", ".join(
-                f"{k} {len(v):,} points, {amount(v['weight'].sum(), _weight_unit(scenario, k))}"
+            demand_line(
+                (k, len(v), float(v["weight"].sum()), _weight_unit(scenario, k))
                 for k, v in demand.items()
             )
         )
@@ -1059,76 +1057,27 @@ def run_demo(
     return paths
 
 
-#: What each output of a plan is and how to open it, by :func:`write_plan`'s name.
-_GUIDE = (
-    ("map", "the map: open it in a browser (before/after switch, proposed sites)"),
-    ("report", "the one-page report: open it in a browser, print it to PDF from there"),
-    ("xlsx", "coverage tables with the existing stations: open it in Excel"),
-    ("after_xlsx", "the same with the proposed units added: open it in Excel"),
-    ("optimise_sites_csv", "the proposed sites and what each adds (optimise.xlsx beside it)"),
-    ("gpkg", "map layers for QGIS (after/ and optimise/ hold theirs)"),
-    ("manifest", "what was run: inputs, settings, versions, a checksum of every output"),
-)
-
-
-def output_guide(paths: Mapping[str, Path]) -> list[str]:
-    """Lines naming a plan's main outputs (:func:`write_plan`'s paths) and how to open each."""
-    shown = [(str(paths[name]), text) for name, text in _GUIDE if name in paths]
-    width = max(len(path) for path, _ in shown)
-    lines = [f"outputs in {paths['manifest'].parent} (the main ones):"]
-    return [*lines, *(f"  {path.ljust(width)}  {text}" for path, text in shown)]
-
-
 def plan_conclusion(result: PlanResult, paths: Mapping[str, Path]) -> list[str]:
     """Three lines that end a run: what was found, what the proposed units change, where to look.
 
     The figures are the coverage ``total`` tables of the states before and
     after, at the optimiser's target (the first coverage threshold without
-    one); demand in its unit, times in minutes, shares in per cent.
+    one), worded by :func:`planner.run.console.conclusion_lines`.
     """
-    scenario, before, after = result.scenario, result.before, result.after
-    opt = scenario.optimise
-    target = opt.threshold_min if opt is not None else scenario.coverage.thresholds_min[0]
-    unit = _weight_unit(scenario, scenario.coverage_fleet or "ambulance")
-    b = before.tables["total"].iloc[0]
-    within = f"within {target:g} min"
-    demand = float(b["demand"])
-    share_b = float(b[f"share_within_{target:g}_min"])
-    if before.stations.empty:
-        found = (
-            f"Found: {scenario.region.name} has no ambulance station, so none of its "
-            f"{amount(demand, unit)} is reached: where should the first units go?"
-        )
-    else:
-        found = (
-            f"Found: with the {len(before.stations):,} existing stations, "
-            f"{amount(share_b * demand, unit)} of {amount(demand, unit)} ({percent(share_b)}) "
-            f"are {within}; median response time {minutes(float(b['median_min']))}."
-        )
-    if after is None or result.optimise is None:
-        change = "Change: the scenario has no [optimise] section, so no units were proposed."
-    else:
-        a = after.tables["total"].iloc[0]
-        share_a = float(a[f"share_within_{target:g}_min"])
-        names = ", ".join(result.optimise.sites["site"].astype(str))
-        median_b, median_a = float(b["median_min"]), float(a["median_min"])
-        median = (
-            f"{minutes(median_b)} -> {minutes(median_a)}"
-            if math.isfinite(median_b)
-            else minutes(median_a)
-        )
-        change = (
-            f"Change: {len(result.optimise.sites)} proposed units ({names}) bring "
-            f"{amount(share_a * demand, unit)} ({percent(share_a)}) {within}, up from "
-            f"{amount(share_b * demand, unit)} ({percent(share_b)}); median response time "
-            f"{median}."
-        )
-    excel = paths.get("after_xlsx", paths.get("xlsx"))
-    look = (
-        f"Look: open {paths['map']} (proposed sites, before/after switch) and "
-        f"{paths['report']} in a browser, {excel} in Excel."
+    scenario, opt = result.scenario, result.scenario.optimise
+    after = None if result.after is None else result.after.tables["total"].iloc[0]
+    return conclusion_lines(
+        region=scenario.region.name,
+        stations=len(result.before.stations),
+        unit=_weight_unit(scenario, scenario.coverage_fleet or "ambulance"),
+        threshold_min=opt.threshold_min if opt is not None else scenario.coverage.thresholds_min[0],
+        before=result.before.tables["total"].iloc[0],
+        after=after,
+        proposed=[] if result.optimise is None else list(result.optimise.sites["site"].astype(str)),
+        map_path=paths["map"],
+        report_path=paths["report"],
+        excel_path=paths.get("after_xlsx", paths.get("xlsx")),
     )
-    return [found, change, look]
 
 
 # ---------------------------------------------------------------------------
