@@ -293,6 +293,17 @@ def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert "SAMPLE" in err
     assert "where should the first units go" in err
     _check_demo_console(err, out_dir)
+    compared = [str(out_dir), str(out_dir), "--state-a", "before", "--state-b", "after"]
+    code, _, err = run(capsys, "compare", *compared, "--out-dir", str(tmp_path / "compare"))
+    assert code == 0, err
+    before, after = (pd.read_csv(f / "coverage_total.csv") for f in (out_dir, out_dir / "after"))
+    change = 100 * (after.iloc[0] - before.iloc[0])  # in percentage points
+    assert (
+        "demo (before) -> demo (after): demand +0 buildings, unreachable "
+        f"{change['share_unreachable']:+.1f} percentage points, within 5 min "
+        f"{change['share_within_5_min']:+.1f} percentage points"
+    ) in err
+    assert "median response time n/a," in err  # nothing is reached before: no unit on n/a
     stations = gpd.read_file(out_dir / "coverage.gpkg", layer="stations")
     assert stations.empty  # the sample has no emergency=ambulance_station
     demand = gpd.read_parquet(out_dir / "demand.parquet")

@@ -180,6 +180,7 @@ def test_comparison_summary_in_percentage_points_and_minutes() -> None:
             "share_within_20_min_change": [0.0525],
             "median_min_change": [-1.25],
             "share_unreachable_change": [-0.01],
+            "p90_min_change": [float("nan")],  # nothing reached in one of the runs
         }
     )
     line = comparison_summary(
@@ -187,7 +188,7 @@ def test_comparison_summary_in_percentage_points_and_minutes() -> None:
     )
     assert line == (
         "2024 (before) -> 2025 (after): demand +120 people, within 20 min +5.2 percentage points, "
-        "median response time -1.2 min, unreachable -1.0 percentage points"
+        "median response time -1.2 min, unreachable -1.0 percentage points, 90th percentile n/a"
     )
 
 

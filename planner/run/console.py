@@ -175,21 +175,22 @@ def comparison_summary(
     index points and the demand in its unit.
     """
     row = total.iloc[0]
+    points = " percentage points"
     parts = []
     for column in (c for c in total.columns if str(c).endswith("_change")):
         name = str(column).removesuffix("_change")
         value = float(row[column])
         if name == "demand":
-            parts.append(f"demand {_signed(value, ',.0f')} {unit}")
+            parts.append(f"demand {_signed(value, ',.0f', ' ' + unit)}")
         elif name == "share_unreachable":
-            parts.append(f"unreachable {_signed(100 * value, '.1f')} percentage points")
+            parts.append(f"unreachable {_signed(100 * value, '.1f', points)}")
         elif name.startswith("share_within_"):
             threshold = name.removeprefix("share_within_").removesuffix("_min")
-            parts.append(f"within {threshold} min {_signed(100 * value, '.1f')} percentage points")
+            parts.append(f"within {threshold} min {_signed(100 * value, '.1f', points)}")
         elif name == "median_min":
-            parts.append(f"median response time {_signed(value, '.1f')} min")
+            parts.append(f"median response time {_signed(value, '.1f', ' min')}")
         elif name == "p90_min":
-            parts.append(f"90th percentile {_signed(value, '.1f')} min")
+            parts.append(f"90th percentile {_signed(value, '.1f', ' min')}")
         elif name == "gini":
             parts.append(f"Gini index {_signed(value, '.3f')}")
         else:
@@ -197,8 +198,9 @@ def comparison_summary(
     return f"{run_a} ({state_a}) -> {run_b} ({state_b}): " + ", ".join(parts)
 
 
-def _signed(value: float, spec: str) -> str:
-    return format(value, "+" + spec) if math.isfinite(value) else "n/a"
+def _signed(value: float, spec: str, unit: str = "") -> str:
+    """A change with its sign and unit; ``n/a`` (no unit) when a run has no value."""
+    return format(value, "+" + spec) + unit if math.isfinite(value) else "n/a"
 
 
 def scenario_weight_unit(layers: Iterable[tuple[str | Path, str, float | None]]) -> str:
