@@ -269,6 +269,11 @@ def test_traveltimes_equal_engine(
     assert (got[fin] <= 1200).all()
     turnout = net.settings.speed_model.turnout_s
     np.testing.assert_allclose(table["response_min"][fin], (expected[fin] + turnout) / 60)
+    # the summary line: nodes, share reached within the cutoff (%), median response time (min)
+    assert (
+        f"wrote {out}: {len(expected):,} road nodes, {100 * fin.mean():.1f}% reached within a "
+        f"20 min drive; median response time {np.median((expected[fin] + turnout) / 60):.1f} min"
+    ) in err.splitlines()
 
 
 def test_traveltimes_fleet_filter(

@@ -32,11 +32,11 @@ from planner.run.console import (
     comparison_summary,
     coverage_summary,
     echo,
-    minutes,
     objective_summary,
-    percent,
     run_weight_unit,
     site_lines,
+    solution_line,
+    traveltimes_summary,
 )
 from planner.run.options import (
     BandOptions,
@@ -479,12 +479,13 @@ def traveltimes_cmd(
     )
     write_table(table, out, metadata=meta, overwrite=overwrite)
     reached = np.isfinite(table["drive_s"].to_numpy(dtype=float))
-    within = "" if cutoff_min is None else f" within a {cutoff_min:g} min drive"
     median = float(np.median(table["response_min"][reached])) if reached.any() else np.nan
     _echo(
-        f"wrote {out}: {len(table):,} {'road nodes' if targets is None else 'points'}, "
-        f"{percent(reached.mean())} reached{within}; median response time {minutes(median)}"
-    )
+        traveltimes_summary(
+            out, len(table), points=targets is not None, reached=float(reached.mean()),
+            cutoff_min=cutoff_min, median_min=median,
+        )
+    )  # fmt: skip
 
 
 def _times_table(
@@ -917,7 +918,7 @@ def optimise_cmd(
         objective, solution.objective_before, solution.objective_after, unit=unit,
         threshold_min=threshold_min, busy_fraction=busy,
     )  # fmt: skip
-    _echo(f"{summary} ({solution.status}; solved in {solution.solve_time_s:.1f} s)")
+    _echo(solution_line(summary, solution.status, seconds=solution.solve_time_s))
     for line in site_lines(result.sites, unit):
         _echo(line)
     for path in paths.values():

@@ -42,7 +42,9 @@ __all__ = [
     "run_weight_unit",
     "scenario_weight_unit",
     "site_lines",
+    "solution_line",
     "stations_line",
+    "traveltimes_summary",
 ]
 
 #: Singular of each demand unit, for "person-minutes" and "1 building".
@@ -78,11 +80,18 @@ def minutes(value: float) -> str:
     return f"{value:.1f} min" if math.isfinite(value) else "none reached"
 
 
-def coverage_summary(total: Mapping[str, Any], thresholds_min: Sequence[float], unit: str) -> str:
+def coverage_summary(
+    total: Mapping[str, Any],
+    thresholds_min: Sequence[float],
+    unit: str,
+    *,
+    state: str | None = None,
+) -> str:
     """One line on a coverage ``total`` table's row.
 
     ``demand 21 buildings: 95.2% within 5 min, 95.2% within 10 min; median
-    response time 3.9 min, 90th percentile 4.3 min; unreachable 4.8% (1 building)``.
+    response time 3.9 min, 90th percentile 4.3 min; unreachable 4.8% (1 building)``;
+    with ``state`` (``before``, ``after``) it starts ``coverage after: ``.
     """
     shares = ", ".join(
         f"{percent(float(total[f'share_within_{t:g}_min']))} within {t:g} min"
@@ -94,8 +103,9 @@ def coverage_summary(total: Mapping[str, Any], thresholds_min: Sequence[float], 
         if math.isfinite(median)
         else "no response times (nothing is reached)"
     )
+    prefix = "" if state is None else f"coverage {state}: "
     return (
-        f"demand {amount(float(total['demand']), unit)}: {shares}; {times}; unreachable "
+        f"{prefix}demand {amount(float(total['demand']), unit)}: {shares}; {times}; unreachable "
         f"{percent(float(total['share_unreachable']))} "
         f"({amount(float(total['demand_unreachable']), unit)})"
     )
@@ -146,6 +156,39 @@ def objective_summary(
     return (
         f"{objective}: expected survivors {before:,.1f} -> {after:,.1f} "
         f"({unit} weighted by the survival probability of their response time)"
+    )
+
+
+def solution_line(
+    summary: str, status: str, *, seconds: float | None = None, adding: bool = False
+) -> str:
+    """An objective summary with the solver's status, its time (s) and ``adding:`` before sites.
+
+    ``mclp: ... (optimal; solved in 0.8 s)``.
+    """
+    solved = "" if seconds is None else f"; solved in {seconds:.1f} s"
+    return f"{summary} ({status}{solved})" + (", adding:" if adding else "")
+
+
+def traveltimes_summary(
+    out: Path,
+    rows: int,
+    *,
+    points: bool,
+    reached: float,
+    cutoff_min: float | None,
+    median_min: float,
+) -> str:
+    """The line after a travel-time table is written.
+
+    ``rows`` road nodes (or ``points``), the share ``reached`` (0-1) within
+    the cutoff (min) and the median response time of those reached (min).
+    """
+    what = "points" if points else "road nodes"
+    within = "" if cutoff_min is None else f" within a {cutoff_min:g} min drive"
+    return (
+        f"wrote {out}: {rows:,} {what}, {percent(reached)} reached{within}; "
+        f"median response time {minutes(median_min)}"
     )
 
 

@@ -67,6 +67,7 @@ from planner.run.console import (
     output_guide,
     scenario_weight_unit,
     site_lines,
+    solution_line,
     stations_line,
 )
 from planner.run.pipeline import (
@@ -604,7 +605,7 @@ def _echo_coverage(
 ) -> None:
     unit = _weight_unit(scenario, scenario.coverage_fleet or "ambulance")
     total = coverage.tables["total"].iloc[0]
-    echo(f"coverage {state}: {coverage_summary(total, scenario.coverage.thresholds_min, unit)}")
+    echo(coverage_summary(total, scenario.coverage.thresholds_min, unit, state=state))
 
 
 def _echo_solution(
@@ -617,7 +618,7 @@ def _echo_solution(
         settings.objective, solution.objective_before, solution.objective_after, unit=unit,
         threshold_min=settings.threshold_min, busy_fraction=settings.busy_fraction,
     )  # fmt: skip
-    echo(f"{summary} ({solution.status}), adding:")
+    echo(solution_line(summary, solution.status, adding=True))
     for line in site_lines(optimised.sites, unit):
         echo(line)
 
