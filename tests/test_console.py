@@ -212,7 +212,7 @@ def test_conclusion_with_existing_stations(tmp_path: Path) -> None:
         "20 min; median response time 12.2 min."
     )
     assert change == (
-        "Change: 1 proposed unit (Slite) bring 900 people (90.0%) within 20 min, up from 800 "
+        "Change: 1 proposed unit (Slite) brings 900 people (90.0%) within 20 min, up from 800 "
         "people (80.0%); median response time 12.2 min -> 10.0 min."
     )
     assert look == (

@@ -380,8 +380,9 @@ def conclusion_lines(
             else minutes(median_a)
         )
         change = (
-            f"Change: {len(proposed)} proposed {'unit' if len(proposed) == 1 else 'units'} "
-            f"({', '.join(proposed)}) bring "
+            f"Change: {len(proposed)} proposed "
+            f"{'unit' if len(proposed) == 1 else 'units'} ({', '.join(proposed)}) "
+            f"{'brings' if len(proposed) == 1 else 'bring'} "
             f"{amount(share_a * demand, unit)} ({percent(share_a)}) {within}, up from "
             f"{amount(share_b * demand, unit)} ({percent(share_b)}); median response time "
             f"{median}."
