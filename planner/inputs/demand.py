@@ -10,7 +10,8 @@ TM (EPSG:3006) for Swedish data, otherwise the UTM zone of the layer's centre
 ``demand_id``
     str, unique within the layer: a grid square's INSPIRE-style id, an OSM
     object (``"node/123"``, ``"way/45"``, ``"relation/6"``), or a table's
-    ``demand_id`` column / 1-based data row.
+    ``demand_id`` column, else its row (as Excel shows it, the header being
+    row 1; a vector file's feature number from 1).
 ``weight``
     float64, finite and >= 0. Its unit is the source's: people (SCB grid,
     tätorter, a population layer), buildings or floor area in m² (OSM
