@@ -7,10 +7,14 @@ turns any :class:`PlannerError` into a one-line message and exit code 2, and
 any :class:`PlannerWarning` into a one-line ``warning:`` message.
 
 Messages name the file, row or argument that is wrong and, where possible,
-what would be accepted instead.
+what would be accepted instead. A file is named with the option or scenario
+key it came from (:func:`file_label`), and rows of a table are numbered as
+Excel shows them: the header is row 1, the first data row is row 2.
 """
 
 from __future__ import annotations
+
+import os
 
 __all__ = [
     "CacheWarning",
@@ -27,7 +31,20 @@ __all__ = [
     "PlannerWarning",
     "RegionNotFoundError",
     "UnsafeCacheError",
+    "file_label",
 ]
+
+
+def file_label(path: str | os.PathLike[str], argument: str | None = None) -> str:
+    """How messages name an input file: its path, then the option or key it came from.
+
+    ``file_label("stations.csv", "--stations")`` is ``"stations.csv (--stations)"``;
+    without ``argument`` it is the path alone. The layer that knows where a
+    path came from (the command line, a scenario) builds the label and passes
+    it down as the readers' ``source``.
+    """
+    text = os.fspath(path)
+    return f"{text} ({argument})" if argument else text
 
 
 class PlannerError(Exception):

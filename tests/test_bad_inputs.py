@@ -231,43 +231,51 @@ def plan(scenario: str) -> tuple[str, ...]:
 
 
 NETWORK_CASES = {
-    "osm xml missing": _case(r"nowhere\.osm: no such file", *build("--osm", "{i}/nowhere.osm")),
-    "osm xml empty": _case(r"empty\.osm: the file is empty", *build("--osm", "{i}/empty.osm")),
+    "osm xml missing": _case(
+        r"nowhere\.osm \(--osm\): no such file", *build("--osm", "{i}/nowhere.osm")
+    ),
+    "osm xml empty": _case(
+        r"empty\.osm \(--osm\): the file is empty", *build("--osm", "{i}/empty.osm")
+    ),
     "osm xml is html": _case(
-        r"html\.osm: cannot be read as OSM data \(Unknown top-level element: html\)",
+        r"html\.osm \(--osm\): cannot be read as OSM data \(Unknown top-level element: html\)",
         *build("--osm", "{i}/html.osm"),
     ),
     "osm xml truncated": _case(
-        r"truncated\.osm: cannot be read as OSM data \(XML parsing error",
+        r"truncated\.osm \(--osm\): cannot be read as OSM data \(XML parsing error",
         *build("--osm", "{i}/truncated.osm"),
     ),
     "osm bz2 not bzip2": _case(
-        r"broken\.osm\.bz2: not a readable bzip2 file", *build("--osm", "{i}/broken.osm.bz2")
+        r"broken\.osm\.bz2 \(--osm\): not a readable bzip2 file",
+        *build("--osm", "{i}/broken.osm.bz2"),
     ),
     "node id beyond 64 bits": _case(
-        r"big_id\.osm: cannot be read as OSM data \(illegal id: '99999999999999999999'; OSM "
+        r"big_id\.osm \(--osm\): cannot be read as OSM data \(illegal id: '99999999999999999999'; "
+        r"OSM "
         r"ids must be whole numbers that fit in 64 bits",
         *build("--osm", "{i}/big_id.osm"),
     ),
     "node latitude 95": _case(
-        r"lat95\.osm: node 1 \(in way 10\) has longitude 20\.2904, latitude 95\.82, outside "
+        r"lat95\.osm \(--osm\): node 1 \(in way 10\) has longitude 20\.2904, latitude 95\.82, "
+        r"outside "
         r"±180/±90 degrees; fix or remove it",
         *build("--osm", "{i}/lat95.osm"),
     ),
     "node longitude 1000": _case(
-        r"lon1000\.osm: cannot be read as OSM data \(wrong format for coordinate: '1000'; node "
+        r"lon1000\.osm \(--osm\): cannot be read as OSM data \(wrong format for coordinate: "
+        r"'1000'; node "
         r"coordinates must be decimal degrees, longitude within ±180 and latitude within ±90",
         *build("--osm", "{i}/lon1000.osm"),
     ),
     "osm without roads": _case(
-        r"noroads\.osm: holds no drivable roads", *build("--osm", "{i}/noroads.osm")
+        r"noroads\.osm \(--osm\): holds no drivable roads", *build("--osm", "{i}/noroads.osm")
     ),
     "xml given as --pbf": _case(
         r"--pbf .*umea-ostra\.osm: expected an \.osm\.pbf file \(use --osm for XML\)",
         *build("--pbf", "{umea}"),
     ),
     "not an osm file name": _case(
-        r"roads\.txt: not an OSM file; use \.osm\.pbf", *build("--osm", "{i}/roads.txt")
+        r"roads\.txt \(--osm\): not an OSM file; use \.osm\.pbf", *build("--osm", "{i}/roads.txt")
     ),
     "region and boundary": _case(
         r"--region and --boundary: give one of them, not both",
@@ -317,73 +325,88 @@ NETWORK_CASES = {
         "{o}/report.csv",
     ),
     "osm population at latitude 95": _case(
-        r"station_lat95\.osm: node 3 has longitude 20\.3, latitude 95\.82, outside ±180/±90",
+        r"station_lat95\.osm \(--demand\): node 3 has longitude 20\.3, latitude 95\.82, outside "
+        r"±180/±90",
         *coverage(demand="station_lat95.osm"),
     ),
 }
 
 STATION_CASES = {
-    "stations missing": _case(r"nowhere\.csv does not exist", *stations("nowhere.csv")),
-    "stations unknown type": _case(
-        r"stations\.xls: unknown file type '\.xls'; supported: \.csv", *stations("stations.xls")
+    "stations missing": _case(
+        r"nowhere\.csv \(stations argument\) does not exist", *stations("nowhere.csv")
     ),
-    "stations empty": _case(r"empty\.csv is empty", *stations("empty.csv")),
+    "stations unknown type": _case(
+        r"stations\.xls \(stations argument\): unknown file type '\.xls'; supported: \.csv",
+        *stations("stations.xls"),
+    ),
+    "stations empty": _case(r"empty\.csv \(stations argument\) is empty", *stations("empty.csv")),
     "stations header only": _case(
-        r"header_only\.csv holds no stations", *stations("header_only.csv")
+        r"header_only\.csv \(stations argument\) holds no stations", *stations("header_only.csv")
     ),
     "stations without name column": _case(
-        r"no_name\.csv: no station name column; expected one of: name, namn, station",
+        r"no_name\.csv \(stations argument\): no station name column; expected one of: name, "
+        r"namn, station",
         *stations("no_name.csv"),
     ),
     "station in paris": _case(
-        r"paris\.csv row 1 \(Paris\): \(2\.35, 48\.85\) lies outside Sweden; check the "
+        r"paris\.csv \(stations argument\) row 2 \(Paris\): \(2\.35, 48\.85\) lies outside "
+        r"Sweden; check the "
         r"coordinates and the CRS \(EPSG:4326\)$",
         *stations("paris.csv"),
     ),
     "station in copenhagen": _case(
-        r"copenhagen\.csv row 1 \(Köpenhamn\): \(12\.57, 55\.68\) lies outside Sweden; check "
+        r"copenhagen\.csv \(stations argument\) row 2 \(Köpenhamn\): \(12\.57, 55\.68\) lies "
+        r"outside Sweden; check "
         r"the coordinates and the CRS \(EPSG:4326\); it lies 23 km from Sweden's boundary, more "
         r"than the 15 km allowed for coasts and islands",
         *stations("copenhagen.csv"),
     ),
     "station in oslo": _case(
-        r"oslo\.csv row 1 \(Oslo\): \(10\.75, 59\.91\) lies outside Sweden; .* it lies 63 km "
+        r"oslo\.csv \(stations argument\) row 2 \(Oslo\): \(10\.75, 59\.91\) lies outside Sweden; "
+        r".* it lies 63 km "
         r"from Sweden's boundary",
         "stations {i}/oslo.csv --pbf {sodermalm} --cache-dir {cache} --no-progress --out "
         "{o}/report.csv",
     ),
     "station with zero units": _case(
-        r"units0\.csv row 1 \(A\): units must be a whole number >= 1, got '0'",
+        r"units0\.csv \(stations argument\) row 2 \(A\): units must be a whole number >= 1, got "
+        r"'0'",
         *stations("units0.csv"),
     ),
     "stations unbalanced quote": _case(
-        r"quote\.csv cannot be read as a table with delimiter ','", *stations("quote.csv")
+        r"quote\.csv \(stations argument\) cannot be read as a table with delimiter ','",
+        *stations("quote.csv"),
     ),
     "stations utf-16 without mark": _case(
-        r"utf16_nobom\.csv holds NUL bytes: it looks like UTF-16 or UTF-32 text without a "
+        r"utf16_nobom\.csv \(stations argument\) holds NUL bytes: it looks like UTF-16 or UTF-32 "
+        r"text without a "
         r"byte-order mark, or is not text; save it as UTF-8 CSV",
         *stations("utf16_nobom.csv"),
     ),
     "stations utf-16 mark but not utf-16": _case(
-        r"utf16_broken\.csv starts with a UTF-16-LE byte-order mark but is not UTF-16-LE text",
+        r"utf16_broken\.csv \(stations argument\) starts with a UTF-16-LE byte-order mark but is "
+        r"not UTF-16-LE text",
         *stations("utf16_broken.csv"),
     ),
     "stations geojson of lines": _case(
-        r"line\.geojson row 1 \(A\): geometry is a LineString; a station needs a Point",
+        r"line\.geojson \(stations argument\) row 1 \(A\): geometry is a LineString; a station "
+        r"needs a Point",
         *stations("line.geojson"),
     ),
     "stations geojson in metres without crs": _case(
-        r"stations_projected\.geojson row 1 \(A\): \(760229, 7087470\) is not a "
+        r"stations_projected\.geojson \(stations argument\) row 1 \(A\): \(760229, 7087470\) is "
+        r"not a "
         r"longitude/latitude",
         *stations("stations_projected.geojson"),
     ),
     "stations gpkg with two layers": _case(
-        r"two_layers\.gpkg has several layers: a, b",
+        r"two_layers\.gpkg \(stations argument\) has several layers: a, b",
         "stations {i}/two_layers.gpkg --pbf {sodermalm} --cache-dir {cache} --no-progress "
         "--out {o}/report.csv",
     ),
     "stations crs disagrees with file": _case(
-        r"crs='EPSG:3006' disagrees with the CRS .*stations\.parquet declares \(EPSG:4326\)",
+        r"crs='EPSG:3006' disagrees with the CRS .*stations\.parquet \(stations argument\) "
+        r"declares \(EPSG:4326\)",
         *stations("stations.parquet", "--crs", "EPSG:3006"),
     ),
     "stations file and osm stations": _case(
@@ -406,7 +429,7 @@ STATION_CASES = {
         r"--fleet psychiatric: no station of that fleet type", *times("--fleet", "psychiatric")
     ),
     "target points abroad": _case(
-        r"copenhagen\.csv row 1 \(Köpenhamn\): \(12\.57, 55\.68\) lies outside Sweden",
+        r"copenhagen\.csv \(--points\) row 2 \(Köpenhamn\): \(12\.57, 55\.68\) lies outside Sweden",
         *times("--points", "{i}/copenhagen.csv"),
     ),
     "station report format": _case(
@@ -418,40 +441,46 @@ STATION_CASES = {
 
 DEMAND_CASES = {
     "demand weights all zero": _case(
-        r"zero\.csv: every one of its 2 demand points has weight 0, so there is nothing to "
+        r"zero\.csv \(--demand\): every one of its 2 demand points has weight 0, so there is "
+        r"nothing to "
         r"cover; check the weight column",
         *coverage(demand="zero.csv"),
     ),
     "optimise demand weights all zero": _case(
-        r"zero\.csv: every one of its 2 demand points has weight 0",
+        r"zero\.csv \(--demand\): every one of its 2 demand points has weight 0",
         *optimise(demand="zero.csv"),
     ),
     "demand weight column missing": _case(
-        r"demand\.csv: no column 'people' \(weight=\); the columns are: name, population",
+        r"demand\.csv \(--demand\): no column 'people' \(weight=\); the columns are: name, "
+        r"population",
         *coverage("--weight", "people"),
     ),
     "demand type unknown": _case(
         r"--demand-type 'census': use one of auto, points, grid, osm-population, buildings, calls",
         *coverage("--demand-type", "census"),
     ),
-    "demand missing": _case(r"nowhere\.csv does not exist", *coverage(demand="nowhere.csv")),
+    "demand missing": _case(
+        r"nowhere\.csv \(--demand\) does not exist", *coverage(demand="nowhere.csv")
+    ),
     "demand point abroad": _case(
-        r"demand_copenhagen\.csv row 1: \(12\.57, 55\.68\) lies outside Sweden",
+        r"demand_copenhagen\.csv \(--demand\) row 2: \(12\.57, 55\.68\) lies outside Sweden",
         *coverage(demand="demand_copenhagen.csv"),
     ),
     "demand ids repeated": _case(
-        r"dup_ids\.csv: duplicate demand_id 'x' in rows 1 and 2", *coverage(demand="dup_ids.csv")
+        r"dup_ids\.csv \(--demand\): duplicate demand_id 'x' in rows 2 and 3",
+        *coverage(demand="dup_ids.csv"),
     ),
     "grid square id unknown": _case(
-        r"grid_bad\.csv row 2: square id 'bad' is not a grid id this reader knows",
+        r"grid_bad\.csv \(--demand\) row 3: square id 'bad' is not a grid id this reader knows",
         *coverage("--demand-type", "grid", demand="grid_bad.csv"),
     ),
     "grid without id column": _case(
-        r"grid_noid\.csv: no square id column",
+        r"grid_noid\.csv \(--demand\): no square id column",
         *coverage("--demand-type", "grid", demand="grid_noid.csv"),
     ),
     "osm demand without population": _case(
-        r"umea-ostra\.osm: holds no demand points when read as osm-population",
+        r"umea-ostra\.osm \(--demand\): holds no demand points when read as osm-population "
+        r"\(--demand-type\)",
         "coverage --osm {umea} --cache-dir {cache} --no-progress --stations {i}/stations.csv "
         "--demand {umea} --out-dir {o}/coverage",
     ),
@@ -461,10 +490,11 @@ DEMAND_CASES = {
         "--demand {umea} --demand-type buildings --total -5 --out-dir {o}/coverage",
     ),
     "buildings from a csv": _case(
-        r"demand\.csv: not an OSM file name", *coverage("--demand-type", "buildings")
+        r"demand\.csv \(--demand\): not an OSM file name", *coverage("--demand-type", "buildings")
     ),
     "calls with a bad time": _case(
-        r"calls_badtime\.csv row 1: time 'notatime' \(column 'time'\) is not a valid ISO 8601",
+        r"calls_badtime\.csv \(--demand\) row 2: time 'notatime' \(column 'time'\) is not a valid "
+        r"ISO 8601",
         *coverage("--demand-type", "calls", demand="calls_badtime.csv"),
     ),
     "no call in the hours": _case(
@@ -562,13 +592,14 @@ OPTIMISER_CASES = {
         "--demand {i}/demand.csv --candidates file --out-dir {o}/optimise",
     ),
     "candidate file empty": _case(
-        r"candidates_empty\.csv holds no points",
+        r"candidates_empty\.csv \(--candidates-file\) holds no points",
         "optimise --osm {umea} --cache-dir {cache} --no-progress --stations {i}/stations.csv "
         "--demand {i}/demand.csv --candidates file --candidates-file {i}/candidates_empty.csv "
         "--out-dir {o}/optimise",
     ),
     "candidate abroad": _case(
-        r"copenhagen\.csv row 1 \(Köpenhamn\): \(12\.57, 55\.68\) lies outside Sweden",
+        r"copenhagen\.csv \(--candidates-file\) row 2 \(Köpenhamn\): \(12\.57, 55\.68\) lies "
+        r"outside Sweden",
         "optimise --osm {umea} --cache-dir {cache} --no-progress --stations {i}/stations.csv "
         "--demand {i}/demand.csv --candidates file --candidates-file {i}/copenhagen.csv "
         "--out-dir {o}/optimise",
@@ -660,7 +691,9 @@ CLI_CASES = {
         r"utf16\.toml line 1: cannot read the scenario as UTF-8 text", *plan("utf16.toml")
     ),
     "plan demand weights all zero": _case(
-        r"zero\.csv: every one of its 2 demand points has weight 0", *plan("zero.toml")
+        r"zero\.csv \(demand\[1\]\.path in zero\.toml\): every one of its 2 demand points has "
+        r"weight 0",
+        *plan("zero.toml"),
     ),
     "plan cell too small for memory": _case(
         r"= 0\.01 m \(buffer 100 m\): .* above the memory budget of 4 GiB; use a cell of at "
@@ -806,7 +839,7 @@ def test_crs_with_lonlat_columns_warns_and_keeps_wgs84(
     code, _, err = _run(capsys, args)
     assert code == 0, err
     warned = _warned(err)
-    for name in ("stations.csv", "demand.csv"):
+    for name in (r"stations\.csv \(--stations\)", r"demand\.csv \(--demand\)"):
         assert any(
             re.search(
                 rf"{name}: the CRS EPSG:3006 is not used: columns lon/lat hold "
@@ -857,7 +890,11 @@ def test_crs_with_grid_demand_warns(
     code, _, err = _run(capsys, args)
     assert code == 0, err
     assert any(
-        re.search(r"grid\.csv: the CRS EPSG:3006 is not used: demand of type grid carries", line)
+        re.search(
+            r"grid\.csv \(--demand\): the CRS EPSG:3006 is not used: demand of type grid "
+            r"carries",
+            line,
+        )
         for line in _warned(err)
     ), err
     assert (tmp_path / "coverage" / "coverage_total.csv").exists()
@@ -902,7 +939,8 @@ def test_plan_crs_with_lonlat_stations_warns(
 ) -> None:
     code, _, err = _run(capsys, _fill(plan("crs.toml"), i=inputs, o=tmp_path, cache=cache_dir))
     assert code == 0, err
-    assert any("stations.csv: the CRS EPSG:3006 is not used" in line for line in _warned(err)), err
+    named = "stations.csv (stations.path in crs.toml): the CRS EPSG:3006 is not used"
+    assert any(named in line for line in _warned(err)), err
 
 
 # --------------------------------------------------------------------------

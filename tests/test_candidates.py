@@ -317,7 +317,7 @@ def test_candidates_from_stations(tmp_path: Path) -> None:
     assert layer["required"].all()
     assert list(layer["fleet"]) == ["ambulance", "psychiatric"]
     assert list(layer["units"]) == [3, 1]
-    assert list(layer["source_id"]) == ["1", "2"]
+    assert list(layer["source_id"]) == ["2", "3"]  # the rows, as Excel numbers them
     assert layer.geometry.distance(stations.geometry).max() == 0
     empty = candidates_from_stations(stations.iloc[:0])
     check_layer(empty)
@@ -333,12 +333,12 @@ def test_candidates_from_file(tmp_path: Path) -> None:
     layer = candidates_from_file(path, crs="EPSG:3006")
     check_layer(layer)
     assert list(layer["name"]) == [
-        "Depå (sites.csv row 1)",
-        "candidate 2",
-        "Depå (sites.csv row 3)",
-    ]
+        "Depå (sites.csv row 2)",
+        "candidate 3",
+        "Depå (sites.csv row 4)",
+    ]  # rows as Excel numbers them: the header is row 1
     assert set(layer["kind"]) == {"file"} and not layer["required"].any()
-    assert list(layer["source_id"]) == ["row 1", "row 2", "row 3"]
+    assert list(layer["source_id"]) == ["row 2", "row 3", "row 4"]
     np.testing.assert_allclose(layer.geometry.x, [760000, 761000, 762000])
     assert "cost" not in layer.columns
 

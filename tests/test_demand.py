@@ -278,32 +278,32 @@ def test_scb_population_column_argument(tmp_path: Path) -> None:
     [
         (
             ["6740006580000,5", "XYZ,3"],
-            r"g\.csv row 2: square id 'XYZ' is not a grid id this reader knows; expected "
+            r"g\.csv row 3: square id 'XYZ' is not a grid id this reader knows; expected "
             r"SCB's 13-digit Rutid",
         ),
         (
             ["CRS3035RES1000mN2684000E4334000,5"],
-            r"g\.csv row 1: square id 'CRS3035RES1000mN2684000E4334000' is a grid in an "
+            r"g\.csv row 2: square id 'CRS3035RES1000mN2684000E4334000' is a grid in an "
             r"unexpected CRS \(EPSG:3035\); SCB grids are in EPSG:3006",
         ),
         (
             ["CRS3006RES500mN6580000E674000,5"],
-            r"g\.csv row 1: square id .* has a 500 m resolution",
+            r"g\.csv row 2: square id .* has a 500 m resolution",
         ),
         (
             ["6740006580000,5", "6740106580000,5"],
-            r"g\.csv row 2: lower-left corner \(E 674010, N 6580000\) is not on the 250 m grid",
+            r"g\.csv row 3: lower-left corner \(E 674010, N 6580000\) is not on the 250 m grid",
         ),
         (
             ["4330002684000,5"],
-            r"g\.csv row 1: square centre \(E 433500, N 2684500\) lies outside Sweden",
+            r"g\.csv row 2: square centre \(E 433500, N 2684500\) lies outside Sweden",
         ),
-        (["6740006580000,-5"], r"g\.csv row 1: weight -5\.0 is negative"),
-        (["6740006580000,many"], r"g\.csv row 1: population 'many' \(column 'pop'\) is not"),
-        (["6740006580000,5", ",3"], r"g\.csv row 2: square id \(column 'rutid'\) is missing"),
+        (["6740006580000,-5"], r"g\.csv row 2: weight -5\.0 is negative"),
+        (["6740006580000,many"], r"g\.csv row 2: population 'many' \(column 'pop'\) is not"),
+        (["6740006580000,5", ",3"], r"g\.csv row 3: square id \(column 'rutid'\) is missing"),
         (
             ["6740006580000,5", "6750006580000,1", "6740006580000,2"],
-            r"g\.csv: duplicate demand_id 'CRS3006RES1000mN6580000E674000' in rows 1 and 3",
+            r"g\.csv: duplicate demand_id 'CRS3006RES1000mN6580000E674000' in rows 2 and 4",
         ),
     ],
 )
@@ -321,8 +321,8 @@ def test_scb_size_conflict_and_bad_size(tmp_path: Path) -> None:
     with pytest.raises(InputFileError) as info:
         read_scb_grid(path)
     assert str(info.value).splitlines() == [
-        f"{path} row 1: column 'size' says 1000 m but the square is 250 m",
-        f"{path} row 2: square size '300' (column 'size') is not 250 m or 1000 m",
+        f"{path} row 2: column 'size' says 1000 m but the square is 250 m",
+        f"{path} row 3: square size '300' (column 'size') is not 250 m or 1000 m",
     ]
 
 
@@ -456,7 +456,7 @@ def test_weighted_csv_with_decimal_commas_and_antal(tmp_path: Path) -> None:
     assert list(layer["weight"]) == [42.5, 6.0]
     assert list(layer["name"]) == ["Äldreboende Ängen", "Gruppbostad"]
     assert list(layer["Typ"]) == ["SÄBO", "LSS"]
-    assert list(layer["demand_id"]) == ["1", "2"]
+    assert list(layer["demand_id"]) == ["2", "3"]  # the rows, as Excel numbers them
     assert set(layer["source"]) == {"weighted:boenden.csv"}
     x, y = TO_SWEREF.transform([18.0710, 17.9490], [59.3150, 59.4030])
     np.testing.assert_allclose(coords(layer), np.column_stack([x, y]), rtol=0, atol=1e-6)
@@ -504,10 +504,10 @@ def test_weighted_layer_errors_name_file_and_row(tmp_path: Path) -> None:
     negative = write(
         tmp_path / "neg.csv", "name,weight,lon,lat\nA,5,18.07,59.31\nB,-3,18.00,59.36\n"
     )
-    with pytest.raises(InputFileError, match=r"neg\.csv row 2 \(B\): weight '-3' is negative"):
+    with pytest.raises(InputFileError, match=r"neg\.csv row 3 \(B\): weight '-3' is negative"):
         read_weighted_layer(negative)
     no_coordinate = write(tmp_path / "nc.csv", "name,weight,lon,lat\nA,5,18.07,59.31\nB,3,,59.36\n")
-    with pytest.raises(InputFileError, match=r"nc\.csv row 2 \(B\): longitude is missing"):
+    with pytest.raises(InputFileError, match=r"nc\.csv row 3 \(B\): longitude is missing"):
         read_weighted_layer(no_coordinate)
 
 
@@ -861,7 +861,7 @@ def test_calls_csv(tmp_path: Path) -> None:
     )
     assert set(calls["source"]) == {"calls:larm.csv"}
     kept = read_calls(path, crs="EPSG:3006", priorities=[1, "1A"])
-    assert list(kept["source_row"]) == [1, 3]
+    assert list(kept["source_row"]) == [2, 4]  # as Excel numbers the rows
     assert list(kept.index) == [0, 1]
     assert len(read_calls(path, crs="EPSG:3006", priorities=2)) == 1
 
@@ -894,14 +894,14 @@ def test_calls_geojson_with_named_columns(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ("1;2023-13-01 10:00;674000;6580000", r"row 2: time '2023-13-01 10:00' \(column 'tid'\) "),
-        ("1;01/05/2023;674000;6580000", r"row 2: time '01/05/2023' \(column 'tid'\) is not a"),
-        ("1;;674000;6580000", r"row 2: time \(column 'tid'\) is missing"),
+        ("1;2023-13-01 10:00;674000;6580000", r"row 3: time '2023-13-01 10:00' \(column 'tid'\) "),
+        ("1;01/05/2023;674000;6580000", r"row 3: time '01/05/2023' \(column 'tid'\) is not a"),
+        ("1;;674000;6580000", r"row 3: time \(column 'tid'\) is missing"),
         (
             "1;2023-05-01T10:00+02:00;674000;6580000",
-            r"row 1: time '2023-05-01 10:00' has no UTC offset, but row 2 has one",
+            r"row 2: time '2023-05-01 10:00' has no UTC offset, but row 3 has one",
         ),
-        ("1;2023-05-01 11:00;674000;", r"row 2: northing \(column 'y'\) is missing"),
+        ("1;2023-05-01 11:00;674000;", r"row 3: northing \(column 'y'\) is missing"),
     ],
 )
 def test_calls_bad_rows(tmp_path: Path, row: str, message: str) -> None:

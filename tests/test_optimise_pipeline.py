@@ -163,10 +163,21 @@ def test_optimise_cli(
     out = tmp_path / "out"
     code, err = run(capsys, *base, "--objective", "pmedian", "--add", "1", "--out-dir", str(out))
     assert code == 0, err
-    assert re.search(r"^pmedian: \S+ -> \S+ \(optimal; [\d.]+ s\)$", err, re.MULTILINE), err
+    summary = re.search(
+        r"^pmedian: total response time ([\d,]+) -> ([\d,]+) person-minutes \(([-+][\d,]+)\) "
+        r"\(optimal; solved in [\d.]+ s\)$",
+        err,
+        re.MULTILINE,
+    )
+    assert summary, err
+    before, after, change = (float(g.replace(",", "")) for g in summary.groups())
     assert (out / "sites.gpkg").exists()
     sites = pd.read_csv(out / "sites.csv")
     assert len(sites) == 1
+    # the change in person-minutes is what the proposed site saves (each figure rounded)
+    assert abs(change + sites["person_minutes_saved"].sum()) <= 1
+    assert abs((after - before) - change) <= 1
+    assert f"  1. {sites['site'].iloc[0]}: " in err  # the proposed site, on a line of its own
     code, err = run(capsys, *base, "--objective", "best", "--out-dir", str(tmp_path / "o2"))
     assert code == 2
     assert "objective 'best'" in err

@@ -197,7 +197,7 @@ def stations_csv(tmp_path: Path) -> Path:
     ("content", "extra", "message"),
     [
         ("name,lon,lat\nA,18.06,59.315\n", [], "no weight column"),
-        ("name,lon,lat,pop\nA,18.06,59.315,-3\n", [], "row 1 (A)"),
+        ("name,lon,lat,pop\nA,18.06,59.315,-3\n", [], "demand.csv (--demand) row 2 (A)"),
         ("name,lon,lat,pop\nA,,59.315,3\n", [], "longitude is missing"),
         ("name,lon,lat,pop\nA,18.06,59.315,3\n", ["--thresholds", "20,10"], "increasing"),
         ("name,lon,lat,pop\nA,18.06,59.315,3\n", ["--fleet", "psychiatric"], "no stations"),

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner.errors import InputFileError, MissingFileError, ParameterError
+from planner.errors import InputFileError, MissingFileError, ParameterError, file_label
 from planner.inputs.readers import (
     MAX_LISTED_PROBLEMS,
     RowProblems,
@@ -41,7 +41,12 @@ def test_read_csv_table_as_excel_writes_it(tmp_path: Path, encoding: str, bom: b
     table = read_csv_table(path, "st.csv")
     assert list(table.columns) == ["namn", "lat", "lon", "source_row"]
     assert table["namn"].tolist() == ["Visby ambulansstation", "Södertälje"]
-    assert table["source_row"].tolist() == [1, 3]  # the empty row keeps its number
+    # rows as Excel numbers them: the header is row 1, Visby row 2, the empty row 3
+    lines = SWEDISH.splitlines()
+    assert table["source_row"].tolist() == [
+        lines.index(line) + 1 for line in lines if line.startswith(("Visby", "Södertälje"))
+    ]
+    assert table["source_row"].tolist() == [2, 4]
     assert parse_numbers(table["lat"]).tolist() == [57.6348, 59.195]
 
 
@@ -88,6 +93,8 @@ def test_boundary_files_and_rows(tmp_path: Path) -> None:
         boundary_lonlat(shapely.box(600_000, 6_600_000, 601_000, 6_601_000))
     with pytest.raises(MissingFileError, match=r"nowhere\.csv does not exist"):
         require_file(tmp_path / "nowhere.csv")
+    with pytest.raises(MissingFileError, match=r"nowhere\.csv \(--stations\) does not exist"):
+        require_file(tmp_path / "nowhere.csv", file_label(tmp_path / "nowhere.csv", "--stations"))
     with pytest.raises(InputFileError, match=r"is not a file$"):
         require_file(tmp_path)
     assert source_rows(pd.DataFrame({"a": [1, 2]}), "x").tolist() == [1, 2]

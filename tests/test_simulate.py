@@ -146,15 +146,19 @@ def test_replay_errors_name_the_file_and_row(tmp_path: Path) -> None:
     with pytest.raises(InputFileError) as err:
         read_calls(path, check_sweden=False)
     text = str(err.value)
-    assert f"{path} row 1: priority 'prio 4' is not a priority" in text
-    assert f"{path} row 2: priority is missing" in text
-    assert f"{path} row 2: transported 'maybe' is not yes or no" in text
-    assert f"{path} row 3: on_scene_min '-3' is not a time >= 0" in text
+    assert f"{path} row 2: priority 'prio 4' is not a priority" in text
+    assert f"{path} row 3: priority is missing" in text
+    assert f"{path} row 3: transported 'maybe' is not yes or no" in text
+    assert f"{path} row 4: on_scene_min '-3' is not a time >= 0" in text
+    # rows as Excel numbers them: the first call is on the file's second line
+    assert path.read_text(encoding="utf-8").splitlines()[1].endswith("prio 4,yes,10")
+    with pytest.raises(InputFileError, match=r"bad\.csv \(--calls\) row 2: priority 'prio 4'"):
+        read_calls(path, check_sweden=False, source=f"{path} (--calls)")
     path.write_text("time,lat,lon,priority\n2024-13-01 08:00,42.5,1.52,1\n", encoding="utf-8")
-    with pytest.raises(InputFileError, match="row 1: time '2024-13-01 08:00'"):
+    with pytest.raises(InputFileError, match="row 2: time '2024-13-01 08:00'"):
         read_calls(path, check_sweden=False)
     path.write_text("time,lat,lon,priority\n2024-01-01 08:00,,1.52,1\n", encoding="utf-8")
-    with pytest.raises(InputFileError, match="row 1"):
+    with pytest.raises(InputFileError, match="row 2"):
         read_calls(path, check_sweden=False)
     path.write_text(
         "time,lat,lon,priority,hospital\n2024-01-01 08:00,42.5,1.52,1,Karolinska\n",
@@ -174,7 +178,7 @@ def test_replay_errors_name_the_file_and_row(tmp_path: Path) -> None:
         ),
         settings=HAND_SETTINGS,
     )
-    with pytest.raises(InputFileError, match="row 1: hospital 'Karolinska' is not one of"):
+    with pytest.raises(InputFileError, match="row 2: hospital 'Karolinska' is not one of"):
         simulate(model, calls, HAND_SETTINGS)
 
 
@@ -425,7 +429,7 @@ def test_andorra_hospitals_from_osm(andorra_pbf: Path, tmp_path: Path) -> None:
     assert found["name"].tolist() == ["Akuten"] and found["osm_id"].tolist() == [1]
     csv = tmp_path / "h.csv"
     csv.write_text("name,lon,lat\nAkuten,18.03,59.34\nAkuten,18.05,59.35\n", encoding="utf-8")
-    with pytest.raises(InputFileError, match="hospital 'Akuten' appears in rows 1, 2"):
+    with pytest.raises(InputFileError, match="hospital 'Akuten' appears in rows 2, 3"):
         read_hospitals(csv)
 
 

@@ -57,8 +57,15 @@ def lonlat_csv(tmp_path: Path) -> Path:
     return write(tmp_path / "stations.csv", "\n".join(lines) + "\n")
 
 
-def check_stations(gdf: gpd.GeoDataFrame) -> None:
-    """The standard shape and the STATIONS values, to 1e-6 m."""
+#: The rows of STATIONS in a CSV file, as Excel numbers them (the header is row 1).
+CSV_ROWS = [2, 3, 4]
+
+
+def check_stations(gdf: gpd.GeoDataFrame, rows: list[int] | None = None) -> None:
+    """The standard shape and the STATIONS values, to 1e-6 m.
+
+    ``rows``: the expected ``source_row`` (default the features 1, 2, 3).
+    """
     assert list(gdf.columns[:4]) == COLUMNS[:4]
     assert gdf.geometry.name == "geometry"
     assert gdf.crs == "EPSG:3006"
@@ -66,7 +73,7 @@ def check_stations(gdf: gpd.GeoDataFrame) -> None:
     assert list(gdf["fleet"]) == [s[1] for s in STATIONS]
     assert list(gdf["units"]) == [s[2] for s in STATIONS]
     assert gdf["units"].dtype == "int64"
-    assert list(gdf["source_row"]) == [1, 2, 3]
+    assert list(gdf["source_row"]) == (rows or [1, 2, 3])
     assert (gdf.geom_type == "Point").all()
     np.testing.assert_allclose(coords(gdf), expected_sweref(), rtol=0, atol=1e-6)
 
@@ -76,7 +83,7 @@ def check_stations(gdf: gpd.GeoDataFrame) -> None:
 # --------------------------------------------------------------------------
 def test_lonlat_csv(tmp_path: Path) -> None:
     gdf = read_stations(lonlat_csv(tmp_path))
-    check_stations(gdf)
+    check_stations(gdf, CSV_ROWS)
     assert list(gdf.columns) == COLUMNS
 
 
@@ -89,7 +96,7 @@ def test_semicolon_csv_with_decimal_commas_and_swedish_names(tmp_path: Path) -> 
     ]
     # Excel's "CSV (semikolonavgränsad)" is Windows-1252, not UTF-8.
     path = write(tmp_path / "stations.csv", "\r\n".join(lines) + "\r\n", encoding="cp1252")
-    check_stations(read_stations(path))
+    check_stations(read_stations(path), CSV_ROWS)
 
 
 def test_xy_csv_in_sweref(tmp_path: Path) -> None:
@@ -100,14 +107,14 @@ def test_xy_csv_in_sweref(tmp_path: Path) -> None:
         for s, (x, y) in zip(STATIONS, xy, strict=True)
     ]
     path = write(tmp_path / "stations.csv", "\n".join(lines) + "\n")
-    check_stations(read_stations(path, crs="EPSG:3006"))
+    check_stations(read_stations(path, crs="EPSG:3006"), CSV_ROWS)
 
 
 def test_tab_separated_txt_with_fleet_aliases(tmp_path: Path) -> None:
     lines = ["name\tfleet\tunits\tlatitude\tlongitude"]
     aliases = {"ambulance": "ambulance", "psychiatric": "Psykiatrisk"}
     lines += [f"{n}\t{aliases[f]}\t{u}\t{lat}\t{lon}" for n, f, u, lon, lat in STATIONS]
-    check_stations(read_stations(write(tmp_path / "stations.txt", "\n".join(lines))))
+    check_stations(read_stations(write(tmp_path / "stations.txt", "\n".join(lines))), CSV_ROWS)
 
 
 @pytest.mark.parametrize(
@@ -129,7 +136,7 @@ def test_coordinate_columns_are_detected(
     for s, (x, y) in zip(STATIONS, xy, strict=True):
         cx, cy = (s[3], s[4]) if crs is None else (x, y)
         lines.append(f"{s[0]},{s[1]},{s[2]},{float(cx)!r},{float(cy)!r}")
-    check_stations(read_stations(write(tmp_path / "s.csv", "\n".join(lines)), crs=crs))
+    check_stations(read_stations(write(tmp_path / "s.csv", "\n".join(lines)), crs=crs), CSV_ROWS)
 
 
 def test_named_coordinate_columns_and_extra_columns(tmp_path: Path) -> None:
@@ -141,7 +148,7 @@ def test_named_coordinate_columns_and_extra_columns(tmp_path: Path) -> None:
     ]
     path = write(tmp_path / "stations.csv", "\n".join(lines))
     gdf = read_stations(path, crs="EPSG:3006", x="öst", y="NORD")
-    check_stations(gdf)
+    check_stations(gdf, CSV_ROWS)
     # other columns are kept as read (text); coordinate columns are dropped
     assert list(gdf.columns) == [*COLUMNS[:4], "kommun", "id", "geometry"]
     assert list(gdf["id"]) == ["0", "1", "2"]
@@ -153,8 +160,9 @@ def test_defaults_blank_cells_and_empty_rows(tmp_path: Path) -> None:
     assert list(gdf["name"]) == ["A", "B"]
     assert list(gdf["fleet"]) == ["ambulance", "psychiatric"]
     assert list(gdf["units"]) == [2, 4]
-    # empty lines are skipped but counted: row n is the n-th line after the header
-    assert list(gdf["source_row"]) == [1, 4]
+    # empty lines are skipped but counted, and rows are numbered as Excel shows
+    # them: the header is row 1, A row 2, the two empty lines rows 3 and 4, B row 5
+    assert list(gdf["source_row"]) == [2, 5]
     assert list(gdf.columns) == COLUMNS
 
     no_columns = write(tmp_path / "t.csv", "name,lon,lat\nA,18.07,59.31\n")
@@ -174,7 +182,7 @@ def test_outside_sweden_allowed_when_check_is_off(tmp_path: Path) -> None:
     np.testing.assert_allclose(coords(gdf)[0], expected, rtol=0, atol=1e-6)
     with pytest.raises(
         InputFileError,
-        match=r"andorra.csv row 1 \(Andorra la Vella\): \(1.5218, 42.5063\) lies outside "
+        match=r"andorra.csv row 2 \(Andorra la Vella\): \(1.5218, 42.5063\) lies outside "
         r"Sweden; check the coordinates and the CRS \(EPSG:4326\)",
     ):
         read_stations(path)
@@ -190,32 +198,33 @@ def bad_csv(tmp_path: Path, rows: list[str], header: str = "name,fleet,units,lon
 GOOD_ROW = "Solna,ambulance,1,18.00,59.36"
 
 
+# the bad row is the file's fourth line: Excel's row 4 (the header is row 1)
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ("Södermalm,ambulance,1,,59.31", r"row 3 \(Södermalm\): longitude is missing"),
-        ("Kista,ambulance,1,17.95,abc", r"row 3 \(Kista\): latitude 'abc' is not a number"),
-        ("Kista,ambulance,1,17.95,inf", r"row 3 \(Kista\): latitude 'inf' is not a finite"),
+        ("Södermalm,ambulance,1,,59.31", r"row 4 \(Södermalm\): longitude is missing"),
+        ("Kista,ambulance,1,17.95,abc", r"row 4 \(Kista\): latitude 'abc' is not a number"),
+        ("Kista,ambulance,1,17.95,inf", r"row 4 \(Kista\): latitude 'inf' is not a finite"),
         (
             "Visby,ambulance,1,57.64,18.29",
-            r"row 3 \(Visby\): \(57.64, 18.29\) lies outside Sweden; latitude and longitude "
+            r"row 4 \(Visby\): \(57.64, 18.29\) lies outside Sweden; latitude and longitude "
             r"look swapped",
         ),
         (
             "Paris,ambulance,1,2.35,48.85",
-            r"row 3 \(Paris\): \(2.35, 48.85\) lies outside Sweden; check the coordinates "
+            r"row 4 \(Paris\): \(2.35, 48.85\) lies outside Sweden; check the coordinates "
             r"and the CRS \(EPSG:4326\)",
         ),
         (
             "X,psych,1,18.0,59.3",
-            r"row 3 \(X\): unknown fleet type 'psych'; use one of: ambulance, psychiatric "
+            r"row 4 \(X\): unknown fleet type 'psych'; use one of: ambulance, psychiatric "
             r"\(did you mean 'psychiatric'\?\)",
         ),
-        ("X,ambulans,0,18.0,59.3", r"row 3 \(X\): units must be a whole number >= 1, got '0'"),
-        ("X,ambulans,1.5,18.0,59.3", r"row 3 \(X\): units must be a whole number >= 1, got '1.5'"),
-        ("X,ambulans,två,18.0,59.3", r"row 3 \(X\): units must be a whole number >= 1"),
-        ("X,ambulans,1e20,18.0,59.3", r"row 3 \(X\): units must be a whole number >= 1"),
-        (",ambulance,1,18.0,59.3", r"row 3: name is missing"),
+        ("X,ambulans,0,18.0,59.3", r"row 4 \(X\): units must be a whole number >= 1, got '0'"),
+        ("X,ambulans,1.5,18.0,59.3", r"row 4 \(X\): units must be a whole number >= 1, got '1.5'"),
+        ("X,ambulans,två,18.0,59.3", r"row 4 \(X\): units must be a whole number >= 1"),
+        ("X,ambulans,1e20,18.0,59.3", r"row 4 \(X\): units must be a whole number >= 1"),
+        (",ambulance,1,18.0,59.3", r"row 4: name is missing"),
     ],
 )
 def test_bad_rows(tmp_path: Path, row: str, message: str) -> None:
@@ -233,7 +242,7 @@ def test_duplicate_names_give_both_rows(tmp_path: Path) -> None:
         "solna ,ambulance,1,18.01,59.37",
     ]
     with pytest.raises(
-        InputFileError, match=r"stations.csv: duplicate station name 'Solna' in rows 2 and 5"
+        InputFileError, match=r"stations.csv: duplicate station name 'Solna' in rows 3 and 6"
     ):
         read_stations(bad_csv(tmp_path, rows))
 
@@ -249,9 +258,9 @@ def test_all_problems_are_listed_in_row_order(tmp_path: Path) -> None:
         read_stations(bad_csv(tmp_path, rows))
     lines = str(info.value).splitlines()
     assert len(lines) == 3
-    assert lines[0].endswith("row 1 (A): units must be a whole number >= 1, got '0'")
-    assert lines[1].endswith("row 2 (B): longitude is missing")
-    assert lines[2].startswith(f"{tmp_path / 'stations.csv'} row 4 (C): unknown fleet type")
+    assert lines[0].endswith("row 2 (A): units must be a whole number >= 1, got '0'")
+    assert lines[1].endswith("row 3 (B): longitude is missing")
+    assert lines[2].startswith(f"{tmp_path / 'stations.csv'} row 5 (C): unknown fleet type")
 
 
 def test_many_problems_are_cut_short(tmp_path: Path) -> None:
@@ -266,8 +275,8 @@ def test_many_duplicates_are_cut_short(tmp_path: Path) -> None:
     with pytest.raises(InputFileError) as info:
         read_stations(bad_csv(tmp_path, rows))
     lines = str(info.value).splitlines()
-    assert lines[0].endswith("stations.csv: duplicate station name 'S0' in rows 1 and 13")
-    assert lines[9].endswith("stations.csv: duplicate station name 'S9' in rows 10 and 22")
+    assert lines[0].endswith("stations.csv: duplicate station name 'S0' in rows 2 and 14")
+    assert lines[9].endswith("stations.csv: duplicate station name 'S9' in rows 11 and 23")
     assert lines[10].endswith("stations.csv: ... and 2 more problems")
 
 
@@ -278,7 +287,7 @@ def test_swapped_sweref_coordinates(tmp_path: Path) -> None:
     )
     with pytest.raises(
         InputFileError,
-        match=r"row 1 \(A\): \(6579\d+\.?\d*, 674\d+\.?\d*\) lies outside Sweden; the x "
+        match=r"row 2 \(A\): \(6579\d+\.?\d*, 674\d+\.?\d*\) lies outside Sweden; the x "
         r"\(easting\) and y \(northing\) coordinates look swapped",
     ):
         read_stations(path, crs="EPSG:3006")
@@ -304,7 +313,7 @@ def test_unknown_crs(tmp_path: Path) -> None:
 
 def test_latitude_out_of_range_without_sweden_check(tmp_path: Path) -> None:
     path = bad_csv(tmp_path, ["A,ambulance,1,18.0,95.0"])
-    with pytest.raises(InputFileError, match=r"row 1 \(A\): \(18, 95\) is not a longitude/lat"):
+    with pytest.raises(InputFileError, match=r"row 2 \(A\): \(18, 95\) is not a longitude/lat"):
         read_stations(path, check_sweden=False)
 
 

@@ -343,14 +343,16 @@ def candidates_from_file(
     y: str | None = None,
     layer: str | None = None,
     check_sweden: bool = True,
+    source: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Candidate sites from a CSV, GeoJSON, GeoPackage or GeoParquet file.
 
     Parameters
     ----------
-    path, crs, x, y, layer, check_sweden
+    path, crs, x, y, layer, check_sweden, source
         As :func:`planner.inputs.sites.read_points` (and
-        :func:`planner.inputs.sites.read_stations`).
+        :func:`planner.inputs.sites.read_stations`); ``source`` names the
+        file in messages.
 
     Returns
     -------
@@ -358,7 +360,8 @@ def candidates_from_file(
         A candidate layer (metres, the CRS of
         :func:`planner.inputs.sites.read_points`), ``kind="file"``,
         ``required=False``, ``source`` the file name and ``source_id``
-        ``row <n>`` (the data row, or feature number, from 1). Names come from
+        ``row <n>`` (a table's row as Excel shows it, the first data row
+        being 2, or the feature number from 1). Names come from
         a ``name``/``namn``/``station`` column; rows without one are called
         ``candidate <n>``. The file's other columns are not kept.
 
@@ -367,7 +370,9 @@ def candidates_from_file(
     MissingFileError, InputFileError, ParameterError
         As :func:`planner.inputs.sites.read_points`: bad rows are named by file and row.
     """
-    points = read_points(path, crs=crs, x=x, y=y, layer=layer, check_sweden=check_sweden)
+    points = read_points(
+        path, crs=crs, x=x, y=y, layer=layer, check_sweden=check_sweden, source=source
+    )
     rows = points["source_row"].astype("int64").astype(str)
     if "name" in points.columns:
         names = as_text(points["name"])
@@ -647,6 +652,7 @@ def collect_candidates(
     boundary: Any = None,
     argument: str = "candidates",
     file_argument: str = "a candidates file",
+    file_source: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Candidate sites from the named sources, combined (in the first source's CRS).
 
@@ -661,6 +667,9 @@ def collect_candidates(
     argument, file_argument
         How errors name the sources and the file argument (CLI flags or
         scenario keys).
+    file_source
+        How messages about the file's contents name it (default its path;
+        :func:`planner.errors.file_label`).
     """
     layers = []
     for kind in kinds:
@@ -675,7 +684,9 @@ def collect_candidates(
         elif kind == "file":
             if path is None:
                 raise ParameterError(f"{argument} file needs {file_argument}")
-            layers.append(candidates_from_file(path, crs=crs, check_sweden=check_sweden))
+            layers.append(
+                candidates_from_file(path, crs=crs, check_sweden=check_sweden, source=file_source)
+            )
         else:
             raise ParameterError(f"{argument} {kind!r}: use osm, grid and/or file")
     if not layers:

@@ -10,7 +10,8 @@ TM (EPSG:3006) for Swedish data, otherwise the UTM zone of the layer's centre
 ``demand_id``
     str, unique within the layer: a grid square's INSPIRE-style id, an OSM
     object (``"node/123"``, ``"way/45"``, ``"relation/6"``), or a table's
-    ``demand_id`` column / 1-based data row.
+    ``demand_id`` column, else its row (as Excel shows it, the header being
+    row 1; a vector file's feature number from 1).
 ``weight``
     float64, finite and >= 0. Its unit is the source's: people (SCB grid,
     tätorter, a population layer), buildings or floor area in m² (OSM
@@ -119,6 +120,7 @@ __all__ = [
     "demand_from_buildings",
     "demand_in_area",
     "demand_summary",
+    "demand_type",
     "grid_squares",
     "keep_hours",
     "read_calls",
@@ -128,6 +130,7 @@ __all__ = [
     "read_weighted_layer",
     "require_weight",
     "validate_demand",
+    "weight_unit",
 ]
 
 logger = logging.getLogger(__name__)
@@ -551,6 +554,7 @@ def read_scb_grid(
     population_column: str | None = None,
     id_column: str | None = None,
     size_m: int | None = None,
+    source: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read an SCB population grid (1 km or 250 m squares) as demand points.
 
@@ -577,6 +581,9 @@ def read_scb_grid(
         it is inferred: 1000 m if every such corner is a multiple of 1000 m,
         else 250 m if every one is a multiple of 250 m. Give it for a small
         250 m file whose corners all happen to fall on whole kilometres.
+    source
+        How messages name the file; default its path (the command line passes
+        ``"befolkning.gpkg (--demand)"``, :func:`planner.errors.file_label`).
 
     Returns
     -------
@@ -625,10 +632,10 @@ def read_scb_grid(
     (SCB's privacy suppression) are read as 0 people.
     """
     path = Path(path)
-    source = os.fspath(path)
+    source = source or os.fspath(path)
     if size_m is not None and (isinstance(size_m, bool) or size_m not in SCB_SQUARE_SIZES_M):
         raise ParameterError(f"size_m={size_m!r} must be 250 or 1000 (metres) or None")
-    require_file(path)
+    require_file(path, source)
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
         if layer is not None:
@@ -1066,6 +1073,7 @@ def read_weighted_layer(
     y: str | None = None,
     layer: str | None = None,
     check_sweden: bool = True,
+    source: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read any point or polygon layer with a weight column as demand.
 
@@ -1079,16 +1087,17 @@ def read_weighted_layer(
         of ``weight``, ``vikt``, ``population``, ``pop``, ``befolkning``,
         ``beftotalt``, ``antal``, ``count``. Values may be text with a decimal
         comma (``12,5``).
-    crs, x, y, layer, check_sweden
+    crs, x, y, layer, check_sweden, source
         As in :func:`planner.inputs.sites.read_points`: the coordinates' CRS, the
-        coordinate columns of a table, the GeoPackage layer, and whether
-        points outside Sweden are refused.
+        coordinate columns of a table, the GeoPackage layer, whether
+        points outside Sweden are refused, and how messages name the file.
 
     Returns
     -------
     geopandas.GeoDataFrame
         A demand layer in its metric CRS (EPSG:3006 in Sweden): ``demand_id``
-        (the file's ``demand_id`` column, else the 1-based data row as text),
+        (the file's ``demand_id`` column, else the row as text: a table's row
+        as Excel shows it, from 2, or the feature number from 1),
         ``weight`` (float, the weight column's unit), ``source``
         (``"weighted:<file name>"``), ``name`` if the file has one, the file's
         other columns (the weight column is consumed), ``source_row``.
@@ -1107,8 +1116,10 @@ def read_weighted_layer(
         An argument is unusable.
     """
     path = Path(path)
-    source = os.fspath(path)
-    points = read_points(path, crs=crs, x=x, y=y, layer=layer, check_sweden=check_sweden)
+    source = source or os.fspath(path)
+    points = read_points(
+        path, crs=crs, x=x, y=y, layer=layer, check_sweden=check_sweden, source=source
+    )
     column = _pick_column(
         points,
         weight,
@@ -1147,6 +1158,7 @@ def read_calls(
     priorities: Iterable[str | int] | str | int | None = None,
     layer: str | None = None,
     check_sweden: bool = True,
+    source: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read historical ambulance calls as demand points of weight 1.
 
@@ -1155,7 +1167,7 @@ def read_calls(
     path
         A CSV/TXT table with coordinates, GeoJSON, GeoPackage or GeoParquet
         (formats of :func:`planner.inputs.sites.read_points`), one call per row.
-    crs, x, y, layer, check_sweden
+    crs, x, y, layer, check_sweden, source
         As in :func:`planner.inputs.sites.read_points`.
     priority
         The priority column. By default the first present (case-insensitive)
@@ -1178,7 +1190,8 @@ def read_calls(
     -------
     geopandas.GeoDataFrame
         A demand layer in its metric CRS (EPSG:3006 in Sweden): ``demand_id``
-        (the file's ``demand_id`` column, else the 1-based data row), ``weight``
+        (the file's ``demand_id`` column, else the row, as in
+        :func:`read_weighted_layer`), ``weight``
         1.0, ``source`` (``"calls:<file name>"``), ``priority`` (str, None
         where blank), ``time`` (datetime64), ``source_row``, and the file's
         other columns. Indexed 0..n-1 after filtering.
@@ -1195,7 +1208,7 @@ def read_calls(
         An argument is unusable (``priorities`` given but no priority column).
     """
     path = Path(path)
-    source = os.fspath(path)
+    source = source or os.fspath(path)
     wanted = None
     if priorities is not None:
         if isinstance(priorities, str | int):
@@ -1203,7 +1216,9 @@ def read_calls(
         wanted = {str(p).strip() for p in priorities}
         if not wanted:
             raise ParameterError("priorities= is empty; pass None to keep every call")
-    points = read_points(path, crs=crs, x=x, y=y, layer=layer, check_sweden=check_sweden)
+    points = read_points(
+        path, crs=crs, x=x, y=y, layer=layer, check_sweden=check_sweden, source=source
+    )
     rows = source_rows(points, source)
     names = (
         as_text(points["name"]) if "name" in points.columns else pd.Series("", index=points.index)
@@ -1291,6 +1306,7 @@ def read_osm_population(
     *,
     boundary: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None = None,
     exclude_places: Iterable[str] | None = ADMINISTRATIVE_PLACES,
+    source: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read OSM nodes tagged ``population`` (e.g. SCB tätorter) as demand points.
 
@@ -1309,6 +1325,8 @@ def read_osm_population(
         settlements. In a general OSM extract, ``suburb``/``quarter`` nodes
         may repeat their city's people too: add them here. None keeps every
         node with a ``population`` tag.
+    source
+        How messages name the file; default its path.
 
     Returns
     -------
@@ -1340,7 +1358,7 @@ def read_osm_population(
     administrative boundaries whose people the nodes inside already count.
     """
     path = Path(path)
-    source = os.fspath(path)
+    source = source or os.fspath(path)
     area = boundary_lonlat(boundary)
     excluded = set()
     if exclude_places is not None:
@@ -1455,6 +1473,7 @@ def demand_from_buildings(
     weight_by: Literal["count", "area"] = "count",
     total: float | None = None,
     boundary: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None = None,
+    source: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Residential OSM buildings as a demand proxy, one point per building.
 
@@ -1474,6 +1493,8 @@ def demand_from_buildings(
         Keep only buildings whose point lies in (or on) this area, before
         scaling: a shapely geometry in EPSG:4326, or a GeoSeries/GeoDataFrame
         with a CRS.
+    source
+        How messages name the file; default its path.
 
     Returns
     -------
@@ -1515,7 +1536,7 @@ def demand_from_buildings(
     ):
         raise ParameterError(f"total={total!r} must be a finite number >= 0, or None")
     path = Path(path)
-    source = os.fspath(path)
+    source = source or os.fspath(path)
     area = boundary_lonlat(boundary)
     _require_osm_file(path, source)
     pairs = [("building", value) for value in sorted(RESIDENTIAL_BUILDING_VALUES)]
@@ -1639,7 +1660,7 @@ def _scan_buildings(
 # Helpers
 # --------------------------------------------------------------------------
 def _require_osm_file(path: Path, source: str) -> None:
-    require_file(path)
+    require_file(path, source)
     if not path.name.lower().endswith(OSM_SUFFIXES):
         raise InputFileError(
             f"{source}: not an OSM file name; supported endings: {', '.join(OSM_SUFFIXES)}"
@@ -1711,6 +1732,31 @@ def _listed_columns(frame: pd.DataFrame) -> str:
 DEMAND_TYPES = ("grid", "points", "osm-population", "buildings", "calls")
 
 
+def demand_type(path: str | os.PathLike[str], kind: str = "auto") -> str:
+    """The demand type :func:`read_demand` reads ``path`` as: ``kind``, or for ``"auto"``
+    ``osm-population`` for an OSM file (tätorter points) and ``points`` for anything else."""
+    if kind != "auto":
+        return kind
+    name = Path(path).name.lower()
+    return "osm-population" if name.endswith((".pbf", ".osm", ".osm.bz2", ".xml")) else "points"
+
+
+def weight_unit(kind: str, *, total: float | None = None) -> str:
+    """What the weights of a demand type count, in words for messages (plural).
+
+    ``people`` for an SCB grid, OSM population points and a weighted layer
+    (whose weight column is by convention a population), and for buildings
+    scaled to a known ``total``; ``buildings`` for unscaled OSM buildings;
+    ``calls`` for historical calls. ``kind`` is a :data:`DEMAND_TYPES` name
+    (resolve ``"auto"`` with :func:`demand_type` first).
+    """
+    if kind == "calls":
+        return "calls"
+    if kind == "buildings" and total is None:
+        return "buildings"
+    return "people"
+
+
 def read_demand(
     path: Path,
     *,
@@ -1721,6 +1767,7 @@ def read_demand(
     total: float | None = None,
     assign_areas: bool = True,
     argument: str = "demand type",
+    source: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one demand layer of any supported type (in its metric CRS), with its areas.
 
@@ -1745,6 +1792,9 @@ def read_demand(
         (:func:`planner.inputs.demand.assign_demand_areas`).
     argument
         How errors name the type argument (``--demand-type``, a scenario key).
+    source
+        How messages name the file; default its path (the command line passes
+        ``"demand.csv (--demand)"``, :func:`planner.errors.file_label`).
 
     Raises
     ------
@@ -1757,23 +1807,22 @@ def read_demand(
         ``crs`` is given for a type that carries its own coordinates (grid,
         OSM): it is not used.
     """
+    source = source or os.fspath(path)
     readers = {
         "points": lambda: read_weighted_layer(
-            path, weight=weight, crs=crs, check_sweden=check_sweden
+            path, weight=weight, crs=crs, check_sweden=check_sweden, source=source
         ),
-        "grid": lambda: read_scb_grid(path, population_column=weight),
-        "osm-population": lambda: read_osm_population(path),
-        "buildings": lambda: demand_from_buildings(path, total=total),
-        "calls": lambda: read_calls(path, crs=crs, check_sweden=check_sweden),
+        "grid": lambda: read_scb_grid(path, population_column=weight, source=source),
+        "osm-population": lambda: read_osm_population(path, source=source),
+        "buildings": lambda: demand_from_buildings(path, total=total, source=source),
+        "calls": lambda: read_calls(path, crs=crs, check_sweden=check_sweden, source=source),
     }
-    if kind == "auto":
-        name = Path(path).name.lower()
-        kind = "osm-population" if name.endswith((".pbf", ".osm", ".osm.bz2", ".xml")) else "points"
+    kind = demand_type(path, kind)
     if kind not in readers:
         raise ParameterError(f"{argument} {kind!r}: use one of auto, {', '.join(readers)}")
     if crs is not None and kind not in ("points", "calls"):
         warnings.warn(
-            f"{path}: the CRS {crs} is not used: demand of type {kind} carries its own "
+            f"{source}: the CRS {crs} is not used: demand of type {kind} carries its own "
             "coordinates (a CRS, --crs or crs in a scenario, applies only to x/y columns of points "
             "and calls)",
             PlannerWarning,
@@ -1781,11 +1830,8 @@ def read_demand(
         )
     layer = readers[kind]()
     if len(layer) == 0:
-        raise DataError(
-            f"{path}: holds no demand points when read as {kind} (--demand-type, or type in a "
-            "scenario)"
-        )
-    require_weight(layer, source=str(path))
+        raise DataError(f"{source}: holds no demand points when read as {kind} ({argument})")
+    require_weight(layer, source=source)
     return assign_demand_areas(layer) if assign_areas else layer
 
 

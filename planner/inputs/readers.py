@@ -6,12 +6,13 @@ report problems the same way:
 
 * :func:`read_csv_table`: a delimited text file as strings, whatever the
   encoding (a byte-order mark, UTF-8 or Windows-1252) and delimiter
-  (``;``, tab or ``,``, as Swedish Excel writes them), with data rows
-  numbered from 1;
+  (``;``, tab or ``,``, as Swedish Excel writes them), with its rows
+  numbered as Excel shows them (:data:`FIRST_DATA_ROW`);
 * :func:`gpkg_layer`: the GeoPackage layer to read;
 * :class:`RowProblems`: bad rows found by vectorised checks, raised together
-  as one :class:`~planner.errors.InputFileError` whose lines name the file,
-  the row and the station or point;
+  as one :class:`~planner.errors.InputFileError` whose lines name the file
+  (with the option it came from, :func:`planner.errors.file_label`), the row
+  and the station or point;
 * :func:`parse_numbers`, :func:`as_text`: cells as numbers (decimal commas
   accepted) or stripped text;
 * :func:`boundary_lonlat`, :func:`require_file`,
@@ -43,6 +44,7 @@ __all__ = [
     "CSV_BOMS",
     "CSV_DELIMITERS",
     "CSV_ENCODINGS",
+    "FIRST_DATA_ROW",
     "MAX_LISTED_PROBLEMS",
     "RowProblems",
     "and_list",
@@ -77,6 +79,12 @@ CSV_BOMS: Final = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 
+#: The row number of a table's first data row in messages and ``source_row``:
+#: rows are numbered as Excel shows them, the header being row 1. Features of
+#: a vector file (GeoJSON, GeoPackage, GeoParquet) have no header row and are
+#: numbered from 1, as QGIS's attribute table shows them.
+FIRST_DATA_ROW: Final = 2
+
 #: At most this many problems are listed in one error message.
 MAX_LISTED_PROBLEMS: Final = 10
 
@@ -87,9 +95,10 @@ class RowProblems:
     Parameters
     ----------
     source
-        How messages name the file.
+        How messages name the file (:func:`planner.errors.file_label`).
     rows
-        The source row of each position (1-based data rows, feature numbers or OSM ids).
+        The source row of each position: a table's rows as Excel shows them
+        (the first data row is 2), feature numbers from 1, or OSM ids.
     names
         The name shown beside each position's row (``""`` for none).
     """
@@ -171,7 +180,7 @@ def _decode_csv(raw: bytes, source: str) -> str:
 
 
 def read_csv_table(path: Path, source: str) -> pd.DataFrame:
-    """Read a delimited text file as strings, numbering its data rows from 1.
+    """Read a delimited text file as strings, numbering its rows as Excel does.
 
     The encoding is the one a byte-order mark names, else UTF-8 or
     Windows-1252; the delimiter is ``;``, tab or ``,`` (:data:`CSV_DELIMITERS`),
@@ -181,7 +190,10 @@ def read_csv_table(path: Path, source: str) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Every cell as a string (column names stripped), plus ``source_row``.
+        Every cell as a string (column names stripped), plus ``source_row``:
+        the row as Excel shows it, the header being row 1, so the first data
+        row is :data:`FIRST_DATA_ROW` (2). Empty rows are dropped but keep
+        their numbers, so each row keeps the number Excel gives it.
 
     Raises
     ------
@@ -208,7 +220,8 @@ def read_csv_table(path: Path, source: str) -> pd.DataFrame:
     table.columns = [str(c).strip() for c in table.columns]
     table = table.fillna("")
     blank = table.apply(lambda column: column.str.strip() == "")
-    table = table.assign(source_row=np.arange(1, len(table) + 1, dtype="int64"))
+    rows = np.arange(FIRST_DATA_ROW, FIRST_DATA_ROW + len(table), dtype="int64")
+    table = table.assign(source_row=rows)
     # Excel leaves empty rows (";;;") and a trailing delimiter (an empty,
     # unnamed column): drop both.
     unnamed_empty = [
@@ -290,12 +303,16 @@ def boundary_lonlat(
     return geometry
 
 
-def require_file(path: Path) -> None:
-    """Refuse a path that does not exist (:class:`MissingFileError`) or is not a file."""
+def require_file(path: Path, source: str | None = None) -> None:
+    """Refuse a path that does not exist (:class:`MissingFileError`) or is not a file.
+
+    ``source`` is how messages name it (default its path).
+    """
+    source = source or os.fspath(path)
     if not path.exists():
-        raise MissingFileError(f"{os.fspath(path)} does not exist")
+        raise MissingFileError(f"{source} does not exist")
     if not path.is_file():
-        raise InputFileError(f"{os.fspath(path)} is not a file")
+        raise InputFileError(f"{source} is not a file")
 
 
 def crs_label(crs: pyproj.CRS) -> str:
@@ -305,7 +322,10 @@ def crs_label(crs: pyproj.CRS) -> str:
 
 
 def source_rows(frame: pd.DataFrame, source: str) -> np.ndarray:
-    """The ``source_row`` column as int64 (1 .. n without one); an error names ``source``."""
+    """The ``source_row`` column as int64 (1 .. n without one); an error names ``source``.
+
+    Frames built in code without ``source_row`` are numbered by position from 1.
+    """
     if "source_row" not in frame.columns:
         return np.arange(1, len(frame) + 1, dtype="int64")
     numbers = pd.to_numeric(frame["source_row"], errors="coerce").to_numpy(dtype=float)

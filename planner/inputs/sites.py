@@ -11,9 +11,9 @@ GeoParquet) or OpenStreetMap. Every reader returns the same shape: a
 ``units``
     Number of units (vehicles) at the station, int >= 1.
 ``source_row``
-    Where the station came from: the 1-based data row of a table (row 1 is
-    the first line after the header), the 1-based feature index of a vector
-    file, or the OSM id of an OSM object.
+    Where the station came from: the row of a table as Excel shows it (the
+    header is row 1, so the first station is row 2), the 1-based feature
+    index of a vector file, or the OSM id of an OSM object.
 ``geometry``
     A Point in the metric CRS of the points (:func:`planner.network.crs.metric_crs`):
     SWEREF 99 TM (EPSG:3006) for Swedish data, otherwise the UTM zone of
@@ -23,7 +23,8 @@ plus any further columns of the input, unchanged. Snapping stations to the
 road network is done elsewhere; this module only reads and checks.
 
 Every problem found in a file is reported in one :class:`InputFileError`
-whose lines name the file, the data row and, when known, the station.
+whose lines name the file (with the option it came from, when the caller
+passes ``source``), the row and, when known, the station.
 """
 
 from __future__ import annotations
@@ -172,6 +173,7 @@ def read_stations(
     default_fleet: str = "ambulance",
     default_units: int = 1,
     check_sweden: bool = True,
+    source: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read ambulance stations from a CSV, GeoJSON, GeoPackage or GeoParquet file.
 
@@ -208,6 +210,10 @@ def read_stations(
         saying when swapping the two coordinates would put the point inside.
         Turn off for data from elsewhere; coordinates must then still be
         valid for their CRS.
+    source
+        How messages name the file; default its path. The command line passes
+        the path with its option (:func:`planner.errors.file_label`:
+        ``"stations.csv (--stations)"``), a scenario the path with its key.
 
     Returns
     -------
@@ -236,12 +242,14 @@ def read_stations(
     Polygons and MultiPolygons (a station drawn as its building or site) the
     representative point (:meth:`shapely.Geometry.representative_point`, a point
     guaranteed to lie inside) is used. Other geometry types are refused.
-    Empty lines of a table are skipped but still counted, so row n is always
-    the n-th line after the header.
+    Rows of a table are numbered as Excel shows them: the header is row 1
+    and the first station row 2. Empty lines are skipped but still counted.
     """
     fleet = _fleet_argument(default_fleet, "default_fleet")
     units = _units_argument(default_units)
-    gdf, source, problems, known_bad = _read_layer(path, crs=crs, x=x, y=y, layer=layer)
+    gdf, source, problems, known_bad = _read_layer(
+        path, crs=crs, x=x, y=y, layer=layer, source=source
+    )
     if len(gdf) == 0:
         raise InputFileError(f"{source} holds no stations")
     return _validate(
@@ -263,10 +271,12 @@ def read_points(
     y: str | None = None,
     layer: str | None = None,
     check_sweden: bool = True,
+    source: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read any point layer (targets, candidate sites) from the same formats as stations.
 
-    Parameters are those of :func:`read_stations`; no name, fleet or units
+    Parameters are those of :func:`read_stations` (``source`` names the file
+    in messages); no name, fleet or units
     column is needed. A name column (``name``, ``namn``, ``station``) becomes
     ``name`` and is used in messages; other columns keep their names.
 
@@ -283,7 +293,7 @@ def read_points(
         As :func:`read_stations`: bad rows are named by file and row.
     """
     gdf, source, problems, known_bad = _read_layer(
-        path, crs=crs, x=x, y=y, layer=layer, station_columns=False
+        path, crs=crs, x=x, y=y, layer=layer, station_columns=False, source=source
     )
     if len(gdf) == 0:
         raise InputFileError(f"{source} holds no points")
@@ -313,16 +323,17 @@ def _read_layer(
     y: str | None,
     layer: str | None,
     station_columns: bool = True,
+    source: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, str, RowProblems | None, np.ndarray | None]:
     """Read a table or vector file as (points in the file's CRS, source, problems, bad rows)."""
     path = Path(path)
-    source = os.fspath(path)
+    source = source or os.fspath(path)
     crs_obj = None if crs is None else _parse_crs(crs, "crs")
     if (x is None) != (y is None):
         raise ParameterError(
             f"pass both x= and y= (the coordinate column names) or neither; got x={x!r}, y={y!r}"
         )
-    require_file(path)
+    require_file(path, source)
     kind = _station_format(path, source)
     if kind != "csv" and x is not None:
         raise ParameterError(

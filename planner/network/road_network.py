@@ -59,6 +59,7 @@ from planner.errors import (
     MissingFileError,
     NoRoadsError,
     ParameterError,
+    file_label,
 )
 from planner.network.crs import metric_crs
 from planner.network.graph_files import load_frame, load_graph, save_frame, save_graph
@@ -280,8 +281,10 @@ def _way_directions(tags: Mapping[str, str]) -> tuple[bool, bool]:
 # ---------------------------------------------------------------------------
 
 
-def detect_source_kind(source: str | Path) -> SourceKind:
+def detect_source_kind(source: str | Path, *, name: str | None = None) -> SourceKind:
     """Return ``"pbf"``, ``"xml"`` or ``"overpass"`` for a source argument.
+
+    ``name`` is how a message names the source (default the source itself).
 
     Raises
     ------
@@ -290,29 +293,29 @@ def detect_source_kind(source: str | Path) -> SourceKind:
     """
     if str(source) == "overpass":
         return "overpass"
-    name = Path(source).name.lower()
-    if name.endswith(_PBF_SUFFIXES):
+    suffix = Path(source).name.lower()
+    if suffix.endswith(_PBF_SUFFIXES):
         return "pbf"
-    if name.endswith(_XML_SUFFIXES):
+    if suffix.endswith(_XML_SUFFIXES):
         return "xml"
     raise InputFileError(
-        f"{source}: not an OSM file; use .osm.pbf, .osm, .osm.bz2 or the Overpass download"
+        f"{name or source}: not an OSM file; use .osm.pbf, .osm, .osm.bz2 or the Overpass download"
     )
 
 
-def _check_readable(path: Path) -> None:
+def _check_readable(path: Path, name: str) -> None:
     if not path.exists():
-        raise MissingFileError(f"{path}: no such file")
+        raise MissingFileError(f"{name}: no such file")
     if not path.is_file():
-        raise InputFileError(f"{path}: not a file")
+        raise InputFileError(f"{name}: not a file")
     if path.stat().st_size == 0:
-        raise InputFileError(f"{path}: the file is empty")
+        raise InputFileError(f"{name}: the file is empty")
     if path.name.lower().endswith(".bz2"):
         try:
             with bz2.open(path) as fh:
                 fh.read(64)
         except (OSError, EOFError) as exc:
-            raise InputFileError(f"{path}: not a readable bzip2 file ({exc})") from None
+            raise InputFileError(f"{name}: not a readable bzip2 file ({exc})") from None
 
 
 @dataclass
@@ -366,6 +369,7 @@ def _stream_ways(
     include_ferries: bool,
     bbox: tuple[float, float, float, float] | None,
     progress: bool = False,
+    name: str,
 ) -> tuple[_WayBuffer, str | None]:
     """Read drivable ways (and car ferries) with node locations from an OSM file."""
     import osmium
@@ -412,14 +416,14 @@ def _stream_ways(
                 buf.newest = ts
     except OSM_READ_ERRORS as exc:
         raise InputFileError(
-            f"{path}: cannot be read as OSM data ({describe_osm_error(exc)})"
+            f"{name}: cannot be read as OSM data ({describe_osm_error(exc)})"
         ) from None
     finally:
         bar.close()
     if bad:
         node, way, lon, lat = bad[0]
         raise out_of_range_error(
-            str(path), node, lon, lat, where=f"way {way}", count=len({b[0] for b in bad})
+            name, node, lon, lat, where=f"way {way}", count=len({b[0] for b in bad})
         )
     if stamp is None and buf.newest is not None:
         stamp = buf.newest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -487,6 +491,7 @@ def read_osm_roads(
     include_ferries: bool = True,
     bbox: tuple[float, float, float, float] | None = None,
     progress: bool = False,
+    source: str | None = None,
 ) -> tuple[nx.MultiDiGraph, str | None]:
     """Read drivable roads from an OSM PBF or XML file.
 
@@ -501,6 +506,9 @@ def read_osm_roads(
         no node inside are skipped while streaming.
     progress
         Show a progress bar while streaming.
+    source
+        How messages name the file; default its path
+        (:func:`planner.errors.file_label` adds the option it came from).
 
     Returns
     -------
@@ -514,9 +522,12 @@ def read_osm_roads(
         If the file is missing, empty or not OSM data.
     """
     path = Path(path)
-    detect_source_kind(path)
-    _check_readable(path)
-    buf, stamp = _stream_ways(path, include_ferries=include_ferries, bbox=bbox, progress=progress)
+    name = source or str(path)
+    detect_source_kind(path, name=name)
+    _check_readable(path, name)
+    buf, stamp = _stream_ways(
+        path, include_ferries=include_ferries, bbox=bbox, progress=progress, name=name
+    )
     return _graph_from_ways(buf), stamp
 
 
@@ -787,6 +798,7 @@ def build_network(
     settings: NetworkSettings | None = None,
     cache_dir: Path | None = None,
     progress: bool = False,
+    argument: str | None = None,
 ) -> RoadNetwork:
     """Build (or load from cache) the drivable road network for an area.
 
@@ -806,6 +818,10 @@ def build_network(
         Folder for cached networks and downloads; ``None`` disables caching.
     progress
         Show progress bars.
+    argument
+        The option or scenario key the source came from (``--pbf``,
+        ``roads.path``), named in messages beside the file
+        (:func:`planner.errors.file_label`).
 
     Returns
     -------
@@ -824,7 +840,8 @@ def build_network(
         If the Overpass download fails.
     """
     settings = settings or NetworkSettings()
-    kind = detect_source_kind(source)
+    named = file_label(source, argument)
+    kind = detect_source_kind(source, name=named)
     area, area_4326, crs = _boundary_area(boundary, settings.buffer_km)
     inputs: dict[str, Any] = {
         "settings": settings.to_dict(),
@@ -838,7 +855,7 @@ def build_network(
         label = "overpass"
     else:
         path = Path(source)
-        _check_readable(path)
+        _check_readable(path, named)
         inputs["source"] = file_digest(path)
         label = str(path)
     key = cache_key("road_network", inputs)
@@ -855,10 +872,14 @@ def build_network(
         else:
             bbox = None if area_4326 is None else tuple(area_4326.bounds)
             raw, stamp = read_osm_roads(
-                path, include_ferries=settings.include_ferries, bbox=bbox, progress=progress
+                path,
+                include_ferries=settings.include_ferries,
+                bbox=bbox,
+                progress=progress,
+                source=named,
             )
         graph, components = _finish(
-            raw, area=area, crs=crs, settings=settings, source=label, progress=progress
+            raw, area=area, crs=crs, settings=settings, source=named, progress=progress
         )
         return RoadNetwork(
             graph=graph,

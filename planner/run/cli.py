@@ -27,7 +27,17 @@ import pandas as pd
 import typer
 
 from planner import __version__, constants
-from planner.errors import ParameterError, PlannerError, PlannerWarning
+from planner.errors import ParameterError, PlannerError, PlannerWarning, file_label
+from planner.run.console import (
+    comparison_summary,
+    coverage_summary,
+    echo,
+    objective_summary,
+    run_weight_unit,
+    site_lines,
+    solution_line,
+    traveltimes_summary,
+)
 from planner.run.options import (
     BandOptions,
     CacheOptions,
@@ -55,9 +65,47 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # markdown, not rich markup: rich markup would swallow "[outputs]" and other
+    # bracketed words in help texts
+    rich_markup_mode="markdown",
+    epilog="Example:\n\nplanner demo --offline",
 )
-network_app = typer.Typer(help="Build and inspect road networks.", no_args_is_help=True)
+network_app = typer.Typer(
+    help="Build and inspect road networks.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    epilog="Example:\n\nplanner network build --pbf sweden-latest.osm.pbf --region Gotland",
+)
 app.add_typer(network_app, name="network")
+
+
+def _example(*commands: str) -> str:
+    """A command's help epilog: ``Example:`` and each command on its own line."""
+    return ("Examples:" if len(commands) > 1 else "Example:") + "".join(
+        f"\n\n{command}" for command in commands
+    )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"planner {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
+) -> None:
+    """Ambulance coverage planner for Swedish regions."""
+
 
 OfflineOpt = Annotated[
     bool,
@@ -84,7 +132,7 @@ def _parse_speed_overrides(items: list[str] | None) -> dict[str, Any]:
 
 
 def _echo(message: str) -> None:
-    typer.echo(message, err=True)
+    echo(message)  # above the progress bars
 
 
 def _build(net: NetworkOptions, *, progress: bool) -> Any:
@@ -107,6 +155,7 @@ def _build(net: NetworkOptions, *, progress: bool) -> Any:
         speed_model=SpeedModel.from_overrides(_parse_speed_overrides(net.speed)),
     )
     source: str | Path = "overpass" if net.download else sources[0]
+    option = "--download" if net.download else ("--pbf" if net.pbf is not None else "--osm")
     _echo(
         f"road network: {source}" + (f", clipped to {name} + {net.buffer_km:g} km" if name else "")
     )
@@ -117,6 +166,7 @@ def _build(net: NetworkOptions, *, progress: bool) -> Any:
         settings=settings,
         cache_dir=net.cache.folder(),
         progress=progress,
+        argument=option,
     )
     s = network.summary()
     _echo(
@@ -182,7 +232,7 @@ def _writes(*folders: str, files: tuple[str, ...] = ()) -> Callable[[_Command], 
 # ---------------------------------------------------------------------------
 
 
-@app.command("regions")
+@app.command("regions", epilog=_example("planner regions --region Gotland"))
 def regions_cmd(
     municipalities: Annotated[
         bool, typer.Option("--municipalities", help="List the 290 municipalities instead.")
@@ -201,7 +251,7 @@ def regions_cmd(
     typer.echo(table.to_string(index=False))
 
 
-@app.command("speeds")
+@app.command("speeds", epilog=_example("planner speeds --speed blue_light_factor=1.2"))
 def speeds_cmd(speed: SpeedOpt = None) -> None:
     """Print the emergency speed model (km/h per road class) and the turn-out time."""
     from planner.network.speeds import SpeedModel, describe_speed_model
@@ -218,7 +268,13 @@ def speeds_cmd(speed: SpeedOpt = None) -> None:
     )
 
 
-@network_app.command("build")
+@network_app.command(
+    "build",
+    epilog=_example(
+        'planner network build --pbf sweden-latest.osm.pbf --region "Region Gotland" '
+        "--out gotland-roads.gpkg"
+    ),
+)
 @_writes(files=("out",))
 @with_option_groups
 def network_build_cmd(
@@ -260,7 +316,10 @@ def network_build_cmd(
         _echo(f"wrote {out}")
 
 
-@app.command("stations")
+@app.command(
+    "stations",
+    epilog=_example("planner stations stations.csv --pbf sweden-latest.osm.pbf --region Gotland"),
+)
 @_writes(files=("out",))
 @with_option_groups
 def stations_cmd(
@@ -277,7 +336,9 @@ def stations_cmd(
 ) -> None:
     """List and validate stations against a road network (snap distance, road part)."""
     network = _build(net, progress=progress)
-    frame = _stations(StationOptions(stations, osm_stations), points, net)
+    frame = _stations(
+        StationOptions(stations, osm_stations), points, net, argument="stations argument"
+    )
     report = _station_report(network, frame, max_snap_m=points.max_snap_m)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         typer.echo(report.to_string(index=False))
@@ -291,14 +352,24 @@ def stations_cmd(
         _echo(f"wrote {out}")
 
 
-def _stations(st: StationOptions, points: PointOptions, net: NetworkOptions) -> Any:
-    """The stations file, or OSM's ambulance stations from the road source (or Overpass)."""
+def _stations(
+    st: StationOptions, points: PointOptions, net: NetworkOptions, *, argument: str = "--stations"
+) -> Any:
+    """The stations file, or OSM's ambulance stations from the road source (or Overpass).
+
+    ``argument`` names the option (or argument) the file came from in messages.
+    """
     if (st.stations is None) == (not st.osm_stations):
         raise ParameterError("stations: give a stations file or --osm-stations (one of them)")
     if st.stations is not None:
         from planner.inputs.sites import read_stations
 
-        return read_stations(st.stations, crs=points.crs, check_sweden=not points.not_sweden)
+        return read_stations(
+            st.stations,
+            crs=points.crs,
+            check_sweden=not points.not_sweden,
+            source=file_label(st.stations, argument),
+        )
     from planner.inputs.sites import download_osm_stations, read_osm_stations
 
     boundary, _ = net.area()
@@ -344,7 +415,13 @@ def _station_report(network: Any, frame: Any, *, max_snap_m: float) -> pd.DataFr
     return report
 
 
-@app.command("traveltimes")
+@app.command(
+    "traveltimes",
+    epilog=_example(
+        "planner traveltimes --pbf sweden-latest.osm.pbf --region Gotland --stations stations.csv "
+        "--out gotland-times.xlsx"
+    ),
+)
 @_writes(files=("out",))
 @with_option_groups
 def traveltimes_cmd(
@@ -401,8 +478,14 @@ def traveltimes_cmd(
         max_snap_m=points.max_snap_m,
     )
     write_table(table, out, metadata=meta, overwrite=overwrite)
-    reached = np.isfinite(table["drive_s"]).mean() * 100
-    _echo(f"wrote {out}: {len(table):,} rows, {reached:.1f}% reached")
+    reached = np.isfinite(table["drive_s"].to_numpy(dtype=float))
+    median = float(np.median(table["response_min"][reached])) if reached.any() else np.nan
+    _echo(
+        traveltimes_summary(
+            out, len(table), points=targets is not None, reached=float(reached.mean()),
+            cutoff_min=cutoff_min, median_min=median,
+        )
+    )  # fmt: skip
 
 
 def _times_table(
@@ -438,7 +521,12 @@ def _times_table(
     else:
         from planner.inputs.sites import read_points
 
-        layer = read_points(targets, crs=points.crs, check_sweden=not points.not_sweden)
+        layer = read_points(
+            targets,
+            crs=points.crs,
+            check_sweden=not points.not_sweden,
+            source=file_label(targets, "--points"),
+        )
         dest = snap_points(graph, layer, max_distance_m=points.max_snap_m, edges=index.edges)
         target = pd.DataFrame(
             {
@@ -502,6 +590,7 @@ def _read_demand(dm: DemandOptions, points: PointOptions, net: NetworkOptions) -
         check_sweden=not points.not_sweden,
         total=dm.total,
         argument="--demand-type",
+        source=file_label(dm.demand, "--demand"),
     )
     if not net.region:
         return layer
@@ -511,13 +600,26 @@ def _read_demand(dm: DemandOptions, points: PointOptions, net: NetworkOptions) -
     return demand_in_area(layer, area.code, area.level, label=str(area), argument="--demand")
 
 
+def _demand_unit(dm: DemandOptions) -> str:
+    """What the demand's weights count (people, buildings, calls), for summaries."""
+    from planner.inputs.demand import demand_type, weight_unit
+
+    return weight_unit(demand_type(dm.demand, dm.demand_type), total=dm.total)
+
+
 def _input_hashes(*paths: Path | None) -> dict[str, str]:
     from planner.cache import file_digest
 
     return {str(p): file_digest(p) for p in paths if p is not None and p.is_file()}
 
 
-@app.command("coverage")
+@app.command(
+    "coverage",
+    epilog=_example(
+        "planner coverage --pbf sweden-latest.osm.pbf --region Gotland --stations stations.csv "
+        "--demand befolkning_1km.gpkg --demand-type grid --out-dir gotland-coverage"
+    ),
+)
 @_writes("out_dir")
 @with_option_groups
 def coverage_cmd(
@@ -558,21 +660,19 @@ def coverage_cmd(
         overwrite=overwrite,
         extra_metadata={"input_sha256": _input_hashes(net.pbf, net.osm, st.stations, dm.demand)},
     )
-    total_row = result.tables["total"].iloc[0]
-    shares = ", ".join(
-        f"{100 * total_row[settings.column(t)]:.1f}% within {t:g} min"
-        for t in settings.thresholds_min
-    )
-    _echo(
-        f"demand {total_row['demand']:,.0f}: {shares}; median {total_row['median_min']:.1f} min, "
-        f"p90 {total_row['p90_min']:.1f} min; "
-        f"unreachable {100 * total_row['share_unreachable']:.1f}%"
-    )
+    unit = _demand_unit(dm)
+    _echo(coverage_summary(result.tables["total"].iloc[0], settings.thresholds_min, unit))
     for path in paths.values():
         _echo(f"wrote {path}")
 
 
-@app.command("isochrones")
+@app.command(
+    "isochrones",
+    epilog=_example(
+        "planner isochrones --pbf sweden-latest.osm.pbf --region Gotland --stations stations.csv "
+        "--out gotland-isochrones.gpkg --geojson gotland-isochrones.geojson"
+    ),
+)
 @_writes(files=("out", "geojson"))
 @with_option_groups
 def isochrones_cmd(
@@ -677,10 +777,18 @@ def _candidates(
         boundary=boundary,
         argument="--candidates",
         file_argument="--candidates-file FILE",
+        file_source=None if path is None else file_label(path, "--candidates-file"),
     )
 
 
-@app.command("optimise")
+@app.command(
+    "optimise",
+    epilog=_example(
+        "planner optimise --pbf sweden-latest.osm.pbf --region Gotland --stations stations.csv "
+        "--demand befolkning_1km.gpkg --demand-type grid --objective mclp --add 2 "
+        "--threshold-min 20 --out-dir gotland-plus2"
+    ),
+)
 @_writes("out_dir")
 @with_option_groups
 def optimise_cmd(
@@ -806,13 +914,14 @@ def optimise_cmd(
             "hours": hours,
         },
     )
-    solution = result.solution
-    _echo(
-        f"{objective}: {solution.objective_before:,.4g} -> {solution.objective_after:,.4g} "
-        f"({solution.status}; {solution.solve_time_s:.1f} s)"
-    )
-    for row in result.sites.itertuples():
-        _echo(f"  {row.order}. {row.site}")
+    solution, unit = result.solution, _demand_unit(dm)
+    summary = objective_summary(
+        objective, solution.objective_before, solution.objective_after, unit=unit,
+        threshold_min=threshold_min, busy_fraction=busy,
+    )  # fmt: skip
+    _echo(solution_line(summary, solution.status, seconds=solution.solve_time_s))
+    for line in site_lines(result.sites, unit):
+        _echo(line)
     for path in paths.values():
         _echo(f"wrote {path}")
 
@@ -847,7 +956,13 @@ def _survival(coefficients: str | None, table: Path | None, model: Any) -> Any:
     return model()
 
 
-@app.command("plan")
+@app.command(
+    "plan",
+    epilog=_example(
+        "planner plan data/examples/andorra/andorra.toml --offline",
+        "planner plan data/regions/gotland.toml --out-dir out/gotland-2025 --overwrite",
+    ),
+)
 @with_option_groups
 def plan_cmd(
     *,
@@ -867,7 +982,13 @@ def plan_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Run a whole scenario: network, coverage, optimisation, map, report and manifest."""
-    from planner.run.plan import input_files, plan_scenario, plan_targets, write_plan
+    from planner.run.plan import (
+        input_files,
+        plan_conclusion,
+        plan_scenario,
+        plan_targets,
+        write_plan,
+    )
     from planner.run.scenario import load_scenario
 
     loaded = load_scenario(scenario)
@@ -884,7 +1005,7 @@ def plan_cmd(
                 loaded, cache_dir=folder, workers=work.workers, executor=executor,
                 progress=progress, echo=_echo,
             )  # fmt: skip
-        write_plan(
+        paths = write_plan(
             result,
             out_dir=out_dir,
             map_path=map_path,
@@ -893,9 +1014,17 @@ def plan_cmd(
             progress=progress,
             echo=_echo,
         )
+    for line in plan_conclusion(result, paths):  # what was found, changed, where to look
+        _echo(line)
 
 
-@app.command("matrix")
+@app.command(
+    "matrix",
+    epilog=_example(
+        "planner matrix data/regions/gotland.toml --out gotland-matrix.parquet --cutoff-min 60 "
+        "--store gotland-blocks --dask-workers 2"
+    ),
+)
 @with_option_groups
 def matrix_cmd(
     *,
@@ -937,7 +1066,12 @@ def matrix_cmd(
         _echo(f"wrote {path}")
 
 
-@app.command("compare")
+@app.command(
+    "compare",
+    epilog=_example(
+        "planner compare out/gotland-2024 out/gotland-2025 --out-dir gotland-change --state-b after"
+    ),
+)
 @_writes("out_dir")
 def compare_cmd(
     run_a: Annotated[Path, typer.Argument(help="Output folder of the earlier plan run.")],
@@ -957,17 +1091,17 @@ def compare_cmd(
     comparison = compare_runs(run_a, run_b, state_a=state_a, state_b=state_b)
     for note in comparison.notes:
         _echo(f"note: {note}")
-    total = comparison.total.iloc[0]
-    changes = [c for c in comparison.total.columns if c.endswith("_change")]
     _echo(
-        f"{comparison.run_a} ({state_a}) -> {comparison.run_b} ({state_b}): "
-        + ", ".join(f"{c.removesuffix('_change')} {total[c]:+.4g}" for c in changes)
-    )
+        comparison_summary(
+            comparison.total, run_a=comparison.run_a, run_b=comparison.run_b,
+            state_a=state_a, state_b=state_b, unit=run_weight_unit(run_a, run_b),
+        )
+    )  # fmt: skip
     for path in write_comparison(comparison, out_dir, overwrite=overwrite).values():
         _echo(f"wrote {path}")
 
 
-@app.command("demo")
+@app.command("demo", epilog=_example("planner demo --offline --out-dir planner-demo"))
 @_writes("out_dir")
 def demo_cmd(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the outputs.")] = Path(
@@ -983,7 +1117,7 @@ def demo_cmd(
     run_demo(out_dir, overwrite=overwrite, offline=offline, progress=progress, echo=_echo)
 
 
-@app.command("version")
+@app.command("version", epilog=_example("planner version"))
 def version_cmd() -> None:
     """Print the version."""
     typer.echo(__version__)

@@ -51,7 +51,7 @@ from tqdm.auto import tqdm
 from planner import __version__, constants
 from planner.cache import file_digest
 from planner.distributed import BlockExecutor
-from planner.errors import ParameterError
+from planner.errors import ParameterError, file_label
 from planner.i18n import N_, Language, translator
 from planner.inputs.candidates import collect_candidates
 from planner.inputs.demand import demand_in_area, keep_hours, read_demand
@@ -60,10 +60,20 @@ from planner.network.index import NetworkIndex, index_network
 from planner.network.matrix import TravelTimeMatrix, compute_matrix
 from planner.network.road_network import RoadNetwork, build_network
 from planner.outputs.export import table_style, write_table, write_text
+from planner.run.console import (
+    conclusion_lines,
+    coverage_summary,
+    demand_line,
+    objective_summary,
+    output_guide,
+    scenario_weight_unit,
+    site_lines,
+    solution_line,
+    stations_line,
+)
 from planner.run.pipeline import (
     CoverageResult,
     OptimiseResult,
-    OptimiseSettings,
     run_coverage,
     run_optimise,
     write_coverage,
@@ -82,6 +92,7 @@ __all__ = [
     "demo_source",
     "input_files",
     "matrix_targets",
+    "plan_conclusion",
     "plan_matrix",
     "plan_scenario",
     "plan_targets",
@@ -230,7 +241,10 @@ def _load_stations(
     source = scenario.stations
     if source.path is not None:
         frame = read_stations(
-            source.path, crs=source.crs, check_sweden=scenario.region.level != "custom"
+            source.path,
+            crs=source.crs,
+            check_sweden=scenario.region.level != "custom",
+            source=_scenario_file(scenario, source.path, "stations.path"),
         )
     elif scenario.roads.path is not None:
         frame = read_osm_stations(scenario.roads.path, boundary=boundary)
@@ -252,8 +266,13 @@ def _with_region(scenario: Scenario, frame: gpd.GeoDataFrame) -> gpd.GeoDataFram
     return frame.assign(region_code=areas["region_code"].to_numpy())
 
 
+def _scenario_file(scenario: Scenario, path: Path, key: str) -> str:
+    """How messages name a file the scenario names: ``stations.csv (stations.path in x.toml)``."""
+    return file_label(path, f"{key} in {scenario.path.name}")
+
+
 def _read_layer(scenario: Scenario, index: int, layer: DemandLayer) -> gpd.GeoDataFrame:
-    where = f"{scenario.path}: demand layer {index} ({layer.path.name})"
+    where = f"{scenario.path}: demand[{index}]"
     in_sweden = scenario.region.level != "custom"
     frame = read_demand(
         layer.path,
@@ -263,9 +282,10 @@ def _read_layer(scenario: Scenario, index: int, layer: DemandLayer) -> gpd.GeoDa
         check_sweden=in_sweden,
         total=layer.total,
         assign_areas=in_sweden,
-        argument=f"{where}: type",
+        argument=f"{where}.type",
+        source=_scenario_file(scenario, layer.path, f"demand[{index}].path"),
     )
-    frame = keep_hours(frame, layer.hours, argument=f"{where}: hours")
+    frame = keep_hours(frame, layer.hours, argument=f"{where}.hours")
     if layer.factor != 1.0:
         frame = frame.assign(weight=frame["weight"] * layer.factor)
     if len(scenario.demand) > 1 and "demand_id" in frame:
@@ -342,6 +362,7 @@ def _network(
         settings=scenario.network,
         cache_dir=cache_dir,
         progress=progress,
+        argument=None if scenario.roads.path is None else f"roads.path in {scenario.path.name}",
     )
     s = network.summary()
     echo(
@@ -409,13 +430,13 @@ def plan_scenario(
             boundary, boundaries, network = _network(scenario, cache_dir, progress, echo)
         with bar.stage("stations"):
             stations = _load_stations(scenario, network, boundary, cache_dir)
-        echo(f"stations: {len(stations)}")
+        echo(stations_line(len(stations), int(stations["units"].sum())))
         with bar.stage("demand"):
             demand = _scenario_demand(scenario, boundary, network.crs)
         echo(
-            "demand: "
-            + ", ".join(
-                f"{k} {len(v):,} points ({v['weight'].sum():,.0f})" for k, v in demand.items()
+            demand_line(
+                (k, len(v), float(v["weight"].sum()), _weight_unit(scenario, k))
+                for k, v in demand.items()
             )
         )
         with bar.stage("coverage"):
@@ -426,6 +447,7 @@ def plan_scenario(
             )  # fmt: skip
             before = cover(stations)
         _warn_stations(before, echo)
+        _echo_coverage(scenario, "before", before, echo)
         optimised = after = None
         if scenario.optimise is not None:
             with bar.stage("optimise"):
@@ -433,9 +455,10 @@ def plan_scenario(
                     scenario, network, stations, demand, boundary, index=index,
                     cache_dir=cache_dir, workers=workers, executor=executor, progress=progress,
                 )  # fmt: skip
-            _echo_solution(scenario.optimise, optimised, echo)
+            _echo_solution(scenario, optimised, echo)
             with bar.stage("coverage after"):
                 after = cover(_with_proposed(scenario, stations, optimised, network.crs))
+            _echo_coverage(scenario, "after", after, echo)
     finally:
         bar.close()
     places = _read_places(scenario)
@@ -558,6 +581,9 @@ def _optimise(
         boundary=boundary,
         argument=f"{scenario.path}: optimise.candidates",
         file_argument='optimise.candidates_file, e.g. candidates_file = "sites.csv"',
+        file_source=None
+        if cands.file is None
+        else _scenario_file(scenario, cands.file, "optimise.candidates_file"),
     )
     if not scenario.region.mutual_aid:  # new units serve their own region only
         candidates = _with_region(scenario, candidates)
@@ -577,15 +603,34 @@ def _optimise(
     )
 
 
-def _echo_solution(
-    settings: OptimiseSettings, optimised: OptimiseResult, echo: Callable[[str], None]
-) -> None:
-    solution = optimised.solution
-    echo(
-        f"{settings.objective}: {solution.objective_before:,.6g} -> "
-        f"{solution.objective_after:,.6g} ({solution.status}) with "
-        + ", ".join(optimised.sites["site"].astype(str))
+def _weight_unit(scenario: Scenario, fleet: str) -> str:
+    """What the demand weights of a fleet count (people, buildings, calls), for messages."""
+    return scenario_weight_unit(
+        (d.path, d.type, d.total) for d in scenario.demand if d.fleet in ("all", fleet)
     )
+
+
+def _echo_coverage(
+    scenario: Scenario, state: str, coverage: CoverageResult, echo: Callable[[str], None]
+) -> None:
+    unit = _weight_unit(scenario, scenario.coverage_fleet or "ambulance")
+    total = coverage.tables["total"].iloc[0]
+    echo(coverage_summary(total, scenario.coverage.thresholds_min, unit, state=state))
+
+
+def _echo_solution(
+    scenario: Scenario, optimised: OptimiseResult, echo: Callable[[str], None]
+) -> None:
+    settings, solution = scenario.optimise, optimised.solution
+    assert settings is not None
+    unit = _weight_unit(scenario, settings.fleet)
+    summary = objective_summary(
+        settings.objective, solution.objective_before, solution.objective_after, unit=unit,
+        threshold_min=settings.threshold_min, busy_fraction=settings.busy_fraction,
+    )  # fmt: skip
+    echo(solution_line(summary, solution.status, adding=True))
+    for line in site_lines(optimised.sites, unit):
+        echo(line)
 
 
 def _with_proposed(
@@ -1144,18 +1189,34 @@ def run_demo(
     echo(DEMO_LABEL)
     with stage_outputs([OutputTarget(Path(out_dir))], overwrite=overwrite):  # before computing
         result = plan_scenario(scenario, progress=progress, label=DEMO_LABEL, echo=echo)
-        if result.before.stations.empty:
-            echo("the sample has no ambulance station: where should the first units go?")
-        for state, cov in (("before", result.before), ("after", result.after)):
-            if cov is None:
-                continue
-            total = cov.tables["total"].iloc[0]
-            shares = ", ".join(
-                f"{100 * total[scenario.coverage.column(t)]:.1f}% within {t:g} min"
-                for t in scenario.coverage.thresholds_min
-            )
-            echo(f"  buildings reached {state}: {shares}")
-        return write_plan(result, offline=offline, cdn=cdn, progress=progress, echo=echo)
+        # the guide below names every output: no "wrote ..." lines
+        paths = write_plan(result, offline=offline, cdn=cdn, progress=progress, echo=lambda _: None)
+    for line in [*output_guide(paths), *plan_conclusion(result, paths)]:
+        echo(line)
+    return paths
+
+
+def plan_conclusion(result: PlanResult, paths: Mapping[str, Path]) -> list[str]:
+    """Three lines that end a run: what was found, what the proposed units change, where to look.
+
+    The figures are the coverage ``total`` tables of the states before and
+    after, at the optimiser's target (the first coverage threshold without
+    one), worded by :func:`planner.run.console.conclusion_lines`.
+    """
+    scenario, opt = result.scenario, result.scenario.optimise
+    after = None if result.after is None else result.after.tables["total"].iloc[0]
+    return conclusion_lines(
+        region=scenario.region.name,
+        stations=len(result.before.stations),
+        unit=_weight_unit(scenario, scenario.coverage_fleet or "ambulance"),
+        threshold_min=opt.threshold_min if opt is not None else scenario.coverage.thresholds_min[0],
+        before=result.before.tables["total"].iloc[0],
+        after=after,
+        proposed=[] if result.optimise is None else list(result.optimise.sites["site"].astype(str)),
+        map_path=paths["map"],
+        report_path=paths["report"],
+        excel_path=paths.get("after_xlsx", paths.get("xlsx")),
+    )
 
 
 # ---------------------------------------------------------------------------

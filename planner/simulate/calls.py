@@ -197,6 +197,7 @@ def read_calls(
     time: str | None = None,
     layer: str | None = None,
     check_sweden: bool = True,
+    source: str | None = None,
 ) -> Calls:
     """Read a historical calls file to replay.
 
@@ -213,21 +214,25 @@ def read_calls(
     Times are local wall-clock times (daylight-saving steps are ignored).
     Time 0 is the Monday 00:00 of the first call's week.
 
+    ``source`` is how messages name the file (default its path; the command
+    line passes it with its option, :func:`planner.errors.file_label`).
+
     Returns
     -------
     Calls
         With ``points`` (the positions, one per call) and ``start``;
-        ``table`` also has ``source_row`` (the file's data row).
+        ``table`` also has ``source_row`` (the file's row as Excel shows it).
 
     Raises
     ------
     InputFileError
-        Bad rows, each named by file and data row (row 1 is the first line
-        after the header): a missing or unknown priority, a bad type, time
+        Bad rows, each named by file and row as Excel shows it (the header is
+        row 1, the first call row 2): a missing or unknown priority, a bad type, time
         on scene or transported value; bad times or positions (from
         :func:`planner.inputs.demand.read_calls`); no time column.
     """
-    source = os.fspath(path)
+    named = source is not None
+    source = source or os.fspath(path)
     raw = read_call_points(
         path,
         crs=crs,
@@ -237,6 +242,7 @@ def read_calls(
         time=time,
         layer=layer,
         check_sweden=check_sweden,
+        source=source,
     )
     if raw["time"].isna().all():
         raise InputFileError(f"{source}: no time column (time, tid, datetime or timestamp)")
@@ -265,7 +271,11 @@ def read_calls(
         crs=raw.crs,
     )
     return Calls(
-        table=table, horizon_s=horizon, start=start, points=points, source=Path(source).name
+        table=table,
+        horizon_s=horizon,
+        start=start,
+        points=points,
+        source=source if named else Path(source).name,
     )
 
 

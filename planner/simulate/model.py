@@ -124,7 +124,11 @@ def hospitals_from_osm(
 
 
 def read_hospitals(
-    path: str | os.PathLike[str], *, crs: str | None = None, check_sweden: bool = True
+    path: str | os.PathLike[str],
+    *,
+    crs: str | None = None,
+    check_sweden: bool = True,
+    source: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Hospitals with an emergency department from a file (CSV, GeoJSON, GPKG, GeoParquet).
 
@@ -133,8 +137,9 @@ def read_hospitals(
     path
         One hospital per row with a ``name`` column and coordinates, in the
         formats of :func:`planner.inputs.sites.read_points`.
-    crs, check_sweden
-        As in :func:`planner.inputs.sites.read_points`.
+    crs, check_sweden, source
+        As in :func:`planner.inputs.sites.read_points` (``source`` names the
+        file in messages).
 
     Returns
     -------
@@ -147,8 +152,8 @@ def read_hospitals(
     InputFileError
         No name column, a name missing or repeated (naming the rows).
     """
-    points = read_points(path, crs=crs, check_sweden=check_sweden)
-    source = os.fspath(path)
+    source = source or os.fspath(path)
+    points = read_points(path, crs=crs, check_sweden=check_sweden, source=source)
     if "name" not in points.columns:
         raise InputFileError(f"{source}: no name column (name, namn or station)")
     names = points["name"].astype(object).where(points["name"].notna(), "").astype(str).str.strip()
