@@ -520,6 +520,10 @@ SIM_RETURN_TIME_FACTOR = BLUE_LIGHT_FACTOR
 #: own hours.
 SIM_PSYCHIATRIC_HOURS = (14, 2)
 
+#: Days one replication simulates when calls are generated. Planning choice:
+#: one year, so that every season's hour-of-week profile and shift counts.
+SIM_DAYS = 365.0
+
 #: Calls that enter the queue in the first part of a run are simulated but
 #: left out of the figures, so that the system is not measured while it
 #: starts empty, s. Planning choice: one day.
