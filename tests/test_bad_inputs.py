@@ -766,7 +766,9 @@ SIMULATION_CASES = {
     ),
     "plan replications without a simulation": _case(
         r"--replications, --seed: .*umea\.toml has no \[simulate\] section",
-        *plan("umea.toml"), "--replications", "3",
+        *plan("umea.toml"),
+        "--replications",
+        "3",
     ),
 }
 

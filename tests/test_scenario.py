@@ -647,7 +647,7 @@ def test_downloaded_roads_need_a_hospitals_file(tmp_path: Path) -> None:
         load_scenario(path)
     line = len(text.splitlines()) + 2
     assert str(info.value) == (
-        f'{path} line {line}: simulate: the hospitals come from the roads file, but '
+        f"{path} line {line}: simulate: the hospitals come from the roads file, but "
         'roads.source = "download"; give simulate.hospitals_file, e.g. hospitals_file = '
         '"hospitals.csv"'
     )

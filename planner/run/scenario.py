@@ -126,7 +126,13 @@ from planner.inputs.demand import DEMAND_TYPES
 from planner.network.road_network import NetworkSettings
 from planner.network.speeds import SpeedModel
 from planner.outputs.export import child_path, plain_file_name
-from planner.simulate.settings import PRIORITIES, Duration, SimulationSettings, hour_of_week_profile
+from planner.simulate.settings import (
+    PRIORITIES,
+    DistributionName,
+    Duration,
+    SimulationSettings,
+    hour_of_week_profile,
+)
 
 if TYPE_CHECKING:
     from planner.run.pipeline import OptimiseSettings
@@ -1459,8 +1465,7 @@ def _call_profile(reader: _Reader, values: Mapping[str, Any]) -> tuple[float, ..
     if week is not None and (day is not None or weekday is not None):
         raise reader.fail(
             "simulate.hour_of_week",
-            "simulate: give hour_of_week (168 values) or hour_of_day and weekday_factors, "
-            "not both",
+            "simulate: give hour_of_week (168 values) or hour_of_day and weekday_factors, not both",
         )
     if week is not None:
         return tuple(week)
@@ -1476,7 +1481,8 @@ def _simulate_cycle(
     reader: _Reader, values: Mapping[str, Any], speed_model: SpeedModel
 ) -> dict[str, Any]:
     """The unit cycle's durations (s), transport and the drive home."""
-    distribution = values["distribution"] or "lognormal"
+    # one of SIM_DISTRIBUTIONS (checked by the schema)
+    distribution: DistributionName = values["distribution"] or "lognormal"
     defaults: dict[str, tuple[float | tuple[float, ...], float]] = {
         # prio-1 handling and the turn-out: the static response time's own parts
         "call_handling": (

@@ -1,4 +1,4 @@
-"""A scenario's system simulated: the ``[simulate]`` section of ``planner plan`` and ``planner simulate``.
+"""A scenario's system simulated: ``[simulate]`` in ``planner plan``, and ``planner simulate``.
 
 :func:`simulate_system` takes what a plan has already built (the network and
 its index, the existing stations, the stations with the proposed units
@@ -349,7 +349,9 @@ def _sites(
 def _with_areas(scenario: Scenario, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """``region_code`` and ``municipality_code`` of each point ("served from elsewhere")."""
     if scenario.region.level == "custom" or frame.empty:
-        return frame.assign(region_code=scenario.region.code, municipality_code=scenario.region.code)
+        return frame.assign(
+            region_code=scenario.region.code, municipality_code=scenario.region.code
+        )
     from planner.inputs.demand import assign_demand_areas
 
     areas = assign_demand_areas(frame)
@@ -453,9 +455,7 @@ def _points(
     return calls, points
 
 
-def _describe_calls(
-    section: SimulateSection, demand: gpd.GeoDataFrame, calls: Calls | None
-) -> str:
+def _describe_calls(section: SimulateSection, demand: gpd.GeoDataFrame, calls: Calls | None) -> str:
     settings = section.settings
     if calls is not None:
         assert section.calls_file is not None
@@ -549,9 +549,7 @@ def _station_layer(
     """Utilisation per state and station, at the station."""
     table = stacked_table(runs, "stations")
     first = sites.drop_duplicates("name").set_index("name").geometry
-    return gpd.GeoDataFrame(
-        table, geometry=table["station"].map(first).to_numpy(), crs=sites.crs
-    )
+    return gpd.GeoDataFrame(table, geometry=table["station"].map(first).to_numpy(), crs=sites.crs)
 
 
 # ---------------------------------------------------------------------------
@@ -563,7 +561,9 @@ def _label(figure: str) -> str:
     if figure in _LABELS:
         return _LABELS[figure]
     if figure.startswith("prio1_share_within_"):
-        return f"prio-1 within {figure.removeprefix('prio1_share_within_').removesuffix('_min')} min"
+        return (
+            f"prio-1 within {figure.removeprefix('prio1_share_within_').removesuffix('_min')} min"
+        )
     return figure
 
 
@@ -608,9 +608,7 @@ def format_comparison(
     """
     rows = table.set_index("figure")
     columns = list(states) + (["difference"] if "difference" in table else [])
-    heading = {
-        "difference": f"{states[-1]} - {states[0]}" if len(states) == 2 else "difference"
-    }
+    heading = {"difference": f"{states[-1]} - {states[0]}" if len(states) == 2 else "difference"}
     cells = [["figure", *[heading.get(c, c) for c in columns]]]
     for figure in figures:
         if figure not in rows.index:
@@ -689,7 +687,7 @@ def simulation_manifest(run: SimulationRun) -> dict[str, Any]:
 def write_simulation(
     run: SimulationRun, folder: Path, *, metadata: Mapping[str, Any]
 ) -> dict[str, Path]:
-    """Write a simulation's files into ``folder`` (inside a run's staging, see :mod:`planner.staging`).
+    """Write a simulation's files into ``folder`` (inside a run's :mod:`planner.staging`).
 
     Files: ``calls.parquet`` (the kept call logs of every state, with
     ``state`` and ``replication``), ``kpi_summary.csv`` (every summary figure

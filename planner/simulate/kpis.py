@@ -66,8 +66,7 @@ def call_kpis(
     response = np.where(served, log["response_s"].to_numpy() / 60.0, np.nan)
     psy = log["psychiatric"].to_numpy(dtype=bool)
     within = {
-        _within(t): (np.nan_to_num(response, nan=np.inf) <= t).astype(float)
-        for t in thresholds_min
+        _within(t): (np.nan_to_num(response, nan=np.inf) <= t).astype(float) for t in thresholds_min
     }
     # one frame, built at once, and few grouped passes (this runs per replication)
     frame = pd.DataFrame(

@@ -85,9 +85,7 @@ def summary_comparison(
     out: pd.DataFrame | None = None
     for name, run in runs.items():
         row = run.tables["summary"].iloc[0]
-        figures = [
-            c for c in row.index if c != "replications" and not c.endswith(CI_SUFFIXES)
-        ]
+        figures = [c for c in row.index if c != "replications" and not c.endswith(CI_SUFFIXES)]
         part = pd.DataFrame(
             {
                 "figure": figures,
@@ -147,4 +145,6 @@ def stacked_logs(runs: Mapping[str, ReplicationsResult]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({"state": [], "replication": []})
     out = pd.concat(frames, ignore_index=True)
-    return out[["state", "replication", *[c for c in out.columns if c not in ("state", "replication")]]]
+    return out[
+        ["state", "replication", *[c for c in out.columns if c not in ("state", "replication")]]
+    ]
