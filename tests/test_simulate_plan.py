@@ -202,3 +202,26 @@ def test_psychiatric_fleet_with_and_without(runs: dict[str, Path]) -> None:
     }
     mean, _, _ = _t_interval(regular["before"] - regular["without_psychiatric"])
     assert table.loc["regular_prio1_median_min", "difference"] == pytest.approx(mean, rel=1e-9)
+
+
+def test_station_never_on_duty_warns_and_the_run_goes_on(
+    andorra_scenario_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Legal but suspicious: a station whose shifts never have a unit on duty."""
+    folder = tmp_path / "scenario"
+    shutil.copytree(andorra_scenario_dir, folder, ignore=shutil.ignore_patterns("out", "maps"))
+    off = "\n[simulate.shifts]\nEncamp = [" + ", ".join(["0"] * 24) + "]\n"
+    scenario = _scenario(folder, "off", SIMULATE.replace("days = 20", "days = 5") + off)
+    out = tmp_path / "sim"
+    code = main(["simulate", str(scenario), "--out-dir", str(out), "--no-progress",
+                 "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert "warning: simulation (before): stations never on duty in the shifts: Encamp" in warned
+    log = pd.read_parquet(out / "calls.parquet")
+    assert (log["status"] == "served").any()
+    assert set(log["station"].dropna()) == {"Andorra la Vella"}  # Encamp never sends a unit
+    stations = pd.read_csv(out / "utilisation_stations.csv").set_index("station")
+    assert stations.loc["Encamp", "on_duty_h"] == 0
+    assert stations.loc["Andorra la Vella", "on_duty_h"] == pytest.approx(5 * 24 - 24)
