@@ -564,6 +564,16 @@ SIMULATE_CASES = {
         "on_scene_min = [20, 30]\n",
         "simulate.on_scene_min: give one value per priority 1, 2, 3 (or one for all)",
     ),
+    "simulate: two priority shares": _sim(
+        "priority_shares = [0.5, 0.5]\n",
+        "simulate.priority_shares: give three shares (prio 1, 2, 3), "
+        "e.g. priority_shares = [0.30, 0.45, 0.25]",
+    ),
+    "simulate: four transport probabilities": _sim(
+        "transport_probability = [0.9, 0.8, 0.7, 0.6]\n",
+        "simulate.transport_probability: give one probability per priority 1, 2, 3 (or one "
+        "for all), e.g. transport_probability = [0.85, 0.75, 0.65]",
+    ),
     "simulate: negative minutes": _sim(
         "handover_min = -5\n", "simulate.handover_min: give minutes from 0 to 1440 (24 hours)"
     ),

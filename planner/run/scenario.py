@@ -1435,18 +1435,25 @@ def _simulate_calls(reader: _Reader, values: Mapping[str, Any]) -> dict[str, Any
     profile = _call_profile(reader, values)
     if profile is not None:
         out["hour_of_week"] = profile
-    shares = values["priority_shares"]
+    shares = _three(reader, values, "priority_shares", "three shares (prio 1, 2, 3)")
     if shares is not None:
-        if len(shares) != 3:
-            raise reader.fail(
-                "simulate.priority_shares",
-                "simulate.priority_shares: give three shares (prio 1, 2, 3), "
-                "e.g. priority_shares = [0.30, 0.45, 0.25]",
-            )
-        out["priority_shares"] = tuple(shares)
+        out["priority_shares"] = shares
     if warmup is not None:
         out["warmup_s"] = warmup * 86400.0
     return out
+
+
+def _three(
+    reader: _Reader, values: Mapping[str, Any], key: str, what: str
+) -> tuple[float, ...] | None:
+    """A key's three values, one per priority 1, 2, 3 (None when not given)."""
+    given = values[key]
+    if given is None:
+        return None
+    if len(given) != 3:
+        example = _TABLES["simulate"][key].example
+        raise reader.fail(f"simulate.{key}", f"simulate.{key}: give {what}, e.g. {key} = {example}")
+    return tuple(given)
 
 
 def _call_profile(reader: _Reader, values: Mapping[str, Any]) -> tuple[float, ...] | None:
@@ -1513,15 +1520,12 @@ def _simulate_cycle(
             out[stem] = tuple(Duration(m, use_cv, distribution) for m in means)
         else:
             out[stem] = Duration(means, use_cv, distribution)
-    probabilities = values["transport_probability"]
+    probabilities = _three(
+        reader, values, "transport_probability",
+        "one probability per priority 1, 2, 3 (or one for all)",
+    )  # fmt: skip
     if probabilities is not None:
-        if len(probabilities) != 3:
-            raise reader.fail(
-                "simulate.transport_probability",
-                "simulate.transport_probability: give one probability per priority 1, 2, 3 "
-                "(or one for all), e.g. transport_probability = [0.85, 0.75, 0.65]",
-            )
-        out["transport_probability"] = tuple(probabilities)
+        out["transport_probability"] = probabilities
     for key in ("drive_cv", "psychiatric_transport_probability"):
         if values[key] is not None:
             out[key] = values[key]
