@@ -87,6 +87,10 @@ def test_plan_writes_every_output(two_runs: dict, andorra_scenario_dir: Path) ->
         "optimise/sites.csv",
         "optimise/gain_curve.csv",
         "optimise/optimise.xlsx",
+        "simulate/calls.parquet",
+        "simulate/kpi_summary.csv",
+        "simulate/simulation.xlsx",
+        "simulate/simulation.gpkg",
     ]
     for name in expected:
         assert (out / name).is_file(), name

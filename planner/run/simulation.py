@@ -22,6 +22,7 @@ into a plan's ``simulate/`` folder or the folder of ``planner simulate``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -170,8 +171,6 @@ def simulation_section(
     ParameterError
         A replication count below 1 or a negative seed, naming the option.
     """
-    import dataclasses
-
     section = scenario.simulate or default_simulate_section(scenario)
     changes: dict[str, int] = {}
     for option, value in (("replications", replications), ("seed", seed)):
