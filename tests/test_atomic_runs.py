@@ -264,6 +264,7 @@ def _commands(pbf: Path, out: Path) -> dict[str, list[str]]:
     toml = str(ANDORRA_EXAMPLE / "andorra.toml")
     commands = {
         "plan": ["plan", toml, "--out-dir", str(out), "--map", str(out.parent / "m.html")],
+        "simulate": ["simulate", toml, "--out-dir", str(out)],
         "coverage": ["coverage", *source, *demand, "--out-dir", str(out)],
         "optimise": ["optimise", *source, *demand, "--out-dir", str(out)],
         "demo": ["demo", "--out-dir", str(out)],
@@ -276,7 +277,7 @@ def _commands(pbf: Path, out: Path) -> dict[str, list[str]]:
     return commands
 
 
-FOLDER_COMMANDS = ("plan", "coverage", "optimise", "compare", "demo")
+FOLDER_COMMANDS = ("plan", "simulate", "coverage", "optimise", "compare", "demo")
 FILE_COMMANDS = ("isochrones", "traveltimes", "matrix")
 
 
