@@ -451,6 +451,13 @@ MAP_DEFAULT_VIEW = (62.0, 15.0, 5)
 #: Size of a station icon on the map, CSS pixels (proposed sites are 4 px larger).
 MAP_ICON_PX = 22
 
+#: Display classes of the simulated utilisation of a station's units (the
+#: share of on-duty time busy with a call): up to 25 %, 50 %, 75 % and above.
+#: A colour scale for reading the map, not a planning standard.
+MAP_UTILISATION_CLASSES = (0.25, 0.5, 0.75)
+#: Their colours, low to high (ColorBrewer YlOrRd).
+MAP_UTILISATION_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#e31a1c")
+
 # --------------------------------------------------------------------------
 # Simulation (planner.simulate)
 # --------------------------------------------------------------------------
@@ -529,6 +536,10 @@ SIM_RETURN_TIME_FACTOR = BLUE_LIGHT_FACTOR
 #: (the issue's example of an afternoon-and-evening unit); give the region's
 #: own hours.
 SIM_PSYCHIATRIC_HOURS = (14, 2)
+
+#: Days one replication simulates when calls are generated. Planning choice:
+#: one year, so that every season's hour-of-week profile and shift counts.
+SIM_DAYS = 365.0
 
 #: Calls that enter the queue in the first part of a run are simulated but
 #: left out of the figures, so that the system is not measured while it

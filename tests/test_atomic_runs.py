@@ -264,6 +264,7 @@ def _commands(pbf: Path, out: Path) -> dict[str, list[str]]:
     toml = str(ANDORRA_EXAMPLE / "andorra.toml")
     commands = {
         "plan": ["plan", toml, "--out-dir", str(out), "--map", str(out.parent / "m.html")],
+        "simulate": ["simulate", toml, "--out-dir", str(out)],
         "coverage": ["coverage", *source, *demand, "--out-dir", str(out)],
         "optimise": ["optimise", *source, *demand, "--out-dir", str(out)],
         "demo": ["demo", "--out-dir", str(out)],
@@ -276,7 +277,7 @@ def _commands(pbf: Path, out: Path) -> dict[str, list[str]]:
     return commands
 
 
-FOLDER_COMMANDS = ("plan", "coverage", "optimise", "compare", "demo")
+FOLDER_COMMANDS = ("plan", "simulate", "coverage", "optimise", "compare", "demo")
 FILE_COMMANDS = ("isochrones", "traveltimes", "matrix")
 
 
@@ -384,15 +385,17 @@ def test_the_current_folder_is_never_replaced(
 def test_overwrite_leaves_no_stale_subfolder(
     work: Path, tmp_path: Path, andorra_pbf: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A plan without [optimise] over one with it: no after/ or optimise/ survives."""
+    """A plan without [simulate] and [optimise] over one with them: no subfolder survives."""
     out = tmp_path / "out"
     shutil.copytree(work / "out" / "andorra", out)
     assert (out / "after").is_dir() and (out / "optimise").is_dir()
+    assert (out / "simulate").is_dir()
     for name in ("andorra.geojson", "stations.csv", "demand.csv"):
         shutil.copyfile(ANDORRA_EXAMPLE / name, tmp_path / name)
     text = (ANDORRA_EXAMPLE / "andorra.toml").read_text(encoding="utf-8")
     text = text.replace('"../../../../shared/data/osm/andorra.osm.pbf"', f'"{andorra_pbf}"')
-    text = text[: text.index("[optimise]")]
+    text = text[: text.index("\n[simulate]")]  # [optimise] follows it
+    assert "[optimise]" not in text
     (tmp_path / "andorra.toml").write_text(text, encoding="utf-8")
     code, err = _cli(
         capsys, "plan", str(tmp_path / "andorra.toml"), "--out-dir", str(out),
@@ -401,6 +404,7 @@ def test_overwrite_leaves_no_stale_subfolder(
     )  # fmt: skip
     assert code == 0, err
     assert not (out / "after").exists() and not (out / "optimise").exists()
+    assert not (out / "simulate").exists()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["solver"] is None
     on_disk = {p.relative_to(out) for p in out.rglob("*") if p.is_file()}

@@ -170,12 +170,55 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, umea_osm: Path) -> Path:
         good.replace('path = "stations.csv"', 'path = "stations.csv"\ncrs = "EPSG:3006"'),
     )
     text("fine_cell.toml", good + "\n[isochrones]\ncell_m = 0.01\n")
+    _simulation_inputs(folder, good)
     (folder / "utf16.toml").write_bytes(codecs.BOM_UTF16_LE + good.encode("utf-16-le"))
     text(
         "projected_boundary.toml",
         good.replace('code = "2480"', 'name = "Umeå test"\nboundary = "projected.geojson"'),
     )
     return folder
+
+
+#: A [simulate] section for the Umeå scenario: its one OSM hospital (Norrlands
+#: universitetssjukhus) has no emergency=yes tag, so every OSM hospital counts.
+SIMULATE = "\n[simulate]\nemergency_only = false\ndays = 7\nwarmup_days = 0\nreplications = 2\n"
+#: Calls in Umeå (the scenario's demand points), one flaw in the second row of each file.
+CALLS_HEAD = "time,lon,lat,priority\n2024-03-04 10:00,20.2904,63.8176,1\n"
+SIM_CALLS = {
+    "sim_calls_time.csv": "2024-03-32 10:20,20.2904,63.8176,2\n",
+    "sim_calls_position.csv": "2024-03-04 10:20,20.2904,95.8176,2\n",
+    "sim_calls_priority.csv": "2024-03-04 10:20,20.2904,63.8176,prio 7\n",
+}
+
+
+def _simulation_inputs(folder: Path, good: str) -> None:
+    """Scenarios and files of the simulation's cases (written by :func:`inputs`)."""
+
+    def text(name: str, content: str) -> None:
+        (folder / name).write_text(content, encoding="utf-8")
+
+    sim = good + SIMULATE
+    text("sim.toml", sim)
+    for name, row in SIM_CALLS.items():
+        text(name, CALLS_HEAD + row)
+        stem = name.removesuffix(".csv")
+        text(f"{stem}.toml", good + SIMULATE.replace("days = 7\n", f'calls_file = "{name}"\n'))
+    text("sim_shifts.toml", sim + "\n[simulate.shifts]\nA = [2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "
+         "1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n")  # fmt: skip
+    text("sim_shifts_name.toml", sim + "\n[simulate.shifts]\nAA = [1]\n".replace(
+        "[1]", "[" + ", ".join(["1"] * 24) + "]"))  # fmt: skip
+    # a hospital 6 km east of the extract's roads: no point can reach it
+    text("hospital_far.csv", "name,lon,lat\nFar away,20.42,63.82\n")
+    text("sim_no_hospital.toml", good + SIMULATE.replace(
+        "emergency_only = false", 'hospitals_file = "hospital_far.csv"'))  # fmt: skip
+    text("sim_no_emergency.toml", good + SIMULATE.replace("emergency_only = false\n", ""))
+    text("sim_overload.toml", sim.replace("days = 7", "days = 2\ncalls_per_year = 1000000"))
+    text("sim_pam.toml", sim + "compare_psychiatric = true\n")
+
+
+def simulate(scenario: str, *extra: str) -> tuple[str, ...]:
+    return ("simulate", f"{{i}}/{scenario}", "--out-dir", "{o}/sim", "--cache-dir", "{cache}",
+            "--no-progress", *extra)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -707,6 +750,65 @@ CLI_CASES = {
     ),
 }
 
+SIMULATION_CASES = {
+    "calls file with a bad time": _case(
+        r"sim_calls_time\.csv \(simulate\.calls_file in sim_calls_time\.toml\) row 3: "
+        r"time '2024-03-32 10:20' \(column 'time'\) is not a valid "
+        r"ISO 8601 time",
+        *simulate("sim_calls_time.toml"),
+    ),
+    "calls file with a bad position": _case(
+        r"sim_calls_position\.csv \(simulate\.calls_file in sim_calls_position\.toml\) row 3: "
+        r"\(20\.2904, 95\.8176\) is not a longitude/latitude",
+        *simulate("sim_calls_position.toml"),
+    ),
+    "calls file with a bad priority": _case(
+        r"sim_calls_priority\.csv \(simulate\.calls_file in sim_calls_priority\.toml\) row 3: "
+        r"priority 'prio 7' is not a priority \(1, 2, 3 or "
+        r"'prio 1'\)",
+        *simulate("sim_calls_priority.toml"),
+    ),
+    "impossible shifts": _case(
+        r"sim_shifts\.toml: simulate\.shifts\['A'\]: hour 0 has 2 units on duty, but the "
+        r"station has only 1; impossible shift",
+        *simulate("sim_shifts.toml"),
+    ),
+    "shifts of a station that does not exist": _case(
+        r"sim_shifts_name\.toml: simulate\.shifts: 'AA' is not a station; did you mean 'A'\?",
+        *simulate("sim_shifts_name.toml"),
+    ),
+    "no hospital reachable": _case(
+        r"sim_no_hospital\.toml: \[simulate\] no hospital can be reached by road from any "
+        r"demand point",
+        *simulate("sim_no_hospital.toml"),
+    ),
+    "no OSM hospital tagged emergency": _case(
+        r"sim_no_emergency\.toml: \[simulate\] no hospital \(OSM amenity=hospital with "
+        r"emergency=yes\) in the area in umea-ostra\.osm; set simulate\.emergency_only = false",
+        *simulate("sim_no_emergency.toml"),
+    ),
+    "load above capacity": _case(
+        r"sim_overload\.toml: \[simulate\] the offered load is at least [\d.]+ erlangs .* on "
+        r"average only 2\.0 units are on duty: the queue would grow without bound",
+        *simulate("sim_overload.toml"),
+    ),
+    "psychiatric question without a psychiatric unit": _case(
+        r"sim_pam\.toml: simulate\.compare_psychiatric = true, but no station is of the "
+        r"psychiatric fleet",
+        *simulate("sim_pam.toml"),
+    ),
+    "replications zero": _case(
+        r"--replications = 0: must be a whole number >= 1",
+        *simulate("sim.toml", "--replications", "0"),
+    ),
+    "plan replications without a simulation": _case(
+        r"--replications, --seed: .*umea\.toml has no \[simulate\] section",
+        *plan("umea.toml"),
+        "--replications",
+        "3",
+    ),
+}
+
 CATALOGUE = {
     f"{group}: {name}": case
     for group, cases in (
@@ -715,6 +817,7 @@ CATALOGUE = {
         ("demand", DEMAND_CASES),
         ("optimiser", OPTIMISER_CASES),
         ("cli", CLI_CASES),
+        ("simulate", SIMULATION_CASES),
     )
     for name, case in cases.items()
 }
@@ -733,7 +836,7 @@ def _run(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str,
 def test_catalogue_is_large() -> None:
     assert len(CATALOGUE) >= 60
     assert {name.split(":")[0] for name in CATALOGUE} == {
-        "network", "stations", "demand", "optimiser", "cli"
+        "network", "stations", "demand", "optimiser", "cli", "simulate"
     }  # fmt: skip
 
 

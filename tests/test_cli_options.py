@@ -37,7 +37,8 @@ NETWORK = ["--pbf", "--osm", "--download", "--region", "--boundary", "--buffer-k
 WORKERS = ["--workers", "--dask-workers", "--scheduler"]
 SHARED = [*NETWORK, *WORKERS, "--overwrite", "--progress", "--stations", "--osm-stations",
           "--crs", "--not-sweden", "--max-snap-m", "--demand", "--demand-type", "--weight",
-          "--total", "--thresholds", "--buffer-m", "--cell-m", "--drive-only"]  # fmt: skip
+          "--total", "--thresholds", "--buffer-m", "--cell-m", "--drive-only",
+          "--replications"]  # fmt: skip
 
 
 def _commands() -> dict[str, Any]:
@@ -86,7 +87,9 @@ def test_a_shared_flag_means_the_same_in_every_command() -> None:
             )
             assert seen.setdefault(flag, meaning) == meaning, (flag, name)
             users.setdefault(flag, []).append(name)
-    assert len(users["--workers"]) == 6  # traveltimes, coverage, isochrones, optimise, plan, matrix
+    # traveltimes, coverage, isochrones, optimise, plan, simulate, matrix
+    assert len(users["--workers"]) == 7
+    assert sorted(users["--replications"]) == ["plan", "simulate"]
     assert "on this machine" in seen["--workers"][0]
     assert "Dask cluster" in seen["--dask-workers"][0] and "Dask cluster" in seen["--scheduler"][0]
 
@@ -94,12 +97,12 @@ def test_a_shared_flag_means_the_same_in_every_command() -> None:
 def test_commands_take_whole_groups() -> None:
     commands = _commands()
     builds = ["network build", "stations", "traveltimes", "coverage", "isochrones", "optimise"]
-    computes = ["traveltimes", "coverage", "isochrones", "optimise", "plan", "matrix"]
+    computes = ["traveltimes", "coverage", "isochrones", "optimise", "plan", "simulate", "matrix"]
     for name in builds:
         assert set(NETWORK) <= set(_flags(commands[name])), name
     for name in computes:
         assert set(WORKERS) <= set(_flags(commands[name])), name
-    for name in ("plan", "matrix"):
+    for name in ("plan", "simulate", "matrix"):
         assert {"--cache-dir", "--no-cache"} <= set(_flags(commands[name]))
         assert not {"--pbf", "--region"} & set(_flags(commands[name]))  # the scenario says
 

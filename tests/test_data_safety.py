@@ -304,8 +304,13 @@ def test_planted_cache_gives_the_same_plan_and_runs_no_code(planted_runs: dict) 
     assert (code_a, code_b) == (0, 0), (err_a, err_b)
     assert not planted_runs["marker"].exists()
     # the only warnings of the clean run are about the stations' own positions
-    # (one stands on a road part cut off by the extract's edge), in both runs alike
-    station = [line for line in err_a.splitlines() if line.startswith("warning: station ")]
+    # (one stands on a road part cut off by the extract's edge) and the demand
+    # points the simulation cannot serve or transport, in both runs alike
+    station = [
+        line
+        for line in err_a.splitlines()
+        if line.startswith(("warning: station ", "warning: simulation "))
+    ]
     assert [line for line in err_a.splitlines() if line.startswith("warning:")] == station
     warnings = [
         line for line in err_b.splitlines() if line.startswith("warning:") and line not in station
@@ -347,7 +352,8 @@ def test_planted_cache_gives_the_same_plan_and_runs_no_code(planted_runs: dict) 
 def test_spreadsheets_of_the_plan_hold_no_formulas(planted_runs: dict) -> None:
     out = planted_runs["folder"] / "clean"
     csvs, books = sorted(out.rglob("*.csv")), sorted(out.rglob("*.xlsx"))
-    assert len(books) == 3  # coverage, after/coverage, optimise/optimise
+    # coverage, after/coverage, optimise/optimise, simulate/simulation
+    assert len(books) == 4
     for path in csvs:
         with open(path, newline="", encoding="utf-8") as fh:
             for row in csv.reader(fh):
@@ -369,6 +375,12 @@ def test_spreadsheets_of_the_plan_hold_no_formulas(planted_runs: dict) -> None:
     sheet = _xlsx_cells(out / "coverage.xlsx", "Stations")  # readable sheet names (issue 14)
     names = {row[0].value for row in sheet[1:]}
     assert {"'" + n for n in STATION_NAMES[:4]} <= names
+    # the simulation's tables quote them too (utilisation per station)
+    sheet = _xlsx_cells(out / "simulate" / "simulation.xlsx", "Utilisation per station")
+    column = [cell.value for cell in sheet[0]].index("Station")
+    assert {"'" + n for n in STATION_NAMES[:4]} <= {row[column].value for row in sheet[1:]}
+    simulated = pd.read_csv(out / "simulate" / "utilisation_stations.csv", keep_default_na=False)
+    assert {"'" + n for n in STATION_NAMES[:4]} <= set(simulated["station"])
     places = pd.read_csv(out / "coverage_worst_places.csv", keep_default_na=False)
     assert not places["demand_id"].str.startswith(TRIGGERS).any()
     # Parquet and GeoPackage keep the names as they are

@@ -19,6 +19,7 @@ import pyogrio
 import pytest
 from conftest import ANDORRA_EXAMPLE
 
+from planner.errors import PlannerWarning
 from planner.network.road_network import RoadNetwork
 from planner.outputs.export import read_csv_table
 from planner.run.cli import main
@@ -88,6 +89,10 @@ def test_plan_writes_every_output(two_runs: dict, andorra_scenario_dir: Path) ->
         "optimise/sites.csv",
         "optimise/gain_curve.csv",
         "optimise/optimise.xlsx",
+        "simulate/calls.parquet",
+        "simulate/kpi_summary.csv",
+        "simulate/simulation.xlsx",
+        "simulate/simulation.gpkg",
     ]
     for name in expected:
         assert (out / name).is_file(), name
@@ -453,8 +458,14 @@ def test_national_style_plan_on_a_cluster_equals_in_process(
     scenario = load_scenario(tmp_path / "andorra.toml")
     assert scenario.optimise is not None and scenario.optimise.cutoff_min == 15
     quiet = {"cache_dir": tmp_path / "cache", "echo": lambda _: None}
-    here = plan_scenario(scenario, **quiet)
-    there = plan_scenario(scenario, executor=cluster, **quiet)  # type: ignore[arg-type]
+    # [simulate] warns about Andorra's points cut off from every hospital or station
+    with pytest.warns(PlannerWarning) as caught:
+        here = plan_scenario(scenario, **quiet)
+        there = plan_scenario(scenario, executor=cluster, **quiet)  # type: ignore[arg-type]
+    assert {str(w.message).split(":")[0] for w in caught} == {"simulation (before)"}
+    # the simulation's replications on the cluster: the same figures, before and after
+    assert here.simulation is not None and there.simulation is not None
+    pd.testing.assert_frame_equal(there.simulation.comparison, here.simulation.comparison)
     assert here.optimise is not None and there.optimise is not None
     assert there.optimise.solution.chosen == here.optimise.solution.chosen
     assert there.optimise.solution.objective_after == here.optimise.solution.objective_after

@@ -529,6 +529,178 @@ CASES = {
 }
 
 
+#: GOOD with a [simulate] section at its end; the cases below add one key each.
+SIMULATE_GOOD = GOOD + "\n[simulate]\nemergency_only = false\n"
+
+
+def _sim(extra: str, *fragments: str) -> tuple[str, int, tuple[str, ...]]:
+    """A [simulate] case: ``extra`` lines added, the error at the first of them."""
+    text = SIMULATE_GOOD + extra
+    line = len(SIMULATE_GOOD.splitlines()) + 1
+    return text, line, fragments
+
+
+SIMULATE_CASES = {
+    "simulate: unknown key": _sim(
+        "calls_per_yeer = 100\n",
+        "simulate.calls_per_yeer is not a known key; did you mean 'calls_per_year'?",
+        "Example: calls_per_year = 12000",
+    ),
+    "simulate: generated-call key with a calls file": _sim(
+        'calls_per_year = 100\ncalls_file = "calls.csv"\n',
+        "simulate.calls_per_year is only used when calls are generated from the demand; "
+        "remove it (the calls come from simulate.calls_file)",
+    ),
+    "simulate: volume given twice": _sim(
+        "calls_per_1000 = 90\ncalls_per_year = 100\n",
+        "simulate: give calls_per_year or calls_per_1000, not both",
+    ),
+    "simulate: priority shares not summing to 1": _sim(
+        "priority_shares = [0.5, 0.5, 0.5]\n",
+        "simulate.priority_shares: priority_shares = (0.5, 0.5, 0.5): give three shares "
+        "(prio 1, 2, 3) that sum to 1",
+    ),
+    "simulate: two values for three priorities": _sim(
+        "on_scene_min = [20, 30]\n",
+        "simulate.on_scene_min: give one value per priority 1, 2, 3 (or one for all)",
+    ),
+    "simulate: two priority shares": _sim(
+        "priority_shares = [0.5, 0.5]\n",
+        "simulate.priority_shares: give three shares (prio 1, 2, 3), "
+        "e.g. priority_shares = [0.30, 0.45, 0.25]",
+    ),
+    "simulate: four transport probabilities": _sim(
+        "transport_probability = [0.9, 0.8, 0.7, 0.6]\n",
+        "simulate.transport_probability: give one probability per priority 1, 2, 3 (or one "
+        "for all), e.g. transport_probability = [0.85, 0.75, 0.65]",
+    ),
+    "simulate: negative minutes": _sim(
+        "handover_min = -5\n", "simulate.handover_min: give minutes from 0 to 1440 (24 hours)"
+    ),
+    "simulate: a cv with a distribution that has none": _sim(
+        'on_scene_cv = 0.3\ndistribution = "exponential"\n',
+        'simulate.on_scene_cv is used only with distribution = "lognormal"; remove it',
+    ),
+    "simulate: unknown distribution": _sim(
+        'distribution = "gamma"\n',
+        "simulate.distribution = 'gamma' is not one of lognormal, exponential, fixed",
+    ),
+    "simulate: psychiatric hours that do not differ": _sim(
+        'psychiatric_hours = "14-14"\n',
+        "simulate.psychiatric_hours = '14-14': hours must lie in 0-24 and differ",
+    ),
+    "simulate: waiting priority 4": _sim(
+        "psychiatric_wait_priorities = [2, 4]\n",
+        "simulate.psychiatric_wait_priorities: priorities are 1, 2 and 3",
+    ),
+    "simulate: no replication": _sim(
+        "replications = 0\n",
+        "simulate.replications: replications = 0: must be a whole number >= 1",
+    ),
+    "simulate: confidence of 1.5": _sim(
+        "confidence = 1.5\n", "simulate.confidence: confidence = 1.5: must be in [0.5, 1)"
+    ),
+    "simulate: warm-up as long as the run": _sim(
+        "warmup_days = 30\ndays = 30\n",
+        "simulate.warmup_days = 30 must be shorter than the 30 days simulated",
+    ),
+    "simulate: 23 hours in a day": _sim(
+        "hour_of_day = [" + ", ".join(["1"] * 23) + "]\n",
+        "simulate.hour_of_day: give 24 relative call rates >= 0, not all 0 (got 23 values)",
+    ),
+    "simulate: a calls CRS without a calls file": _sim(
+        'calls_crs = "EPSG:3006"\n',
+        "simulate.calls_crs is only used with simulate.calls_file; remove it",
+    ),
+    "simulate: missing calls file": _sim(
+        'calls_file = "nowhere.csv"\n', "simulate.calls_file: file", "nowhere.csv does not exist"
+    ),
+    "simulate: emergency_only with a hospitals file": _sim(
+        'hospitals_file = "stations.csv"\n',
+        "simulate.emergency_only picks OSM hospitals; with simulate.hospitals_file every "
+        "hospital in the file is used: remove it",
+    ),
+    "simulate: cardiac arrests below zero": _sim(
+        "arrests_per_100000 = -1\n",
+        "simulate.arrests_per_100000: give cardiac arrests per 100,000 people and year",
+    ),
+    "simulate: shifts of 2 hours": _sim(
+        '\n[simulate.shifts]\n"Visby ambulansstation" = [1, 2]\n',
+        "simulate.shifts.'Visby ambulansstation': give the units on duty in each hour, 24 "
+        "whole numbers >= 0",
+    ),
+    "simulate: shifts with half a unit": _sim(
+        "\n[simulate.shifts]\nVisby = [" + ", ".join(["1.5"] * 24) + "]\n",
+        "simulate.shifts.'Visby': give the units on duty in each hour",
+    ),
+    "simulate: call logs below zero": _sim(
+        "log_replications = -1\n", "simulate.log_replications must be a whole number >= 0"
+    ),
+}
+# the shifts cases fail at the line of the station's key (after a blank line and the
+# header), the hospitals file at the line of the emergency_only it contradicts
+for _name, _shift in (
+    ("simulate: shifts of 2 hours", 2),
+    ("simulate: shifts with half a unit", 2),
+    ("simulate: emergency_only with a hospitals file", -1),
+):
+    _text, _line, _fragments = SIMULATE_CASES[_name]
+    SIMULATE_CASES[_name] = (_text, _line + _shift, _fragments)
+CASES.update(SIMULATE_CASES)
+
+
+def test_downloaded_roads_need_a_hospitals_file(tmp_path: Path) -> None:
+    text = _replace('source = "pbf"\npath = "roads/gotland.osm.pbf"\n', 'source = "download"\n')
+    text = text.replace('candidates = ["osm", "grid"]', 'candidates = ["grid"]')
+    path = _write(tmp_path, text + "\n[simulate]\nreplications = 3\n")
+    with pytest.raises(InputFileError) as info:
+        load_scenario(path)
+    line = len(text.splitlines()) + 2
+    assert str(info.value) == (
+        f"{path} line {line}: simulate: the hospitals come from the roads file, but "
+        'roads.source = "download"; give simulate.hospitals_file, e.g. hospitals_file = '
+        '"hospitals.csv"'
+    )
+
+
+def test_simulate_section_fills_in_the_scenario_defaults(tmp_path: Path) -> None:
+    """Minutes become seconds; the defaults come from [speeds], [coverage], [region], [optimise]."""
+    from planner import constants
+    from planner.simulate import Duration, hour_of_week_profile
+
+    text = SIMULATE_GOOD + (
+        "on_scene_min = 25\ncall_handling_min = [1.5, 3, 6]\nhandover_cv = 0.2\n"
+        "psychiatric_hours = \"0-24\"\nhour_of_day = [" + ", ".join(["1"] * 12 + ["3"] * 12)
+        + "]\ncompare_psychiatric = true\n\n[simulate.shifts]\n\"Visby ambulansstation\" = ["
+        + ", ".join(["1"] * 8 + ["2"] * 16) + "]\n"
+    )  # fmt: skip
+    scenario = load_scenario(_write(tmp_path, text))
+    section = scenario.simulate
+    assert section is not None and section.compare_psychiatric and section.calls_file is None
+    settings = section.settings
+    assert settings.on_scene == (Duration(1500.0, constants.SIM_ON_SCENE_CV),) * 3
+    assert [d.mean_s for d in settings.call_handling] == [90.0, 180.0, 360.0]
+    assert settings.handover == Duration(constants.SIM_HANDOVER_S, 0.2)
+    # the turn-out is [speeds] roll_out_s and the drive home undoes its blue-light factor (1.2)
+    assert settings.turnout == Duration(scenario.speed_model.roll_out_s, 0.0)
+    assert settings.return_time_factor == 1.2
+    assert settings.thresholds_min == (10.0, 20.0, 30.0)  # [coverage]
+    assert settings.mutual_aid is True and settings.psychiatric_hours is None
+    assert settings.warmup_s == constants.SIM_WARMUP_S
+    expected = hour_of_week_profile([1] * 12 + [3] * 12, constants.SIM_WEEKDAY_FACTORS)
+    assert settings.hour_of_week == pytest.approx(expected)
+    assert settings.hour_of_week[12] == pytest.approx(1.5)  # 3 / mean 2
+    assert section.shift_map == {"Visby ambulansstation": (1,) * 8 + (2,) * 16}
+    assert scenario_to_dict(scenario)["simulate"]["settings"]["seed"] == 0
+
+
+def test_replayed_calls_start_measuring_at_once(tmp_path: Path) -> None:
+    scenario = load_scenario(_write(tmp_path, SIMULATE_GOOD + 'calls_file = "calls.csv"\n'))
+    assert scenario.simulate is not None
+    assert scenario.simulate.calls_file == (tmp_path / "calls.csv").resolve()
+    assert scenario.simulate.settings.warmup_s == 0.0
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_scenario(tmp_path: Path, case: str) -> None:
     text, line, fragments = CASES[case]

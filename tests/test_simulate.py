@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from conftest import ANDORRA_EXAMPLE
 
-from planner.errors import DataError, InputFileError, ParameterError
+from planner.errors import DataError, InputFileError, ParameterError, PlannerWarning
 from planner.inputs.demand import read_weighted_layer
 from planner.inputs.sites import read_stations
 from planner.network.road_network import RoadNetwork
@@ -409,6 +409,37 @@ def andorra_system(andorra_net: RoadNetwork, andorra_pbf: Path):
     return stations, demand, hospitals, times
 
 
+def andorra_model(*args: object, **kwargs: object):
+    """``build_model`` on Andorra, whose cut-off road parts give its two warnings."""
+    with pytest.warns(PlannerWarning) as caught:
+        model = build_model(*args, **kwargs)  # type: ignore[arg-type]
+    texts = [str(w.message) for w in caught]
+    assert len(texts) == 2, texts
+    assert "demand points reach no hospital by road" in texts[0]
+    assert "points can be reached by no ambulance that could also get home" in texts[1]
+    assert model.warnings == tuple(texts)
+    return model
+
+
+def test_points_that_cannot_be_served_are_warned_about(andorra_system) -> None:
+    """The warnings count what the drive times say: no hospital, no ambulance that gets home."""
+    stations, demand, hospitals, times = andorra_system
+    settings = SimulationSettings()
+    model = andorra_model(stations, demand, hospitals, times, settings=settings)
+    no_hospital = ~np.isfinite(times.point_to_hospital).any(axis=1) & (demand["weight"] > 0)
+    reach = np.isfinite(times.station_to_point) & np.isfinite(times.point_to_station.T)
+    nearest = np.argmin(np.where(np.isfinite(times.point_to_hospital), times.point_to_hospital,
+                                 np.inf), axis=1)  # fmt: skip
+    has = np.isfinite(times.point_to_hospital).any(axis=1)
+    via = np.isfinite(times.hospital_to_station[nearest].T) | ~has[None, :]
+    unserved = ~(reach & via).any(axis=0)
+    assert no_hospital.sum() > 0 and unserved.sum() > 0
+    texts = model.warnings
+    assert texts[0].startswith(f"{int(no_hospital.sum())} demand points reach no hospital")
+    assert texts[1].startswith(f"{int(unserved.sum())} of {len(demand)} points can be reached")
+    assert (~model.points["servable"]).sum() == unserved.sum()
+
+
 def test_andorra_hospitals_from_osm(andorra_pbf: Path, tmp_path: Path) -> None:
     # none of Andorra's 7 hospitals carries emergency=yes
     assert len(hospitals_from_osm(andorra_pbf)) == 0
@@ -465,7 +496,7 @@ def test_zero_load_response_equals_the_static_response_time(
         handover=fixed(300),
         replications=1,
     )
-    model = build_model(stations, demand, hospitals, times, settings=settings)
+    model = andorra_model(stations, demand, hospitals, times, settings=settings)
     log = simulate(model, generate_calls(model, settings, seed=2), settings).log
     served = log.loc[log["status"] == "served"]
     # rare calls: keep those dispatched when every earlier job was over (nearly all)
@@ -495,7 +526,7 @@ def test_andorra_year_with_replications_and_survival(andorra_system) -> None:
         ignore_index=True,
     )
     pam_times = precompute_times_from(times, [0, 1, 0])
-    model = build_model(pam, demand, hospitals, pam_times, settings=settings, population=80_000)
+    model = andorra_model(pam, demand, hospitals, pam_times, settings=settings, population=80_000)
     run = run_replications(model, settings)
     summary = run.tables["summary"].iloc[0]
     assert summary["replications"] == 4
@@ -533,7 +564,7 @@ def precompute_times_from(times: SimulationTimes, rows: list[int]) -> Simulation
 def test_replications_on_a_dask_cluster_equal_in_process(cluster, andorra_system) -> None:
     stations, demand, hospitals, times = andorra_system
     settings = SimulationSettings(calls_per_1000=110, days=30, replications=3, seed=4)
-    model = build_model(stations, demand, hospitals, times, settings=settings)
+    model = andorra_model(stations, demand, hospitals, times, settings=settings)
     here = run_replications(model, settings)
     there = run_replications(model, settings, executor=cluster)
     for name, table in here.tables.items():

@@ -75,6 +75,33 @@ _COLUMNS: dict[str, str] = {
     "band_min": N_("Band, min"),
     "demand_within": N_("Demand within"),
     "change_min": N_("Change, min"),
+    # the simulation's tables (issue 15)
+    "state": N_("State"),
+    "priority": N_("Priority (0: all)"),
+    "figure": N_("Figure"),
+    "before": N_("Before"),
+    "after": N_("After"),
+    "difference": N_("Difference"),
+    "replications": N_("Replications"),
+    "calls": N_("Calls"),
+    "served": N_("Served"),
+    "share_unserved": N_("Share not served"),
+    "share_waited": N_("Share that waited for a free unit"),
+    "mean_wait_min": N_("Mean wait, min"),
+    "share_from_other_municipality": N_("Share served from another municipality"),
+    "share_from_other_region": N_("Share served from another region"),
+    "psychiatric_calls": N_("Psychiatric calls"),
+    "psychiatric_by_pam": N_("Share of psychiatric calls served by the psychiatric unit"),
+    "unit": N_("Unit"),
+    "dispatches": N_("Dispatches"),
+    "on_duty_h": N_("On duty, h"),
+    "busy_h": N_("Busy, h"),
+    "committed_h": N_("Committed incl. return, h"),
+    "utilisation": N_("Utilisation"),
+    "utilisation_with_return": N_("Utilisation incl. return"),
+    "setting": N_("Setting"),
+    "value": N_("Value"),
+    "source": N_("Source"),
 }
 
 #: Column name patterns -> English label with ``{t}`` (minutes).
@@ -116,6 +143,14 @@ _SHEETS: dict[str, str] = {
     "gain_curve": N_("Marginal gain"),
     "municipalities": N_("Municipalities"),
     "comparison": N_("Comparison"),
+    "kpi_summary": N_("Simulation summary"),
+    "kpi_total": N_("Simulated KPIs, total"),
+    "kpi_region": N_("Simulated KPIs, regions"),
+    "kpi_municipality": N_("Simulated KPIs, municipalities"),
+    "utilisation_units": N_("Utilisation per unit"),
+    "utilisation_stations": N_("Utilisation per station"),
+    "psychiatric": N_("Psychiatric fleet"),
+    "settings": N_("Settings"),
 }
 _STATES = {"before": N_("Before"), "after": N_("After")}
 
@@ -137,6 +172,11 @@ def column_label(name: Any, tr: Translator) -> str:
         found = pattern.fullmatch(text)
         if found:
             return tr.gettext(label).format(t=_minutes(found.group(1)))
+    for suffix, word in (("_ci_low", N_("interval low")), ("_ci_high", N_("interval high"))):
+        base = text.removesuffix(suffix)
+        if base != text:
+            bound = tr.gettext(word)
+            return f"{column_label(base, tr)}, {bound}"
     for suffix, word in (("_a", "A"), ("_b", "B")):
         base = text.removesuffix(suffix)
         if base != text and (base in _COLUMNS or any(p.fullmatch(base) for p, _ in _PATTERNS)):

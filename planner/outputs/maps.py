@@ -150,6 +150,17 @@ class MapLayers:
     threshold_min
         The optimiser's threshold T, min, for "newly within T min"; found
         from the sites' column name when not given.
+    simulated_areas
+        The simulation's prio-1 figures per area and state
+        (:class:`planner.run.simulation.SimulationRun` ``areas``: ``state``,
+        ``municipality``, ``calls``, ``median_min``, ``p90_min``,
+        ``share_within_<T>_min``, ``share_waited``, each with ``_ci_low`` and
+        ``_ci_high``; polygons): drawn coloured by the simulated median, one
+        overlay per state, off until chosen.
+    simulated_stations
+        The simulated utilisation per station and state (``state``,
+        ``station``, ``fleet``, ``units``, ``dispatches``, ``utilisation``
+        with its interval; points): circles coloured by utilisation.
     """
 
     title: str
@@ -167,6 +178,8 @@ class MapLayers:
     threshold_min: float | None = None
     station_coverage: pd.DataFrame | None = None
     station_coverage_after: pd.DataFrame | None = None
+    simulated_areas: gpd.GeoDataFrame | None = None
+    simulated_stations: gpd.GeoDataFrame | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.title, str) or not self.title.strip():
@@ -265,6 +278,7 @@ def layer_names(layers: MapLayers, *, language: Language = DEFAULT_LANGUAGE) -> 
                 names[key + suffix] = f"{title} ({when})" if layers.has_after else title
     if layers.proposed_sites is not None:
         names["proposed_sites"] = tr.gettext("Proposed sites")
+    names.update(_simulation_names(layers, tr))
     return names
 
 
@@ -1147,6 +1161,170 @@ def _add_proposed(
 
 
 # ---------------------------------------------------------------------------
+# Simulation layers (issue 15): simulated prio-1 response per area, utilisation per station
+# ---------------------------------------------------------------------------
+
+
+def _simulation_names(layers: MapLayers, tr: Translator) -> dict[str, str]:
+    """Overlay names of the simulation layers by key (``..._after`` for the after state)."""
+    names: dict[str, str] = {}
+    kinds = (
+        ("simulated_areas", layers.simulated_areas, tr.gettext("Simulated prio-1 response")),
+        ("simulated_stations", layers.simulated_stations, tr.gettext("Simulated utilisation")),
+    )
+    for key, frame, title in kinds:
+        if frame is None or frame.empty:
+            continue
+        states = set(frame["state"].astype(str))
+        for suffix, state in (("", "before"), ("_after", "after")):
+            if state in states:
+                when = tr.gettext(state)
+                names[key + suffix] = f"{title} ({when})" if "after" in states else title
+    return names
+
+
+def _state_rows(frame: gpd.GeoDataFrame | None, state: str) -> gpd.GeoDataFrame | None:
+    """The rows of one simulated state that can be drawn (with a geometry), or None."""
+    if frame is None or frame.empty:
+        return None
+    rows = frame[(frame["state"].astype(str) == state) & frame.geometry.notna()]
+    return None if rows.empty else rows
+
+
+def _with_interval(value: Any, low: Any, high: Any, show: Any) -> str:
+    """ "9,0 min (8,8–9,2)": a simulated figure and its confidence interval."""
+    if _missing_number(value):
+        return ""
+    if _missing_number(low) or _missing_number(high):
+        return str(show(value))
+    return f"{show(value)} ({show(low)}–{show(high)})"
+
+
+def _missing_number(value: Any) -> bool:
+    try:
+        return not math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
+def _add_simulated_areas(
+    m: folium.Map,
+    frame: gpd.GeoDataFrame,
+    name: str,
+    limits: Sequence[float],
+    tr: Translator,
+) -> folium.FeatureGroup:
+    """Areas coloured by the simulated prio-1 median response (min, the time classes)."""
+    data = _to_map(frame)
+    colours = np.asarray([*_class_colours(len(limits) + 1), constants.MAP_UNREACHABLE_COLOUR])
+    median = pd.to_numeric(data["median_min"], errors="coerce").to_numpy(dtype=float)
+
+    def interval(column: str, show: Any) -> list[str]:
+        low, high = f"{column}_ci_low", f"{column}_ci_high"
+        return [
+            _with_interval(row[column], row.get(low), row.get(high), show)
+            for _, row in data.iterrows()
+        ]
+
+    props = pd.DataFrame(
+        {
+            "area": data["municipality"].astype(object).where(data["municipality"].notna(), ""),
+            "calls": [tr.number(v, 1) for v in data["calls"]],
+            "median": interval("median_min", tr.minutes),
+            "p90": interval("p90_min", tr.minutes),
+            "colour": colours[_classify(median, limits)],
+        },
+        index=data.index,
+    )
+    tooltip = {
+        "area": tr.gettext("Municipality"),
+        "calls": tr.gettext("Prio-1 calls (mean per replication)"),
+        "median": tr.gettext("Median response time (confidence interval)"),
+        "p90": tr.gettext("90th percentile (confidence interval)"),
+    }
+    for limit in limits:
+        column = f"share_within_{limit:g}_min"
+        if column in data:
+            key = f"within_{limit:g}"
+            props[key] = interval(column, tr.percent)
+            tooltip[key] = tr.gettext("Share within {t} min").format(t=_g(tr, limit))
+    if "share_waited" in data:
+        props["waited"] = interval("share_waited", tr.percent)
+        tooltip["waited"] = tr.gettext("Calls that waited for a free unit")
+    return _add_coloured(
+        m, data, props, name=name, show=False, weight=1.0,
+        opacity=constants.MAP_SURFACE_OPACITY, tooltip=tooltip,
+    )  # fmt: skip
+
+
+def _add_simulated_stations(
+    m: folium.Map, frame: gpd.GeoDataFrame, name: str, tr: Translator
+) -> folium.FeatureGroup:
+    """Stations as circles coloured by their units' simulated utilisation (busy share)."""
+    data = _to_map(frame)
+    limits = constants.MAP_UTILISATION_CLASSES
+    palette = np.asarray(constants.MAP_UTILISATION_COLOURS)
+    busy = pd.to_numeric(data["utilisation"], errors="coerce").to_numpy(dtype=float)
+    index = np.clip(np.searchsorted(np.asarray(limits), busy, side="left"), 0, len(palette) - 1)
+    utilisation = [
+        _with_interval(r["utilisation"], r.get("utilisation_ci_low"), r.get("utilisation_ci_high"),
+                       tr.percent)
+        for _, r in data.iterrows()
+    ]  # fmt: skip
+    props = pd.DataFrame(
+        {
+            "station": data["station"].astype(str),
+            "fleet": [fleet_label(v, tr) for v in data["fleet"]],
+            "units": [tr.number(v, 0) for v in data["units"]],
+            "dispatches": [tr.number(v, 0) for v in data["dispatches"]],
+            "utilisation": utilisation,
+            "colour": np.where(np.isfinite(busy), palette[index], constants.MAP_UNREACHABLE_COLOUR),
+        },
+        index=data.index,
+    )
+    group = folium.FeatureGroup(name=name, show=False)
+    folium.GeoJson(
+        _collection(data, props),
+        name=name,
+        marker=folium.CircleMarker(radius=9, weight=2, fill=True, fill_opacity=0.85),
+        style_function=lambda f: {
+            "fillColor": f["properties"]["colour"],
+            "color": "#ffffff",
+        },
+    ).add_child(
+        _PropertyTooltip(
+            {
+                "station": tr.gettext("Station"),
+                "fleet": tr.gettext("Fleet"),
+                "units": tr.gettext("Units"),
+                "dispatches": tr.gettext("Dispatches (mean per replication)"),
+                "utilisation": tr.gettext("Utilisation (confidence interval)"),
+            }
+        )
+    ).add_to(group)
+    group.add_to(m)
+    return group
+
+
+def _add_simulation(
+    m: folium.Map, layers: MapLayers, limits: Sequence[float], tr: Translator
+) -> dict[str, folium.FeatureGroup]:
+    """The simulation's overlays (off until chosen), keyed as :func:`_simulation_names`."""
+    names = _simulation_names(layers, tr)
+    groups: dict[str, folium.FeatureGroup] = {}
+    for suffix, state in (("", "before"), ("_after", "after")):
+        areas = _state_rows(layers.simulated_areas, state)
+        if areas is not None:
+            key = "simulated_areas" + suffix
+            groups[key] = _add_simulated_areas(m, areas, names[key], limits, tr)
+        stations = _state_rows(layers.simulated_stations, state)
+        if stations is not None:
+            key = "simulated_stations" + suffix
+            groups[key] = _add_simulated_stations(m, stations, names[key], tr)
+    return groups
+
+
+# ---------------------------------------------------------------------------
 # Assets: inlined (default) or linked from CDNs
 # ---------------------------------------------------------------------------
 
@@ -1327,6 +1505,7 @@ def build_map(
         groups["stations"] = _add_stations(m, layers, names["stations"], limits, tr)
     if layers.proposed_sites is not None:
         groups["proposed_sites"] = _add_proposed(m, layers, names["proposed_sites"], tr)
+    groups.update(_add_simulation(m, layers, limits, tr))
 
     _add_legends(m, layers, groups, unreachable, limits, tr)
     _add_controls(m, layers, groups, tr)
@@ -1420,7 +1599,7 @@ def _add_controls(
     ).add_to(m)
     if layers.has_after:
         pairs: list[Any] = []
-        for key in ("road_nodes", "isochrones", "demand"):
+        for key in ("road_nodes", "isochrones", "demand", "simulated_areas", "simulated_stations"):
             if key in groups or f"{key}_after" in groups:
                 pairs += [groups.get(key), groups.get(f"{key}_after")]
         words = {

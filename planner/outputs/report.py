@@ -214,6 +214,16 @@ class ReportInputs:
         static before/after map is drawn from their road nodes (the
         response-time surface), boundaries, stations and proposed sites;
         ``None`` for no map.
+    simulation
+        The simulated figures before and after with their confidence
+        intervals and paired difference
+        (:func:`planner.simulate.states.summary_comparison`), or None for no
+        simulation section.
+    simulation_figures
+        Which of its figures the report shows, in order
+        (:func:`planner.simulate.states.headline_figures`).
+    simulation_replications, simulation_days
+        The replications, and the days each simulated, named in the text.
 
     Raises
     ------
@@ -238,6 +248,10 @@ class ReportInputs:
     sites: pd.DataFrame | gpd.GeoDataFrame | None
     metadata: Mapping[str, Any]
     map_layers: MapLayers | None = None
+    simulation: pd.DataFrame | None = None
+    simulation_figures: tuple[str, ...] = ()
+    simulation_replications: int = 0
+    simulation_days: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -1152,6 +1166,92 @@ def _check_consistent(inputs: ReportInputs) -> None:
         )
 
 
+# ---------------------------------------------------------------------------
+# The simulation (issue 15)
+# ---------------------------------------------------------------------------
+
+#: How the report names and shows each simulated figure: label, kind
+#: (``min``, ``share``, ``number``).
+_SIMULATION_FIGURES: dict[str, tuple[str, str]] = {
+    "prio1_median_min": (N_("Prio-1 median response time"), "min"),
+    "prio1_p90_min": (N_("Prio-1 90th percentile"), "min"),
+    "regular_prio1_median_min": (N_("Prio-1 median, regular ambulances"), "min"),
+    "psychiatric_median_min": (N_("Median response time, psychiatric calls"), "min"),
+    "psychiatric_by_pam": (N_("Psychiatric calls served by the psychiatric unit"), "share"),
+    "share_waited": (N_("Calls that waited for a free unit"), "share"),
+    "mean_wait_min": (N_("Mean wait for a free unit"), "min"),
+    "share_from_other_municipality": (N_("Calls served from another municipality"), "share"),
+    "ambulance_utilisation": (N_("Ambulance utilisation"), "share"),
+    "expected_survivors_per_year": (N_("Expected cardiac-arrest survivors a year"), "number"),
+    "calls_per_day": (N_("Calls a day"), "number"),
+}
+
+
+def _simulation_label(figure: str, tr: Translator) -> str:
+    if figure.startswith("prio1_share_within_"):
+        limit = float(figure.removeprefix("prio1_share_within_").removesuffix("_min"))
+        return tr.gettext("Prio-1 share within {t} min").format(t=tr.number(limit, 0))
+    return tr.gettext(_SIMULATION_FIGURES[figure][0])
+
+
+def _simulation_value(figure: str, value: Any, tr: Translator, *, change: bool = False) -> str:
+    kind = "share" if figure.startswith("prio1_share_within_") else _SIMULATION_FIGURES[figure][1]
+    if kind == "min":
+        return tr.minutes(value, signed=change)
+    if kind == "share":
+        return tr.points(value) if change else tr.percent(value)
+    digits = 2 if figure == "expected_survivors_per_year" else 1
+    return tr.number(value, digits, signed=change)
+
+
+def _simulation_cell(row: pd.Series, column: str, tr: Translator, *, change: bool = False) -> str:
+    """A figure with its confidence interval below it, as HTML."""
+    figure = str(row["figure"])
+    value = _simulation_value(figure, row[column], tr, change=change)
+    low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
+    if _missing(low) or _missing(high):
+        return _e(value)
+    low_text = _simulation_value(figure, low, tr, change=change)
+    high_text = _simulation_value(figure, high, tr, change=change)
+    interval = f"{low_text} – {high_text}"
+    return f"{_e(value)}<br><small>{_e(interval)}</small>"
+
+
+def _simulation_section(inputs: ReportInputs, tr: Translator) -> str | None:
+    """The simulated KPIs before and after, with confidence intervals and the change."""
+    table = inputs.simulation
+    if table is None or table.empty:
+        return None
+    states = [s for s in ("before", "after") if s in table.columns]
+    head = [tr.gettext("Figure"), *(tr.gettext(s) for s in states)]
+    if "difference" in table.columns:
+        head.append(tr.gettext("Change"))
+    rows = []
+    wanted = [f for f in inputs.simulation_figures if f in set(table["figure"])]
+    for _, row in table.set_index("figure").loc[wanted].reset_index().iterrows():
+        cells = [_e(_simulation_label(str(row["figure"]), tr))]
+        cells += [_simulation_cell(row, s, tr) for s in states]
+        if "difference" in table.columns:
+            cells.append(_simulation_cell(row, "difference", tr, change=True))
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    header = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"
+    text = tr.gettext(
+        "Simulation of the fleet under load: units are busy on scene, at hospital and on "
+        "their way back, calls queue, and a neighbour's unit comes instead. Response time "
+        "runs from the call entering the queue to the unit on scene. Each figure is the mean "
+        "over {replications} independent replications of {days} days, with its confidence "
+        "interval below; before and after see the same calls."
+    ).format(
+        replications=tr.number(inputs.simulation_replications, 0),
+        days=tr.number(inputs.simulation_days, 0),
+    )
+    title = _tag("h2", tr.gettext("Simulated response times"))
+    return (
+        f'<section id="simulation">{title}<p>{_e(text)}</p>'
+        f'<table class="simulation">{header}{"".join(rows)}</table></section>'
+    )
+
+
 def render_report(inputs: ReportInputs, *, language: Language = DEFAULT_LANGUAGE) -> str:
     """The report as one self-contained HTML page (inline CSS and SVG, no URL).
 
@@ -1176,7 +1276,7 @@ def render_report(inputs: ReportInputs, *, language: Language = DEFAULT_LANGUAGE
     _check_consistent(inputs)
     css = _CSS % {"page": constants.REPORT_PAGE_SIZE, "margin": constants.REPORT_PAGE_MARGIN_MM}
     sections = [_header(inputs, tr), _headline(inputs, tr), _plots(inputs, tr)]
-    for optional in (_map_section(inputs, tr),):
+    for optional in (_map_section(inputs, tr), _simulation_section(inputs, tr)):
         if optional is not None:
             sections.append(optional)
     sections.append(_municipality_table(inputs, tr))

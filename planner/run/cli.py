@@ -48,6 +48,7 @@ from planner.run.options import (
     PointOptions,
     ProgressOpt,
     RegionOpt,
+    SimulationOptions,
     SpeedOpt,
     StationOptions,
     ThresholdsOpt,
@@ -978,10 +979,11 @@ def plan_cmd(
     offline: OfflineOpt = False,
     work: WorkerOptions,
     cache: CacheOptions,
+    sim: SimulationOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Run a whole scenario: network, coverage, optimisation, map, report and manifest."""
+    """Run a whole scenario: network, coverage, optimisation, simulation, map, report, manifest."""
     from planner.run.plan import (
         input_files,
         plan_conclusion,
@@ -990,8 +992,17 @@ def plan_cmd(
         write_plan,
     )
     from planner.run.scenario import load_scenario
+    from planner.run.simulation import simulation_section
 
     loaded = load_scenario(scenario)
+    section = None
+    if loaded.simulate is not None:
+        section = simulation_section(loaded, replications=sim.replications, seed=sim.seed)
+    elif sim.replications is not None or sim.seed is not None:
+        raise ParameterError(
+            f"--replications, --seed: {scenario} has no [simulate] section to run; add one "
+            "(see data/regions/example.toml) or use planner simulate"
+        )
     overwrite = overwrite or loaded.outputs.overwrite
     folder = cache.folder()
     targets = plan_targets(
@@ -1003,7 +1014,7 @@ def plan_cmd(
         with work.executor() as executor:
             result = plan_scenario(
                 loaded, cache_dir=folder, workers=work.workers, executor=executor,
-                progress=progress, echo=_echo,
+                progress=progress, simulate=section, echo=_echo,
             )  # fmt: skip
         paths = write_plan(
             result,
@@ -1016,6 +1027,50 @@ def plan_cmd(
         )
     for line in plan_conclusion(result, paths):  # what was found, changed, where to look
         _echo(line)
+
+
+@app.command(
+    "simulate",
+    epilog=_example(
+        "planner simulate data/examples/andorra/andorra.toml --replications 20 --seed 7"
+    ),
+)
+@with_option_groups
+def simulate_cmd(
+    *,
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario file (TOML); its [simulate] section, or defaults.")
+    ],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out-dir", help="Output folder (default: [outputs] dir + '-simulate')."),
+    ] = None,
+    sim: SimulationOptions,
+    work: WorkerOptions,
+    cache: CacheOptions,
+    progress: ProgressOpt = True,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Simulate the existing stations under load: call log, KPIs with confidence intervals."""
+    from planner.run.plan import input_files, simulate_scenario, simulate_target, write_simulate
+    from planner.run.scenario import load_scenario
+    from planner.run.simulation import simulation_section
+
+    loaded = load_scenario(scenario)
+    section = simulation_section(loaded, replications=sim.replications, seed=sim.seed)
+    overwrite = overwrite or loaded.outputs.overwrite
+    folder = cache.folder()
+    target = simulate_target(loaded, out_dir=out_dir, option="--out-dir")
+    protect = [*input_files(loaded), folder]
+    # the output is checked and locked before any computation, swapped in whole at the end
+    with stage_outputs([target], overwrite=overwrite, protect=protect):
+        _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
+        with work.executor() as executor:
+            result = simulate_scenario(
+                loaded, section=section, cache_dir=folder, workers=work.workers,
+                executor=executor, progress=progress, echo=_echo,
+            )  # fmt: skip
+        write_simulate(result, out_dir=target.path, overwrite=overwrite, echo=_echo)
 
 
 @app.command(

@@ -26,6 +26,9 @@ once and means the same in every command that takes it:
     demand layer (``--demand``, ``--demand-type``, ``--weight``, ``--total``);
     the bands and isochrones (``--fleet``, ``--thresholds``, ``--buffer-m``,
     ``--cell-m``, ``--drive-only``).
+:class:`SimulationOptions`
+    The simulation's ``--replications`` and ``--seed``, over the scenario's
+    ``[simulate]`` (``plan`` and ``simulate``).
 
 ``--overwrite`` and ``--progress/--no-progress`` are single shared options
 (:data:`OverwriteOpt`, :data:`ProgressOpt`). Only :mod:`planner.run.cli` and
@@ -59,6 +62,7 @@ __all__ = [
     "OverwriteOpt",
     "PointOptions",
     "ProgressOpt",
+    "SimulationOptions",
     "StationOptions",
     "WorkerOptions",
     "cache_folder",
@@ -276,6 +280,23 @@ CellMOpt = Annotated[
         rich_help_panel="Bands and isochrones",
     ),
 ]
+ReplicationsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--replications",
+        help="Simulation: independent replications (default: [simulate] replications, 10).",
+        rich_help_panel="Simulation",
+    ),
+]
+SimSeedOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--seed",
+        help="Simulation: seed of the calls and durations; every state sees the same calls "
+        "(default: [simulate] seed, 0).",
+        rich_help_panel="Simulation",
+    ),
+]
 DriveOnlyOpt = Annotated[
     bool,
     typer.Option(
@@ -416,6 +437,14 @@ class BandOptions:
     drive_only: DriveOnlyOpt = False
 
 
+@dataclass(frozen=True)
+class SimulationOptions:
+    """The simulation's replications and seed, over the scenario's ``[simulate]``."""
+
+    replications: ReplicationsOpt = None
+    seed: SimSeedOpt = None
+
+
 #: The option groups a command may take as a parameter.
 OPTION_GROUPS = (
     CacheOptions,
@@ -425,6 +454,7 @@ OPTION_GROUPS = (
     PointOptions,
     DemandOptions,
     BandOptions,
+    SimulationOptions,
 )
 
 

@@ -59,7 +59,7 @@ from planner.inputs.sites import station_warnings
 from planner.network.index import NetworkIndex, index_network
 from planner.network.matrix import TravelTimeMatrix, compute_matrix
 from planner.network.road_network import RoadNetwork, build_network
-from planner.outputs.export import table_style, write_table, write_text
+from planner.outputs.export import TableStyle, table_style, write_table, write_text
 from planner.run.console import (
     conclusion_lines,
     coverage_summary,
@@ -79,15 +79,25 @@ from planner.run.pipeline import (
     write_coverage,
     write_optimise,
 )
-from planner.run.scenario import DemandLayer, Scenario, scenario_to_dict
+from planner.run.scenario import DemandLayer, Scenario, SimulateSection, scenario_to_dict
+from planner.run.simulation import (
+    SIMULATION_FOLDER,
+    SimulationRun,
+    echo_simulation,
+    simulate_system,
+    simulation_manifest,
+    write_simulation,
+)
 from planner.staging import OutputTarget, stage_outputs, staged_path
 
 __all__ = [
     "DEMO_LABEL",
     "DEMO_LANGUAGE",
     "PLAN_STAGES",
+    "SIMULATE_STAGES",
     "MatrixRun",
     "PlanResult",
+    "SimulateResult",
     "demo_scenario",
     "demo_source",
     "input_files",
@@ -97,8 +107,11 @@ __all__ = [
     "plan_scenario",
     "plan_targets",
     "run_demo",
+    "simulate_scenario",
+    "simulate_target",
     "write_matrix",
     "write_plan",
+    "write_simulate",
 ]
 
 #: The stages a plan runs, in order (the progress bar's steps).
@@ -109,6 +122,7 @@ PLAN_STAGES = (
     "coverage",
     "optimise",
     "coverage after",
+    "simulate",
     "map",
     "report",
     "export",
@@ -161,6 +175,12 @@ class PlanResult:
     places
         Named places (:func:`planner.inputs.places.read_osm_places`) that
         stations and proposed sites are named by, or None.
+    simulation
+        The simulation of the system before and after on the same calls
+        (``[simulate]``; None without it): KPI tables with confidence
+        intervals, the map's layers of simulated response per area
+        (``simulation.areas``) and utilisation per station
+        (``simulation.stations``).
     """
 
     scenario: Scenario
@@ -173,6 +193,7 @@ class PlanResult:
     label: str | None
     seconds: Mapping[str, float]
     places: gpd.GeoDataFrame | None = None
+    simulation: SimulationRun | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -379,6 +400,8 @@ def input_files(scenario: Scenario) -> list[Path]:
     paths += [d.path for d in scenario.demand]
     if scenario.candidates is not None:
         paths.append(scenario.candidates.file)
+    if scenario.simulate is not None:
+        paths += [scenario.simulate.calls_file, scenario.simulate.hospitals_file]
     return [p for p in paths if p is not None and Path(p).is_file()]
 
 
@@ -395,9 +418,10 @@ def plan_scenario(
     executor: BlockExecutor | None = None,
     progress: bool = False,
     label: str | None = None,
+    simulate: SimulateSection | None = None,
     echo: Callable[[str], None] = print,
 ) -> PlanResult:
-    """Run a scenario: network, demand, coverage, optimisation (no files written).
+    """Run a scenario: network, demand, coverage, optimisation, simulation (no files written).
 
     Parameters
     ----------
@@ -417,6 +441,11 @@ def plan_scenario(
         Show a progress bar over the stages (and the stages' own bars).
     label
         Shown on the map and in the report (e.g. "SAMPLE: ...").
+    simulate
+        The simulation's settings (default the scenario's ``[simulate]``;
+        :func:`planner.run.simulation.simulation_section` applies the
+        command line's ``--replications`` and ``--seed``). Without either,
+        nothing is simulated. Its replications run on ``executor`` too.
     echo
         Where one-line stage messages go.
 
@@ -424,7 +453,8 @@ def plan_scenario(
     -------
     PlanResult
     """
-    bar = _StageBar(scenario, progress)
+    simulate = simulate if simulate is not None else scenario.simulate
+    bar = _StageBar(scenario, progress, simulate=simulate is not None)
     try:
         with bar.stage("network"):
             boundary, boundaries, network = _network(scenario, cache_dir, progress, echo)
@@ -457,8 +487,19 @@ def plan_scenario(
                 )  # fmt: skip
             _echo_solution(scenario, optimised, echo)
             with bar.stage("coverage after"):
-                after = cover(_with_proposed(scenario, stations, optimised, network.crs))
+                proposed = _with_proposed(scenario, stations, optimised, network.crs)
+                after = cover(proposed)
             _echo_coverage(scenario, "after", after, echo)
+        simulation = None
+        if simulate is not None:
+            with bar.stage("simulate"):
+                simulation = simulate_system(
+                    scenario, network, index, stations, demand[_coverage_fleet(scenario)],
+                    section=simulate, after=None if optimised is None else proposed,
+                    boundary=boundary, boundaries=boundaries, workers=workers,
+                    executor=executor, progress=progress, echo=echo,
+                )  # fmt: skip
+            echo_simulation(simulation, echo)
     finally:
         bar.close()
     places = _read_places(scenario)
@@ -475,17 +516,34 @@ def plan_scenario(
         label=label,
         seconds=bar.seconds,
         places=places,
+        simulation=simulation,
     )
 
 
 class _StageBar:
     """The progress bar over a plan's stages, and each finished stage's wall-clock time (s)."""
 
-    def __init__(self, scenario: Scenario, progress: bool) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        progress: bool,
+        *,
+        simulate: bool = False,
+        names: tuple[str, ...] | None = None,
+    ) -> None:
         optimise = scenario.optimise is not None
-        names = [s for s in PLAN_STAGES[:6] if optimise or s not in ("optimise", "coverage after")]
+        if names is None:
+            names = tuple(
+                s
+                for s in PLAN_STAGES[:7]
+                if (optimise or s not in ("optimise", "coverage after"))
+                and (simulate or s != "simulate")
+            )
+            desc = "plan"
+        else:
+            desc = "simulate"
         self.seconds: dict[str, float] = {}
-        self._bar = tqdm(total=len(names), desc="plan", unit="stage", disable=not progress)
+        self._bar = tqdm(total=len(names), desc=desc, unit="stage", disable=not progress)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -500,9 +558,14 @@ class _StageBar:
         self._bar.close()
 
 
+def _coverage_fleet(scenario: Scenario) -> str:
+    """The fleet whose demand coverage (and the simulation's calls) use."""
+    return scenario.coverage_fleet or "ambulance"
+
+
 def _scenario_demand(scenario: Scenario, boundary: Any, crs: str) -> dict[str, gpd.GeoDataFrame]:
     """Demand for the coverage fleet and the optimiser's fleet (:func:`_load_demand`)."""
-    cov_fleet = scenario.coverage_fleet or "ambulance"
+    cov_fleet = _coverage_fleet(scenario)
     fleets = {cov_fleet} | ({scenario.optimise.fleet} if scenario.optimise else set())
     demand = _load_demand(scenario, boundary, fleets, crs)
     if cov_fleet not in demand:
@@ -745,6 +808,8 @@ def _map_layers(result: PlanResult, language: Language) -> Any:
         threshold_min=None if scenario.optimise is None else scenario.optimise.threshold_min,
         station_coverage=before.tables["station"],
         station_coverage_after=None if after is None else after.tables["station"],
+        simulated_areas=None if result.simulation is None else result.simulation.areas,
+        simulated_stations=None if result.simulation is None else result.simulation.stations,
     )
 
 
@@ -772,7 +837,21 @@ def _report_inputs(result: PlanResult, metadata: Mapping[str, Any], language: La
         sites=None if opt is None else opt.sites,
         metadata=metadata,
         map_layers=_map_layers(result, language),
+        **_simulation_report(result),
     )
+
+
+def _simulation_report(result: PlanResult) -> dict[str, Any]:
+    """The report's simulation section: figures, which to show, replications, days."""
+    run = result.simulation
+    if run is None:
+        return {}
+    return {
+        "simulation": run.comparison,
+        "simulation_figures": tuple(run.figures()),
+        "simulation_replications": run.settings.replications,
+        "simulation_days": run.settings.days,
+    }
 
 
 def write_plan(
@@ -906,26 +985,7 @@ def _write_plan_files(
     }
     bar = tqdm(total=3, desc="write", unit="stage", disable=not progress)
     bar.set_postfix_str("export")
-    paths: dict[str, Path] = {}
-    style = table_style(look.language, scenario.outputs.csv)
-    for name, path in write_coverage(
-        result.before,
-        out_dir,
-        extra_metadata=common,
-        extra_layers={"boundaries": result.boundaries} if len(result.boundaries) else None,
-        style=style,
-    ).items():
-        paths[name] = path
-    if result.after is not None:
-        for name, path in write_coverage(
-            result.after, out_dir / "after", extra_metadata=common, style=style
-        ).items():
-            paths[f"after_{name}"] = path
-    if result.optimise is not None:
-        for name, path in write_optimise(
-            result.optimise, out_dir / "optimise", extra_metadata=common, style=style
-        ).items():
-            paths[f"optimise_{name}"] = path
+    paths = _write_tables(result, out_dir, common, table_style(look.language, scenario.outputs.csv))
     report_meta = {
         **result.before.metadata,
         **common,
@@ -963,6 +1023,41 @@ def _write_plan_files(
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
     paths["manifest"] = manifest_path
     write_text(text, manifest_path)
+    return paths
+
+
+def _write_tables(
+    result: PlanResult, out_dir: Path, common: Mapping[str, Any], style: TableStyle
+) -> dict[str, Path]:
+    """The tables and layers of every state, the optimiser and the simulation."""
+    paths: dict[str, Path] = {}
+    for name, path in write_coverage(
+        result.before,
+        out_dir,
+        extra_metadata=dict(common),
+        extra_layers={"boundaries": result.boundaries} if len(result.boundaries) else None,
+        style=style,
+    ).items():
+        paths[name] = path
+    if result.after is not None:
+        for name, path in write_coverage(
+            result.after, out_dir / "after", extra_metadata=dict(common), style=style
+        ).items():
+            paths[f"after_{name}"] = path
+    if result.optimise is not None:
+        for name, path in write_optimise(
+            result.optimise, out_dir / "optimise", extra_metadata=dict(common), style=style
+        ).items():
+            paths[f"optimise_{name}"] = path
+    if result.simulation is not None:
+        paths.update(
+            write_simulation(
+                result.simulation,
+                out_dir / SIMULATION_FOLDER,
+                metadata={**result.network.metadata(), **common},
+                style=style,
+            )
+        )
     return paths
 
 
@@ -1027,18 +1122,6 @@ def _manifest(
         for state, cov in (("before", result.before), ("after", result.after))
         if cov is not None
     }
-    outputs: dict[str, dict[str, str]] = {}
-    for path in sorted(set(paths.values())):
-        key = str(path.relative_to(out_dir)) if path.is_relative_to(out_dir) else str(path)
-        # tables and JSON are byte-for-byte reproducible; GPKG/XLSX/HTML/PDF embed write
-        # times or ids, and the gain curve its solve times
-        reproducible = path.suffix in (".csv", ".geojson", ".json") and path.name != (
-            "gain_curve.csv"
-        )
-        outputs[key] = {
-            "sha256": _sha256(staged_path(path)),
-            "reproducible": str(reproducible).lower(),
-        }
     return {
         "name": scenario.name,
         "created": created,
@@ -1048,20 +1131,184 @@ def _manifest(
         "inputs": {path: {"sha256": digest} for path, digest in result.inputs.items()},
         "settings": scenario_to_dict(scenario),
         "versions": _versions(),
-        "network": {
-            **{k: v for k, v in network.summary().items() if k != "settings"},
-            "cache_key": network.cache_key,
-            "from_cache": network.from_cache,
-        },
+        "network": _network_entry(network),
         "solver": solver,
         "seed": None if scenario.optimise is None else scenario.optimise.seed,
+        "simulation": None if result.simulation is None else simulation_manifest(result.simulation),
         "totals": totals,
         "stage_seconds": dict(result.seconds),
         "map": {"path": str(paths["map"]), "offline": not look.cdn, "cdn": look.cdn},
         "language": look.language,
         "attribution": "Road data © OpenStreetMap contributors, ODbL 1.0",
-        "outputs": outputs,
+        "outputs": _output_entries(paths, out_dir),
     }
+
+
+def _network_entry(network: RoadNetwork) -> dict[str, Any]:
+    """The manifest's record of the road network: counts, OSM date, CRS, cache key."""
+    return {
+        **{k: v for k, v in network.summary().items() if k != "settings"},
+        "cache_key": network.cache_key,
+        "from_cache": network.from_cache,
+    }
+
+
+def _output_entries(paths: Mapping[str, Path], out_dir: Path) -> dict[str, dict[str, str]]:
+    """Each output's SHA-256 (of the staged file) and whether a rerun repeats it byte for byte."""
+    outputs: dict[str, dict[str, str]] = {}
+    for path in sorted(set(paths.values())):
+        key = str(path.relative_to(out_dir)) if path.is_relative_to(out_dir) else str(path)
+        # tables and JSON are byte-for-byte reproducible; GPKG/XLSX/HTML/Parquet embed
+        # write times or ids, and the gain curve its solve times
+        reproducible = path.suffix in (".csv", ".geojson", ".json") and path.name != (
+            "gain_curve.csv"
+        )
+        outputs[key] = {
+            "sha256": _sha256(staged_path(path)),
+            "reproducible": str(reproducible).lower(),
+        }
+    return outputs
+
+
+# ---------------------------------------------------------------------------
+# The simulation on its own: planner simulate
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SimulateResult:
+    """A scenario's existing system simulated on its own (``planner simulate``).
+
+    Attributes
+    ----------
+    scenario, network, boundaries, inputs, seconds
+        As in :class:`PlanResult`.
+    simulation
+        The ``before`` state (and ``without_psychiatric`` with
+        ``compare_psychiatric``).
+    """
+
+    scenario: Scenario
+    network: RoadNetwork
+    simulation: SimulationRun
+    boundaries: gpd.GeoDataFrame
+    inputs: Mapping[str, str]
+    seconds: Mapping[str, float]
+
+
+#: The stages ``planner simulate`` runs, in order.
+SIMULATE_STAGES = ("network", "stations", "demand", "simulate")
+
+
+def simulate_scenario(
+    scenario: Scenario,
+    *,
+    section: SimulateSection,
+    cache_dir: Path | None = None,
+    workers: int = 1,
+    executor: BlockExecutor | None = None,
+    progress: bool = False,
+    echo: Callable[[str], None] = print,
+) -> SimulateResult:
+    """Simulate a scenario's existing stations: network, stations, demand, simulation.
+
+    Parameters
+    ----------
+    scenario
+        From :func:`planner.run.scenario.load_scenario`; ``[optimise]`` is
+        not run.
+    section
+        The simulation's settings (:func:`planner.run.simulation.simulation_section`).
+    cache_dir, workers, executor, progress, echo
+        As in :func:`plan_scenario`; the replications run on ``executor``.
+    """
+    bar = _StageBar(scenario, progress, names=SIMULATE_STAGES)
+    try:
+        with bar.stage("network"):
+            boundary, boundaries, network = _network(scenario, cache_dir, progress, echo)
+        with bar.stage("stations"):
+            stations = _load_stations(scenario, network, boundary, cache_dir)
+        echo(f"stations: {len(stations)}")
+        with bar.stage("demand"):
+            fleet = _coverage_fleet(scenario)
+            demand = _load_demand(scenario, boundary, {fleet}, network.crs).get(fleet)
+            if demand is None:
+                raise ParameterError(
+                    f"{scenario.path}: no [[demand]] layer is for fleet {fleet!r} or 'all'"
+                )
+        with bar.stage("simulate"):
+            simulation = simulate_system(
+                scenario, network, index_network(network, progress=progress), stations, demand,
+                section=section, boundary=boundary, boundaries=boundaries, workers=workers,
+                executor=executor, progress=progress, echo=echo,
+            )  # fmt: skip
+    finally:
+        bar.close()
+    echo_simulation(simulation, echo)
+    return SimulateResult(
+        scenario=scenario,
+        network=network,
+        simulation=simulation,
+        boundaries=boundaries,
+        inputs={str(p): file_digest(p) for p in input_files(scenario)},
+        seconds=bar.seconds,
+    )
+
+
+def simulate_target(
+    scenario: Scenario, *, out_dir: Path | None = None, option: str = "out_dir"
+) -> OutputTarget:
+    """The folder ``planner simulate`` writes: ``out_dir``, or ``<[outputs] dir>-simulate``."""
+    if out_dir is not None:
+        return OutputTarget(Path(out_dir), option)
+    default = Path(f"{scenario.outputs.dir}-simulate")
+    return OutputTarget(default, f"{scenario.path}: [outputs] dir (+ -simulate)")
+
+
+def write_simulate(
+    result: SimulateResult,
+    *,
+    out_dir: Path | None = None,
+    overwrite: bool = False,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Path]:
+    """Write ``planner simulate``'s files and manifest into its folder, all or nothing.
+
+    The files are those of :func:`planner.run.simulation.write_simulation`
+    plus ``manifest.json`` (inputs and their SHA-256, settings, versions, the
+    network, the simulation's replications and timings, every output's SHA-256).
+    """
+    target = simulate_target(result.scenario, out_dir=out_dir)
+    folder = target.path
+    with stage_outputs([target], overwrite=overwrite):
+        scenario = result.scenario
+        common = {
+            **result.network.metadata(),
+            "scenario": scenario.name,
+            "scenario_file": str(scenario.path),
+            "input_sha256": dict(result.inputs),
+        }
+        style = table_style(scenario.language, scenario.outputs.csv)
+        paths = write_simulation(result.simulation, folder, metadata=common, style=style)
+        manifest = {
+            "name": scenario.name,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "planner_version": __version__,
+            "scenario_file": str(scenario.path),
+            "inputs": {path: {"sha256": digest} for path, digest in result.inputs.items()},
+            "settings": scenario_to_dict(scenario),
+            "versions": _versions(),
+            "network": _network_entry(result.network),
+            "simulation": simulation_manifest(result.simulation),
+            "stage_seconds": dict(result.seconds),
+            "attribution": "Road data © OpenStreetMap contributors, ODbL 1.0",
+            "outputs": _output_entries(paths, folder),
+        }
+        paths["manifest"] = folder / "manifest.json"
+        write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n",
+                   paths["manifest"])  # fmt: skip
+    echo(f"wrote {len(paths)} files under {folder}")
+    return paths
 
 
 # ---------------------------------------------------------------------------

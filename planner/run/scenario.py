@@ -139,6 +139,13 @@ from planner.inputs.demand import DEMAND_TYPES
 from planner.network.road_network import NetworkSettings
 from planner.network.speeds import SpeedModel
 from planner.outputs.export import CSV_DIALECTS, child_path, plain_file_name
+from planner.simulate.settings import (
+    PRIORITIES,
+    DistributionName,
+    Duration,
+    SimulationSettings,
+    hour_of_week_profile,
+)
 
 if TYPE_CHECKING:
     from planner.run.pipeline import OptimiseSettings
@@ -150,7 +157,9 @@ __all__ = [
     "RegionSettings",
     "RoadSource",
     "Scenario",
+    "SimulateSection",
     "StationSource",
+    "default_simulate_section",
     "load_scenario",
     "region_slug",
     "scenario_to_dict",
@@ -162,6 +171,7 @@ DEMAND_FLEETS = ("ambulance", "psychiatric", "all")
 CANDIDATE_SOURCES = ("osm", "grid", "file")
 SOLVERS = ("exact", "heuristic")
 BASELINES = ("fleet", "all")
+SIM_DISTRIBUTIONS = ("lognormal", "exponential", "fixed")
 
 
 # --------------------------------------------------------------------------
@@ -231,6 +241,50 @@ class CandidateSettings:
 
 
 @dataclass(frozen=True)
+class SimulateSection:
+    """The ``[simulate]`` section: the simulation's settings and where its inputs come from.
+
+    Attributes
+    ----------
+    settings
+        Every parameter of the simulation (durations in s), with the
+        scenario's defaults filled in (thresholds from ``[coverage]``, mutual
+        aid from ``[region]``, the turn-out and prio-1 call handling from
+        ``[speeds]``, the survival model from ``[optimise]``).
+    calls_file, calls_crs
+        A historical calls file to replay (None: calls are generated from
+        the demand) and the CRS of its x/y columns.
+    hospitals_file, hospitals_crs
+        A file of hospitals with an emergency department (None: OSM
+        hospitals from the roads file) and the CRS of its x/y columns.
+    emergency_only
+        OSM hospitals: only those tagged ``emergency=yes``.
+    shifts
+        (station name, units on duty per hour: 24 or 168 values) pairs.
+    compare_psychiatric
+        Also simulate the system without its psychiatric fleet, on the same
+        calls (the PAM question).
+    log_replications
+        Replications whose call logs are written.
+    """
+
+    settings: SimulationSettings
+    calls_file: Path | None = None
+    calls_crs: str | None = None
+    hospitals_file: Path | None = None
+    hospitals_crs: str | None = None
+    emergency_only: bool = True
+    shifts: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    compare_psychiatric: bool = False
+    log_replications: int = 1
+
+    @property
+    def shift_map(self) -> dict[str, tuple[int, ...]]:
+        """Station name -> units on duty per hour."""
+        return dict(self.shifts)
+
+
+@dataclass(frozen=True)
 class OutputSettings:
     """Output folder, map file, whether to overwrite, the CSV dialect and Leaflet from CDNs."""
 
@@ -269,6 +323,8 @@ class Scenario:
     outputs: OutputSettings
     #: "sv" or "en": the language of maps, reports and XLSX headers
     language: Language = DEFAULT_LANGUAGE
+    #: the ``[simulate]`` section (None without it)
+    simulate: SimulateSection | None = None
 
 
 # --------------------------------------------------------------------------
@@ -293,6 +349,7 @@ _TABLES: dict[str, dict[str, _Key]] = {
         "coverage": _Key("table", ""),
         "isochrones": _Key("table", ""),
         "optimise": _Key("table", ""),
+        "simulate": _Key("table", ""),
         "outputs": _Key("table", ""),
     },
     "region": {
@@ -353,6 +410,50 @@ _TABLES: dict[str, dict[str, _Key]] = {
         "grid_spacing_m": _Key("number", "3000"),
         "candidates_file": _Key("path", '"candidates.csv"'),
         "cutoff_min": _Key("number", "60"),
+    },
+    "simulate": {
+        "calls_file": _Key("path", '"calls_2024.csv"'),
+        "calls_crs": _Key("text", '"EPSG:3006"'),
+        "calls_per_year": _Key("number", "12000"),
+        "calls_per_1000": _Key("number", "110"),
+        "days": _Key("number", "365"),
+        "hour_of_day": _Key("numbers", "[0.75, 0.65, 0.58, ...] (24 values, 00-01 first)"),
+        "weekday_factors": _Key("numbers", "[1, 1, 1, 1, 1.1, 1.1, 1] (Monday first)"),
+        "hour_of_week": _Key("numbers", "[0.75, 0.65, ...] (168 values, Monday 00-01 first)"),
+        "priority_shares": _Key("numbers", "[0.30, 0.45, 0.25]"),
+        "psychiatric_share": _Key("number", "0.05"),
+        "call_handling_min": _Key("numbers", "[2, 3, 5]"),
+        "call_handling_cv": _Key("number", "0.5"),
+        "turnout_min": _Key("number", "1"),
+        "turnout_cv": _Key("number", "0"),
+        "on_scene_min": _Key("numbers", "[20, 20, 20]"),
+        "on_scene_cv": _Key("number", "0.5"),
+        "psychiatric_on_scene_min": _Key("number", "45"),
+        "psychiatric_on_scene_cv": _Key("number", "0.5"),
+        "handover_min": _Key("number", "20"),
+        "handover_cv": _Key("number", "0.5"),
+        "distribution": _Key("text", '"lognormal"', SIM_DISTRIBUTIONS),
+        "drive_cv": _Key("number", "0.2"),
+        "transport_probability": _Key("numbers", "[0.85, 0.75, 0.65]"),
+        "psychiatric_transport_probability": _Key("number", "0.5"),
+        "return_time_factor": _Key("number", "1.15"),
+        "psychiatric_hours": _Key("text", '"14-02"'),
+        "psychiatric_wait_priorities": _Key("numbers", "[2, 3]"),
+        "queue_calls": _Key("bool", "true"),
+        "warmup_days": _Key("number", "1"),
+        "thresholds_min": _Key("numbers", "[10, 20, 30]"),
+        "replications": _Key("int", "10"),
+        "confidence": _Key("number", "0.95"),
+        "seed": _Key("int", "0"),
+        "arrests_per_100000": _Key("number", "55"),
+        "survival_coefficients": _Key("numbers", "[0.679, 0.262]"),
+        "max_queue": _Key("int", "10000"),
+        "hospitals_file": _Key("path", '"hospitals.csv"'),
+        "hospitals_crs": _Key("text", '"EPSG:3006"'),
+        "emergency_only": _Key("bool", "true"),
+        "shifts": _Key("table", ""),
+        "compare_psychiatric": _Key("bool", "false"),
+        "log_replications": _Key("int", "1"),
     },
     "outputs": {
         "dir": _Key("path", '"out/gotland"'),
@@ -842,6 +943,7 @@ def _build_rest(
     coverage, coverage_fleet = _coverage(reader, data)
     isochrones, draw = _isochrones(reader, data, coverage)
     optimise, candidates = _optimise(reader, data, roads)
+    simulate = _simulate(reader, data, region, roads, coverage, speed_model, optimise)
     return Scenario(
         name=name,
         path=reader.path,
@@ -859,6 +961,7 @@ def _build_rest(
         candidates=candidates,
         outputs=_outputs(reader, data, name),
         language=_language(reader, data, region),
+        simulate=simulate,
     )
 
 
@@ -1199,6 +1302,369 @@ def _candidates(reader: _Reader, values: Mapping[str, Any], roads: RoadSource) -
         grid_spacing_m=constants.CANDIDATE_GRID_SPACING_M if spacing is None else spacing,
         file=file,
     )
+
+
+# --------------------------------------------------------------------------
+# [simulate]
+# --------------------------------------------------------------------------
+#: Keys that shape generated calls: refused when a calls file is replayed.
+_GENERATE_KEYS = (
+    "calls_per_year",
+    "calls_per_1000",
+    "days",
+    "hour_of_day",
+    "weekday_factors",
+    "hour_of_week",
+    "priority_shares",
+    "psychiatric_share",
+)
+#: Keys with one value per priority 1, 2, 3 (one number stands for all three).
+_PER_PRIORITY = ("call_handling_min", "on_scene_min", "transport_probability")
+#: Lengths of the call-profile lists.
+_PROFILE_LENGTHS = {"hour_of_week": 168, "hour_of_day": 24, "weekday_factors": 7}
+
+
+def _simulate(
+    reader: _Reader,
+    data: Mapping[str, Any],
+    region: RegionSettings,
+    roads: RoadSource,
+    coverage: CoverageSettings,
+    speed_model: SpeedModel,
+    optimise: OptimiseSettings | None,
+) -> SimulateSection | None:
+    """The ``[simulate]`` table, or None without it."""
+    if "simulate" not in data:
+        return None
+    table = reader.table(data, "simulate", required=False)
+    return _simulate_section(reader, table, region, roads, coverage, speed_model, optimise)
+
+
+def default_simulate_section(scenario: Scenario) -> SimulateSection:
+    """The ``[simulate]`` section a scenario without one gets (every default).
+
+    Used by ``planner simulate`` on a scenario that has no ``[simulate]``:
+    calls generated from the demand, OSM hospitals from the roads file.
+    """
+    reader = _Reader(scenario.path, "", check_files=False)
+    return _simulate_section(
+        reader,
+        {},
+        scenario.region,
+        scenario.roads,
+        scenario.coverage,
+        scenario.speed_model,
+        scenario.optimise,
+    )
+
+
+def _simulate_section(
+    reader: _Reader,
+    table: Mapping[str, Any],
+    region: RegionSettings,
+    roads: RoadSource,
+    coverage: CoverageSettings,
+    speed_model: SpeedModel,
+    optimise: OptimiseSettings | None,
+) -> SimulateSection:
+    schema = _TABLES["simulate"]
+    reader.check_known(table, "simulate", schema)
+    table = {
+        k: [v] * 3 if k in _PER_PRIORITY and isinstance(v, int | float) and not isinstance(v, bool)
+        else v
+        for k, v in table.items()
+    }  # fmt: skip
+    values = {
+        k: reader.value(table, "simulate", k, spec)
+        for k, spec in schema.items()
+        if spec.kind != "table"
+    }
+    _check_simulate_sources(reader, values, roads)
+    kwargs = {
+        **_simulate_calls(reader, values),
+        **_simulate_cycle(reader, values, speed_model),
+        **_simulate_dispatch(reader, values),
+        **_simulate_output(reader, values, coverage, optimise),
+    }
+    settings = reader.delegate(
+        "simulate", schema, lambda: SimulationSettings(mutual_aid=region.mutual_aid, **kwargs)
+    )
+    log_replications = values["log_replications"]
+    if log_replications is not None and log_replications < 0:
+        raise reader.fail(
+            "simulate.log_replications",
+            "simulate.log_replications must be a whole number >= 0, e.g. log_replications = 1",
+        )
+    return SimulateSection(
+        settings=settings,
+        calls_file=values["calls_file"],
+        calls_crs=values["calls_crs"],
+        hospitals_file=values["hospitals_file"],
+        hospitals_crs=values["hospitals_crs"],
+        emergency_only=True if values["emergency_only"] is None else values["emergency_only"],
+        shifts=_simulate_shifts(reader, table.get("shifts")),
+        compare_psychiatric=bool(values["compare_psychiatric"]),
+        log_replications=1 if log_replications is None else log_replications,
+    )
+
+
+def _check_simulate_sources(reader: _Reader, values: Mapping[str, Any], roads: RoadSource) -> None:
+    """Calls and hospitals: files that exist, CRS keys only with their files."""
+    for key in ("calls_file", "hospitals_file"):
+        reader.existing(f"simulate.{key}", values[key])
+    for crs_key, file_key in (("calls_crs", "calls_file"), ("hospitals_crs", "hospitals_file")):
+        if values[crs_key] is not None and values[file_key] is None:
+            raise reader.fail(
+                f"simulate.{crs_key}",
+                f"simulate.{crs_key} is only used with simulate.{file_key}; remove it",
+            )
+        _check_crs(reader, f"simulate.{crs_key}", values[crs_key])
+    if values["hospitals_file"] is not None and values["emergency_only"] is not None:
+        raise reader.fail(
+            "simulate.emergency_only",
+            "simulate.emergency_only picks OSM hospitals; with simulate.hospitals_file every "
+            "hospital in the file is used: remove it",
+        )
+    if values["hospitals_file"] is None and roads.source == "download":
+        raise reader.fail(
+            "simulate",
+            'simulate: the hospitals come from the roads file, but roads.source = "download"; '
+            'give simulate.hospitals_file, e.g. hospitals_file = "hospitals.csv"',
+        )
+
+
+def _simulate_calls(reader: _Reader, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Generated calls (volume, profile, shares) or a replayed file, and the warm-up."""
+    warmup = values["warmup_days"]
+    if warmup is not None and warmup < 0:
+        raise reader.fail(
+            "simulate.warmup_days", "simulate.warmup_days must be >= 0, e.g. warmup_days = 1"
+        )
+    if values["calls_file"] is not None:
+        for key in _GENERATE_KEYS:
+            if values[key] is not None:
+                raise reader.fail(
+                    f"simulate.{key}",
+                    f"simulate.{key} is only used when calls are generated from the demand; "
+                    "remove it (the calls come from simulate.calls_file)",
+                )
+        return {"warmup_s": 0.0 if warmup is None else warmup * 86400.0}
+    if values["calls_per_year"] is not None and values["calls_per_1000"] is not None:
+        raise reader.fail(
+            "simulate.calls_per_1000",
+            "simulate: give calls_per_year or calls_per_1000, not both",
+        )
+    days = constants.SIM_DAYS if values["days"] is None else values["days"]
+    if warmup is not None and values["days"] is not None and warmup >= days:
+        raise reader.fail(
+            "simulate.warmup_days",
+            f"simulate.warmup_days = {warmup:g} must be shorter than the {days:g} days simulated",
+        )
+    out: dict[str, Any] = {
+        k: values[k]
+        for k in ("calls_per_year", "calls_per_1000", "days", "psychiatric_share")
+        if values[k] is not None
+    }
+    profile = _call_profile(reader, values)
+    if profile is not None:
+        out["hour_of_week"] = profile
+    shares = _three(reader, values, "priority_shares", "three shares (prio 1, 2, 3)")
+    if shares is not None:
+        out["priority_shares"] = shares
+    if warmup is not None:
+        out["warmup_s"] = warmup * 86400.0
+    return out
+
+
+def _three(
+    reader: _Reader, values: Mapping[str, Any], key: str, what: str
+) -> tuple[float, ...] | None:
+    """A key's three values, one per priority 1, 2, 3 (None when not given)."""
+    given = values[key]
+    if given is None:
+        return None
+    if len(given) != 3:
+        example = _TABLES["simulate"][key].example
+        raise reader.fail(f"simulate.{key}", f"simulate.{key}: give {what}, e.g. {key} = {example}")
+    return tuple(given)
+
+
+def _call_profile(reader: _Reader, values: Mapping[str, Any]) -> tuple[float, ...] | None:
+    """The hour-of-week profile from hour_of_week, or hour_of_day and weekday_factors."""
+    for key, length in _PROFILE_LENGTHS.items():
+        given = values[key]
+        if given is None:
+            continue
+        if len(given) != length or min(given) < 0 or sum(given) <= 0:
+            raise reader.fail(
+                f"simulate.{key}",
+                f"simulate.{key}: give {length} relative call rates >= 0, not all 0 "
+                f"(got {len(given)} values), e.g. {key} = {_TABLES['simulate'][key].example}",
+            )
+    week, day, weekday = values["hour_of_week"], values["hour_of_day"], values["weekday_factors"]
+    if week is not None and (day is not None or weekday is not None):
+        raise reader.fail(
+            "simulate.hour_of_week",
+            "simulate: give hour_of_week (168 values) or hour_of_day and weekday_factors, not both",
+        )
+    if week is not None:
+        return tuple(week)
+    if day is None and weekday is None:
+        return None
+    return hour_of_week_profile(
+        constants.SIM_HOURLY_PROFILE if day is None else day,
+        constants.SIM_WEEKDAY_FACTORS if weekday is None else weekday,
+    )
+
+
+def _simulate_cycle(
+    reader: _Reader, values: Mapping[str, Any], speed_model: SpeedModel
+) -> dict[str, Any]:
+    """The unit cycle's durations (s), transport and the drive home."""
+    # one of SIM_DISTRIBUTIONS (checked by the schema)
+    distribution: DistributionName = values["distribution"] or "lognormal"
+    defaults: dict[str, tuple[float | tuple[float, ...], float]] = {
+        # prio-1 handling and the turn-out: the static response time's own parts
+        "call_handling": (
+            (speed_model.dispatch_s, *constants.SIM_CALL_HANDLING_S[1:]),
+            constants.SIM_CALL_HANDLING_CV,
+        ),
+        "turnout": (speed_model.roll_out_s, 0.0),
+        "on_scene": (constants.SIM_ON_SCENE_S, constants.SIM_ON_SCENE_CV),
+        "psychiatric_on_scene": (constants.SIM_PSYCHIATRIC_ON_SCENE_S, constants.SIM_ON_SCENE_CV),
+        "handover": (constants.SIM_HANDOVER_S, constants.SIM_HANDOVER_CV),
+    }
+    out: dict[str, Any] = {}
+    for stem, (default_s, default_cv) in defaults.items():
+        minutes, cv = values[f"{stem}_min"], values[f"{stem}_cv"]
+        if cv is not None and distribution != "lognormal":
+            raise reader.fail(
+                f"simulate.{stem}_cv",
+                f'simulate.{stem}_cv is used only with distribution = "lognormal"; remove it',
+            )
+        if cv is not None and not 0 <= cv <= 10:
+            raise reader.fail(
+                f"simulate.{stem}_cv",
+                f"simulate.{stem}_cv = {cv:g} must be between 0 and 10, e.g. {stem}_cv = 0.5",
+            )
+        means = default_s if minutes is None else _duration_minutes(reader, stem, minutes)
+        use_cv = default_cv if cv is None else cv
+        if isinstance(means, tuple):
+            out[stem] = tuple(Duration(m, use_cv, distribution) for m in means)
+        else:
+            out[stem] = Duration(means, use_cv, distribution)
+    probabilities = _three(
+        reader, values, "transport_probability",
+        "one probability per priority 1, 2, 3 (or one for all)",
+    )  # fmt: skip
+    if probabilities is not None:
+        out["transport_probability"] = probabilities
+    for key in ("drive_cv", "psychiatric_transport_probability"):
+        if values[key] is not None:
+            out[key] = values[key]
+    factor = values["return_time_factor"]
+    out["return_time_factor"] = speed_model.blue_light_factor if factor is None else factor
+    return out
+
+
+def _duration_minutes(
+    reader: _Reader, stem: str, minutes: float | list[float]
+) -> float | tuple[float, ...]:
+    """Checked minutes -> seconds: one value, or one per priority (a list of 3)."""
+    full = f"simulate.{stem}_min"
+    example = f"{stem}_min = {_TABLES['simulate'][f'{stem}_min'].example}"
+    values = minutes if isinstance(minutes, list) else [minutes]
+    if isinstance(minutes, list) and len(minutes) != 3:
+        raise reader.fail(
+            full, f"{full}: give one value per priority 1, 2, 3 (or one for all), e.g. {example}"
+        )
+    if any(not 0 <= v <= 24 * 60 for v in values):
+        raise reader.fail(full, f"{full}: give minutes from 0 to 1440 (24 hours), e.g. {example}")
+    seconds = tuple(v * 60.0 for v in values)
+    return seconds if isinstance(minutes, list) else seconds[0]
+
+
+def _simulate_dispatch(reader: _Reader, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The psychiatric fleet's hours and who waits for it, and whether calls queue."""
+    out: dict[str, Any] = {}
+    hours = values["psychiatric_hours"]
+    if hours is not None:
+        start, end = _parse_hours(reader, "simulate.psychiatric_hours", hours)
+        out["psychiatric_hours"] = None if (start, end) == (0, 24) else (start, end)
+    wait = values["psychiatric_wait_priorities"]
+    if wait is not None:
+        if any(p not in PRIORITIES for p in wait):
+            raise reader.fail(
+                "simulate.psychiatric_wait_priorities",
+                "simulate.psychiatric_wait_priorities: priorities are 1, 2 and 3, "
+                "e.g. psychiatric_wait_priorities = [2, 3]",
+            )
+        out["psychiatric_wait_priorities"] = tuple(int(p) for p in wait)
+    if values["queue_calls"] is not None:
+        out["queue_calls"] = values["queue_calls"]
+    return out
+
+
+def _simulate_output(
+    reader: _Reader,
+    values: Mapping[str, Any],
+    coverage: CoverageSettings,
+    optimise: OptimiseSettings | None,
+) -> dict[str, Any]:
+    """Thresholds, replications and intervals, expected survivors, the queue limit."""
+    out: dict[str, Any] = {
+        "thresholds_min": tuple(values["thresholds_min"] or coverage.thresholds_min)
+    }
+    for key in ("replications", "confidence", "seed", "max_queue"):
+        if values[key] is not None:
+            out[key] = values[key]
+    arrests = values["arrests_per_100000"]
+    if arrests is not None:
+        if not 0 <= arrests <= 100_000:
+            raise reader.fail(
+                "simulate.arrests_per_100000",
+                "simulate.arrests_per_100000: give cardiac arrests per 100,000 people and year "
+                "(0 to 100000), e.g. arrests_per_100000 = 55",
+            )
+        out["arrests_per_person_year"] = arrests / 100_000.0
+    coefficients = values["survival_coefficients"]
+    if coefficients is not None and len(coefficients) != 2:
+        raise reader.fail(
+            "simulate.survival_coefficients",
+            "simulate.survival_coefficients must be two numbers [a, b], "
+            "e.g. survival_coefficients = [0.679, 0.262]",
+        )
+    if coefficients is None and optimise is not None:
+        coefficients = optimise.survival.coefficients  # the optimiser's own survival model
+    if coefficients is not None:
+        out["survival_coefficients"] = tuple(coefficients)
+    return out
+
+
+def _simulate_shifts(reader: _Reader, table: Any) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """``[simulate.shifts]``: station name = units on duty per hour (24 or 168 whole numbers)."""
+    if table is None:
+        return ()
+    if not isinstance(table, dict):
+        raise reader.fail(
+            "simulate.shifts",
+            "simulate.shifts must be a table, e.g. [simulate.shifts] with "
+            '"Visby ambulansstation" = [1, 1, 1, 1, 1, 1, 1, 2, ...] (24 values)',
+        )
+    out = []
+    for name, hours in table.items():
+        full = f"simulate.shifts.{name}"
+        whole = isinstance(hours, list) and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in hours
+        )
+        if not whole or len(hours) not in (24, 168):
+            raise reader.fail(
+                full,
+                f"simulate.shifts.{name!r}: give the units on duty in each hour, 24 whole "
+                "numbers >= 0 (00-01 first, every day alike) or 168 (Monday 00-01 first)",
+            )
+        out.append((str(name), tuple(hours)))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------

@@ -64,39 +64,47 @@ def call_kpis(
     """
     served = log["status"].to_numpy() == SERVED
     response = np.where(served, log["response_s"].to_numpy() / 60.0, np.nan)
-    frame = log[list(keys)].copy()
-    frame["calls"] = 1
-    frame["served"] = served.astype(int)
-    frame["response"] = response
-    for t in thresholds_min:
-        frame[_within(t)] = (np.nan_to_num(response, nan=np.inf) <= t).astype(float)
-    frame["waited"] = log["waited"].to_numpy(dtype=float)
-    frame["wait"] = np.where(served, log["wait_s"].to_numpy() / 60.0, np.nan)
-    for level in ("municipality", "region"):
-        other = log[f"from_other_{level}"].to_numpy(dtype=float)
-        frame[f"other_{level}"] = other
     psy = log["psychiatric"].to_numpy(dtype=bool)
-    frame["psy"] = psy.astype(int)
-    frame["pam"] = np.where(psy, log["fleet"].to_numpy() == "psychiatric", np.nan)
-    grouped = frame.groupby(list(keys), dropna=False, sort=True)
-    out = grouped.agg(
-        calls=("calls", "sum"),
-        served=("served", "sum"),
-        median_min=("response", "median"),
-        mean_min=("response", "mean"),
-        share_waited=("waited", "mean"),
-        mean_wait_min=("wait", "mean"),
-        share_from_other_municipality=("other_municipality", "mean"),
-        share_from_other_region=("other_region", "mean"),
-        psychiatric_calls=("psy", "sum"),
-        psychiatric_by_pam=("pam", "mean"),
+    within = {
+        _within(t): (np.nan_to_num(response, nan=np.inf) <= t).astype(float) for t in thresholds_min
+    }
+    # one frame, built at once, and few grouped passes (this runs per replication)
+    frame = pd.DataFrame(
+        {
+            **{k: log[k].to_numpy() for k in keys},
+            "calls": np.ones(len(log), dtype=np.int64),
+            "served": served.astype(np.int64),
+            "psy": psy.astype(np.int64),
+            "response": response,
+            **within,
+            "waited": log["waited"].to_numpy(dtype=float),
+            "wait": np.where(served, log["wait_s"].to_numpy() / 60.0, np.nan),
+            "other_municipality": log["from_other_municipality"].to_numpy(dtype=float),
+            "other_region": log["from_other_region"].to_numpy(dtype=float),
+            "pam": np.where(psy, log["fleet"].to_numpy() == "psychiatric", np.nan),
+        }
     )
-    out.insert(2, "share_unserved", 1.0 - out["served"] / out["calls"])
-    out.insert(4, "p90_min", grouped["response"].quantile(0.9))
-    position = 6
-    for t in thresholds_min:
-        out.insert(position, _within(t), grouped[_within(t)].mean())
-        position += 1
+    grouped = frame.groupby(list(keys), dropna=False, sort=True)
+    sums = grouped[["calls", "served", "psy"]].sum()
+    mean_columns = ["response", *within, "waited", "wait", "other_municipality", "other_region"]
+    means = grouped[[*mean_columns, "pam"]].mean()
+    out = pd.DataFrame(
+        {
+            "calls": sums["calls"],
+            "served": sums["served"],
+            "share_unserved": 1.0 - sums["served"] / sums["calls"],
+            "median_min": grouped["response"].median(),
+            "p90_min": grouped["response"].quantile(0.9),
+            "mean_min": means["response"],
+            **{name: means[name] for name in within},
+            "share_waited": means["waited"],
+            "mean_wait_min": means["wait"],
+            "share_from_other_municipality": means["other_municipality"],
+            "share_from_other_region": means["other_region"],
+            "psychiatric_calls": sums["psy"],
+            "psychiatric_by_pam": means["pam"],
+        }
+    )
     return out.reset_index()
 
 

@@ -10,7 +10,8 @@ an emergency department.
 A unit may serve a point only if it can also get home from there (directly,
 and through the point's hospital when calls there may be transported): a
 point cut off on a one-way island is never reached by a unit that would be
-stranded. Points no unit can serve are reported in ``model.warnings`` and
+stranded. Points no unit can serve are reported (a
+:class:`~planner.errors.PlannerWarning`, also kept in ``model.warnings``) and
 their calls are logged as ``unreachable``.
 """
 
@@ -18,8 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
-from planner.errors import DataError, InputFileError, ParameterError
+from planner.errors import DataError, InputFileError, ParameterError, PlannerWarning
 from planner.inputs.sites import read_osm_pois, read_points
 from planner.network.snapping import SnappedPoints, edge_frame, snap_points
 from planner.network.travel_times import (
@@ -51,8 +52,6 @@ __all__ = [
     "read_hospitals",
     "shift_table",
 ]
-
-logger = logging.getLogger(__name__)
 
 #: OSM tags of a hospital with an emergency department: the hospital tag
 #: (OSM wiki Tag:amenity=hospital; ``healthcare=hospital`` is its twin in the
@@ -218,6 +217,25 @@ class SimulationTimes:
             value.setflags(write=False)
             object.__setattr__(self, f.name, value)
 
+    def select_stations(self, rows: Sequence[int] | np.ndarray) -> SimulationTimes:
+        """The same times for some stations only (rows of ``station_to_point``, in that order).
+
+        For example the existing stations out of times computed once for the
+        existing and the proposed stations together.
+        """
+        index = np.asarray(rows)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        n = self.station_to_point.shape[0]
+        if index.ndim != 1 or (len(index) and (index.min() < -n or index.max() >= n)):
+            raise ParameterError(f"select_stations: rows must lie in 0-{n - 1}")
+        return dataclasses.replace(
+            self,
+            station_to_point=self.station_to_point[index],
+            point_to_station=self.point_to_station[:, index],
+            hospital_to_station=self.hospital_to_station[:, index],
+        )
+
 
 def precompute_times(
     graph: nx.MultiDiGraph,
@@ -227,6 +245,7 @@ def precompute_times(
     *,
     travel_graph: TravelTimeGraph | None = None,
     edges: gpd.GeoDataFrame | None = None,
+    workers: int = 1,
 ) -> SimulationTimes:
     """Every drive time a simulation needs, with the existing engine, once.
 
@@ -247,6 +266,8 @@ def precompute_times(
     travel_graph, edges
         The graph's :func:`~planner.network.travel_times.build_travel_time_graph` and
         :func:`~planner.network.snapping.edge_frame`, if already built.
+    workers
+        Worker processes for the searches from stations and hospitals.
 
     Returns
     -------
@@ -257,10 +278,10 @@ def precompute_times(
     snapped = [snap_points(graph, layer, edges=edges) for layer in (stations, hospitals, points)]
     sites = _concat(snapped[0], snapped[1])
     n_st = len(snapped[0])
-    forward = point_times(ttg, sites, destinations=snapped[2])
+    forward = point_times(ttg, sites, destinations=snapped[2], workers=workers)
     backward = reverse_point_times(ttg, sites, snapped[2])
     if len(snapped[1]):
-        hs = point_times(ttg, snapped[1], destinations=snapped[0])
+        hs = point_times(ttg, snapped[1], destinations=snapped[0], workers=workers)
     else:
         hs = np.empty((0, n_st))
     return SimulationTimes(
@@ -332,18 +353,11 @@ class SimulationModel:
             return self
         if not keep.any():
             raise ParameterError(f"without_fleet({fleet!r}): no station would be left")
-        t = self.times
-        times = dataclasses.replace(
-            t,
-            station_to_point=t.station_to_point[keep],
-            point_to_station=t.point_to_station[:, keep],
-            hospital_to_station=t.hospital_to_station[:, keep],
-        )
         return dataclasses.replace(
             self,
             stations=self.stations.loc[keep].reset_index(drop=True),
             shifts=self.shifts[keep],
-            times=times,
+            times=self.times.select_stations(keep),
             serve_times=self.serve_times[keep],
         )
 
@@ -442,9 +456,16 @@ def build_model(
     *,
     settings: SimulationSettings,
     shifts: Mapping[str, Sequence[int]] | None = None,
+    shift_source: str = "shifts",
     population: float | None = None,
 ) -> SimulationModel:
     """Check the system and put it in the form every replication reads.
+
+    Suspicious but legal input (stations never on duty, points that reach no
+    hospital or that no ambulance can serve) is reported with
+    :func:`warnings.warn` as a :class:`~planner.errors.PlannerWarning` (the
+    command line prints each as one ``warning:`` line) and kept in
+    ``model.warnings``.
 
     Parameters
     ----------
@@ -465,6 +486,8 @@ def build_model(
         probabilities.
     shifts
         See :func:`shift_table`.
+    shift_source
+        What to call ``shifts`` in messages (e.g. the scenario file and key).
     population
         People the points stand for (for expected cardiac-arrest survivors
         and ``calls_per_1000``); default the sum of ``weight``.
@@ -484,25 +507,27 @@ def build_model(
         else map(str, hospitals)
     )
     _check_sizes(times, st, pts, names)
-    table = shift_table(st, shifts, psychiatric_hours=settings.psychiatric_hours)
+    table = shift_table(
+        st, shifts, psychiatric_hours=settings.psychiatric_hours, source=shift_source
+    )
     if not settings.mutual_aid:
         _require_regions(st, pts)
     never = [n for n, row in zip(st["name"], table, strict=True) if not row.any()]
-    warnings = [f"stations never on duty in the shifts: {', '.join(never[:5])}"] if never else []
-    hospital, transport_warnings = _nearest_hospitals(times, pts, settings)
-    warnings += transport_warnings
+    notes = [f"stations never on duty in the shifts: {', '.join(never[:5])}"] if never else []
+    hospital, transport_notes = _nearest_hospitals(times, pts, settings)
+    notes += transport_notes
     pts["hospital"] = hospital
     serve = _serve_times(times, st, pts, settings)
     pts["servable"] = np.isfinite(serve[(st["fleet"] == "ambulance").to_numpy()]).any(axis=0)
     lost = int((~pts["servable"]).sum())
     if lost:
-        warnings.append(
+        notes.append(
             f"{lost} of {len(pts)} points can be reached by no ambulance that could also get "
             "home (no road, another road part, or beyond every station); their calls are "
             "logged as unreachable"
         )
-    for w in warnings:
-        logger.warning(w)
+    for note in notes:
+        warnings.warn(note, PlannerWarning, stacklevel=2)
     return SimulationModel(
         stations=st,
         shifts=table,
@@ -511,7 +536,7 @@ def build_model(
         times=times,
         serve_times=serve,
         population=float(pts["weight"].sum()) if population is None else float(population),
-        warnings=tuple(warnings),
+        warnings=tuple(notes),
     )
 
 
@@ -604,14 +629,14 @@ def _nearest_hospitals(
             "no hospital can be reached by road from any demand point: check that the "
             "hospitals lie on the road network of the region"
         )
-    warnings = []
+    notes = []
     cut = int((~reach & weighted).sum())
     if transports and cut:
-        warnings.append(
+        notes.append(
             f"{cut} demand points reach no hospital by road; their patients are treated on scene "
             "(never transported)"
         )
-    return hospital, warnings
+    return hospital, notes
 
 
 def _serve_times(

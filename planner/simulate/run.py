@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from tqdm.auto import tqdm
 
 from planner.distributed import BlockExecutor, InProcessExecutor
 from planner.errors import DataError, InputFileError, ParameterError
@@ -316,6 +317,8 @@ def run_replications(
     calls: Calls | None = None,
     executor: BlockExecutor | None = None,
     keep_logs: int = 1,
+    progress: bool = False,
+    desc: str = "replications",
 ) -> ReplicationsResult:
     """Run ``settings.replications`` independent replications, with confidence intervals.
 
@@ -334,6 +337,8 @@ def run_replications(
     keep_logs
         Keep the call logs of this many replications (a year of a large
         region is about 40 MB each).
+    progress, desc
+        Show a progress bar over the replications, labelled ``desc``.
 
     Returns
     -------
@@ -344,8 +349,11 @@ def run_replications(
     executor = executor if executor is not None else InProcessExecutor()
     tasks = [(r, (r, r < keep_logs)) for r in range(settings.replications)]
     results: list[Any] = [None] * len(tasks)
-    for index, value in executor.map_blocks(_replication_block, (model, settings, calls), tasks):
-        results[index] = value
+    with tqdm(total=len(tasks), desc=desc, unit="replication", disable=not progress) as bar:
+        shared = (model, settings, calls)
+        for index, value in executor.map_blocks(_replication_block, shared, tasks):
+            results[index] = value
+            bar.update(1)
     per = tuple(MappingProxyType(r[0]) for r in results)
     return ReplicationsResult(
         tables=MappingProxyType(confidence_tables(per, settings.confidence)),

@@ -153,7 +153,7 @@ class SimulationSettings:
 
     calls_per_year: float | None = None
     calls_per_1000: float = constants.SIM_CALLS_PER_1000
-    days: float = 365.0
+    days: float = constants.SIM_DAYS
     hour_of_week: tuple[float, ...] = field(default_factory=hour_of_week_profile)
     priority_shares: tuple[float, float, float] = constants.SIM_PRIORITY_SHARES
     psychiatric_share: float = constants.SIM_PSYCHIATRIC_SHARE
