@@ -118,14 +118,15 @@ __all__ = [
     "build_hierarchy",
     "cch_available",
     "choose_engine",
-    "exact_engine",
     "compute_order",
+    "exact_engine",
     "iter_blocks",
     "iter_plan_blocks",
     "load_hierarchy",
     "many_to_many",
     "plan_query",
     "rearc_hierarchy",
+    "require_cch",
     "save_hierarchy",
     "scipy_plan",
     "scipy_rows",
@@ -246,7 +247,8 @@ def cch_available() -> bool:
     return _import_cch() is not None
 
 
-def _require_cch() -> ModuleType:
+def require_cch() -> ModuleType:
+    """The ``routingkit_cch`` module, or a :class:`ParameterError` saying how to install it."""
     module = _import_cch()
     if module is None:
         raise ParameterError(
@@ -313,7 +315,7 @@ def compute_order(ttg: TravelTimeGraph) -> np.ndarray:
     ParameterError
         If ``routingkit-cch`` is not installed.
     """
-    rk = _require_cch()
+    rk = require_cch()
     n = ttg.n_nodes
     tail, head = _arcs(ttg.matrix)
     if n == 0:
@@ -453,7 +455,7 @@ class Hierarchy:
         with _RUNTIME_LOCK:
             metric = self._runtime.get("metric")
             if metric is None:
-                rk = _require_cch()
+                rk = require_cch()
                 cch = self._runtime.get("cch")
                 if cch is None:
                     cch = rk.CCH(self.order.tolist(), self.tail.tolist(), self.head.tolist(), False)
@@ -531,7 +533,7 @@ def _cpu_per_round(run: Any) -> float:
 
 
 def _profile(ttg: TravelTimeGraph, h: Hierarchy) -> tuple[np.ndarray, float, str]:
-    """(sorted sample of drive times, CCH/exact CPU-time ratio, the exact engine) from seeded nodes."""
+    """(sorted sample of drive times, CCH/exact CPU ratio, the exact engine), from seeded nodes."""
     n = ttg.n_nodes
     exact = exact_engine()
     k = min(constants.ENGINE_PROFILE_SOURCES, n)
@@ -576,7 +578,7 @@ def build_hierarchy(ttg: TravelTimeGraph, *, order: np.ndarray | None = None) ->
         Without ``routingkit-cch``, or for an order that is not a permutation
         of the nodes.
     """
-    _require_cch()
+    require_cch()
     n = ttg.n_nodes
     order = compute_order(ttg) if order is None else _check_order(order, n)
     tail, head = _arcs(ttg.matrix)
@@ -747,7 +749,7 @@ def choose_engine(
     if engine in ("scipy", "dijkstra"):
         return exact_engine() if engine == "dijkstra" else "scipy"
     if engine == "cch":
-        _require_cch()
+        require_cch()
         if hierarchy is None:
             raise ParameterError(
                 "engine = 'cch' needs the network's contraction hierarchy (build_hierarchy)"
@@ -808,7 +810,7 @@ def _cch_node_ms(hierarchy: Hierarchy, nodes: np.ndarray, cols: np.ndarray | Non
             return fast.distances_many_to_many(
                 np.asarray(nodes, dtype=np.uint32), np.asarray(targets, dtype=np.uint32)
             ).astype(np.int64)
-    rk = _require_cch()
+    rk = require_cch()
     query = rk.CCHOneToMany(
         hierarchy.metric(), list(range(n_cols)) if cols is None else cols.tolist()
     )

@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # worker processes need not import geopandas through snapping
 
 __all__ = [
     "TravelTimeGraph",
+    "arrival_columns",
     "arrival_rows",
     "arrival_times",
     "build_travel_time_graph",
@@ -62,12 +63,11 @@ __all__ = [
     "nearest_source",
     "nearest_table",
     "node_times",
-    "arrival_columns",
-    "reversed_graph",
-    "reweight",
     "origin_sources",
     "point_times",
     "reverse_point_times",
+    "reversed_graph",
+    "reweight",
     "same_road_pairs",
     "times_to_points",
     "validate_cutoff",
