@@ -175,10 +175,8 @@ def reweight_kernel_graph(graph: KernelGraph, matrix: sp.csr_array) -> KernelGra
     return KernelGraph(graph.indptr, graph.heads, weights, graph.rank, graph.order)
 
 
-def _kernel_source() -> Any:
-    """Compile the search (once per process)."""
-    numba = _numba()
-    njit = numba.njit
+def _heap(njit: Any) -> tuple[Any, Any]:
+    """``push`` and ``pop`` of a 4-ary min-heap of (time, node) in two arrays, compiled."""
 
     @njit(nogil=True, inline="always")
     def push(keys: Any, nodes: Any, size: int, key: float, node: int) -> None:
@@ -216,6 +214,14 @@ def _kernel_source() -> Any:
             j = best
         keys[j] = last_key
         nodes[j] = last_node
+
+    return push, pop
+
+
+def _kernel_source() -> Any:
+    """Compile the search (once per process)."""
+    njit = _numba().njit
+    push, pop = _heap(njit)
 
     @njit(nogil=True)
     def search(

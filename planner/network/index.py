@@ -127,11 +127,13 @@ def index_network(
     network
         The road network.
     engine_settings
-        The engine of every search on the index (default ``"auto"``). With
-        ``"cch"``, or ``"auto"`` where the ``routingkit-cch`` wheel is
-        installed, the graph carries the network's hierarchy
-        (:func:`network_hierarchy`, cached under the network's key in
-        ``cache_dir``).
+        The engine of every search on the index. With ``"cch"``, or
+        ``"auto"`` where the ``routingkit-cch`` wheel is installed, the graph
+        carries the network's hierarchy (:func:`network_hierarchy`, cached
+        under the network's key in ``cache_dir``). ``None`` (the default of
+        this function) is ``"auto"`` without a hierarchy: the exact engine,
+        as :func:`build_travel_time_graph` alone; the command line and
+        scenarios pass ``"auto"`` (their default) explicitly.
     cache_dir
         The cache folder of the network (``None``: the hierarchy is built
         and not stored).
@@ -144,7 +146,7 @@ def index_network(
         For ``engine = "cch"`` without the ``routingkit-cch`` wheel.
     """
     settings = engine_settings or engine.EngineSettings()
-    use_hierarchy = _needs_hierarchy(settings)
+    use_hierarchy = engine_settings is not None and _needs_hierarchy(settings)
     ttg = dataclasses.replace(build_travel_time_graph(network.graph), engine_settings=settings)
     if use_hierarchy:
         hierarchy = network_hierarchy(network, ttg, cache_dir=cache_dir)
