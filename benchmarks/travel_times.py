@@ -568,31 +568,20 @@ def engine_table(args: argparse.Namespace, ctx: Any, workdir: Path) -> list[Engi
                 limit = math.inf if cutoff is None else cutoff
                 case = f"{label}, {k} sources x {n_t:,} targets, cutoff {cutoff or 'none'}"
                 verify = np.arange(min(k, 3))
-                res: dict[tuple[str, int], dict[str, Any]] = {}
                 kinds = [("today", 1), ("auto", 1), ("auto", 2)]
                 if have_prk:
                     kinds.insert(1, ("cch", 1))
-                for kind, workers in kinds:
-                    spec = {
-                        "ttg_path": ttg_path,
-                        "sources_path": sources_path,
-                        "targets_path": targets_path,
-                        "hierarchy_path": h_path,
-                        "k": k,
-                        "cutoff_s": cutoff,
-                        "workers": workers,
-                        "kind": kind,
-                        "verify_rows": verify,
-                        "rows_path": workdir / f"e_rows_{kind}_{workers}.npy",
-                        "min_time_s": args.min_time,
-                    }
-                    res[(kind, workers)] = r = run_case_in_fresh_process(ctx, spec)
-                    r["rows"] = np.load(spec["rows_path"], allow_pickle=False)
-                    print(
-                        f"   {case}: {kind} workers={workers}: {r['seconds']:.4g} s "
-                        f"(median of {r['runs']}), peak +{r['peak_rss_mib']:.0f} MiB",
-                        flush=True,
-                    )
+                base = {
+                    "ttg_path": ttg_path,
+                    "sources_path": sources_path,
+                    "targets_path": targets_path,
+                    "hierarchy_path": h_path,
+                    "k": k,
+                    "cutoff_s": cutoff,
+                    "verify_rows": verify,
+                    "min_time_s": args.min_time,
+                }
+                res = _run_kinds(ctx, case, kinds, base, workdir / "e_rows")
                 src_rows = ttg.positions(sources[:k][verify])
                 today = res[("today", 1)]["rows"]
                 for (kind, _w), r in res.items():
@@ -650,7 +639,7 @@ def format_engine_table(rows: list[EngineRow]) -> str:
         "best/new | new, 2 workers s | 2-worker speed-up | networkx s | nx/new | "
         "order s (MiB) | customise+profile s | new peak MiB |"
     )
-    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    lines = []
     for r in rows:
         lines.append(
             f"| {r.graph} | {r.sources:,} × {r.targets:,} | "
@@ -661,7 +650,7 @@ def format_engine_table(rows: list[EngineRow]) -> str:
             f"{'-' if r.nx_over_auto is None else f'{r.nx_over_auto:.0f}x'} | "
             f"{r.order_s:.1f} ({r.order_mib:,.0f}) | {r.customize_s:.2f} | {r.auto_peak_mib:,.0f} |"
         )
-    return "\n".join(lines)
+    return _markdown(head, lines)
 
 
 @dataclass
@@ -685,6 +674,29 @@ class NationalRow:
     order_mib: float
     customize_s: float
     verified: bool
+
+
+def _run_kinds(
+    ctx: Any, case: str, kinds: list[tuple[str, int]], base: dict[str, Any], rows_stem: Path
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """Run each (kind, workers) of one case in a fresh process; print and return the results."""
+    res: dict[tuple[str, int], dict[str, Any]] = {}
+    for kind, workers in kinds:
+        rows_path = Path(f"{rows_stem}_{kind}_{workers}.npy")
+        spec = {**base, "kind": kind, "workers": workers, "rows_path": rows_path}
+        res[(kind, workers)] = r = run_case_in_fresh_process(ctx, spec)
+        r["rows"] = np.load(rows_path, allow_pickle=False)
+        print(
+            f"   {case}: {kind} workers={workers}: {r['seconds']:.4g} s "
+            f"(median of {r['runs']}), peak +{r['peak_rss_mib']:.0f} MiB",
+            flush=True,
+        )
+    return res
+
+
+def _markdown(head: str, rows: list[str]) -> str:
+    """A Markdown table: the header line, its rule, the rows."""
+    return "\n".join([head, "|" + "---|" * head.count(" | ") + "---|", *rows])
 
 
 def _preprocess(ctx: Any, label: str, ttg: TravelTimeGraph, workdir: Path, tag: str) -> Any:
@@ -720,28 +732,18 @@ def national_table(args: argparse.Namespace, ctx: Any, workdir: Path) -> list[Na
     np.save(sources_path, rng.choice(ttg.node_ids, size=k, replace=k > ttg.n_nodes))
     case = f"{label}, {k:,} sources x {n_t:,} targets, cutoff {NATIONAL_CUTOFF_S / 60:g} min"
     verify = np.arange(min(k, 3))
-    res: dict[tuple[str, int], dict[str, Any]] = {}
-    for kind, workers in (("national-today", 1), ("national-auto", 1), ("national-auto", 2)):
-        spec = {
-            "ttg_path": ttg_path,
-            "sources_path": sources_path,
-            "targets_path": targets_path,
-            "hierarchy_path": h_path,
-            "k": k,
-            "cutoff_s": NATIONAL_CUTOFF_S,
-            "workers": workers,
-            "kind": kind,
-            "verify_rows": verify,
-            "rows_path": workdir / f"n_rows_{kind}_{workers}.npy",
-            "min_time_s": args.min_time,
-        }
-        res[(kind, workers)] = r = run_case_in_fresh_process(ctx, spec)
-        r["rows"] = np.load(spec["rows_path"], allow_pickle=False)
-        print(
-            f"   {case}: {kind} workers={workers}: {r['seconds']:.4g} s "
-            f"(median of {r['runs']}), peak +{r['peak_rss_mib']:.0f} MiB",
-            flush=True,
-        )
+    base = {
+        "ttg_path": ttg_path,
+        "sources_path": sources_path,
+        "targets_path": targets_path,
+        "hierarchy_path": h_path,
+        "k": k,
+        "cutoff_s": NATIONAL_CUTOFF_S,
+        "verify_rows": verify,
+        "min_time_s": args.min_time,
+    }
+    kinds = [("national-today", 1), ("national-auto", 1), ("national-auto", 2)]
+    res = _run_kinds(ctx, case, kinds, base, workdir / "n_rows")
     sources = np.load(sources_path, allow_pickle=False)
     cols = ttg.positions(np.load(targets_path, allow_pickle=False))
     src_rows = ttg.positions(sources[verify])
@@ -783,7 +785,7 @@ def format_national_table(rows: list[NationalRow]) -> str:
         "today/new | new, 2 workers s (peak MiB) | 2-worker speed-up | order s (MiB) | "
         "customise+profile s |"
     )
-    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    lines = []
     for r in rows:
         lines.append(
             f"| {r.graph} | {r.sources:,} × {r.targets:,} | {r.cutoff_s / 60:g} min | "
@@ -792,7 +794,7 @@ def format_national_table(rows: list[NationalRow]) -> str:
             f"{r.today_over_new:.2f}x | {_fmt(r.new_w2_s)} ({r.new_w2_peak_mib:,.0f}) | "
             f"{r.w2_speedup:.2f}x | {r.order_s:.1f} ({r.order_mib:,.0f}) | {r.customize_s:.2f} |"
         )
-    return "\n".join(lines)
+    return _markdown(head, lines)
 
 
 def evaluate_engine_targets(rows: list[EngineRow], national: list[NationalRow]) -> list[str]:
