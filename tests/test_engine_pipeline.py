@@ -32,7 +32,6 @@ import pytest
 from planner import constants
 from planner.analysis.coverage import CoverageSettings
 from planner.analysis.isochrones import IsochroneSettings
-from planner.cache import cache_key
 from planner.distributed import make_executor
 from planner.errors import CacheWarning, InputFileError, ParameterError
 from planner.network import engine
@@ -236,15 +235,7 @@ def test_hierarchy_is_cached_under_the_network_key_and_reused(
     umea_net: RoadNetwork, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = index_network(umea_net, engine_settings=EngineSettings("cch"), cache_dir=tmp_path)
-    key = cache_key(
-        "hierarchy",
-        {
-            "network": umea_net.cache_key,
-            "format": engine.HIERARCHY_FORMAT,
-            "resolution_s": constants.CCH_RESOLUTION_S,
-        },
-    )
-    stored = tmp_path / "hierarchies" / key / HIERARCHY_FILE
+    stored = tmp_path / "hierarchies" / umea_net.cache_key / HIERARCHY_FILE  # the network's key
     with np.load(stored, allow_pickle=False) as f:  # plain arrays, never pickle
         assert all(f[k].dtype != object for k in f.files)
         np.testing.assert_array_equal(f["order"], first.ttg.hierarchy.order)
@@ -278,15 +269,7 @@ def test_a_hierarchy_of_another_network_is_refused_and_rebuilt(
     folders = {p.parent for p in (tmp_path / "hierarchies").glob(f"*/{HIERARCHY_FILE}")}
     assert len(folders) == 2
     # plant Södermalm's entry under Umeå's key: the entry's checks pass, its topology does not
-    umea_key = cache_key(
-        "hierarchy",
-        {
-            "network": umea_net.cache_key,
-            "format": engine.HIERARCHY_FORMAT,
-            "resolution_s": constants.CCH_RESOLUTION_S,
-        },
-    )
-    umea_entry = tmp_path / "hierarchies" / umea_key
+    umea_entry = tmp_path / "hierarchies" / umea_net.cache_key
     (other,) = folders - {umea_entry}
     (umea_entry / HIERARCHY_FILE).write_bytes((other / HIERARCHY_FILE).read_bytes())
     doc = json.loads((umea_entry / "entry.json").read_text())

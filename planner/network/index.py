@@ -25,8 +25,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from planner import constants
-from planner.cache import cache_key, cached
+from planner.cache import cached
 from planner.network import engine
 from planner.network.road_network import RoadNetwork
 from planner.network.snapping import edge_frame
@@ -84,8 +83,8 @@ def network_hierarchy(
     Returns
     -------
     planner.network.engine.Hierarchy
-        Customised with ``ttg``'s edge times. A stored order made for another
-        topology (another planner build of the same key) is refused with a
+        Customised with ``ttg``'s edge times. A stored order of another
+        format or made for another topology is refused with a
         :class:`~planner.errors.CacheWarning` and built again.
 
     Raises
@@ -94,18 +93,10 @@ def network_hierarchy(
         Without the ``routingkit-cch`` wheel.
     """
     engine.require_cch()
-    key = cache_key(
-        "hierarchy",
-        {
-            "network": network.cache_key,
-            "format": engine.HIERARCHY_FORMAT,
-            "resolution_s": constants.CCH_RESOLUTION_S,
-        },
-    )
     hierarchy, _ = cached(
         None if cache_dir is None else Path(cache_dir),
         "hierarchies",
-        key,
+        network.cache_key,  # the network's own key: one hierarchy per network entry
         lambda: engine.build_hierarchy(ttg),
         save=lambda h, folder: engine.save_hierarchy(folder / HIERARCHY_FILE, h),
         load=lambda folder: engine.load_hierarchy(folder / HIERARCHY_FILE, ttg),
