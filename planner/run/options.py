@@ -167,8 +167,8 @@ EngineOpt = Annotated[
     typer.Option(
         "--engine",
         help="Travel-time engine: auto (the faster of Dijkstra and the contraction hierarchy, "
-        "per query), dijkstra, scipy, or cch (needs planner[cch]; times in whole ms). "
-        "Default: the scenario's roads.engine, else auto.",
+        "per query), dijkstra, scipy, or cch (needs the cch extra, routingkit-cch; times in "
+        "whole ms). Default: the scenario's roads.engine, else auto.",
         rich_help_panel="Workers",
     ),
 ]
