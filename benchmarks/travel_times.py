@@ -545,7 +545,7 @@ def engine_table(args: argparse.Namespace, ctx: Any, workdir: Path) -> list[Engi
     if not engine.cch_available():
         print("routingkit-cch is not installed: the engine table needs it (planner[cch])")
         return []
-    have_prk = engine._import_pyroutingkit() is not None
+    have_prk = engine.fast_cch_available()
     out: list[EngineRow] = []
     for graph_no, (label, build) in enumerate(
         graph_specs(args.sizes, args.seed, not args.no_andorra and ANDORRA.exists())

@@ -120,6 +120,7 @@ __all__ = [
     "choose_engine",
     "compute_order",
     "exact_engine",
+    "fast_cch_available",
     "iter_blocks",
     "iter_plan_blocks",
     "load_hierarchy",
@@ -245,6 +246,11 @@ def exact_engine() -> str:
 def cch_available() -> bool:
     """Whether the contraction-hierarchy engine can run here (``routingkit-cch`` installed)."""
     return _import_cch() is not None
+
+
+def fast_cch_available() -> bool:
+    """Whether pyroutingkit, the CCH's faster numpy interface, is installed too."""
+    return _import_pyroutingkit() is not None
 
 
 def require_cch() -> ModuleType:
