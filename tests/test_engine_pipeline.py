@@ -35,7 +35,7 @@ from planner.analysis.isochrones import IsochroneSettings
 from planner.distributed import make_executor
 from planner.errors import CacheWarning, InputFileError, ParameterError
 from planner.network import engine
-from planner.network.engine import EngineSettings
+from planner.network.engine import EngineSettings, VirtualSources
 from planner.network.index import HIERARCHY_FILE, NetworkIndex, index_network
 from planner.network.matrix import compute_matrix
 from planner.network.road_network import RoadNetwork
@@ -361,3 +361,58 @@ def test_engine_option_and_scenario_key_reach_planner_matrix(
     both = np.isfinite(dense["cch"]) & np.isfinite(dense["scipy"])
     diff = np.abs(dense["cch"][both] - dense["scipy"][both])
     assert 0 < diff.max() < 0.05
+
+
+# ---------------------------------------------------------------------------
+# The compiled Dijkstra where numba cannot be imported
+# ---------------------------------------------------------------------------
+
+
+def test_a_dijkstra_plan_runs_without_numba_with_the_same_numbers(
+    andorra_net: RoadNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan made where numba runs, run where it cannot be imported (a Dask worker): scipy."""
+    from planner.network import dijkstra
+    from planner.network.travel_times import build_travel_time_graph
+
+    ttg = build_travel_time_graph(andorra_net.graph)
+    rng = np.random.default_rng(3)
+    seeds = rng.choice(ttg.n_nodes, size=(25, 2))
+    seeds[3, 1], seeds[5, 1] = -1, seeds[5, 0]  # no second node; the same node twice
+    offsets = rng.uniform(0.0, 30.0, size=(25, 2))
+    offsets[7, 0], offsets[2, 0] = np.inf, 0.0
+    targets = rng.choice(ttg.n_nodes, size=300)  # repeats included
+    expected = {
+        (t is None, lim): engine.scipy_rows(
+            engine.augmented_matrix(ttg.matrix, VirtualSources(seeds, offsets)),
+            np.arange(25) + ttg.n_nodes,
+            targets=t,
+            cutoff_s=lim,
+        )
+        for t in (None, targets)
+        for lim in (np.inf, 600.0)
+    }
+    monkeypatch.setattr(dijkstra, "kernel_available", lambda: False)
+    for (every, lim), want in expected.items():
+        got = dijkstra.search_rows(ttg.kernel, seeds, offsets, None if every else targets, lim)
+        np.testing.assert_array_equal(got, want[:, : ttg.n_nodes] if every else want)
+
+
+def test_numba_that_fails_to_import_falls_back_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """numba imports ``coverage``; a folder of that name beside the script breaks its import."""
+    import builtins
+
+    from planner.network import dijkstra
+
+    real_import = builtins.__import__
+
+    def shadowed(name: str, *args: object, **kwargs: object) -> object:
+        if name == "numba":
+            raise AttributeError("module 'coverage' has no attribute 'types'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", shadowed)
+    with pytest.warns(RuntimeWarning, match="numba could not be imported.*scipy's Dijkstra"):
+        assert dijkstra._numba.__wrapped__() is None

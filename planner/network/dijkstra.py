@@ -34,12 +34,14 @@ s, once per process; nothing is cached on disk).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
 
 __all__ = [
     "KernelGraph",
@@ -57,10 +59,24 @@ _MORTON_BITS = 16
 
 @cache
 def _numba() -> Any:
-    """The numba module, or ``None`` where it is not installed."""
+    """The numba module, or ``None`` where it is not installed or cannot be imported.
+
+    numba's import can fail for other reasons than its absence: it imports
+    ``coverage`` if it can, and a folder named ``coverage`` beside the
+    script (planner's own coverage output, say) is then taken for it. The
+    engine then runs scipy's Dijkstra, with the same numbers.
+    """
     try:
         import numba
     except ImportError:
+        return None
+    except Exception as exc:  # a broken install or a shadowed dependency
+        warnings.warn(
+            f"numba could not be imported ({type(exc).__name__}: {exc}); the exact engine "
+            "runs scipy's Dijkstra instead (the same times, slower)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return None
     return numba
 
@@ -303,6 +319,45 @@ def warm_up() -> None:
         search_rows(g, np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1)), None, math.inf)
 
 
+def _scipy_rows(
+    graph: KernelGraph,
+    seeds: np.ndarray,
+    offsets: np.ndarray,
+    col_of: np.ndarray,
+    n_cols: int,
+    limit: float,
+) -> np.ndarray:
+    """:func:`search_rows` by scipy's Dijkstra (no numba): one virtual node per source.
+
+    The same sums as the kernel (``0 + head start``, then edge by edge), so
+    the same numbers. ``seeds`` are renumbered rows; ``col_of`` the column of
+    each renumbered node (``-1`` for none).
+    """
+    n, m = graph.n_nodes, len(seeds)
+    k = seeds.shape[1]
+    ok = ((seeds >= 0) & np.isfinite(offsets)).ravel()
+    r = (np.repeat(np.arange(m, dtype=np.int64), k) + n)[ok]
+    c = seeds.ravel()[ok]
+    w = offsets.ravel()[ok]
+    first = np.lexsort((w, c, r))  # the fastest link where a source repeats a node
+    keep = (
+        first[np.r_[True, (np.diff(r[first]) != 0) | (np.diff(c[first]) != 0)]] if len(r) else first
+    )
+    tail = np.repeat(np.arange(n, dtype=np.int64), np.diff(graph.indptr))
+    matrix = sp.csr_array(
+        (
+            np.concatenate([graph.weights, w[keep]]),
+            (np.concatenate([tail, r[keep]]), np.concatenate([graph.heads, c[keep]])),
+        ),
+        shape=(n + m, n + m),
+    )
+    dist = dijkstra(matrix, directed=True, indices=np.arange(n, n + m), limit=limit)
+    out = np.full((m, n_cols), np.inf)
+    has = np.flatnonzero(col_of >= 0)
+    out[:, col_of[has]] = dist[:, has]
+    return out
+
+
 def search_rows(
     graph: KernelGraph,
     seed_nodes: np.ndarray,
@@ -349,7 +404,9 @@ def search_rows(
     seeds = np.where(nodes_in >= 0, graph.rank[np.maximum(nodes_in, 0)] if n else -1, -1)
     offsets = np.ascontiguousarray(seed_s, dtype=np.float64)
     out = np.full((len(seeds), n_cols), np.inf)
-    if len(seeds) and n:
+    if len(seeds) and n and not kernel_available():  # planned where numba ran, run here
+        out = _scipy_rows(graph, seeds, offsets, col_of, n_cols, float(limit))
+    elif len(seeds) and n:
         dist = np.full(n, np.inf)
         touched = np.empty(n, dtype=np.int32)
         capacity = n // 4 + seeds.shape[1] + 64
