@@ -6,6 +6,30 @@ Usage::
     python benchmarks/travel_times.py                # full run (about 10 min on 2 cores)
     python benchmarks/travel_times.py --quick        # smoke test, small SYNTHETIC graph
     python benchmarks/travel_times.py --sizes 200000 500000 --csv results.csv
+    python benchmarks/travel_times.py --engines      # issue 19's engine table + national row
+    python benchmarks/travel_times.py --engines --quick   # its smoke test (small graphs)
+
+``--engines`` prints the table of issue 19, ratios from one run on one
+machine: on Andorra (all 1,179 nodes as targets) and SYNTHETIC graphs of
+200,000 and 1,000,000 nodes, for 50, 500 and 5,000 sources × 20,000 seeded
+random targets, with and without a 30-minute cutoff, it times today's engine
+(scipy's Dijkstra), the CCH alone (pyroutingkit's many-to-many, when the
+wheel is installed) and the new engine (``planner.network.engine``,
+``"auto"`` with the network's hierarchy; the engine it chose is printed),
+with 1 and 2 workers; networkx on the SYNTHETIC graphs of at most 200,000
+nodes with 50 sources; and, beside every row, the one-off preprocessing
+(contraction order: seconds and MiB; customisation and profile: seconds).
+The compiled Dijkstra's compilation and the query metrics' customisation
+happen before the clock (once per process and network). The national row
+(``--national``, on by default) times ``planner matrix``'s computation
+(:func:`planner.network.matrix.compute_matrix`: blocks, pairs within the
+cutoff kept sparse) for 5,000 sources × 100,000 targets on 1,000,000 nodes
+with a 60-minute cutoff, today's engine against the new one, with peak
+memory. Every CCH row must equal scipy's Dijkstra on millisecond-rounded
+weights exactly (checked on the first sources of each case), and a
+"Targets" list gives each of the issue's targets a PASS or FAIL.
+
+Without ``--engines``:
 
 For each graph -- the real Andorra network (OpenStreetMap, © OpenStreetMap
 contributors, ODbL) and a SYNTHETIC perturbed-grid network of 500,000 nodes
@@ -44,6 +68,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import dataclasses
 import functools
 import gc
 import math
@@ -72,6 +97,7 @@ from scipy.sparse.csgraph import dijkstra
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _synthetic import make_synthetic_network
 
+from planner.network.dijkstra import kernel_available, warm_up
 from planner.network.travel_times import (
     TravelTimeGraph,
     build_travel_time_graph,
@@ -259,7 +285,9 @@ def _engine_case(spec: dict[str, Any]) -> dict[str, Any]:
     ttg = _load_ttg(spec["ttg_path"])
     sources = np.load(spec["sources_path"], allow_pickle=False)[: spec["k"]]
     cutoff = spec["cutoff_s"]
-    if spec["kind"] in ENGINE_KINDS:
+    if spec["kind"] in NATIONAL_KINDS:
+        run = _national_runner(ttg, sources, spec)
+    elif spec["kind"] in ENGINE_KINDS:
         run = _engine_runner(ttg, sources, spec)
     elif spec["kind"] == "planner":
 
@@ -279,7 +307,14 @@ def _engine_case(spec: dict[str, Any]) -> dict[str, Any]:
     first_s = time.perf_counter() - t0
     peak = mem.increase_mib()
     worker_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    np.save(spec["rows_path"], result[spec["verify_rows"]])
+    if sp.issparse(result):  # the national matrix: sparse, pairs within the cutoff
+        part = sp.csr_array(result[spec["verify_rows"]])
+        dense_rows = np.full(part.shape, np.inf)  # absent pairs: beyond the cutoff
+        owner = np.repeat(np.arange(part.shape[0]), np.diff(part.indptr))
+        dense_rows[owner, part.indices] = part.data  # stored zeros stay zeros
+        np.save(spec["rows_path"], dense_rows)
+    else:
+        np.save(spec["rows_path"], result[spec["verify_rows"]])
     shape = result.shape
     del result
     times = [first_s]
@@ -355,6 +390,9 @@ def _engine_runner(ttg: TravelTimeGraph, sources: np.ndarray, spec: dict[str, An
             ttg, src, cols, cutoff_s=limit, settings=settings, workers=workers
         )
     hierarchy = engine.load_hierarchy(spec["hierarchy_path"], ttg)
+    warm_up()  # the compiled Dijkstra's one-off compilation (once per process), untimed
+    if kernel_available():
+        ttg.kernel  # noqa: B018 -- its renumbered graph, made once per network, untimed
     # customise the metrics the query will use before the clock (preprocessing)
     with contextlib.ExitStack() as stack:
         for _ in range(workers):
@@ -373,6 +411,40 @@ def _engine_runner(ttg: TravelTimeGraph, sources: np.ndarray, spec: dict[str, An
         return out
 
     return cch
+
+
+#: Case kinds of the national row: planner matrix's blocked sparse computation
+#: with today's engine (scipy's Dijkstra) and with the new one ("auto").
+NATIONAL_KINDS = ("national-today", "national-auto")
+NATIONAL_CUTOFF_S = 3600.0
+
+
+def _national_runner(ttg: TravelTimeGraph, sources: np.ndarray, spec: dict[str, Any]) -> Any:
+    """``planner matrix``'s computation (compute_matrix: blocks, sparse within the cutoff)."""
+    from planner.network import engine
+    from planner.network.matrix import compute_matrix
+
+    targets = np.load(spec["targets_path"], allow_pickle=False)
+    workers = spec["workers"]
+    if spec["kind"] == "national-today":
+        settings = engine.EngineSettings("scipy")
+    else:
+        settings = engine.EngineSettings("auto")
+        warm_up()  # the compiled Dijkstra's one-off compilation (once per process), untimed
+        ttg = dataclasses.replace(ttg, hierarchy=engine.load_hierarchy(spec["hierarchy_path"], ttg))
+        if kernel_available():
+            ttg.kernel  # noqa: B018 -- its renumbered graph, made once per network, untimed
+        with contextlib.ExitStack() as stack:  # customise the query metrics before the clock
+            for _ in range(workers):
+                stack.enter_context(ttg.hierarchy.fast_metric())
+
+    def run() -> sp.csr_array:
+        m = compute_matrix(
+            ttg, sources, targets, cutoff_s=spec["cutoff_s"], settings=settings, workers=workers
+        )
+        return m.times.tocsr()
+
+    return run
 
 
 def _preprocess_main(ttg_path: str, out_path: str, conn: Any) -> None:
@@ -457,7 +529,7 @@ def _check_engine_rows(
     case: str,
 ) -> None:
     """Today's rows are exact; CCH rows equal the rounded reference exactly."""
-    if kind == "today":
+    if kind in ("today", "national-today"):
         return
     if np.array_equal(got, today):
         return  # auto chose Dijkstra: the exact numbers
@@ -473,25 +545,14 @@ def engine_table(args: argparse.Namespace, ctx: Any, workdir: Path) -> list[Engi
     if not engine.cch_available():
         print("routingkit-cch is not installed: the engine table needs it (planner[cch])")
         return []
-    have_prk = engine._import_pyroutingkit() is not None
+    have_prk = engine.fast_cch_available()
     out: list[EngineRow] = []
     for graph_no, (label, build) in enumerate(
         graph_specs(args.sizes, args.seed, not args.no_andorra and ANDORRA.exists())
     ):
         graph = build()
         ttg = build_travel_time_graph(graph)
-        ttg_path = workdir / f"e_ttg{graph_no}.npz"
-        _save_ttg(ttg, ttg_path)
-        h_path = workdir / f"e_h{graph_no}.npz"
-        pre = _in_fresh(ctx, _preprocess_main, str(ttg_path), str(h_path))
-        print(
-            f"\n== {label}: {ttg.n_nodes:,} nodes; order {pre['order_s']:.1f} s "
-            f"({pre['order_cpu_s']:.1f} s CPU, +{pre['order_mib']:.0f} MiB), customise + "
-            f"profile {pre['customize_profile_s']:.2f} s "
-            f"(+{pre['customize_profile_mib']:.0f} MiB), "
-            f"re-customise {pre['customize_s']:.2f} s; CCH/Dijkstra {pre['cch_ratio']:.2f}",
-            flush=True,
-        )
+        ttg_path, h_path, pre = _preprocess(ctx, label, ttg, workdir, f"e{graph_no}")
         rng = np.random.default_rng([args.seed, graph_no, 19])
         n_t = min(ENGINE_TARGETS, ttg.n_nodes)
         targets = rng.choice(ttg.node_ids, size=n_t, replace=False)
@@ -507,31 +568,20 @@ def engine_table(args: argparse.Namespace, ctx: Any, workdir: Path) -> list[Engi
                 limit = math.inf if cutoff is None else cutoff
                 case = f"{label}, {k} sources x {n_t:,} targets, cutoff {cutoff or 'none'}"
                 verify = np.arange(min(k, 3))
-                res: dict[tuple[str, int], dict[str, Any]] = {}
                 kinds = [("today", 1), ("auto", 1), ("auto", 2)]
                 if have_prk:
                     kinds.insert(1, ("cch", 1))
-                for kind, workers in kinds:
-                    spec = {
-                        "ttg_path": ttg_path,
-                        "sources_path": sources_path,
-                        "targets_path": targets_path,
-                        "hierarchy_path": h_path,
-                        "k": k,
-                        "cutoff_s": cutoff,
-                        "workers": workers,
-                        "kind": kind,
-                        "verify_rows": verify,
-                        "rows_path": workdir / f"e_rows_{kind}_{workers}.npy",
-                        "min_time_s": args.min_time,
-                    }
-                    res[(kind, workers)] = r = run_case_in_fresh_process(ctx, spec)
-                    r["rows"] = np.load(spec["rows_path"], allow_pickle=False)
-                    print(
-                        f"   {case}: {kind} workers={workers}: {r['seconds']:.4g} s "
-                        f"(median of {r['runs']}), peak +{r['peak_rss_mib']:.0f} MiB",
-                        flush=True,
-                    )
+                base = {
+                    "ttg_path": ttg_path,
+                    "sources_path": sources_path,
+                    "targets_path": targets_path,
+                    "hierarchy_path": h_path,
+                    "k": k,
+                    "cutoff_s": cutoff,
+                    "verify_rows": verify,
+                    "min_time_s": args.min_time,
+                }
+                res = _run_kinds(ctx, case, kinds, base, workdir / "e_rows")
                 src_rows = ttg.positions(sources[:k][verify])
                 today = res[("today", 1)]["rows"]
                 for (kind, _w), r in res.items():
@@ -540,7 +590,8 @@ def engine_table(args: argparse.Namespace, ctx: Any, workdir: Path) -> list[Engi
                     ttg.n_nodes, n_t, limit, hierarchy=engine.load_hierarchy(h_path, ttg)
                 )
                 nx_s = None
-                if label.startswith("synthetic 200k") and k == 50 and args.nx_sample:
+                synthetic = label.startswith("synthetic")
+                if synthetic and ttg.n_nodes <= 200_000 and k == 50 and args.nx_sample:
                     idx = np.arange(min(args.nx_sample, k))
                     t0 = time.perf_counter()
                     for s in sources[idx]:
@@ -588,7 +639,7 @@ def format_engine_table(rows: list[EngineRow]) -> str:
         "best/new | new, 2 workers s | 2-worker speed-up | networkx s | nx/new | "
         "order s (MiB) | customise+profile s | new peak MiB |"
     )
-    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    lines = []
     for r in rows:
         lines.append(
             f"| {r.graph} | {r.sources:,} × {r.targets:,} | "
@@ -599,7 +650,180 @@ def format_engine_table(rows: list[EngineRow]) -> str:
             f"{'-' if r.nx_over_auto is None else f'{r.nx_over_auto:.0f}x'} | "
             f"{r.order_s:.1f} ({r.order_mib:,.0f}) | {r.customize_s:.2f} | {r.auto_peak_mib:,.0f} |"
         )
-    return "\n".join(lines)
+    return _markdown(head, lines)
+
+
+@dataclass
+class NationalRow:
+    graph: str
+    nodes: int
+    sources: int
+    targets: int
+    cutoff_s: float
+    pairs: int
+    today_s: float
+    today_peak_mib: float
+    new_s: float
+    new_engine: str
+    new_peak_mib: float
+    new_w2_s: float
+    new_w2_peak_mib: float
+    today_over_new: float
+    w2_speedup: float
+    order_s: float
+    order_mib: float
+    customize_s: float
+    verified: bool
+
+
+def _run_kinds(
+    ctx: Any, case: str, kinds: list[tuple[str, int]], base: dict[str, Any], rows_stem: Path
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """Run each (kind, workers) of one case in a fresh process; print and return the results."""
+    res: dict[tuple[str, int], dict[str, Any]] = {}
+    for kind, workers in kinds:
+        rows_path = Path(f"{rows_stem}_{kind}_{workers}.npy")
+        spec = {**base, "kind": kind, "workers": workers, "rows_path": rows_path}
+        res[(kind, workers)] = r = run_case_in_fresh_process(ctx, spec)
+        r["rows"] = np.load(rows_path, allow_pickle=False)
+        print(
+            f"   {case}: {kind} workers={workers}: {r['seconds']:.4g} s "
+            f"(median of {r['runs']}), peak +{r['peak_rss_mib']:.0f} MiB",
+            flush=True,
+        )
+    return res
+
+
+def _markdown(head: str, rows: list[str]) -> str:
+    """A Markdown table: the header line, its rule, the rows."""
+    return "\n".join([head, "|" + "---|" * head.count(" | ") + "---|", *rows])
+
+
+def _preprocess(ctx: Any, label: str, ttg: TravelTimeGraph, workdir: Path, tag: str) -> Any:
+    """Save the graph, build its hierarchy in a fresh process, print and return the figures."""
+    ttg_path = workdir / f"{tag}_ttg.npz"
+    _save_ttg(ttg, ttg_path)
+    h_path = workdir / f"{tag}_h.npz"
+    pre = _in_fresh(ctx, _preprocess_main, str(ttg_path), str(h_path))
+    print(
+        f"\n== {label}: {ttg.n_nodes:,} nodes; order {pre['order_s']:.1f} s "
+        f"({pre['order_cpu_s']:.1f} s CPU, +{pre['order_mib']:.0f} MiB), customise + "
+        f"profile {pre['customize_profile_s']:.2f} s "
+        f"(+{pre['customize_profile_mib']:.0f} MiB), "
+        f"re-customise {pre['customize_s']:.2f} s; CCH/Dijkstra {pre['cch_ratio']:.2f}",
+        flush=True,
+    )
+    return ttg_path, h_path, pre
+
+
+def national_table(args: argparse.Namespace, ctx: Any, workdir: Path) -> list[NationalRow]:
+    """The national row: planner matrix's sparse computation, today's engine and the new one."""
+    from planner.network import engine
+
+    n = args.national_nodes
+    label = f"synthetic {n // 1000}k" if n % 1000 == 0 else f"synthetic {n}"
+    ttg = build_travel_time_graph(make_synthetic_network(n, seed=args.seed))
+    ttg_path, h_path, pre = _preprocess(ctx, label, ttg, workdir, "national")
+    rng = np.random.default_rng([args.seed, 19, 60])
+    n_t = min(args.national_targets, ttg.n_nodes)
+    targets_path, sources_path = workdir / "n_targets.npy", workdir / "n_sources.npy"
+    np.save(targets_path, rng.choice(ttg.node_ids, size=n_t, replace=False))
+    k = args.national_sources
+    np.save(sources_path, rng.choice(ttg.node_ids, size=k, replace=k > ttg.n_nodes))
+    case = f"{label}, {k:,} sources x {n_t:,} targets, cutoff {NATIONAL_CUTOFF_S / 60:g} min"
+    verify = np.arange(min(k, 3))
+    base = {
+        "ttg_path": ttg_path,
+        "sources_path": sources_path,
+        "targets_path": targets_path,
+        "hierarchy_path": h_path,
+        "k": k,
+        "cutoff_s": NATIONAL_CUTOFF_S,
+        "verify_rows": verify,
+        "min_time_s": args.min_time,
+    }
+    kinds = [("national-today", 1), ("national-auto", 1), ("national-auto", 2)]
+    res = _run_kinds(ctx, case, kinds, base, workdir / "n_rows")
+    sources = np.load(sources_path, allow_pickle=False)
+    cols = ttg.positions(np.load(targets_path, allow_pickle=False))
+    src_rows = ttg.positions(sources[verify])
+    today = res[("national-today", 1)]["rows"]
+    for (kind, _w), r in res.items():
+        _check_engine_rows(ttg, kind, r["rows"], src_rows, cols, today, NATIONAL_CUTOFF_S, case)
+    hierarchy = engine.load_hierarchy(h_path, ttg)
+    t, a1, a2 = res[("national-today", 1)], res[("national-auto", 1)], res[("national-auto", 2)]
+    return [
+        NationalRow(
+            graph=label,
+            nodes=ttg.n_nodes,
+            sources=k,
+            targets=n_t,
+            cutoff_s=NATIONAL_CUTOFF_S,
+            pairs=int(np.isfinite(today).sum() * k / len(verify)) if len(verify) else 0,
+            today_s=t["seconds"],
+            today_peak_mib=t["peak_rss_mib"],
+            new_s=a1["seconds"],
+            new_engine=engine.choose_engine(
+                ttg.n_nodes, n_t, NATIONAL_CUTOFF_S, hierarchy=hierarchy
+            ),
+            new_peak_mib=a1["peak_rss_mib"],
+            new_w2_s=a2["seconds"],
+            new_w2_peak_mib=a2["peak_rss_mib"],
+            today_over_new=t["seconds"] / a1["seconds"],
+            w2_speedup=a1["seconds"] / a2["seconds"],
+            order_s=pre["order_s"],
+            order_mib=pre["order_mib"],
+            customize_s=pre["customize_profile_s"],
+            verified=True,
+        )
+    ]
+
+
+def format_national_table(rows: list[NationalRow]) -> str:
+    head = (
+        "| graph | sources × targets | cutoff | today s (peak MiB) | new s (engine, peak MiB) | "
+        "today/new | new, 2 workers s (peak MiB) | 2-worker speed-up | order s (MiB) | "
+        "customise+profile s |"
+    )
+    lines = []
+    for r in rows:
+        lines.append(
+            f"| {r.graph} | {r.sources:,} × {r.targets:,} | {r.cutoff_s / 60:g} min | "
+            f"{_fmt(r.today_s)} ({r.today_peak_mib:,.0f}) | "
+            f"{_fmt(r.new_s)} ({r.new_engine}, {r.new_peak_mib:,.0f}) | "
+            f"{r.today_over_new:.2f}x | {_fmt(r.new_w2_s)} ({r.new_w2_peak_mib:,.0f}) | "
+            f"{r.w2_speedup:.2f}x | {r.order_s:.1f} ({r.order_mib:,.0f}) | {r.customize_s:.2f} |"
+        )
+    return _markdown(head, lines)
+
+
+def evaluate_engine_targets(rows: list[EngineRow], national: list[NationalRow]) -> list[str]:
+    """The targets of issue 19, one verdict per line."""
+    lines = []
+    for r in rows:
+        cut = "none" if r.cutoff_s is None else f"{r.cutoff_s / 60:g} min"
+        what = f"{r.graph}, {r.sources:,} × {r.targets:,}, cutoff {cut}"
+        verdict = "PASS" if r.best_over_auto >= 1.0 else "FAIL"
+        lines.append(
+            f"at least as fast as the better of today and the CCH, {what}: {verdict} "
+            f"({r.best_over_auto:.2f}x)"
+        )
+        if r.nodes >= 200_000 and r.w2_speedup is not None:
+            verdict = "PASS" if r.w2_speedup >= 1.7 else "FAIL"
+            lines.append(f"--workers 2 >= 1.7x one core, {what}: {verdict} ({r.w2_speedup:.2f}x)")
+        if r.nx_over_auto is not None:
+            verdict = "PASS" if r.nx_over_auto >= 100 else "FAIL"
+            lines.append(f">= 100x networkx, {what}: {verdict} ({r.nx_over_auto:.0f}x)")
+    for r in national:
+        ok = r.today_over_new >= 2.0 and r.new_peak_mib <= r.today_peak_mib
+        lines.append(
+            f"national {r.graph}, {r.sources:,} × {r.targets:,}, {r.cutoff_s / 60:g} min: "
+            f">= 2x today with peak memory no higher: {'PASS' if ok else 'FAIL'} "
+            f"({r.today_over_new:.2f}x; peak {r.new_peak_mib:,.0f} vs {r.today_peak_mib:,.0f} MiB)"
+        )
+    if not rows and not national:
+        lines.append("no engine rows were run")
+    return lines
 
 
 def _in_fresh(ctx: Any, target: Any, *args: Any) -> dict[str, Any]:
@@ -1024,6 +1248,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"(auto, 1 and 2 workers) to {ENGINE_TARGETS:,} targets (default sizes 200000 "
         "1000000, sources 50 500 5000)",
     )
+    p.add_argument(
+        "--national",
+        action=argparse.BooleanOptionalAction,
+        help="with --engines: also the national row, planner matrix's sparse computation "
+        "(default on, off with --quick)",
+    )
+    p.add_argument(
+        "--national-nodes",
+        type=int,
+        help="SYNTHETIC nodes of the national row (default 1000000; 20000 with --quick)",
+    )
+    p.add_argument(
+        "--national-sources",
+        type=int,
+        help="sources of the national row (default 5000; 50 with --quick)",
+    )
+    p.add_argument(
+        "--national-targets",
+        type=int,
+        help="targets of the national row (default 100000; 5000 with --quick)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--csv", type=Path, help="also write the results to this CSV file")
     args = p.parse_args(argv)
@@ -1031,6 +1276,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.sizes = [20_000] if args.quick else [200_000, 1_000_000]
     if args.engines and args.sources is None:
         args.sources = [50, 200] if args.quick else [50, 500, 5_000]
+    if args.national is None:
+        args.national = not args.quick
+    if args.national_nodes is None:
+        args.national_nodes = 20_000 if args.quick else 1_000_000
+    if args.national_sources is None:
+        args.national_sources = 50 if args.quick else 5_000
+    if args.national_targets is None:
+        args.national_targets = 5_000 if args.quick else 100_000
     if args.sizes is None:
         args.sizes = [20_000] if args.quick else [500_000]
     if args.sources is None:
@@ -1073,8 +1326,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.engines:
         workdir = Path(tempfile.mkdtemp(prefix="planner-engines-"))
+        national: list[NationalRow] = []
         try:
             engine_rows = engine_table(args, ctx, workdir)
+            if args.national and engine_rows:
+                national = national_table(args, ctx, workdir)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         print(
@@ -1085,9 +1341,25 @@ def main(argv: list[str] | None = None) -> int:
             "preprocessing, not in the times)"
         )
         print(format_engine_table(engine_rows))
+        if national:
+            print(
+                "\nNational row (planner matrix's computation: compute_matrix in blocks, "
+                "pairs within the cutoff kept sparse; peak = RSS increase of the fresh "
+                "process, MiB)"
+            )
+            print(format_national_table(national))
+        print(
+            "\nEvery CCH row equals scipy's Dijkstra on millisecond-rounded weights exactly "
+            "(checked on the first sources of each case); Dijkstra rows are today's numbers."
+        )
+        print("\nTargets:")
+        for line in evaluate_engine_targets(engine_rows, national):
+            print("  " + line)
         print(f"\nload average at end (1, 5, 15 min): {_load_average()}")
         if args.csv and engine_rows:
             write_rows_csv(args.csv, engine_rows)
+            if national:
+                write_rows_csv(args.csv.with_name(args.csv.stem + "_national.csv"), national)
         return 0
 
     include_andorra = not args.no_andorra

@@ -36,6 +36,7 @@ from planner.network.travel_times import (
 NETS = ["andorra_net", "sodermalm_net", "umea_net"]
 CCH = EngineSettings("cch")
 SCIPY = EngineSettings("scipy")
+DIJKSTRA = EngineSettings("dijkstra")
 HALF_MS = constants.CCH_RESOLUTION_S / 2
 
 needs_cch = pytest.mark.skipif(not engine.cch_available(), reason="routingkit-cch not installed")
@@ -205,17 +206,22 @@ def test_choose_engine_follows_the_profile() -> None:
     assert grid.reach_fraction(600) == 0.25 and grid.reach_fraction(np.inf) == 1.0
     # no cutoff: the CCH wins on both (its cost is below a full search)
     assert engine.choose_engine(n, 100_000, np.inf, hierarchy=grid) == "cch"
+    exact = engine.exact_engine()  # the compiled Dijkstra, or scipy's without numba
     # a short cutoff that reaches a quarter: Dijkstra, unless very few targets
-    assert engine.choose_engine(n, 100_000, 600, hierarchy=grid) == "scipy"
+    assert engine.choose_engine(n, 100_000, 600, hierarchy=grid) == exact
     assert engine.choose_engine(n, 10, 600, hierarchy=grid) == "cch"
     assert engine.choose_engine(n, 100_000, 600, hierarchy=road) == "cch"
     # all nodes at cost 0.2 vs 0.75 x a reach of 0.25: a near tie goes to Dijkstra
-    assert engine.choose_engine(n, n, 600, hierarchy=road) == "scipy"
+    assert engine.choose_engine(n, n, 600, hierarchy=road) == exact
     assert engine.choose_engine(n, n // 10, 600, hierarchy=road) == "cch"
-    assert engine.choose_engine(n, 10, 200, hierarchy=road) == "scipy"  # reaches nothing
+    assert engine.choose_engine(n, 10, 200, hierarchy=road) == exact  # reaches nothing
+    # points start from two nodes: twice the CCH's cost, one Dijkstra
+    assert engine.choose_engine(n, n // 10, 600, hierarchy=road, seeds_per_source=2) == exact
+    assert engine.choose_engine(n, n // 1000, 600, hierarchy=road, seeds_per_source=2) == "cch"
     # no hierarchy, or an explicit choice
-    assert engine.choose_engine(n, 10, np.inf, hierarchy=None) == "scipy"
+    assert engine.choose_engine(n, 10, np.inf, hierarchy=None) == exact
     assert engine.choose_engine(n, 10, np.inf, settings=SCIPY, hierarchy=road) == "scipy"
+    assert engine.choose_engine(n, 10, np.inf, settings=DIJKSTRA, hierarchy=road) == exact
     assert engine.choose_engine(n, n, 600, settings=CCH, hierarchy=grid) == "cch"
 
 
@@ -247,7 +253,7 @@ def test_missing_wheel_falls_back_to_scipy(
     auto = engine.many_to_many(ttg, src, hierarchy=fake)
     exact = dijkstra(ttg.matrix, indices=src)
     np.testing.assert_array_equal(auto, exact)
-    assert engine.choose_engine(ttg.n_nodes, 5, np.inf, hierarchy=fake) == "scipy"
+    assert engine.choose_engine(ttg.n_nodes, 5, np.inf, hierarchy=fake) == engine.exact_engine()
     with pytest.raises(ParameterError, match=r"engine = 'cch' needs the routingkit-cch package"):
         engine.many_to_many(ttg, src, settings=CCH, hierarchy=fake)
     with pytest.raises(ParameterError, match="routingkit-cch"):
@@ -255,8 +261,10 @@ def test_missing_wheel_falls_back_to_scipy(
 
 
 def test_engine_settings_refuse_unknown_names() -> None:
-    with pytest.raises(ParameterError, match=r"engine = 'dijkstra': use one of 'auto', 'scipy'"):
-        EngineSettings("dijkstra")
+    with pytest.raises(
+        ParameterError, match=r"engine = 'fastest': use one of 'auto', 'dijkstra', 'scipy', 'cch'"
+    ):
+        EngineSettings("fastest")
 
 
 @needs_cch
@@ -381,7 +389,7 @@ def test_matrix_with_points_on_the_cch(nets: dict) -> None:
     demand = snapped_near_nodes(net.graph, 300, seed=17)
     exact = compute_matrix(ttg, stations, demand, cutoff_s=1200, settings=SCIPY).to_dense()
     fast = compute_matrix(ttg, stations, demand, cutoff_s=1200, settings=CCH).to_dense()
-    reference = point_times(ttg, stations, destinations=demand, cutoff_s=1200)
+    reference = point_times(ttg, stations, destinations=demand, cutoff_s=1200, settings=SCIPY)
     np.testing.assert_array_equal(exact, reference)
     both = np.isfinite(exact) & np.isfinite(fast)
     assert both.sum() > 0.5 * exact.size

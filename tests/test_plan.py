@@ -349,7 +349,9 @@ def test_matrix_command_in_process_cluster_and_resume(
     from planner.network.travel_times import build_travel_time_graph, point_times
 
     toml = str(andorra_scenario_dir / "andorra.toml")
+    # the exact engine, to compare with point_times bit for bit (the CCH: test_engine_pipeline)
     base = ["matrix", toml, "--cutoff-min", "15", "--no-progress", "--no-cache"]
+    base += ["--engine", "dijkstra"]
     code, err = _run(
         capsys, *base, "--out", str(tmp_path / "a.parquet"), "--store", str(tmp_path / "st")
     )

@@ -287,8 +287,7 @@ def _coverage_blocks(
     plan, sources = engine.plan_query(
         ttg,
         origin_sources(ttg, run.stations),
-        cutoff_s=run.limit,
-        settings=engine.EngineSettings("scipy"),  # as point_times, bit for bit
+        cutoff_s=run.limit,  # the graph's engine, chosen as point_times does: bit for bit
     )
     size = resolve_block_size(block_size, ttg.n_nodes + m, m)
     samples = own = None
@@ -379,9 +378,9 @@ def _block(shared: _Shared, task: _Task) -> _Block:
     """Drive times of one block of stations to every node, reduced for coverage (pure).
 
     The block's rows of the stations × nodes times come from the same
-    Dijkstra search on the same graph as :func:`point_times`, so they are bit
-    for bit those of the dense path; they exist only while the block runs
-    (``block × nodes × 8`` bytes).
+    engine on the same graph as :func:`point_times` (the graph's engine,
+    chosen for the same query), so they are bit for bit those of the dense
+    path; they exist only while the block runs (``block × nodes × 8`` bytes).
     """
     node_times = shared.plan.rows(task.sources)
     stations = shared.stations.take(slice(task.start, task.stop))

@@ -4,15 +4,22 @@ This is the node level of the travel-time stack: the point layer
 (:mod:`planner.network.travel_times`, :mod:`planner.network.matrix`) turns stations and
 demand points into *sources* (node rows, or :class:`VirtualSources` that join
 the network at a few nodes after a head start) and *target* node rows, and
-asks :func:`iter_blocks` or :func:`many_to_many` for the times. Two engines
+asks :func:`iter_blocks` or :func:`many_to_many` for the times. Three engines
 answer, with the same meaning (seconds as float64, ``inf`` where
 unreachable or beyond the cutoff, never NaN):
 
+``"dijkstra"``
+    The compiled Dijkstra of :mod:`planner.network.dijkstra` (numba, the
+    ``fast`` extra) on the CSR graph of
+    :class:`~planner.network.travel_times.TravelTimeGraph`: it writes only the
+    target columns, stops at the cutoff, starts from points without an
+    augmented graph and runs in several threads. Exact float64 sums of the
+    edge times, equal to scipy's Dijkstra bit for bit, and so to networkx.
+    Without numba it is scipy's Dijkstra (the same numbers).
 ``"scipy"``
-    Dijkstra (:func:`scipy.sparse.csgraph.dijkstra`, compiled) on the CSR
-    graph of :class:`~planner.network.travel_times.TravelTimeGraph`. Exact float64
-    sums of the edge times, equal to networkx; a cutoff stops each search
-    early, so it is the fast choice for short cutoffs.
+    :func:`scipy.sparse.csgraph.dijkstra` on the same graph (point origins as
+    virtual nodes of an augmented graph): the engine of planner 0.1, kept as
+    the reference.
 ``"cch"``
     RoutingKit's customizable contraction hierarchy (CCH), through the
     optional ``routingkit-cch`` wheel (``pip install planner[cch]``). The
@@ -30,11 +37,12 @@ hierarchy is built (:func:`choose_engine`). It never depends on timings of
 the query itself or on the machine's load, so the same network and query
 always get the same engine and the same numbers. Without a hierarchy, or
 without the wheel (it has no build for Linux on ARM, for example), it is
-scipy.
+the exact Dijkstra.
 
-Both engines use several cores when asked (``workers``): scipy in worker
-processes that write their rows straight into shared memory (nothing is
-pickled back), the CCH in threads (RoutingKit runs without Python's GIL).
+Every engine uses several cores when asked (``workers``): the compiled
+Dijkstra and the CCH in threads of this process (both run without Python's
+GIL, writing into one result array), scipy in worker processes that write
+their rows straight into shared memory (nothing is pickled back).
 
 The contraction order (the slow part of a hierarchy: about 15 s for 200,000
 nodes) depends only on the network's topology. :func:`build_hierarchy`
@@ -47,6 +55,7 @@ second on a region.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import math
@@ -70,6 +79,7 @@ from tqdm.auto import tqdm
 from planner import constants
 from planner.cache import atomic_write_bytes
 from planner.errors import InputFileError, ParameterError
+from planner.network.dijkstra import KernelGraph, kernel_available, search_rows
 
 
 class TravelTimeGraph(Protocol):
@@ -87,6 +97,15 @@ class TravelTimeGraph(Protocol):
     @property
     def n_nodes(self) -> int: ...
 
+    @property
+    def kernel(self) -> KernelGraph: ...  # the graph renumbered for the compiled Dijkstra
+
+    @property
+    def hierarchy(self) -> Hierarchy | None: ...  # the network's CCH, if it has one
+
+    @property
+    def engine_settings(self) -> EngineSettings: ...  # the engine its searches use
+
 
 __all__ = [
     "ENGINES",
@@ -100,20 +119,25 @@ __all__ = [
     "cch_available",
     "choose_engine",
     "compute_order",
+    "exact_engine",
+    "fast_cch_available",
     "iter_blocks",
     "iter_plan_blocks",
     "load_hierarchy",
     "many_to_many",
     "plan_query",
+    "rearc_hierarchy",
+    "require_cch",
     "save_hierarchy",
     "scipy_plan",
     "scipy_rows",
 ]
 
 #: Engine names accepted by :class:`EngineSettings`.
-ENGINES = ("auto", "scipy", "cch")
-#: Layout version of a saved hierarchy (:func:`save_hierarchy`).
-HIERARCHY_FORMAT = 1
+ENGINES = ("auto", "dijkstra", "scipy", "cch")
+#: Layout version of a saved hierarchy (:func:`save_hierarchy`; 2: the profile
+#: records the exact engine it was measured against).
+HIERARCHY_FORMAT = 2
 #: RoutingKit's "no path" weight (2**31 - 1); every edge must stay below it, ms.
 _INF_WEIGHT_MS = 2**31 - 1
 #: Integer weight units per second (the CCH's resolution is their inverse).
@@ -122,6 +146,8 @@ _TICKS_PER_S = round(1.0 / constants.CCH_RESOLUTION_S)
 _BLOCK = 64
 #: Below this many source × node pairs, worker processes cost more than they save.
 _PARALLEL_MIN_WORK = 5_000_000
+#: ... and threads (the compiled Dijkstra, the CCH), which start in microseconds.
+_THREAD_MIN_WORK = 500_000
 #: Most bytes of the shared result buffer of a parallel run (two blocks in flight).
 _SHARED_BYTES = 256 * 1024**2
 
@@ -138,10 +164,11 @@ class EngineSettings:
     Attributes
     ----------
     engine
-        ``"auto"`` (default: the faster of the two for each query, see
-        :func:`choose_engine`), ``"scipy"`` (exact Dijkstra) or ``"cch"``
-        (contraction hierarchy, millisecond resolution; needs the
-        ``routingkit-cch`` wheel and a :class:`Hierarchy`).
+        ``"auto"`` (default: the faster engine for each query, see
+        :func:`choose_engine`), ``"dijkstra"`` (the compiled exact Dijkstra;
+        scipy's where numba is not installed), ``"scipy"`` (scipy's Dijkstra,
+        the reference) or ``"cch"`` (contraction hierarchy, millisecond
+        resolution; needs the ``routingkit-cch`` wheel and a :class:`Hierarchy`).
     """
 
     engine: str = "auto"
@@ -211,12 +238,23 @@ def _import_pyroutingkit() -> ModuleType | None:
     return pyroutingkit
 
 
+def exact_engine() -> str:
+    """The exact engine that runs here: ``"dijkstra"`` with numba installed, else ``"scipy"``."""
+    return "dijkstra" if kernel_available() else "scipy"
+
+
 def cch_available() -> bool:
     """Whether the contraction-hierarchy engine can run here (``routingkit-cch`` installed)."""
     return _import_cch() is not None
 
 
-def _require_cch() -> ModuleType:
+def fast_cch_available() -> bool:
+    """Whether pyroutingkit, the CCH's faster numpy interface, is installed too."""
+    return _import_pyroutingkit() is not None
+
+
+def require_cch() -> ModuleType:
+    """The ``routingkit_cch`` module, or a :class:`ParameterError` saying how to install it."""
     module = _import_cch()
     if module is None:
         raise ParameterError(
@@ -283,7 +321,7 @@ def compute_order(ttg: TravelTimeGraph) -> np.ndarray:
     ParameterError
         If ``routingkit-cch`` is not installed.
     """
-    rk = _require_cch()
+    rk = require_cch()
     n = ttg.n_nodes
     tail, head = _arcs(ttg.matrix)
     if n == 0:
@@ -338,9 +376,11 @@ class Hierarchy:
         :meth:`reach_fraction`.
     cch_ratio
         CPU time of one CCH query to every node over that of one full
-        Dijkstra search, measured once when the hierarchy was first built
-        (kept with the saved order): how much the hierarchy helps on this
-        network (about 0.2 on real roads, about 1 on a grid).
+        search of the exact engine, measured once when the hierarchy was
+        first built (kept with the saved order): how much the hierarchy helps
+        on this network (about 0.3 on real roads, 1-2 on a grid).
+    profile_engine
+        The exact engine ``cch_ratio`` was measured against (:func:`exact_engine`).
     """
 
     order: np.ndarray
@@ -350,6 +390,7 @@ class Hierarchy:
     topology_key: str
     reach_s: np.ndarray
     cch_ratio: float
+    profile_engine: str = "scipy"
     _runtime: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
@@ -364,6 +405,7 @@ class Hierarchy:
                 self.topology_key,
                 self.reach_s,
                 self.cch_ratio,
+                self.profile_engine,
             ),
         )
 
@@ -406,6 +448,7 @@ class Hierarchy:
             topology_key=self.topology_key,
             reach_s=self.reach_s,
             cch_ratio=self.cch_ratio,
+            profile_engine=self.profile_engine,
         )
         for topology in ("cch", "prk_topology"):  # weights apart, nothing changes
             if topology in self._runtime:
@@ -418,7 +461,7 @@ class Hierarchy:
         with _RUNTIME_LOCK:
             metric = self._runtime.get("metric")
             if metric is None:
-                rk = _require_cch()
+                rk = require_cch()
                 cch = self._runtime.get("cch")
                 if cch is None:
                     cch = rk.CCH(self.order.tolist(), self.tail.tolist(), self.head.tolist(), False)
@@ -495,21 +538,27 @@ def _cpu_per_round(run: Any) -> float:
     return spent / rounds
 
 
-def _profile(ttg: TravelTimeGraph, h: Hierarchy) -> tuple[np.ndarray, float]:
-    """(sorted sample of drive times, CCH/Dijkstra CPU-time ratio) from seeded nodes."""
+def _profile(ttg: TravelTimeGraph, h: Hierarchy) -> tuple[np.ndarray, float, str]:
+    """(sorted sample of drive times, CCH/exact CPU ratio, the exact engine), from seeded nodes."""
     n = ttg.n_nodes
+    exact = exact_engine()
     k = min(constants.ENGINE_PROFILE_SOURCES, n)
     if k == 0:
-        return np.empty(0), 1.0
+        return np.empty(0), 1.0, exact
     src = np.random.default_rng(constants.ENGINE_PROFILE_SEED).choice(n, size=k, replace=False)
     dist = dijkstra(ttg.matrix, directed=True, indices=src)
-    scipy_s = _cpu_per_round(lambda: dijkstra(ttg.matrix, directed=True, indices=src))
+    if exact == "dijkstra":
+        kernel, seeds, zero = ttg.kernel, src[:, None], np.zeros((k, 1))
+        search_rows(kernel, seeds[:1], zero[:1], None, math.inf)  # compiles: not timed
+        exact_s = _cpu_per_round(lambda: search_rows(kernel, seeds, zero, None, math.inf))
+    else:
+        exact_s = _cpu_per_round(lambda: dijkstra(ttg.matrix, directed=True, indices=src))
     _cch_rows(h, src[:1], None, math.inf)  # builds this thread's metric: not timed
     cch_s = _cpu_per_round(lambda: _cch_rows(h, src, None, math.inf))
     sample = np.sort(dist.ravel())
     step = max(1, len(sample) // constants.ENGINE_PROFILE_SAMPLE)
-    ratio = cch_s / scipy_s if scipy_s > 0 else 1.0
-    return sample[::step].copy(), float(ratio)
+    ratio = cch_s / exact_s if exact_s > 0 else 1.0
+    return sample[::step].copy(), float(ratio), exact
 
 
 def build_hierarchy(ttg: TravelTimeGraph, *, order: np.ndarray | None = None) -> Hierarchy:
@@ -535,7 +584,7 @@ def build_hierarchy(ttg: TravelTimeGraph, *, order: np.ndarray | None = None) ->
         Without ``routingkit-cch``, or for an order that is not a permutation
         of the nodes.
     """
-    _require_cch()
+    require_cch()
     n = ttg.n_nodes
     order = compute_order(ttg) if order is None else _check_order(order, n)
     tail, head = _arcs(ttg.matrix)
@@ -549,16 +598,47 @@ def build_hierarchy(ttg: TravelTimeGraph, *, order: np.ndarray | None = None) ->
         cch_ratio=1.0,
     )
     h.metric()
-    reach, ratio = _profile(ttg, h)
+    return _with_profile(ttg, h)
+
+
+def rearc_hierarchy(hierarchy: Hierarchy, matrix: sp.csr_array) -> Hierarchy:
+    """The hierarchy's order and profile on other arcs between the same nodes.
+
+    For the reversed network (every arc turned round): the contraction order
+    depends only on which nodes are joined, so it serves both directions.
+    The RoutingKit objects are built for the new arcs (a contraction and a
+    customisation, no new order).
+
+    Parameters
+    ----------
+    hierarchy
+        A hierarchy of the network.
+    matrix
+        ``n × n`` CSR matrix of the new arcs' times, s (same nodes).
+    """
+    n = hierarchy.n_nodes
+    if matrix.shape != (n, n):
+        raise ParameterError(f"matrix: need {n:,} × {n:,} nodes, got {matrix.shape}")
+    tail, head = _arcs(matrix)
+    index_type = np.int32 if n < 2**31 else np.int64
     out = Hierarchy(
-        order=h.order,
-        tail=h.tail,
-        head=h.head,
-        weights_ms=h.weights_ms,
-        topology_key=h.topology_key,
-        reach_s=reach,
-        cch_ratio=ratio,
+        order=hierarchy.order,
+        tail=tail.astype(index_type),
+        head=head.astype(index_type),
+        weights_ms=_to_ms(matrix.data),
+        topology_key=_topology_key(n, tail, head),
+        reach_s=hierarchy.reach_s,
+        cch_ratio=hierarchy.cch_ratio,
+        profile_engine=hierarchy.profile_engine,
     )
+    out.metric()
+    return out
+
+
+def _with_profile(ttg: TravelTimeGraph, h: Hierarchy) -> Hierarchy:
+    """``h`` with the network's profile measured now (its RoutingKit objects kept)."""
+    reach, ratio, exact = _profile(ttg, h)
+    out = dataclasses.replace(h, reach_s=reach, cch_ratio=ratio, profile_engine=exact)
     out._runtime.update(h._runtime)
     return out
 
@@ -577,6 +657,7 @@ def save_hierarchy(path: str | Path, hierarchy: Hierarchy) -> None:
         order=hierarchy.order,
         reach_s=hierarchy.reach_s,
         cch_ratio=np.float64(hierarchy.cch_ratio),
+        profile_engine=np.str_(hierarchy.profile_engine),
         resolution_s=np.float64(constants.CCH_RESOLUTION_S),
     )
     atomic_write_bytes(Path(path), buf.getvalue())
@@ -584,6 +665,10 @@ def save_hierarchy(path: str | Path, hierarchy: Hierarchy) -> None:
 
 def load_hierarchy(path: str | Path, ttg: TravelTimeGraph) -> Hierarchy:
     """Read a saved order back for the same network and customise it with its times.
+
+    The profile is kept, unless it was measured against another exact engine
+    than the one that runs here (:func:`exact_engine`): it is then measured
+    again (a fraction of a second on a region).
 
     Raises
     ------
@@ -599,6 +684,7 @@ def load_hierarchy(path: str | Path, ttg: TravelTimeGraph) -> Hierarchy:
             order = f["order"]
             reach = f["reach_s"]
             ratio = float(f["cch_ratio"])
+            profiled = str(f["profile_engine"])
             resolution = float(f["resolution_s"])
     except (OSError, ValueError, KeyError, EOFError) as exc:
         raise InputFileError(f"{path}: not a readable hierarchy file ({exc})") from exc
@@ -615,9 +701,11 @@ def load_hierarchy(path: str | Path, ttg: TravelTimeGraph) -> Hierarchy:
         topology_key=key,
         reach_s=reach,
         cch_ratio=ratio,
+        profile_engine=profiled,
     )
     h.metric()
-    return h
+    # measured against another exact engine (numba added or removed since): measure again
+    return h if profiled == exact_engine() else _with_profile(ttg, h)
 
 
 # ---------------------------------------------------------------------------
@@ -640,18 +728,23 @@ def choose_engine(
     *,
     settings: EngineSettings | None = None,
     hierarchy: Hierarchy | None = None,
+    seeds_per_source: float = 1.0,
 ) -> str:
-    """The engine a query runs on: ``"scipy"`` or ``"cch"``.
+    """The engine a query runs on: ``"dijkstra"``, ``"scipy"`` or ``"cch"``.
 
     ``"auto"`` takes the CCH when a hierarchy is given, the wheel is
-    installed, and its expected cost is below Dijkstra's. Dijkstra's cost
-    grows with the share ``r`` of the network within the cutoff (read from
-    the hierarchy's profile; 1 without a cutoff); the CCH's does not depend
-    on the cutoff, only on the share of nodes that are targets (a
+    installed, and its expected cost is below the exact engine's. The exact
+    engine's cost grows with the share ``r`` of the network within the cutoff
+    (read from the hierarchy's profile; 1 without a cutoff); the CCH's does
+    not depend on the cutoff, only on the share of nodes that are targets (a
     measured curve, :data:`planner.constants.CCH_TARGET_COST`) times the
-    network's measured CCH/Dijkstra ratio. So: CCH if
-    ``cch_ratio × target_cost(n_targets / n_nodes) < margin × r``, with the
-    margin :data:`planner.constants.CCH_MARGIN` (near ties go to Dijkstra).
+    network's measured CCH/exact ratio, times the nodes each source starts
+    from (a point on a two-way road starts from both ends: two CCH searches,
+    one Dijkstra). So: CCH if ``cch_ratio × target_cost(n_targets / n_nodes)
+    × seeds_per_source < margin × r``, with the margin
+    :data:`planner.constants.CCH_MARGIN` (near ties go to the exact engine).
+    Otherwise the exact engine: ``"dijkstra"`` where numba is installed,
+    ``"scipy"`` elsewhere (:func:`exact_engine`).
 
     Raises
     ------
@@ -659,21 +752,21 @@ def choose_engine(
         For ``engine="cch"`` without a hierarchy or without the wheel.
     """
     engine = (settings or EngineSettings()).engine
-    if engine == "scipy":
-        return "scipy"
+    if engine in ("scipy", "dijkstra"):
+        return exact_engine() if engine == "dijkstra" else "scipy"
     if engine == "cch":
-        _require_cch()
+        require_cch()
         if hierarchy is None:
             raise ParameterError(
                 "engine = 'cch' needs the network's contraction hierarchy (build_hierarchy)"
             )
         return "cch"
     if hierarchy is None or not cch_available() or n_nodes == 0:
-        return "scipy"
+        return exact_engine()
     share = n_targets / n_nodes
-    cch_cost = hierarchy.cch_ratio * _target_share_cost(share)
-    dijkstra_cost = hierarchy.reach_fraction(cutoff_s)
-    return "cch" if cch_cost < constants.CCH_MARGIN * dijkstra_cost else "scipy"
+    cch_cost = hierarchy.cch_ratio * _target_share_cost(share) * max(seeds_per_source, 1.0)
+    exact_cost = hierarchy.reach_fraction(cutoff_s)
+    return "cch" if cch_cost < constants.CCH_MARGIN * exact_cost else exact_engine()
 
 
 # ---------------------------------------------------------------------------
@@ -701,50 +794,63 @@ def augmented_matrix(matrix: sp.csr_array, sources: VirtualSources) -> sp.csr_ar
     return sp.csr_array((w, (r, c)), shape=(n + m, n + m))
 
 
-def _ms_rows(rows: list[list[int | None]]) -> np.ndarray:
-    """RoutingKit's integer-ms rows (None = unreachable) as float64 seconds, ``inf`` for None."""
+def _seeds(sources: Sources) -> tuple[np.ndarray, np.ndarray]:
+    """``(m, k)`` start nodes and head starts (s) of sources: nodes start at 0 s."""
+    if isinstance(sources, VirtualSources):
+        return sources.nodes, sources.offset_s
+    nodes = np.asarray(sources, dtype=np.int64).reshape(-1, 1)
+    return nodes, np.zeros(nodes.shape)
+
+
+def _cch_node_ms(hierarchy: Hierarchy, nodes: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
+    """CCH times from node rows to target nodes ``cols`` (all if None), whole ms (int64).
+
+    Unreachable pairs hold :data:`_INF_WEIGHT_MS` or more.
+    """
+    n_cols = hierarchy.n_nodes if cols is None else len(cols)
+    if len(nodes) == 0 or n_cols == 0:
+        return np.full((len(nodes), n_cols), _INF_WEIGHT_MS, dtype=np.int64)
+    with hierarchy.fast_metric() as fast:
+        if fast is not None:
+            targets = np.arange(n_cols) if cols is None else cols
+            return fast.distances_many_to_many(
+                np.asarray(nodes, dtype=np.uint32), np.asarray(targets, dtype=np.uint32)
+            ).astype(np.int64)
+    rk = require_cch()
+    query = rk.CCHOneToMany(
+        hierarchy.metric(), list(range(n_cols)) if cols is None else cols.tolist()
+    )
+    rows = [query.distances_from(int(s)) for s in nodes]
+    del query  # used and dropped in this thread (RoutingKit's query is not thread-safe)
     out = np.array(rows, dtype=np.float64)  # None -> NaN
-    out /= _TICKS_PER_S
-    out[np.isnan(out)] = np.inf
-    return out
+    out[np.isnan(out)] = _INF_WEIGHT_MS
+    return out.astype(np.int64)
 
 
 def _cch_rows(
     hierarchy: Hierarchy, sources: Sources, cols: np.ndarray | None, limit: float
 ) -> np.ndarray:
-    """CCH rows from ``sources`` to target nodes ``cols`` (all if None), s."""
-    rk = _require_cch()
+    """CCH rows from ``sources`` to target nodes ``cols`` (all if None), s.
+
+    A source that starts from several nodes takes, per target, the best of
+    (head start rounded to whole ms) + (the node's time in whole ms): the
+    same integer sums as a search on the millisecond graph with a virtual
+    node, so equal to scipy's Dijkstra on the rounded augmented graph.
+    """
+    seed_nodes, seed_s = _seeds(sources)
     n_cols = hierarchy.n_nodes if cols is None else len(cols)
-    if len(sources) == 0:
-        return np.empty((0, n_cols))
-    if not isinstance(sources, VirtualSources):
-        with hierarchy.fast_metric() as fast:
-            if fast is not None:
-                targets_u32 = np.arange(n_cols, dtype=np.uint32) if cols is None else cols
-                ms = fast.distances_many_to_many(
-                    np.asarray(sources, dtype=np.uint32), np.asarray(targets_u32, dtype=np.uint32)
-                )
-                out = ms.astype(np.float64)
-                out /= _TICKS_PER_S
-                out[(ms >= _INF_WEIGHT_MS) | (out > limit)] = np.inf
-                return out
-    targets = list(range(hierarchy.n_nodes)) if cols is None else cols.tolist()
-    query = rk.CCHOneToMany(hierarchy.metric(), targets)
-    rows: list[list[int | None]] = []
-    if isinstance(sources, VirtualSources):
-        ok = (sources.nodes >= 0) & np.isfinite(sources.offset_s)
-        offset_ms = np.where(ok, np.rint(np.where(ok, sources.offset_s, 0.0) * _TICKS_PER_S), 0)
-        for i in range(len(sources)):
-            pairs = [
-                (int(v), int(d))
-                for v, d in zip(sources.nodes[i][ok[i]], offset_ms[i][ok[i]], strict=True)
-            ]
-            rows.append(query.distances_from_multi(pairs) if pairs else [None] * n_cols)
-    else:
-        rows = [query.distances_from(int(s)) for s in sources]
-    del query  # used and dropped in this thread (RoutingKit's query is not thread-safe)
-    out = _ms_rows(rows) if n_cols else np.empty((len(sources), 0))
-    out[out > limit] = np.inf
+    best = np.full((len(seed_nodes), n_cols), _INF_WEIGHT_MS, dtype=np.int64)
+    for j in range(seed_nodes.shape[1]):
+        ok = (seed_nodes[:, j] >= 0) & np.isfinite(seed_s[:, j])
+        if not ok.any():
+            continue
+        head_ms = np.rint(seed_s[ok, j] * _TICKS_PER_S).astype(np.int64)
+        ms = _cch_node_ms(hierarchy, seed_nodes[ok, j], cols)
+        ms = np.where(ms >= _INF_WEIGHT_MS, _INF_WEIGHT_MS, ms + head_ms[:, None])
+        best[ok] = np.minimum(best[ok], ms) if seed_nodes.shape[1] > 1 else ms
+    out = best.astype(np.float64)
+    out /= _TICKS_PER_S
+    out[(best >= _INF_WEIGHT_MS) | (out > limit)] = np.inf
     return out
 
 
@@ -757,7 +863,7 @@ class QueryPlan:
     Attributes
     ----------
     engine
-        ``"scipy"`` or ``"cch"``.
+        ``"dijkstra"``, ``"scipy"`` or ``"cch"``.
     matrix
         scipy: the CSR graph (with the virtual sources' nodes appended).
     hierarchy
@@ -768,6 +874,8 @@ class QueryPlan:
         Cutoff, s (``inf`` for none).
     n_cols
         Number of targets (columns of every row).
+    kernel
+        dijkstra: the graph renumbered for the compiled Dijkstra.
     """
 
     engine: str
@@ -776,16 +884,29 @@ class QueryPlan:
     cols: np.ndarray | None
     limit: float
     n_cols: int
+    kernel: KernelGraph | None = None
 
     def rows(self, sources: Sources) -> np.ndarray:
         """``(len(sources), n_cols)`` times, s, from sources as returned by :func:`plan_query`."""
         if self.engine == "cch":
             assert self.hierarchy is not None
             return _cch_rows(self.hierarchy, sources, self.cols, self.limit)
+        if self.engine == "dijkstra":
+            assert self.kernel is not None
+            return search_rows(self.kernel, *_seeds(sources), self.cols, self.limit)
         assert self.matrix is not None and isinstance(sources, np.ndarray)
         rows = scipy_rows(self.matrix, sources, targets=self.cols, cutoff_s=self.limit)
         # all nodes: not the virtual nodes appended after them
         return rows if rows.shape[1] == self.n_cols else rows[:, : self.n_cols]
+
+    @property
+    def n_nodes(self) -> int:
+        """Nodes of the graph the plan searches (with any virtual nodes appended)."""
+        if self.matrix is not None:
+            return int(self.matrix.shape[0])
+        if self.kernel is not None:
+            return self.kernel.n_nodes
+        return self.hierarchy.n_nodes if self.hierarchy is not None else self.n_cols
 
 
 def plan_query(
@@ -808,27 +929,37 @@ def plan_query(
         for scipy, virtual sources become rows of the augmented graph.
     """
     n = ttg.n_nodes
+    settings = settings or ttg.engine_settings
+    hierarchy = hierarchy or ttg.hierarchy
     cols = None if targets is None else np.asarray(targets, dtype=np.int64)
     if cols is not None and len(cols) and (cols.min() < 0 or cols.max() >= n):
         raise ParameterError("targets: node rows out of range")
     if hierarchy is not None and hierarchy.n_nodes != n:
         raise ParameterError("hierarchy: built for another network (node count differs)")
     n_cols = n if cols is None else len(cols)
-    engine = choose_engine(n, n_cols, cutoff_s, settings=settings, hierarchy=hierarchy)
+    if not isinstance(sources, VirtualSources):
+        sources = np.asarray(sources, dtype=np.int64)
+        if len(sources) and (sources.min() < 0 or sources.max() >= n):
+            raise ParameterError("sources: node rows out of range")
+    seeds = 1.0
+    if isinstance(sources, VirtualSources) and len(sources):
+        seeds = float(((sources.nodes >= 0) & np.isfinite(sources.offset_s)).sum() / len(sources))
+    engine = choose_engine(
+        n, n_cols, cutoff_s, settings=settings, hierarchy=hierarchy, seeds_per_source=seeds
+    )
     if engine == "cch":
         return QueryPlan("cch", None, hierarchy, cols, cutoff_s, n_cols), sources
+    if engine == "dijkstra":
+        return QueryPlan("dijkstra", None, None, cols, cutoff_s, n_cols, ttg.kernel), sources
     if isinstance(sources, VirtualSources):
         matrix = augmented_matrix(ttg.matrix, sources)
         plan = QueryPlan("scipy", matrix, None, cols, cutoff_s, n_cols)
         return plan, np.arange(len(sources), dtype=np.int64) + n
-    src = np.asarray(sources, dtype=np.int64)
-    if len(src) and (src.min() < 0 or src.max() >= n):
-        raise ParameterError("sources: node rows out of range")
-    return QueryPlan("scipy", ttg.matrix, None, cols, cutoff_s, n_cols), src
+    return QueryPlan("scipy", ttg.matrix, None, cols, cutoff_s, n_cols), sources
 
 
 # ---------------------------------------------------------------------------
-# Worker processes writing into shared memory (scipy), threads (CCH)
+# Threads (compiled Dijkstra, CCH); worker processes writing into shared memory (scipy)
 # ---------------------------------------------------------------------------
 
 _PROC: dict[str, Any] = {}
@@ -847,9 +978,11 @@ def _proc_chunk(slot: int, row0: int, sources: Sources) -> None:
 class EnginePool:
     """Several cores for many chunks of one query plan.
 
-    scipy holds Python's GIL, so its rows come from worker processes, which
+    The compiled Dijkstra and the CCH release Python's GIL, so they run in
+    threads of this process that share the graph and write into one buffer.
+    scipy holds the GIL, so its rows come from worker processes, which
     write them straight into a shared-memory buffer (nothing is pickled
-    back); the CCH releases the GIL, so it runs in threads. The buffer holds
+    back). The buffer holds
     two slots of ``max_rows`` rows: one being filled while the caller reads
     the other. Use as a context manager.
     """
@@ -955,12 +1088,14 @@ def iter_blocks(
     cutoff_s
         Drive-time limit, s; times beyond it are ``inf``. ``inf`` for none.
     settings
-        The engine to use (default ``"auto"``, see :func:`choose_engine`).
+        The engine to use (default: the graph's ``engine_settings``, ``"auto"``
+        unless set otherwise; see :func:`choose_engine`).
     hierarchy
-        The network's contraction hierarchy, if it has one (:func:`build_hierarchy`).
+        A contraction hierarchy of the network (:func:`build_hierarchy`);
+        default: the graph's own, if it has one.
     workers
-        Cores to use (:class:`EnginePool`). Small queries run in this
-        process regardless.
+        Cores to use (:class:`EnginePool`: threads, or processes for scipy).
+        Small queries run in the calling thread regardless.
     block_size
         Sources per block (default 64; fewer with several workers, so that
         the shared buffer stays under 256 MiB and every worker gets a share).
@@ -996,10 +1131,8 @@ def iter_plan_blocks(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ParameterError(f"workers = {workers!r}: must be a whole number >= 1")
     m = len(sources)
-    n_nodes = plan.hierarchy.n_nodes if plan.hierarchy is not None else plan.n_cols
-    if plan.matrix is not None:
-        n_nodes = int(plan.matrix.shape[0])
-    if m * max(n_nodes, 1) < _PARALLEL_MIN_WORK:
+    least = _PARALLEL_MIN_WORK if plan.engine == "scipy" else _THREAD_MIN_WORK
+    if m * max(plan.n_nodes, 1) < least:
         workers = 1
     size = _BLOCK if block_size is None else int(block_size)
     if workers > 1:

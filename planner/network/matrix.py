@@ -433,8 +433,8 @@ def store_folder(
 
     Pass it as ``store`` to :func:`compute_matrix` (``kind="matrix"``) or
     :func:`compute_nearest` (``kind="nearest"``): a rerun with the same
-    graph, origins, targets and cutoff resumes from (or reuses) its finished
-    blocks, and other inputs get a folder of their own instead of being
+    graph, origins, targets, cutoff and engine settings resumes from (or
+    reuses) its finished blocks, and other inputs get a folder of their own instead of being
     refused. The name is 16 hex digits of a SHA-256 of the inputs and the
     planner version.
     """
@@ -447,6 +447,9 @@ def store_folder(
         _endpoint_key(ttg, origins, "origins"),
         _endpoint_key(ttg, targets, "targets"),
         None if math.isinf(limit) else limit,
+        # the engine is chosen from these (and the query): another engine, another folder
+        ttg.engine_settings.engine,
+        None if ttg.hierarchy is None else ttg.hierarchy.topology_key,
         __version__,
         STORE_FORMAT,
     ]

@@ -1,12 +1,16 @@
 """Travel times over the road network, in seconds.
 
 The network is turned once into a compressed sparse row (CSR) matrix of edge
-travel times (the fastest of any parallel edges). Node-level searches go
-through :mod:`planner.network.engine`: :func:`scipy.sparse.csgraph.dijkstra`
-(compiled code) on that matrix, whose results equal networkx's Dijkstra on
-the same graph, or, when the network carries a contraction hierarchy
-(:attr:`TravelTimeGraph.hierarchy`) and it is faster for the query, the
-hierarchy (millisecond resolution).
+travel times (the fastest of any parallel edges). Every search goes through
+:mod:`planner.network.engine`, with the engine the graph is set to
+(:attr:`TravelTimeGraph.engine_settings`, ``"auto"`` by default): an exact
+Dijkstra on that matrix (the compiled one of :mod:`planner.network.dijkstra`,
+or :func:`scipy.sparse.csgraph.dijkstra`), whose results equal networkx's
+Dijkstra on the same graph, or, when the network carries a contraction
+hierarchy (:attr:`TravelTimeGraph.hierarchy`) and it is faster for the query,
+the hierarchy (millisecond resolution). :func:`reweight` gives the same
+network with other edge times (another speed profile or time band), the
+hierarchy re-customised in about a second on a region.
 
 Two kinds of origin and destination are supported:
 
@@ -41,12 +45,14 @@ from scipy.sparse.csgraph import dijkstra
 from planner import constants
 from planner.errors import ParameterError
 from planner.network import engine
+from planner.network.dijkstra import KernelGraph, prepare_kernel_graph, reweight_kernel_graph
 
 if TYPE_CHECKING:  # worker processes need not import geopandas through snapping
     from planner.network.snapping import SnappedPoints
 
 __all__ = [
     "TravelTimeGraph",
+    "arrival_columns",
     "arrival_rows",
     "arrival_times",
     "build_travel_time_graph",
@@ -60,6 +66,8 @@ __all__ = [
     "origin_sources",
     "point_times",
     "reverse_point_times",
+    "reversed_graph",
+    "reweight",
     "same_road_pairs",
     "times_to_points",
     "validate_cutoff",
@@ -81,6 +89,9 @@ class TravelTimeGraph:
     hierarchy
         The network's contraction hierarchy (:func:`planner.network.engine.build_hierarchy`),
         if it has one: the ``"auto"`` engine then uses it where it is faster.
+    engine_settings
+        The engine every search on this graph uses unless told otherwise
+        (:class:`planner.network.engine.EngineSettings`, ``"auto"`` by default).
     """
 
     matrix: sp.csr_array
@@ -88,6 +99,14 @@ class TravelTimeGraph:
     x: np.ndarray
     y: np.ndarray
     hierarchy: engine.Hierarchy | None = field(default=None, repr=False, compare=False)
+    engine_settings: engine.EngineSettings = field(
+        default_factory=engine.EngineSettings, compare=False
+    )
+
+    @cached_property
+    def kernel(self) -> KernelGraph:
+        """The graph renumbered for the compiled Dijkstra (made once, on first use)."""
+        return prepare_kernel_graph(self.matrix, self.x, self.y)
 
     @cached_property
     def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
@@ -202,30 +221,6 @@ def validate_cutoff(cutoff_s: float | None, *, argument: str = "cutoff") -> floa
 # ---------------------------------------------------------------------------
 
 
-def _run_blocks(
-    matrix: sp.csr_array,
-    sources: np.ndarray,
-    limit: float,
-    *,
-    workers: int,
-    progress: bool,
-    desc: str,
-) -> Iterable[tuple[slice, np.ndarray]]:
-    """Yield (slice of sources, distance block) in source order, Dijkstra on ``matrix``.
-
-    With several workers, worker processes write the rows into shared memory
-    (:class:`planner.network.engine.EnginePool`), only when the work outweighs
-    starting them.
-    """
-    return engine.iter_plan_blocks(
-        engine.scipy_plan(matrix, cutoff_s=limit),
-        sources,
-        workers=workers,
-        progress=progress,
-        desc=desc,
-    )
-
-
 def _check_workers(workers: int) -> int:
     if not isinstance(workers, int) or workers < 1:
         raise ParameterError(f"workers = {workers!r}: must be a whole number >= 1")
@@ -260,8 +255,9 @@ def node_times(
     progress
         Show a progress bar.
     settings
-        The engine (default ``"auto"``: the faster of Dijkstra and the
-        network's hierarchy, if it has one; see :func:`planner.network.engine.choose_engine`).
+        The engine (default: the graph's ``engine_settings``; ``"auto"`` is
+        the faster of Dijkstra and the network's hierarchy, if it has one;
+        see :func:`planner.network.engine.choose_engine`).
 
     Returns
     -------
@@ -278,7 +274,6 @@ def node_times(
         cols,
         cutoff_s=limit,
         settings=settings,
-        hierarchy=ttg.hierarchy,
         workers=workers,
         progress=progress,
     )
@@ -453,6 +448,7 @@ def point_times(
     cutoff_s: float | None = None,
     workers: int = 1,
     progress: bool = False,
+    settings: engine.EngineSettings | None = None,
 ) -> np.ndarray:
     """Drive times from snapped points to every node or to snapped points.
 
@@ -468,9 +464,12 @@ def point_times(
     cutoff_s
         Drive-time limit, s; beyond it times are ``inf``.
     workers
-        Worker processes for many origins.
+        Cores for many origins (threads, or worker processes for scipy's
+        Dijkstra; :class:`planner.network.engine.EnginePool`).
     progress
         Show a progress bar.
+    settings
+        The engine (default: the graph's ``engine_settings``).
 
     Returns
     -------
@@ -480,19 +479,49 @@ def point_times(
     """
     limit = validate_cutoff(cutoff_s)
     _check_workers(workers)
-    n = ttg.n_nodes
-    matrix = engine.augmented_matrix(ttg.matrix, origin_sources(ttg, origins))
-    src = np.arange(len(origins)) + n
-    n_cols = n if destinations is None else len(destinations)
+    cols = arrive_pos = None
+    if destinations is not None:
+        cols, arrive_pos = arrival_columns(ttg, destinations)
+    n_cols = ttg.n_nodes if destinations is None else len(destinations)
     out = np.empty((len(origins), n_cols), dtype=np.float64)
-    for blk, dist in _run_blocks(
-        matrix, src, limit, workers=workers, progress=progress, desc="travel times"
+    for blk, dist in engine.iter_blocks(
+        ttg,
+        origin_sources(ttg, origins),
+        cols,
+        cutoff_s=limit,
+        settings=settings,
+        workers=workers,
+        progress=progress,
     ):
-        node_dist = dist[:, :n]
-        out[blk] = node_dist if destinations is None else _arrive(ttg, node_dist, destinations)
+        if destinations is None:
+            out[blk] = dist
+        else:
+            assert arrive_pos is not None
+            out[blk] = arrival_times(dist, arrive_pos, destinations.arrive_s)
     if destinations is not None:
         join_same_road(out, origins, destinations, cutoff_s=limit)
     return out
+
+
+def arrival_columns(
+    ttg: TravelTimeGraph, destinations: SnappedPoints
+) -> tuple[np.ndarray, np.ndarray]:
+    """The nodes to search to for destination points, and each point's columns among them.
+
+    Returns
+    -------
+    cols, arrive_pos
+        ``cols``: the distinct graph rows the points are reached from (the
+        target nodes of a search); ``arrive_pos``: ``(n, 2)`` position in
+        ``cols`` of each point's arrival nodes (``-1`` for none), to pass with
+        ``destinations.arrive_s`` to :func:`arrival_times`.
+    """
+    arrive_all = arrival_rows(ttg, destinations)
+    has = arrive_all >= 0
+    cols, inverse = np.unique(arrive_all[has], return_inverse=True)
+    arrive_pos = np.full(arrive_all.shape, -1, dtype=np.int64)
+    arrive_pos[has] = inverse.ravel()
+    return cols.astype(np.int64), arrive_pos
 
 
 def join_same_road(
@@ -569,9 +598,89 @@ def reverse_point_times(
     numpy.ndarray
         ``(len(destinations), len(origins))`` drive times, s (``inf`` if none).
     """
-    reverse = TravelTimeGraph(matrix=ttg.matrix.T.tocsr(), node_ids=ttg.node_ids, x=ttg.x, y=ttg.y)
-    times = point_times(reverse, _reversed(origins), destinations=_reversed(destinations))
+    times = point_times(
+        reversed_graph(ttg), _reversed(origins), destinations=_reversed(destinations)
+    )
     return np.ascontiguousarray(times.T)
+
+
+def reversed_graph(ttg: TravelTimeGraph) -> TravelTimeGraph:
+    """The network with every road driven the other way: times *to* a node from everywhere.
+
+    Its contraction hierarchy, when the network has one, shares the order
+    (it depends only on which nodes are joined, not on the direction) and
+    is customised with the reversed arcs, so the same engine answers.
+    """
+    matrix = ttg.matrix.T.tocsr()
+    matrix.sort_indices()
+    hierarchy = None
+    if ttg.hierarchy is not None:
+        hierarchy = engine.rearc_hierarchy(ttg.hierarchy, matrix)
+    return TravelTimeGraph(
+        matrix=matrix,
+        node_ids=ttg.node_ids,
+        x=ttg.x,
+        y=ttg.y,
+        hierarchy=hierarchy,
+        engine_settings=ttg.engine_settings,
+    )
+
+
+def reweight(ttg: TravelTimeGraph, travel_time_s: np.ndarray | sp.csr_array) -> TravelTimeGraph:
+    """The same network with other edge times: another speed profile or time band.
+
+    The contraction order is kept and the hierarchy, if the network has
+    one, is re-customised with the new times (about a second on a region,
+    against minutes for a new order); the graph for the compiled Dijkstra
+    keeps its node numbering.
+
+    Parameters
+    ----------
+    ttg
+        The travel-time graph.
+    travel_time_s
+        The new time of every arc, s: a ``(nnz,)`` array in the order of
+        ``ttg.matrix.data`` (the CSR storage order), or a CSR matrix with
+        the same arcs (for example :func:`build_travel_time_graph` of the
+        same graph with another ``weight``).
+
+    Returns
+    -------
+    TravelTimeGraph
+        The same nodes and arcs, engine settings and hierarchy order; new
+        times. ``ttg`` is unchanged.
+
+    Raises
+    ------
+    ParameterError
+        If the times do not match the arcs, or one is negative or not finite.
+    """
+    m = ttg.matrix
+    if sp.issparse(travel_time_s):
+        new = sp.csr_array(travel_time_s)
+        if new.shape != m.shape or not (
+            np.array_equal(new.indptr, m.indptr) and np.array_equal(new.indices, m.indices)
+        ):
+            raise ParameterError("travel_time_s: a matrix with other arcs than the network's")
+        data = np.asarray(new.data, dtype=np.float64)
+    else:
+        data = np.asarray(travel_time_s, dtype=np.float64)
+        if data.shape != m.data.shape:
+            raise ParameterError(
+                f"travel_time_s: need one time per arc ({m.nnz:,}), got shape {data.shape}"
+            )
+    if len(data) and (not np.isfinite(data).all() or (data < 0).any()):
+        raise ParameterError("travel_time_s: every arc needs a finite, non-negative time (s)")
+    matrix = sp.csr_array((data, m.indices, m.indptr), shape=m.shape)
+    out = dataclasses.replace(
+        ttg,
+        matrix=matrix,
+        hierarchy=None if ttg.hierarchy is None else ttg.hierarchy.customize(data),
+    )
+    kernel = ttg.__dict__.get("kernel")
+    if kernel is not None:  # the same numbering: only the times move
+        out.__dict__["kernel"] = reweight_kernel_graph(kernel, matrix)
+    return out
 
 
 def _reversed(points: SnappedPoints) -> SnappedPoints:

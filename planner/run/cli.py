@@ -179,6 +179,26 @@ def _build(net: NetworkOptions, *, progress: bool) -> Any:
     return network
 
 
+def _index(network: Any, net: NetworkOptions, work: WorkerOptions, *, progress: bool) -> Any:
+    """The network's edge table and graph for the engine of ``--engine`` (its hierarchy cached)."""
+    from planner.network.index import index_network
+
+    settings = work.engine_settings()
+    return index_network(
+        network, engine_settings=settings, cache_dir=net.cache.folder(), progress=progress
+    )
+
+
+def _with_engine(scenario: Any, work: WorkerOptions) -> Any:
+    """The scenario with ``--engine`` in place of its ``roads.engine`` (checked either way)."""
+    import dataclasses
+
+    settings = work.engine_settings(default=scenario.roads.engine)
+    return dataclasses.replace(
+        scenario, roads=dataclasses.replace(scenario.roads, engine=settings.engine)
+    )
+
+
 #: Parameters that name a command's inputs: an output never replaces one.
 _INPUT_PARAMETERS = (
     "pbf",
@@ -458,13 +478,15 @@ def traveltimes_cmd(
         from planner.network.travel_times import validate_cutoff
 
         cutoff_s = validate_cutoff(cutoff_min * 60.0, argument="--cutoff-min (as seconds)")
+    work.engine_settings()  # a bad --engine fails before any work
     network = _build(net, progress=progress)
     frame = _stations(st, points, net)
     if fleet is not None:
         frame = _only_fleet(frame, fleet)
+    index = _index(network, net, work, progress=progress)
     with work.executor() as executor:
         table = _times_table(
-            network, frame, targets=targets, points=points, cutoff_s=cutoff_s,
+            network, index, frame, targets=targets, points=points, cutoff_s=cutoff_s,
             all_stations=all_stations, workers=work.workers, executor=executor,
             progress=progress,
         )  # fmt: skip
@@ -491,6 +513,7 @@ def traveltimes_cmd(
 
 def _times_table(
     network: Any,
+    index: Any,
     stations: Any,
     *,
     targets: Path | None,
@@ -506,13 +529,11 @@ def _times_table(
     In this process (``workers`` processes), or in blocks of stations on
     ``executor`` (:func:`planner.network.matrix.compute_matrix`; the same times).
     """
-    from planner.network.index import index_network
     from planner.network.matrix import compute_matrix
     from planner.network.snapping import snap_points
     from planner.network.travel_times import nearest_table, point_times
 
-    graph, index = network.graph, index_network(network, progress=progress)
-    ttg = index.ttg
+    graph, ttg = network.graph, index.ttg
     origins = snap_points(graph, stations, max_distance_m=points.max_snap_m, edges=index.edges)
     dest = None
     if targets is None:
@@ -644,14 +665,16 @@ def coverage_cmd(
 
     iso = _isochrone_settings(bands)
     settings = CoverageSettings(thresholds_min=iso.thresholds_min)
+    work.engine_settings()  # a bad --engine fails before any work
     layer = _read_demand(dm, points, net)
     network = _build(net, progress=progress)
     frame = _stations(st, points, net)
+    index = _index(network, net, work, progress=progress)
     with work.executor() as executor:
         result = run_coverage(
             network, frame, layer, fleet=bands.fleet, coverage=settings, isochrones=iso,
             draw_isochrones=not no_isochrones, max_snap_m=points.max_snap_m,
-            workers=work.workers, executor=executor, progress=progress,
+            workers=work.workers, executor=executor, index=index, progress=progress,
         )  # fmt: skip
     s = result.stations
     _warn_stations(s["name"], s["snap_status"], s["snap_distance_m"], points.max_snap_m)
@@ -696,14 +719,16 @@ def isochrones_cmd(
     from planner.run.pipeline import run_isochrones
 
     iso = _isochrone_settings(bands)
+    work.engine_settings()  # a bad --engine fails before any work
     network = _build(net, progress=progress)
     frame = _stations(st, points, net)
     if bands.fleet is not None:
         frame = _only_fleet(frame, bands.fleet)
+    index = _index(network, net, work, progress=progress)
     with work.executor() as executor:
         fleet_bands, per_station, catchments, snapped_stations = run_isochrones(
             network, frame, settings=iso, max_snap_m=points.max_snap_m, workers=work.workers,
-            executor=executor, progress=progress,
+            executor=executor, index=index, progress=progress,
         )  # fmt: skip
     layers = {
         "isochrones": fleet_bands,
@@ -892,16 +917,18 @@ def optimise_cmd(
         cutoff_min=cutoff_min,
     )
     coverage = CoverageSettings(thresholds_min=_thresholds(thresholds))
+    work.engine_settings()  # a bad --engine fails before any work
     layer = _hours_filter(_read_demand(dm, points, net), hours)
     layer = layer.assign(weight=layer["weight"] * demand_factor)
     network = _build(net, progress=progress)
     frame = _stations(st, points, net)
     sites = _candidates(network, net, points, candidates, grid_spacing_m, candidates_file)
+    index = _index(network, net, work, progress=progress)
     with work.executor() as executor:
         result = run_optimise(
             network, frame, layer, sites, settings=settings, coverage=coverage,
             max_snap_m=points.max_snap_m, workers=work.workers, executor=executor,
-            progress=progress,
+            index=index, progress=progress,
         )  # fmt: skip
     paths = write_optimise(
         result,
@@ -994,7 +1021,7 @@ def plan_cmd(
     from planner.run.scenario import load_scenario
     from planner.run.simulation import simulation_section
 
-    loaded = load_scenario(scenario)
+    loaded = _with_engine(load_scenario(scenario), work)
     section = None
     if loaded.simulate is not None:
         section = simulation_section(loaded, replications=sim.replications, seed=sim.seed)
@@ -1056,7 +1083,7 @@ def simulate_cmd(
     from planner.run.scenario import load_scenario
     from planner.run.simulation import simulation_section
 
-    loaded = load_scenario(scenario)
+    loaded = _with_engine(load_scenario(scenario), work)
     section = simulation_section(loaded, replications=sim.replications, seed=sim.seed)
     overwrite = overwrite or loaded.outputs.overwrite
     folder = cache.folder()
@@ -1104,7 +1131,7 @@ def matrix_cmd(
     from planner.run.plan import input_files, matrix_targets, plan_matrix, write_matrix
     from planner.run.scenario import load_scenario
 
-    loaded = load_scenario(scenario)
+    loaded = _with_engine(load_scenario(scenario), work)
     cutoff_s = validate_cutoff(cutoff_min * 60.0, argument="--cutoff-min (as seconds)")
     folder = cache.folder()
     protect = [*input_files(loaded), folder, store]

@@ -19,7 +19,8 @@ once and means the same in every command that takes it:
     Where the drive-time searches run: ``--workers N`` worker processes on
     this machine (every command that computes drive times), or blocks of
     stations on a Dask cluster: a local one of ``--dask-workers N`` processes,
-    or an existing one at ``--scheduler ADDRESS``.
+    or an existing one at ``--scheduler ADDRESS``; and with which engine
+    (``--engine auto|dijkstra|scipy|cch``).
 :class:`StationOptions`, :class:`PointOptions`, :class:`DemandOptions`, :class:`BandOptions`
     The stations (``--stations`` | ``--osm-stations``); how point files are
     read and snapped (``--crs``, ``--not-sweden``, ``--max-snap-m``); the
@@ -46,13 +47,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from planner import constants
 from planner.distributed import BlockExecutor
 from planner.errors import ParameterError
+
+if TYPE_CHECKING:
+    from planner.network.engine import EngineSettings
 
 __all__ = [
     "BandOptions",
@@ -159,6 +163,16 @@ WorkersOpt = Annotated[
     typer.Option(
         "--workers",
         help="Worker processes on this machine for the drive-time searches (1: this process).",
+        rich_help_panel="Workers",
+    ),
+]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="Travel-time engine: auto (the faster of Dijkstra and the contraction hierarchy, "
+        "per query), dijkstra, scipy, or cch (needs the cch extra, routingkit-cch; times in "
+        "whole ms). Default: the scenario's roads.engine, else auto.",
         rich_help_panel="Workers",
     ),
 ]
@@ -361,11 +375,29 @@ class NetworkOptions:
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    """Where the drive-time searches run: local processes, or blocks on a Dask cluster."""
+    """Where the drive-time searches run (local processes, or blocks on a Dask cluster), and how."""
 
     workers: WorkersOpt = 1
     dask_workers: DaskWorkersOpt = None
     scheduler: SchedulerOpt = None
+    engine: EngineOpt = None
+
+    def engine_settings(self, default: str = "auto") -> EngineSettings:
+        """The engine of ``--engine`` (``default`` without it), checked.
+
+        Raises
+        ------
+        ParameterError
+            For an unknown engine, or ``cch`` without the ``routingkit-cch`` wheel.
+        """
+        from planner.network.engine import ENGINES, EngineSettings, require_cch
+
+        name = default if self.engine is None else self.engine
+        if name not in ENGINES:
+            raise ParameterError(f"--engine {name}: use one of {', '.join(ENGINES)}")
+        if name == "cch":
+            require_cch()
+        return EngineSettings(name)
 
     @contextmanager
     def executor(self) -> Iterator[BlockExecutor | None]:

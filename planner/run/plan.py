@@ -56,6 +56,7 @@ from planner.i18n import N_, Language, translator
 from planner.inputs.candidates import collect_candidates
 from planner.inputs.demand import demand_in_area, keep_hours, read_demand
 from planner.inputs.sites import station_warnings
+from planner.network.engine import EngineSettings
 from planner.network.index import NetworkIndex, index_network
 from planner.network.matrix import TravelTimeMatrix, compute_matrix
 from planner.network.road_network import RoadNetwork, build_network
@@ -394,6 +395,18 @@ def _network(
     return boundary, boundaries.to_crs(network.crs), network
 
 
+def _index(
+    scenario: Scenario, network: RoadNetwork, cache_dir: Path | None, progress: bool
+) -> NetworkIndex:
+    """The network's index for the scenario's engine (its hierarchy cached with the network)."""
+    return index_network(
+        network,
+        engine_settings=EngineSettings(scenario.roads.engine),
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+
+
 def input_files(scenario: Scenario) -> list[Path]:
     """The scenario's input files that exist: the scenario, roads, stations, boundary, demand."""
     paths = [scenario.path, scenario.roads.path, scenario.stations.path, scenario.region.boundary]
@@ -470,7 +483,7 @@ def plan_scenario(
             )
         )
         with bar.stage("coverage"):
-            index = index_network(network, progress=progress)  # shared by every stage below
+            index = _index(scenario, network, cache_dir, progress)  # shared by every stage below
             cover = functools.partial(
                 _cover, scenario, network, demand, index=index, workers=workers,
                 executor=executor, progress=progress,
@@ -1238,7 +1251,7 @@ def simulate_scenario(
                 )
         with bar.stage("simulate"):
             simulation = simulate_system(
-                scenario, network, index_network(network, progress=progress), stations, demand,
+                scenario, network, _index(scenario, network, cache_dir, progress), stations, demand,
                 section=section, boundary=boundary, boundaries=boundaries, workers=workers,
                 executor=executor, progress=progress, echo=echo,
             )  # fmt: skip
@@ -1540,7 +1553,7 @@ def plan_matrix(
     echo(
         f"{len(stations):,} stations x {len(demand):,} demand points, cutoff {cutoff_s / 60:g} min"
     )
-    index = index_network(network, progress=progress)
+    index = _index(scenario, network, cache_dir, progress)
     origins = snap_points(network.graph, stations, edges=index.edges)
     targets = snap_points(network.graph, demand, edges=index.edges)
     matrix = compute_matrix(

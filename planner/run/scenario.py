@@ -45,7 +45,10 @@ are resolved against the folder of the scenario file.
     ``"pbf"`` or ``"osm"`` (a local file). ``path``: the OSM file, required
     for ``pbf``/``osm`` and refused for ``download``. ``largest_only``
     (default false): keep only the largest strongly connected part.
-    ``ferries`` (default true): keep car ferries.
+    ``ferries`` (default true): keep car ferries. ``engine`` (default
+    ``"auto"``): the travel-time engine, ``auto``, ``dijkstra``, ``scipy`` or
+    ``cch`` (the contraction hierarchy: needs ``pip install 'planner[cch]'``,
+    times in whole milliseconds); ``--engine`` overrides it.
 
 ``[stations]`` (required)
     ``path``: stations file (CSV, GeoJSON, GeoPackage); or ``osm = true`` to
@@ -136,6 +139,7 @@ from planner.analysis.isochrones import IsochroneSettings
 from planner.errors import InputFileError, MissingFileError, ParameterError, RegionNotFoundError
 from planner.i18n import DEFAULT_LANGUAGE, LANGUAGES, Language, default_language
 from planner.inputs.demand import DEMAND_TYPES
+from planner.network.engine import ENGINES, cch_available
 from planner.network.road_network import NetworkSettings
 from planner.network.speeds import SpeedModel
 from planner.outputs.export import CSV_DIALECTS, child_path, plain_file_name
@@ -200,12 +204,14 @@ class RegionSettings:
 
 @dataclass(frozen=True)
 class RoadSource:
-    """Where roads come from: ``source`` (download, pbf, osm) and the file ``path``."""
+    """Where roads come from (``source``: download, pbf, osm; the file ``path``) and the engine."""
 
     source: str
     path: Path | None
     largest_only: bool
     ferries: bool
+    #: travel-time engine (:data:`planner.network.engine.ENGINES`)
+    engine: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -365,6 +371,7 @@ _TABLES: dict[str, dict[str, _Key]] = {
         "path": _Key("path", '"sweden-latest.osm.pbf"'),
         "largest_only": _Key("bool", "false"),
         "ferries": _Key("bool", "true"),
+        "engine": _Key("text", '"auto"', ENGINES),
     },
     "stations": {
         "path": _Key("path", '"stations.csv"'),
@@ -989,11 +996,19 @@ def _roads(reader: _Reader, data: dict[str, Any]) -> RoadSource:
     reader.existing("roads.path", road_path)
     largest = reader.value(roads_t, "roads", "largest_only", schema["largest_only"])
     ferries = reader.value(roads_t, "roads", "ferries", schema["ferries"])
+    engine = reader.value(roads_t, "roads", "engine", schema["engine"])
+    if engine == "cch" and not cch_available():
+        raise reader.fail(
+            "roads.engine",
+            'roads.engine = "cch" needs the routingkit-cch package: pip install '
+            '\'planner[cch]\' (no wheel for this platform? use "auto" or "scipy")',
+        )
     return RoadSource(
         source=source,
         path=road_path,
         largest_only=bool(largest),
         ferries=True if ferries is None else ferries,
+        engine="auto" if engine is None else engine,
     )
 
 
