@@ -23,6 +23,8 @@ Output folder (``[outputs] dir``)::
     coverage_*.csv, coverage.xlsx, coverage.gpkg, demand.parquet, isochrones.geojson   (before)
     after/...                     the same with the proposed units added
     optimise/...                  proposed sites (GPKG, CSV), gain curve, optimiser tables
+    coverage_bands.csv            with [speeds] profile: the tables of every time band, a band column
+    bands/<band>/...              each band's coverage, after/ and optimise/ as above
     report.html, report.pdf       the report (the PDF where WeasyPrint can be loaded)
 
 and the map at ``[outputs] map`` (default ``maps/<name>.html``).
@@ -76,6 +78,7 @@ __all__ = [
     "DEMO_LABEL",
     "DEMO_LANGUAGE",
     "PLAN_STAGES",
+    "BandResult",
     "MatrixRun",
     "PlanResult",
     "demo_scenario",
@@ -98,6 +101,7 @@ PLAN_STAGES = (
     "coverage",
     "optimise",
     "coverage after",
+    "time bands",
     "map",
     "report",
     "export",
@@ -118,6 +122,24 @@ _VERSIONED = (
     "folium",
     "matplotlib",
 )
+
+
+@dataclass(frozen=True)
+class BandResult:
+    """A plan's results in one time band of the speed profile.
+
+    Attributes
+    ----------
+    band
+        The band's name.
+    before, after, optimise
+        As in :class:`PlanResult`, with the band's drive times.
+    """
+
+    band: str
+    before: CoverageResult
+    after: CoverageResult | None
+    optimise: OptimiseResult | None
 
 
 @dataclass(frozen=True)
@@ -150,6 +172,9 @@ class PlanResult:
     places
         Named places (:func:`planner.inputs.places.read_osm_places`) that
         stations and proposed sites are named by, or None.
+    bands
+        The results of each time band (``[speeds] profile`` and ``bands``),
+        in the order run; empty without a profile.
     """
 
     scenario: Scenario
@@ -162,6 +187,7 @@ class PlanResult:
     label: str | None
     seconds: Mapping[str, float]
     places: gpd.GeoDataFrame | None = None
+    bands: tuple[BandResult, ...] = ()
 
 
 # ---------------------------------------------------------------------------
@@ -358,6 +384,8 @@ def input_files(scenario: Scenario) -> list[Path]:
     paths += [d.path for d in scenario.demand]
     if scenario.candidates is not None:
         paths.append(scenario.candidates.file)
+    if scenario.speed_profile is not None and scenario.speed_profile.source is not None:
+        paths.append(Path(scenario.speed_profile.source))
     return [p for p in paths if p is not None and Path(p).is_file()]
 
 
@@ -426,21 +454,35 @@ def plan_scenario(
             )  # fmt: skip
             before = cover(stations)
         _warn_stations(before, echo)
-        optimised = after = None
+        optimised = after = candidates = None
+        optimise = functools.partial(
+            _optimise, scenario, network, stations, demand, cache_dir=cache_dir,
+            workers=workers, executor=executor, progress=progress,
+        )  # fmt: skip
         if scenario.optimise is not None:
             with bar.stage("optimise"):
-                optimised = _optimise(
-                    scenario, network, stations, demand, boundary, index=index,
-                    cache_dir=cache_dir, workers=workers, executor=executor, progress=progress,
-                )  # fmt: skip
+                candidates = _candidates(scenario, network, demand, boundary)
+                optimised = optimise(candidates, index=index)
             _echo_solution(scenario.optimise, optimised, echo)
             with bar.stage("coverage after"):
                 after = cover(_with_proposed(scenario, stations, optimised, network.crs))
+        bands: tuple[BandResult, ...] = ()
+        if scenario.time_bands:
+            with bar.stage("time bands"):
+                bands = _run_bands(scenario, network, stations, index, cover, optimise, candidates)
+            for band in bands:
+                _echo_band(scenario, band, echo)
     finally:
         bar.close()
     places = _read_places(scenario)
     if optimised is not None:  # issue 14: sites named by their locality and municipality
         optimised = replace(optimised, sites=_with_places(scenario, optimised.sites, places))
+    bands = tuple(
+        replace(b, optimise=replace(b.optimise, sites=_with_places(scenario, b.optimise.sites, places)))
+        if b.optimise is not None
+        else b
+        for b in bands
+    )
     return PlanResult(
         scenario=scenario,
         network=network,
@@ -452,7 +494,47 @@ def plan_scenario(
         label=label,
         seconds=bar.seconds,
         places=places,
+        bands=bands,
     )
+
+
+def _run_bands(
+    scenario: Scenario,
+    network: RoadNetwork,
+    stations: gpd.GeoDataFrame,
+    index: NetworkIndex,
+    cover: Callable[..., CoverageResult],
+    optimise: Callable[..., OptimiseResult],
+    candidates: gpd.GeoDataFrame | None,
+) -> tuple[BandResult, ...]:
+    """Coverage (and the optimisation, and coverage after) in each chosen time band.
+
+    The network is not rebuilt: each band re-weights its edge table and
+    travel-time graph (:func:`planner.network.bands.band_index`).
+    """
+    from planner.network.bands import BandNetwork
+
+    assert scenario.speed_profile is not None
+    prepared = BandNetwork.prepare(network, scenario.speed_profile, index=index)
+    results = []
+    for band in scenario.time_bands:
+        band_index = prepared.index_for(band)
+        before = cover(stations, index=band_index)
+        optimised = after = None
+        if scenario.optimise is not None and candidates is not None:
+            optimised = optimise(candidates, index=band_index)
+            proposed = _with_proposed(scenario, stations, optimised, network.crs)
+            after = cover(proposed, index=band_index)
+        results.append(BandResult(band=band, before=before, after=after, optimise=optimised))
+    return tuple(results)
+
+
+def _echo_band(scenario: Scenario, band: BandResult, echo: Callable[[str], None]) -> None:
+    total = band.before.tables["total"]
+    top = max(scenario.coverage.thresholds_min)
+    column = f"share_within_{top:g}_min"
+    share = float(total[column].iloc[0]) if column in total else float("nan")
+    echo(f"time band {band.band}: {share:.1%} of demand within {top:g} min")
 
 
 class _StageBar:
@@ -460,7 +542,12 @@ class _StageBar:
 
     def __init__(self, scenario: Scenario, progress: bool) -> None:
         optimise = scenario.optimise is not None
-        names = [s for s in PLAN_STAGES[:6] if optimise or s not in ("optimise", "coverage after")]
+        names = [
+            s
+            for s in PLAN_STAGES[:7]
+            if (optimise or s not in ("optimise", "coverage after"))
+            and (scenario.time_bands or s != "time bands")
+        ]
         self.seconds: dict[str, float] = {}
         self._bar = tqdm(total=len(names), desc="plan", unit="stage", disable=not progress)
 
@@ -527,20 +614,13 @@ def _warn_stations(coverage: CoverageResult, echo: Callable[[str], None]) -> Non
         echo(f"warning: {line}")
 
 
-def _optimise(
+def _candidates(
     scenario: Scenario,
     network: RoadNetwork,
-    stations: gpd.GeoDataFrame,
     demand: Mapping[str, gpd.GeoDataFrame],
     boundary: Any,
-    *,
-    index: NetworkIndex,
-    cache_dir: Path | None,
-    workers: int,
-    executor: BlockExecutor | None,
-    progress: bool,
-) -> OptimiseResult:
-    """The scenario's optimisation: its candidates, then :func:`run_optimise`."""
+) -> gpd.GeoDataFrame:
+    """The optimiser's candidate sites (read once for every time band)."""
     settings, cands = scenario.optimise, scenario.candidates
     assert settings is not None and cands is not None
     if settings.fleet not in demand:
@@ -561,6 +641,25 @@ def _optimise(
     )
     if not scenario.region.mutual_aid:  # new units serve their own region only
         candidates = _with_region(scenario, candidates)
+    return candidates
+
+
+def _optimise(
+    scenario: Scenario,
+    network: RoadNetwork,
+    stations: gpd.GeoDataFrame,
+    demand: Mapping[str, gpd.GeoDataFrame],
+    candidates: gpd.GeoDataFrame,
+    *,
+    index: NetworkIndex,
+    cache_dir: Path | None,
+    workers: int,
+    executor: BlockExecutor | None,
+    progress: bool,
+) -> OptimiseResult:
+    """The scenario's optimisation over its candidates (:func:`run_optimise`)."""
+    settings = scenario.optimise
+    assert settings is not None
     return run_optimise(
         network,
         stations,
@@ -881,6 +980,7 @@ def _write_plan_files(
             result.optimise, out_dir / "optimise", extra_metadata=common, style=style
         ).items():
             paths[f"optimise_{name}"] = path
+    paths.update(_write_bands(result, out_dir, common, style))
     report_meta = {
         **result.before.metadata,
         **common,
@@ -918,6 +1018,54 @@ def _write_plan_files(
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
     paths["manifest"] = manifest_path
     write_text(text, manifest_path)
+    return paths
+
+
+def _write_bands(
+    result: PlanResult, out_dir: Path, common: Mapping[str, Any], style: Any
+) -> dict[str, Path]:
+    """Each time band under ``bands/<band>/``, and ``coverage_bands_<table>.csv`` of them all.
+
+    The combined tables have the columns ``band`` and ``state`` (``before``,
+    or ``after`` with the proposed units) in front of the usual ones.
+    """
+    if not result.bands:
+        return {}
+    profile = result.scenario.speed_profile
+    assert profile is not None
+    paths: dict[str, Path] = {}
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for band in result.bands:
+        meta = {**common, "speed_profile": profile.name, "time_band": band.band}
+        folder = out_dir / "bands" / band.band
+        states = (("before", band.before, folder), ("after", band.after, folder / "after"))
+        for state, cover, where in states:
+            if cover is None:
+                continue
+            written = write_coverage(cover, where, extra_metadata=meta, style=style)
+            prefix = f"band_{band.band}_" + ("" if state == "before" else "after_")
+            paths.update({prefix + name: path for name, path in written.items()})
+            for name, table in cover.tables.items():
+                frames.setdefault(name, []).append(
+                    table.assign(band=band.band, state=state)[
+                        ["band", "state", *table.columns]
+                    ]
+                )
+        if band.optimise is not None:
+            written = write_optimise(
+                band.optimise, folder / "optimise", extra_metadata=meta, style=style
+            )
+            paths.update({f"band_{band.band}_optimise_{k}": v for k, v in written.items()})
+    meta = {
+        **result.before.metadata,
+        **common,
+        "speed_profile": profile.name,
+        "time_bands": [b.band for b in result.bands],
+    }
+    for name, parts in frames.items():
+        path = out_dir / f"coverage_bands_{name}.csv"
+        write_table(pd.concat(parts, ignore_index=True), path, metadata=meta, style=style)
+        paths[f"coverage_bands_{name}"] = path
     return paths
 
 
