@@ -128,9 +128,7 @@ def _edge_factors(edges: EdgeClasses, band: TimeBand) -> np.ndarray:
     return np.asarray(table[edges.codes], dtype=float)
 
 
-def band_weights(
-    edges: EdgeClasses | RoadNetwork, profile: SpeedProfile, band: str
-) -> np.ndarray:
+def band_weights(edges: EdgeClasses | RoadNetwork, profile: SpeedProfile, band: str) -> np.ndarray:
     """Drive time of every edge in one time band, s (formula in the module docstring).
 
     Parameters

@@ -124,9 +124,7 @@ class TimeBand:
         """The minutes of the day (0-1439) the window covers."""
         if self.end_min > self.start_min:
             return np.arange(self.start_min, self.end_min)
-        return np.concatenate(
-            [np.arange(self.start_min, _MIN_PER_DAY), np.arange(0, self.end_min)]
-        )
+        return np.concatenate([np.arange(self.start_min, _MIN_PER_DAY), np.arange(0, self.end_min)])
 
     def factor(self, highway: str) -> float:
         """The speed factor of one road class (``other`` for a class without its own)."""
@@ -190,7 +188,7 @@ class SpeedProfile:
         return names
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per band: ``band``, ``days``, ``start``, ``end``, ``other``, one column per class."""
+        """One row per band: ``band``, ``days``, ``start``, ``end``, ``other``, then the classes."""
         classes = sorted({c for b in self.bands for c in b.factors})
         rows = []
         for b in self.bands:
@@ -226,9 +224,8 @@ def default_speed_profile() -> SpeedProfile:
             other = constants.SPEED_FACTOR_NIGHT
         elif name.endswith("_peak"):
             factors = {c: constants.SPEED_FACTOR_PEAK for c in constants.PEAK_SLOWED_CLASSES}
-        bands.append(
-            TimeBand(name, days, _minutes(start, end=False), _minutes(end, end=True), other, factors)  # type: ignore[arg-type]
-        )
+        window = (_minutes(start, end=False), _minutes(end, end=True))
+        bands.append(TimeBand(name, days, *window, other, factors))  # type: ignore[arg-type]
     profile = SpeedProfile("default", tuple(bands))
     _check_cover(profile, "default speed profile", {})
     return profile
@@ -313,9 +310,7 @@ def _row(
 ) -> TimeBand:
     where = f"speed profile {path} line {line_no}"
     if len(fields) != len(columns):
-        raise InputFileError(
-            f"{where}: has {len(fields)} fields but the header has {len(columns)}"
-        )
+        raise InputFileError(f"{where}: has {len(fields)} fields but the header has {len(columns)}")
     cells = {c: f.strip() for c, f in zip(columns, fields, strict=True)}
     name = cells["band"]
     if not _NAME.match(name):
@@ -338,7 +333,9 @@ def _row(
                 f"between 00:00 and 24:00"
             ) from None
     if times[0] == times[1] % _MIN_PER_DAY and times[1] != _MIN_PER_DAY:
-        raise InputFileError(f"{where}: start and end are both {cells['start']}; the window is empty")
+        raise InputFileError(
+            f"{where}: start and end are both {cells['start']}; the window is empty"
+        )
     if not cells["other"]:
         raise InputFileError(f"{where}, column 'other': is empty; give the factor of other classes")
     other = _factor(where, "other", cells["other"], decimal_comma)
@@ -347,7 +344,7 @@ def _row(
         for c in columns
         if c not in _REQUIRED and cells[c]
     }
-    return TimeBand(name, days, times[0], times[1], other, factors)  # type: ignore[arg-type]
+    return TimeBand(name, days, times[0], times[1], other, factors)
 
 
 def _check_cover(profile: SpeedProfile, where: str, lines: Mapping[str, int]) -> None:
@@ -413,7 +410,9 @@ def read_speed_profile(path: str | Path) -> SpeedProfile:
         raise MissingFileError(f"speed profile {path}: no such file")
     lines = _lines(path)
     if not lines:
-        raise InputFileError(f"speed profile {path}: is empty; it needs a header and one row per band")
+        raise InputFileError(
+            f"speed profile {path}: is empty; it needs a header and one row per band"
+        )
     head_no, head = lines[0]
     delimiter = ";" if head.count(";") > head.count(",") else ","
     rows = list(csv.reader([text for _, text in lines], delimiter=delimiter))

@@ -11,6 +11,7 @@ exit code 2; nothing is overwritten without ``--overwrite``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import signal
@@ -41,6 +42,7 @@ from planner.run.options import (
     SpeedOpt,
     StationOptions,
     ThresholdsOpt,
+    TimeBandOptions,
     WorkerOptions,
     cache_folder,
     with_option_groups,
@@ -532,44 +534,87 @@ def coverage_cmd(
     work: WorkerOptions,
     points: PointOptions,
     net: NetworkOptions,
+    times: TimeBandOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Coverage tables by region, municipality and station, plus isochrone layers."""
+    """Coverage tables by region, municipality and station, plus isochrone layers.
+
+    With ``--band``, also each time band's coverage under ``bands/<band>/`` and
+    ``coverage_bands_<table>.csv`` of them all (a ``band`` column).
+    """
     from planner.analysis.coverage import CoverageSettings
+    from planner.network.index import index_network
     from planner.run.pipeline import run_coverage, write_coverage
 
     iso = _isochrone_settings(bands)
     settings = CoverageSettings(thresholds_min=iso.thresholds_min)
+    profile, time_bands = times.resolve()
     layer = _read_demand(dm, points, net)
     network = _build(net, progress=progress)
     frame = _stations(st, points, net)
+    index = index_network(network, progress=progress)
     with work.executor() as executor:
-        result = run_coverage(
-            network, frame, layer, fleet=bands.fleet, coverage=settings, isochrones=iso,
-            draw_isochrones=not no_isochrones, max_snap_m=points.max_snap_m,
+        cover = functools.partial(
+            run_coverage, network, frame, layer, fleet=bands.fleet, coverage=settings,
+            isochrones=iso, draw_isochrones=not no_isochrones, max_snap_m=points.max_snap_m,
             workers=work.workers, executor=executor, progress=progress,
         )  # fmt: skip
+        result = cover(index=index)
+        by_band = _in_bands(network, index, profile, time_bands, cover)
     s = result.stations
     _warn_stations(s["name"], s["snap_status"], s["snap_distance_m"], points.max_snap_m)
-    paths = write_coverage(
-        result,
-        out_dir,
-        overwrite=overwrite,
-        extra_metadata={"input_sha256": _input_hashes(net.pbf, net.osm, st.stations, dm.demand)},
-    )
-    total_row = result.tables["total"].iloc[0]
-    shares = ", ".join(
-        f"{100 * total_row[settings.column(t)]:.1f}% within {t:g} min"
-        for t in settings.thresholds_min
-    )
-    _echo(
-        f"demand {total_row['demand']:,.0f}: {shares}; median {total_row['median_min']:.1f} min, "
-        f"p90 {total_row['p90_min']:.1f} min; "
-        f"unreachable {100 * total_row['share_unreachable']:.1f}%"
-    )
+    hashes = {"input_sha256": _input_hashes(net.pbf, net.osm, st.stations, dm.demand)}
+    paths = write_coverage(result, out_dir, overwrite=overwrite, extra_metadata=hashes)
+    paths |= _write_band_coverage(by_band, out_dir, profile, hashes)
+    for band, run in [("", result), *by_band.items()]:
+        total_row = run.tables["total"].iloc[0]
+        shares = ", ".join(
+            f"{100 * total_row[settings.column(t)]:.1f}% within {t:g} min"
+            for t in settings.thresholds_min
+        )
+        _echo(
+            (f"time band {band}: " if band else "")
+            + f"demand {total_row['demand']:,.0f}: {shares}; median "
+            f"{total_row['median_min']:.1f} min, p90 {total_row['p90_min']:.1f} min; "
+            f"unreachable {100 * total_row['share_unreachable']:.1f}%"
+        )
     for path in paths.values():
         _echo(f"wrote {path}")
+
+
+def _in_bands(
+    network: Any, index: Any, profile: Any, time_bands: tuple[str, ...], run: Callable[..., Any]
+) -> dict[str, Any]:
+    """``run(index=...)`` in each time band, on the network re-weighted (not rebuilt)."""
+    if not time_bands:
+        return {}
+    from planner.network.bands import BandNetwork
+
+    prepared = BandNetwork.prepare(network, profile, index=index)
+    return {band: run(index=prepared.index_for(band)) for band in time_bands}
+
+
+def _write_band_coverage(
+    by_band: dict[str, Any], out_dir: Path, profile: Any, meta: dict[str, Any]
+) -> dict[str, Path]:
+    """Each band's coverage under ``bands/<band>/`` and ``coverage_bands_<table>.csv``."""
+    from planner.outputs.export import write_table
+    from planner.run.pipeline import band_tables, write_coverage
+
+    paths: dict[str, Path] = {}
+    for band, result in by_band.items():
+        extra = {**meta, "speed_profile": profile.name, "time_band": band}
+        written = write_coverage(result, out_dir / "bands" / band, extra_metadata=extra)
+        paths |= {f"band_{band}_{k}": v for k, v in written.items()}
+    runs = [(band, "before", result) for band, result in by_band.items()]
+    for name, table in band_tables(runs).items():
+        first = next(iter(by_band.values()))
+        extra = {**first.metadata, **meta, "speed_profile": profile.name}
+        extra["time_bands"] = list(by_band)
+        path = write_table(table, out_dir / f"coverage_bands_{name}.csv", metadata=extra)
+        paths[f"coverage_bands_{name}"] = path
+    return paths
 
 
 @app.command("isochrones")
@@ -587,29 +632,39 @@ def isochrones_cmd(
     work: WorkerOptions,
     points: PointOptions,
     net: NetworkOptions,
+    times: TimeBandOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Isochrone bands per station, for the whole fleet, and split into catchments."""
+    """Isochrone bands per station, for the whole fleet, and split into catchments.
+
+    With ``--band``, also the fleet's isochrones in each time band, as the
+    layers ``isochrones_<band>`` of the GeoPackage.
+    """
+    from planner.network.index import index_network
     from planner.outputs.export import export_metadata, write_geo, write_layers
     from planner.run.pipeline import run_isochrones
 
     iso = _isochrone_settings(bands)
+    profile, time_bands = times.resolve()
     network = _build(net, progress=progress)
     frame = _stations(st, points, net)
     if bands.fleet is not None:
         frame = _only_fleet(frame, bands.fleet)
+    index = index_network(network, progress=progress)
     with work.executor() as executor:
-        fleet_bands, per_station, catchments, snapped_stations = run_isochrones(
-            network, frame, settings=iso, max_snap_m=points.max_snap_m, workers=work.workers,
-            executor=executor, progress=progress,
+        draw = functools.partial(
+            run_isochrones, network, frame, settings=iso, max_snap_m=points.max_snap_m,
+            workers=work.workers, executor=executor, progress=progress,
         )  # fmt: skip
+        fleet_bands, per_station, catchments, snapped_stations = draw(index=index)
+        by_band = _in_bands(network, index, profile, time_bands, draw)
     layers = {
         "isochrones": fleet_bands,
         "station_isochrones": per_station,
         "catchments": catchments,
         "stations": snapped_stations,
-    }
+    } | {f"isochrones_{band}": drawn[0] for band, drawn in by_band.items()}
     meta = export_metadata(
         **network.metadata(),
         stations=str(st.stations) if st.stations else "OSM emergency=ambulance_station",
@@ -620,6 +675,7 @@ def isochrones_cmd(
         buffer_m=bands.buffer_m,
         cell_m=iso.grid[0],
         input_sha256=_input_hashes(net.pbf, net.osm, st.stations),
+        **({"speed_profile": profile.name, "time_bands": list(by_band)} if by_band else {}),
     )
     write_layers(layers, out, metadata=meta, overwrite=overwrite)
     _echo(f"wrote {out}")
@@ -862,6 +918,7 @@ def plan_cmd(
     offline: OfflineOpt = False,
     work: WorkerOptions,
     cache: CacheOptions,
+    times: TimeBandOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -870,6 +927,8 @@ def plan_cmd(
     from planner.run.scenario import load_scenario
 
     loaded = load_scenario(scenario)
+    profile, time_bands = times.resolve(loaded.speed_profile, loaded.time_bands)
+    loaded = dataclasses.replace(loaded, speed_profile=profile, time_bands=time_bands)
     overwrite = overwrite or loaded.outputs.overwrite
     folder = cache.folder()
     targets = plan_targets(

@@ -23,7 +23,7 @@ Output folder (``[outputs] dir``)::
     coverage_*.csv, coverage.xlsx, coverage.gpkg, demand.parquet, isochrones.geojson   (before)
     after/...                     the same with the proposed units added
     optimise/...                  proposed sites (GPKG, CSV), gain curve, optimiser tables
-    coverage_bands.csv            with [speeds] profile: the tables of every time band, a band column
+    coverage_bands_*.csv          with [speeds] profile: every time band's tables, a band column
     bands/<band>/...              each band's coverage, after/ and optimise/ as above
     report.html, report.pdf       the report (the PDF where WeasyPrint can be loaded)
 
@@ -66,6 +66,7 @@ from planner.run.pipeline import (
     CoverageResult,
     OptimiseResult,
     OptimiseSettings,
+    band_tables,
     run_coverage,
     run_optimise,
     write_coverage,
@@ -478,9 +479,11 @@ def plan_scenario(
     if optimised is not None:  # issue 14: sites named by their locality and municipality
         optimised = replace(optimised, sites=_with_places(scenario, optimised.sites, places))
     bands = tuple(
-        replace(b, optimise=replace(b.optimise, sites=_with_places(scenario, b.optimise.sites, places)))
-        if b.optimise is not None
-        else b
+        b
+        if b.optimise is None
+        else replace(
+            b, optimise=replace(b.optimise, sites=_with_places(scenario, b.optimise.sites, places))
+        )
         for b in bands
     )
     return PlanResult(
@@ -1026,15 +1029,16 @@ def _write_bands(
 ) -> dict[str, Path]:
     """Each time band under ``bands/<band>/``, and ``coverage_bands_<table>.csv`` of them all.
 
-    The combined tables have the columns ``band`` and ``state`` (``before``,
-    or ``after`` with the proposed units) in front of the usual ones.
+    The combined tables (:func:`planner.run.pipeline.band_tables`) have the
+    columns ``band`` and ``state`` (``before``, or ``after`` with the
+    proposed units) in front of the usual ones.
     """
     if not result.bands:
         return {}
     profile = result.scenario.speed_profile
     assert profile is not None
     paths: dict[str, Path] = {}
-    frames: dict[str, list[pd.DataFrame]] = {}
+    runs: list[tuple[str, str, CoverageResult]] = []
     for band in result.bands:
         meta = {**common, "speed_profile": profile.name, "time_band": band.band}
         folder = out_dir / "bands" / band.band
@@ -1042,15 +1046,10 @@ def _write_bands(
         for state, cover, where in states:
             if cover is None:
                 continue
+            runs.append((band.band, state, cover))
             written = write_coverage(cover, where, extra_metadata=meta, style=style)
             prefix = f"band_{band.band}_" + ("" if state == "before" else "after_")
             paths.update({prefix + name: path for name, path in written.items()})
-            for name, table in cover.tables.items():
-                frames.setdefault(name, []).append(
-                    table.assign(band=band.band, state=state)[
-                        ["band", "state", *table.columns]
-                    ]
-                )
         if band.optimise is not None:
             written = write_optimise(
                 band.optimise, folder / "optimise", extra_metadata=meta, style=style
@@ -1062,9 +1061,9 @@ def _write_bands(
         "speed_profile": profile.name,
         "time_bands": [b.band for b in result.bands],
     }
-    for name, parts in frames.items():
+    for name, table in band_tables(runs).items():
         path = out_dir / f"coverage_bands_{name}.csv"
-        write_table(pd.concat(parts, ignore_index=True), path, metadata=meta, style=style)
+        write_table(table, path, metadata=meta, style=style)
         paths[f"coverage_bands_{name}"] = path
     return paths
 
