@@ -802,6 +802,10 @@ def _map_layers(result: PlanResult, language: Language) -> Any:
         threshold_min=None if scenario.optimise is None else scenario.optimise.threshold_min,
         station_coverage=before.tables["station"],
         station_coverage_after=None if after is None else after.tables["station"],
+        band_isochrones={
+            b.band: b.before.fleet_bands for b in result.bands if b.before.fleet_bands is not None
+        }
+        or None,
     )
 
 
