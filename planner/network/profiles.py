@@ -507,7 +507,7 @@ def bands_at(profile: SpeedProfile, times: Iterable[object] | pd.Series) -> np.n
         raise ParameterError(
             f"times: value {int(np.flatnonzero(missing)[0])} is missing; every call needs a time"
         )
-    weekend = (stamps.dt.dayofweek >= 5).to_numpy().astype(np.int64)
+    weekend = (stamps.dt.day_of_week >= 5).to_numpy().astype(np.int64)
     minute = (stamps.dt.hour * 60 + stamps.dt.minute).to_numpy().astype(np.int64)
     names = np.array(profile.band_names, dtype=object)
     return np.asarray(names[_band_table(profile)[weekend, minute]], dtype=object)

@@ -1014,13 +1014,12 @@ def _time_bands(
         if not path.exists():  # a template checked without its files
             return None, ()
         profile = read_speed_profile(path)
-    chosen = reader.delegate(
-        "speeds",
-        {"bands": None},
-        lambda: profile.select(
-            "all" if bands is None or bands == ["all"] else bands, argument="bands"
-        ),
-    )
+    try:
+        chosen = profile.select(
+            "all" if bands is None or bands == ["all"] else bands, argument="speeds.bands"
+        )
+    except ParameterError as exc:
+        raise reader.fail("speeds.bands", str(exc)) from None
     return profile, chosen
 
 
