@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -38,7 +39,7 @@ from planner.network.profiles import (
 from planner.network.road_network import RoadNetwork
 from planner.network.travel_times import build_travel_time_graph, node_times
 from planner.outputs.export import read_csv_table
-from planner.outputs.maps import MapLayers, build_map
+from planner.outputs.maps import MapLayers, build_map, write_map
 from planner.run.cli import main
 from planner.run.pipeline import run_coverage
 
@@ -385,3 +386,46 @@ def test_map_has_a_band_selector(andorra_net: RoadNetwork) -> None:
     assert "Isokroner, tidsband natt" not in page.split("L.control.layers")[-1]  # not listed
     with pytest.raises(ParameterError, match=r"band_isochrones\['night'\]"):
         MapLayers(title="x", thresholds_min=(10,), band_isochrones={"night": demand})
+
+
+def test_band_selector_in_chromium(browser: Any, andorra_net: RoadNetwork, tmp_path: Path) -> None:
+    """The selector swaps the speed model's isochrones for a band's, and back, with its legend."""
+    from selenium.webdriver.common.by import By
+
+    stations, demand = _example_layers(andorra_net.crs)
+    index = index_network(andorra_net)
+    prepared = BandNetwork.prepare(andorra_net, default_speed_profile(), index=index)
+    base = run_coverage(andorra_net, stations, demand, index=index)
+    bands = {
+        band: run_coverage(andorra_net, stations, demand, index=prepared.index_for(band))
+        for band in ("night", "morning_peak")
+    }
+    layers = MapLayers(
+        title="Andorra",
+        thresholds_min=(10, 20),
+        isochrones=base.fleet_bands,
+        band_isochrones={b: r.fleet_bands for b, r in bands.items() if r.fleet_bands is not None},
+    )
+    page = write_map(layers, tmp_path / "bands.html", language="en")
+    browser.get(page.resolve().as_uri())
+    labels = [
+        e.text.strip() for e in browser.find_elements(By.CSS_SELECTOR, ".planner-bands label")
+    ]
+    assert labels == ["speed model", "night", "morning peak"]
+    on_map = "return window.plannerMap.hasLayer(eval(arguments[0]));"
+    main_layer, night = "window.plannerLayers['Isochrones']", "window.plannerBandLayers['night']"
+    assert browser.execute_script(on_map, main_layer)
+    assert not browser.execute_script(on_map, night)
+    legends = (
+        "return Array.from(document.querySelectorAll('.planner-legend'))"
+        ".map(function (e) { return e.dataset.legend; });"
+    )
+    assert "isochrones_bands" not in browser.execute_script(legends)
+    browser.find_element(By.CSS_SELECTOR, ".planner-bands input[value='night']").click()
+    assert browser.execute_script("return window.plannerBand;") == "night"
+    assert browser.execute_script(on_map, night)
+    assert not browser.execute_script(on_map, main_layer)
+    assert "isochrones_bands" in browser.execute_script(legends)
+    browser.execute_script("window.plannerSetBand('');")
+    assert browser.execute_script(on_map, main_layer)
+    assert not browser.execute_script(on_map, night)
