@@ -429,3 +429,28 @@ def test_band_selector_in_chromium(browser: Any, andorra_net: RoadNetwork, tmp_p
     browser.execute_script("window.plannerSetBand('');")
     assert browser.execute_script(on_map, main_layer)
     assert not browser.execute_script(on_map, night)
+
+
+def test_optimise_command_per_band(
+    tmp_path: Path, andorra_pbf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``planner optimise --band``: the built-in day band (all factors 1) equals the base run."""
+    out = tmp_path / "opt"
+    args = ["optimise", "--pbf", str(andorra_pbf), "--no-cache", "--no-progress",
+            "--not-sweden", "--stations", str(EXAMPLE / "stations.csv"),
+            "--demand", str(EXAMPLE / "demand.csv"), "--weight", "population",
+            "--candidates", "grid", "--grid-spacing-m", "3000", "--add", "2",
+            "--threshold-min", "10", "--no-gain-curve", "--out-dir", str(out),
+            "--band", "day", "--band", "night"]  # fmt: skip
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    base = read_csv_table(out / "sites.csv")
+    day = read_csv_table(out / "bands" / "day" / "sites.csv")
+    night = read_csv_table(out / "bands" / "night" / "sites.csv")
+    pd.testing.assert_frame_equal(day, base, check_exact=True)
+    # at night every drive takes 1/0.78 as long: each site saves more minutes than by day
+    assert (
+        night["person_minutes_saved"].to_numpy() > base["person_minutes_saved"].to_numpy()
+    ).all()
+    assert "time band night: mclp" in err

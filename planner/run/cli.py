@@ -812,11 +812,17 @@ def optimise_cmd(
     work: WorkerOptions,
     points: PointOptions,
     net: NetworkOptions,
+    times: TimeBandOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Propose where new units cut response times most, with before/after tables."""
+    """Propose where new units cut response times most, with before/after tables.
+
+    With ``--band``, also the optimisation on each time band's drive times,
+    under ``bands/<band>/``.
+    """
     from planner.analysis.coverage import CoverageSettings
+    from planner.network.index import index_network
     from planner.optimise import MaxSurvival
     from planner.run.pipeline import OptimiseSettings, run_optimise, write_optimise
 
@@ -838,36 +844,40 @@ def optimise_cmd(
         cutoff_min=cutoff_min,
     )
     coverage = CoverageSettings(thresholds_min=_thresholds(thresholds))
+    profile, time_bands = times.resolve()
     layer = _hours_filter(_read_demand(dm, points, net), hours)
     layer = layer.assign(weight=layer["weight"] * demand_factor)
     network = _build(net, progress=progress)
     frame = _stations(st, points, net)
     sites = _candidates(network, net, points, candidates, grid_spacing_m, candidates_file)
+    index = index_network(network, progress=progress)
     with work.executor() as executor:
-        result = run_optimise(
-            network, frame, layer, sites, settings=settings, coverage=coverage,
+        solve = functools.partial(
+            run_optimise, network, frame, layer, sites, settings=settings, coverage=coverage,
             max_snap_m=points.max_snap_m, workers=work.workers, executor=executor,
             progress=progress,
         )  # fmt: skip
-    paths = write_optimise(
-        result,
-        out_dir,
-        overwrite=overwrite,
-        extra_metadata={
-            "input_sha256": _input_hashes(
-                net.pbf, net.osm, st.stations, dm.demand, candidates_file
-            ),
-            "demand_factor": demand_factor,
-            "hours": hours,
-        },
-    )
-    solution = result.solution
-    _echo(
-        f"{objective}: {solution.objective_before:,.4g} -> {solution.objective_after:,.4g} "
-        f"({solution.status}; {solution.solve_time_s:.1f} s)"
-    )
-    for row in result.sites.itertuples():
-        _echo(f"  {row.order}. {row.site}")
+        result = solve(index=index)
+        by_band = _in_bands(network, index, profile, time_bands, solve)
+    meta = {
+        "input_sha256": _input_hashes(net.pbf, net.osm, st.stations, dm.demand, candidates_file),
+        "demand_factor": demand_factor,
+        "hours": hours,
+    }
+    paths = write_optimise(result, out_dir, overwrite=overwrite, extra_metadata=meta)
+    for band, banded in by_band.items():
+        extra = {**meta, "speed_profile": profile.name, "time_band": band}
+        written = write_optimise(banded, out_dir / "bands" / band, extra_metadata=extra)
+        paths |= {f"band_{band}_{k}": v for k, v in written.items()}
+    for band, run in [("", result), *by_band.items()]:
+        solution = run.solution
+        _echo(
+            (f"time band {band}: " if band else "")
+            + f"{objective}: {solution.objective_before:,.4g} -> "
+            f"{solution.objective_after:,.4g} ({solution.status}; {solution.solve_time_s:.1f} s)"
+        )
+        for row in run.sites.itertuples():
+            _echo(f"  {row.order}. {row.site}")
     for path in paths.values():
         _echo(f"wrote {path}")
 
