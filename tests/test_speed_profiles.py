@@ -10,7 +10,9 @@ results, which must be equal bit for bit.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -454,3 +456,41 @@ def test_optimise_command_per_band(
         night["person_minutes_saved"].to_numpy() > base["person_minutes_saved"].to_numpy()
     ).all()
     assert "time band night: mclp" in err
+
+
+def test_plan_with_a_unit_profile_equals_the_plan_without(
+    andorra_scenario_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``[speeds] profile``: every band's coverage, optimisation and after equal the plan's own."""
+    folder = tmp_path / "scenario"
+    shutil.copytree(andorra_scenario_dir, folder)
+    write_speed_profile(_unit_profile(), folder / "unit.csv")
+    scenario = folder / "andorra.toml"
+    text = scenario.read_text(encoding="utf-8")
+    scenario.write_text(text + '\n[speeds]\nprofile = "unit.csv"\nbands = "all"\n', "utf-8")
+    out, map_path = tmp_path / "out", tmp_path / "map.html"
+    code = main(["plan", str(scenario), "--out-dir", str(out), "--map", str(map_path),
+                 "--no-cache", "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    same = [
+        "coverage_total.csv",
+        "coverage_municipality.csv",
+        "after/coverage_total.csv",
+        "optimise/sites.csv",
+    ]
+    for band in ("night", "rest"):
+        for name in same:
+            pd.testing.assert_frame_equal(
+                read_csv_table(out / "bands" / band / name),
+                read_csv_table(out / name),
+                check_exact=True,
+            )
+    stacked = read_csv_table(out / "coverage_bands_total.csv")
+    assert list(zip(stacked["band"], stacked["state"], strict=True)) == [
+        ("night", "before"), ("night", "after"), ("rest", "before"), ("rest", "after")
+    ]  # fmt: skip
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert any(p.endswith("unit.csv") for p in manifest["inputs"])
+    assert manifest["settings"]["time_bands"] == ["night", "rest"]
+    assert "plannerSetBand" in map_path.read_text(encoding="utf-8")
