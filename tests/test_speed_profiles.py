@@ -494,3 +494,22 @@ def test_plan_with_a_unit_profile_equals_the_plan_without(
     assert any(p.endswith("unit.csv") for p in manifest["inputs"])
     assert manifest["settings"]["time_bands"] == ["night", "rest"]
     assert "plannerSetBand" in map_path.read_text(encoding="utf-8")
+
+
+def test_isochrones_command_per_band(
+    tmp_path: Path, andorra_pbf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``planner isochrones --band``: one layer per band; slower bands reach less area."""
+    out = tmp_path / "iso.gpkg"
+    args = ["isochrones", "--pbf", str(andorra_pbf), "--no-cache", "--no-progress",
+            "--not-sweden", "--stations", str(EXAMPLE / "stations.csv"),
+            "--thresholds", "10,20", "--out", str(out),
+            "--band", "night", "--band", "day"]  # fmt: skip
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    base = gpd.read_file(out, layer="isochrones").sort_values("band_min")
+    day = gpd.read_file(out, layer="isochrones_day").sort_values("band_min")
+    night = gpd.read_file(out, layer="isochrones_night").sort_values("band_min")
+    assert np.array_equal(day.geometry.area.to_numpy(), base.geometry.area.to_numpy())
+    assert (night.geometry.area.to_numpy() < base.geometry.area.to_numpy()).all()
