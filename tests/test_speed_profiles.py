@@ -192,6 +192,10 @@ BAD_FILES = {
         HEADER + GOOD_ROWS.replace("weekend,weekend", "night,weekend"),
         r"line 5, column 'band': 'night' is already the band of line 2",
     ),
+    "band twice in another case": (
+        HEADER + GOOD_ROWS.replace("day,weekday", "NIGHT,weekday"),
+        r"line 4, column 'band': 'NIGHT' is already the band of line 2",
+    ),
     "unsafe band name": (
         HEADER + GOOD_ROWS.replace("day,weekday", "../day,weekday"),
         r"line 4, column 'band': '\.\./day' is not a usable band name",

@@ -22,7 +22,7 @@ comma is accepted; lines starting with ``#`` are comments)::
 
 ``band``
     The band's name: letters, digits, ``_`` and ``-`` (it names output
-    folders), unique in the file.
+    folders), unique in the file (upper and lower case count as the same).
 ``days``
     ``weekday`` (Monday-Friday), ``weekend`` (Saturday and Sunday) or ``all``.
 ``start``, ``end``
@@ -423,10 +423,11 @@ def read_speed_profile(path: str | Path) -> SpeedProfile:
     where_named: dict[str, int] = {}
     for (line_no, _), fields in zip(lines[1:], rows[1:], strict=True):
         band = _row(path, line_no, columns, fields, decimal_comma=delimiter == ";")
-        if band.name in where_named:
+        twin = next((n for n in where_named if n.lower() == band.name.lower()), None)
+        if twin is not None:  # case apart, they would share an output folder on some systems
             raise InputFileError(
                 f"speed profile {path} line {line_no}, column 'band': {band.name!r} is "
-                f"already the band of line {where_named[band.name]}"
+                f"already the band of line {where_named[twin]}"
             )
         where_named[band.name] = line_no
         bands.append(band)
