@@ -517,3 +517,13 @@ def test_isochrones_command_per_band(
     night = gpd.read_file(out, layer="isochrones_night").sort_values("band_min")
     assert np.array_equal(day.geometry.area.to_numpy(), base.geometry.area.to_numpy())
     assert (night.geometry.area.to_numpy() < base.geometry.area.to_numpy()).all()
+
+
+def test_speeds_command_prints_the_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["speeds", "--speed-profile", "default"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    night = next(line.split() for line in lines if line.strip().startswith("night"))
+    assert night == ["night", "all", "22:00", "06:00", "0.78"]
+    peak = next(line.split() for line in lines if line.strip().startswith("morning_peak"))
+    assert peak[:5] == ["morning_peak", "weekday", "06:00", "09:00", "1.0"]
+    assert peak[5:] == ["0.97"] * 5

@@ -40,6 +40,7 @@ from planner.run.options import (
     ProgressOpt,
     RegionOpt,
     SpeedOpt,
+    SpeedProfileOpt,
     StationOptions,
     ThresholdsOpt,
     TimeBandOptions,
@@ -204,8 +205,12 @@ def regions_cmd(
 
 
 @app.command("speeds")
-def speeds_cmd(speed: SpeedOpt = None) -> None:
-    """Print the emergency speed model (km/h per road class) and the turn-out time."""
+def speeds_cmd(speed: SpeedOpt = None, speed_profile: SpeedProfileOpt = None) -> None:
+    """Print the emergency speed model (km/h per road class) and the turn-out time.
+
+    With ``--speed-profile``, also the profile's time bands and their factors.
+    """
+    from planner.network.profiles import default_speed_profile, read_speed_profile
     from planner.network.speeds import SpeedModel, describe_speed_model
 
     model = SpeedModel.from_overrides(_parse_speed_overrides(speed))
@@ -218,6 +223,17 @@ def speeds_cmd(speed: SpeedOpt = None) -> None:
         f"turn-out time {model.turnout_s / 60:g} min = dispatch {model.dispatch_s:g} s "
         f"+ roll-out {model.roll_out_s:g} s"
     )
+    if speed_profile is not None:
+        profile = (
+            default_speed_profile()
+            if speed_profile == "default"
+            else read_speed_profile(Path(speed_profile))
+        )
+        typer.echo(
+            f"speed profile {profile.name}: factors on the emergency speed per time band "
+            "(empty: the band's 'other' factor)"
+        )
+        typer.echo(profile.to_frame().astype(object).fillna("").to_string(index=False))
 
 
 @network_app.command("build")
