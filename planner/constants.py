@@ -169,6 +169,40 @@ DISPATCH_S = 120.0
 ROLL_OUT_S = 60.0
 
 # --------------------------------------------------------------------------
+# Time-of-day speed profiles (see planner.network.profiles)
+# --------------------------------------------------------------------------
+#: Default time bands: (band, days, start "HH:MM", end "HH:MM"), local time,
+#: end exclusive, a window that ends at or before its start runs past
+#: midnight. Days: "weekday" (Monday-Friday), "weekend" (Saturday, Sunday) or
+#: "all". Planning assumption: Swedish commuting peaks are roughly 06-09 and
+#: 15-18 on weekdays (Trafikverket's traffic-flow profiles show the morning
+#: and afternoon peaks in these hours); weekends have no peak.
+SPEED_PROFILE_BANDS = (
+    ("night", "all", "22:00", "06:00"),
+    ("morning_peak", "weekday", "06:00", "09:00"),
+    ("day", "weekday", "09:00", "15:00"),
+    ("afternoon_peak", "weekday", "15:00", "18:00"),
+    ("evening", "all", "18:00", "22:00"),
+    ("weekend_day", "weekend", "06:00", "18:00"),
+)
+#: Default speed factor at night, on every road class (multiplies the
+#: emergency speed of the speed model). Source: field data cited in issue 16:
+#: in one large German city ambulance speeds were about 22 % lower at night
+#: than by day (so 0.78). Planning assumption for Sweden until calibrated
+#: against regional trips (``planner calibrate``).
+SPEED_FACTOR_NIGHT = 0.78
+#: Default speed factor in the weekday peaks on town streets (the classes of
+#: :data:`PEAK_SLOWED_CLASSES`); other classes keep 1. Source: the same
+#: German field data found ambulance speeds barely changed at rush hour;
+#: a 3 % slowdown on town streets is a planning assumption, not a measurement.
+SPEED_FACTOR_PEAK = 0.97
+#: Road classes slowed by :data:`SPEED_FACTOR_PEAK` in the weekday peaks.
+#: Planning assumption: the classes that carry town traffic and queues.
+PEAK_SLOWED_CLASSES = ("primary", "secondary", "tertiary", "residential", "unclassified")
+#: Highest accepted speed factor of a band (validation limit of a profile).
+MAX_SPEED_FACTOR = 3.0
+
+# --------------------------------------------------------------------------
 # Snapping points to the network
 # --------------------------------------------------------------------------
 #: Speed on the straight leg between a point and its nearest road, km/h.

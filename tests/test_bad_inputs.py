@@ -125,6 +125,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, umea_osm: Path) -> Path:
     text("survival_range.csv", "upper_min,probability\n5,1.5\n10,0.2\n")
     text("candidates_empty.csv", "name,lon,lat\n")
     text("roads.txt", "not a road file")
+    profile = "band,days,start,end,other,primary\nnight,all,22:00,06:00,0.78,\n"
+    text("profile_text.csv", profile + "day,all,06:00,22:00,1,fast\n")
+    text("profile_overlap.csv", profile + "day,all,05:00,22:00,1,\n")
     # UTF-16 without a byte-order mark, and a mark followed by bytes that are not UTF-16
     (folder / "utf16_nobom.csv").write_bytes(STATIONS.encode("utf-16-le"))
     (folder / "utf16_broken.csv").write_bytes(codecs.BOM_UTF16_LE + b"n\x00a\x00\x00\xdc")
@@ -650,6 +653,33 @@ OPTIMISER_CASES = {
 }
 
 CLI_CASES = {
+    "speed profile factor not a number": _case(
+        r"speed profile .*profile_text\.csv line 3, column 'primary': 'fast' is not a number",
+        *coverage("--speed-profile", "{i}/profile_text.csv", "--band", "all"),
+    ),
+    "speed profile windows overlap": _case(
+        r"profile_overlap\.csv: on a weekday 05:00 is in band 'night' \(line 2\) and in band "
+        r"'day' \(line 3\); the windows must not overlap",
+        *coverage("--speed-profile", "{i}/profile_overlap.csv", "--band", "night"),
+    ),
+    "speed profile missing": _case(
+        r"speed profile .*nowhere\.csv: no such file",
+        *coverage("--speed-profile", "{i}/nowhere.csv", "--band", "all"),
+    ),
+    "speed profile without a band": _case(
+        r"--speed-profile: name the bands to run with --band NAME or --band all",
+        *coverage("--speed-profile", "default"),
+    ),
+    "unknown time band": _case(
+        r"--band: 'nigth' is not a band of speed profile 'default'; did you mean 'night'\?",
+        *coverage("--band", "nigth"),
+    ),
+    "plan unknown time band": _case(
+        r"--band: 'rush' is not a band of speed profile 'default'",
+        *plan("umea.toml"),
+        "--band",
+        "rush",
+    ),
     "thresholds not numbers": _case(
         r"--thresholds 'ten': write minutes separated by commas, e\.g\. 10,20,30",
         *coverage("--thresholds", "ten"),

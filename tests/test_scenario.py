@@ -242,6 +242,25 @@ CASES = {
         "speeds.blue_light is not a known key; did you mean 'blue_light_factor'?",
         "Example: blue_light_factor = 1.15",
     ),
+    "time bands without a profile": _bad(
+        _replace("blue_light_factor = 1.2", 'blue_light_factor = 1.2\nbands = ["night"]'),
+        L("blue_light_factor") + 1,
+        'speeds.bands needs speeds.profile, e.g. profile = "default"',
+    ),
+    "unknown time band": _bad(
+        _replace(
+            "blue_light_factor = 1.2",
+            'blue_light_factor = 1.2\nprofile = "default"\nbands = ["nigth"]',
+        ),
+        L("blue_light_factor") + 2,
+        "speeds.bands: 'nigth' is not a band of speed profile 'default'; did you mean 'night'?",
+    ),
+    "speed profile file missing": _bad(
+        _replace("blue_light_factor = 1.2", 'blue_light_factor = 1.2\nprofile = "peaks.csv"'),
+        L("blue_light_factor") + 1,
+        "speeds.profile: file",
+        "peaks.csv does not exist",
+    ),
     "misspelt highway class": _bad(
         _replace("primary = 70", "primay = 70"),
         L("primary = 70"),

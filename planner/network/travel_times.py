@@ -56,6 +56,7 @@ __all__ = [
     "arrival_rows",
     "arrival_times",
     "build_travel_time_graph",
+    "edge_slots",
     "join_same_road",
     "nearest_frame",
     "nearest_point_source",
@@ -68,6 +69,7 @@ __all__ = [
     "reverse_point_times",
     "reversed_graph",
     "reweight",
+    "reweight_travel_time_graph",
     "same_road_pairs",
     "times_to_points",
     "validate_cutoff",
@@ -190,6 +192,80 @@ def build_travel_time_graph(
     x = np.array([graph.nodes[k].get("x", np.nan) for k in node_ids], dtype=float)
     y = np.array([graph.nodes[k].get("y", np.nan) for k in node_ids], dtype=float)
     return TravelTimeGraph(matrix=matrix, node_ids=node_ids, x=x, y=y)
+
+
+def edge_slots(graph: nx.MultiDiGraph, ttg: TravelTimeGraph) -> np.ndarray:
+    """Where each edge's time sits in the CSR graph, for :func:`reweight_travel_time_graph`.
+
+    Parameters
+    ----------
+    graph
+        The MultiDiGraph ``ttg`` was built from.
+    ttg
+        Its travel-time graph (:func:`build_travel_time_graph`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Per edge in ``graph.edges(keys=True)`` order, its index into
+        ``ttg.matrix.data`` (parallel edges share one), or -1 for a self-loop.
+    """
+    m = graph.number_of_edges()
+    uv = np.fromiter(
+        (x for a, b in graph.edges() for x in (a, b)), dtype=np.int64, count=2 * m
+    ).reshape(m, 2)
+    ui, vi = ttg.positions(uv[:, 0]), ttg.positions(uv[:, 1])
+    matrix = ttg.matrix
+    n = np.int64(ttg.n_nodes)
+    rows = np.repeat(np.arange(ttg.n_nodes, dtype=np.int64), np.diff(matrix.indptr))
+    keys = rows * n + matrix.indices.astype(np.int64)
+    order = np.argsort(keys, kind="stable")
+    wanted = ui * n + vi
+    pos = np.clip(np.searchsorted(keys[order], wanted), 0, max(len(keys) - 1, 0))
+    slot = np.where(ui == vi, -1, order[pos] if len(keys) else -1)
+    if len(keys) and not np.array_equal(keys[slot[slot >= 0]], wanted[slot >= 0]):
+        raise ParameterError("ttg: was not built from this graph (an edge has no entry)")
+    return np.asarray(slot, dtype=np.int64)
+
+
+def reweight_travel_time_graph(
+    ttg: TravelTimeGraph, slots: np.ndarray, weights_s: np.ndarray
+) -> TravelTimeGraph:
+    """The same graph with new edge times: the one seam where new weights enter the engine.
+
+    Parameters
+    ----------
+    ttg
+        The network's travel-time graph.
+    slots
+        :func:`edge_slots` of the graph.
+    weights_s
+        New time of every edge, s, in ``graph.edges(keys=True)`` order
+        (finite, >= 0).
+
+    Returns
+    -------
+    TravelTimeGraph
+        Same nodes and CSR structure, the fastest of parallel edges as its
+        entry; equal to :func:`build_travel_time_graph` of the graph with
+        these times. The engine is kept: a contraction hierarchy is
+        re-customised with the new times (:func:`reweight`), so a band's
+        times come from the same engine as the base times.
+
+    Raises
+    ------
+    ParameterError
+        If the weights do not match the edges or are not finite and >= 0.
+    """
+    w = np.asarray(weights_s, dtype=float)
+    if w.shape != slots.shape:
+        raise ParameterError(f"weights_s: {w.shape[0]} values for {slots.shape[0]} edges")
+    if len(w) and (not np.isfinite(w).all() or (w < 0).any()):
+        raise ParameterError("weights_s: every edge needs a finite, non-negative time (s)")
+    data = np.full(ttg.matrix.nnz, np.inf)
+    real = slots >= 0
+    np.minimum.at(data, slots[real], w[real])
+    return reweight(ttg, data)
 
 
 def validate_cutoff(cutoff_s: float | None, *, argument: str = "cutoff") -> float:

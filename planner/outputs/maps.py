@@ -45,7 +45,7 @@ import json
 import math
 import re
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -142,6 +142,10 @@ class MapLayers:
         ``person_minutes_saved``, ``mean_minutes_saved``,
         ``expected_survivors_per_year``), and optionally ``place``,
         ``place_distance_m`` and ``municipality`` (as for stations).
+    band_isochrones
+        Fleet isochrones with the existing stations in each time band of a
+        speed profile (band name -> polygons with ``band_min``): the map gets
+        a time-band selector that shows one band's isochrones at a time.
     station_coverage, station_coverage_after
         The coverage table per station (:mod:`planner.analysis.coverage`,
         keyed by ``station``: ``demand``, ``median_min``, ``p90_min``,
@@ -180,6 +184,7 @@ class MapLayers:
     station_coverage_after: pd.DataFrame | None = None
     simulated_areas: gpd.GeoDataFrame | None = None
     simulated_stations: gpd.GeoDataFrame | None = None
+    band_isochrones: Mapping[str, gpd.GeoDataFrame] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.title, str) or not self.title.strip():
@@ -206,6 +211,11 @@ class MapLayers:
                 raise ParameterError(f"{name}: expected a GeoDataFrame, got {type(frame).__name__}")
             if frame.crs is None and not frame.empty:
                 raise ParameterError(f"{name}: the layer has no CRS; set one (EPSG:3006)")
+        for band, frame in (self.band_isochrones or {}).items():
+            if not isinstance(frame, gpd.GeoDataFrame) or "band_min" not in frame.columns:
+                raise ParameterError(
+                    f"band_isochrones[{band!r}]: expected fleet isochrones with 'band_min'"
+                )
         for name in ("station_coverage", "station_coverage_after"):
             table = getattr(self, name)
             if table is not None and "station" not in getattr(table, "columns", ()):
@@ -1509,6 +1519,7 @@ def build_map(
 
     _add_legends(m, layers, groups, unreachable, limits, tr)
     _add_controls(m, layers, groups, tr)
+    _add_band_selector(m, layers, groups, limits, tr)
     text = {"title": _script_json(layers.title), "label": _script_json(layers.label or None)}
     m.add_child(_Script(_TITLE_JS % text))
     ordered = list(groups)
@@ -1608,6 +1619,100 @@ def _add_controls(
             "after": tr.gettext("after new sites"),
         }
         m.add_child(_Script(_SCENARIO_JS % {"words": _script_json(words)}, pairs))
+
+
+#: Labels of the built-in profile's bands (planner.constants.SPEED_PROFILE_BANDS);
+#: the bands of a profile file are shown by their names.
+_BAND_LABELS = {
+    "night": N_("night"),
+    "morning_peak": N_("morning peak"),
+    "day": N_("day"),
+    "afternoon_peak": N_("afternoon peak"),
+    "evening": N_("evening"),
+    "weekend_day": N_("weekend day"),
+}
+
+_BAND_JS = """
+var main = layers.slice(0, 2), bandLayers = layers.slice(2);
+var words = %(words)s, inputs = [];
+function set(band) {
+    bandLayers.forEach(function (l) { if (l && map.hasLayer(l)) { map.removeLayer(l); } });
+    var shown = main.filter(function (l) { return l && map.hasLayer(l); });
+    if (band === '') {
+        if (!shown.length) {
+            var wanted = window.plannerScenario === 'before' ? main[0] : (main[1] || main[0]);
+            if (wanted) { map.addLayer(wanted); }
+        }
+    } else {
+        main.forEach(function (l) { if (l && map.hasLayer(l)) { map.removeLayer(l); } });
+        map.addLayer(bandLayers[words.bands.indexOf(band)]);
+    }
+    inputs.forEach(function (input) { input.checked = input.value === band; });
+    window.plannerBand = band;
+}
+var control = L.control({position: 'topleft'});
+control.onAdd = function () {
+    var div = L.DomUtil.create('div', 'planner-scenario planner-bands leaflet-bar');
+    L.DomUtil.create('b', '', div).textContent = words.title;
+    [''].concat(words.bands).forEach(function (band, i) {
+        var label = L.DomUtil.create('label', '', div);
+        var input = L.DomUtil.create('input', '', label);
+        input.type = 'radio';
+        input.name = 'planner-band';
+        input.value = band;
+        input.checked = band === '';
+        label.appendChild(document.createTextNode(' ' + words.labels[i]));
+    });
+    inputs = Array.prototype.slice.call(div.querySelectorAll('input'));
+    inputs.forEach(function (input) {
+        input.addEventListener('change', function () { set(this.value); });
+    });
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+};
+control.addTo(map);
+window.plannerBand = '';
+window.plannerSetBand = set;
+window.plannerBandLayers = {};
+words.bands.forEach(function (band, i) { window.plannerBandLayers[band] = bandLayers[i]; });
+"""
+
+
+def _add_band_selector(
+    m: folium.Map,
+    layers: MapLayers,
+    groups: dict[str, folium.FeatureGroup],
+    limits: Sequence[float],
+    tr: Translator,
+) -> None:
+    """The time-band selector: each band's isochrones, one at a time, or the model's own.
+
+    In the page, ``window.plannerSetBand(name)`` switches like the control
+    (``""``: the speed model's isochrones) and ``window.plannerBandLayers``
+    maps band names to their Leaflet layers.
+    """
+    if not layers.band_isochrones:
+        return
+    bands = list(layers.band_isochrones)
+    band_groups = []
+    for band in bands:
+        label = tr.gettext(_BAND_LABELS[band]) if band in _BAND_LABELS else band
+        name = tr.gettext("Isochrones, time band {band}").format(band=label)
+        group = _add_isochrones(m, layers.band_isochrones[band], name, limits, False, tr)
+        group.control = False  # the band selector shows it, not the layer list
+        band_groups.append(group)
+    labels = [tr.gettext("speed model")] + [
+        tr.gettext(_BAND_LABELS[b]) if b in _BAND_LABELS else b for b in bands
+    ]
+    words = {"title": tr.gettext("Time band"), "bands": bands, "labels": labels}
+    frames = layers.band_isochrones.values()
+    top = max((float(f["band_min"].max()) for f in frames if len(f)), default=limits[-1])
+    n = int(np.clip(_classify(np.array([top]), limits)[0], 0, len(limits))) + 1
+    colours, texts = _class_colours(len(limits) + 1)[:n], _class_labels(limits, tr)[:n]
+    rows = list(zip(colours, texts, strict=True))
+    _legend(m, "isochrones_bands", tr.gettext("Isochrones: reached within"), rows, band_groups)
+    main = [groups.get("isochrones"), groups.get("isochrones_after")]
+    m.add_child(_Script(_BAND_JS % {"words": _script_json(words)}, [*main, *band_groups]))
 
 
 def _add_legends(

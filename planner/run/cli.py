@@ -11,6 +11,7 @@ exit code 2; nothing is overwritten without ``--overwrite``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import signal
@@ -50,8 +51,10 @@ from planner.run.options import (
     RegionOpt,
     SimulationOptions,
     SpeedOpt,
+    SpeedProfileOpt,
     StationOptions,
     ThresholdsOpt,
+    TimeBandOptions,
     WorkerOptions,
     cache_folder,
     with_option_groups,
@@ -273,8 +276,12 @@ def regions_cmd(
 
 
 @app.command("speeds", epilog=_example("planner speeds --speed blue_light_factor=1.2"))
-def speeds_cmd(speed: SpeedOpt = None) -> None:
-    """Print the emergency speed model (km/h per road class) and the turn-out time."""
+def speeds_cmd(speed: SpeedOpt = None, speed_profile: SpeedProfileOpt = None) -> None:
+    """Print the emergency speed model (km/h per road class) and the turn-out time.
+
+    With --speed-profile, also the profile's time bands and their factors.
+    """
+    from planner.network.profiles import default_speed_profile, read_speed_profile
     from planner.network.speeds import SpeedModel, describe_speed_model
 
     model = SpeedModel.from_overrides(_parse_speed_overrides(speed))
@@ -287,6 +294,17 @@ def speeds_cmd(speed: SpeedOpt = None) -> None:
         f"turn-out time {model.turnout_s / 60:g} min = dispatch {model.dispatch_s:g} s "
         f"+ roll-out {model.roll_out_s:g} s"
     )
+    if speed_profile is not None:
+        profile = (
+            default_speed_profile()
+            if speed_profile == "default"
+            else read_speed_profile(Path(speed_profile))
+        )
+        typer.echo(
+            f"speed profile {profile.name}: factors on the emergency speed per time band "
+            "(empty: the band's 'other' factor)"
+        )
+        typer.echo(profile.to_frame().astype(object).fillna("").to_string(index=False))
 
 
 @network_app.command(
@@ -656,38 +674,79 @@ def coverage_cmd(
     work: WorkerOptions,
     points: PointOptions,
     net: NetworkOptions,
+    times: TimeBandOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Coverage tables by region, municipality and station, plus isochrone layers."""
+    """Coverage tables by region, municipality and station, plus isochrone layers.
+
+    With --band, also each time band's coverage under bands/BAND/ and
+    coverage_bands_TABLE.csv of them all (a band column).
+    """
     from planner.analysis.coverage import CoverageSettings
     from planner.run.pipeline import run_coverage, write_coverage
 
     iso = _isochrone_settings(bands)
     settings = CoverageSettings(thresholds_min=iso.thresholds_min)
     work.engine_settings()  # a bad --engine fails before any work
+    profile, time_bands = times.resolve()
     layer = _read_demand(dm, points, net)
     network = _build(net, progress=progress)
     frame = _stations(st, points, net)
     index = _index(network, net, work, progress=progress)
     with work.executor() as executor:
-        result = run_coverage(
-            network, frame, layer, fleet=bands.fleet, coverage=settings, isochrones=iso,
-            draw_isochrones=not no_isochrones, max_snap_m=points.max_snap_m,
-            workers=work.workers, executor=executor, index=index, progress=progress,
+        cover = functools.partial(
+            run_coverage, network, frame, layer, fleet=bands.fleet, coverage=settings,
+            isochrones=iso, draw_isochrones=not no_isochrones, max_snap_m=points.max_snap_m,
+            workers=work.workers, executor=executor, progress=progress,
         )  # fmt: skip
+        result = cover(index=index)
+        by_band = _in_bands(network, index, profile, time_bands, cover)
     s = result.stations
     _warn_stations(s["name"], s["snap_status"], s["snap_distance_m"], points.max_snap_m)
-    paths = write_coverage(
-        result,
-        out_dir,
-        overwrite=overwrite,
-        extra_metadata={"input_sha256": _input_hashes(net.pbf, net.osm, st.stations, dm.demand)},
-    )
+    hashes = {"input_sha256": _input_hashes(net.pbf, net.osm, st.stations, dm.demand)}
+    paths = write_coverage(result, out_dir, overwrite=overwrite, extra_metadata=hashes)
+    paths |= _write_band_coverage(by_band, out_dir, profile, hashes)
     unit = _demand_unit(dm)
-    _echo(coverage_summary(result.tables["total"].iloc[0], settings.thresholds_min, unit))
+    for band, run in [("", result), *by_band.items()]:
+        line = coverage_summary(run.tables["total"].iloc[0], settings.thresholds_min, unit)
+        _echo((f"time band {band}: " if band else "") + line)
     for path in paths.values():
         _echo(f"wrote {path}")
+
+
+def _in_bands(
+    network: Any, index: Any, profile: Any, time_bands: tuple[str, ...], run: Callable[..., Any]
+) -> dict[str, Any]:
+    """``run(index=...)`` in each time band, on the network re-weighted (not rebuilt)."""
+    if not time_bands:
+        return {}
+    from planner.network.bands import BandNetwork
+
+    prepared = BandNetwork.prepare(network, profile, index=index)
+    return {band: run(index=prepared.index_for(band)) for band in time_bands}
+
+
+def _write_band_coverage(
+    by_band: dict[str, Any], out_dir: Path, profile: Any, meta: dict[str, Any]
+) -> dict[str, Path]:
+    """Each band's coverage under bands/BAND/ and ``coverage_bands_<table>.csv``."""
+    from planner.outputs.export import write_table
+    from planner.run.pipeline import band_tables, write_coverage
+
+    paths: dict[str, Path] = {}
+    for band, result in by_band.items():
+        extra = {**meta, "speed_profile": profile.name, "time_band": band}
+        written = write_coverage(result, out_dir / "bands" / band, extra_metadata=extra)
+        paths |= {f"band_{band}_{k}": v for k, v in written.items()}
+    runs = [(band, "before", result) for band, result in by_band.items()]
+    for name, table in band_tables(runs).items():
+        first = next(iter(by_band.values()))
+        extra = {**first.metadata, **meta, "speed_profile": profile.name}
+        extra["time_bands"] = list(by_band)
+        path = write_table(table, out_dir / f"coverage_bands_{name}.csv", metadata=extra)
+        paths[f"coverage_bands_{name}"] = path
+    return paths
 
 
 @app.command(
@@ -711,31 +770,39 @@ def isochrones_cmd(
     work: WorkerOptions,
     points: PointOptions,
     net: NetworkOptions,
+    times: TimeBandOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Isochrone bands per station, for the whole fleet, and split into catchments."""
+    """Isochrone bands per station, for the whole fleet, and split into catchments.
+
+    With --band, also the fleet's isochrones in each time band, as the
+    layers isochrones_BAND of the GeoPackage.
+    """
     from planner.outputs.export import export_metadata, write_geo, write_layers
     from planner.run.pipeline import run_isochrones
 
     iso = _isochrone_settings(bands)
     work.engine_settings()  # a bad --engine fails before any work
+    profile, time_bands = times.resolve()
     network = _build(net, progress=progress)
     frame = _stations(st, points, net)
     if bands.fleet is not None:
         frame = _only_fleet(frame, bands.fleet)
     index = _index(network, net, work, progress=progress)
     with work.executor() as executor:
-        fleet_bands, per_station, catchments, snapped_stations = run_isochrones(
-            network, frame, settings=iso, max_snap_m=points.max_snap_m, workers=work.workers,
-            executor=executor, index=index, progress=progress,
+        draw = functools.partial(
+            run_isochrones, network, frame, settings=iso, max_snap_m=points.max_snap_m,
+            workers=work.workers, executor=executor, progress=progress,
         )  # fmt: skip
+        fleet_bands, per_station, catchments, snapped_stations = draw(index=index)
+        by_band = _in_bands(network, index, profile, time_bands, draw)
     layers = {
         "isochrones": fleet_bands,
         "station_isochrones": per_station,
         "catchments": catchments,
         "stations": snapped_stations,
-    }
+    } | {f"isochrones_{band}": drawn[0] for band, drawn in by_band.items()}
     meta = export_metadata(
         **network.metadata(),
         stations=str(st.stations) if st.stations else "OSM emergency=ambulance_station",
@@ -746,6 +813,7 @@ def isochrones_cmd(
         buffer_m=bands.buffer_m,
         cell_m=iso.grid[0],
         input_sha256=_input_hashes(net.pbf, net.osm, st.stations),
+        **({"speed_profile": profile.name, "time_bands": list(by_band)} if by_band else {}),
     )
     write_layers(layers, out, metadata=meta, overwrite=overwrite)
     _echo(f"wrote {out}")
@@ -891,10 +959,15 @@ def optimise_cmd(
     work: WorkerOptions,
     points: PointOptions,
     net: NetworkOptions,
+    times: TimeBandOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Propose where new units cut response times most, with before/after tables."""
+    """Propose where new units cut response times most, with before/after tables.
+
+    With --band, also the optimisation on each time band's drive times,
+    under bands/BAND/.
+    """
     from planner.analysis.coverage import CoverageSettings
     from planner.optimise import MaxSurvival
     from planner.run.pipeline import OptimiseSettings, run_optimise, write_optimise
@@ -918,6 +991,7 @@ def optimise_cmd(
     )
     coverage = CoverageSettings(thresholds_min=_thresholds(thresholds))
     work.engine_settings()  # a bad --engine fails before any work
+    profile, time_bands = times.resolve()
     layer = _hours_filter(_read_demand(dm, points, net), hours)
     layer = layer.assign(weight=layer["weight"] * demand_factor)
     network = _build(net, progress=progress)
@@ -925,31 +999,34 @@ def optimise_cmd(
     sites = _candidates(network, net, points, candidates, grid_spacing_m, candidates_file)
     index = _index(network, net, work, progress=progress)
     with work.executor() as executor:
-        result = run_optimise(
-            network, frame, layer, sites, settings=settings, coverage=coverage,
+        solve = functools.partial(
+            run_optimise, network, frame, layer, sites, settings=settings, coverage=coverage,
             max_snap_m=points.max_snap_m, workers=work.workers, executor=executor,
-            index=index, progress=progress,
+            progress=progress,
         )  # fmt: skip
-    paths = write_optimise(
-        result,
-        out_dir,
-        overwrite=overwrite,
-        extra_metadata={
-            "input_sha256": _input_hashes(
-                net.pbf, net.osm, st.stations, dm.demand, candidates_file
-            ),
-            "demand_factor": demand_factor,
-            "hours": hours,
-        },
-    )
-    solution, unit = result.solution, _demand_unit(dm)
-    summary = objective_summary(
-        objective, solution.objective_before, solution.objective_after, unit=unit,
-        threshold_min=threshold_min, busy_fraction=busy,
-    )  # fmt: skip
-    _echo(solution_line(summary, solution.status, seconds=solution.solve_time_s))
-    for line in site_lines(result.sites, unit):
-        _echo(line)
+        result = solve(index=index)
+        by_band = _in_bands(network, index, profile, time_bands, solve)
+    meta = {
+        "input_sha256": _input_hashes(net.pbf, net.osm, st.stations, dm.demand, candidates_file),
+        "demand_factor": demand_factor,
+        "hours": hours,
+    }
+    paths = write_optimise(result, out_dir, overwrite=overwrite, extra_metadata=meta)
+    for band, banded in by_band.items():
+        extra = {**meta, "speed_profile": profile.name, "time_band": band}
+        written = write_optimise(banded, out_dir / "bands" / band, extra_metadata=extra)
+        paths |= {f"band_{band}_{k}": v for k, v in written.items()}
+    unit = _demand_unit(dm)
+    for band, run in [("", result), *by_band.items()]:
+        solution = run.solution
+        summary = objective_summary(
+            objective, solution.objective_before, solution.objective_after, unit=unit,
+            threshold_min=threshold_min, busy_fraction=busy,
+        )  # fmt: skip
+        line = solution_line(summary, solution.status, seconds=solution.solve_time_s)
+        _echo((f"time band {band}: " if band else "") + line)
+        for site in site_lines(run.sites, unit):
+            _echo(site)
     for path in paths.values():
         _echo(f"wrote {path}")
 
@@ -1007,6 +1084,7 @@ def plan_cmd(
     work: WorkerOptions,
     cache: CacheOptions,
     sim: SimulationOptions,
+    times: TimeBandOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -1022,6 +1100,8 @@ def plan_cmd(
     from planner.run.simulation import simulation_section
 
     loaded = _with_engine(load_scenario(scenario), work)
+    profile, time_bands = times.resolve(loaded.speed_profile, loaded.time_bands)
+    loaded = dataclasses.replace(loaded, speed_profile=profile, time_bands=time_bands)
     section = None
     if loaded.simulate is not None:
         section = simulation_section(loaded, replications=sim.replications, seed=sim.seed)

@@ -30,6 +30,9 @@ once and means the same in every command that takes it:
 :class:`SimulationOptions`
     The simulation's ``--replications`` and ``--seed``, over the scenario's
     ``[simulate]`` (``plan`` and ``simulate``).
+:class:`TimeBandOptions`
+    Time-of-day speeds: ``--speed-profile FILE|default`` and ``--band NAME``
+    (repeatable, or ``all``).
 
 ``--overwrite`` and ``--progress/--no-progress`` are single shared options
 (:data:`OverwriteOpt`, :data:`ProgressOpt`). Only :mod:`planner.run.cli` and
@@ -68,6 +71,7 @@ __all__ = [
     "ProgressOpt",
     "SimulationOptions",
     "StationOptions",
+    "TimeBandOptions",
     "WorkerOptions",
     "cache_folder",
     "with_option_groups",
@@ -477,6 +481,69 @@ class SimulationOptions:
     seed: SimSeedOpt = None
 
 
+SpeedProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--speed-profile",
+        help="Time-of-day speed profile: a speed-profile CSV file, or 'default' (built in).",
+        rich_help_panel="Time of day",
+    ),
+]
+TimeBandOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--band",
+        help="Time band of the speed profile to run, repeatable, or 'all': night, "
+        "morning_peak, day ... (without --speed-profile: the scenario's or the built-in profile).",
+        rich_help_panel="Time of day",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class TimeBandOptions:
+    """Time-of-day speeds: the speed profile and the bands to run."""
+
+    speed_profile: SpeedProfileOpt = None
+    band: TimeBandOpt = None
+
+    def resolve(
+        self, profile: Any = None, bands: tuple[str, ...] = ()
+    ) -> tuple[Any, tuple[str, ...]]:
+        """(speed profile or None, band names) from the options over a scenario's own.
+
+        Parameters
+        ----------
+        profile, bands
+            The scenario's profile and bands (``[speeds]``), if any.
+
+        Raises
+        ------
+        ParameterError
+            For ``--speed-profile`` without ``--band``, or an unknown band
+            (naming ``--band`` and the profile's bands).
+        planner.errors.InputFileError
+            For a bad profile file (naming its line and column).
+        """
+        from planner.network.profiles import default_speed_profile, read_speed_profile
+
+        if self.speed_profile is not None:
+            if not self.band:
+                raise ParameterError(
+                    "--speed-profile: name the bands to run with --band NAME or --band all"
+                )
+            profile = (
+                default_speed_profile()
+                if self.speed_profile == "default"
+                else read_speed_profile(Path(self.speed_profile))
+            )
+        if not self.band:
+            return profile, bands
+        profile = profile or default_speed_profile()
+        wanted: str | list[str] = "all" if "all" in self.band else list(self.band)
+        return profile, profile.select(wanted, argument="--band")
+
+
 #: The option groups a command may take as a parameter.
 OPTION_GROUPS = (
     CacheOptions,
@@ -487,6 +554,7 @@ OPTION_GROUPS = (
     DemandOptions,
     BandOptions,
     SimulationOptions,
+    TimeBandOptions,
 )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,7 @@ __all__ = [
     "CoverageResult",
     "OptimiseResult",
     "OptimiseSettings",
+    "band_tables",
     "run_coverage",
     "run_isochrones",
     "run_optimise",
@@ -522,6 +523,28 @@ def write_coverage(
         return _write_coverage_files(
             result, out_dir, extra_metadata=extra_metadata, extra_layers=extra_layers, style=style
         )
+
+
+def band_tables(results: Sequence[tuple[str, str, CoverageResult]]) -> dict[str, pd.DataFrame]:
+    """The coverage tables of several time bands, stacked, for ``coverage_bands_<table>.csv``.
+
+    Parameters
+    ----------
+    results
+        (band, state, coverage) per run; state is ``"before"`` or ``"after"``.
+
+    Returns
+    -------
+    dict
+        Table name (``total``, ``municipality``, ...) -> the tables of every
+        run one under the other, with ``band`` and ``state`` in front.
+    """
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for band, state, cover in results:
+        for name, table in cover.tables.items():
+            frame = table.assign(band=band, state=state)[["band", "state", *table.columns]]
+            frames.setdefault(name, []).append(frame)
+    return {name: pd.concat(parts, ignore_index=True) for name, parts in frames.items()}
 
 
 def _write_coverage_files(

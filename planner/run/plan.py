@@ -23,6 +23,8 @@ Output folder (``[outputs] dir``)::
     coverage_*.csv, coverage.xlsx, coverage.gpkg, demand.parquet, isochrones.geojson   (before)
     after/...                     the same with the proposed units added
     optimise/...                  proposed sites (GPKG, CSV), gain curve, optimiser tables
+    coverage_bands_*.csv          with [speeds] profile: every time band's tables, a band column
+    bands/<band>/...              each band's coverage, after/ and optimise/ as above
     report.html, report.pdf       the report (the PDF where WeasyPrint can be loaded)
 
 and the map at ``[outputs] map`` (default ``maps/<name>.html``).
@@ -75,6 +77,8 @@ from planner.run.console import (
 from planner.run.pipeline import (
     CoverageResult,
     OptimiseResult,
+    OptimiseSettings,
+    band_tables,
     run_coverage,
     run_optimise,
     write_coverage,
@@ -96,6 +100,7 @@ __all__ = [
     "DEMO_LANGUAGE",
     "PLAN_STAGES",
     "SIMULATE_STAGES",
+    "BandResult",
     "MatrixRun",
     "PlanResult",
     "SimulateResult",
@@ -123,6 +128,7 @@ PLAN_STAGES = (
     "coverage",
     "optimise",
     "coverage after",
+    "time bands",
     "simulate",
     "map",
     "report",
@@ -144,6 +150,24 @@ _VERSIONED = (
     "folium",
     "matplotlib",
 )
+
+
+@dataclass(frozen=True)
+class BandResult:
+    """A plan's results in one time band of the speed profile.
+
+    Attributes
+    ----------
+    band
+        The band's name.
+    before, after, optimise
+        As in :class:`PlanResult`, with the band's drive times.
+    """
+
+    band: str
+    before: CoverageResult
+    after: CoverageResult | None
+    optimise: OptimiseResult | None
 
 
 @dataclass(frozen=True)
@@ -182,6 +206,9 @@ class PlanResult:
         intervals, the map's layers of simulated response per area
         (``simulation.areas``) and utilisation per station
         (``simulation.stations``).
+    bands
+        The results of each time band (``[speeds] profile`` and ``bands``),
+        in the order run; empty without a profile.
     """
 
     scenario: Scenario
@@ -195,6 +222,7 @@ class PlanResult:
     seconds: Mapping[str, float]
     places: gpd.GeoDataFrame | None = None
     simulation: SimulationRun | None = None
+    bands: tuple[BandResult, ...] = ()
 
 
 # ---------------------------------------------------------------------------
@@ -415,6 +443,8 @@ def input_files(scenario: Scenario) -> list[Path]:
         paths.append(scenario.candidates.file)
     if scenario.simulate is not None:
         paths += [scenario.simulate.calls_file, scenario.simulate.hospitals_file]
+    if scenario.speed_profile is not None and scenario.speed_profile.source is not None:
+        paths.append(Path(scenario.speed_profile.source))
     return [p for p in paths if p is not None and Path(p).is_file()]
 
 
@@ -491,33 +521,40 @@ def plan_scenario(
             before = cover(stations)
         _warn_stations(before, echo)
         _echo_coverage(scenario, "before", before, echo)
-        optimised = after = None
+        optimised = after = candidates = None
+        proposed: gpd.GeoDataFrame | None = None
+        optimise = functools.partial(
+            _optimise, scenario, network, stations, demand, cache_dir=cache_dir,
+            workers=workers, executor=executor, progress=progress,
+        )  # fmt: skip
         if scenario.optimise is not None:
             with bar.stage("optimise"):
-                optimised = _optimise(
-                    scenario, network, stations, demand, boundary, index=index,
-                    cache_dir=cache_dir, workers=workers, executor=executor, progress=progress,
-                )  # fmt: skip
+                candidates = _candidates(scenario, network, demand, boundary)
+                optimised = optimise(candidates, index=index)
             _echo_solution(scenario, optimised, echo)
             with bar.stage("coverage after"):
                 proposed = _with_proposed(scenario, stations, optimised, network.crs)
                 after = cover(proposed)
             _echo_coverage(scenario, "after", after, echo)
+        bands: tuple[BandResult, ...] = ()
+        if scenario.time_bands:
+            with bar.stage("time bands"):
+                bands = _run_bands(scenario, network, stations, index, cover, optimise, candidates)
+            for band in bands:
+                _echo_band(scenario, band, echo)
         simulation = None
         if simulate is not None:
             with bar.stage("simulate"):
                 simulation = simulate_system(
                     scenario, network, index, stations, demand[_coverage_fleet(scenario)],
-                    section=simulate, after=None if optimised is None else proposed,
-                    boundary=boundary, boundaries=boundaries, workers=workers,
-                    executor=executor, progress=progress, echo=echo,
+                    section=simulate, after=proposed, boundary=boundary, boundaries=boundaries,
+                    workers=workers, executor=executor, progress=progress, echo=echo,
                 )  # fmt: skip
             echo_simulation(simulation, echo)
     finally:
         bar.close()
     places = _read_places(scenario)
-    if optimised is not None:  # issue 14: sites named by their locality and municipality
-        optimised = replace(optimised, sites=_with_places(scenario, optimised.sites, places))
+    optimised, bands = _name_sites(scenario, optimised, bands, places)
     return PlanResult(
         scenario=scenario,
         network=network,
@@ -530,7 +567,47 @@ def plan_scenario(
         seconds=bar.seconds,
         places=places,
         simulation=simulation,
+        bands=bands,
     )
+
+
+def _run_bands(
+    scenario: Scenario,
+    network: RoadNetwork,
+    stations: gpd.GeoDataFrame,
+    index: NetworkIndex,
+    cover: Callable[..., CoverageResult],
+    optimise: Callable[..., OptimiseResult],
+    candidates: gpd.GeoDataFrame | None,
+) -> tuple[BandResult, ...]:
+    """Coverage (and the optimisation, and coverage after) in each chosen time band.
+
+    The network is not rebuilt: each band re-weights its edge table and
+    travel-time graph (:func:`planner.network.bands.band_index`).
+    """
+    from planner.network.bands import BandNetwork
+
+    assert scenario.speed_profile is not None
+    prepared = BandNetwork.prepare(network, scenario.speed_profile, index=index)
+    results = []
+    for band in scenario.time_bands:
+        band_index = prepared.index_for(band)
+        before = cover(stations, index=band_index)
+        optimised = after = None
+        if scenario.optimise is not None and candidates is not None:
+            optimised = optimise(candidates, index=band_index)
+            proposed = _with_proposed(scenario, stations, optimised, network.crs)
+            after = cover(proposed, index=band_index)
+        results.append(BandResult(band=band, before=before, after=after, optimise=optimised))
+    return tuple(results)
+
+
+def _echo_band(scenario: Scenario, band: BandResult, echo: Callable[[str], None]) -> None:
+    total = band.before.tables["total"]
+    top = max(scenario.coverage.thresholds_min)
+    column = f"share_within_{top:g}_min"
+    share = float(total[column].iloc[0]) if column in total else float("nan")
+    echo(f"time band {band.band}: {share:.1%} of demand within {top:g} min")
 
 
 class _StageBar:
@@ -548,9 +625,10 @@ class _StageBar:
         if names is None:
             names = tuple(
                 s
-                for s in PLAN_STAGES[:7]
+                for s in PLAN_STAGES[:8]
                 if (optimise or s not in ("optimise", "coverage after"))
                 and (simulate or s != "simulate")
+                and (scenario.time_bands or s != "time bands")
             )
             desc = "plan"
         else:
@@ -626,20 +704,13 @@ def _warn_stations(coverage: CoverageResult, echo: Callable[[str], None]) -> Non
         echo(f"warning: {line}")
 
 
-def _optimise(
+def _candidates(
     scenario: Scenario,
     network: RoadNetwork,
-    stations: gpd.GeoDataFrame,
     demand: Mapping[str, gpd.GeoDataFrame],
     boundary: Any,
-    *,
-    index: NetworkIndex,
-    cache_dir: Path | None,
-    workers: int,
-    executor: BlockExecutor | None,
-    progress: bool,
-) -> OptimiseResult:
-    """The scenario's optimisation: its candidates, then :func:`run_optimise`."""
+) -> gpd.GeoDataFrame:
+    """The optimiser's candidate sites (read once for every time band)."""
     settings, cands = scenario.optimise, scenario.candidates
     assert settings is not None and cands is not None
     if settings.fleet not in demand:
@@ -663,6 +734,25 @@ def _optimise(
     )
     if not scenario.region.mutual_aid:  # new units serve their own region only
         candidates = _with_region(scenario, candidates)
+    return candidates
+
+
+def _optimise(
+    scenario: Scenario,
+    network: RoadNetwork,
+    stations: gpd.GeoDataFrame,
+    demand: Mapping[str, gpd.GeoDataFrame],
+    candidates: gpd.GeoDataFrame,
+    *,
+    index: NetworkIndex,
+    cache_dir: Path | None,
+    workers: int,
+    executor: BlockExecutor | None,
+    progress: bool,
+) -> OptimiseResult:
+    """The scenario's optimisation over its candidates (:func:`run_optimise`)."""
+    settings = scenario.optimise
+    assert settings is not None
     return run_optimise(
         network,
         stations,
@@ -737,6 +827,23 @@ def _with_proposed(
 # ---------------------------------------------------------------------------
 # Place names (issue 14)
 # ---------------------------------------------------------------------------
+
+
+def _name_sites(
+    scenario: Scenario,
+    optimised: OptimiseResult | None,
+    bands: tuple[BandResult, ...],
+    places: gpd.GeoDataFrame | None,
+) -> tuple[OptimiseResult | None, tuple[BandResult, ...]]:
+    """The proposed sites (of the plan and of each band) named by locality and municipality."""
+
+    def named(result: OptimiseResult) -> OptimiseResult:
+        return replace(result, sites=_with_places(scenario, result.sites, places))
+
+    return (
+        None if optimised is None else named(optimised),
+        tuple(b if b.optimise is None else replace(b, optimise=named(b.optimise)) for b in bands),
+    )
 
 
 def _read_places(scenario: Scenario) -> gpd.GeoDataFrame | None:
@@ -823,6 +930,10 @@ def _map_layers(result: PlanResult, language: Language) -> Any:
         station_coverage_after=None if after is None else after.tables["station"],
         simulated_areas=None if result.simulation is None else result.simulation.areas,
         simulated_stations=None if result.simulation is None else result.simulation.stations,
+        band_isochrones={
+            b.band: b.before.fleet_bands for b in result.bands if b.before.fleet_bands is not None
+        }
+        or None,
     )
 
 
@@ -1071,6 +1182,51 @@ def _write_tables(
                 style=style,
             )
         )
+    paths.update(_write_bands(result, out_dir, common, style))
+    return paths
+
+
+def _write_bands(
+    result: PlanResult, out_dir: Path, common: Mapping[str, Any], style: Any
+) -> dict[str, Path]:
+    """Each time band under ``bands/<band>/``, and ``coverage_bands_<table>.csv`` of them all.
+
+    The combined tables (:func:`planner.run.pipeline.band_tables`) have the
+    columns ``band`` and ``state`` (``before``, or ``after`` with the
+    proposed units) in front of the usual ones.
+    """
+    if not result.bands:
+        return {}
+    profile = result.scenario.speed_profile
+    assert profile is not None
+    paths: dict[str, Path] = {}
+    runs: list[tuple[str, str, CoverageResult]] = []
+    for band in result.bands:
+        meta = {**common, "speed_profile": profile.name, "time_band": band.band}
+        folder = out_dir / "bands" / band.band
+        states = (("before", band.before, folder), ("after", band.after, folder / "after"))
+        for state, cover, where in states:
+            if cover is None:
+                continue
+            runs.append((band.band, state, cover))
+            written = write_coverage(cover, where, extra_metadata=meta, style=style)
+            prefix = f"band_{band.band}_" + ("" if state == "before" else "after_")
+            paths.update({prefix + name: path for name, path in written.items()})
+        if band.optimise is not None:
+            written = write_optimise(
+                band.optimise, folder / "optimise", extra_metadata=meta, style=style
+            )
+            paths.update({f"band_{band.band}_optimise_{k}": v for k, v in written.items()})
+    meta = {
+        **result.before.metadata,
+        **common,
+        "speed_profile": profile.name,
+        "time_bands": [b.band for b in result.bands],
+    }
+    for name, table in band_tables(runs).items():
+        path = out_dir / f"coverage_bands_{name}.csv"
+        write_table(table, path, metadata=meta, style=style)
+        paths[f"coverage_bands_{name}"] = path
     return paths
 
 
@@ -1379,7 +1535,6 @@ def demo_scenario(out_dir: Path, *, language: Language = DEMO_LANGUAGE) -> Scena
     from planner.analysis.isochrones import IsochroneSettings
     from planner.network.road_network import NetworkSettings
     from planner.network.speeds import SpeedModel
-    from planner.run.pipeline import OptimiseSettings
     from planner.run.scenario import (
         CandidateSettings,
         OutputSettings,

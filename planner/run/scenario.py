@@ -70,7 +70,12 @@ are resolved against the folder of the scenario file.
     ``use_maxspeed``, ``blue_light_factor``, ``min_speed_kph``,
     ``max_speed_kph``, ``ferry_speed_kph``, ``dispatch_s``, ``roll_out_s``,
     and the sub-table ``[speeds.highway_speeds_kph]`` (class = km/h, merged
-    into the default table).
+    into the default table). ``profile``: a time-of-day speed profile,
+    ``"default"`` (the built-in one) or a speed-profile CSV file
+    (:mod:`planner.network.profiles`); ``bands`` (default ``"all"`` with a
+    profile): the time bands to run, a list such as ``["night", "day"]`` or
+    ``"all"``. Each band's coverage, isochrones and optimisation are written
+    under ``bands/<band>/`` of the output folder.
 
 ``[coverage]`` (optional)
     ``thresholds_min`` (default ``[10, 20, 30]``, strictly increasing);
@@ -140,6 +145,7 @@ from planner.errors import InputFileError, MissingFileError, ParameterError, Reg
 from planner.i18n import DEFAULT_LANGUAGE, LANGUAGES, Language, default_language
 from planner.inputs.demand import DEMAND_TYPES
 from planner.network.engine import ENGINES, cch_available
+from planner.network.profiles import SpeedProfile, default_speed_profile, read_speed_profile
 from planner.network.road_network import NetworkSettings
 from planner.network.speeds import SpeedModel
 from planner.outputs.export import CSV_DIALECTS, child_path, plain_file_name
@@ -331,6 +337,10 @@ class Scenario:
     language: Language = DEFAULT_LANGUAGE
     #: the ``[simulate]`` section (None without it)
     simulate: SimulateSection | None = None
+    #: the time-of-day speed profile (``[speeds] profile``), or None
+    speed_profile: SpeedProfile | None = None
+    #: the time bands to run (``[speeds] bands``); empty without a profile
+    time_bands: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------
@@ -482,6 +492,8 @@ def _speed_keys() -> dict[str, _Key]:
             keys[f.name] = _Key("bool", "true")
         else:
             keys[f.name] = _Key("number", f"{getattr(defaults, f.name):g}")
+    keys["profile"] = _Key("text", '"default"')
+    keys["bands"] = _Key("texts", '["night", "day"]')
     return keys
 
 
@@ -947,6 +959,7 @@ def _build_rest(
     stations = _stations(reader, data)
     layers = _demand_layers(reader, data)
     speed_model, network = _speeds(reader, data, region, roads)
+    profile, bands = _time_bands(reader, data)
     coverage, coverage_fleet = _coverage(reader, data)
     isochrones, draw = _isochrones(reader, data, coverage)
     optimise, candidates = _optimise(reader, data, roads)
@@ -969,6 +982,8 @@ def _build_rest(
         outputs=_outputs(reader, data, name),
         language=_language(reader, data, region),
         simulate=simulate,
+        speed_profile=profile,
+        time_bands=bands,
     )
 
 
@@ -1077,7 +1092,10 @@ def _speeds(
                         f"Example: {close[0]} = {constants.HIGHWAY_SPEEDS_KPH[close[0]]:g}",
                     )
             reader.value(highway, "speeds.highway_speeds_kph", cls_name, _Key("number", "70"))
-    speed_model = reader.delegate("speeds", speeds_t, lambda: SpeedModel.from_overrides(speeds_t))
+    model_keys = {k: v for k, v in speeds_t.items() if k not in ("profile", "bands")}
+    speed_model = reader.delegate(
+        "speeds", model_keys, lambda: SpeedModel.from_overrides(model_keys)
+    )
     network = reader.delegate(
         "region",
         {"buffer_km": None},
@@ -1089,6 +1107,38 @@ def _speeds(
         ),
     )
     return speed_model, network
+
+
+def _time_bands(
+    reader: _Reader, data: dict[str, Any]
+) -> tuple[SpeedProfile | None, tuple[str, ...]]:
+    """``[speeds] profile`` and ``bands``: the speed profile and the bands to run."""
+    speeds_t = reader.table(data, "speeds", required=False)
+    schema = _speed_keys()
+    raw = reader.value(speeds_t, "speeds", "profile", schema["profile"])
+    bands = reader.value(speeds_t, "speeds", "bands", schema["bands"])
+    if raw is None:
+        if bands is not None:
+            raise reader.fail(
+                "speeds.bands",
+                'speeds.bands needs speeds.profile, e.g. profile = "default"',
+            )
+        return None, ()
+    if raw == "default":
+        profile = default_speed_profile()
+    else:
+        path = reader.resolve(raw)
+        reader.existing("speeds.profile", path)
+        if not path.exists():  # a template checked without its files
+            return None, ()
+        profile = read_speed_profile(path)
+    try:
+        chosen = profile.select(
+            "all" if bands is None or bands == ["all"] else bands, argument="speeds.bands"
+        )
+    except ParameterError as exc:
+        raise reader.fail("speeds.bands", str(exc)) from None
+    return profile, chosen
 
 
 def _coverage(reader: _Reader, data: dict[str, Any]) -> tuple[CoverageSettings, str | None]:
