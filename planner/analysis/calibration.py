@@ -14,8 +14,9 @@ class, so the predicted drive time of trip i in time band b is
 
 with :math:`t_{ic}` the routed time on class c (s) and :math:`a_i` the fixed
 part. The factors are fitted by robust regression on log times
-(:func:`scipy.optimize.least_squares`, soft-L1 loss at scale
-:data:`~planner.constants.CALIBRATION_LOSS_SCALE`), with 95 % confidence
+(:func:`scipy.optimize.least_squares`, Cauchy loss at scale
+:data:`~planner.constants.CALIBRATION_LOSS_SCALE`, so that a stop on the way or
+a clock error hardly moves the fit), with 95 % confidence
 intervals from the Jacobian and a robust residual scale (1.4826 × MAD). A
 class gets its own factor in a band only where enough trips drive on it
 (:data:`~planner.constants.CALIBRATION_MIN_TRIPS`); elsewhere it uses its
@@ -56,7 +57,7 @@ from scipy.optimize import least_squares
 from scipy.sparse.csgraph import dijkstra
 
 from planner import constants
-from planner.errors import InputFileError, ParameterError
+from planner.errors import DataError, InputFileError, ParameterError
 from planner.inputs.readers import RowProblems, as_text, parse_numbers, read_csv_table
 from planner.network import engine
 from planner.network.road_network import RoadNetwork
@@ -73,6 +74,8 @@ __all__ = [
     "RoutedTrips",
     "band_names",
     "calibrate_trips",
+    "cross_validate",
+    "describe_unused",
     "fit_factors",
     "read_speed_profile",
     "read_trips",
@@ -122,7 +125,7 @@ def trip_bands(start: pd.Series, bands: str) -> np.ndarray:
         inside = (hour >= lo) & (hour < hi) if lo < hi else (hour >= lo) | (hour < hi)
         band[inside] = k
     if bands == "week":
-        weekend = times.dayofweek.to_numpy() >= 5
+        weekend = times.day_of_week.to_numpy() >= 5
         band = band + np.where(weekend, len(constants.CALIBRATION_TIME_BANDS), 0)
     if (band < 0).any() or (band >= len(names)).any():  # pragma: no cover - bands cover 0-24
         raise AssertionError("CALIBRATION_TIME_BANDS do not cover every hour")
@@ -381,7 +384,12 @@ def _route_block(
     return _Paths(total, depart_side, arrive_side, acc)
 
 
-def route_trips(network: RoadNetwork, trips: pd.DataFrame) -> RoutedTrips:
+def route_trips(
+    network: RoadNetwork,
+    trips: pd.DataFrame,
+    *,
+    max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
+) -> RoutedTrips:
     """Route each trip's fastest path and split its time by road class (s).
 
     Parameters
@@ -390,6 +398,8 @@ def route_trips(network: RoadNetwork, trips: pd.DataFrame) -> RoutedTrips:
         The road network (its speed model gives the times).
     trips
         :func:`read_trips` output (``origin``, ``destination`` in EPSG:4326).
+    max_snap_m
+        Positions farther than this from a road (m) are unsnappable.
 
     Returns
     -------
@@ -399,8 +409,12 @@ def route_trips(network: RoadNetwork, trips: pd.DataFrame) -> RoutedTrips:
     graph = network.graph
     ttg = build_travel_time_graph(graph)
     edges = _edge_table(graph, ttg.node_ids)
-    origins = snap_points(graph, gpd.GeoSeries(trips["origin"], crs=constants.WGS84))
-    dests = snap_points(graph, gpd.GeoSeries(trips["destination"], crs=constants.WGS84))
+    origins, dests = (
+        snap_points(
+            graph, gpd.GeoSeries(trips[end], crs=constants.WGS84), max_distance_m=max_snap_m
+        )
+        for end in ("origin", "destination")
+    )
     m, n_cls = len(trips), len(road_class_names())
     status = np.full(m, "ok", dtype=object)
     status[(origins.status != "ok") | (dests.status != "ok")] = "unsnappable"
@@ -497,7 +511,7 @@ def _solve(
 
     x0 = np.clip(base[cells.cls, cells.band], lo, hi)
     fit = least_squares(
-        residual, x0, jac=jacobian, bounds=(lo, hi), loss="soft_l1",
+        residual, x0, jac=jacobian, bounds=(lo, hi), loss="cauchy",
         f_scale=constants.CALIBRATION_LOSS_SCALE,
     )  # fmt: skip
     r = fit.fun
@@ -711,6 +725,16 @@ def _unused(trips: pd.DataFrame, routed: RoutedTrips) -> tuple[np.ndarray, pd.Da
     return usable, table
 
 
+def describe_unused(unused: pd.DataFrame) -> str:
+    """Lines naming the trips left out by Excel row (the header is row 1), the first few."""
+    limit = constants.CALIBRATION_LISTED_TRIPS
+    lines = [f"{len(unused)} trip(s) not used:"]
+    lines += [f"  row {r.row}: {r.reason}: {r.detail}" for r in unused.head(limit).itertuples()]
+    if len(unused) > limit:
+        lines.append(f"  ... and {len(unused) - limit} more (--table FILE.xlsx lists them all)")
+    return "\n".join(lines)
+
+
 def calibrate_trips(
     network: RoadNetwork,
     trips: pd.DataFrame,
@@ -718,6 +742,7 @@ def calibrate_trips(
     bands: str = "week",
     folds: int = constants.CALIBRATION_FOLDS,
     seed: int = 0,
+    max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
 ) -> Calibration:
     """Route the trips, fit speed factors per class and band, cross-validate.
 
@@ -733,23 +758,26 @@ def calibrate_trips(
         Cross-validation folds (>= 2).
     seed
         Seed of the fold assignment.
+    max_snap_m
+        Positions farther than this from a road (m) are unsnappable.
 
     Raises
     ------
     DataError
         Fewer usable trips than :data:`~planner.constants.CALIBRATION_MIN_TRIPS`
-        or than ``folds``.
+        or than ``folds`` (the message lists the unusable trips by row).
     """
-    from planner.errors import DataError
-
     names = band_names(bands)
-    routed = route_trips(network, trips)
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ParameterError(f"folds = {folds!r}: need a whole number >= 2")
+    routed = route_trips(network, trips, max_snap_m=max_snap_m)
     usable, unused = _unused(trips, routed)
     n = int(usable.sum())
-    if n < max(constants.CALIBRATION_MIN_TRIPS, folds):
+    need = max(constants.CALIBRATION_MIN_TRIPS, folds)
+    if n < need:
         raise DataError(
-            f"only {n} of {len(trips)} trips are usable; calibration needs at least "
-            f"{max(constants.CALIBRATION_MIN_TRIPS, folds)} (see the unusable trips by row)"
+            f"only {n} of {len(trips)} trips are usable; calibration needs at least {need}\n"
+            + describe_unused(unused)
         )
     band = trip_bands(trips["start_time"][usable], bands)
     args = (routed.class_s[usable], routed.fixed_s[usable], trips["observed_s"].to_numpy()[usable])

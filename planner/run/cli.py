@@ -31,6 +31,7 @@ from planner.errors import ParameterError, PlannerError, PlannerWarning
 from planner.run.options import (
     BandOptions,
     CacheOptions,
+    CalibrationOptions,
     DemandOptions,
     NetworkOptions,
     OsmStationsOpt,
@@ -130,6 +131,7 @@ def _build(net: NetworkOptions, *, progress: bool) -> Any:
 
 #: Parameters that name a command's inputs: an output never replaces one.
 _INPUT_PARAMETERS = (
+    "trips",
     "pbf",
     "osm",
     "boundary",
@@ -892,6 +894,88 @@ def plan_cmd(
             progress=progress,
             echo=_echo,
         )
+
+
+@app.command("calibrate")
+@_writes(files=("out", "table"))
+@with_option_groups
+def calibrate_cmd(
+    trips: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV of observed trips: origin_x/_y, destination_x/_y (or _lon/_lat), "
+            "start_time, drive_min or drive_s, optional lights_sirens."
+        ),
+    ],
+    *,
+    out: Annotated[Path, typer.Option("--out", help="Speed-profile file to write (.toml).")],
+    table: Annotated[
+        Path | None,
+        typer.Option(
+            "--table",
+            help="Also write the factors with their intervals, the cross-validation and the "
+            "unusable trips (.xlsx: three sheets; .csv: the factors).",
+        ),
+    ] = None,
+    fit: CalibrationOptions,
+    points: PointOptions,
+    net: NetworkOptions,
+    progress: ProgressOpt = True,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Fit speed factors per road class and time band from observed trips; write a profile."""
+    from planner.analysis.calibration import (
+        band_names,
+        calibrate_trips,
+        read_trips,
+        speed_profile_toml,
+    )
+    from planner.outputs.export import export_metadata, write_table, write_text, write_workbook
+
+    if out.suffix.lower() != ".toml":
+        raise ParameterError(f"--out {out}: the speed profile is a .toml file")
+    band_names(fit.bands)
+    frame = read_trips(trips, crs=points.crs or constants.ANALYSIS_CRS)
+    network = _build(net, progress=progress)
+    result = calibrate_trips(
+        network, frame, bands=fit.bands, folds=fit.folds, seed=fit.seed,
+        max_snap_m=points.max_snap_m,
+    )  # fmt: skip
+    _echo_unused(result.unused)
+    write_text(speed_profile_toml(result, source=f"planner calibrate {trips.name}"), out,
+               overwrite=overwrite)  # fmt: skip
+    _echo(f"wrote {out}")
+    if table is not None:
+        meta = export_metadata(**network.metadata(), trips=str(trips), bands=fit.bands,
+                               folds=fit.folds, seed=fit.seed)  # fmt: skip
+        if table.suffix.lower() == ".xlsx":
+            sheets = {"factors": result.factors, "validation": result.validation,
+                      "unused": result.unused}  # fmt: skip
+            write_workbook(sheets, table, metadata=meta, overwrite=overwrite)
+        else:
+            write_table(result.factors, table, metadata=meta, overwrite=overwrite)
+        _echo(f"wrote {table}")
+    total = result.validation.iloc[-1]
+    _echo(
+        f"{result.trips_used} trips fitted; cross-validated ({fit.folds} folds) MAE "
+        f"{total['mae_min_before']:.2f} -> {total['mae_min_after']:.2f} min, MAPE "
+        f"{total['mape_pct_before']:.1f} -> {total['mape_pct_after']:.1f} %, bias "
+        f"{total['bias_min_before']:+.2f} -> {total['bias_min_after']:+.2f} min"
+    )
+    shown = result.factors[result.factors["fitted"] != "none"]
+    for row in shown.itertuples():
+        _echo(
+            f"  {row.band:<26} {row.road_class:<10} factor {row.factor:.3f} "
+            f"[{row.ci_low:.3f}, {row.ci_high:.3f}] ({row.fitted}, {row.trips} trips)"
+        )
+
+
+def _echo_unused(unused: pd.DataFrame) -> None:
+    """List the trips left out, by Excel row (the header is row 1)."""
+    if not unused.empty:
+        from planner.analysis.calibration import describe_unused
+
+        _echo(describe_unused(unused))
 
 
 @app.command("matrix")

@@ -54,6 +54,7 @@ from planner.errors import ParameterError
 __all__ = [
     "BandOptions",
     "CacheOptions",
+    "CalibrationOptions",
     "DemandOptions",
     "NetworkOptions",
     "OverwriteOpt",
@@ -285,6 +286,32 @@ DriveOnlyOpt = Annotated[
     ),
 ]
 
+
+CalibrationBandsOpt = Annotated[
+    str,
+    typer.Option(
+        "--bands",
+        help="Time bands to fit: all (one), hours (night 22-06, morning peak 06-09, day "
+        "09-15, afternoon peak 15-18, evening 18-22) or week (hours on weekdays and weekends).",
+        show_default=True,
+        rich_help_panel="Calibration",
+    ),
+]
+FoldsOpt = Annotated[
+    int,
+    typer.Option(
+        "--folds", help="Cross-validation folds.", show_default=True, rich_help_panel="Calibration"
+    ),
+]
+SeedOpt = Annotated[
+    int,
+    typer.Option(
+        "--seed", help="Seed of the cross-validation folds.", show_default=True,
+        rich_help_panel="Calibration",
+    ),
+]  # fmt: skip
+
+
 # ---------------------------------------------------------------------------
 # Groups of options
 # ---------------------------------------------------------------------------
@@ -416,6 +443,15 @@ class BandOptions:
     drive_only: DriveOnlyOpt = False
 
 
+@dataclass(frozen=True)
+class CalibrationOptions:
+    """How ``planner calibrate`` fits: the time bands, the folds and their seed."""
+
+    bands: CalibrationBandsOpt = "week"
+    folds: FoldsOpt = constants.CALIBRATION_FOLDS
+    seed: SeedOpt = 0
+
+
 #: The option groups a command may take as a parameter.
 OPTION_GROUPS = (
     CacheOptions,
@@ -425,6 +461,7 @@ OPTION_GROUPS = (
     PointOptions,
     DemandOptions,
     BandOptions,
+    CalibrationOptions,
 )
 
 
