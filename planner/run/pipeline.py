@@ -300,6 +300,7 @@ def run_coverage(
     stations = _fleet_stations(stations, fleet)
     _check_demand_areas(demand)
     turnout = network.settings.speed_model.turnout_s
+    coverage = dataclasses.replace(coverage, turnout_s=turnout)
     index = index or index_network(network, progress=progress)
     names = stations["name"].astype(str).tolist()
     draw = draw_isochrones and bool(names)
@@ -803,7 +804,9 @@ def run_optimise(
         If the demand is empty or every weight is 0 (:func:`planner.inputs.demand.require_weight`).
     """
     settings = settings or OptimiseSettings()
-    coverage = coverage or CoverageSettings()
+    coverage = dataclasses.replace(
+        coverage or CoverageSettings(), turnout_s=network.settings.speed_model.turnout_s
+    )
     model = settings.model()
     base = stations if settings.baseline == "all" else stations[stations["fleet"] == settings.fleet]
     base = base.reset_index(drop=True)
