@@ -33,6 +33,7 @@ from planner.run.options import (
     CacheOptions,
     CalibrationOptions,
     DemandOptions,
+    DriveTimeCvOpt,
     NetworkOptions,
     OsmStationsOpt,
     OverwriteOpt,
@@ -41,6 +42,7 @@ from planner.run.options import (
     RegionOpt,
     SpeedOpt,
     StationOptions,
+    SurvivalGroupsOpt,
     ThresholdsOpt,
     WorkerOptions,
     cache_folder,
@@ -531,6 +533,7 @@ def coverage_cmd(
     no_isochrones: Annotated[
         bool, typer.Option("--no-isochrones", help="Tables only, no isochrone layers.")
     ] = False,
+    drive_time_cv: DriveTimeCvOpt = None,
     work: WorkerOptions,
     points: PointOptions,
     net: NetworkOptions,
@@ -542,7 +545,7 @@ def coverage_cmd(
     from planner.run.pipeline import run_coverage, write_coverage
 
     iso = _isochrone_settings(bands)
-    settings = CoverageSettings(thresholds_min=iso.thresholds_min)
+    settings = CoverageSettings(thresholds_min=iso.thresholds_min, drive_time_cv=drive_time_cv)
     layer = _read_demand(dm, points, net)
     network = _build(net, progress=progress)
     frame = _stations(st, points, net)
@@ -691,7 +694,11 @@ def optimise_cmd(
     dm: DemandOptions,
     objective: Annotated[
         str,
-        typer.Option("--objective", help="mclp, pmedian, pcenter, lscp, mexclp or survival."),
+        typer.Option(
+            "--objective",
+            help="mclp, pmedian, pcenter, lscp, mexclp, survival or expected (expected "
+            "coverage with lognormal drive times, --drive-time-cv).",
+        ),
     ] = "mclp",
     add: Annotated[int, typer.Option("--add", help="Units to add (lscp: at most).")] = 1,
     fleet: Annotated[
@@ -717,6 +724,8 @@ def optimise_cmd(
         Path | None,
         typer.Option("--survival-table", help="CSV of upper_min,probability survival bands."),
     ] = None,
+    survival_groups: SurvivalGroupsOpt = False,
+    drive_time_cv: DriveTimeCvOpt = None,
     solver: Annotated[str, typer.Option("--solver", help="exact (HiGHS) or heuristic.")] = "exact",
     time_limit: Annotated[
         float,
@@ -763,7 +772,6 @@ def optimise_cmd(
 ) -> None:
     """Propose where new units cut response times most, with before/after tables."""
     from planner.analysis.coverage import CoverageSettings
-    from planner.optimise import MaxSurvival
     from planner.run.pipeline import OptimiseSettings, run_optimise, write_optimise
 
     if not (np.isfinite(demand_factor) and demand_factor > 0):
@@ -775,7 +783,8 @@ def optimise_cmd(
         baseline=baseline,
         threshold_min=threshold_min,
         busy_fraction=busy,
-        survival=_survival(survival_coefficients, survival_table, MaxSurvival),
+        survival=_survival(survival_coefficients, survival_table, survival_groups),
+        drive_time_cv=constants.DRIVE_TIME_CV if drive_time_cv is None else drive_time_cv,
         solver=solver,
         time_limit_s=time_limit,
         mip_gap=gap,
@@ -783,7 +792,7 @@ def optimise_cmd(
         seed=seed,
         cutoff_min=cutoff_min,
     )
-    coverage = CoverageSettings(thresholds_min=_thresholds(thresholds))
+    coverage = CoverageSettings(thresholds_min=_thresholds(thresholds), drive_time_cv=drive_time_cv)
     layer = _hours_filter(_read_demand(dm, points, net), hours)
     layer = layer.assign(weight=layer["weight"] * demand_factor)
     network = _build(net, progress=progress)
@@ -818,9 +827,19 @@ def optimise_cmd(
         _echo(f"wrote {path}")
 
 
-def _survival(coefficients: str | None, table: Path | None, model: Any) -> Any:
+def _survival(coefficients: str | None, table: Path | None, groups: bool) -> Any:
+    from planner.optimise import MaxSurvival
+    from planner.optimise import swedish_survival_groups
+
     if coefficients and table:
         raise ParameterError("--survival-coefficients and --survival-table: give one of them")
+    if groups and (coefficients or table):
+        raise ParameterError(
+            "--survival-groups has its own curves: leave out --survival-coefficients and "
+            "--survival-table"
+        )
+    if groups:
+        return MaxSurvival(groups=swedish_survival_groups())
     if coefficients:
         try:
             a, b = (float(c) for c in coefficients.split(","))
@@ -828,7 +847,7 @@ def _survival(coefficients: str | None, table: Path | None, model: Any) -> Any:
             raise ParameterError(
                 f"--survival-coefficients {coefficients!r}: write a,b e.g. 0.679,0.262"
             ) from None
-        return model(coefficients=(a, b))
+        return MaxSurvival(coefficients=(a, b))
     if table:
         from planner.errors import InputFileError, MissingFileError
 
@@ -844,8 +863,8 @@ def _survival(coefficients: str | None, table: Path | None, model: Any) -> Any:
             raise InputFileError(
                 f"--survival-table {table}: needs numeric columns upper_min,probability ({exc})"
             ) from None
-        return model(steps=steps)
-    return model()
+        return MaxSurvival(steps=steps)
+    return MaxSurvival()
 
 
 @app.command("plan")

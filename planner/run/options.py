@@ -56,11 +56,13 @@ __all__ = [
     "CacheOptions",
     "CalibrationOptions",
     "DemandOptions",
+    "DriveTimeCvOpt",
     "NetworkOptions",
     "OverwriteOpt",
     "PointOptions",
     "ProgressOpt",
     "StationOptions",
+    "SurvivalGroupsOpt",
     "WorkerOptions",
     "cache_folder",
     "with_option_groups",
@@ -287,6 +289,23 @@ DriveOnlyOpt = Annotated[
 ]
 
 
+DriveTimeCvOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--drive-time-cv",
+        help="Uncertain drive times: coefficient of variation of a lognormal drive time "
+        "(e.g. 0.3). Coverage tables gain the expected share within each threshold; "
+        "--objective expected uses it (default 0.3).",
+    ),
+]
+SurvivalGroupsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--survival-groups",
+        help="Survival by patient group (shockable rhythm or not × bystander CPR or not, "
+        "Swedish register figures): survivors per group in survivors.csv.",
+    ),
+]
 CalibrationBandsOpt = Annotated[
     str,
     typer.Option(
