@@ -828,8 +828,7 @@ def optimise_cmd(
 
 
 def _survival(coefficients: str | None, table: Path | None, groups: bool) -> Any:
-    from planner.optimise import MaxSurvival
-    from planner.optimise import swedish_survival_groups
+    from planner.optimise import MaxSurvival, swedish_survival_groups
 
     if coefficients and table:
         raise ParameterError("--survival-coefficients and --survival-table: give one of them")
