@@ -621,7 +621,7 @@ SURVIVAL_WITH_CPR = 0.105
 SURVIVAL_WITHOUT_CPR = 0.040
 #: Share of arrests with bystander CPR before the ambulance arrived: 15,512
 #: of 30,381 (51.1 %). Source: Hasselqvist-Ax et al. (2015), as above.
-BYSTANDER_CPR_SHARE = 0.511
+BYSTANDER_CPR_SHARE = 15_512 / 30_381
 #: Share of arrests with a shockable first rhythm (VF / pulseless VT).
 #: Planning assumption: about a quarter in the Swedish register over those
 #: years (the share has fallen over time); use the region's own figure.

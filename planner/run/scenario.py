@@ -1188,7 +1188,9 @@ def _survival(reader: _Reader, values: dict[str, Any]) -> Any:
         return MaxSurvival(groups=groups)
 
     keys = {"survival_coefficients": None, "survival_groups": None, **dict.fromkeys(_GROUP_KEYS)}
-    return reader.delegate("optimise", keys, build)
+    return reader.delegate(
+        "optimise", keys, build, default="survival_groups" if groups_on else None
+    )
 
 
 def _check_optimise_numbers(
