@@ -418,3 +418,23 @@ def test_read_speed_profile_refuses_other_files(tmp_path: Path) -> None:
     )
     with pytest.raises(InputFileError, match=r"factors\.all\.primary = -1: need a factor > 0"):
         cal.read_speed_profile(path)
+
+
+def test_cli_too_few_usable_trips_lists_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, andorra_pbf: Path
+) -> None:
+    csv = tmp_path / "trips.csv"
+    csv.write_text(
+        "origin_lon;origin_lat;destination_lon;destination_lat;start_time;drive_min\n"
+        + "1,2;42,3;1,21;42,31;2024-05-01 10:00;5\n" * 3,
+        encoding="utf-8",
+    )
+    out = tmp_path / "profile.toml"
+    args = ["calibrate", str(csv), "--pbf", str(andorra_pbf), "--no-cache", "--no-progress",
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "error: only 0 of 3 trips are usable; calibration needs at least 10" in err
+    assert "  row 4: unsnappable: origin or destination is not near a usable road" in err
+    assert "Traceback" not in err
+    assert not out.exists()
