@@ -281,3 +281,28 @@ def test_cli_optimise_with_groups_and_expected_coverage(
     assert 0 < float(after["expected_share_within_20_min"].iloc[0]) <= 1
     assert not (out2 / "survivors.csv").exists()
     assert pd.api.types.is_numeric_dtype(after["expected_share_within_10_min"])
+
+
+def test_plan_scenario_with_groups_and_dispersion(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, andorra_scenario_dir: Path
+) -> None:
+    """A whole plan (Andorra example) with survival groups and a drive-time spread."""
+    folder = tmp_path / "scenario"
+    folder.mkdir()
+    for name in ("andorra.geojson", "demand.csv", "stations.csv"):
+        (folder / name).write_bytes((andorra_scenario_dir / name).read_bytes())
+    text = (andorra_scenario_dir / "andorra.toml").read_text(encoding="utf-8")
+    text = text.replace(
+        "thresholds_min = [10, 20]", "thresholds_min = [10, 20]\ndrive_time_cv = 0.3"
+    )
+    text = text.replace('objective = "mclp"', 'objective = "survival"\nsurvival_groups = true')
+    (folder / "andorra.toml").write_text(text, encoding="utf-8")
+    code = main(["plan", str(folder / "andorra.toml"), "--no-cache", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    out = folder / "out" / "andorra"
+    survivors = read_csv_table(out / "optimise" / "survivors.csv")
+    assert list(survivors["group"])[-1] == "total" and len(survivors) == 5
+    total = read_csv_table(next(out.rglob("coverage_total.csv")))
+    share = total["share_within_20_min"].astype(float).iloc[0]
+    expected = total["expected_share_within_20_min"].astype(float).iloc[0]
+    assert 0 < expected <= 1 and abs(expected - share) < 0.5
