@@ -438,3 +438,17 @@ def test_cli_too_few_usable_trips_lists_them(
     assert "  row 4: unsnappable: origin or destination is not near a usable road" in err
     assert "Traceback" not in err
     assert not out.exists()
+
+
+def test_read_trips_with_utc_offsets_in_swedish_time(tmp_path: Path) -> None:
+    path = tmp_path / "trips.csv"
+    path.write_text(
+        "origin_lon,origin_lat,destination_lon,destination_lat,start_time,drive_s\n"
+        "20.29,63.82,20.30,63.81,2024-07-01T21:30:00Z,300\n"
+        "20.29,63.82,20.30,63.81,2024-01-15T06:30:00+00:00,300\n",
+        encoding="utf-8",
+    )
+    trips = cal.read_trips(path)
+    # CEST (+2) in July, CET (+1) in January: 23:30 is night, 07:30 the morning peak
+    assert list(pd.DatetimeIndex(trips["start_time"]).hour) == [23, 7]
+    assert list(cal.trip_bands(trips["start_time"], "hours")) == [0, 1]

@@ -33,7 +33,8 @@ along all paths at once, one step back along every path per iteration.
 Trips file: a CSV (``;``, ``,`` or tab) with columns (case-insensitive)
 ``origin_x, origin_y, destination_x, destination_y`` in the CRS given, or
 ``origin_lon, origin_lat, destination_lon, destination_lat`` (WGS 84);
-``start_time`` (ISO 8601, local time); ``drive_min`` or ``drive_s``
+``start_time`` (ISO 8601, local time; times with a UTC offset are
+converted to Swedish local time); ``drive_min`` or ``drive_s``
 (observed drive time from the unit rolling to its arrival); optionally
 ``lights_sirens`` (yes/no, ja/nej, true/false, 1/0). Rows are named by
 their Excel row (the header is row 1).
@@ -58,7 +59,14 @@ from scipy.sparse.csgraph import dijkstra
 
 from planner import constants
 from planner.errors import DataError, InputFileError, ParameterError
-from planner.inputs.readers import RowProblems, as_text, parse_numbers, read_csv_table
+from planner.inputs.demand import CALLS_TIMEZONE
+from planner.inputs.readers import (
+    RowProblems,
+    as_text,
+    parse_numbers,
+    read_csv_table,
+    require_file,
+)
 from planner.network import engine
 from planner.network.road_network import RoadNetwork
 from planner.network.snapping import SnappedPoints, snap_points
@@ -180,8 +188,6 @@ def read_trips(path: str | os.PathLike[str], *, crs: str = constants.ANALYSIS_CR
         The file is missing, lacks a column, or a cell is unreadable (the
         message names the Excel row and the column).
     """
-    from planner.inputs.readers import require_file
-
     path = Path(path)
     source = os.fspath(path)
     require_file(path)
@@ -206,8 +212,8 @@ def read_trips(path: str | os.PathLike[str], *, crs: str = constants.ANALYSIS_CR
     observed = _observed_s(table, source, problems)
     lights = _lights(table, problems)
     problems.raise_if_any()
-    if getattr(start.dt, "tz", None) is not None:
-        start = start.dt.tz_localize(None)
+    if getattr(start.dt, "tz", None) is not None:  # offsets given: to Swedish local time
+        start = start.dt.tz_convert(CALLS_TIMEZONE).dt.tz_localize(None)
     points = gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=coord_crs)
     ends = gpd.GeoSeries(gpd.points_from_xy(xy[:, 2], xy[:, 3]), crs=coord_crs)
     return pd.DataFrame(
