@@ -452,3 +452,24 @@ def test_read_trips_with_utc_offsets_in_swedish_time(tmp_path: Path) -> None:
     # CEST (+2) in July, CET (+1) in January: 23:30 is night, 07:30 the morning peak
     assert list(pd.DatetimeIndex(trips["start_time"]).hour) == [23, 7]
     assert list(cal.trip_bands(trips["start_time"], "hours")) == [0, 1]
+
+
+def test_search_limit_keeps_routes_and_flags_the_rest(
+    andorra_net: RoadNetwork, synthetic: tuple[pd.DataFrame, cal.RoutedTrips]
+) -> None:
+    """Searches cut at each trip's limit give the same routes; trips beyond it are flagged."""
+    trips, routed = synthetic
+    sample = trips.iloc[:120].reset_index(drop=True)
+    full = cal.RoutedTrips(
+        *(getattr(routed, f)[:120] for f in cal.RoutedTrips.__dataclass_fields__)
+    )
+    ok = full.status == "ok"
+    limit = np.where(np.arange(120) % 4 == 0, full.routed_s * 0.5, full.routed_s * 1.01 + 1)
+    limited = cal.route_trips(andorra_net, sample, limit_s=limit)
+    short = ok & (np.arange(120) % 4 == 0) & (full.routed_s > 0)
+    assert short.sum() > 10
+    assert (limited.status[short] == "beyond_limit").all()
+    kept = ok & ~short
+    np.testing.assert_allclose(limited.routed_s[kept], full.routed_s[kept])
+    np.testing.assert_allclose(limited.class_s[kept], full.class_s[kept])
+    assert (limited.status[~ok] == full.status[~ok]).all()

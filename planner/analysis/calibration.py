@@ -268,7 +268,8 @@ class RoutedTrips:
     status
         ``ok``, or why the trip is unusable: ``unsnappable`` (origin or
         destination far from any road or on a minor part of the network),
-        ``same_road`` (both on one road), ``unreachable``.
+        ``same_road`` (both on one road), ``unreachable``, ``beyond_limit``
+        (not reached within the trip's search limit).
     class_s
         ``(n, classes)`` routed time on each road class, s (0 where unusable).
     fixed_s
@@ -355,13 +356,15 @@ def _route_block(
     arrive: np.ndarray,
     arrive_s: np.ndarray,
     edges: _Edges,
+    limit_s: float,
 ) -> _Paths:
-    """Fastest paths of a block of trips, their time summed per class along the paths."""
+    """Fastest paths of a block of trips (searched up to ``limit_s``), time summed per class."""
     n, b = matrix.shape[0], len(sources)
     dist, pred = dijkstra(
         engine.augmented_matrix(matrix, sources),
         indices=n + np.arange(b),
         return_predecessors=True,
+        limit=limit_s,
     )
     r = np.arange(b)
     cand = np.full((b, 2), np.inf)
@@ -395,6 +398,7 @@ def route_trips(
     trips: pd.DataFrame,
     *,
     max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
+    limit_s: np.ndarray | None = None,
 ) -> RoutedTrips:
     """Route each trip's fastest path and split its time by road class (s).
 
@@ -406,6 +410,10 @@ def route_trips(
         :func:`read_trips` output (``origin``, ``destination`` in EPSG:4326).
     max_snap_m
         Positions farther than this from a road (m) are unsnappable.
+    limit_s
+        Optional longest drive time of interest per trip, s: the searches
+        stop there (trips are searched in blocks of similar limits), and a
+        trip whose route is longer, or not found, gets status ``beyond_limit``.
 
     Returns
     -------
@@ -429,7 +437,9 @@ def route_trips(
     routed = np.full(m, np.inf)
     sources = origin_sources(ttg, origins)
     arrive = arrival_rows(ttg, dests)
+    limit = np.full(m, np.inf) if limit_s is None else np.asarray(limit_s, dtype=float)
     todo = np.flatnonzero(status == "ok")
+    todo = todo[np.argsort(limit[todo], kind="stable")]  # similar limits share a block
     block = max(1, _BLOCK_CELLS // max(ttg.n_nodes, 1))
     for start in range(0, len(todo), block):
         rows = todo[start : start + block]
@@ -439,6 +449,7 @@ def route_trips(
             arrive[rows],
             dests.arrive_s[rows],
             edges,
+            float(limit[rows].max()),
         )
         routed[rows] = paths.total_s
         class_s[rows] = paths.class_s
@@ -450,7 +461,8 @@ def route_trips(
         ):
             part = times[ok, side[keep]] - points.access_s[ok]
             np.add.at(class_s, (ok, _snapped_class(edges, points)[ok]), np.maximum(part, 0.0))
-    status[(status == "ok") & ~np.isfinite(routed)] = "unreachable"
+    status[(status == "ok") & ~np.isfinite(routed) & ~np.isfinite(limit)] = "unreachable"
+    status[(status == "ok") & ~(routed <= limit)] = "beyond_limit"
     bad = status != "ok"
     class_s[bad] = 0.0
     fixed = origins.access_s + dests.access_s + class_s[:, n_cls]
@@ -703,6 +715,11 @@ def _unused(trips: pd.DataFrame, routed: RoutedTrips) -> tuple[np.ndarray, pd.Da
     detail[reason == "unsnappable"] = "origin or destination is not near a usable road"
     detail[reason == "same_road"] = "origin and destination lie on the same road"
     detail[reason == "unreachable"] = "no route from origin to destination"
+    beyond = reason == "beyond_limit"
+    reason[beyond] = "implausible_speed"
+    detail[beyond] = (
+        f"no route within {constants.CALIBRATION_MAX_RATIO:g} times the observed drive time"
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = obs / routed.routed_s
         crow_kph = routed.crow_m / obs * 3.6
@@ -776,7 +793,8 @@ def calibrate_trips(
     names = band_names(bands)
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ParameterError(f"folds = {folds!r}: need a whole number >= 2")
-    routed = route_trips(network, trips, max_snap_m=max_snap_m)
+    limit = trips["observed_s"].to_numpy(dtype=float) * constants.CALIBRATION_MAX_RATIO
+    routed = route_trips(network, trips, max_snap_m=max_snap_m, limit_s=limit)
     usable, unused = _unused(trips, routed)
     n = int(usable.sum())
     need = max(constants.CALIBRATION_MIN_TRIPS, folds)
