@@ -587,3 +587,97 @@ SIM_CONFIDENCE = 0.95
 #: the system is overloaded and the queue grows without bound. Planning
 #: choice: far above any queue a working region sees (tens of calls).
 SIM_MAX_QUEUE = 10_000
+
+# --------------------------------------------------------------------------
+# Calibration of the speed model from observed trips (planner calibrate)
+# --------------------------------------------------------------------------
+#: Road classes that calibration fits one factor each for, and the OSM
+#: ``highway`` values of each (links go with their road). An edge whose
+#: ``highway`` matches none of them is ``minor``; ferries are not driven and
+#: are never scaled. Implementation choice: the classes of the Swedish
+#: functional road classes that OSM tags distinguish reliably.
+CALIBRATION_ROAD_CLASSES: dict[str, tuple[str, ...]] = {
+    "motorway": ("motorway", "motorway_link"),
+    "trunk": ("trunk", "trunk_link"),
+    "primary": ("primary", "primary_link"),
+    "secondary": ("secondary", "secondary_link"),
+    "tertiary": ("tertiary", "tertiary_link"),
+    "minor": ("unclassified", "residential", "living_street", "service", "road", "track"),
+}
+#: Time bands of a day, (name, start hour, end hour) in local time, end
+#: exclusive, wrapping midnight. Planning choice after the issue's example
+#: (night, morning peak, day, afternoon peak, evening); 06-07 is counted to
+#: the morning peak so that the bands cover the day.
+CALIBRATION_TIME_BANDS: tuple[tuple[str, int, int], ...] = (
+    ("night", 22, 6),
+    ("morning_peak", 6, 9),
+    ("day", 9, 15),
+    ("afternoon_peak", 15, 18),
+    ("evening", 18, 22),
+)
+#: A road class gets its own factor in a band only with at least this many
+#: trips that drive at least :data:`CALIBRATION_MIN_CLASS_S` on it there;
+#: otherwise the band uses the class's factor over all bands (``pooled``),
+#: and a class without that support anywhere keeps factor 1 (``none``).
+#: Planning choice: fewer trips give intervals too wide to act on.
+CALIBRATION_MIN_TRIPS = 10
+CALIBRATION_MIN_CLASS_S = 60.0
+#: Observed drive times outside this multiple of the routed time (below
+#: 1/x or above x) are implausible (a wrong position, a stop on the way, a
+#: clock error) and left out. Planning choice, generous: lights-and-sirens
+#: speeds rarely differ from the model's by more than a factor 2.
+CALIBRATION_MAX_RATIO = 3.0
+#: Bounds on a fitted factor (speed multiplier). Planning choice.
+CALIBRATION_FACTOR_BOUNDS = (0.2, 5.0)
+#: Robust loss of the fit: Cauchy loss on log residuals, about quadratic up to
+#: this scale (0.1 = about 10 % of the drive time), and a residual far beyond
+#: it (an outlier) has ever less pull. Planning choice: on synthetic trips with
+#: 4 % outliers it stays unbiased where a soft-L1 loss is off by 1 %.
+CALIBRATION_LOSS_SCALE = 0.1
+#: Unusable trips listed by row in messages (the --table workbook lists all).
+CALIBRATION_LISTED_TRIPS = 20
+#: Cross-validation folds and confidence level of the factors' intervals.
+CALIBRATION_FOLDS = 5
+CALIBRATION_CONFIDENCE = 0.95
+
+# --------------------------------------------------------------------------
+# Uncertain travel times
+# --------------------------------------------------------------------------
+#: Coefficient of variation of an emergency drive time: the drive time is
+#: lognormal with the modelled time as its median. Planning assumption:
+#: Budge, Ingolfsson & Erkut (2010), "Empirical analysis of ambulance travel
+#: times: the case of Calgary emergency medical services", Management
+#: Science 56(4), and Westgate et al. (2016), "Large-network travel time
+#: distribution estimation for ambulances", European Journal of Operational
+#: Research 252(1), find ambulance travel times close to lognormal, with a
+#: spread that falls with the distance driven; 0.3 is a round figure for
+#: typical response distances. Fit it to your own trips where you have them.
+DRIVE_TIME_CV = 0.3
+
+# --------------------------------------------------------------------------
+# Survival by patient group (out-of-hospital cardiac arrest)
+# --------------------------------------------------------------------------
+#: 30-day survival with and without bystander CPR before the ambulance
+#: arrived: 10.5 % and 4.0 %. Source: Hasselqvist-Ax et al. (2015), "Early
+#: cardiopulmonary resuscitation in out-of-hospital cardiac arrest", N. Engl.
+#: J. Med. 372(24), 30,381 arrests in the Swedish Register of
+#: Cardiopulmonary Resuscitation (Svenska HLR-registret), 1990-2011.
+SURVIVAL_WITH_CPR = 0.105
+SURVIVAL_WITHOUT_CPR = 0.040
+#: Share of arrests with bystander CPR before the ambulance arrived: 15,512
+#: of 30,381 (51.1 %). Source: Hasselqvist-Ax et al. (2015), as above.
+BYSTANDER_CPR_SHARE = 15_512 / 30_381
+#: Share of arrests with a shockable first rhythm (VF / pulseless VT).
+#: Planning assumption: about a quarter in the Swedish register over those
+#: years (the share has fallen over time); use the region's own figure.
+SHOCKABLE_SHARE = 0.25
+#: Survival with a shockable first rhythm relative to a non-shockable one,
+#: in the same CPR group. Planning assumption within the 5-10 times the
+#: Swedish register reports (the issue's figure); 7 is the middle.
+SHOCKABLE_SURVIVAL_RATIO = 7.0
+#: Response time, min, at which the register's group survival figures hold:
+#: each group's curve passes through its figure here. Planning assumption:
+#: the order of the median time from call to ambulance arrival in the
+#: register's years. The curves keep the slope of
+#: :data:`SURVIVAL_COEFFICIENTS` (De Maio et al. 2003).
+SURVIVAL_REFERENCE_MIN = 10.0

@@ -124,6 +124,36 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, umea_osm: Path) -> Path:
     text("survival_text.csv", "upper_min,probability\n5,abc\n")
     text("survival_range.csv", "upper_min,probability\n5,1.5\n10,0.2\n")
     text("candidates_empty.csv", "name,lon,lat\n")
+    trip = "20.2904,63.8176,20.2850,63.8190,2024-05-01 10:00,"
+    text("trips_nodrive.csv", "origin_lon,origin_lat,destination_lon,destination_lat,start_time\n"
+         + trip[:-1] + "\n")  # fmt: skip
+    text(
+        "trips_badtime.csv",
+        "origin_lon,origin_lat,destination_lon,destination_lat,start_time,drive_min\n"
+        + trip
+        + "4\n"
+        + trip.replace("2024-05-01 10:00", "igår")
+        + "4\n",
+    )
+    text(
+        "trips_negative.csv",
+        "origin_lon,origin_lat,destination_lon,destination_lat,start_time,drive_min\n"
+        + trip
+        + "-5\n",
+    )
+    text(
+        "trips_lights.csv",
+        "origin_lon,origin_lat,destination_lon,destination_lat,start_time,drive_min,lights_sirens\n"
+        + trip
+        + "4,kanske\n",
+    )
+    text("trips_noposition.csv", "from,to,start_time,drive_min\na,b,2024-05-01 10:00,4\n")
+    text(
+        "trips.csv",
+        "origin_lon,origin_lat,destination_lon,destination_lat,start_time,drive_min\n"
+        + trip
+        + "4\n",
+    )
     text("roads.txt", "not a road file")
     profile = "band,days,start,end,other,primary\nnight,all,22:00,06:00,0.78,\n"
     text("profile_text.csv", profile + "day,all,06:00,22:00,1,fast\n")
@@ -652,6 +682,12 @@ OPTIMISER_CASES = {
     ),
 }
 
+
+def calibrate(trips: str, *extra: str) -> tuple[str, ...]:
+    """``planner calibrate`` on one of the catalogue's trip files, Umeå roads."""
+    return ("calibrate", f"{{i}}/{trips}", *UMEA, "--out", "{o}/profile.toml", *extra)
+
+
 CLI_CASES = {
     "speed profile factor not a number": _case(
         r"speed profile .*profile_text\.csv line 3, column 'primary': 'fast' is not a number",
@@ -679,6 +715,49 @@ CLI_CASES = {
         *plan("umea.toml"),
         "--band",
         "rush",
+    ),
+    "calibrate trips without a drive time": _case(
+        r"trips_nodrive\.csv: needs the observed drive time, drive_min or drive_s",
+        *calibrate("trips_nodrive.csv"),
+    ),
+    "calibrate trip time not a time": _case(
+        r"trips_badtime\.csv row 3: start_time 'igår' is not an ISO 8601 time",
+        *calibrate("trips_badtime.csv"),
+    ),
+    "calibrate negative drive time": _case(
+        r"trips_negative\.csv row 2: drive_min '-5' is not a positive number",
+        *calibrate("trips_negative.csv"),
+    ),
+    "calibrate lights and sirens not yes or no": _case(
+        r"trips_lights\.csv row 2: lights_sirens 'kanske' is not yes/no",
+        *calibrate("trips_lights.csv"),
+    ),
+    "calibrate trips without positions": _case(
+        r"trips_noposition\.csv: needs the columns origin_x, origin_y, destination_x, "
+        r"destination_y \(in --crs\) or origin_lon",
+        *calibrate("trips_noposition.csv"),
+    ),
+    "calibrate profile not toml": _case(
+        r"--out .*profile\.txt: the speed profile is a \.toml file",
+        "calibrate {i}/trips.csv --osm {umea} --cache-dir {cache} --no-progress "
+        "--out {o}/profile.txt",
+    ),
+    "calibrate unknown bands": _case(
+        r"bands 'month': use one of all, hours, week", *calibrate("trips.csv", "--bands", "month")
+    ),
+    "calibrate one fold": _case(
+        r"folds = 1: need a whole number >= 2", *calibrate("trips.csv", "--folds", "1")
+    ),
+    "calibrate trips missing": _case(r"nowhere\.csv", *calibrate("nowhere.csv")),
+    "optimise survival groups with coefficients": _case(
+        r"--survival-groups has its own curves: leave out --survival-coefficients",
+        "optimise --osm {umea} --cache-dir {cache} --no-progress --stations {i}/stations.csv "
+        "--demand {i}/demand.csv --objective survival --survival-groups "
+        "--survival-coefficients 0.7,0.3 --out-dir {o}/optimise",
+    ),
+    "coverage drive time cv negative": _case(
+        r"drive_time_cv = -0\.2: the coefficient of variation must be between 0 and 3",
+        *coverage("--drive-time-cv", "-0.2"),
     ),
     "thresholds not numbers": _case(
         r"--thresholds 'ten': write minutes separated by commas, e\.g\. 10,20,30",

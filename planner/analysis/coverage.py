@@ -12,6 +12,12 @@ tables). Tables give, per group:
 ``share_within_<T>_min``
     Share of *all* demand (unreachable included) with a response time of at
     most T minutes.
+``expected_share_within_<T>_min``
+    Only with a dispersion setting (:attr:`CoverageSettings.drive_time_cv`):
+    the expected share of all demand reached within T minutes when the drive
+    time is lognormal around the modelled one
+    (:func:`planner.network.dispersion.probability_within`; the turn-out time
+    is fixed, the nearest station drives). Unreachable demand counts 0.
 ``mean_min``, ``median_min``, ``p90_min``, ``max_min``
     Demand-weighted mean, median, 90th percentile and maximum response time
     of the *reached* demand, minutes. Percentiles use the inverted CDF: the
@@ -35,6 +41,7 @@ import pandas as pd
 
 from planner import constants
 from planner.errors import DataError, ParameterError
+from planner.network.dispersion import check_cv, probability_within
 
 __all__ = [
     "WORST_PLACES",
@@ -91,16 +98,36 @@ class CoverageSettings:
     ----------
     thresholds_min
         Response-time thresholds, minutes, strictly increasing.
+    drive_time_cv
+        Coefficient of variation of the drive time (lognormal, the modelled
+        time its median; :data:`planner.constants.DRIVE_TIME_CV` is the
+        usual figure). ``None`` (default): deterministic shares only; a
+        number adds the ``expected_share_within_<T>_min`` columns.
+    turnout_s
+        The fixed part of a response time before the drive, s (the run sets
+        it from the speed model); only the drive is uncertain.
     """
 
     thresholds_min: tuple[float, ...] = constants.DEFAULT_THRESHOLDS_MIN
+    drive_time_cv: float | None = None
+    turnout_s: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "thresholds_min", validate_thresholds(self.thresholds_min))
+        if self.drive_time_cv is not None:
+            object.__setattr__(self, "drive_time_cv", check_cv(self.drive_time_cv))
+        turnout = float(self.turnout_s)
+        if not (math.isfinite(turnout) and turnout >= 0):
+            raise ParameterError(f"turnout_s = {self.turnout_s!r}: give a time >= 0 s")
+        object.__setattr__(self, "turnout_s", turnout)
 
     def column(self, threshold_min: float) -> str:
         """Column name of the share within a threshold, e.g. ``share_within_20_min``."""
         return f"share_within_{threshold_min:g}_min"
+
+    def expected_column(self, threshold_min: float) -> str:
+        """Column of the expected share within a threshold, ``expected_share_within_20_min``."""
+        return f"expected_share_within_{threshold_min:g}_min"
 
 
 #: Why a demand point is not reached (the ``unreachable_reason`` column), in the
@@ -220,6 +247,14 @@ def summarise(
     for threshold in settings.thresholds_min:
         within = float(w[t <= threshold * 60.0].sum())
         row[settings.column(threshold)] = within / total if total > 0 else math.nan
+    if settings.drive_time_cv is not None:
+        drive = np.maximum(t - settings.turnout_s, 0.0)
+        for threshold in settings.thresholds_min:
+            p = probability_within(
+                drive, threshold * 60.0 - settings.turnout_s, cv=settings.drive_time_cv
+            )
+            expected = float(w @ p)
+            row[settings.expected_column(threshold)] = expected / total if total > 0 else math.nan
     tr, wr = t[reached] / 60.0, w[reached]
     has = wr.sum() > 0
     row["mean_min"] = float(np.dot(tr, wr) / wr.sum()) if has else math.nan

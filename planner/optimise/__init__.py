@@ -12,18 +12,26 @@ from __future__ import annotations
 from planner.optimise.exact import solve_exact
 from planner.optimise.heuristic import solve_heuristic
 from planner.optimise.instance import Instance, make_instance
-from planner.optimise.marginal import ContributionSettings, gain_curve, site_contributions
+from planner.optimise.marginal import (
+    ContributionSettings,
+    gain_curve,
+    site_contributions,
+    survivors_table,
+)
 from planner.optimise.models import (
     DEFAULT_SURVIVAL_COEFFICIENTS,
     LSCP,
     MCLP,
     MEXCLP,
     UNREACHED_PENALTY_S,
+    ExpectedCoverage,
     InfeasibleError,
     MaxSurvival,
     Model,
     PCenter,
     PMedian,
+    SurvivalGroup,
+    swedish_survival_groups,
 )
 from planner.optimise.solution import Solution
 from planner.optimise.sparse import SparseInstance, make_sparse_instance
@@ -35,6 +43,7 @@ __all__ = [
     "MEXCLP",
     "UNREACHED_PENALTY_S",
     "ContributionSettings",
+    "ExpectedCoverage",
     "InfeasibleError",
     "Instance",
     "MaxSurvival",
@@ -43,10 +52,13 @@ __all__ = [
     "PMedian",
     "Solution",
     "SparseInstance",
+    "SurvivalGroup",
     "gain_curve",
     "make_instance",
     "make_sparse_instance",
     "site_contributions",
     "solve_exact",
     "solve_heuristic",
+    "survivors_table",
+    "swedish_survival_groups",
 ]

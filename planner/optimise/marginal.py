@@ -14,6 +14,7 @@ Response times are seconds inside and minutes in the tables.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,7 +28,7 @@ from planner.optimise.models import MEXCLP, MaxSurvival, Model
 from planner.optimise.solution import Solution
 from planner.optimise.sparse import AnyInstance
 
-__all__ = ["ContributionSettings", "gain_curve", "site_contributions"]
+__all__ = ["ContributionSettings", "gain_curve", "site_contributions", "survivors_table"]
 
 Solver = Callable[[AnyInstance, Model, int], Solution]
 
@@ -181,9 +182,7 @@ def site_contributions(
         saved = np.zeros(len(w))
         saved[both] = (before[both] - after[both]) / 60.0
         improved = both & (saved > 0)
-        survival_gain = settings.survival.survival(after / 60.0) - settings.survival.survival(
-            before / 60.0
-        )
+        gains = _survivor_gains(settings, before, after)
         rows.append(
             {
                 "order": k,
@@ -197,8 +196,79 @@ def site_contributions(
                 if w[improved].sum() > 0
                 else 0.0,
                 "expected_survivors_per_year": float(
-                    np.dot(w, survival_gain) * settings.arrests_per_weight
+                    np.dot(w, sum(gains.values())) * settings.arrests_per_weight
                 ),
             }
+            | (
+                {
+                    f"expected_survivors_per_year_{group}": float(
+                        np.dot(w, gain) * settings.arrests_per_weight
+                    )
+                    for group, gain in gains.items()
+                }
+                if settings.survival.groups is not None
+                else {}
+            )
         )
     return pd.DataFrame(rows)
+
+
+def _survivor_gains(
+    settings: ContributionSettings, before: np.ndarray, after: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Survival gained per demand point and patient group, from response times in s."""
+    was = settings.survival.survival_by_group(before / 60.0)
+    now = settings.survival.survival_by_group(after / 60.0)
+    return {group: now[group] - was[group] for group in now}
+
+
+def survivors_table(
+    response_s: dict[str, np.ndarray],
+    weight: np.ndarray,
+    *,
+    survival: MaxSurvival,
+    arrests_per_weight: float = constants.OHCA_PER_PERSON_YEAR,
+) -> pd.DataFrame:
+    """Expected cardiac-arrest survivors per year, per patient group and in total.
+
+    Parameters
+    ----------
+    response_s
+        Response time per demand point, s (``inf`` unreached), under each
+        state, e.g. ``{"before": ..., "after": ...}``.
+    weight
+        Demand weight per point.
+    survival
+        Survival model; with ``groups`` one row per group.
+    arrests_per_weight
+        Cardiac arrests per year per unit of weight.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group`` (``total`` last), ``share`` of the arrests, ``arrests_per_year``,
+        then ``survivors_per_year_<state>`` for each state and, with exactly
+        two states, ``survivors_gained_per_year`` (second minus first).
+    """
+    w = np.asarray(weight, dtype=float)
+    arrests = float(w.sum()) * arrests_per_weight
+    shares = (
+        {g.name: g.share for g in survival.groups} if survival.groups is not None else {"all": 1.0}
+    )
+    table = pd.DataFrame(
+        {
+            "group": [*shares, "total"],
+            "share": [*shares.values(), 1.0],
+            "arrests_per_year": [arrests * s for s in shares.values()] + [arrests],
+        }
+    )
+    for state, times in response_s.items():
+        by_group = survival.survival_by_group(np.asarray(times, dtype=float) / 60.0)
+        values = [float(w @ by_group[g]) * arrests_per_weight for g in shares]
+        table[f"survivors_per_year_{state}"] = [*values, math.fsum(values)]
+    states = list(response_s)
+    if len(states) == 2:
+        table["survivors_gained_per_year"] = (
+            table[f"survivors_per_year_{states[1]}"] - table[f"survivors_per_year_{states[0]}"]
+        )
+    return table

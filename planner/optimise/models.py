@@ -24,7 +24,7 @@ reaches (a row of ``inf``) is excluded from every objective.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -32,6 +32,7 @@ import scipy.sparse as sp
 
 from planner import constants
 from planner.errors import InfeasibleError, ParameterError
+from planner.network.dispersion import check_cv, probability_within
 from planner.optimise.sparse import AnyInstance
 
 __all__ = [
@@ -40,12 +41,15 @@ __all__ = [
     "MCLP",
     "MEXCLP",
     "UNREACHED_PENALTY_S",
+    "ExpectedCoverage",
     "InfeasibleError",
     "MaxSurvival",
     "Model",
     "PCenter",
     "PMedian",
     "SiteModel",
+    "SurvivalGroup",
+    "swedish_survival_groups",
     "unreached_cost_s",
 ]
 
@@ -206,6 +210,100 @@ class PCenter(_SiteModel):
         return np.asarray(t.max(axis=0), dtype=float)
 
 
+def _logistic(coefficients: tuple[float, float], minutes: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(a + b t))`` for t in minutes, 0 where t is ``inf``."""
+    a, b = coefficients
+    t = np.asarray(minutes, dtype=float)
+    with np.errstate(over="ignore"):
+        return np.where(np.isfinite(t), 1.0 / (1.0 + np.exp(a + b * np.minimum(t, 1e6))), 0.0)
+
+
+def _check_coefficients(coefficients: tuple[float, float], label: str) -> tuple[float, float]:
+    try:
+        a, b = (float(c) for c in coefficients)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{label} = {coefficients!r}: give two numbers [a, b]") from None
+    if not (math.isfinite(a) and math.isfinite(b) and b > 0):
+        raise ParameterError(f"{label} = {coefficients!r}: need finite a and b > 0")
+    return a, b
+
+
+@dataclass(frozen=True)
+class SurvivalGroup:
+    """A patient group with its own survival curve and share of the cardiac arrests.
+
+    Parameters
+    ----------
+    name
+        Short name, used in column names (``shockable_cpr``).
+    share
+        Share of the arrests in this group, in [0, 1]; a model's groups sum to 1.
+    coefficients
+        (a, b) of :math:`S(t) = 1 / (1 + e^{a + b t})`, t in minutes, b > 0.
+    """
+
+    name: str
+    share: float
+    coefficients: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.name, str) and self.name.isidentifier()):
+            raise ParameterError(
+                f"survival group name {self.name!r}: use letters, digits and _ only"
+            )
+        share = float(self.share)
+        if not (math.isfinite(share) and 0 <= share <= 1):
+            raise ParameterError(f"survival group {self.name}: share = {self.share!r}: need 0..1")
+        object.__setattr__(self, "share", share)
+        coefficients = _check_coefficients(
+            self.coefficients, f"survival group {self.name}: coefficients"
+        )
+        object.__setattr__(self, "coefficients", coefficients)
+
+    def survival(self, minutes: np.ndarray) -> np.ndarray:
+        """Survival probability of the group for response times in minutes (``inf`` -> 0)."""
+        return _logistic(self.coefficients, minutes)
+
+
+def _group_intercept(survival: float, slope: float, reference_min: float) -> float:
+    """The a of a logistic curve with slope b that passes through ``survival`` at the reference."""
+    return math.log(1.0 / survival - 1.0) - slope * reference_min
+
+
+def swedish_survival_groups() -> tuple[SurvivalGroup, ...]:
+    """The default patient groups: rhythm (shockable or not) × bystander CPR (yes or no).
+
+    Each group's curve has the slope b of :data:`DEFAULT_SURVIVAL_COEFFICIENTS`
+    (De Maio et al. 2003) and passes, at
+    :data:`~planner.constants.SURVIVAL_REFERENCE_MIN`, through the group's
+    30-day survival: with CPR :data:`~planner.constants.SURVIVAL_WITH_CPR`
+    (10.5 %), without :data:`~planner.constants.SURVIVAL_WITHOUT_CPR` (4.0 %)
+    (Hasselqvist-Ax et al. 2015), split between the rhythms so that a
+    shockable rhythm has :data:`~planner.constants.SHOCKABLE_SURVIVAL_RATIO`
+    times the survival of a non-shockable one and the shares
+    (:data:`~planner.constants.SHOCKABLE_SHARE`) average back to the CPR
+    group's figure: :math:`s_{ns} = s_{cpr} / (1 - q + q R)`,
+    :math:`s_{sh} = R s_{ns}`. Shares: :data:`~planner.constants.BYSTANDER_CPR_SHARE`
+    × rhythm share, rhythm and CPR taken as independent (planning assumption).
+    """
+    b = constants.SURVIVAL_COEFFICIENTS[1]
+    q, ratio = constants.SHOCKABLE_SHARE, constants.SHOCKABLE_SURVIVAL_RATIO
+    cpr = constants.BYSTANDER_CPR_SHARE
+    groups = []
+    for cpr_name, cpr_share, level in (
+        ("cpr", cpr, constants.SURVIVAL_WITH_CPR),
+        ("no_cpr", 1.0 - cpr, constants.SURVIVAL_WITHOUT_CPR),
+    ):
+        non_shockable = level / (1.0 - q + q * ratio)
+        for rhythm, share, s in (
+            ("shockable", q, ratio * non_shockable),
+            ("non_shockable", 1.0 - q, non_shockable),
+        ):
+            a = _group_intercept(s, b, constants.SURVIVAL_REFERENCE_MIN)
+            groups.append(SurvivalGroup(f"{rhythm}_{cpr_name}", share * cpr_share, (a, b)))
+    return tuple(groups)
+
+
 @dataclass(frozen=True)
 class MaxSurvival(_SiteModel):
     """Maximum expected survival (Erkut, Ingolfsson & Erdoğan 2008).
@@ -226,6 +324,11 @@ class MaxSurvival(_SiteModel):
         \\sum_j y_{ij} \\le 1, \\quad y_{ij} \\le x_j, \\quad
         \\sum_{j \\notin R} x_j = p, \\quad x_j = 1 \\;\\forall j \\in R.
 
+    With ``groups`` (patient groups, e.g. :func:`swedish_survival_groups`)
+    :math:`S(t) = \\sum_g \\pi_g S_g(t)`, the groups' curves weighted by their
+    shares :math:`\\pi_g` of the arrests: still non-increasing, so the same
+    formulation holds, and :meth:`survival_by_group` splits the survivors.
+
     S is non-increasing, so each point is served by its nearest open site.
     Objective: expected survivors (weight units).
 
@@ -236,18 +339,22 @@ class MaxSurvival(_SiteModel):
     steps
         Optional ``((upper_min, probability), ...)`` bands, increasing upper
         bounds, non-increasing probabilities in [0, 1]; replaces the curve.
+    groups
+        Optional patient groups whose shares sum to 1; replace the curve.
     """
 
     coefficients: tuple[float, float] = DEFAULT_SURVIVAL_COEFFICIENTS
     steps: tuple[tuple[float, float], ...] | None = None
+    groups: tuple[SurvivalGroup, ...] | None = None
     name: ClassVar[str] = "max-survival"
     sense: ClassVar[Literal["max", "min"]] = "max"
 
     def __post_init__(self) -> None:
-        a, b = (float(c) for c in self.coefficients)
-        if not (math.isfinite(a) and math.isfinite(b) and b > 0):
-            raise ParameterError(f"coefficients = {self.coefficients!r}: need finite a and b > 0")
-        object.__setattr__(self, "coefficients", (a, b))
+        object.__setattr__(
+            self, "coefficients", _check_coefficients(self.coefficients, "coefficients")
+        )
+        if self.groups is not None:
+            self._check_groups()
         if self.steps is not None:
             steps = tuple((float(u), float(s)) for u, s in self.steps)
             if not steps:
@@ -261,20 +368,118 @@ class MaxSurvival(_SiteModel):
                     )
             object.__setattr__(self, "steps", steps)
 
+    def _check_groups(self) -> None:
+        groups = tuple(self.groups or ())
+        if not groups or not all(isinstance(g, SurvivalGroup) for g in groups):
+            raise ParameterError("groups: give at least one SurvivalGroup")
+        if self.steps is not None:
+            raise ParameterError("steps and groups: give one of them")
+        names = [g.name for g in groups]
+        if len(set(names)) != len(names):
+            raise ParameterError(f"groups: names repeat ({', '.join(names)})")
+        total = math.fsum(g.share for g in groups)
+        if abs(total - 1.0) > 1e-6:
+            raise ParameterError(f"groups: the shares sum to {total:g}, not 1")
+        object.__setattr__(self, "groups", groups)
+
     def survival(self, minutes: np.ndarray) -> np.ndarray:
         """Survival probability for response times in minutes (``inf`` -> 0)."""
         t = np.asarray(minutes, dtype=float)
+        if self.groups is not None:
+            return np.asarray(sum(g.share * g.survival(t) for g in self.groups), dtype=float)
         if self.steps is not None:
             uppers = np.array([u for u, _ in self.steps])
             probs = np.array([s for _, s in self.steps] + [0.0])
             return probs[np.searchsorted(uppers, t, side="left")]
-        a, b = self.coefficients
-        with np.errstate(over="ignore"):
-            return np.where(np.isfinite(t), 1.0 / (1.0 + np.exp(a + b * np.minimum(t, 1e6))), 0.0)
+        return _logistic(self.coefficients, t)
+
+    def survival_by_group(self, minutes: np.ndarray) -> dict[str, np.ndarray]:
+        """Each group's share × survival for response times in minutes (sums to :meth:`survival`).
+
+        Without groups: one entry, ``all``.
+        """
+        if self.groups is None:
+            return {"all": self.survival(minutes)}
+        return {g.name: g.share * g.survival(minutes) for g in self.groups}
 
     def score(self, instance: AnyInstance, times: np.ndarray) -> np.ndarray:
         """Expected survivors for each column of nearest times, s."""
         return np.asarray(instance.weight @ self.survival(times / 60.0), dtype=float)
+
+
+@dataclass(frozen=True, repr=False)
+class ExpectedCoverage(MaxSurvival):
+    """Maximum expected coverage with uncertain drive times (MCLP with reliability).
+
+    The drive time from site j to point i is lognormal with the modelled time
+    as its median and coefficient of variation ``drive_time_cv``
+    (:mod:`planner.network.dispersion`); the turn-out time is fixed. The
+    probability that j reaches i within T is
+
+    .. math::
+
+        p_{ij} = P(D_{ij} \\le T - \\tau) = \\Phi\\Big(\\frac{\\ln((T - \\tau) /
+        (c_{ij} - \\tau))}{\\sigma}\\Big), \\quad \\sigma = \\sqrt{\\ln(1 + cv^2)},
+
+    :math:`\\tau` the turn-out time, :math:`p_{ij} = 0` where :math:`c_{ij} = \\infty`.
+
+    Decision variables: :math:`x_j \\in \\{0,1\\}`; :math:`y_{ij} \\in [0,1]`
+    i served by j.
+
+    .. math::
+
+        \\max \\sum_i w_i \\sum_j p_{ij} y_{ij} \\quad \\text{s.t.} \\quad
+        \\sum_j y_{ij} \\le 1, \\quad y_{ij} \\le x_j, \\quad
+        \\sum_{j \\notin R} x_j = p, \\quad x_j = 1 \\;\\forall j \\in R.
+
+    With fixed per-pair probabilities the objective is linear in the
+    assignment; :math:`p_{ij}` falls with :math:`c_{ij}`, so each point is
+    served by its nearest open site (the one dispatched), exactly as in
+    :class:`MaxSurvival`, whose formulation and solvers this model shares:
+    :meth:`survival` gives :math:`p_{ij}` in place of the survival curve.
+    Objective: expected covered demand (weight units). ``cv = 0`` is MCLP.
+
+    Parameters
+    ----------
+    threshold_s
+        Response-time target T, s.
+    drive_time_cv
+        Coefficient of variation of the drive time
+        (default :data:`planner.constants.DRIVE_TIME_CV`).
+    turnout_s
+        Turn-out time :math:`\\tau` included in the instance's times, s.
+    """
+
+    threshold_s: float = field(default=constants.DEFAULT_THRESHOLDS_MIN[1] * 60.0, kw_only=True)
+    drive_time_cv: float = field(default=constants.DRIVE_TIME_CV, kw_only=True)
+    turnout_s: float = field(default=0.0, kw_only=True)
+    name: ClassVar[str] = "expected-coverage"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "threshold_s", _check_threshold(self.threshold_s))
+        object.__setattr__(self, "drive_time_cv", check_cv(self.drive_time_cv))
+        turnout = float(self.turnout_s)
+        if not (math.isfinite(turnout) and 0 <= turnout < self.threshold_s):
+            raise ParameterError(
+                f"turnout_s = {self.turnout_s!r}: need 0 <= turn-out < threshold_s"
+            )
+        object.__setattr__(self, "turnout_s", turnout)
+
+    def __repr__(self) -> str:
+        return (
+            f"ExpectedCoverage(threshold_s={self.threshold_s!r}, "
+            f"drive_time_cv={self.drive_time_cv!r}, turnout_s={self.turnout_s!r})"
+        )
+
+    def survival(self, minutes: np.ndarray) -> np.ndarray:
+        """Probability of a response within T for modelled response times in minutes."""
+        drive = np.maximum(np.asarray(minutes, dtype=float) * 60.0 - self.turnout_s, 0.0)
+        return probability_within(drive, self.threshold_s - self.turnout_s, cv=self.drive_time_cv)
+
+    def survival_by_group(self, minutes: np.ndarray) -> dict[str, np.ndarray]:
+        """One entry, ``all``: the probability of a response within T."""
+        return {"all": self.survival(minutes)}
 
 
 @dataclass(frozen=True)
@@ -389,7 +594,8 @@ class MEXCLP:
         return float(instance.weight @ (1.0 - self.busy_fraction**n))
 
 
-#: Models whose objective depends only on each point's nearest open site.
+#: Models whose objective depends only on each point's nearest open site
+#: (:class:`ExpectedCoverage` is a :class:`MaxSurvival`).
 SiteModel = MCLP | PMedian | PCenter | MaxSurvival
 #: Any location model.
 Model = MCLP | PMedian | PCenter | MaxSurvival | LSCP | MEXCLP

@@ -106,6 +106,7 @@ _COLUMNS: dict[str, str] = {
 
 #: Column name patterns -> English label with ``{t}`` (minutes).
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"expected_share_within_([0-9.]+)_min"), N_("Expected share within {t} min")),
     (re.compile(r"share_within_([0-9.]+)_min"), N_("Share within {t} min")),
     (re.compile(r"demand_newly_within_([0-9.]+)_min"), N_("Newly within {t} min")),
 )

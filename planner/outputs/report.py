@@ -101,6 +101,7 @@ _OBJECTIVE_AXES: dict[str, tuple[str, str, float]] = {
     "mexclp": (N_("expected covered demand gained"), N_("demand weight"), 1.0),
     "survival": (N_("expected survivors gained"), N_("weight × survival probability"), 1.0),
     "maxsurvival": (N_("expected survivors gained"), N_("weight × survival probability"), 1.0),
+    "expected": (N_("expected demand within {t} min gained"), N_("demand weight"), 1.0),
 }
 
 #: The objectives in words (the command-line name follows in brackets).
@@ -111,6 +112,7 @@ _OBJECTIVE_NAMES = {
     "lscp": N_("fewest units reaching everyone"),
     "mexclp": N_("most demand covered, counting busy units"),
     "survival": N_("most cardiac-arrest survivors"),
+    "expected": N_("most demand expected within the target time, with uncertain drive times"),
 }
 
 #: Headers of the site-contribution columns (prefix match) and one sentence on each.

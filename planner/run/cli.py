@@ -42,7 +42,9 @@ from planner.run.console import (
 from planner.run.options import (
     BandOptions,
     CacheOptions,
+    CalibrationOptions,
     DemandOptions,
+    DriveTimeCvOpt,
     NetworkOptions,
     OsmStationsOpt,
     OverwriteOpt,
@@ -53,6 +55,7 @@ from planner.run.options import (
     SpeedOpt,
     SpeedProfileOpt,
     StationOptions,
+    SurvivalGroupsOpt,
     ThresholdsOpt,
     TimeBandOptions,
     WorkerOptions,
@@ -204,6 +207,7 @@ def _with_engine(scenario: Any, work: WorkerOptions) -> Any:
 
 #: Parameters that name a command's inputs: an output never replaces one.
 _INPUT_PARAMETERS = (
+    "trips",
     "pbf",
     "osm",
     "boundary",
@@ -671,6 +675,7 @@ def coverage_cmd(
     no_isochrones: Annotated[
         bool, typer.Option("--no-isochrones", help="Tables only, no isochrone layers.")
     ] = False,
+    drive_time_cv: DriveTimeCvOpt = None,
     work: WorkerOptions,
     points: PointOptions,
     net: NetworkOptions,
@@ -687,7 +692,7 @@ def coverage_cmd(
     from planner.run.pipeline import run_coverage, write_coverage
 
     iso = _isochrone_settings(bands)
-    settings = CoverageSettings(thresholds_min=iso.thresholds_min)
+    settings = CoverageSettings(thresholds_min=iso.thresholds_min, drive_time_cv=drive_time_cv)
     work.engine_settings()  # a bad --engine fails before any work
     profile, time_bands = times.resolve()
     layer = _read_demand(dm, points, net)
@@ -891,7 +896,11 @@ def optimise_cmd(
     dm: DemandOptions,
     objective: Annotated[
         str,
-        typer.Option("--objective", help="mclp, pmedian, pcenter, lscp, mexclp or survival."),
+        typer.Option(
+            "--objective",
+            help="mclp, pmedian, pcenter, lscp, mexclp, survival or expected (expected "
+            "coverage with lognormal drive times, --drive-time-cv).",
+        ),
     ] = "mclp",
     add: Annotated[int, typer.Option("--add", help="Units to add (lscp: at most).")] = 1,
     fleet: Annotated[
@@ -917,6 +926,8 @@ def optimise_cmd(
         Path | None,
         typer.Option("--survival-table", help="CSV of upper_min,probability survival bands."),
     ] = None,
+    survival_groups: SurvivalGroupsOpt = False,
+    drive_time_cv: DriveTimeCvOpt = None,
     solver: Annotated[str, typer.Option("--solver", help="exact (HiGHS) or heuristic.")] = "exact",
     time_limit: Annotated[
         float,
@@ -969,7 +980,6 @@ def optimise_cmd(
     under bands/BAND/.
     """
     from planner.analysis.coverage import CoverageSettings
-    from planner.optimise import MaxSurvival
     from planner.run.pipeline import OptimiseSettings, run_optimise, write_optimise
 
     if not (np.isfinite(demand_factor) and demand_factor > 0):
@@ -981,7 +991,8 @@ def optimise_cmd(
         baseline=baseline,
         threshold_min=threshold_min,
         busy_fraction=busy,
-        survival=_survival(survival_coefficients, survival_table, MaxSurvival),
+        survival=_survival(survival_coefficients, survival_table, survival_groups),
+        drive_time_cv=constants.DRIVE_TIME_CV if drive_time_cv is None else drive_time_cv,
         solver=solver,
         time_limit_s=time_limit,
         mip_gap=gap,
@@ -989,7 +1000,7 @@ def optimise_cmd(
         seed=seed,
         cutoff_min=cutoff_min,
     )
-    coverage = CoverageSettings(thresholds_min=_thresholds(thresholds))
+    coverage = CoverageSettings(thresholds_min=_thresholds(thresholds), drive_time_cv=drive_time_cv)
     work.engine_settings()  # a bad --engine fails before any work
     profile, time_bands = times.resolve()
     layer = _hours_filter(_read_demand(dm, points, net), hours)
@@ -1031,9 +1042,18 @@ def optimise_cmd(
         _echo(f"wrote {path}")
 
 
-def _survival(coefficients: str | None, table: Path | None, model: Any) -> Any:
+def _survival(coefficients: str | None, table: Path | None, groups: bool) -> Any:
+    from planner.optimise import MaxSurvival, swedish_survival_groups
+
     if coefficients and table:
         raise ParameterError("--survival-coefficients and --survival-table: give one of them")
+    if groups and (coefficients or table):
+        raise ParameterError(
+            "--survival-groups has its own curves: leave out --survival-coefficients and "
+            "--survival-table"
+        )
+    if groups:
+        return MaxSurvival(groups=swedish_survival_groups())
     if coefficients:
         try:
             a, b = (float(c) for c in coefficients.split(","))
@@ -1041,7 +1061,7 @@ def _survival(coefficients: str | None, table: Path | None, model: Any) -> Any:
             raise ParameterError(
                 f"--survival-coefficients {coefficients!r}: write a,b e.g. 0.679,0.262"
             ) from None
-        return model(coefficients=(a, b))
+        return MaxSurvival(coefficients=(a, b))
     if table:
         from planner.errors import InputFileError, MissingFileError
 
@@ -1057,8 +1077,8 @@ def _survival(coefficients: str | None, table: Path | None, model: Any) -> Any:
             raise InputFileError(
                 f"--survival-table {table}: needs numeric columns upper_min,probability ({exc})"
             ) from None
-        return model(steps=steps)
-    return model()
+        return MaxSurvival(steps=steps)
+    return MaxSurvival()
 
 
 @app.command(
@@ -1178,6 +1198,94 @@ def simulate_cmd(
                 executor=executor, progress=progress, echo=_echo,
             )  # fmt: skip
         write_simulate(result, out_dir=target.path, overwrite=overwrite, echo=_echo)
+
+
+@app.command(
+    "calibrate",
+    epilog=_example(
+        "planner calibrate trips.csv --pbf sweden-latest.osm.pbf --region Västerbotten "
+        "--out vasterbotten-speeds.toml --table calibration.xlsx"
+    ),
+)
+@_writes(files=("out", "table"))
+@with_option_groups
+def calibrate_cmd(
+    trips: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV of observed trips: origin_x/_y, destination_x/_y (or _lon/_lat), "
+            "start_time, drive_min or drive_s, optional lights_sirens."
+        ),
+    ],
+    *,
+    out: Annotated[Path, typer.Option("--out", help="Speed-profile file to write (.toml).")],
+    table: Annotated[
+        Path | None,
+        typer.Option(
+            "--table",
+            help="Also write the factors with their intervals, the cross-validation and the "
+            "unusable trips (.xlsx: three sheets; .csv: the factors).",
+        ),
+    ] = None,
+    fit: CalibrationOptions,
+    points: PointOptions,
+    net: NetworkOptions,
+    progress: ProgressOpt = True,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Fit speed factors per road class and time band from observed trips; write a profile."""
+    from planner.analysis.calibration import (
+        band_names,
+        calibrate_trips,
+        read_trips,
+        speed_profile_toml,
+    )
+    from planner.outputs.export import export_metadata, write_table, write_text, write_workbook
+
+    if out.suffix.lower() != ".toml":
+        raise ParameterError(f"--out {out}: the speed profile is a .toml file")
+    band_names(fit.bands)
+    frame = read_trips(trips, crs=points.crs or constants.ANALYSIS_CRS)
+    network = _build(net, progress=progress)
+    result = calibrate_trips(
+        network, frame, bands=fit.bands, folds=fit.folds, seed=fit.seed,
+        max_snap_m=points.max_snap_m,
+    )  # fmt: skip
+    _echo_unused(result.unused)
+    write_text(speed_profile_toml(result, source=f"planner calibrate {trips.name}"), out,
+               overwrite=overwrite)  # fmt: skip
+    _echo(f"wrote {out}")
+    if table is not None:
+        meta = export_metadata(**network.metadata(), trips=str(trips), bands=fit.bands,
+                               folds=fit.folds, seed=fit.seed)  # fmt: skip
+        if table.suffix.lower() == ".xlsx":
+            sheets = {"factors": result.factors, "validation": result.validation,
+                      "unused": result.unused}  # fmt: skip
+            write_workbook(sheets, table, metadata=meta, overwrite=overwrite)
+        else:
+            write_table(result.factors, table, metadata=meta, overwrite=overwrite)
+        _echo(f"wrote {table}")
+    total = result.validation.iloc[-1]
+    _echo(
+        f"{result.trips_used} trips fitted; cross-validated ({fit.folds} folds) MAE "
+        f"{total['mae_min_before']:.2f} -> {total['mae_min_after']:.2f} min, MAPE "
+        f"{total['mape_pct_before']:.1f} -> {total['mape_pct_after']:.1f} %, bias "
+        f"{total['bias_min_before']:+.2f} -> {total['bias_min_after']:+.2f} min"
+    )
+    shown = result.factors[result.factors["fitted"] != "none"]
+    for row in shown.itertuples():
+        _echo(
+            f"  {row.band:<26} {row.road_class:<10} factor {row.factor:.3f} "
+            f"[{row.ci_low:.3f}, {row.ci_high:.3f}] ({row.fitted}, {row.trips} trips)"
+        )
+
+
+def _echo_unused(unused: pd.DataFrame) -> None:
+    """List the trips left out, by Excel row (the header is row 1)."""
+    if not unused.empty:
+        from planner.analysis.calibration import describe_unused
+
+        _echo(describe_unused(unused))
 
 
 @app.command(

@@ -64,13 +64,16 @@ if TYPE_CHECKING:
 __all__ = [
     "BandOptions",
     "CacheOptions",
+    "CalibrationOptions",
     "DemandOptions",
+    "DriveTimeCvOpt",
     "NetworkOptions",
     "OverwriteOpt",
     "PointOptions",
     "ProgressOpt",
     "SimulationOptions",
     "StationOptions",
+    "SurvivalGroupsOpt",
     "TimeBandOptions",
     "WorkerOptions",
     "cache_folder",
@@ -324,6 +327,49 @@ DriveOnlyOpt = Annotated[
     ),
 ]
 
+
+DriveTimeCvOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--drive-time-cv",
+        help="Uncertain drive times: coefficient of variation of a lognormal drive time "
+        "(e.g. 0.3). Coverage tables gain the expected share within each threshold; "
+        "--objective expected uses it (default 0.3).",
+    ),
+]
+SurvivalGroupsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--survival-groups",
+        help="Survival by patient group (shockable rhythm or not × bystander CPR or not, "
+        "Swedish register figures): survivors per group in survivors.csv.",
+    ),
+]
+CalibrationBandsOpt = Annotated[
+    str,
+    typer.Option(
+        "--bands",
+        help="Time bands to fit: all (one), hours (night 22-06, morning peak 06-09, day "
+        "09-15, afternoon peak 15-18, evening 18-22) or week (hours on weekdays and weekends).",
+        show_default=True,
+        rich_help_panel="Calibration",
+    ),
+]
+FoldsOpt = Annotated[
+    int,
+    typer.Option(
+        "--folds", help="Cross-validation folds.", show_default=True, rich_help_panel="Calibration"
+    ),
+]
+SeedOpt = Annotated[
+    int,
+    typer.Option(
+        "--seed", help="Seed of the cross-validation folds.", show_default=True,
+        rich_help_panel="Calibration",
+    ),
+]  # fmt: skip
+
+
 # ---------------------------------------------------------------------------
 # Groups of options
 # ---------------------------------------------------------------------------
@@ -544,6 +590,15 @@ class TimeBandOptions:
         return profile, profile.select(wanted, argument="--band")
 
 
+@dataclass(frozen=True)
+class CalibrationOptions:
+    """How ``planner calibrate`` fits: the time bands, the folds and their seed."""
+
+    bands: CalibrationBandsOpt = "week"
+    folds: FoldsOpt = constants.CALIBRATION_FOLDS
+    seed: SeedOpt = 0
+
+
 #: The option groups a command may take as a parameter.
 OPTION_GROUPS = (
     CacheOptions,
@@ -555,6 +610,7 @@ OPTION_GROUPS = (
     BandOptions,
     SimulationOptions,
     TimeBandOptions,
+    CalibrationOptions,
 )
 
 

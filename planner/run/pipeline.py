@@ -45,6 +45,7 @@ from planner.inputs.candidates import (
 )
 from planner.inputs.demand import require_weight
 from planner.inputs.sites import FLEET_TYPES
+from planner.network.dispersion import check_cv
 from planner.network.index import NetworkIndex, index_network
 from planner.network.road_network import RoadNetwork
 from planner.network.snapping import SnappedPoints, snap_points
@@ -54,6 +55,7 @@ from planner.optimise import (
     MCLP,
     MEXCLP,
     ContributionSettings,
+    ExpectedCoverage,
     Instance,
     MaxSurvival,
     Model,
@@ -65,6 +67,7 @@ from planner.optimise import (
     site_contributions,
     solve_exact,
     solve_heuristic,
+    survivors_table,
 )
 from planner.outputs.export import (
     TableStyle,
@@ -301,6 +304,7 @@ def run_coverage(
     stations = _fleet_stations(stations, fleet)
     _check_demand_areas(demand)
     turnout = network.settings.speed_model.turnout_s
+    coverage = dataclasses.replace(coverage, turnout_s=turnout)
     index = index or index_network(network, progress=progress)
     names = stations["name"].astype(str).tolist()
     draw = draw_isochrones and bool(names)
@@ -588,7 +592,7 @@ def _write_coverage_files(
 # ---------------------------------------------------------------------------
 
 #: Objectives by their command-line name.
-OBJECTIVES = ("mclp", "pmedian", "pcenter", "lscp", "mexclp", "survival")
+OBJECTIVES = ("mclp", "pmedian", "pcenter", "lscp", "mexclp", "survival", "expected")
 
 
 @dataclass(frozen=True)
@@ -607,12 +611,17 @@ class OptimiseSettings:
         ``"fleet"``: only the existing stations of that fleet serve the
         demand before and after; ``"all"``: every existing station does.
     threshold_min
-        Response-time target, minutes (MCLP, LSCP, MEXCLP, and the
-        "newly within" figures).
+        Response-time target, minutes (MCLP, LSCP, MEXCLP, expected
+        coverage, and the "newly within" figures).
     busy_fraction
         MEXCLP: share of time a unit is busy.
     survival
-        Survival model for ``survival`` and the expected-survivor figures.
+        Survival model for ``survival`` and the expected-survivor figures;
+        with ``groups`` (:func:`planner.optimise.swedish_survival_groups`)
+        the survivors are also reported per patient group.
+    drive_time_cv
+        ``expected``: coefficient of variation of the lognormal drive time
+        (:class:`planner.optimise.ExpectedCoverage`).
     solver
         ``"exact"`` (HiGHS; :func:`planner.optimise.solve_exact`) or
         ``"heuristic"`` (greedy, then local search in a VNS).
@@ -643,6 +652,7 @@ class OptimiseSettings:
     threshold_min: float = constants.DEFAULT_THRESHOLDS_MIN[1]
     busy_fraction: float = constants.MEXCLP_BUSY_FRACTION
     survival: MaxSurvival = field(default_factory=MaxSurvival)
+    drive_time_cv: float = constants.DRIVE_TIME_CV
     solver: str = "exact"
     time_limit_s: float = 60.0
     mip_gap: float = 1e-4
@@ -664,6 +674,7 @@ class OptimiseSettings:
         if self.solver not in ("exact", "heuristic"):
             raise ParameterError(f"solver {self.solver!r}: use 'exact' or 'heuristic'")
         validate_thresholds([self.threshold_min], argument="threshold_min")
+        object.__setattr__(self, "drive_time_cv", check_cv(self.drive_time_cv))
         if self.cutoff_min is not None:
             cutoff = self.cutoff_min
             if isinstance(cutoff, bool) or not (math.isfinite(cutoff) and cutoff > 0):
@@ -673,15 +684,21 @@ class OptimiseSettings:
                     f"cutoff_min = {cutoff:g} needs solver = 'heuristic' (the exact solver "
                     "needs every response time)"
                 )
-            if self.objective in ("mclp", "lscp", "mexclp") and cutoff < self.threshold_min:
+            if self.objective in ("mclp", "lscp", "mexclp", "expected") and (
+                cutoff < self.threshold_min
+            ):
                 raise ParameterError(
                     f"cutoff_min = {cutoff:g} is below threshold_min = {self.threshold_min:g}: "
                     "coverage within the threshold would be unknown"
                 )
 
-    def model(self) -> Model:
-        """The location model."""
+    def model(self, *, turnout_s: float = 0.0) -> Model:
+        """The location model (``turnout_s``: the fixed part of the instance's times, s)."""
         threshold = self.threshold_min * 60.0
+        if self.objective == "expected":
+            return ExpectedCoverage(
+                threshold_s=threshold, drive_time_cv=self.drive_time_cv, turnout_s=turnout_s
+            )
         if self.objective == "mclp":
             return MCLP(threshold_s=threshold)
         if self.objective == "pmedian":
@@ -735,6 +752,11 @@ class OptimiseResult:
         and with the new sites added.
     unreachable_candidates
         Candidates no road reaches (left out).
+    survivors
+        With survival groups (:attr:`OptimiseSettings.survival` ``.groups``):
+        expected cardiac-arrest survivors per year per patient group and in
+        total, before and after (:func:`planner.optimise.survivors_table`);
+        otherwise None.
     metadata
         Inputs, parameters, versions, seed and the solver's result:
         ``solver_status`` (``"optimal"``, ``"within X %"`` or ``"feasible,
@@ -749,6 +771,7 @@ class OptimiseResult:
     tables_after: Mapping[str, pd.DataFrame]
     unreachable_candidates: pd.DataFrame
     metadata: Mapping[str, Any]
+    survivors: pd.DataFrame | None = None
 
 
 def run_optimise(
@@ -826,8 +849,9 @@ def run_optimise(
         If the demand is empty or every weight is 0 (:func:`planner.inputs.demand.require_weight`).
     """
     settings = settings or OptimiseSettings()
-    coverage = coverage or CoverageSettings()
-    model = settings.model()
+    turnout = network.settings.speed_model.turnout_s
+    coverage = dataclasses.replace(coverage or CoverageSettings(), turnout_s=turnout)
+    model = settings.model(turnout_s=turnout)
     base = stations if settings.baseline == "all" else stations[stations["fleet"] == settings.fleet]
     base = base.reset_index(drop=True)
     require_weight(demand)
@@ -851,7 +875,17 @@ def run_optimise(
         if settings.gain_curve
         else pd.DataFrame()
     )
-    tables = _before_after(instance, solution, settings, demand, dm_snap, coverage)
+    masks = _open_masks(instance, solution, settings)
+    tables = _before_after(instance, masks, demand, dm_snap, coverage)
+    survivors = (
+        survivors_table(
+            {label: instance.open_times(mask) for label, mask in masks.items()},
+            instance.weight,
+            survival=settings.survival,
+        )
+        if settings.survival.groups is not None
+        else None
+    )
     return OptimiseResult(
         solution=solution,
         sites=_proposed_sites(instance, solution, model, settings, sites, network.crs),
@@ -859,6 +893,7 @@ def run_optimise(
         tables_before=tables["before"],
         tables_after=tables["after"],
         unreachable_candidates=unreachable,
+        survivors=survivors,
         metadata=export_metadata(
             **network.metadata(),
             **_optimise_metadata(settings, solution, instance, serve_across),
@@ -907,20 +942,26 @@ def _proposed_sites(
     ).to_crs(crs)
 
 
+def _open_masks(
+    instance: Instance | SparseInstance, solution: Solution, settings: OptimiseSettings
+) -> dict[str, np.ndarray]:
+    """Open sites with the existing stations (``before``) and with the solution (``after``)."""
+    before_mask = (
+        instance.existing_units > 0 if settings.objective == "mexclp" else instance.required
+    )
+    return {"before": before_mask, "after": solution.open_mask}
+
+
 def _before_after(
     instance: Instance | SparseInstance,
-    solution: Solution,
-    settings: OptimiseSettings,
+    masks: dict[str, np.ndarray],
     demand: gpd.GeoDataFrame,
     snapped: SnappedPoints,
     coverage: CoverageSettings,
 ) -> dict[str, dict[str, pd.DataFrame]]:
-    """The coverage tables with the existing sites (``before``) and the solution (``after``)."""
-    before_mask = (
-        instance.existing_units > 0 if settings.objective == "mexclp" else instance.required
-    )
+    """The coverage tables for each set of open sites (``before``, ``after``)."""
     tables = {}
-    for label, mask in (("before", before_mask), ("after", solution.open_mask)):
+    for label, mask in masks.items():
         response = instance.open_times(mask)
         best = instance.assignment(mask)
         frame = demand.reset_index(drop=True).assign(
@@ -977,7 +1018,8 @@ def write_optimise(
     dict
         Output name -> path: ``sites.gpkg`` (the network's CRS), ``sites.csv`` (with
         lon/lat), ``gain_curve.csv``, ``coverage_before_<table>.csv`` and
-        ``coverage_after_<table>.csv``, ``unreachable_candidates.csv`` and
+        ``coverage_after_<table>.csv``, ``unreachable_candidates.csv``,
+        ``survivors.csv`` (with survival groups) and
         ``optimise.xlsx`` with every table as a sheet. ``out_dir`` is
         written as one all-or-nothing run (as :func:`write_coverage`).
     """
@@ -1023,5 +1065,9 @@ def _write_optimise_files(
         for name, table in tables.items():
             write_table(table, paths[f"coverage_{when}_{name}"], metadata=meta, style=style)
             sheets[f"{when}_{name}"] = table
+    if result.survivors is not None:
+        paths["survivors"] = out_dir / "survivors.csv"
+        write_table(result.survivors, paths["survivors"], metadata=meta, style=style)
+        sheets["survivors"] = result.survivors
     write_workbook(sheets, paths["xlsx"], metadata=meta, style=style)
     return paths

@@ -80,7 +80,8 @@ are resolved against the folder of the scenario file.
 ``[coverage]`` (optional)
     ``thresholds_min`` (default ``[10, 20, 30]``, strictly increasing);
     ``fleet`` (default ``"all"``): only stations of ``ambulance`` or
-    ``psychiatric``.
+    ``psychiatric``; ``drive_time_cv`` (default none): lognormal drive times
+    with this coefficient of variation, adding the expected shares.
 
 ``[isochrones]`` (optional; bands use ``coverage.thresholds_min``)
     ``draw`` (default true), ``buffer_m`` (default 100), ``cell_m`` (default
@@ -89,13 +90,17 @@ are resolved against the folder of the scenario file.
 
 ``[optimise]`` (optional; without it no optimisation is run)
     ``objective`` (``mclp``, ``pmedian``, ``pcenter``, ``lscp``, ``mexclp``,
-    ``survival``; default ``mclp``), ``add`` (whole number >= 1, default 1),
+    ``survival``, ``expected``; default ``mclp``), ``add`` (whole number >= 1, default 1),
     ``fleet`` (``ambulance``/``psychiatric``), ``baseline``
     (``fleet``/``all``), ``threshold_min`` (default 20), ``solver``
     (``exact``/``heuristic``), ``time_limit_s`` (default 60), ``mip_gap``
     (default 0.0001), ``busy_fraction`` (MEXCLP, 0-1, default 0.3), ``seed``
     (default 0), ``gain_curve`` (default true), ``survival_coefficients``
-    (``[a, b]`` of S(t) = 1/(1+exp(a+b t))), ``candidates`` (list of ``osm``,
+    (``[a, b]`` of S(t) = 1/(1+exp(a+b t))), ``survival_groups`` (true:
+    survival by patient group, :func:`planner.optimise.swedish_survival_groups`)
+    with ``survival_group_shares``, ``survival_group_intercepts`` and
+    ``survival_group_slopes`` (four numbers each, overriding the defaults),
+    ``drive_time_cv`` (``expected``: lognormal drive times), ``candidates`` (list of ``osm``,
     ``grid``, ``file``; default ``["osm", "grid"]``; ``osm`` needs a pbf/osm
     road source), ``grid_spacing_m`` (default 3000), ``candidates_file``
     (needed by ``file``), ``cutoff_min`` (national runs: response times of
@@ -401,6 +406,7 @@ _TABLES: dict[str, dict[str, _Key]] = {
     "coverage": {
         "thresholds_min": _Key("numbers", "[10, 20, 30]"),
         "fleet": _Key("text", '"ambulance"', DEMAND_FLEETS),
+        "drive_time_cv": _Key("number", "0.3"),
     },
     "isochrones": {
         "draw": _Key("bool", "true"),
@@ -410,7 +416,9 @@ _TABLES: dict[str, dict[str, _Key]] = {
     },
     "optimise": {
         "objective": _Key(
-            "text", '"mclp"', ("mclp", "pmedian", "pcenter", "lscp", "mexclp", "survival")
+            "text",
+            '"mclp"',
+            ("mclp", "pmedian", "pcenter", "lscp", "mexclp", "survival", "expected"),
         ),
         "add": _Key("int", "2"),
         "fleet": _Key("text", '"ambulance"', ("ambulance", "psychiatric")),
@@ -423,6 +431,11 @@ _TABLES: dict[str, dict[str, _Key]] = {
         "seed": _Key("int", "0"),
         "gain_curve": _Key("bool", "true"),
         "survival_coefficients": _Key("numbers", "[0.679, 0.262]"),
+        "survival_groups": _Key("bool", "true"),
+        "survival_group_shares": _Key("numbers", "[0.128, 0.383, 0.122, 0.367]"),
+        "survival_group_intercepts": _Key("numbers", "[-1.74, 0.51, -0.55, 1.50]"),
+        "survival_group_slopes": _Key("numbers", "[0.262, 0.262, 0.262, 0.262]"),
+        "drive_time_cv": _Key("number", "0.3"),
         "candidates": _Key("texts", '["osm", "grid"]', CANDIDATE_SOURCES),
         "grid_spacing_m": _Key("number", "3000"),
         "candidates_file": _Key("path", '"candidates.csv"'),
@@ -1147,13 +1160,15 @@ def _coverage(reader: _Reader, data: dict[str, Any]) -> tuple[CoverageSettings, 
     reader.check_known(cov_t, "coverage", schema)
     thresholds = reader.value(cov_t, "coverage", "thresholds_min", schema["thresholds_min"])
     cov_fleet = reader.value(cov_t, "coverage", "fleet", schema["fleet"])
+    cv = reader.value(cov_t, "coverage", "drive_time_cv", schema["drive_time_cv"])
     coverage = reader.delegate(
         "coverage",
-        {"thresholds_min": None},
+        {"thresholds_min": None, "drive_time_cv": None},
         lambda: CoverageSettings(
             thresholds_min=tuple(thresholds)
             if thresholds is not None
-            else constants.DEFAULT_THRESHOLDS_MIN
+            else constants.DEFAULT_THRESHOLDS_MIN,
+            drive_time_cv=cv,
         ),
         default="thresholds_min",
     )
@@ -1257,25 +1272,9 @@ def _optimise(
     schema = _TABLES["optimise"]
     reader.check_known(table, "optimise", schema)
     values = {k: reader.value(table, "optimise", k, spec) for k, spec in schema.items()}
-    from planner.optimise import MaxSurvival
     from planner.run.pipeline import OptimiseSettings
 
-    coefficients = values.pop("survival_coefficients")
-    if coefficients is not None and len(coefficients) != 2:
-        raise reader.fail(
-            "optimise.survival_coefficients",
-            "optimise.survival_coefficients must be two numbers [a, b], "
-            "e.g. survival_coefficients = [0.679, 0.262]",
-        )
-    survival = reader.delegate(
-        "optimise",
-        {"survival_coefficients": None},
-        lambda: (
-            MaxSurvival(coefficients=tuple(coefficients))
-            if coefficients is not None
-            else MaxSurvival()
-        ),
-    )
+    survival = _survival(reader, values)
     _check_optimise_numbers(reader, values, schema)
     kwargs = {
         k: values[k]
@@ -1292,6 +1291,7 @@ def _optimise(
             "gain_curve",
             "seed",
             "cutoff_min",
+            "drive_time_cv",
         )
         if values[k] is not None
     }
@@ -1299,6 +1299,66 @@ def _optimise(
         "optimise", schema, lambda: OptimiseSettings(survival=survival, **kwargs)
     )
     return settings, _candidates(reader, values, roads)
+
+
+#: The survival-group keys of [optimise] and the SurvivalGroup field each sets.
+_GROUP_KEYS = {
+    "survival_group_shares": "share",
+    "survival_group_intercepts": "a",
+    "survival_group_slopes": "b",
+}
+
+
+def _survival(reader: _Reader, values: dict[str, Any]) -> Any:
+    """The survival model of [optimise]: a curve, or patient groups (defaults overridden)."""
+    from planner.optimise import MaxSurvival, SurvivalGroup, swedish_survival_groups
+
+    coefficients = values.pop("survival_coefficients")
+    groups_on = values.pop("survival_groups")
+    given = {key: values.pop(key) for key in _GROUP_KEYS}
+    if coefficients is not None and len(coefficients) != 2:
+        raise reader.fail(
+            "optimise.survival_coefficients",
+            "optimise.survival_coefficients must be two numbers [a, b], "
+            "e.g. survival_coefficients = [0.679, 0.262]",
+        )
+    defaults = swedish_survival_groups()
+    for key, value in given.items():
+        if value is not None and not groups_on:
+            raise reader.fail(f"optimise.{key}", f"optimise.{key} needs survival_groups = true")
+        if value is not None and len(value) != len(defaults):
+            names = ", ".join(g.name for g in defaults)
+            raise reader.fail(
+                f"optimise.{key}",
+                f"optimise.{key} must be {len(defaults)} numbers, one per group ({names})",
+            )
+    if groups_on and coefficients is not None:
+        raise reader.fail(
+            "optimise.survival_groups",
+            "optimise.survival_groups and survival_coefficients: give one of them",
+        )
+
+    def build() -> Any:
+        if not groups_on:
+            return MaxSurvival(coefficients=tuple(coefficients)) if coefficients else MaxSurvival()
+        columns = {
+            "share": [g.share for g in defaults],
+            "a": [g.coefficients[0] for g in defaults],
+            "b": [g.coefficients[1] for g in defaults],
+        }
+        for key, field_name in _GROUP_KEYS.items():
+            if given[key] is not None:
+                columns[field_name] = list(given[key])
+        groups = tuple(
+            SurvivalGroup(g.name, columns["share"][k], (columns["a"][k], columns["b"][k]))
+            for k, g in enumerate(defaults)
+        )
+        return MaxSurvival(groups=groups)
+
+    keys = {"survival_coefficients": None, "survival_groups": None, **dict.fromkeys(_GROUP_KEYS)}
+    return reader.delegate(
+        "optimise", keys, build, default="survival_groups" if groups_on else None
+    )
 
 
 def _check_optimise_numbers(
@@ -1759,6 +1819,7 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         out["optimise"]["survival"] = {
             "coefficients": list(scenario.optimise.survival.coefficients),
             "steps": _plain(scenario.optimise.survival.steps),
+            "groups": _plain(scenario.optimise.survival.groups),
         }
     return out
 
