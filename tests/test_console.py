@@ -256,9 +256,7 @@ def test_objective_summaries_in_units() -> None:
         "pmedian", 7200.0 * 50, 3600.0 * 50, unit="people", threshold_min=20, busy_fraction=0.3,
         tr=SV,
     )  # fmt: skip
-    assert pmedian == (
-        f"pmedian: total responstid 6{NB}000 -> 3{NB}000 personminuter (-3{NB}000)"
-    )
+    assert pmedian == (f"pmedian: total responstid 6{NB}000 -> 3{NB}000 personminuter (-3{NB}000)")
     pcenter = objective_summary(
         "pcenter", 1530.0, 1170.0, unit="people", threshold_min=20, busy_fraction=0.3, tr=SV
     )

@@ -465,7 +465,7 @@ def network_lines(
     parts = tr.ngettext(
         "{n} strongly connected part", "{n} strongly connected parts", int(s["components"])
     ).format(n=tr.number(s["components"]))
-    date = s["osm_timestamp"] or tr.gettext("unknown date")
+    date = tr.date(s["osm_timestamp"]) if s["osm_timestamp"] else tr.gettext("unknown date")
     if detail:
         text = tr.gettext(
             "{nodes} nodes, {edges} edges, {km} km of road; {parts}, {outside} nodes outside "
