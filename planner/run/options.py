@@ -55,7 +55,7 @@ import typer
 from planner import constants
 from planner.distributed import BlockExecutor
 from planner.errors import ParameterError
-from planner.i18n import Language, check_language
+from planner.i18n import LANGUAGES, Language, check_language
 
 if typing.TYPE_CHECKING:
     from planner.outputs.export import TableStyle
@@ -467,6 +467,11 @@ class LanguageOptions:
         """``--lang``, checked, or ``default`` when it is not given."""
         if self.lang is None:
             return default
+        if self.lang not in LANGUAGES:
+            raise ParameterError(
+                f"--lang {self.lang}: not a language planner writes in; use sv (Swedish) or "
+                "en (English)"
+            )
         return check_language(self.lang, argument="--lang")
 
     def csv_dialect(self) -> str | None:
