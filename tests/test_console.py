@@ -280,19 +280,12 @@ def test_comparison_summary_in_percentage_points_and_minutes() -> None:
             "p90_min_change": [float("nan")],  # nothing reached in one of the runs
         }
     )
-    line = comparison_summary(
-        total, run_a="2024", run_b="2025", state_a="before", state_b="after", unit="people",
-        tr=EN,
-    )  # fmt: skip
-    assert line == (
+    runs = {"run_a": "2024", "run_b": "2025", "state_a": "before", "state_b": "after"}
+    assert comparison_summary(total, unit="people", tr=EN, **runs) == (
         "2024 (before) -> 2025 (after): demand +120 people, within 20 min +5.2 percentage points, "
         "median response time -1.2 min, unreachable -1.0 percentage points, 90th percentile n/a"
     )
-    line = comparison_summary(
-        total, run_a="2024", run_b="2025", state_a="before", state_b="after", unit="people",
-        tr=SV,
-    )  # fmt: skip
-    assert line == (
+    assert comparison_summary(total, unit="people", tr=SV, **runs) == (
         "2024 (före) -> 2025 (efter): efterfrågan +120 personer, inom 20 min +5,2 procentenheter, "
         "medianresponstid -1,2 min, ej nåbar -1,0 procentenheter, "
         "90:e percentilen saknas"

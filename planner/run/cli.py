@@ -1053,7 +1053,7 @@ def _with_look(loaded: Any, look: LanguageOptions, *, cdn: bool, offline: bool) 
     language = look.language(loaded.language)
     outputs = replace(
         loaded.outputs,
-        csv=look.csv_dialect() or (loaded.outputs.csv if look.lang is None else None),
+        csv=look.csv_dialect() or loaded.outputs.csv,  # unset: by the language
         cdn=False if offline else (cdn or loaded.outputs.cdn),
     )
     return replace(loaded, language=language, outputs=outputs)
@@ -1148,7 +1148,13 @@ def compare_cmd(
         _echo(wrote_line(path, tr=tr))
 
 
-@app.command("demo", epilog=_example("planner demo --offline --out-dir planner-demo"))
+@app.command(
+    "demo",
+    epilog=_example(
+        "planner demo --out-dir planner-demo",
+        "planner demo --lang en --csv standard --out-dir planner-demo-en",
+    ),
+)
 @_writes("out_dir")
 @with_option_groups
 def demo_cmd(
