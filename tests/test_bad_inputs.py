@@ -759,6 +759,29 @@ CLI_CASES = {
         r"drive_time_cv = -0\.2: the coefficient of variation must be between 0 and 3",
         *coverage("--drive-time-cv", "-0.2"),
     ),
+    "language unknown": _case(
+        r"--lang de: not a language planner writes in; use sv \(Swedish\) or en \(English\)",
+        *coverage("--lang", "de"),
+    ),
+    "language unknown in the demo": _case(
+        r"--lang fi: not a language planner writes in",
+        "demo --out-dir {o}/demo --no-progress --lang fi",
+    ),
+    "csv dialect unknown": _case(
+        r"--csv excel: not a CSV dialect; use excel-sv \(';', decimal comma, for Swedish "
+        r"Excel\) or standard \(',', decimal point\)",
+        *optimise("--csv", "excel"),
+    ),
+    "csv dialect unknown in travel times": _case(
+        r"--csv semicolon: not a CSV dialect", *times("--csv", "semicolon")
+    ),
+    "language unknown in a plan": _case(
+        r"--lang EN: not a language planner writes in", *plan("fine_cell.toml"), "--lang", "EN"
+    ),
+    "cdn and offline": _case(
+        r"--cdn and --offline contradict each other: give one of them",
+        "demo --out-dir {o}/demo --no-progress --cdn --offline",
+    ),
     "thresholds not numbers": _case(
         r"--thresholds 'ten': write minutes separated by commas, e\.g\. 10,20,30",
         *coverage("--thresholds", "ten"),

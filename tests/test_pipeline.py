@@ -248,7 +248,14 @@ def test_coverage_and_isochrones_cli(
         "--region", "Stockholm", "--out-dir", str(out), "--no-cache", "--no-progress",
     )  # fmt: skip
     assert code == 0, err
-    table = pd.read_csv(out / "coverage_region.csv", dtype={"region_code": str})
+    # a Swedish region: Swedish by default (issue 14), the CSV in Swedish Excel's dialect
+    assert "efterfrågan 1\u00a0700 personer: " in err
+    raw = (out / "coverage_region.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b";" in raw.splitlines()[0]
+    table = pd.read_csv(
+        out / "coverage_region.csv", sep=";", decimal=",", encoding="utf-8-sig",
+        dtype={"region_code": str},
+    )  # fmt: skip
     assert table["region_code"].tolist() == ["01"]
     assert table["demand"].iloc[0] == pytest.approx(1700)
     meta = json.loads((out / "coverage_region.csv.meta.json").read_text())

@@ -109,6 +109,100 @@ def test_plan_writes_every_output(two_runs: dict, andorra_scenario_dir: Path) ->
     assert "solver status: optimal" in report  # what the proposed sites claim
 
 
+#: The no-break space of Swedish numbers and of the space before "%" (CLDR).
+NB = "\u00a0"
+
+
+def _coverage_line(total: pd.Series, state: str, language: str) -> str:
+    """The console's coverage line of a ``total`` row, formatted here by hand."""
+    if language == "en":
+        number, pct, mins = (lambda x: f"{x:,.0f}"), (lambda x: f"{100 * x:.1f}%"), "{:.1f} min"
+        words = (
+            "coverage {s}: demand {d} people: {a} within 10 min, {b} within 20 min; median "
+            "response time {m}, 90th percentile {p}; unreachable {u} ({n} people)"
+        )
+    else:
+        number = lambda x: f"{x:,.0f}".replace(",", NB)  # noqa: E731
+        pct = lambda x: f"{100 * x:.1f}".replace(".", ",") + NB + "%"  # noqa: E731
+        mins = "{:.1f} min"
+        words = (
+            "täckning {s}: efterfrågan {d} personer: {a} inom 10 min, {b} inom 20 min; "
+            "medianresponstid {m}, 90:e percentilen {p}; ej nåbar {u} ({n} personer)"
+        )
+    minutes = (lambda x: mins.format(x).replace(".", ",")) if language == "sv" else mins.format
+    states = {
+        "en": {"before": "before", "after": "after"},
+        "sv": {"before": "före", "after": "efter"},
+    }
+    return words.format(
+        s=states[language][state], d=number(total["demand"]), a=pct(total["share_within_10_min"]),
+        b=pct(total["share_within_20_min"]), m=minutes(total["median_min"]),
+        p=minutes(total["p90_min"]), u=pct(total["share_unreachable"]),
+        n=number(total["demand_unreachable"]),
+    )  # fmt: skip
+
+
+def test_english_scenario_console(two_runs: dict) -> None:
+    """Andorra is outside Sweden: the plan's console is English, its figures from the tables."""
+    out: Path = two_runs["out"]
+    lines = two_runs["errs"][0].splitlines()
+    for state, folder in (("before", out), ("after", out / "after")):
+        total = pd.read_csv(folder / "coverage_total.csv").iloc[0]
+        assert _coverage_line(total, state, "en") in lines
+    assert "stations: 2 stations with 2 units" in lines
+
+
+def test_lang_and_csv_options_of_plan(
+    two_runs: dict, andorra_scenario_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--lang sv`` writes the English scenario in Swedish: console, map, report, XLSX, CSV.
+
+    The Swedish CSV (``;``, decimal comma, BOM) holds the same numbers as the
+    English run's; ``--csv standard`` keeps ``,`` with Swedish words; ``--cdn``
+    links Leaflet instead of writing it into the map.
+    """
+    import openpyxl
+
+    english: Path = two_runs["out"]
+    base = ["plan", str(andorra_scenario_dir / "andorra.toml"), "--no-progress",
+            "--cache-dir", str(andorra_scenario_dir / "cache")]  # fmt: skip
+    sv_out, sv_map = andorra_scenario_dir / "out" / "sv", andorra_scenario_dir / "sv.html"
+    code, err = _run(capsys, *base, "--lang", "sv", "--out-dir", str(sv_out), "--map", str(sv_map))
+    assert code == 0, err
+    lines = err.splitlines()
+    for state, folder in (("before", english), ("after", english / "after")):
+        total = pd.read_csv(folder / "coverage_total.csv").iloc[0]
+        assert _coverage_line(total, state, "sv") in lines
+    assert "stationer: 2 stationer med 2 enheter" in lines
+    assert lines[-3].startswith("Läge: med de 2 befintliga stationerna nås ")
+    assert lines[-2].startswith("Förändring: 2 föreslagna enheter (")
+    raw = (sv_out / "coverage_municipality.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b";" in raw.splitlines()[0]
+    swedish = pd.read_csv(
+        sv_out / "coverage_municipality.csv", sep=";", decimal=",", encoding="utf-8-sig"
+    )
+    pd.testing.assert_frame_equal(swedish, pd.read_csv(english / "coverage_municipality.csv"))
+    html = sv_map.read_text(encoding="utf-8")
+    assert '<html lang="sv">' in html and '<script src="http' not in html  # Leaflet inlined
+    assert '<html lang="sv">' in (sv_out / "report.html").read_text(encoding="utf-8")
+    book = openpyxl.load_workbook(sv_out / "coverage.xlsx")
+    assert book.sheetnames[:3] == ["Totalt", "Län", "Kommuner"]
+    assert "Andel inom 10 min" in {c.value for c in book["Kommuner"][1]}
+    assert json.loads((sv_out / "manifest.json").read_text())["language"] == "sv"
+    # --csv standard with Swedish words; --cdn: a linked, smaller map
+    std_out, std_map = andorra_scenario_dir / "out" / "std", andorra_scenario_dir / "std.html"
+    code, err = _run(capsys, *base, "--lang", "sv", "--csv", "standard", "--cdn",
+                     "--out-dir", str(std_out), "--map", str(std_map))  # fmt: skip
+    assert code == 0, err
+    assert "stationer: 2 stationer med 2 enheter" in err.splitlines()
+    assert (std_out / "coverage_total.csv").read_bytes().startswith(b"demand,")
+    pd.testing.assert_frame_equal(pd.read_csv(std_out / "coverage_municipality.csv"), swedish)
+    cdn_html = std_map.read_text(encoding="utf-8")
+    assert '<html lang="sv">' in cdn_html and '<script src="https://' in cdn_html
+    assert len(html) - len(cdn_html) > 100_000  # Leaflet and its plugins are linked
+    assert openpyxl.load_workbook(std_out / "coverage.xlsx").sheetnames[0] == "Totalt"
+
+
 def test_after_state_adds_the_proposed_units(two_runs: dict) -> None:
     """The "after" coverage equals a recomputation: min of before and the new sites' times."""
     out: Path = two_runs["out"]

