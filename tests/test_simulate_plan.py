@@ -264,3 +264,19 @@ def test_map_and_report_show_the_simulation(runs: dict[str, Path]) -> None:
     change = tr.minutes(row["difference"], signed=True)
     assert change.startswith("-") and f"<td>{change}<br><small>" in section
     assert "3 independent replications of 20 days" in section
+
+
+def test_simulate_in_swedish_writes_excel_tables(runs: dict[str, Path]) -> None:
+    """``planner simulate --lang sv``: Swedish sheet names, ';' CSV with a BOM, same numbers."""
+    scenario = runs["plan"].parent / "scenario" / "sim.toml"
+    out = runs["plan"].parent / "simulate-sv"
+    cache = str(runs["plan"].parent / "cache")
+    args = ["simulate", str(scenario), "--out-dir", str(out), "--cache-dir", cache]
+    assert main([*args, "--no-progress", "--lang", "sv"]) == 0
+    assert (out / "kpi_summary.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    swedish = pd.read_csv(out / "kpi_summary.csv", sep=";", decimal=",", comment="#",
+                          encoding="utf-8-sig").set_index("figure")  # fmt: skip
+    english = pd.read_csv(runs["simulate"] / "kpi_summary.csv", comment="#").set_index("figure")
+    pd.testing.assert_frame_equal(swedish, english, check_exact=False, rtol=1e-12)
+    book = load_workbook(out / "simulation.xlsx", read_only=True)
+    assert {"Simulering, sammanfattning", "Beläggning per station"} <= set(book.sheetnames)

@@ -1218,6 +1218,7 @@ def simulate_cmd(
         typer.Option("--out-dir", help="Output folder (default: [outputs] dir + '-simulate')."),
     ] = None,
     sim: SimulationOptions,
+    look: LanguageOptions,
     work: WorkerOptions,
     cache: CacheOptions,
     progress: ProgressOpt = True,
@@ -1228,7 +1229,7 @@ def simulate_cmd(
     from planner.run.scenario import load_scenario
     from planner.run.simulation import simulation_section
 
-    loaded = _with_engine(load_scenario(scenario), work)
+    loaded = _with_look(_with_engine(load_scenario(scenario), work), look, cdn=False, offline=False)
     section = simulation_section(loaded, replications=sim.replications, seed=sim.seed)
     overwrite = overwrite or loaded.outputs.overwrite
     folder = cache.folder()
