@@ -451,6 +451,21 @@ MAP_DEFAULT_VIEW = (62.0, 15.0, 5)
 #: Size of a station icon on the map, CSS pixels (proposed sites are 4 px larger).
 MAP_ICON_PX = 22
 
+#: What-if panel (issue 18): the most bytes its data (base64 of the deflated
+#: arrays) may add to a map; above it the panel is left out with a note, so
+#: that a map always opens (a browser parses a 25 MB page in a few seconds).
+#: Implementation choice.
+WHATIF_MAX_BYTES = 20_000_000
+#: What-if panel: the most site-demand pairs read into the page (each costs
+#: 8 bytes in the browser's memory during an update). Implementation choice.
+WHATIF_MAX_PAIRS = 40_000_000
+#: What-if panel: colours of the nearest-site catchments, by site number
+#: (ColorBrewer "Paired", 12 classes, colour-blind unsafe only between pairs).
+WHATIF_CATCHMENT_PALETTE = (
+    "#a6cee3", "#1f78b4", "#b2df8a", "#33a02c", "#fb9a99", "#e31a1c",
+    "#fdbf6f", "#ff7f00", "#cab2d6", "#6a3d9a", "#ffff99", "#b15928",
+)  # fmt: skip
+
 # --------------------------------------------------------------------------
 # Simulation (planner.simulate)
 # --------------------------------------------------------------------------

@@ -60,6 +60,7 @@ from planner.network.index import NetworkIndex, index_network
 from planner.network.matrix import TravelTimeMatrix, compute_matrix
 from planner.network.road_network import RoadNetwork, build_network
 from planner.outputs.export import table_style, write_table, write_text
+from planner.outputs.whatif import WhatIfData, whatif_data
 from planner.run.pipeline import (
     CoverageResult,
     OptimiseResult,
@@ -150,6 +151,9 @@ class PlanResult:
     places
         Named places (:func:`planner.inputs.places.read_osm_places`) that
         stations and proposed sites are named by, or None.
+    whatif
+        The map's what-if panel data (:func:`planner.outputs.whatif.whatif_data`):
+        the stations, proposed sites and candidates with their response times.
     """
 
     scenario: Scenario
@@ -162,6 +166,7 @@ class PlanResult:
     label: str | None
     seconds: Mapping[str, float]
     places: gpd.GeoDataFrame | None = None
+    whatif: WhatIfData | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -426,16 +431,17 @@ def plan_scenario(
             )  # fmt: skip
             before = cover(stations)
         _warn_stations(before, echo)
-        optimised = after = None
+        optimised = after = candidates = None
         if scenario.optimise is not None:
             with bar.stage("optimise"):
-                optimised = _optimise(
+                candidates, optimised = _optimise(
                     scenario, network, stations, demand, boundary, index=index,
                     cache_dir=cache_dir, workers=workers, executor=executor, progress=progress,
                 )  # fmt: skip
             _echo_solution(scenario.optimise, optimised, echo)
             with bar.stage("coverage after"):
                 after = cover(_with_proposed(scenario, stations, optimised, network.crs))
+        whatif = _whatif(scenario, network, index, (before, after), optimised, candidates, workers)
     finally:
         bar.close()
     places = _read_places(scenario)
@@ -452,6 +458,7 @@ def plan_scenario(
         label=label,
         seconds=bar.seconds,
         places=places,
+        whatif=whatif,
     )
 
 
@@ -539,7 +546,7 @@ def _optimise(
     workers: int,
     executor: BlockExecutor | None,
     progress: bool,
-) -> OptimiseResult:
+) -> tuple[gpd.GeoDataFrame, OptimiseResult]:
     """The scenario's optimisation: its candidates, then :func:`run_optimise`."""
     settings, cands = scenario.optimise, scenario.candidates
     assert settings is not None and cands is not None
@@ -561,7 +568,7 @@ def _optimise(
     )
     if not scenario.region.mutual_aid:  # new units serve their own region only
         candidates = _with_region(scenario, candidates)
-    return run_optimise(
+    return candidates, run_optimise(
         network,
         stations,
         demand[settings.fleet],
@@ -585,6 +592,58 @@ def _echo_solution(
         f"{settings.objective}: {solution.objective_before:,.6g} -> "
         f"{solution.objective_after:,.6g} ({solution.status}) with "
         + ", ".join(optimised.sites["site"].astype(str))
+    )
+
+
+def _whatif(
+    scenario: Scenario,
+    network: RoadNetwork,
+    index: NetworkIndex,
+    coverage: tuple[CoverageResult, CoverageResult | None],
+    optimised: OptimiseResult | None,
+    candidates: gpd.GeoDataFrame | None,
+    workers: int,
+) -> WhatIfData:
+    """The what-if panel's data: stations, proposed sites and candidates, and their times."""
+    from planner.outputs.maps import choose_cell_size, surface_cells
+
+    before, after = coverage
+    parts = [before.stations.assign(kind="station")]
+    proposed: set[str] = set()
+    if optimised is not None:
+        sites = optimised.sites.rename(columns={"site": "name"})
+        parts.append(sites.assign(kind="proposed", units=1).to_crs(network.crs))
+        proposed = set(sites["name"].astype(str))
+    if candidates is not None and len(candidates):
+        spare = candidates[~candidates["name"].astype(str).isin(proposed)]
+        assert scenario.optimise is not None
+        parts.append(spare.assign(kind="candidate", fleet=scenario.optimise.fleet, units=1))
+    columns = ["name", "kind", "fleet", "units", "region_code", "geometry"]
+    sites = gpd.GeoDataFrame(
+        pd.concat([p.to_crs(network.crs).reindex(columns=columns) for p in parts]),
+        geometry="geometry",
+        crs=network.crs,
+    ).reset_index(drop=True)
+    if not scenario.region.mutual_aid:
+        sites = _with_region(scenario, sites.drop(columns="region_code"))
+    nodes = (after or before).road_nodes
+    cell_m = choose_cell_size(before.road_nodes, None if after is None else after.road_nodes)
+    boundaries_level = "municipality" if scenario.region.level != "custom" else None
+    demand = before.demand
+    return whatif_data(
+        index,
+        network.graph,
+        sites,
+        demand,
+        turnout_s=network.settings.speed_model.turnout_s,
+        thresholds_min=scenario.coverage.thresholds_min,
+        cutoff_min=None if scenario.optimise is None else scenario.optimise.cutoff_min,
+        serve_across=scenario.region.mutual_aid,
+        road_nodes=nodes,
+        cell_of_node=surface_cells(nodes, cell_m=cell_m),
+        cell_m=cell_m,
+        groups=demand["municipality"] if boundaries_level and "municipality" in demand else None,
+        workers=workers,
     )
 
 
@@ -700,6 +759,7 @@ def _map_layers(result: PlanResult, language: Language) -> Any:
         threshold_min=None if scenario.optimise is None else scenario.optimise.threshold_min,
         station_coverage=before.tables["station"],
         station_coverage_after=None if after is None else after.tables["station"],
+        whatif=result.whatif,
     )
 
 
