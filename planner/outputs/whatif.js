@@ -157,10 +157,12 @@ function plannerWhatIf(map, surfaces, config) {
     // ----- the panel -----------------------------------------------------
     var style = document.createElement('style');
     style.textContent = [
-        '.planner-whatif { background: rgba(255,255,255,0.95); padding: 6px 9px; max-height: 62vh;',
+        '.planner-whatif { background: rgba(255,255,255,0.95); padding: 6px 9px; max-height: 48vh;',
         '  overflow: auto; width: 330px; font: 12px/1.35 sans-serif; color: #222; border-radius: 5px;',
         '  box-shadow: 0 1px 5px rgba(0,0,0,0.35); }',
-        '.planner-whatif b.planner-whatif-title { font-size: 14px; display: block; margin-bottom: 3px; }',
+        '.planner-whatif b.planner-whatif-title { font-size: 14px; display: block; margin-bottom: 3px;',
+        '  cursor: pointer; }',
+        '.planner-whatif.planner-whatif-closed > :not(.planner-whatif-title) { display: none; }',
         '.planner-whatif table { border-collapse: collapse; width: 100%; margin: 3px 0; }',
         '.planner-whatif th { text-align: left; font-weight: normal; padding: 1px 6px 1px 0; }',
         '.planner-whatif td { text-align: right; white-space: nowrap; padding: 1px 0 1px 6px; }',
@@ -175,7 +177,7 @@ function plannerWhatIf(map, surfaces, config) {
     ].join('\n');
     document.head.appendChild(style);
 
-    var control = L.control({position: 'bottomright'});
+    var control = L.control({position: 'bottomleft'});
     var div = L.DomUtil.create('div', 'planner-whatif');
     function el(tag, parent, text, cls) {
         var e = document.createElement(tag);
@@ -184,7 +186,12 @@ function plannerWhatIf(map, surfaces, config) {
         if (parent) { parent.appendChild(e); }
         return e;
     }
-    el('b', div, words.title, 'planner-whatif-title');
+    var title = el('b', div, words.title + ' \u25be', 'planner-whatif-title');
+    title.title = words.fold;
+    title.addEventListener('click', function () {  // fold the panel away, and open it again
+        var closed = div.classList.toggle('planner-whatif-closed');
+        title.textContent = words.title + (closed ? ' \u25b8' : ' \u25be');
+    });
     var status = el('div', div, words.loading, 'planner-whatif-status');
     control.onAdd = function () {
         L.DomEvent.disableClickPropagation(div);
@@ -443,7 +450,7 @@ function plannerWhatIf(map, surfaces, config) {
             if (!on[i]) { return; }
             lines.push([quote(s.name), s.lon.toFixed(6), s.lat.toFixed(6), quote(s.fleet), s.units].join(','));
         });
-        return lines.join('\r\n') + '\r\n';
+        return lines.join('\n') + '\n';
     }
     function copy() {
         var text = csvText();

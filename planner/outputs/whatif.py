@@ -358,58 +358,58 @@ class WhatIfPanel:
 
 def _words(data: WhatIfData, tr: Translator) -> dict[str, Any]:
     """Every text of the panel, in the map's language."""
-    g = tr.gettext
     cutoff = None
     if data.cutoff_min is not None:
-        cutoff = g("Response times above {t} min count as not reached.").format(
+        cutoff = tr.gettext("Response times above {t} min count as not reached.").format(
             t=tr.number(data.cutoff_min, 0 if float(data.cutoff_min).is_integer() else 1)
         )
     return {
-        "title": g("What if?"),
-        "loading": g("Reading the what-if data…"),
-        "failed": g("This browser cannot read the what-if data."),
-        "figure": g("Figure"),
-        "whatif": g("What-if"),
-        "plan": g("Plan"),
-        "change": g("Change"),
-        "reset": g("Reset to the plan"),
-        "compare": g("Compare with the plan"),
-        "uncompare": g("Hide the plan"),
-        "copy": g("Copy the sites as CSV"),
-        "copied": g(
+        "title": tr.gettext("What if?"),
+        "fold": tr.gettext("Click to fold the panel away or open it"),
+        "loading": tr.gettext("Reading the what-if data…"),
+        "failed": tr.gettext("This browser cannot read the what-if data."),
+        "figure": tr.gettext("Figure"),
+        "whatif": tr.gettext("What-if"),
+        "plan": tr.gettext("Plan"),
+        "change": tr.gettext("Change"),
+        "reset": tr.gettext("Reset to the plan"),
+        "compare": tr.gettext("Compare with the plan"),
+        "uncompare": tr.gettext("Hide the plan"),
+        "copy": tr.gettext("Copy the sites as CSV"),
+        "copied": tr.gettext(
             "Copied: save it as a .csv file; planner plan reads it as a stations "
             "or candidates file."
         ),
-        "copy_by_hand": g(
+        "copy_by_hand": tr.gettext(
             "Copy the text below into a .csv file; planner plan reads it as a "
             "stations or candidates file."
         ),
-        "stations": g("Stations"),
-        "proposed": g("Proposed sites"),
-        "added": g("Added units"),
-        "show_candidates": g("Show candidate sites (click one to add a unit)"),
-        "click_to_add": g("Click the map to add a unit at the nearest candidate site"),
-        "added_at": g(
+        "stations": tr.gettext("Stations"),
+        "proposed": tr.gettext("Proposed sites"),
+        "added": tr.gettext("Added units"),
+        "show_candidates": tr.gettext("Show candidate sites (click one to add a unit)"),
+        "click_to_add": tr.gettext("Click the map to add a unit at the nearest candidate site"),
+        "added_at": tr.gettext(
             "Unit added at candidate site {name}, {km} km from where you clicked: "
             "that site's road times are used."
         ),
-        "added_site": g("Unit added at candidate site {name}: its road times are used."),
-        "municipalities": g("Municipalities"),
-        "municipality": g("Municipality"),
-        "surface": g("Response time (what-if)"),
-        "catchments": g("Nearest-station catchments (what-if)"),
-        "surface_note": g(
+        "added_site": tr.gettext("Unit added at candidate site {name}: its road times are used."),
+        "municipalities": tr.gettext("Municipalities"),
+        "municipality": tr.gettext("Municipality"),
+        "surface": tr.gettext("Response time (what-if)"),
+        "catchments": tr.gettext("Nearest-station catchments (what-if)"),
+        "surface_note": tr.gettext(
             "Each cell of the surface shows one road node's time (the node "
             "nearest the cell's median time in the plan)."
         ),
         "cutoff": cutoff,
-        "median": g("Median response time"),
-        "p90": g("90th percentile"),
-        "unreachable": g("Unreachable demand"),
-        "survivors": g("Expected cardiac-arrest survivors per year"),
+        "median": tr.gettext("Median response time"),
+        "p90": tr.gettext("90th percentile"),
+        "unreachable": tr.gettext("Unreachable demand"),
+        "survivors": tr.gettext("Expected cardiac-arrest survivors per year"),
         "within": [column_label(f"share_within_{t:g}_min", tr) for t in data.thresholds_min],
-        "update_ms": g("Updated in {ms} ms"),
-        "not_reached": g("not reached"),
+        "update_ms": tr.gettext("Updated in {ms} ms"),
+        "not_reached": tr.gettext("not reached"),
     }
 
 
