@@ -108,9 +108,9 @@ def _shown(browser: Any) -> dict[str, float]:
 
 def _python(response_s: np.ndarray, weight: np.ndarray, limits: tuple[float, ...]) -> dict:
     """Python's figures of these response times (coverage_table and MaxSurvival)."""
-    row = coverage_table(
-        response_s, weight, settings=CoverageSettings(thresholds_min=limits)
-    ).iloc[0]
+    row = coverage_table(response_s, weight, settings=CoverageSettings(thresholds_min=limits)).iloc[
+        0
+    ]
     out = {f"within_{k}": row[f"share_within_{t:g}_min"] for k, t in enumerate(limits)}
     out.update(
         median_min=row["median_min"],
@@ -285,7 +285,7 @@ def test_swedish_panel_has_no_english(browser: Any, planned: dict) -> None:
 _PAYLOADS = (
     "</script><script>window.pwned = 1;</script>",
     "<img src=x onerror='window.pwned = 2'>",
-    "=HYPERLINK(\"http://example.com\")",
+    '=HYPERLINK("http://example.com")',
 )
 
 
