@@ -459,6 +459,14 @@ WHATIF_MAX_BYTES = 20_000_000
 #: What-if panel: the most site-demand pairs read into the page (each costs
 #: 8 bytes in the browser's memory during an update). Implementation choice.
 WHATIF_MAX_PAIRS = 40_000_000
+#: What-if panel: sites whose times are computed first, to estimate the
+#: pairs of all sites before computing them (more sites than this only).
+#: Implementation choice.
+WHATIF_SAMPLE_SITES = 32
+#: What-if panel: bytes of page per site-demand pair, for the note when the
+#: pairs are too many to pack: 1.3 measured on the SYNTHETIC region case of
+#: ``tests/test_whatif.py`` (7.3 million pairs in 9.5 MB).
+WHATIF_BYTES_PER_PAIR = 1.3
 #: What-if panel: colours of the nearest-site catchments, by site number
 #: (ColorBrewer "Paired", 12 classes, colour-blind unsafe only between pairs).
 WHATIF_CATCHMENT_PALETTE = (

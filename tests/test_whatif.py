@@ -20,12 +20,16 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pytest
 import scipy.sparse as sp
+from conftest import points_near_nodes
 
 from planner import constants
 from planner.i18n import translator
+from planner.network.index import index_network
+from planner.network.road_network import RoadNetwork
 from planner.outputs.maps import MapLayers, response_surface, surface_cells, write_map
-from planner.outputs.whatif import WhatIfData, representative_nodes, whatif_panel
+from planner.outputs.whatif import WhatIfData, representative_nodes, whatif_data, whatif_panel
 from planner.run.plan import plan_scenario, write_plan
 from planner.run.scenario import load_scenario
 
@@ -186,3 +190,31 @@ def test_andorra_map_grows_by_less_than_2_mb(andorra_scenario_dir: Path, tmp_pat
     assert parsed["n_demand"] == len(result.before.demand)
     assert parsed["n_cells"] > 0  # the surface and catchments are in
     assert "plannerWhatIf" not in (tmp_path / "without.html").read_text(encoding="utf-8")
+
+
+def test_too_many_pairs_are_estimated_not_computed(
+    andorra_net: RoadNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sample of sites estimates the pairs; above the bound no times are held, a note shows."""
+    graph = andorra_net.graph
+    crs = andorra_net.crs
+    sites = gpd.GeoDataFrame(
+        {"name": [f"site {k}" for k in range(60)], "kind": "candidate", "fleet": "ambulance"},
+        geometry=points_near_nodes(graph, 60, seed=1),
+        crs=crs,
+    )
+    demand = gpd.GeoDataFrame(
+        {"weight": np.arange(1.0, 301.0)}, geometry=points_near_nodes(graph, 300, seed=2), crs=crs
+    )
+    index = index_network(andorra_net)
+    args = {"turnout_s": 180.0, "thresholds_min": (10.0, 20.0), "cutoff_min": 15.0}
+    full = whatif_data(index, graph, sites, demand, **args)  # type: ignore[arg-type]
+    assert full.estimated_pairs is None and 0 < full.times.nnz < 60 * 300
+    assert full.times.data.max() <= 15 * 60 and (full.times.data == np.ceil(full.times.data)).all()
+    monkeypatch.setattr(constants, "WHATIF_MAX_PAIRS", full.times.nnz // 2)
+    cut = whatif_data(index, graph, sites, demand, **args)  # type: ignore[arg-type]
+    assert cut.times.nnz == 0 and cut.estimated_pairs is not None
+    assert 0.5 * full.times.nnz < cut.estimated_pairs < 1.5 * full.times.nnz
+    panel = whatif_panel(cut, translator("en"), class_colours=["#000"] * 3, with_cells=False)
+    assert panel.config is None and panel.note is not None
+    assert panel.note.startswith("The what-if panel is left out: its data would add ")

@@ -31,6 +31,7 @@ from data reaches the page as escaped JSON and is shown with
 from __future__ import annotations
 
 import base64
+import math
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -44,11 +45,12 @@ import scipy.sparse as sp
 
 from planner import constants
 from planner.analysis.coverage import own_region
+from planner.distributed import BlockExecutor
 from planner.errors import ParameterError
 from planner.i18n import Translator
 from planner.network.index import NetworkIndex
 from planner.network.matrix import compute_matrix
-from planner.network.snapping import snap_points
+from planner.network.snapping import SnappedPoints, snap_points
 from planner.outputs.labels import column_label
 
 __all__ = [
@@ -102,6 +104,11 @@ class WhatIfData:
         compactly (None: as given).
     survival_coefficients, arrests_per_weight
         Expected survivors: weight × arrests per weight × S(t), S(t) = 1 / (1 + e^(a + b t)).
+    estimated_pairs
+        When the times were not computed because a sample of the sites showed
+        that they would exceed :data:`planner.constants.WHATIF_MAX_PAIRS`: the
+        estimated number of pairs (``times`` is then empty and the map gets a
+        note instead of the panel).
     """
 
     sites: pd.DataFrame
@@ -116,6 +123,7 @@ class WhatIfData:
     demand_order: np.ndarray | None = None
     survival_coefficients: tuple[float, float] = constants.SURVIVAL_COEFFICIENTS
     arrests_per_weight: float = constants.OHCA_PER_PERSON_YEAR
+    estimated_pairs: int | None = None
 
     def __post_init__(self) -> None:
         missing = [c for c in ("name", "kind", "lon", "lat", "on") if c not in self.sites.columns]
@@ -185,6 +193,35 @@ def representative_nodes(cell_of_node: np.ndarray, response_min: np.ndarray) -> 
     return np.asarray(order[first], dtype=np.int64)
 
 
+def _site_table(sites: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The sites as the panel lists them (lon/lat, EPSG:4326; on: stations and proposed)."""
+    lonlat = sites.to_crs(constants.WGS84)
+    return pd.DataFrame(
+        {
+            "name": sites["name"].astype(str).to_numpy(),
+            "kind": sites["kind"].astype(str).to_numpy(),
+            "fleet": sites["fleet"].astype(str).to_numpy() if "fleet" in sites else "ambulance",
+            "units": pd.to_numeric(sites.get("units", 1), errors="coerce"),
+            "lon": lonlat.geometry.x.to_numpy(),
+            "lat": lonlat.geometry.y.to_numpy(),
+            "on": sites["kind"].isin(["station", "proposed"]).to_numpy(),
+        }
+    )
+
+
+def _estimated_pairs(
+    index: NetworkIndex, sites: SnappedPoints, demand: SnappedPoints, run: dict[str, Any]
+) -> int:
+    """Site-demand pairs within the cutoff, extrapolated from a seeded sample of sites."""
+    n = len(sites.depart_node)
+    if n <= constants.WHATIF_SAMPLE_SITES:
+        return 0  # few sites: computed in full anyway
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(n, constants.WHATIF_SAMPLE_SITES, replace=False))
+    found = compute_matrix(index.ttg, sites.take(sample), demand, **run).times.nnz
+    return math.ceil(found * n / len(sample))
+
+
 def _spatial_order(x: np.ndarray, y: np.ndarray, step_m: float = 2000.0) -> np.ndarray:
     """Points in rows of ``step_m``, each row walked west-east then east-west (a snake)."""
     row = np.floor((y - np.nanmin(y)) / step_m).astype(np.int64)
@@ -208,6 +245,7 @@ def whatif_data(
     groups: pd.Series | None = None,
     max_snap_m: float = constants.MAX_SNAP_DISTANCE_M,
     workers: int = 1,
+    executor: BlockExecutor | None = None,
 ) -> WhatIfData:
     """Compute the panel's times from the road network.
 
@@ -238,15 +276,34 @@ def whatif_data(
         Municipality name of each demand point (None: no municipality figures).
     max_snap_m
         Sites and demand points farther than this from a road (m) are not reached.
-    workers
-        Cores for the travel times.
+    workers, executor
+        Cores for the travel times, or the executor that runs them in blocks
+        of sites (:func:`planner.distributed.make_executor`).
+
+    Returns
+    -------
+    WhatIfData
+        With ``estimated_pairs`` set (and no times) when a sample of
+        :data:`planner.constants.WHATIF_SAMPLE_SITES` sites shows that the
+        times would exceed :data:`planner.constants.WHATIF_MAX_PAIRS`.
     """
     metric = sites.to_crs(demand.crs) if sites.crs != demand.crs else sites
     site_snap = snap_points(graph, metric, edges=index.edges, max_distance_m=max_snap_m)
     dm_snap = snap_points(graph, demand, edges=index.edges, max_distance_m=max_snap_m)
     drive_cut = None if cutoff_min is None else max(cutoff_min * 60.0 - turnout_s, 0.0)
     limit = None if cutoff_min is None else cutoff_min * 60.0
-    to_demand = compute_matrix(index.ttg, site_snap, dm_snap, cutoff_s=drive_cut, workers=workers)
+    table = _site_table(sites)
+    run: dict[str, Any] = {"cutoff_s": drive_cut, "workers": workers, "executor": executor}
+    estimate = _estimated_pairs(index, site_snap, dm_snap, run)
+    if estimate > constants.WHATIF_MAX_PAIRS:  # never hold what the page cannot take
+        return WhatIfData(
+            sites=table,
+            weight=demand["weight"].to_numpy(dtype=float),
+            times=sp.csr_array((len(table), len(demand))),
+            thresholds_min=tuple(float(t) for t in thresholds_min),
+            estimated_pairs=estimate,
+        )
+    to_demand = compute_matrix(index.ttg, site_snap, dm_snap, **run)
     times = _within(_whole_seconds(to_demand.times, turnout_s), limit)
     if not serve_across:
         coo = times.tocoo()
@@ -259,22 +316,8 @@ def whatif_data(
     if road_nodes is not None and cell_of_node is not None:
         rows = representative_nodes(cell_of_node, road_nodes["response_min"].to_numpy(float))
         targets = road_nodes["node_id"].to_numpy()[rows]
-        to_cells = compute_matrix(
-            index.ttg, site_snap, targets, cutoff_s=drive_cut, workers=workers
-        )
+        to_cells = compute_matrix(index.ttg, site_snap, targets, **run)
         cell_times = _within(_whole_seconds(to_cells.times, turnout_s), limit)
-    lonlat = sites.to_crs(constants.WGS84)
-    table = pd.DataFrame(
-        {
-            "name": sites["name"].astype(str).to_numpy(),
-            "kind": sites["kind"].astype(str).to_numpy(),
-            "fleet": sites["fleet"].astype(str).to_numpy() if "fleet" in sites else "ambulance",
-            "units": pd.to_numeric(sites.get("units", 1), errors="coerce"),
-            "lon": lonlat.geometry.x.to_numpy(),
-            "lat": lonlat.geometry.y.to_numpy(),
-            "on": sites["kind"].isin(["station", "proposed"]).to_numpy(),
-        }
-    )
     codes: np.ndarray | None = None
     names: tuple[str, ...] = ()
     if groups is not None:
@@ -449,8 +492,10 @@ def whatif_panel(
         Most bytes the packed arrays may take.
     """
     pairs = data.times.nnz + (0 if data.cell_times is None else data.cell_times.nnz)
+    pairs = max(pairs, data.estimated_pairs or 0)
     if pairs > constants.WHATIF_MAX_PAIRS:
-        return WhatIfPanel(None, 0, _too_large(tr, 12 * pairs, max_bytes))
+        size = int(pairs * constants.WHATIF_BYTES_PER_PAIR)
+        return WhatIfPanel(None, size, _too_large(tr, size, max_bytes))
     order = data.demand_order
     weight = data.weight if order is None else data.weight[order]
     arrays: dict[str, Any] = {

@@ -441,7 +441,9 @@ def plan_scenario(
             _echo_solution(scenario.optimise, optimised, echo)
             with bar.stage("coverage after"):
                 after = cover(_with_proposed(scenario, stations, optimised, network.crs))
-        whatif = _whatif(scenario, network, index, (before, after), optimised, candidates, workers)
+        whatif = _whatif(
+            scenario, network, index, (before, after), optimised, candidates, workers, executor
+        )
     finally:
         bar.close()
     places = _read_places(scenario)
@@ -603,8 +605,12 @@ def _whatif(
     optimised: OptimiseResult | None,
     candidates: gpd.GeoDataFrame | None,
     workers: int,
-) -> WhatIfData:
-    """The what-if panel's data: stations, proposed sites and candidates, and their times."""
+    executor: BlockExecutor | None,
+) -> WhatIfData | None:
+    """The what-if panel's data: stations, proposed sites and candidates, and their times.
+
+    None when there is no site at all (nothing to switch on or off).
+    """
     from planner.outputs.maps import choose_cell_size, surface_cells
 
     before, after = coverage
@@ -624,6 +630,8 @@ def _whatif(
         geometry="geometry",
         crs=network.crs,
     ).reset_index(drop=True)
+    if sites.empty:
+        return None
     if not scenario.region.mutual_aid:
         sites = _with_region(scenario, sites.drop(columns="region_code"))
     nodes = (after or before).road_nodes
@@ -644,6 +652,7 @@ def _whatif(
         cell_m=cell_m,
         groups=demand["municipality"] if boundaries_level and "municipality" in demand else None,
         workers=workers,
+        executor=executor,
     )
 
 
