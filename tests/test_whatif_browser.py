@@ -16,6 +16,7 @@ import math
 import re
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -329,3 +330,42 @@ def test_payloads_in_site_names_do_not_run(browser: Any, tmp_path: Path) -> None
     assert shown["within_0"] == 1.0 and shown["share_unreachable"] == 0.0
     csv = browser.execute_script("return window.plannerWhatIf.csv();")
     assert "'=HYPERLINK" in csv  # never a formula in a spreadsheet
+
+
+def test_municipality_shares_follow(browser: Any, planned: dict, tmp_path: Path) -> None:
+    """Each municipality's shares equal coverage_table's with the demand grouped the same way."""
+    result = planned["result"]
+    demand = result.before.demand
+    limits = result.scenario.coverage.thresholds_min
+    # Andorra has no municipality layer: two SYNTHETIC halves, west and east of the median
+    x = demand.geometry.x.to_numpy()
+    names = np.where(x < np.median(x), "SYNTHETIC west", "SYNTHETIC east").astype(object)
+    names[:5] = None  # points in no municipality count in the total only
+    codes = np.array([-1 if n is None else ("SYNTHETIC east", "SYNTHETIC west").index(n)
+                      for n in names])  # fmt: skip
+    data = replace(result.whatif, groups=codes, group_names=("SYNTHETIC east", "SYNTHETIC west"))
+    page = write_map(MapLayers(title="Andorra, two halves", whatif=data), tmp_path / "m.html")
+    _open(browser, page)
+    response = planned["response_s"]
+    weight = demand["weight"].to_numpy(float)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        mask = rng.random(len(data.sites)) < 0.3
+        figures = browser.execute_script(
+            "return window.plannerWhatIf.set(arguments[0]);", mask.astype(int).tolist()
+        )
+        best = response[mask].min(axis=0)
+        keep = codes >= 0
+        table = coverage_table(
+            best[keep], weight[keep],
+            groups=pd.DataFrame({"municipality": names[keep]}),
+            settings=CoverageSettings(thresholds_min=limits),
+        ).set_index("municipality")  # fmt: skip
+        for row in figures["municipalities"]:
+            expected = table.loc[row["name"]]
+            for k, t in enumerate(limits):
+                assert abs(row["share_within"][k] - expected[f"share_within_{t:g}_min"]) < 1e-9
+            assert abs(row["share_unreachable"] - expected["share_unreachable"]) < 1e-9
+    table_element = browser.find_element("css selector", ".planner-whatif-municipalities")
+    shown = table_element.get_attribute("textContent")  # in a folded <details>
+    assert "SYNTHETIC west" in shown and "SYNTHETIC east" in shown
