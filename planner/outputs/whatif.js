@@ -157,7 +157,7 @@ function plannerWhatIf(map, surfaces, config) {
     // ----- the panel -----------------------------------------------------
     var style = document.createElement('style');
     style.textContent = [
-        '.planner-whatif { background: rgba(255,255,255,0.95); padding: 6px 9px; max-height: 48vh;',
+        '.planner-whatif { background: rgba(255,255,255,0.95); padding: 6px 9px; max-height: 40vh;',
         '  overflow: auto; width: 330px; font: 12px/1.35 sans-serif; color: #222; border-radius: 5px;',
         '  box-shadow: 0 1px 5px rgba(0,0,0,0.35); }',
         '.planner-whatif b.planner-whatif-title { font-size: 14px; display: block; margin-bottom: 3px;',
