@@ -636,8 +636,9 @@ def _whatif(
         sites = _with_region(scenario, sites.drop(columns="region_code"))
     nodes = (after or before).road_nodes
     cell_m = choose_cell_size(before.road_nodes, None if after is None else after.road_nodes)
-    boundaries_level = "municipality" if scenario.region.level != "custom" else None
     demand = before.demand
+    # Swedish regions have municipality layers: their shares follow in the panel
+    by_municipality = scenario.region.level != "custom" and "municipality" in demand
     return whatif_data(
         index,
         network.graph,
@@ -650,7 +651,7 @@ def _whatif(
         road_nodes=nodes,
         cell_of_node=surface_cells(nodes, cell_m=cell_m),
         cell_m=cell_m,
-        groups=demand["municipality"] if boundaries_level and "municipality" in demand else None,
+        groups=demand["municipality"] if by_municipality else None,
         workers=workers,
         executor=executor,
     )
