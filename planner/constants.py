@@ -491,6 +491,28 @@ MAP_ICON_PX = 22
 MAP_UTILISATION_CLASSES = (0.25, 0.5, 0.75)
 #: Their colours, low to high (ColorBrewer YlOrRd).
 MAP_UTILISATION_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#e31a1c")
+#: What-if panel (issue 18): the most bytes its data (base64 of the deflated
+#: arrays) may add to a map; above it the panel is left out with a note, so
+#: that a map always opens (a browser parses a 25 MB page in a few seconds).
+#: Implementation choice.
+WHATIF_MAX_BYTES = 20_000_000
+#: What-if panel: the most site-demand pairs read into the page (each costs
+#: 8 bytes in the browser's memory during an update). Implementation choice.
+WHATIF_MAX_PAIRS = 40_000_000
+#: What-if panel: sites whose times are computed first, to estimate the
+#: pairs of all sites before computing them (more sites than this only).
+#: Implementation choice.
+WHATIF_SAMPLE_SITES = 32
+#: What-if panel: bytes of page per site-demand pair, for the note when the
+#: pairs are too many to pack: 1.3 measured on the SYNTHETIC region case of
+#: ``tests/test_whatif.py`` (7.3 million pairs in 9.5 MB).
+WHATIF_BYTES_PER_PAIR = 1.3
+#: What-if panel: colours of the nearest-site catchments, by site number
+#: (ColorBrewer "Paired", 12 classes, colour-blind unsafe only between pairs).
+WHATIF_CATCHMENT_PALETTE = (
+    "#a6cee3", "#1f78b4", "#b2df8a", "#33a02c", "#fb9a99", "#e31a1c",
+    "#fdbf6f", "#ff7f00", "#cab2d6", "#6a3d9a", "#ffff99", "#b15928",
+)  # fmt: skip
 
 # --------------------------------------------------------------------------
 # Simulation (planner.simulate)

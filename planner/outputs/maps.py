@@ -69,6 +69,7 @@ from planner.i18n import DEFAULT_LANGUAGE, N_, Language, Translator, translator
 from planner.network.crs import metric_crs_of
 from planner.outputs.export import OSM_ATTRIBUTION, check_writable, write_atomic
 from planner.outputs.labels import column_label, fleet_label, value_label
+from planner.outputs.whatif import WhatIfData, whatif_panel, whatif_script
 
 __all__ = [
     "ASSETS",
@@ -78,6 +79,7 @@ __all__ = [
     "classify_times",
     "layer_names",
     "response_surface",
+    "surface_cells",
     "time_classes",
     "write_map",
 ]
@@ -165,6 +167,9 @@ class MapLayers:
         The simulated utilisation per station and state (``state``,
         ``station``, ``fleet``, ``units``, ``dispatches``, ``utilisation``
         with its interval; points): circles coloured by utilisation.
+    whatif
+        The data of the what-if panel (:mod:`planner.outputs.whatif`), or
+        None for no panel.
     """
 
     title: str
@@ -185,6 +190,7 @@ class MapLayers:
     simulated_areas: gpd.GeoDataFrame | None = None
     simulated_stations: gpd.GeoDataFrame | None = None
     band_isochrones: Mapping[str, gpd.GeoDataFrame] | None = None
+    whatif: WhatIfData | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.title, str) or not self.title.strip():
@@ -401,6 +407,20 @@ def response_surface(road_nodes: gpd.GeoDataFrame, *, cell_m: float) -> gpd.GeoD
         geometry=_hexagons(stats["q"].to_numpy(), stats["r"].to_numpy(), cell_m),
         crs=crs,
     )
+
+
+def surface_cells(road_nodes: gpd.GeoDataFrame, *, cell_m: float) -> np.ndarray:
+    """The cell of each road node: its row in :func:`response_surface` (-1: no geometry)."""
+    points = road_nodes.to_crs(metric_crs_of(road_nodes))
+    geoms = points.geometry.to_numpy()
+    keep = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
+    q, r = _hex_index(shapely.get_x(geoms[keep]), shapely.get_y(geoms[keep]), cell_m)
+    cells = pd.DataFrame({"q": q, "r": r})
+    ordered = cells.drop_duplicates().sort_values(["q", "r"]).reset_index(drop=True)
+    row = cells.merge(ordered.reset_index(), on=["q", "r"], how="left")["index"].to_numpy()
+    out = np.full(len(road_nodes), -1, dtype=np.int64)
+    out[keep] = row
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -1520,6 +1540,8 @@ def build_map(
     _add_legends(m, layers, groups, unreachable, limits, tr)
     _add_controls(m, layers, groups, tr)
     _add_band_selector(m, layers, groups, limits, tr)
+    if layers.whatif is not None:
+        _add_whatif(m, layers, groups, surface_cell_m, tr)
     text = {"title": _script_json(layers.title), "label": _script_json(layers.label or None)}
     m.add_child(_Script(_TITLE_JS % text))
     ordered = list(groups)
@@ -1713,6 +1735,45 @@ def _add_band_selector(
     _legend(m, "isochrones_bands", tr.gettext("Isochrones: reached within"), rows, band_groups)
     main = [groups.get("isochrones"), groups.get("isochrones_after")]
     m.add_child(_Script(_BAND_JS % {"words": _script_json(words)}, [*main, *band_groups]))
+
+
+def _add_whatif(
+    m: folium.Map,
+    layers: MapLayers,
+    groups: dict[str, folium.FeatureGroup],
+    surface_cell_m: float | None,
+    tr: Translator,
+) -> None:
+    """The what-if panel (:mod:`planner.outputs.whatif`), or a note on why it is left out."""
+    data = layers.whatif
+    assert data is not None
+    surfaces = [layers.road_nodes, layers.road_nodes_after]
+    cell = surface_cell_m if surface_cell_m is not None else choose_cell_size(*surfaces)
+    with_cells = data.cell_m is not None and math.isclose(cell, data.cell_m)
+    limits = layers.thresholds_min
+    panel = whatif_panel(
+        data, tr, class_colours=_class_colours(len(limits) + 1), with_cells=with_cells
+    )
+    if panel.config is None:
+        m.add_child(_Script(_WHATIF_NOTE_JS % {"note": _script_json(panel.note)}))
+        return
+    script = Element(f"<script>\n{whatif_script()}\n</script>")
+    figure: Any = m.get_root()
+    figure.header.add_child(script, name="planner_whatif")
+    surface_groups = [groups.get("road_nodes"), groups.get("road_nodes_after")]
+    code = f"plannerWhatIf(map, layers, {_script_json(panel.config)});"
+    m.add_child(_Script(code, surface_groups))
+
+
+_WHATIF_NOTE_JS = """
+var note = L.control({position: 'bottomright'});
+note.onAdd = function () {
+    var div = L.DomUtil.create('div', 'planner-legend planner-whatif-note');
+    div.textContent = %(note)s;
+    return div;
+};
+note.addTo(map);
+"""
 
 
 def _add_legends(

@@ -63,6 +63,7 @@ from planner.network.index import NetworkIndex, index_network
 from planner.network.matrix import TravelTimeMatrix, compute_matrix
 from planner.network.road_network import RoadNetwork, build_network
 from planner.outputs.export import TableStyle, table_style, write_table, write_text
+from planner.outputs.whatif import WhatIfData, whatif_data
 from planner.run.console import (
     conclusion_lines,
     coverage_summary,
@@ -213,6 +214,9 @@ class PlanResult:
     bands
         The results of each time band (``[speeds] profile`` and ``bands``),
         in the order run; empty without a profile.
+    whatif
+        The map's what-if panel data (:func:`planner.outputs.whatif.whatif_data`):
+        the stations, proposed sites and candidates with their response times.
     """
 
     scenario: Scenario
@@ -227,6 +231,7 @@ class PlanResult:
     places: gpd.GeoDataFrame | None = None
     simulation: SimulationRun | None = None
     bands: tuple[BandResult, ...] = ()
+    whatif: WhatIfData | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -507,15 +512,7 @@ def plan_scenario(
         echo(stations_line(len(stations), int(stations["units"].sum()), tr=tr))
         with bar.stage("demand"):
             demand = _scenario_demand(scenario, boundary, network.crs)
-        echo(
-            demand_line(
-                (
-                    (k, len(v), float(v["weight"].sum()), _weight_unit(scenario, k))
-                    for k, v in demand.items()
-                ),
-                tr=tr,
-            )
-        )
+        _echo_demand(scenario, demand, echo)
         with bar.stage("coverage"):
             index = _index(scenario, network, cache_dir, progress)  # shared by every stage below
             cover = functools.partial(
@@ -540,6 +537,9 @@ def plan_scenario(
                 proposed = _with_proposed(scenario, stations, optimised, network.crs)
                 after = cover(proposed)
             _echo_coverage(scenario, "after", after, echo)
+        whatif = _whatif(
+            scenario, network, index, (before, after), optimised, candidates, workers, executor
+        )
         bands: tuple[BandResult, ...] = ()
         if scenario.time_bands:
             with bar.stage("time bands"):
@@ -572,6 +572,7 @@ def plan_scenario(
         places=places,
         simulation=simulation,
         bands=bands,
+        whatif=whatif,
     )
 
 
@@ -786,6 +787,16 @@ def _weight_unit(scenario: Scenario, fleet: str) -> str:
     )
 
 
+def _echo_demand(
+    scenario: Scenario, demand: Mapping[str, gpd.GeoDataFrame], echo: Callable[[str], None]
+) -> None:
+    """One line: the demand points and their weight per fleet, in the scenario's language."""
+    layers = (
+        (k, len(v), float(v["weight"].sum()), _weight_unit(scenario, k)) for k, v in demand.items()
+    )
+    echo(demand_line(layers, tr=translator(scenario.language)))
+
+
 def _echo_coverage(
     scenario: Scenario, state: str, coverage: CoverageResult, echo: Callable[[str], None]
 ) -> None:
@@ -808,6 +819,66 @@ def _echo_solution(
     echo(solution_line(summary, solution.status, adding=True, tr=tr))
     for line in site_lines(optimised.sites, unit, tr=tr):
         echo(line)
+
+
+def _whatif(
+    scenario: Scenario,
+    network: RoadNetwork,
+    index: NetworkIndex,
+    coverage: tuple[CoverageResult, CoverageResult | None],
+    optimised: OptimiseResult | None,
+    candidates: gpd.GeoDataFrame | None,
+    workers: int,
+    executor: BlockExecutor | None,
+) -> WhatIfData | None:
+    """The what-if panel's data: stations, proposed sites and candidates, and their times.
+
+    None when there is no site at all (nothing to switch on or off).
+    """
+    from planner.outputs.maps import choose_cell_size, surface_cells
+
+    before, after = coverage
+    parts = [before.stations.assign(kind="station")]
+    proposed: set[str] = set()
+    if optimised is not None:
+        sites = optimised.sites.rename(columns={"site": "name"})
+        parts.append(sites.assign(kind="proposed", units=1).to_crs(network.crs))
+        proposed = set(sites["name"].astype(str))
+    if candidates is not None and len(candidates):
+        spare = candidates[~candidates["name"].astype(str).isin(proposed)]
+        assert scenario.optimise is not None
+        parts.append(spare.assign(kind="candidate", fleet=scenario.optimise.fleet, units=1))
+    columns = ["name", "kind", "fleet", "units", "region_code", "geometry"]
+    sites = gpd.GeoDataFrame(
+        pd.concat([p.to_crs(network.crs).reindex(columns=columns) for p in parts]),
+        geometry="geometry",
+        crs=network.crs,
+    ).reset_index(drop=True)
+    if sites.empty:
+        return None
+    if not scenario.region.mutual_aid:
+        sites = _with_region(scenario, sites.drop(columns="region_code"))
+    nodes = (after or before).road_nodes
+    cell_m = choose_cell_size(before.road_nodes, None if after is None else after.road_nodes)
+    demand = before.demand
+    # Swedish regions have municipality layers: their shares follow in the panel
+    by_municipality = scenario.region.level != "custom" and "municipality" in demand
+    return whatif_data(
+        index,
+        network.graph,
+        sites,
+        demand,
+        turnout_s=network.settings.speed_model.turnout_s,
+        thresholds_min=scenario.coverage.thresholds_min,
+        cutoff_min=None if scenario.optimise is None else scenario.optimise.cutoff_min,
+        serve_across=scenario.region.mutual_aid,
+        road_nodes=nodes,
+        cell_of_node=surface_cells(nodes, cell_m=cell_m),
+        cell_m=cell_m,
+        groups=demand["municipality"] if by_municipality else None,
+        workers=workers,
+        executor=executor,
+    )
 
 
 def _with_proposed(
@@ -945,6 +1016,7 @@ def _map_layers(result: PlanResult, language: Language) -> Any:
             b.band: b.before.fleet_bands for b in result.bands if b.before.fleet_bands is not None
         }
         or None,
+        whatif=result.whatif,
     )
 
 
