@@ -627,8 +627,9 @@ CALIBRATION_MIN_CLASS_S = 60.0
 #: clock error) and left out. Planning choice, generous: lights-and-sirens
 #: speeds rarely differ from the model's by more than a factor 2.
 CALIBRATION_MAX_RATIO = 3.0
-#: Bounds on a fitted factor (speed multiplier). Planning choice.
-CALIBRATION_FACTOR_BOUNDS = (0.2, 5.0)
+#: Bounds on a fitted factor (speed multiplier). Planning choice; the upper
+#: bound is the highest factor a speed profile accepts.
+CALIBRATION_FACTOR_BOUNDS = (0.2, MAX_SPEED_FACTOR)
 #: Robust loss of the fit: Cauchy loss on log residuals, about quadratic up to
 #: this scale (0.1 = about 10 % of the drive time), and a residual far beyond
 #: it (an outlier) has ever less pull. Planning choice: on synthetic trips with
