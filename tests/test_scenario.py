@@ -713,6 +713,20 @@ def test_simulate_section_fills_in_the_scenario_defaults(tmp_path: Path) -> None
     assert scenario_to_dict(scenario)["simulate"]["settings"]["seed"] == 0
 
 
+def test_simulate_drive_time_cv_defaults_to_the_coverage_one(tmp_path: Path) -> None:
+    """[simulate] drive_time_cv: its own, else [coverage] drive_time_cv, else none."""
+    assert load_scenario(_write(tmp_path, SIMULATE_GOOD)).simulate.settings.drive_time_cv is None
+    with_cov = SIMULATE_GOOD.replace(
+        "thresholds_min = [10, 20, 30]\n", "thresholds_min = [10, 20, 30]\ndrive_time_cv = 0.3\n", 1
+    )
+    assert load_scenario(_write(tmp_path, with_cov)).simulate.settings.drive_time_cv == 0.3
+    own = load_scenario(_write(tmp_path, with_cov + "drive_time_cv = 0.1\n"))
+    assert own.simulate.settings.drive_time_cv == 0.1
+    assert own.coverage.drive_time_cv == 0.3
+    with pytest.raises(InputFileError, match=r"did you mean 'drive_time_cv'"):
+        load_scenario(_write(tmp_path, SIMULATE_GOOD + "drive_cv = 0.2\n"))
+
+
 def test_replayed_calls_start_measuring_at_once(tmp_path: Path) -> None:
     scenario = load_scenario(_write(tmp_path, SIMULATE_GOOD + 'calls_file = "calls.csv"\n'))
     assert scenario.simulate is not None
