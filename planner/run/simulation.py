@@ -139,6 +139,8 @@ class SimulationRun:
         Where the calls came from, in words.
     seconds
         Wall-clock time of the simulation (drive times, models, runs), s.
+    speed_profile
+        The speed profile whose time bands the drives followed, or None.
     """
 
     section: SimulateSection
@@ -151,6 +153,7 @@ class SimulationRun:
     hospitals: gpd.GeoDataFrame
     calls: str
     seconds: float
+    speed_profile: str | None = None
 
     @property
     def settings(self) -> SimulationSettings:
@@ -289,11 +292,13 @@ def simulate_system(
                 keep_logs=min(section.log_replications, settings.replications),
                 progress=progress, desc=f"simulate {state}",
             )  # fmt: skip
-    return _assemble(
+    result = _assemble(
         section, runs, pam_state, sites, hospitals, demand, boundaries,
         calls=_describe_calls(section, demand, calls),
         seconds=time.perf_counter() - started,
     )  # fmt: skip
+    profile = scenario.speed_profile
+    return dataclasses.replace(result, speed_profile=None if profile is None else profile.name)
 
 
 def _assemble(
@@ -698,6 +703,7 @@ def simulation_metadata(run: SimulationRun) -> dict[str, Any]:
             zip(*(settings_table(settings)[c] for c in ("setting", "value")), strict=True)
         ),
         "simulation_hospitals": run.hospitals["name"].astype(str).tolist(),
+        "simulation_speed_profile": run.speed_profile,
     }
 
 
