@@ -593,6 +593,11 @@ SIMULATE_CASES = {
         "simulate.transport_probability: give one probability per priority 1, 2, 3 (or one "
         "for all), e.g. transport_probability = [0.85, 0.75, 0.65]",
     ),
+    "simulate: negative drive time cv": _sim(
+        "drive_time_cv = -1\n",
+        "simulate.drive_time_cv: drive_time_cv = -1.0: the coefficient of variation must be "
+        "between 0 and 3",
+    ),
     "simulate: negative minutes": _sim(
         "handover_min = -5\n", "simulate.handover_min: give minutes from 0 to 1440 (24 hours)"
     ),
