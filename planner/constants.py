@@ -538,6 +538,10 @@ SIM_HOURLY_PROFILE = (
     0.75, 0.65, 0.58, 0.52, 0.50, 0.52, 0.62, 0.80, 1.00, 1.15, 1.25, 1.30,
     1.30, 1.28, 1.25, 1.22, 1.20, 1.18, 1.15, 1.10, 1.05, 1.00, 0.92, 0.85,
 )  # fmt: skip
+#: The simulation clock's time 0: a Monday at 00:00 (any Monday does; only
+#: the weekday and the clock time count, for the time band of a call).
+#: Convention of :mod:`planner.simulate`, not a date of the data.
+SIM_CLOCK_MONDAY = "2024-01-01"
 #: Relative call rate by day of the week (Monday ... Sunday), multiplied onto
 #: the hourly profile to give the hour-of-week profile. Planning assumption:
 #: no weekday effect.
@@ -649,8 +653,9 @@ CALIBRATION_MIN_CLASS_S = 60.0
 #: clock error) and left out. Planning choice, generous: lights-and-sirens
 #: speeds rarely differ from the model's by more than a factor 2.
 CALIBRATION_MAX_RATIO = 3.0
-#: Bounds on a fitted factor (speed multiplier). Planning choice.
-CALIBRATION_FACTOR_BOUNDS = (0.2, 5.0)
+#: Bounds on a fitted factor (speed multiplier). Planning choice; the upper
+#: bound is the highest factor a speed profile accepts.
+CALIBRATION_FACTOR_BOUNDS = (0.2, MAX_SPEED_FACTOR)
 #: Robust loss of the fit: Cauchy loss on log residuals, about quadratic up to
 #: this scale (0.1 = about 10 % of the drive time), and a residual far beyond
 #: it (an outlier) has ever less pull. Planning choice: on synthetic trips with

@@ -685,7 +685,7 @@ OPTIMISER_CASES = {
 
 def calibrate(trips: str, *extra: str) -> tuple[str, ...]:
     """``planner calibrate`` on one of the catalogue's trip files, Umeå roads."""
-    return ("calibrate", f"{{i}}/{trips}", *UMEA, "--out", "{o}/profile.toml", *extra)
+    return ("calibrate", f"{{i}}/{trips}", *UMEA, "--out", "{o}/profile.csv", *extra)
 
 
 CLI_CASES = {
@@ -737,10 +737,10 @@ CLI_CASES = {
         r"destination_y \(in --crs\) or origin_lon",
         *calibrate("trips_noposition.csv"),
     ),
-    "calibrate profile not toml": _case(
-        r"--out .*profile\.txt: the speed profile is a \.toml file",
+    "calibrate profile not csv": _case(
+        r"--out .*profile\.toml: the speed profile is a \.csv file",
         "calibrate {i}/trips.csv --osm {umea} --cache-dir {cache} --no-progress "
-        "--out {o}/profile.txt",
+        "--out {o}/profile.toml",
     ),
     "calibrate unknown bands": _case(
         r"bands 'month': use one of all, hours, week", *calibrate("trips.csv", "--bands", "month")

@@ -9,7 +9,6 @@ generated from known factors with seeded lognormal noise and outliers.
 from __future__ import annotations
 
 import itertools
-import tomllib
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,13 +20,16 @@ import pytest
 from planner import constants
 from planner.analysis import calibration as cal
 from planner.errors import DataError, InputFileError, ParameterError
+from planner.network.profiles import bands_at, read_speed_profile, write_speed_profile
 from planner.network.road_network import RoadNetwork
 from planner.network.snapping import snap_points
 from planner.network.travel_times import build_travel_time_graph, point_times
+from planner.outputs.export import read_csv_table
 from planner.run.cli import main
 
 #: Known speed factors per class (primary changes with the time of day).
 TRUE = {"primary": 0.8, "secondary": 1.1, "minor": 0.7}
+EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "andorra"
 PRIMARY_BY_BAND = {
     "night": 0.95,
     "morning_peak": 0.7,
@@ -344,28 +346,46 @@ def test_read_trips_names_bad_rows(tmp_path: Path) -> None:
 
 
 def test_profile_file_round_trip(
-    andorra_net: RoadNetwork, synthetic: tuple[pd.DataFrame, cal.RoutedTrips]
+    tmp_path: Path, andorra_net: RoadNetwork, synthetic: tuple[pd.DataFrame, cal.RoutedTrips]
 ) -> None:
+    """calibrate -> scenario profile CSV -> profiles.read_speed_profile: the fitted factors."""
     trips, _ = synthetic
     result = cal.calibrate_trips(andorra_net, trips, bands="week")
-    text = cal.speed_profile_toml(result, source='trips "2024".csv')
-    data = tomllib.loads(text)
-    assert data["profile"]["format"] == "planner-speed-profile"
-    assert data["bands"]["weekend_night"] == {
-        "days": ["sat", "sun"],
-        "start": "22:00",
-        "end": "06:00",
-    }
-    assert data["classes"]["trunk"] == ["trunk", "trunk_link"]
-    back = pd.DataFrame(
-        [
-            {"band": b, "road_class": c, "factor": f}
-            for b, table in data["factors"].items()
-            for c, f in table.items()
-        ]
-    )
-    np.testing.assert_allclose(back["factor"], result.factors["factor"], atol=5e-5)
-    assert list(back["band"]) == list(result.factors["band"])
+    path = write_speed_profile(cal.speed_profile(result, name="fitted"), tmp_path / "fitted.csv")
+    profile = read_speed_profile(path)
+    assert profile.band_names == cal.band_names("week")
+    night = profile.band("weekend_night")
+    assert (night.days, night.start_min, night.end_min) == ("weekend", 22 * 60, 6 * 60)
+    peak = profile.band("weekday_morning_peak")
+    assert (peak.days, peak.start_min, peak.end_min) == ("weekday", 6 * 60, 9 * 60)
+    # Saturday 03:00 and Monday 07:30 fall in the bands calibration put them in
+    stamps = pd.Series(pd.to_datetime(["2024-03-09 03:00", "2024-03-11 07:30"]))
+    assert list(bands_at(profile, stamps)) == ["weekend_night", "weekday_morning_peak"]
+    assert list(np.array(cal.band_names("week"))[cal.trip_bands(stamps, "week")]) == [
+        "weekend_night",
+        "weekday_morning_peak",
+    ]
+    for row in result.factors.itertuples():
+        band = profile.band(row.band)
+        tags = constants.CALIBRATION_ROAD_CLASSES[row.road_class]
+        if row.road_class == "minor":
+            assert band.other == pytest.approx(row.factor, rel=1e-5)
+            assert not set(tags) & set(band.factors)
+            assert band.factor("busway") == band.other  # unlisted classes count as minor
+        for tag in tags:
+            assert band.factor(tag) == pytest.approx(row.factor, rel=1e-5), (row.band, tag)
+
+
+@pytest.mark.parametrize("bands", ["all", "hours"])
+def test_profile_bands_cover_the_week(
+    andorra_net: RoadNetwork, synthetic: tuple[pd.DataFrame, cal.RoutedTrips], bands: str
+) -> None:
+    trips, _ = synthetic
+    result = cal.calibrate_trips(andorra_net, trips.head(200), bands=bands, folds=2)
+    profile = cal.speed_profile(result)
+    assert all(b.days == "all" for b in profile.bands)
+    expected = {"all": [(0, 1440)], "hours": [(22 * 60, 6 * 60), (6 * 60, 9 * 60)]}[bands]
+    assert [(b.start_min, b.end_min) for b in profile.bands[: len(expected)]] == expected
 
 
 def test_cli_calibrate(
@@ -374,7 +394,7 @@ def test_cli_calibrate(
     andorra_pbf: Path,
     synthetic: tuple[pd.DataFrame, cal.RoutedTrips],
 ) -> None:
-    """``planner calibrate`` on a CSV of the synthetic trips: profile, workbook, no overwrite."""
+    """``planner calibrate`` then ``planner coverage --speed-profile`` on the file it wrote."""
     trips, _ = synthetic
     csv = tmp_path / "trips.csv"
     pd.DataFrame(
@@ -387,7 +407,7 @@ def test_cli_calibrate(
             "drive_s": trips["observed_s"],
         }
     ).to_csv(csv, index=False)
-    out = tmp_path / "profile.toml"
+    out = tmp_path / "profile.csv"
     args = [
         "calibrate", str(csv), "--pbf", str(andorra_pbf), "--no-cache", "--no-progress",
         "--out", str(out), "--table", str(tmp_path / "calibration.xlsx"), "--bands", "all",
@@ -396,28 +416,30 @@ def test_cli_calibrate(
     err = capsys.readouterr().err
     assert "trips fitted; cross-validated (5 folds) MAE" in err
     assert "trip(s) not used:\n  row " in err
-    profile = cal.read_speed_profile(out)
-    primary = profile.set_index("road_class").loc["primary", "factor"]
+    profile = read_speed_profile(out)
+    assert profile.band_names == ("all",)
+    primary = profile.band("all").factor("primary")
     assert 0.7 < primary < 0.9  # the hour bands' factors, pooled
     sheets = pd.read_excel(tmp_path / "calibration.xlsx", sheet_name=None)
     assert len(sheets) >= 3
+    fitted = sheets["factors"].set_index("road_class")
+    assert primary == pytest.approx(fitted.loc["primary", "factor"], rel=1e-5)
+    assert {"ci_low", "ci_high", "fitted"} <= set(fitted.columns)
     before = out.read_bytes()
     assert main(args) == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert out.read_bytes() == before
-
-
-def test_read_speed_profile_refuses_other_files(tmp_path: Path) -> None:
-    path = tmp_path / "p.toml"
-    path.write_text('[profile]\nformat = "other"\n', encoding="utf-8")
-    with pytest.raises(InputFileError, match=r"p\.toml: \[profile\] must have format"):
-        cal.read_speed_profile(path)
-    path.write_text(
-        '[profile]\nformat = "planner-speed-profile"\nversion = 1\n[factors.all]\nprimary = -1\n',
-        encoding="utf-8",
-    )
-    with pytest.raises(InputFileError, match=r"factors\.all\.primary = -1: need a factor > 0"):
-        cal.read_speed_profile(path)
+    # the written file is a scenario speed profile: coverage runs its band
+    cover = [
+        "coverage", "--pbf", str(andorra_pbf), "--no-cache", "--no-progress",
+        "--stations", str(EXAMPLE / "stations.csv"), "--demand", str(EXAMPLE / "demand.csv"),
+        "--weight", "population", "--thresholds", "10,20", "--no-isochrones", "--not-sweden",
+        "--out-dir", str(tmp_path / "cov"), "--speed-profile", str(out), "--band", "all",
+    ]  # fmt: skip
+    assert main(cover) == 0, capsys.readouterr().err
+    stacked = read_csv_table(tmp_path / "cov" / "coverage_bands_total.csv")
+    assert stacked["band"].unique().tolist() == ["all"]
+    assert (tmp_path / "cov" / "bands" / "all" / "coverage_total.csv").is_file()
 
 
 def test_cli_too_few_usable_trips_lists_them(
@@ -429,7 +451,7 @@ def test_cli_too_few_usable_trips_lists_them(
         + "1,2;42,3;1,21;42,31;2024-05-01 10:00;5\n" * 3,
         encoding="utf-8",
     )
-    out = tmp_path / "profile.toml"
+    out = tmp_path / "profile.csv"
     args = ["calibrate", str(csv), "--pbf", str(andorra_pbf), "--no-cache", "--no-progress",
             "--out", str(out)]  # fmt: skip
     assert main(args) == 2

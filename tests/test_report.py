@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -350,3 +351,24 @@ def test_report_explains_every_figure_in_words(andorra_run: dict) -> None:
     sites = re.search(r'<section id="sites">(.*?)</section>', page, re.S)
     assert sites is not None and sites.group(1).count("<li>") == 5  # one per column
     assert "hjärtstopp utanför sjukhus" in sites.group(1)
+
+
+@pytest.mark.parametrize("language", ["en", "sv"])
+def test_report_names_the_simulated_drive_model(andorra_run: dict, language: str) -> None:
+    """The simulation section says whether drives followed time bands and a lognormal spread."""
+    table = pd.DataFrame({"figure": ["prio1_median_min"], "before": [12.5]})
+    plain = dataclasses.replace(
+        andorra_run["inputs"], simulation=table, simulation_figures=("prio1_median_min",),
+        simulation_replications=3, simulation_days=20.0,
+    )  # fmt: skip
+    banded = dataclasses.replace(
+        plain, simulation_speed_profile="natt", simulation_drive_time_cv=0.3
+    )
+    words = {
+        "en": ("time band of its call time (speed profile natt)", "coefficient of variation 0.3"),
+        "sv": ("tidsbandet för larmets tid (hastighetsprofil natt)", "variationskoefficienten 0,3"),
+    }[language]
+    page = render_report(banded, language=language)
+    assert all(w in page for w in words), page[page.find('id="simulation"') :][:2000]
+    page = render_report(plain, language=language)
+    assert 'id="simulation"' in page and not any(w in page for w in words)

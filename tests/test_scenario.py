@@ -593,6 +593,11 @@ SIMULATE_CASES = {
         "simulate.transport_probability: give one probability per priority 1, 2, 3 (or one "
         "for all), e.g. transport_probability = [0.85, 0.75, 0.65]",
     ),
+    "simulate: negative drive time cv": _sim(
+        "drive_time_cv = -1\n",
+        "simulate.drive_time_cv: drive_time_cv = -1.0: the coefficient of variation must be "
+        "between 0 and 3",
+    ),
     "simulate: negative minutes": _sim(
         "handover_min = -5\n", "simulate.handover_min: give minutes from 0 to 1440 (24 hours)"
     ),
@@ -711,6 +716,20 @@ def test_simulate_section_fills_in_the_scenario_defaults(tmp_path: Path) -> None
     assert settings.hour_of_week[12] == pytest.approx(1.5)  # 3 / mean 2
     assert section.shift_map == {"Visby ambulansstation": (1,) * 8 + (2,) * 16}
     assert scenario_to_dict(scenario)["simulate"]["settings"]["seed"] == 0
+
+
+def test_simulate_drive_time_cv_defaults_to_the_coverage_one(tmp_path: Path) -> None:
+    """[simulate] drive_time_cv: its own, else [coverage] drive_time_cv, else none."""
+    assert load_scenario(_write(tmp_path, SIMULATE_GOOD)).simulate.settings.drive_time_cv is None
+    with_cov = SIMULATE_GOOD.replace(
+        "thresholds_min = [10, 20, 30]\n", "thresholds_min = [10, 20, 30]\ndrive_time_cv = 0.3\n", 1
+    )
+    assert load_scenario(_write(tmp_path, with_cov)).simulate.settings.drive_time_cv == 0.3
+    own = load_scenario(_write(tmp_path, with_cov + "drive_time_cv = 0.1\n"))
+    assert own.simulate.settings.drive_time_cv == 0.1
+    assert own.coverage.drive_time_cv == 0.3
+    with pytest.raises(InputFileError, match=r"did you mean 'drive_time_cv'"):
+        load_scenario(_write(tmp_path, SIMULATE_GOOD + "drive_cv = 0.2\n"))
 
 
 def test_replayed_calls_start_measuring_at_once(tmp_path: Path) -> None:

@@ -280,3 +280,33 @@ def test_simulate_in_swedish_writes_excel_tables(runs: dict[str, Path]) -> None:
     pd.testing.assert_frame_equal(swedish, english, check_exact=False, rtol=1e-12)
     book = load_workbook(out / "simulation.xlsx", read_only=True)
     assert {"Simulering, sammanfattning", "Beläggning per station"} <= set(book.sheetnames)
+
+
+@pytest.mark.parametrize("factor", [1.0, 0.5])
+def test_simulate_with_a_speed_profile(
+    runs: dict[str, Path], tmp_path: Path, andorra_scenario_dir: Path, factor: float
+) -> None:
+    """``[speeds] profile``: each call drives at its band's speeds; factors of 1 change nothing."""
+    folder = tmp_path / "scenario"
+    shutil.copytree(andorra_scenario_dir, folder, ignore=shutil.ignore_patterns("out", "maps"))
+    (folder / "night.csv").write_text(
+        f"band,days,start,end,other\nnight,all,22:00,06:00,{factor}\nrest,all,06:00,22:00,1\n",
+        encoding="utf-8",
+    )
+    scenario = _scenario(folder, "sim", '[speeds]\nprofile = "night.csv"\n\n' + SIMULATE)
+    out = tmp_path / "out"
+    args = ["--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    assert main(["simulate", str(scenario), "--out-dir", str(out), *args]) == 0
+    banded = pd.read_parquet(out / "calls.parquet")
+    plain = pd.read_parquet(runs["simulate"] / "calls.parquet")
+    if factor == 1.0:
+        pd.testing.assert_frame_equal(banded, plain, check_exact=True)
+        return
+    pd.testing.assert_frame_equal(banded[CALL_COLUMNS], plain[CALL_COLUMNS])
+    hour = (banded["t_call"] // 3600 % 24).to_numpy()
+    night = (hour >= 22) | (hour < 6)
+    drive = (banded["t_arrive"] - banded["t_dispatch"]).to_numpy()
+    before = (plain["t_arrive"] - plain["t_dispatch"]).to_numpy()
+    ok = np.isfinite(drive) & np.isfinite(before)
+    assert np.median(drive[night & ok]) > 1.5 * np.median(before[night & ok])
+    assert np.median(drive[~night & ok]) < 1.1 * np.median(before[~night & ok])

@@ -42,7 +42,6 @@ their Excel row (the header is row 1).
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +67,7 @@ from planner.inputs.readers import (
     require_file,
 )
 from planner.network import engine
+from planner.network.profiles import SpeedProfile, TimeBand
 from planner.network.road_network import RoadNetwork
 from planner.network.snapping import SnappedPoints, snap_points
 from planner.network.travel_times import (
@@ -85,11 +85,10 @@ __all__ = [
     "cross_validate",
     "describe_unused",
     "fit_factors",
-    "read_speed_profile",
     "read_trips",
     "road_class_names",
     "route_trips",
-    "speed_profile_toml",
+    "speed_profile",
     "trip_bands",
 ]
 
@@ -812,114 +811,52 @@ def calibrate_trips(
 
 
 # --------------------------------------------------------------------------
-# The speed-profile file
+# The speed profile
 # --------------------------------------------------------------------------
-PROFILE_FORMAT = "planner-speed-profile"
-PROFILE_VERSION = 1
-_DAYS = {"weekday": ["mon", "tue", "wed", "thu", "fri"], "weekend": ["sat", "sun"]}
-
-
-def _toml_float(value: float) -> str:
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf"
-    return f"{value:.4f}"
-
-
-def _band_table(name: str, bands: str) -> list[str]:
-    """``[bands.<name>]``: its days and hours."""
+def _time_band(name: str, bands: str, other: float, factors: dict[str, float]) -> TimeBand:
+    """The profile band of one calibration band: its days and hours."""
     if bands == "all":
-        return ["days = []", 'start = "00:00"', 'end = "24:00"']
-    kind, _, hours = name.partition("_") if bands == "week" else ("", "", name)
+        return TimeBand(name, "all", 0, 24 * 60, other, factors)
+    kind, _, hours = name.partition("_") if bands == "week" else ("all", "", name)
     _, lo, hi = next(b for b in constants.CALIBRATION_TIME_BANDS if b[0] == hours)
-    days = _DAYS[kind] if kind else [*_DAYS["weekday"], *_DAYS["weekend"]]
-    return [
-        "days = [" + ", ".join(f'"{d}"' for d in days) + "]",
-        f'start = "{lo:02d}:00"',
-        f'end = "{hi:02d}:00"',
-    ]
+    days = {"weekday": "weekday", "weekend": "weekend"}.get(kind, "all")
+    return TimeBand(name, days, lo * 60, hi * 60 or 24 * 60, other, factors)  # type: ignore[arg-type]
 
 
-def speed_profile_toml(calibration: Calibration, *, source: str) -> str:
-    """The speed-profile file (TOML) of a calibration; the README documents the format.
+def speed_profile(calibration: Calibration, *, name: str = "calibrated") -> SpeedProfile:
+    """The fitted factors as a speed profile (:mod:`planner.network.profiles`).
 
-    ``[profile]`` names the format, version and source; ``[classes]`` lists
-    the OSM ``highway`` values of each road class; ``[bands.<band>]`` gives
-    each band's days (``days = []``: every day) and local hours (end
-    exclusive, wrapping midnight); ``[factors.<band>]`` the speed factor of
-    each class; ``[intervals.<band>]`` each factor's confidence interval and
-    ``[fitted.<band>]`` how it was found (``band``, ``pooled``, ``none``).
+    Each calibration band becomes a time band (band set ``all``: every day,
+    00:00-24:00; ``hours``: every day, the hours of
+    :data:`~planner.constants.CALIBRATION_TIME_BANDS`; ``week``: the same
+    hours on weekdays and at weekends). A road class's factor goes to every
+    OSM ``highway`` value of the class
+    (:data:`~planner.constants.CALIBRATION_ROAD_CLASSES`); the ``minor``
+    factor is the profile's ``other`` factor, as calibration counts every
+    unlisted class as minor. Confidence intervals and how each factor was
+    found stay in :attr:`Calibration.factors`.
+
+    Parameters
+    ----------
+    calibration
+        :func:`calibrate_trips` output.
+    name
+        The profile's name.
+
+    Returns
+    -------
+    SpeedProfile
+        One band per calibration band, in :func:`band_names` order.
     """
-    names = band_names(calibration.bands)
-    lines = [
-        "# Speed profile: factors on the emergency speeds of the speed model, per road",
-        "# class and time band (a factor of 0.8 means speeds 20 % lower, times / 0.8).",
-        "[profile]",
-        f'format = "{PROFILE_FORMAT}"',
-        f"version = {PROFILE_VERSION}",
-        f"source = {_toml_string(source)}",
-        f'bands = "{calibration.bands}"',
-        f"trips = {calibration.trips_used}",
-        f"confidence = {constants.CALIBRATION_CONFIDENCE}",
-        "",
-        "[classes]",
-        *(
-            f"{name} = [" + ", ".join(f'"{t}"' for t in tags) + "]"
-            for name, tags in constants.CALIBRATION_ROAD_CLASSES.items()
-        ),
-    ]
-    table = calibration.factors.set_index(["band", "road_class"])
-    for band in names:
-        rows = table.loc[band]
-        lines += ["", f"[bands.{band}]", *_band_table(band, calibration.bands)]
-        lines += ["", f"[factors.{band}]"]
-        lines += [f"{c} = {_toml_float(float(r.factor))}" for c, r in rows.iterrows()]
-        lines += ["", f"[intervals.{band}]"]
-        lines += [
-            f"{c} = [{_toml_float(float(r.ci_low))}, {_toml_float(float(r.ci_high))}]"
-            for c, r in rows.iterrows()
-        ]
-        lines += ["", f"[fitted.{band}]"]
-        lines += [f'{c} = "{r.fitted}"' for c, r in rows.iterrows()]
-    return "\n".join(lines) + "\n"
-
-
-def _toml_string(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + "".join(ch if ch >= " " else f"\\u{ord(ch):04x}" for ch in escaped) + '"'
-
-
-def read_speed_profile(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a speed-profile file: one row per (band, class) with ``factor``.
-
-    Raises
-    ------
-    InputFileError
-        Not TOML, another format or version, or a factor that is not a
-        positive number (the message names the file and the key).
-    """
-    import tomllib
-
-    source = os.fspath(path)
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputFileError(f"{source}: not a readable TOML speed profile ({exc})") from None
-    head = data.get("profile", {})
-    if head.get("format") != PROFILE_FORMAT or head.get("version") != PROFILE_VERSION:
-        raise InputFileError(
-            f"{source}: [profile] must have format = {PROFILE_FORMAT!r} and "
-            f"version = {PROFILE_VERSION}"
-        )
-    rows = []
-    for band, factors in data.get("factors", {}).items():
-        for cls, value in factors.items():
-            if not isinstance(value, int | float) or not 0 < value < math.inf:
-                raise InputFileError(
-                    f"{source}: factors.{band}.{cls} = {value!r}: need a factor > 0"
-                )
-            rows.append({"band": band, "road_class": cls, "factor": float(value)})
-    if not rows:
-        raise InputFileError(f"{source}: no [factors.<band>] tables")
-    return pd.DataFrame(rows)
+    table = calibration.factors.set_index(["band", "road_class"])["factor"]
+    out = []
+    for band in band_names(calibration.bands):
+        fitted = {str(c): float(f) for c, f in table.loc[band].items()}
+        factors = {
+            tag: fitted[cls]
+            for cls, tags in constants.CALIBRATION_ROAD_CLASSES.items()
+            if cls != "minor"
+            for tag in tags
+        }
+        out.append(_time_band(band, calibration.bands, fitted["minor"], factors))
+    return SpeedProfile(name, tuple(out))

@@ -226,6 +226,9 @@ class ReportInputs:
         (:func:`planner.simulate.states.headline_figures`).
     simulation_replications, simulation_days
         The replications, and the days each simulated, named in the text.
+    simulation_speed_profile, simulation_drive_time_cv
+        The speed profile whose bands the simulated drives followed, and the
+        coefficient of variation of the simulated drive times (None: none).
 
     Raises
     ------
@@ -254,6 +257,8 @@ class ReportInputs:
     simulation_figures: tuple[str, ...] = ()
     simulation_replications: int = 0
     simulation_days: float = 0.0
+    simulation_speed_profile: str | None = None
+    simulation_drive_time_cv: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -1219,6 +1224,26 @@ def _simulation_cell(row: pd.Series, column: str, tr: Translator, *, change: boo
     return f"{_e(value)}<br><small>{_e(interval)}</small>"
 
 
+def _simulation_drives(inputs: ReportInputs, tr: Translator) -> str:
+    """Sentences on the simulated drive times: time bands and spread (empty without them)."""
+    parts = []
+    if inputs.simulation_speed_profile is not None:
+        parts.append(
+            tr.gettext(
+                "Each call drives at the speeds of the time band of its call time "
+                "(speed profile {profile})."
+            ).format(profile=inputs.simulation_speed_profile)
+        )
+    if inputs.simulation_drive_time_cv:
+        parts.append(
+            tr.gettext(
+                "Drive times vary around the network time: lognormal with the network time as "
+                "the median and coefficient of variation {cv}."
+            ).format(cv=tr.number(inputs.simulation_drive_time_cv, 2))
+        )
+    return "".join(" " + p for p in parts)
+
+
 def _simulation_section(inputs: ReportInputs, tr: Translator) -> str | None:
     """The simulated KPIs before and after, with confidence intervals and the change."""
     table = inputs.simulation
@@ -1247,6 +1272,7 @@ def _simulation_section(inputs: ReportInputs, tr: Translator) -> str | None:
         replications=tr.number(inputs.simulation_replications, 0),
         days=tr.number(inputs.simulation_days, 0),
     )
+    text += _simulation_drives(inputs, tr)
     title = _tag("h2", tr.gettext("Simulated response times"))
     return (
         f'<section id="simulation">{title}<p>{_e(text)}</p>'

@@ -1250,7 +1250,7 @@ def simulate_cmd(
     "calibrate",
     epilog=_example(
         "planner calibrate trips.csv --pbf sweden-latest.osm.pbf --region Västerbotten "
-        "--out vasterbotten-speeds.toml --table calibration.xlsx"
+        "--out vasterbotten-speeds.csv --table calibration.xlsx"
     ),
 )
 @_writes(files=("out", "table"))
@@ -1264,7 +1264,14 @@ def calibrate_cmd(
         ),
     ],
     *,
-    out: Annotated[Path, typer.Option("--out", help="Speed-profile file to write (.toml).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Speed profile to write (.csv, the format of --speed-profile and "
+            "[speeds] profile).",
+        ),
+    ],
     table: Annotated[
         Path | None,
         typer.Option(
@@ -1284,12 +1291,18 @@ def calibrate_cmd(
         band_names,
         calibrate_trips,
         read_trips,
-        speed_profile_toml,
+        speed_profile,
     )
-    from planner.outputs.export import export_metadata, write_table, write_text, write_workbook
+    from planner.network.profiles import write_speed_profile
+    from planner.outputs.export import (
+        check_writable,
+        export_metadata,
+        write_table,
+        write_workbook,
+    )
 
-    if out.suffix.lower() != ".toml":
-        raise ParameterError(f"--out {out}: the speed profile is a .toml file")
+    if out.suffix.lower() != ".csv":
+        raise ParameterError(f"--out {out}: the speed profile is a .csv file")
     band_names(fit.bands)
     frame = read_trips(trips, crs=points.crs or constants.ANALYSIS_CRS)
     network = _build(net, progress=progress)
@@ -1298,8 +1311,9 @@ def calibrate_cmd(
         max_snap_m=points.max_snap_m,
     )  # fmt: skip
     _echo_unused(result.unused)
-    write_text(speed_profile_toml(result, source=f"planner calibrate {trips.name}"), out,
-               overwrite=overwrite)  # fmt: skip
+    # inside the run the path is its staging place: the file appears whole or not at all
+    place = check_writable(out, overwrite=overwrite, argument="--out")
+    write_speed_profile(speed_profile(result, name=out.stem), place)
     _echo(f"wrote {out}")
     if table is not None:
         meta = export_metadata(**network.metadata(), trips=str(trips), bands=fit.bands,

@@ -1058,6 +1058,8 @@ def _simulation_report(result: PlanResult) -> dict[str, Any]:
         "simulation_figures": tuple(run.figures()),
         "simulation_replications": run.settings.replications,
         "simulation_days": run.settings.days,
+        "simulation_speed_profile": run.speed_profile,
+        "simulation_drive_time_cv": run.settings.drive_time_cv,
     }
 
 

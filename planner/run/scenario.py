@@ -463,7 +463,7 @@ _TABLES: dict[str, dict[str, _Key]] = {
         "handover_min": _Key("number", "20"),
         "handover_cv": _Key("number", "0.5"),
         "distribution": _Key("text", '"lognormal"', SIM_DISTRIBUTIONS),
-        "drive_cv": _Key("number", "0.2"),
+        "drive_time_cv": _Key("number", "0.3"),
         "transport_probability": _Key("numbers", "[0.85, 0.75, 0.65]"),
         "psychiatric_transport_probability": _Key("number", "0.5"),
         "return_time_factor": _Key("number", "1.15"),
@@ -1506,6 +1506,8 @@ def _simulate_section(
     }
     _check_simulate_sources(reader, values, roads)
     kwargs = {
+        # the coverage tables' drive-time spread, unless the simulation has its own
+        "drive_time_cv": coverage.drive_time_cv,
         **_simulate_calls(reader, values),
         **_simulate_cycle(reader, values, speed_model),
         **_simulate_dispatch(reader, values),
@@ -1684,7 +1686,7 @@ def _simulate_cycle(
     )  # fmt: skip
     if probabilities is not None:
         out["transport_probability"] = probabilities
-    for key in ("drive_cv", "psychiatric_transport_probability"):
+    for key in ("drive_time_cv", "psychiatric_transport_probability"):
         if values[key] is not None:
             out[key] = values[key]
     factor = values["return_time_factor"]

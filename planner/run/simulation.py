@@ -26,7 +26,7 @@ import dataclasses
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,7 @@ import pandas as pd
 
 from planner.distributed import BlockExecutor
 from planner.errors import DataError, ParameterError, PlannerWarning, file_label
+from planner.network.bands import BandNetwork
 from planner.network.index import NetworkIndex
 from planner.network.road_network import RoadNetwork
 from planner.outputs.export import TableStyle, write_layers, write_table, write_workbook
@@ -51,6 +52,7 @@ from planner.simulate import (
     build_model,
     hospitals_from_osm,
     paired_differences,
+    precompute_band_times,
     precompute_times,
     read_calls,
     read_hospitals,
@@ -137,6 +139,8 @@ class SimulationRun:
         Where the calls came from, in words.
     seconds
         Wall-clock time of the simulation (drive times, models, runs), s.
+    speed_profile
+        The speed profile whose time bands the drives followed, or None.
     """
 
     section: SimulateSection
@@ -149,6 +153,7 @@ class SimulationRun:
     hospitals: gpd.GeoDataFrame
     calls: str
     seconds: float
+    speed_profile: str | None = None
 
     @property
     def settings(self) -> SimulationSettings:
@@ -266,8 +271,17 @@ def simulate_system(
         network.graph, sites, hospitals, points,
         travel_graph=index.ttg, edges=index.edges, workers=workers,
     )  # fmt: skip
+    band_times: tuple[SimulationTimes, ...] = ()
+    if scenario.speed_profile is not None:
+        # each call drives at the speeds of the time band of its call time
+        bands = BandNetwork.prepare(network, scenario.speed_profile, index=index)
+        band_times = precompute_band_times(
+            bands, sites, hospitals, points, base=times, workers=workers
+        )
     population = float(demand["weight"].sum())
-    models = _models(scenario, section, sites, units, points, hospitals, times, population)
+    models = _models(
+        scenario, section, sites, units, points, hospitals, (times, band_times), population
+    )
     if pam_state is not None:
         models["without_psychiatric"] = models[pam_state].without_fleet("psychiatric")
     runs: dict[str, ReplicationsResult] = {}
@@ -278,11 +292,13 @@ def simulate_system(
                 keep_logs=min(section.log_replications, settings.replications),
                 progress=progress, desc=f"simulate {state}",
             )  # fmt: skip
-    return _assemble(
+    result = _assemble(
         section, runs, pam_state, sites, hospitals, demand, boundaries,
         calls=_describe_calls(section, demand, calls),
         seconds=time.perf_counter() - started,
     )  # fmt: skip
+    profile = scenario.speed_profile
+    return dataclasses.replace(result, speed_profile=None if profile is None else profile.name)
 
 
 def _assemble(
@@ -500,25 +516,29 @@ def _models(
     units: Mapping[str, np.ndarray],
     points: gpd.GeoDataFrame,
     hospitals: gpd.GeoDataFrame,
-    times: SimulationTimes,
+    all_times: tuple[SimulationTimes, tuple[SimulationTimes, ...]],
     population: float,
 ) -> dict[str, SimulationModel]:
-    """One model per state, sharing the drive times; each warning once."""
+    """One model per state, sharing the drive times (and those per band); each warning once."""
+    times, band_times = all_times
     models: dict[str, SimulationModel] = {}
     said: set[str] = set()
     for state, counts in units.items():
         rows = np.arange(len(counts))
         with warnings.catch_warnings(record=True) as caught, _located(scenario):
             warnings.simplefilter("always", PlannerWarning)
+            chosen = _select_stations((times, *band_times), rows)
             models[state] = build_model(
                 sites.iloc[rows].assign(units=counts),
                 points,
                 hospitals,
-                times.select_stations(rows),
+                chosen[0],
                 settings=section.settings,
                 shifts=section.shift_map,
                 shift_source=f"{scenario.path}: simulate.shifts",
                 population=population,
+                profile=scenario.speed_profile if band_times else None,
+                band_times=chosen[1:],
             )
         for record in caught:
             if not issubclass(record.category, PlannerWarning):
@@ -529,6 +549,17 @@ def _models(
                 said.add(str(record.message))
                 warnings.warn(f"simulation ({state}): {record.message}", PlannerWarning, 2)
     return models
+
+
+def _select_stations(
+    times: Sequence[SimulationTimes], rows: np.ndarray
+) -> tuple[SimulationTimes, ...]:
+    """``select_stations(rows)`` of each set of times; sets shared between bands stay shared."""
+    done: dict[int, SimulationTimes] = {}
+    for t in times:
+        if id(t) not in done:
+            done[id(t)] = t.select_stations(rows)
+    return tuple(done[id(t)] for t in times)
 
 
 # ---------------------------------------------------------------------------
@@ -672,6 +703,7 @@ def simulation_metadata(run: SimulationRun) -> dict[str, Any]:
             zip(*(settings_table(settings)[c] for c in ("setting", "value")), strict=True)
         ),
         "simulation_hospitals": run.hospitals["name"].astype(str).tolist(),
+        "simulation_speed_profile": run.speed_profile,
     }
 
 

@@ -29,7 +29,15 @@ Where a free unit is
 Dispatch
     The call goes to the available unit of its fleet with the earliest
     arrival (turn-out included) by network time; the random drive factor
-    applies to the chosen unit only (the dispatcher does not know it). A
+    applies to the chosen unit only (the dispatcher does not know it).
+
+Drive times
+    With a time-of-day speed profile every drive of a call (to the scene, to
+    hospital, home) uses the times of the band of its call time
+    (:func:`planner.simulate.model.call_bands`). With ``drive_time_cv`` each
+    drive to a scene and to hospital is the network time times a lognormal
+    factor of median 1, the distribution of
+    :func:`planner.network.dispersion.draw_drive_times`. A
     psychiatric call goes to the nearest free psychiatric unit on duty, else
     to an ambulance, unless its priority is in
     ``psychiatric_wait_priorities`` and a psychiatric unit is on duty: then it
@@ -46,13 +54,15 @@ import heapq
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from planner.errors import DataError
+from planner.network.dispersion import draw_drive_times
 from planner.simulate.calls import Calls
-from planner.simulate.model import PSYCHIATRIC, SimulationModel
+from planner.simulate.model import PSYCHIATRIC, SimulationModel, call_bands
 from planner.simulate.settings import Duration, SimulationSettings
 
 __all__ = ["CycleDraws", "EngineOutput", "draw_cycle", "run_engine"]
@@ -109,9 +119,11 @@ def draw_cycle(
     probability = np.where(psy, settings.psychiatric_transport_probability, probability)
     transported = g[3].random(n) < probability
     handover = settings.handover.sample(g[4], n)
-    factor = Duration(1.0, settings.drive_cv)
-    drive = factor.sample(g[5], n)
-    transport = factor.sample(g[6], n)
+    # lognormal factors of median 1: the network time is the drive time's median,
+    # as in the coverage dispersion (planner.network.dispersion)
+    cv = settings.drive_time_cv or 0.0
+    drive = draw_drive_times(np.ones(n), cv=cv, seed=g[5])
+    transport = draw_drive_times(np.ones(n), cv=cv, seed=g[6])
     if "on_scene_s" in t:
         recorded = t["on_scene_s"].to_numpy(dtype=float)
         on_scene = np.where(np.isnan(recorded), on_scene, recorded)
@@ -178,13 +190,16 @@ class _Engine:
         self.on_scene = draws.on_scene_s.tolist()
         self.handover = draws.handover_s.tolist()
         self.fdrive = draws.drive_factor.tolist()
+        band = call_bands(model.profile, tab["time_s"].to_numpy(dtype=float))
+        self.cband = band.tolist()
         hosp = np.where(draws.transported, hospital_of_call, -1)
         self.hosp = hosp.tolist()
         pt = tab["point"].to_numpy()
         transport = np.zeros(self.n)
-        go = hosp >= 0
-        to_hospital = model.times.point_to_hospital[pt[go], hosp[go]]
-        transport[go] = to_hospital * draws.transport_factor[go]
+        for b, times in enumerate(model.band_times):
+            go = (hosp >= 0) & (band == b)
+            to_hospital = times.point_to_hospital[pt[go], hosp[go]]
+            transport[go] = to_hospital * draws.transport_factor[go]
         self.transport = transport.tolist()
         self.servable = model.points["servable"].to_numpy(dtype=bool).tolist()
 
@@ -206,17 +221,38 @@ class _Engine:
         self.pam_on = self._pam_on_duty(len(regions))
 
     def _init_times(self, model: SimulationModel) -> None:
-        """Drive times in the layouts the dispatch reads (rows per point)."""
-        times = model.times
-        self.serve_T = np.ascontiguousarray(model.serve_times.T)
-        self.rank = np.argsort(self.serve_T, axis=1, kind="stable")
-        self.hosp_to_point = times.hospital_to_point
-        self.point_to_station = times.point_to_station
-        self.hosp_to_station = times.hospital_to_station.tolist()
-        self.hubs_to_point_T = np.ascontiguousarray(
-            np.vstack([times.station_to_point, times.hospital_to_point]).T
-        )
-        self.point_to_hubs = np.hstack([times.point_to_station, times.point_to_hospital])
+        """Drive times in the layouts the dispatch reads (rows per point), one per time band.
+
+        Bands that share one set of times (factors all 1) share these layouts too.
+        """
+        layouts: dict[tuple[int, int], tuple[Any, ...]] = {}
+        for times, serve in zip(model.band_times, model.band_serve, strict=True):
+            key = (id(times), id(serve))
+            if key not in layouts:
+                serve_T = np.ascontiguousarray(serve.T)
+                layouts[key] = (
+                    serve_T,
+                    np.argsort(serve_T, axis=1, kind="stable"),
+                    times.hospital_to_point,
+                    times.point_to_station,
+                    times.hospital_to_station.tolist(),
+                    np.ascontiguousarray(
+                        np.vstack([times.station_to_point, times.hospital_to_point]).T
+                    ),
+                    np.hstack([times.point_to_station, times.point_to_hospital]),
+                )
+        per_band = [
+            layouts[(id(t), id(s))] for t, s in zip(model.band_times, model.band_serve, strict=True)
+        ]
+        (
+            self.serve_T,
+            self.rank,
+            self.hosp_to_point,
+            self.point_to_station,
+            self.hosp_to_station,
+            self.hubs_to_point_T,
+            self.point_to_hubs,
+        ) = (list(column) for column in zip(*per_band, strict=True))
 
     def _init_state(self, settings: SimulationSettings) -> None:
         """Units all home and free, no queue, an empty log."""
@@ -228,7 +264,7 @@ class _Engine:
         self.next_len = [0.0] * nu
         self.ret_hosp = [-1] * nu
         self.ret_scene = [-1] * nu
-        self.via: list[np.ndarray | None] = [None] * nu
+        self.via: list[tuple[int, np.ndarray] | None] = [None] * nu
         self.last_call = [-1] * nu
         self.away: list[list[int]] = [[], []]
         self.in_away = [False] * nu
@@ -263,16 +299,16 @@ class _Engine:
         return table
 
     # -- dispatch -----------------------------------------------------------
-    def _from_stop(self, u: int, d: int) -> float:
-        """Drive time from the unit's last stop (hospital or scene) to point d, s."""
+    def _from_stop(self, u: int, d: int, b: int) -> float:
+        """Drive time from the unit's last stop (hospital or scene) to point d in band b, s."""
         h = self.ret_hosp[u]
         if h >= 0:
-            return float(self.hosp_to_point[h, d])
-        via = self.via[u]
-        if via is None:
-            via = self.point_to_hubs[self.ret_scene[u]]
-            self.via[u] = via
-        return float((via + self.hubs_to_point_T[d]).min())
+            return float(self.hosp_to_point[b][h, d])
+        cached = self.via[u]
+        if cached is None or cached[0] != b:
+            cached = (b, self.point_to_hubs[b][self.ret_scene[u]])
+            self.via[u] = cached
+        return float((cached[1] + self.hubs_to_point_T[b][d]).min())
 
     def _nearest(self, c: int, d: int, t: float, fleet: int) -> tuple[int, float, int]:
         """(unit, drive s, origin) of the best free unit of a fleet on duty, or (-1, inf, 0).
@@ -282,14 +318,15 @@ class _Engine:
         home, which win only if they would arrive earlier.
         """
         hw = int(t // 3600.0) % 168
-        row = self.serve_T[d].tolist()
+        b = self.cband[c]
+        row = self.serve_T[b][d].tolist()
         region = self.pregion[d]
         mutual = self.mutual
         shifts, sregion = self.shifts, self.sregion
         busy, home_at, sfleet = self.busy, self.home_at, self.sfleet
         turn = self.turnout[c]
         best, bu, borigin = _INF, -1, FROM_STATION
-        for s in self.rank[d].tolist():
+        for s in self.rank[b][d].tolist():
             rs = row[s]
             if rs == _INF:
                 break
@@ -312,7 +349,7 @@ class _Engine:
             self.ret_start,
             self.ret_hosp,
         )
-        hosp_to_point = self.hosp_to_point
+        hosp_to_point = self.hosp_to_point[b]
         for u in tuple(away):
             if t >= home_at[u]:
                 away.remove(u)
@@ -326,7 +363,7 @@ class _Engine:
             if f * rs >= best_away:
                 continue
             h = ret_hosp[u]
-            a = float(hosp_to_point[h, d]) if h >= 0 else self._from_stop(u, d)
+            a = float(hosp_to_point[h, d]) if h >= 0 else self._from_stop(u, d, b)
             est = (1.0 - f) * a + f * rs
             if est < best_away:
                 best_away, au = est, u
@@ -368,14 +405,15 @@ class _Engine:
         arrive = depart + drive * self.fdrive[c]
         leave = arrive + self.on_scene[c]
         h = self.hosp[c]
+        b = self.cband[c]
         if h >= 0:
             at_hospital = leave + self.transport[c]
             clear = at_hospital + self.handover[c]
             self.t_hospital[c] = at_hospital
-            self.next_len[u] = self.factor * self.hosp_to_station[h][s]
+            self.next_len[u] = self.factor * self.hosp_to_station[b][h][s]
         else:
             clear = leave
-            self.next_len[u] = self.factor * float(self.point_to_station[d, s])
+            self.next_len[u] = self.factor * float(self.point_to_station[b][d, s])
         self.ret_hosp[u] = h
         self.ret_scene[u] = d
         self.via[u] = None
@@ -436,9 +474,10 @@ class _Engine:
         pam = self.ufleet[u] == PSYCHIATRIC
         for i, (_, _, c) in enumerate(self.queue):
             d = self.point[c]
+            serve_T = self.serve_T[self.cband[c]]
             if not self.mutual and self.sregion[s] != self.pregion[d]:
                 continue
-            if self.serve_T[d, s] == _INF:
+            if serve_T[d, s] == _INF:
                 continue
             if pam and not self.psy[c]:
                 continue
@@ -451,9 +490,9 @@ class _Engine:
             ):
                 continue
             if self.ret_len[u] > 0:
-                drive, origin = self._from_stop(u, d), self._stop_origin(u)
+                drive, origin = self._from_stop(u, d, self.cband[c]), self._stop_origin(u)
             else:
-                drive, origin = float(self.serve_T[d, s]), FROM_STATION
+                drive, origin = float(serve_T[d, s]), FROM_STATION
             if drive == _INF:
                 continue
             del self.queue[i]

@@ -31,8 +31,11 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
+from planner import constants
 from planner.errors import DataError, InputFileError, ParameterError, PlannerWarning
 from planner.inputs.sites import read_osm_pois, read_points
+from planner.network.bands import BandNetwork
+from planner.network.profiles import SpeedProfile, bands_at
 from planner.network.snapping import SnappedPoints, edge_frame, snap_points
 from planner.network.travel_times import (
     TravelTimeGraph,
@@ -47,7 +50,9 @@ __all__ = [
     "SimulationModel",
     "SimulationTimes",
     "build_model",
+    "call_bands",
     "hospitals_from_osm",
+    "precompute_band_times",
     "precompute_times",
     "read_hospitals",
     "shift_table",
@@ -302,6 +307,87 @@ def _concat(a: SnappedPoints, b: SnappedPoints) -> SnappedPoints:
     )
 
 
+def _unit_band(profile: SpeedProfile, band: str) -> bool:
+    """Whether every factor of the band is 1 (its times are the network's own)."""
+    b = profile.band(band)
+    return b.other == 1.0 and all(f == 1.0 for f in b.factors.values())
+
+
+def precompute_band_times(
+    bands: BandNetwork,
+    stations: gpd.GeoDataFrame | gpd.GeoSeries,
+    hospitals: gpd.GeoDataFrame | gpd.GeoSeries,
+    points: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    base: SimulationTimes | None = None,
+    workers: int = 1,
+) -> tuple[SimulationTimes, ...]:
+    """:func:`precompute_times` in every band of a speed profile, on re-weighted graphs.
+
+    Each band's edge times enter the network's own travel-time graph
+    (:meth:`planner.network.bands.BandNetwork.index_for`, no rebuild). A band
+    whose factors are all 1 shares ``base`` (the times at the network's own
+    speeds) instead of computing them again: its times are those bit for bit.
+
+    Parameters
+    ----------
+    bands
+        The network prepared for its profile's bands.
+    stations, hospitals, points
+        As in :func:`precompute_times`.
+    base
+        The times at the network's own speeds, if computed already.
+    workers
+        Worker processes for the searches.
+
+    Returns
+    -------
+    tuple of SimulationTimes
+        One per band, in ``bands.profile.band_names`` order (memory: at most
+        one set of times per band).
+    """
+    graph = bands.network.graph
+    out = []
+    for band in bands.profile.band_names:
+        if base is not None and _unit_band(bands.profile, band):
+            out.append(base)
+            continue
+        index = bands.index_for(band)
+        times = precompute_times(
+            graph, stations, hospitals, points,
+            travel_graph=index.ttg, edges=index.edges, workers=workers,
+        )  # fmt: skip
+        out.append(times)
+    return tuple(out)
+
+
+def call_bands(profile: SpeedProfile | None, time_s: np.ndarray) -> np.ndarray:
+    """Band number (into ``profile.band_names``) of each call time, vectorised.
+
+    The simulation clock starts on a Monday at 00:00
+    (:data:`~planner.constants.SIM_CLOCK_MONDAY`), so a time ``t`` s is that
+    Monday plus ``t``; :func:`planner.network.profiles.bands_at` gives its band.
+
+    Parameters
+    ----------
+    profile
+        The speed profile, or None (every call in band 0).
+    time_s
+        Call times, s after time 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 band numbers, one per call.
+    """
+    t = np.asarray(time_s, dtype=float)
+    if profile is None or len(t) == 0:
+        return np.zeros(len(t), dtype=np.int64)
+    stamps = pd.Timestamp(constants.SIM_CLOCK_MONDAY) + pd.to_timedelta(t, unit="s")
+    names = bands_at(profile, pd.Series(stamps))
+    return np.asarray(pd.Index(profile.band_names).get_indexer(names), dtype=np.int64)
+
+
 # --------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------
@@ -330,6 +416,13 @@ class SimulationModel:
         People the points stand for (the sum of their weights unless given).
     warnings
         Suspicious but legal input, worded for the user.
+    profile
+        The time-of-day speed profile, or None (one set of times).
+    band_times, band_serve
+        With a profile, ``times`` and ``serve_times`` in each of its bands
+        (``profile.band_names`` order); a call's drives use the band of its
+        call time (:func:`call_bands`). Without one, ``(times,)`` and
+        ``(serve_times,)``.
     """
 
     stations: pd.DataFrame
@@ -340,6 +433,14 @@ class SimulationModel:
     serve_times: np.ndarray
     population: float
     warnings: tuple[str, ...] = field(default=())
+    profile: SpeedProfile | None = None
+    band_times: tuple[SimulationTimes, ...] = ()
+    band_serve: tuple[np.ndarray, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.band_times:
+            object.__setattr__(self, "band_times", (self.times,))
+            object.__setattr__(self, "band_serve", (self.serve_times,))
 
     @property
     def n_units(self) -> int:
@@ -359,6 +460,8 @@ class SimulationModel:
             shifts=self.shifts[keep],
             times=self.times.select_stations(keep),
             serve_times=self.serve_times[keep],
+            band_times=tuple(t.select_stations(keep) for t in self.band_times),
+            band_serve=tuple(s[keep] for s in self.band_serve),
         )
 
 
@@ -458,6 +561,8 @@ def build_model(
     shifts: Mapping[str, Sequence[int]] | None = None,
     shift_source: str = "shifts",
     population: float | None = None,
+    profile: SpeedProfile | None = None,
+    band_times: Sequence[SimulationTimes] = (),
 ) -> SimulationModel:
     """Check the system and put it in the form every replication reads.
 
@@ -491,6 +596,12 @@ def build_model(
     population
         People the points stand for (for expected cardiac-arrest survivors
         and ``calls_per_1000``); default the sum of ``weight``.
+    profile, band_times
+        A time-of-day speed profile and the times in each of its bands
+        (:func:`precompute_band_times`): each call's drives then use the band
+        of its call time. The nearest hospital and whether a unit can serve
+        a point come from ``times`` (the bands change speeds, not which
+        roads lead where).
 
     Raises
     ------
@@ -507,6 +618,12 @@ def build_model(
         else map(str, hospitals)
     )
     _check_sizes(times, st, pts, names)
+    if (profile is None) != (not band_times) or (
+        profile is not None and len(band_times) != len(profile.bands)
+    ):
+        raise ParameterError("band_times: give one set of times per band of the profile")
+    for banded in band_times:
+        _check_sizes(banded, st, pts, names)
     table = shift_table(
         st, shifts, psychiatric_hours=settings.psychiatric_hours, source=shift_source
     )
@@ -537,7 +654,26 @@ def build_model(
         serve_times=serve,
         population=float(pts["weight"].sum()) if population is None else float(population),
         warnings=tuple(notes),
+        profile=profile,
+        band_times=tuple(band_times),
+        band_serve=_band_serve(band_times, times, serve, st, pts, settings),
     )
+
+
+def _band_serve(
+    band_times: Sequence[SimulationTimes],
+    times: SimulationTimes,
+    serve: np.ndarray,
+    stations: pd.DataFrame,
+    points: pd.DataFrame,
+    settings: SimulationSettings,
+) -> tuple[np.ndarray, ...]:
+    """:func:`_serve_times` of each band; bands sharing one set of times share the result."""
+    done: dict[int, np.ndarray] = {id(times): serve}
+    for banded in band_times:
+        if id(banded) not in done:
+            done[id(banded)] = _serve_times(banded, stations, points, settings)
+    return tuple(done[id(t)] for t in band_times)
 
 
 def _check_sizes(

@@ -40,7 +40,7 @@ from planner.simulate.kpis import (
     summary_row,
     unit_table,
 )
-from planner.simulate.model import SimulationModel
+from planner.simulate.model import SimulationModel, call_bands
 from planner.simulate.settings import SimulationSettings
 
 __all__ = [
@@ -128,19 +128,24 @@ def offered_load(
     """(offered load, mean units on duty), both in erlangs.
 
     The load is a lower bound: every call's time on scene, transport and
-    handover plus the drive from the nearest station, summed and divided by
-    the period; the drive home is left out.
+    handover plus the drive from the nearest station (in the time band of the
+    call), summed and divided by the period; the drive home is left out.
     """
     pt = calls.table["point"].to_numpy()
-    nearest = np.min(model.serve_times, axis=0)[pt] if len(model.serve_times) else np.zeros(0)
-    nearest = np.where(np.isfinite(nearest), nearest, 0.0) * draws.drive_factor
+    band = call_bands(model.profile, calls.table["time_s"].to_numpy(dtype=float))
+    nearest = np.zeros(len(pt))
     transport = np.zeros(len(pt))
-    go = draws.transported & (hospital_of_call >= 0)
     h = np.maximum(hospital_of_call, 0)
-    transport[go] = (
-        model.times.point_to_hospital[pt[go], h[go]] * draws.transport_factor[go]
-        + draws.handover_s[go]
-    )
+    for b, (times, serve) in enumerate(zip(model.band_times, model.band_serve, strict=True)):
+        mine = band == b
+        if len(serve):
+            nearest[mine] = np.min(serve, axis=0)[pt[mine]]
+        go = mine & draws.transported & (hospital_of_call >= 0)
+        transport[go] = (
+            times.point_to_hospital[pt[go], h[go]] * draws.transport_factor[go]
+            + draws.handover_s[go]
+        )
+    nearest = np.where(np.isfinite(nearest), nearest, 0.0) * draws.drive_factor
     work = float(np.sum(nearest + draws.on_scene_s + transport))
     load = work / max(calls.horizon_s, 1.0)
     return load, float(model.shifts.sum(axis=0).mean())

@@ -20,6 +20,7 @@ import pandas as pd
 
 from planner import constants
 from planner.errors import ParameterError
+from planner.network.dispersion import check_cv
 
 __all__ = [
     "PRIORITIES",
@@ -130,8 +131,11 @@ class SimulationSettings:
     Unit cycle
         ``call_handling`` (per priority: queue entry to dispatch), ``turnout``
         (dispatch to rolling, for a unit at its station; a unit already out
-        rolls at once), ``drive_cv`` (cv of a lognormal factor of mean 1 on
-        each drive to a scene and to hospital; 0 = network times),
+        rolls at once), ``drive_time_cv`` (coefficient of variation of
+        lognormal drive times whose median is the network time, on each drive
+        to a scene and to hospital: the distribution of
+        :func:`planner.network.dispersion.draw_drive_times`, as in the
+        coverage tables; None or 0 = network times),
         ``on_scene`` (per priority) and ``psychiatric_on_scene``,
         ``transport_probability`` (per priority) and
         ``psychiatric_transport_probability``, ``handover`` at the hospital,
@@ -163,7 +167,7 @@ class SimulationSettings:
         )
     )
     turnout: Duration = field(default_factory=lambda: Duration(constants.ROLL_OUT_S, 0.0, "fixed"))
-    drive_cv: float = 0.0
+    drive_time_cv: float | None = None
     on_scene: tuple[Duration, Duration, Duration] = field(
         default_factory=lambda: _lognormal(constants.SIM_ON_SCENE_S, constants.SIM_ON_SCENE_CV)
     )
@@ -228,10 +232,8 @@ class SimulationSettings:
         for name in ("turnout", "psychiatric_on_scene", "handover"):
             if not isinstance(getattr(self, name), Duration):
                 raise ParameterError(f"{name}: must be a Duration")
-        cv = _number(self.drive_cv, "drive_cv")
-        if not 0 <= cv <= 2:
-            raise ParameterError(f"drive_cv = {self.drive_cv!r}: must be between 0 and 2")
-        self._set("drive_cv", cv)
+        if self.drive_time_cv is not None:
+            self._set("drive_time_cv", check_cv(self.drive_time_cv))
         probs = tuple(self.transport_probability)
         if len(probs) != 3:
             raise ParameterError("transport_probability: give one probability per priority 1, 2, 3")
@@ -321,7 +323,11 @@ _SOURCES: dict[str, tuple[str, str]] = {
     "psychiatric_share": ("share", "planning assumption (constants.SIM_PSYCHIATRIC_SHARE)"),
     "call_handling": ("s", "prio 1: constants.DISPATCH_S; prio 2-3: planning assumption"),
     "turnout": ("s", "constants.ROLL_OUT_S (planning assumption)"),
-    "drive_cv": ("cv", "planning choice: 0, network times as computed"),
+    "drive_time_cv": (
+        "cv",
+        "none: network times; else lognormal around them (constants.DRIVE_TIME_CV: "
+        "Budge, Ingolfsson & Erkut 2010)",
+    ),
     "on_scene": ("s", "planning assumption (constants.SIM_ON_SCENE_S)"),
     "psychiatric_on_scene": ("s", "planning assumption (constants.SIM_PSYCHIATRIC_ON_SCENE_S)"),
     "transport_probability": ("probability", "planning assumption"),
