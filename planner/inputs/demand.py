@@ -106,8 +106,7 @@ from planner.network.crs import metric_crs, metric_crs_of
 from planner.network.osm import (
     OSM_READ_ERRORS,
     describe_osm_error,
-    location_out_of_range,
-    out_of_range_error,
+    tagged_nodes,
 )
 from planner.network.regions import assign_areas
 
@@ -1427,41 +1426,21 @@ def _scan_population_nodes(path: Path, source: str) -> tuple[dict[str, list[Any]
     names: list[str | None] = []
     places_found: list[str | None] = []
     codes: list[str | None] = []
-    no_location = 0
-    processor = osmium.FileProcessor(os.fspath(path), osmium.osm.NODE).with_filter(
-        osmium.filter.KeyFilter("population")
-    )
-    try:
-        for node in processor:
-            if not isinstance(node, osmium.osm.Node):
-                continue
-            if location_out_of_range(node.location):
-                loc = node.location
-                raise out_of_range_error(
-                    source, node.id, loc.lon_without_check(), loc.lat_without_check()
-                )
-            if not node.location.valid():
-                no_location += 1
-                continue
-            tags = node.tags
-            ids.append(node.id)
-            lons.append(node.location.lon)
-            lats.append(node.location.lat)
-            values.append(tags.get("population", ""))
-            names.append(tags.get("name"))
-            places_found.append(tags.get("place"))
-            codes.append(tags.get("ref:se:scb:tätort:kod"))
-    except InputFileError:
-        raise
-    except OSM_READ_ERRORS as exc:
-        raise InputFileError(
-            f"{source} is not a readable OSM file: {describe_osm_error(exc)}"
-        ) from exc
+    unlocated: list[int] = []
+    for node in tagged_nodes(path, "population", label=source, unlocated=unlocated):
+        tags = node.tags
+        ids.append(node.id)
+        lons.append(node.location.lon)
+        lats.append(node.location.lat)
+        values.append(tags.get("population", ""))
+        names.append(tags.get("name"))
+        places_found.append(tags.get("place"))
+        codes.append(tags.get("ref:se:scb:tätort:kod"))
     columns: dict[str, list[Any]] = {
         "id": ids, "lon": lons, "lat": lats, "population": values, "name": names,
         "place": places_found, "scb_code": codes,
     }  # fmt: skip
-    return columns, no_location
+    return columns, len(unlocated)
 
 
 # --------------------------------------------------------------------------

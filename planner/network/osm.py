@@ -10,6 +10,7 @@ a node missing from a clipped extract unless it is told apart here.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,15 +72,25 @@ def out_of_range_error(
     )
 
 
-def tagged_nodes(source: str, key: str) -> Iterator[Any]:
+def tagged_nodes(
+    source: str | os.PathLike[str],
+    key: str,
+    *,
+    label: str | None = None,
+    unlocated: list[int] | None = None,
+) -> Iterator[Any]:
     """The nodes of an OSM file that carry tag ``key``, with a valid location.
 
-    Nodes without a location are skipped. A node whose coordinates lie outside
-    ±180/±90 degrees, and a file pyosmium cannot read, raise
-    :class:`~planner.errors.InputFileError` naming ``source``.
+    Nodes without a location are skipped (their ids appended to ``unlocated``
+    when it is given). A node whose coordinates lie outside ±180/±90 degrees,
+    and a file pyosmium cannot read, raise
+    :class:`~planner.errors.InputFileError` naming the file as ``label``
+    (default its path).
     """
+    path = os.fspath(source)
+    name = label or path
     try:
-        processor = osmium.FileProcessor(source, osmium.osm.NODE).with_filter(
+        processor = osmium.FileProcessor(path, osmium.osm.NODE).with_filter(
             osmium.filter.KeyFilter(key)
         )
         for node in processor:
@@ -88,13 +99,15 @@ def tagged_nodes(source: str, key: str) -> Iterator[Any]:
             if location_out_of_range(node.location):
                 loc = node.location
                 raise out_of_range_error(
-                    source, node.id, loc.lon_without_check(), loc.lat_without_check()
+                    name, node.id, loc.lon_without_check(), loc.lat_without_check()
                 )
             if node.location.valid():
                 yield node
+            elif unlocated is not None:
+                unlocated.append(node.id)
     except InputFileError:
         raise
     except OSM_READ_ERRORS as exc:
         raise InputFileError(
-            f"{source} is not a readable OSM file: {describe_osm_error(exc)}"
+            f"{name} is not a readable OSM file: {describe_osm_error(exc)}"
         ) from exc

@@ -599,6 +599,36 @@ function plannerPropertyTable(properties, fields) {
     });
     return table;
 }
+/* A box of radio buttons on the map (the before/after switch, the time-band
+   selector), its inputs named ``name``: ``values`` with their ``labels``,
+   ``checked`` first; a change
+   calls ``onChange(value)``. Returns a function that ticks a value. */
+function plannerRadios(map, cls, name, title, values, labels, checked, onChange) {
+    var inputs = [], control = L.control({position: 'topleft'});
+    control.onAdd = function () {
+        var div = L.DomUtil.create('div', cls + ' leaflet-bar');
+        L.DomUtil.create('b', '', div).textContent = title;
+        values.forEach(function (value, i) {
+            var label = L.DomUtil.create('label', '', div);
+            var input = L.DomUtil.create('input', '', label);
+            input.type = 'radio';
+            input.name = name;
+            input.value = value;
+            input.checked = value === checked;
+            label.appendChild(document.createTextNode(' ' + labels[i]));
+        });
+        inputs = Array.prototype.slice.call(div.querySelectorAll('input'));
+        inputs.forEach(function (input) {
+            input.addEventListener('change', function () { onChange(this.value); });
+        });
+        L.DomEvent.disableClickPropagation(div);
+        return div;
+    };
+    control.addTo(map);
+    return function (value) {
+        inputs.forEach(function (input) { input.checked = input.value === value; });
+    };
+}
 </script>"""
 
 
@@ -644,7 +674,7 @@ update();
 _SCENARIO_JS = """
 var pairs = [];
 for (var i = 0; i < layers.length; i += 2) { pairs.push([layers[i], layers[i + 1]]); }
-var inputs = [];
+var tick = null;
 function set(state) {
     pairs.forEach(function (p) {
         var from = state === 'after' ? p[0] : p[1], to = state === 'after' ? p[1] : p[0];
@@ -653,31 +683,12 @@ function set(state) {
             if (to && !map.hasLayer(to)) { map.addLayer(to); }
         }
     });
-    inputs.forEach(function (input) { input.checked = input.value === state; });
+    if (tick) { tick(state); }
     window.plannerScenario = state;
 }
 var words = %(words)s;
-var control = L.control({position: 'topleft'});
-control.onAdd = function () {
-    var div = L.DomUtil.create('div', 'planner-scenario leaflet-bar');
-    L.DomUtil.create('b', '', div).textContent = words.title;
-    ['before', 'after'].forEach(function (state) {
-        var label = L.DomUtil.create('label', '', div);
-        var input = L.DomUtil.create('input', '', label);
-        input.type = 'radio';
-        input.name = 'planner-scenario';
-        input.value = state;
-        input.checked = state === 'after';
-        label.appendChild(document.createTextNode(' ' + words[state]));
-    });
-    inputs = Array.prototype.slice.call(div.querySelectorAll('input'));
-    inputs.forEach(function (input) {
-        input.addEventListener('change', function () { set(this.value); });
-    });
-    L.DomEvent.disableClickPropagation(div);
-    return div;
-};
-control.addTo(map);
+tick = plannerRadios(map, 'planner-scenario', 'planner-scenario', words.title,
+                     ['before', 'after'], [words.before, words.after], 'after', set);
 window.plannerScenario = 'after';
 window.plannerSetScenario = set;
 """
@@ -1656,7 +1667,7 @@ _BAND_LABELS = {
 
 _BAND_JS = """
 var main = layers.slice(0, 2), bandLayers = layers.slice(2);
-var words = %(words)s, inputs = [];
+var words = %(words)s, tick = null;
 function set(band) {
     bandLayers.forEach(function (l) { if (l && map.hasLayer(l)) { map.removeLayer(l); } });
     var shown = main.filter(function (l) { return l && map.hasLayer(l); });
@@ -1669,30 +1680,11 @@ function set(band) {
         main.forEach(function (l) { if (l && map.hasLayer(l)) { map.removeLayer(l); } });
         map.addLayer(bandLayers[words.bands.indexOf(band)]);
     }
-    inputs.forEach(function (input) { input.checked = input.value === band; });
+    if (tick) { tick(band); }
     window.plannerBand = band;
 }
-var control = L.control({position: 'topleft'});
-control.onAdd = function () {
-    var div = L.DomUtil.create('div', 'planner-scenario planner-bands leaflet-bar');
-    L.DomUtil.create('b', '', div).textContent = words.title;
-    [''].concat(words.bands).forEach(function (band, i) {
-        var label = L.DomUtil.create('label', '', div);
-        var input = L.DomUtil.create('input', '', label);
-        input.type = 'radio';
-        input.name = 'planner-band';
-        input.value = band;
-        input.checked = band === '';
-        label.appendChild(document.createTextNode(' ' + words.labels[i]));
-    });
-    inputs = Array.prototype.slice.call(div.querySelectorAll('input'));
-    inputs.forEach(function (input) {
-        input.addEventListener('change', function () { set(this.value); });
-    });
-    L.DomEvent.disableClickPropagation(div);
-    return div;
-};
-control.addTo(map);
+tick = plannerRadios(map, 'planner-scenario planner-bands', 'planner-band', words.title,
+                     [''].concat(words.bands), words.labels, '', set);
 window.plannerBand = '';
 window.plannerSetBand = set;
 window.plannerBandLayers = {};
