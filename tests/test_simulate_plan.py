@@ -266,8 +266,12 @@ def test_map_and_report_show_the_simulation(runs: dict[str, Path]) -> None:
     assert "3 independent replications of 20 days" in section
 
 
-def test_simulate_in_swedish_writes_excel_tables(runs: dict[str, Path]) -> None:
-    """``planner simulate --lang sv``: Swedish sheet names, ';' CSV with a BOM, same numbers."""
+def test_simulate_in_swedish_writes_excel_tables(
+    runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``planner simulate --lang sv``: Swedish console, sheet names, ';' CSV with a BOM."""
+    from planner.i18n import translator
+
     scenario = runs["plan"].parent / "scenario" / "sim.toml"
     out = runs["plan"].parent / "simulate-sv"
     cache = str(runs["plan"].parent / "cache")
@@ -280,6 +284,14 @@ def test_simulate_in_swedish_writes_excel_tables(runs: dict[str, Path]) -> None:
     pd.testing.assert_frame_equal(swedish, english, check_exact=False, rtol=1e-12)
     book = load_workbook(out / "simulation.xlsx", read_only=True)
     assert {"Simulering, sammanfattning", "Beläggning per station"} <= set(book.sheetnames)
+    # the console's KPI table in Swedish, numbers as Swedish writes them
+    console = capsys.readouterr().err
+    tr = translator("sv")
+    row = english.loc["prio1_median_min"]
+    low, high = tr.minutes(row["before_ci_low"]), tr.minutes(row["before_ci_high"])
+    assert "simulering: 3 replikeringar, frö 5; medelvärde över replikeringarna" in console
+    line = next(x for x in console.splitlines() if "Medianresponstid prio 1" in x)
+    assert f"{tr.minutes(row['before'])} [{low}, {high}]" in line
 
 
 @pytest.mark.parametrize("factor", [1.0, 0.5])

@@ -15,9 +15,12 @@ from typing import Any
 from planner.i18n import N_, Translator
 
 __all__ = [
+    "SIMULATION_FIGURES",
     "column_label",
     "fleet_label",
     "sheet_label",
+    "simulation_label",
+    "simulation_value",
     "value_label",
 ]
 
@@ -214,3 +217,39 @@ def sheet_label(key: str, tr: Translator) -> str:
         when, what = tr.gettext(_STATES[state]), tr.gettext(_SHEETS[rest])
         return f"{when} – {what.lower()}"
     return key
+
+
+#: How the simulated figures are named and shown (report, console): label, kind
+#: (``min``, ``share``, ``number``).
+SIMULATION_FIGURES: dict[str, tuple[str, str]] = {
+    "prio1_median_min": (N_("Prio-1 median response time"), "min"),
+    "prio1_p90_min": (N_("Prio-1 90th percentile"), "min"),
+    "regular_prio1_median_min": (N_("Prio-1 median, regular ambulances"), "min"),
+    "psychiatric_median_min": (N_("Median response time, psychiatric calls"), "min"),
+    "psychiatric_by_pam": (N_("Psychiatric calls served by the psychiatric unit"), "share"),
+    "share_waited": (N_("Calls that waited for a free unit"), "share"),
+    "mean_wait_min": (N_("Mean wait for a free unit"), "min"),
+    "share_from_other_municipality": (N_("Calls served from another municipality"), "share"),
+    "ambulance_utilisation": (N_("Ambulance utilisation"), "share"),
+    "expected_survivors_per_year": (N_("Expected cardiac-arrest survivors a year"), "number"),
+    "calls_per_day": (N_("Calls a day"), "number"),
+}
+
+
+def simulation_label(figure: str, tr: Translator) -> str:
+    """The words for a simulated figure (``prio1_median_min`` -> "Prio-1 median response time")."""
+    if figure.startswith("prio1_share_within_"):
+        limit = float(figure.removeprefix("prio1_share_within_").removesuffix("_min"))
+        return tr.gettext("Prio-1 share within {t} min").format(t=tr.number(limit, 0))
+    return tr.gettext(SIMULATION_FIGURES[figure][0])
+
+
+def simulation_value(figure: str, value: Any, tr: Translator, *, change: bool = False) -> str:
+    """A simulated figure's value as the reader writes it (min, %, a number); ``change``: signed."""
+    kind = "share" if figure.startswith("prio1_share_within_") else SIMULATION_FIGURES[figure][1]
+    if kind == "min":
+        return tr.minutes(value, signed=change)
+    if kind == "share":
+        return tr.points(value) if change else tr.percent(value)
+    digits = 2 if figure == "expected_survivors_per_year" else 1
+    return tr.number(value, digits, signed=change)

@@ -75,6 +75,7 @@ from planner.outputs.export import (
     write_atomic,
     write_sidecar,
 )
+from planner.outputs.labels import simulation_label, simulation_value
 
 if TYPE_CHECKING:  # the map module (folium) is loaded only when a static map is drawn
     from planner.outputs.maps import MapLayers
@@ -1177,49 +1178,16 @@ def _check_consistent(inputs: ReportInputs) -> None:
 # The simulation (issue 15)
 # ---------------------------------------------------------------------------
 
-#: How the report names and shows each simulated figure: label, kind
-#: (``min``, ``share``, ``number``).
-_SIMULATION_FIGURES: dict[str, tuple[str, str]] = {
-    "prio1_median_min": (N_("Prio-1 median response time"), "min"),
-    "prio1_p90_min": (N_("Prio-1 90th percentile"), "min"),
-    "regular_prio1_median_min": (N_("Prio-1 median, regular ambulances"), "min"),
-    "psychiatric_median_min": (N_("Median response time, psychiatric calls"), "min"),
-    "psychiatric_by_pam": (N_("Psychiatric calls served by the psychiatric unit"), "share"),
-    "share_waited": (N_("Calls that waited for a free unit"), "share"),
-    "mean_wait_min": (N_("Mean wait for a free unit"), "min"),
-    "share_from_other_municipality": (N_("Calls served from another municipality"), "share"),
-    "ambulance_utilisation": (N_("Ambulance utilisation"), "share"),
-    "expected_survivors_per_year": (N_("Expected cardiac-arrest survivors a year"), "number"),
-    "calls_per_day": (N_("Calls a day"), "number"),
-}
-
-
-def _simulation_label(figure: str, tr: Translator) -> str:
-    if figure.startswith("prio1_share_within_"):
-        limit = float(figure.removeprefix("prio1_share_within_").removesuffix("_min"))
-        return tr.gettext("Prio-1 share within {t} min").format(t=tr.number(limit, 0))
-    return tr.gettext(_SIMULATION_FIGURES[figure][0])
-
-
-def _simulation_value(figure: str, value: Any, tr: Translator, *, change: bool = False) -> str:
-    kind = "share" if figure.startswith("prio1_share_within_") else _SIMULATION_FIGURES[figure][1]
-    if kind == "min":
-        return tr.minutes(value, signed=change)
-    if kind == "share":
-        return tr.points(value) if change else tr.percent(value)
-    digits = 2 if figure == "expected_survivors_per_year" else 1
-    return tr.number(value, digits, signed=change)
-
 
 def _simulation_cell(row: pd.Series, column: str, tr: Translator, *, change: bool = False) -> str:
     """A figure with its confidence interval below it, as HTML."""
     figure = str(row["figure"])
-    value = _simulation_value(figure, row[column], tr, change=change)
+    value = simulation_value(figure, row[column], tr, change=change)
     low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
     if _missing(low) or _missing(high):
         return _e(value)
-    low_text = _simulation_value(figure, low, tr, change=change)
-    high_text = _simulation_value(figure, high, tr, change=change)
+    low_text = simulation_value(figure, low, tr, change=change)
+    high_text = simulation_value(figure, high, tr, change=change)
     interval = f"{low_text} – {high_text}"
     return f"{_e(value)}<br><small>{_e(interval)}</small>"
 
@@ -1256,7 +1224,7 @@ def _simulation_section(inputs: ReportInputs, tr: Translator) -> str | None:
     rows = []
     wanted = [f for f in inputs.simulation_figures if f in set(table["figure"])]
     for _, row in table.set_index("figure").loc[wanted].reset_index().iterrows():
-        cells = [_e(_simulation_label(str(row["figure"]), tr))]
+        cells = [_e(simulation_label(str(row["figure"]), tr))]
         cells += [_simulation_cell(row, s, tr) for s in states]
         if "difference" in table.columns:
             cells.append(_simulation_cell(row, "difference", tr, change=True))

@@ -554,7 +554,7 @@ def plan_scenario(
                     section=simulate, after=proposed, boundary=boundary, boundaries=boundaries,
                     workers=workers, executor=executor, progress=progress, echo=echo,
                 )  # fmt: skip
-            echo_simulation(simulation, echo)
+            echo_simulation(simulation, echo, language=scenario.language)
     finally:
         bar.close()
     places = _read_places(scenario)
@@ -1513,7 +1513,7 @@ def simulate_scenario(
             )  # fmt: skip
     finally:
         bar.close()
-    echo_simulation(simulation, echo)
+    echo_simulation(simulation, echo, language=scenario.language)
     return SimulateResult(
         scenario=scenario,
         network=network,

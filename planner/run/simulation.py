@@ -38,10 +38,12 @@ import pandas as pd
 
 from planner.distributed import BlockExecutor
 from planner.errors import DataError, ParameterError, PlannerWarning, file_label
+from planner.i18n import DEFAULT_LANGUAGE, N_, Language, Translator, translator
 from planner.network.bands import BandNetwork
 from planner.network.index import NetworkIndex
 from planner.network.road_network import RoadNetwork
 from planner.outputs.export import TableStyle, write_layers, write_table, write_workbook
+from planner.outputs.labels import simulation_label, simulation_value
 from planner.run.scenario import Scenario, SimulateSection, default_simulate_section
 from planner.simulate import (
     Calls,
@@ -82,22 +84,8 @@ __all__ = [
 #: The folder of a plan's simulation outputs, inside the plan's output folder.
 SIMULATION_FOLDER = "simulate"
 
+
 #: How the figures of the KPI tables read on the command line (figure -> label).
-_LABELS = {
-    "prio1_median_min": "prio-1 median, min",
-    "prio1_p90_min": "prio-1 90th percentile, min",
-    "regular_prio1_median_min": "prio-1 median, non-psychiatric calls, min",
-    "psychiatric_median_min": "psychiatric calls: median, min",
-    "psychiatric_by_pam": "psychiatric calls served by the PAM",
-    "share_waited": "calls that waited for a free unit",
-    "mean_wait_min": "mean wait for a free unit, min",
-    "share_from_other_municipality": "calls served from another municipality",
-    "ambulance_utilisation": "ambulance utilisation (dispatch to clear)",
-    "expected_survivors_per_year": "expected cardiac-arrest survivors a year",
-    "calls_per_day": "calls a day",
-}
-
-
 @dataclass(frozen=True)
 class SimulationRun:
     """Every state of a scenario's system, simulated on the same calls.
@@ -266,7 +254,12 @@ def simulate_system(
     pam_state = _psychiatric_state(scenario, section, sites, units)
     hospitals = _hospitals(scenario, section, boundary, network.crs)
     calls, points = _points(scenario, section, demand, network.crs)
-    echo(f"simulation: {len(hospitals)} hospitals, {_describe_calls(section, demand, calls)}")
+    tr = translator(scenario.language)
+    echo(
+        tr.gettext("simulation: {hospitals} hospitals, {calls}").format(
+            hospitals=tr.number(len(hospitals)), calls=_describe_calls(section, demand, calls, tr)
+        )
+    )
     times = precompute_times(
         network.graph, sites, hospitals, points,
         travel_graph=index.ttg, edges=index.edges, workers=workers,
@@ -484,29 +477,33 @@ def _points(
     return calls, points
 
 
-def _describe_calls(section: SimulateSection, demand: gpd.GeoDataFrame, calls: Calls | None) -> str:
+def _describe_calls(
+    section: SimulateSection,
+    demand: gpd.GeoDataFrame,
+    calls: Calls | None,
+    tr: Translator | None = None,
+) -> str:
+    """Where the calls come from, in words (``tr``'s language; English by default)."""
+    tr = tr or translator(DEFAULT_LANGUAGE)
     settings = section.settings
     if calls is not None:
         assert section.calls_file is not None
-        return (
-            f"{len(calls):,} calls replayed from {section.calls_file.name} over "
-            f"{calls.horizon_s / 86400:g} days"
+        return tr.gettext("{calls} calls replayed from {file} over {days} days").format(
+            calls=tr.number(len(calls)),
+            file=section.calls_file.name,
+            days=tr.number(calls.horizon_s / 86400, 1),
         )
     people = float(demand["weight"].sum())
-    per_year = (
-        settings.calls_per_year
-        if settings.calls_per_year is not None
-        else settings.calls_per_1000 * people / 1000.0
-    )
-    rate = (
-        "given"
-        if settings.calls_per_year is not None
-        else f"{settings.calls_per_1000:g} per 1,000 of {people:,.0f} people"
-    )
-    return (
-        f"{per_year:,.0f} calls a year ({rate}) generated over the demand for "
-        f"{settings.days:g} days"
-    )
+    if settings.calls_per_year is not None:
+        per_year, rate = settings.calls_per_year, tr.gettext("given")
+    else:
+        per_year = settings.calls_per_1000 * people / 1000.0
+        rate = tr.gettext("{rate} per 1,000 of {people} people").format(
+            rate=tr.number(settings.calls_per_1000, 1), people=tr.number(people)
+        )
+    return tr.gettext(
+        "{calls} calls a year ({rate}) generated over the demand for {days} days"
+    ).format(calls=tr.number(per_year), rate=rate, days=tr.number(settings.days, 1))
 
 
 def _models(
@@ -601,36 +598,29 @@ def _station_layer(
 # ---------------------------------------------------------------------------
 
 
-def _label(figure: str) -> str:
-    if figure in _LABELS:
-        return _LABELS[figure]
-    if figure.startswith("prio1_share_within_"):
-        return (
-            f"prio-1 within {figure.removeprefix('prio1_share_within_').removesuffix('_min')} min"
-        )
-    return figure
-
-
-def _number(figure: str, value: float, *, signed: bool = False) -> str:
-    if not math.isfinite(value):
-        return "n/a"
-    sign = "+" if signed else ""
-    percent = "share" in figure or figure in ("psychiatric_by_pam", "ambulance_utilisation")
-    digits = 2 if figure == "expected_survivors_per_year" else 1
-    shown = round(100 * value if percent else value, digits) + 0.0  # no "-0.0"
-    return f"{shown:{sign}.{digits}f}" + (" %" if percent else "")
-
-
-def _with_interval(figure: str, row: pd.Series, column: str, *, signed: bool = False) -> str:
-    value = _number(figure, float(row[column]), signed=signed)
+def _with_interval(
+    figure: str, row: pd.Series, column: str, tr: Translator, *, change: bool = False
+) -> str:
+    """A figure and its confidence interval in brackets, as the reader writes them."""
+    value = simulation_value(figure, row[column], tr, change=change)
     low, high = float(row[f"{column}_ci_low"]), float(row[f"{column}_ci_high"])
     if not (math.isfinite(low) and math.isfinite(high)):
         return value
-    return f"{value} [{_number(figure, low)}, {_number(figure, high)}]"
+    bounds = (simulation_value(figure, v, tr, change=change) for v in (low, high))
+    return "{} [{}, {}]".format(value, *bounds)
+
+
+#: The words for the states of a simulation (console tables).
+_STATE_WORDS = {
+    "before": N_("before"),
+    "after": N_("after"),
+    "with_psychiatric": N_("with the psychiatric fleet"),
+    "without_psychiatric": N_("without it"),
+}
 
 
 def format_comparison(
-    table: pd.DataFrame, figures: list[str], *, states: tuple[str, ...]
+    table: pd.DataFrame, figures: list[str], *, states: tuple[str, ...], tr: Translator
 ) -> list[str]:
     """The headline rows of a comparison table as aligned lines of text.
 
@@ -643,24 +633,30 @@ def format_comparison(
     states
         The state columns to show; a ``difference`` column follows when the
         table has one.
+    tr
+        The reader's language: words (:func:`planner.outputs.labels.simulation_label`)
+        and number formats (minutes, %, the change in minutes or percentage points).
 
     Returns
     -------
     list of str
         A header line and one line per figure: the mean over the
-        replications and its confidence interval in brackets; shares in %.
+        replications and its confidence interval in brackets.
     """
     rows = table.set_index("figure")
     columns = list(states) + (["difference"] if "difference" in table else [])
-    heading = {"difference": f"{states[-1]} - {states[0]}" if len(states) == 2 else "difference"}
-    cells = [["figure", *[heading.get(c, c) for c in columns]]]
+    words = [tr.gettext(_STATE_WORDS[s]) if s in _STATE_WORDS else s for s in states]
+    if "difference" in table:  # the later state minus the earlier, paired by replication
+        pam = states == ("with_psychiatric", "without_psychiatric")
+        words.append(tr.gettext("with − without") if pam else tr.gettext("change"))
+    cells = [[tr.gettext("Figure"), *words]]
     for figure in figures:
         if figure not in rows.index:
             continue
         row = rows.loc[figure]
         cells.append(
-            [_label(figure)]
-            + [_with_interval(figure, row, c, signed=c == "difference") for c in columns]
+            [simulation_label(figure, tr)]
+            + [_with_interval(figure, row, c, tr, change=c == "difference") for c in columns]
         )
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns) + 1)]
     return [
@@ -670,22 +666,32 @@ def format_comparison(
     ]  # fmt: skip
 
 
-def echo_simulation(run: SimulationRun, echo: Callable[[str], None]) -> None:
-    """The run's KPI table (and the PAM table) as lines of text."""
-    settings = run.settings
+def echo_simulation(
+    run: SimulationRun, echo: Callable[[str], None], *, language: Language = DEFAULT_LANGUAGE
+) -> None:
+    """The run's KPI table (and the PAM table) as lines of text, in ``language``."""
+    settings, tr = run.settings, translator(language)
     figures = run.figures()
     echo(
-        f"simulation: {settings.replications} replications, seed {settings.seed}; "
-        f"{run.calls}; mean over the replications "
-        f"[{100 * settings.confidence:g} % confidence interval]:"
+        tr.gettext(
+            "simulation: {replications} replications, seed {seed}; mean over the replications "
+            "[{confidence} confidence interval]:"
+        ).format(
+            replications=tr.number(settings.replications),
+            seed=settings.seed,
+            confidence=tr.percent(settings.confidence, 0),
+        )
     )
     states = tuple(s for s in ("before", "after") if s in run.runs)
-    for line in format_comparison(run.comparison, figures, states=states):
+    for line in format_comparison(run.comparison, figures, states=states, tr=tr):
         echo(f"  {line}")
     if run.psychiatric is not None:
-        echo(f"the psychiatric fleet ({run.psychiatric_state}), with and without it:")
+        state = tr.gettext(_STATE_WORDS.get(run.psychiatric_state or "", "before"))
+        echo(
+            tr.gettext("the psychiatric fleet ({state}), with and without it:").format(state=state)
+        )
         pam = ("with_psychiatric", "without_psychiatric")
-        for line in format_comparison(run.psychiatric, figures, states=pam):
+        for line in format_comparison(run.psychiatric, figures, states=pam, tr=tr):
             echo(f"  {line}")
 
 
