@@ -85,13 +85,14 @@ def random_nodes(graph: nx.MultiDiGraph, n: int, rng: np.random.Generator) -> gp
     chosen = rng.choice(ids, size=n, replace=n > len(ids))
     x = np.array([graph.nodes[c]["x"] for c in chosen]) + rng.uniform(-100, 100, n)
     y = np.array([graph.nodes[c]["y"] for c in chosen]) + rng.uniform(-100, 100, n)
-    return gpd.GeoSeries(shapely.points(x, y), crs="EPSG:3006")
+    return gpd.GeoSeries(shapely.points(x, y), crs=graph.graph.get("crs", "EPSG:3006"))
 
 
 def system(case: Case, args: argparse.Namespace) -> tuple[Any, SimulationSettings, float]:
     """Stations, hospitals, demand and drive times: the model, the settings, precompute s."""
     rng = np.random.default_rng(args.seed)
     n_st = args.stations
+    crs = case.graph.graph.get("crs", "EPSG:3006")  # Andorra: its local UTM zone (issue 12)
     stations = gpd.GeoDataFrame(
         {
             "name": [f"SYNTHETIC station {i}" for i in range(n_st)],
@@ -99,20 +100,20 @@ def system(case: Case, args: argparse.Namespace) -> tuple[Any, SimulationSetting
             "units": args.units_per_station,
         },
         geometry=random_nodes(case.graph, n_st, rng).to_numpy(),
-        crs="EPSG:3006",
+        crs=crs,
     )
     if case.hospitals is None:
         hospitals = gpd.GeoDataFrame(
             {"name": [f"SYNTHETIC hospital {i}" for i in range(args.hospitals)]},
             geometry=random_nodes(case.graph, args.hospitals, rng).to_numpy(),
-            crs="EPSG:3006",
+            crs=crs,
         )
     else:
         hospitals = case.hospitals.iloc[: args.hospitals].reset_index(drop=True)
     demand = gpd.GeoDataFrame(
         {"weight": rng.lognormal(3.0, 1.0, args.points)},
         geometry=random_nodes(case.graph, args.points, rng).to_numpy(),
-        crs="EPSG:3006",
+        crs=crs,
     )
     started = time.perf_counter()
     times = precompute_times(case.graph, stations, hospitals, demand)
