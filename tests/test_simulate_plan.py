@@ -290,6 +290,12 @@ def test_simulate_in_swedish_writes_excel_tables(
     row = english.loc["prio1_median_min"]
     low, high = tr.minutes(row["before_ci_low"]), tr.minutes(row["before_ci_high"])
     assert "simulering: 3 replikeringar, frö 5; medelvärde över replikeringarna" in console
+    files = [p for p in out.iterdir() if not p.name.endswith(".meta.json") and p.name[0] != "."]
+    n = len(files) - 1  # every file but the manifest, which has its own line
+    wrote = tr.ngettext(
+        "wrote {n} table or layer under {folder}", "wrote {n} tables and layers under {folder}", n
+    ).format(n=tr.number(n), folder=out)
+    assert wrote in console and not wrote.startswith("wrote")  # Swedish, and counted right
     line = next(x for x in console.splitlines() if "Medianresponstid prio 1" in x)
     assert f"{tr.minutes(row['before'])} [{low}, {high}]" in line
 

@@ -1237,7 +1237,8 @@ def simulate_cmd(
     protect = [*input_files(loaded), folder]
     # the output is checked and locked before any computation, swapped in whole at the end
     with stage_outputs([target], overwrite=overwrite, protect=protect):
-        _echo(f"scenario {loaded.name}: {loaded.region.name} ({scenario})")
+        tr = translator(loaded.language)
+        _echo(scenario_line(loaded.name, loaded.region.name, scenario, tr=tr))
         with work.executor() as executor:
             result = simulate_scenario(
                 loaded, section=section, cache_dir=folder, workers=work.workers,

@@ -1576,7 +1576,16 @@ def write_simulate(
         paths["manifest"] = folder / "manifest.json"
         write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n",
                    paths["manifest"])  # fmt: skip
-    echo(f"wrote {len(paths)} files under {folder}")
+    tr = translator(result.scenario.language)
+    echo(wrote_line(paths["manifest"], name=tr.gettext("manifest"), tr=tr))
+    others = len(paths) - 1
+    echo(
+        tr.ngettext(
+            "wrote {n} table or layer under {folder}",
+            "wrote {n} tables and layers under {folder}",
+            others,
+        ).format(n=tr.number(others), folder=folder)
+    )
     return paths
 
 
