@@ -23,6 +23,7 @@ from scipy.sparse.csgraph import dijkstra
 from planner import constants
 from planner.errors import InputFileError, ParameterError
 from planner.network import engine
+from planner.network.dijkstra import kernel_available
 from planner.network.engine import EngineSettings, Hierarchy, VirtualSources
 from planner.network.matrix import compute_matrix
 from planner.network.road_network import RoadNetwork
@@ -86,6 +87,15 @@ def _networkx(graph: nx.MultiDiGraph, ttg: TravelTimeGraph, sources: np.ndarray)
             times[i, col[v]] = t
             hops[i, col[v]] = len(paths[v]) - 1
     return times, hops
+
+
+def _virtual(ttg: TravelTimeGraph, k: int, seed: int) -> VirtualSources:
+    """Seeded points joining the network at two nodes each, one at a single node."""
+    rng = np.random.default_rng(seed)
+    nodes = rng.choice(ttg.n_nodes, size=(k, 2))
+    nodes[0, 1] = -1
+    offset = rng.uniform(0, 90, size=(k, 2))
+    return VirtualSources(nodes, offset)
 
 
 def _rows(ttg: TravelTimeGraph, n: int, seed: int) -> np.ndarray:
@@ -223,6 +233,25 @@ def test_choose_engine_follows_the_profile() -> None:
     assert engine.choose_engine(n, 10, np.inf, settings=SCIPY, hierarchy=road) == "scipy"
     assert engine.choose_engine(n, 10, np.inf, settings=DIJKSTRA, hierarchy=road) == exact
     assert engine.choose_engine(n, n, 600, settings=CCH, hierarchy=grid) == "cch"
+
+
+@needs_cch
+def test_choose_engine_for_compiled_queries_counts_batches() -> None:
+    # profiled with the compiled queries: their own (flatter) target curve, and a
+    # batch of BATCH sources costs the same however full it is
+    reach = np.concatenate([np.full(25, 300.0), np.full(75, 1800.0)])
+    road = dataclasses.replace(_profile_hierarchy(0.2, reach), profile_engine="dijkstra+compiled")
+    n, exact = 1_000_000, engine.exact_engine()
+    # 10 % of the nodes as targets: 0.2 x 0.45 = 0.09 against 0.75 x 0.25
+    assert engine.choose_engine(n, n // 10, 600, hierarchy=road, n_sources=64) == "cch"
+    # one source pays for a whole batch: 0.09 x 8 > 0.19
+    assert engine.choose_engine(n, n // 10, 600, hierarchy=road, n_sources=1) == exact
+    assert engine.choose_engine(n, n // 10, np.inf, hierarchy=road, n_sources=1) == "cch"
+    # points start from both ends in the same upward pass: no extra cost
+    assert (
+        engine.choose_engine(n, n // 10, 600, hierarchy=road, seeds_per_source=2, n_sources=64)
+        == "cch"
+    )
 
 
 @needs_cch
@@ -404,15 +433,35 @@ def test_matrix_with_points_on_the_cch(nets: dict) -> None:
 
 @needs_cch
 @pytest.mark.parametrize("name", NETS)
-def test_both_routingkit_wheels_give_the_same_times(
+def test_compiled_and_routingkit_queries_give_the_same_times(
     nets: dict, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if engine._import_pyroutingkit() is None:
-        pytest.skip("pyroutingkit not installed (no wheel for this platform)")
+    """The compiled CCH (numba), pyroutingkit and routingkit-cch's lists: one set of numbers."""
     _, ttg = nets[name]
-    src = _rows(ttg, 10, seed=18)
+    src = _rows(ttg, 20, seed=18)
     targets = _rows(ttg, 50, seed=19)
-    fast = engine.many_to_many(ttg, src, targets, settings=CCH, hierarchy=ttg.hierarchy)
-    monkeypatch.setattr(engine, "_import_pyroutingkit", lambda: None)
-    lists = engine.many_to_many(ttg, src, targets, settings=CCH, hierarchy=ttg.hierarchy)
-    np.testing.assert_array_equal(fast, lists)
+    virtual = _virtual(ttg, 12, seed=17)
+    h = ttg.hierarchy
+    got = {}
+    for label, numba_on, prk_on in (
+        ("compiled", True, True),
+        ("pyroutingkit", False, True),
+        ("routingkit lists", False, False),
+    ):
+        if label == "compiled" and not kernel_available():
+            continue
+        if label == "pyroutingkit" and engine._import_pyroutingkit() is None:
+            continue
+        with monkeypatch.context() as m:
+            if not numba_on:
+                m.setattr(engine, "kernel_available", lambda: False)
+            if not prk_on:
+                m.setattr(engine, "_import_pyroutingkit", lambda: None)
+            got[label] = (
+                engine.many_to_many(ttg, src, targets, settings=CCH, hierarchy=h),
+                engine.many_to_many(ttg, virtual, settings=CCH, hierarchy=h, cutoff_s=900.0),
+            )
+    assert "routingkit lists" in got
+    for label, (rows, points) in got.items():
+        np.testing.assert_array_equal(rows, got["routingkit lists"][0], err_msg=label)
+        np.testing.assert_array_equal(points, got["routingkit lists"][1], err_msg=label)

@@ -47,6 +47,7 @@ __all__ = [
     "KernelGraph",
     "kernel_available",
     "morton_order",
+    "numba_module",
     "prepare_kernel_graph",
     "reweight_kernel_graph",
     "search_rows",
@@ -79,6 +80,14 @@ def _numba() -> Any:
         )
         return None
     return numba
+
+
+def numba_module() -> Any:
+    """The numba module (check :func:`kernel_available` first)."""
+    module = _numba()
+    if module is None:
+        raise RuntimeError("numba is not available")
+    return module
 
 
 def kernel_available() -> bool:

@@ -79,6 +79,7 @@ from tqdm.auto import tqdm
 from planner import constants
 from planner.cache import atomic_write_bytes
 from planner.errors import InputFileError, ParameterError
+from planner.network import cch as compiled
 from planner.network.dijkstra import KernelGraph, kernel_available, search_rows
 
 
@@ -136,8 +137,8 @@ __all__ = [
 #: Engine names accepted by :class:`EngineSettings`.
 ENGINES = ("auto", "dijkstra", "scipy", "cch")
 #: Layout version of a saved hierarchy (:func:`save_hierarchy`; 2: the profile
-#: records the exact engine it was measured against).
-HIERARCHY_FORMAT = 2
+#: records the exact engine it was measured against; 3: and the CCH's query code).
+HIERARCHY_FORMAT = 3
 #: RoutingKit's "no path" weight (2**31 - 1); every edge must stay below it, ms.
 _INF_WEIGHT_MS = 2**31 - 1
 #: Integer weight units per second (the CCH's resolution is their inverse).
@@ -241,6 +242,16 @@ def _import_pyroutingkit() -> ModuleType | None:
 def exact_engine() -> str:
     """The exact engine that runs here: ``"dijkstra"`` with numba installed, else ``"scipy"``."""
     return "dijkstra" if kernel_available() else "scipy"
+
+
+def profiled_engines() -> str:
+    """What a network's profile measures here: the exact engine and the CCH's query code.
+
+    ``"dijkstra+compiled"`` with numba (the compiled Dijkstra and the
+    compiled CCH queries of :mod:`planner.network.cch`), ``"scipy+routingkit"``
+    without it (scipy's Dijkstra and RoutingKit's own queries).
+    """
+    return "dijkstra+compiled" if kernel_available() else "scipy+routingkit"
 
 
 def cch_available() -> bool:
@@ -380,7 +391,7 @@ class Hierarchy:
         first built (kept with the saved order): how much the hierarchy helps
         on this network (about 0.3 on real roads, 1-2 on a grid).
     profile_engine
-        The exact engine ``cch_ratio`` was measured against (:func:`exact_engine`).
+        The engines ``cch_ratio`` was measured with (:func:`profiled_engines`).
     """
 
     order: np.ndarray
@@ -390,7 +401,7 @@ class Hierarchy:
     topology_key: str
     reach_s: np.ndarray
     cch_ratio: float
-    profile_engine: str = "scipy"
+    profile_engine: str = "scipy+routingkit"
     _runtime: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
@@ -450,11 +461,37 @@ class Hierarchy:
             cch_ratio=self.cch_ratio,
             profile_engine=self.profile_engine,
         )
-        for topology in ("cch", "prk_topology"):  # weights apart, nothing changes
+        for topology in ("cch", "prk_topology", "contraction"):  # weights apart, the same
             if topology in self._runtime:
                 new._runtime[topology] = self._runtime[topology]
-        new.metric()
+        new.prepare()
         return new
+
+    def prepare(self) -> None:
+        """Customise now the metric this process's queries use (compiled or RoutingKit's)."""
+        if kernel_available():
+            self.compiled()
+        else:
+            self.metric()
+
+    def compiled(self) -> compiled.CompiledMetric:
+        """The compiled customised hierarchy (:mod:`planner.network.cch`; numba, once per process).
+
+        The contraction (the hierarchy's arcs, from the order and the
+        network's arcs) is made once and shared by every customisation.
+        """
+        with _RUNTIME_LOCK:
+            metric = self._runtime.get("compiled")
+            if metric is None:
+                contraction = self._runtime.get("contraction")
+                if contraction is None:
+                    contraction = compiled.contract_order(
+                        self.order, self.tail, self.head, self.n_nodes
+                    )
+                    self._runtime["contraction"] = contraction
+                metric = compiled.customize_metric(contraction, self.weights_ms)
+                self._runtime["compiled"] = metric
+            return metric
 
     def metric(self) -> Any:
         """The customised RoutingKit metric (built once per process, thread-safe)."""
@@ -539,12 +576,15 @@ def _cpu_per_round(run: Any) -> float:
 
 
 def _profile(ttg: TravelTimeGraph, h: Hierarchy) -> tuple[np.ndarray, float, str]:
-    """(sorted sample of drive times, CCH/exact CPU ratio, the exact engine), from seeded nodes."""
+    """(sorted sample of drive times, CCH/exact CPU ratio, :func:`profiled_engines`).
+
+    From seeded nodes, each engine as its queries run here.
+    """
     n = ttg.n_nodes
     exact = exact_engine()
     k = min(constants.ENGINE_PROFILE_SOURCES, n)
     if k == 0:
-        return np.empty(0), 1.0, exact
+        return np.empty(0), 1.0, profiled_engines()
     src = np.random.default_rng(constants.ENGINE_PROFILE_SEED).choice(n, size=k, replace=False)
     dist = dijkstra(ttg.matrix, directed=True, indices=src)
     if exact == "dijkstra":
@@ -553,12 +593,13 @@ def _profile(ttg: TravelTimeGraph, h: Hierarchy) -> tuple[np.ndarray, float, str
         exact_s = _cpu_per_round(lambda: search_rows(kernel, seeds, zero, None, math.inf))
     else:
         exact_s = _cpu_per_round(lambda: dijkstra(ttg.matrix, directed=True, indices=src))
-    _cch_rows(h, src[:1], None, math.inf)  # builds this thread's metric: not timed
-    cch_s = _cpu_per_round(lambda: _cch_rows(h, src, None, math.inf))
+    sweep = _target_sweep(h, None)
+    _cch_rows(h, src[:1], None, math.inf, sweep)  # builds this thread's metric: not timed
+    cch_s = _cpu_per_round(lambda: _cch_rows(h, src, None, math.inf, sweep))
     sample = np.sort(dist.ravel())
     step = max(1, len(sample) // constants.ENGINE_PROFILE_SAMPLE)
     ratio = cch_s / exact_s if exact_s > 0 else 1.0
-    return sample[::step].copy(), float(ratio), exact
+    return sample[::step].copy(), float(ratio), profiled_engines()
 
 
 def build_hierarchy(ttg: TravelTimeGraph, *, order: np.ndarray | None = None) -> Hierarchy:
@@ -597,7 +638,7 @@ def build_hierarchy(ttg: TravelTimeGraph, *, order: np.ndarray | None = None) ->
         reach_s=np.empty(0),
         cch_ratio=1.0,
     )
-    h.metric()
+    h.prepare()
     return _with_profile(ttg, h)
 
 
@@ -631,14 +672,14 @@ def rearc_hierarchy(hierarchy: Hierarchy, matrix: sp.csr_array) -> Hierarchy:
         cch_ratio=hierarchy.cch_ratio,
         profile_engine=hierarchy.profile_engine,
     )
-    out.metric()
+    out.prepare()
     return out
 
 
 def _with_profile(ttg: TravelTimeGraph, h: Hierarchy) -> Hierarchy:
-    """``h`` with the network's profile measured now (its RoutingKit objects kept)."""
-    reach, ratio, exact = _profile(ttg, h)
-    out = dataclasses.replace(h, reach_s=reach, cch_ratio=ratio, profile_engine=exact)
+    """``h`` with the network's profile measured now (its customised metrics kept)."""
+    reach, ratio, engines = _profile(ttg, h)
+    out = dataclasses.replace(h, reach_s=reach, cch_ratio=ratio, profile_engine=engines)
     out._runtime.update(h._runtime)
     return out
 
@@ -703,9 +744,9 @@ def load_hierarchy(path: str | Path, ttg: TravelTimeGraph) -> Hierarchy:
         cch_ratio=ratio,
         profile_engine=profiled,
     )
-    h.metric()
-    # measured against another exact engine (numba added or removed since): measure again
-    return h if profiled == exact_engine() else _with_profile(ttg, h)
+    h.prepare()
+    # measured with other engines (numba added or removed since): measure again
+    return h if profiled == profiled_engines() else _with_profile(ttg, h)
 
 
 # ---------------------------------------------------------------------------
@@ -713,9 +754,14 @@ def load_hierarchy(path: str | Path, ttg: TravelTimeGraph) -> Hierarchy:
 # ---------------------------------------------------------------------------
 
 
-def _target_share_cost(share: float) -> float:
-    """CCH cost for a share of the nodes as targets, relative to all nodes (grid-measured)."""
-    pts = constants.CCH_TARGET_COST
+def _target_share_cost(share: float, engines: str) -> float:
+    """CCH cost for a share of the nodes as targets, relative to all nodes (grid-measured).
+
+    ``engines`` is the hierarchy's :attr:`Hierarchy.profile_engine`: the
+    compiled queries and RoutingKit's have their own curves.
+    """
+    compiled_queries = engines.endswith("+compiled")
+    pts = constants.CCH_COMPILED_TARGET_COST if compiled_queries else constants.CCH_TARGET_COST
     xs = np.log10([p[0] for p in pts])
     ys = [p[1] for p in pts]
     return float(np.interp(math.log10(max(share, pts[0][0])), xs, ys))
@@ -729,6 +775,7 @@ def choose_engine(
     settings: EngineSettings | None = None,
     hierarchy: Hierarchy | None = None,
     seeds_per_source: float = 1.0,
+    n_sources: int | None = None,
 ) -> str:
     """The engine a query runs on: ``"dijkstra"``, ``"scipy"`` or ``"cch"``.
 
@@ -740,8 +787,11 @@ def choose_engine(
     measured curve, :data:`planner.constants.CCH_TARGET_COST`) times the
     network's measured CCH/exact ratio, times the nodes each source starts
     from (a point on a two-way road starts from both ends: two CCH searches,
-    one Dijkstra). So: CCH if ``cch_ratio × target_cost(n_targets / n_nodes)
-    × seeds_per_source < margin × r``, with the margin
+    one Dijkstra; the compiled queries start from both at once), times the
+    share of a batch's lanes left empty when there are fewer sources than
+    :data:`planner.network.cch.BATCH` (compiled queries: a batch costs the
+    same however full it is). So: CCH if ``cch_ratio × target_cost(n_targets
+    / n_nodes) × seeds × batch_fill < margin × r``, with the margin
     :data:`planner.constants.CCH_MARGIN` (near ties go to the exact engine).
     Otherwise the exact engine: ``"dijkstra"`` where numba is installed,
     ``"scipy"`` elsewhere (:func:`exact_engine`).
@@ -764,7 +814,12 @@ def choose_engine(
     if hierarchy is None or not cch_available() or n_nodes == 0:
         return exact_engine()
     share = n_targets / n_nodes
-    cch_cost = hierarchy.cch_ratio * _target_share_cost(share) * max(seeds_per_source, 1.0)
+    cch_cost = hierarchy.cch_ratio * _target_share_cost(share, hierarchy.profile_engine)
+    if hierarchy.profile_engine.endswith("+compiled"):
+        if n_sources:
+            cch_cost *= math.ceil(n_sources / compiled.BATCH) * compiled.BATCH / n_sources
+    else:
+        cch_cost *= max(seeds_per_source, 1.0)
     exact_cost = hierarchy.reach_fraction(cutoff_s)
     return "cch" if cch_cost < constants.CCH_MARGIN * exact_cost else exact_engine()
 
@@ -827,8 +882,19 @@ def _cch_node_ms(hierarchy: Hierarchy, nodes: np.ndarray, cols: np.ndarray | Non
     return out.astype(np.int64)
 
 
+def _target_sweep(hierarchy: Hierarchy, cols: np.ndarray | None) -> compiled.TargetSweep | None:
+    """The compiled hierarchy's part for targets ``cols`` (``None`` without numba)."""
+    if not kernel_available():
+        return None
+    return compiled.prepare_targets(hierarchy.compiled(), cols)
+
+
 def _cch_rows(
-    hierarchy: Hierarchy, sources: Sources, cols: np.ndarray | None, limit: float
+    hierarchy: Hierarchy,
+    sources: Sources,
+    cols: np.ndarray | None,
+    limit: float,
+    sweep: compiled.TargetSweep | None = None,
 ) -> np.ndarray:
     """CCH rows from ``sources`` to target nodes ``cols`` (all if None), s.
 
@@ -836,8 +902,16 @@ def _cch_rows(
     (head start rounded to whole ms) + (the node's time in whole ms): the
     same integer sums as a search on the millisecond graph with a virtual
     node, so equal to scipy's Dijkstra on the rounded augmented graph.
+    With ``sweep`` (from :func:`_target_sweep` for the same ``cols``) the
+    compiled queries answer, else RoutingKit's.
     """
     seed_nodes, seed_s = _seeds(sources)
+    if sweep is not None:
+        ok = (seed_nodes >= 0) & np.isfinite(seed_s)
+        head_ms = np.where(ok, np.rint(np.where(ok, seed_s, 0.0) * _TICKS_PER_S), np.inf)
+        return compiled.query_rows(
+            hierarchy.compiled(), sweep, np.where(ok, seed_nodes, -1), head_ms, limit_s=limit
+        )
     n_cols = hierarchy.n_nodes if cols is None else len(cols)
     best = np.full((len(seed_nodes), n_cols), _INF_WEIGHT_MS, dtype=np.int64)
     for j in range(seed_nodes.shape[1]):
@@ -876,6 +950,8 @@ class QueryPlan:
         Number of targets (columns of every row).
     kernel
         dijkstra: the graph renumbered for the compiled Dijkstra.
+    sweep
+        cch with numba: the part of the compiled hierarchy the targets need.
     """
 
     engine: str
@@ -885,12 +961,13 @@ class QueryPlan:
     limit: float
     n_cols: int
     kernel: KernelGraph | None = None
+    sweep: compiled.TargetSweep | None = None
 
     def rows(self, sources: Sources) -> np.ndarray:
         """``(len(sources), n_cols)`` times, s, from sources as returned by :func:`plan_query`."""
         if self.engine == "cch":
             assert self.hierarchy is not None
-            return _cch_rows(self.hierarchy, sources, self.cols, self.limit)
+            return _cch_rows(self.hierarchy, sources, self.cols, self.limit, self.sweep)
         if self.engine == "dijkstra":
             assert self.kernel is not None
             return search_rows(self.kernel, *_seeds(sources), self.cols, self.limit)
@@ -945,10 +1022,18 @@ def plan_query(
     if isinstance(sources, VirtualSources) and len(sources):
         seeds = float(((sources.nodes >= 0) & np.isfinite(sources.offset_s)).sum() / len(sources))
     engine = choose_engine(
-        n, n_cols, cutoff_s, settings=settings, hierarchy=hierarchy, seeds_per_source=seeds
+        n,
+        n_cols,
+        cutoff_s,
+        settings=settings,
+        hierarchy=hierarchy,
+        seeds_per_source=seeds,
+        n_sources=len(sources),
     )
     if engine == "cch":
-        return QueryPlan("cch", None, hierarchy, cols, cutoff_s, n_cols), sources
+        assert hierarchy is not None
+        sweep = _target_sweep(hierarchy, cols)
+        return QueryPlan("cch", None, hierarchy, cols, cutoff_s, n_cols, sweep=sweep), sources
     if engine == "dijkstra":
         return QueryPlan("dijkstra", None, None, cols, cutoff_s, n_cols, ttg.kernel), sources
     if isinstance(sources, VirtualSources):
@@ -1022,6 +1107,8 @@ class EnginePool:
         if m > self.max_rows:
             raise ValueError(f"{m} sources: the pool holds at most {self.max_rows} per slot")
         size = max(1, math.ceil(m / (2 * self.workers)))  # a few chunks per worker
+        if self.plan.sweep is not None:  # compiled CCH: whole batches of sources
+            size = math.ceil(size / compiled.BATCH) * compiled.BATCH
         futures = []
         for lo in range(0, m, size):
             chunk = sources[lo : lo + size]
@@ -1138,6 +1225,8 @@ def iter_plan_blocks(
     if workers > 1:
         size = min(size, max(workers, _SHARED_BYTES // (16 * max(plan.n_cols, 1))))
         size = max(1, min(size, math.ceil(m / workers)))
+        if plan.sweep is not None:  # compiled CCH: whole batches of sources
+            size = math.ceil(size / compiled.BATCH) * compiled.BATCH
     blocks = [slice(i, min(i + size, m)) for i in range(0, m, size)]
     if len(blocks) == 1 and not progress:  # a small query: no bar, no pool
         yield blocks[0], plan.rows(sources[blocks[0]])
