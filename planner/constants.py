@@ -449,17 +449,17 @@ CCH_TARGET_COST: tuple[tuple[float, float], ...] = (
 )
 #: The same curve for the compiled CCH queries (:mod:`planner.network.cch`,
 #: where numba is installed), measured on the SYNTHETIC 200k-node grid
-#: (``2, 20, 200, 2,000, 20,000, 100,000`` targets: 0.105, 0.18, 0.285, 0.384,
-#: 0.443, 0.553 of the all-node query, 64 sources, 2026-12-06), rounded up.
-#: It is flatter: each batch of sources shares one upward pass over the
-#: elimination tree, which does not shrink with the targets.
+#: (2, 20, 200, 2,000, 20,000 and 100,000 targets: 0.086, 0.155, 0.28, 0.43,
+#: 0.51 and 0.58 of the all-node query, 64 sources, CPU time, 2026-12-06),
+#: rounded up. It is flatter: each batch of sources shares one upward pass
+#: over the elimination tree, which does not shrink with the targets.
 CCH_COMPILED_TARGET_COST: tuple[tuple[float, float], ...] = (
-    (1e-5, 0.11),
-    (1e-4, 0.19),
+    (1e-5, 0.1),
+    (1e-4, 0.17),
     (1e-3, 0.29),
-    (1e-2, 0.39),
-    (1e-1, 0.45),
-    (0.5, 0.56),
+    (1e-2, 0.44),
+    (1e-1, 0.52),
+    (0.5, 0.6),
     (1.0, 1.0),
 )
 

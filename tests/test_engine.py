@@ -242,9 +242,9 @@ def test_choose_engine_for_compiled_queries_counts_batches() -> None:
     reach = np.concatenate([np.full(25, 300.0), np.full(75, 1800.0)])
     road = dataclasses.replace(_profile_hierarchy(0.2, reach), profile_engine="dijkstra+compiled")
     n, exact = 1_000_000, engine.exact_engine()
-    # 10 % of the nodes as targets: 0.2 x 0.45 = 0.09 against 0.75 x 0.25
+    # 10 % of the nodes as targets: 0.2 x 0.52 = 0.104 against 0.75 x 0.25
     assert engine.choose_engine(n, n // 10, 600, hierarchy=road, n_sources=64) == "cch"
-    # one source pays for a whole batch: 0.09 x 8 > 0.19
+    # one source pays for a whole batch: 0.104 x 8 > 0.19
     assert engine.choose_engine(n, n // 10, 600, hierarchy=road, n_sources=1) == exact
     assert engine.choose_engine(n, n // 10, np.inf, hierarchy=road, n_sources=1) == "cch"
     # points start from both ends in the same upward pass: no extra cost

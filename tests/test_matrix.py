@@ -264,8 +264,9 @@ def test_memory_is_reported(
 
 def test_default_block_size() -> None:
     assert default_block_size(1_000, 5_000) == 64
-    assert default_block_size(1_000_000, 5_000) == 33
-    assert default_block_size(3_000_000, 5_000) == 11
+    # 256 MiB of rows: 33 and 11 origins, down to whole batches of 8 (the compiled CCH)
+    assert default_block_size(1_000_000, 5_000) == 32
+    assert default_block_size(3_000_000, 5_000) == 8
     assert default_block_size(10**9, 5_000) == 1
     # at least 16 blocks when there are enough origins
     assert default_block_size(1_000, 100) == 7

@@ -242,7 +242,69 @@ def _select_kernel(njit: Any) -> Any:
     return select
 
 
+def _climb_kernel(njit: Any) -> Any:
+    @njit(nogil=True)
+    def climb(parent: Any, seeds: Any, seed_ms: Any, b0: int, nb: int, scratch: Any) -> int:
+        """The union of a batch's elimination-tree paths, in rank order, into ``on_path``."""
+        stamp, path, on_path, seg_at, seg_end = scratch
+        size = 0
+        n_seg = 0
+        for b in range(nb):
+            for j in range(seeds.shape[1]):
+                x = seeds[b0 + b, j]
+                if x < 0 or not seed_ms[b0 + b, j] < np.inf:
+                    continue
+                seg_at[n_seg] = size  # each new stretch of a path climbs: ascending
+                while x != -1 and stamp[x] != b0:
+                    stamp[x] = b0
+                    path[size] = x
+                    size += 1
+                    x = parent[x]
+                seg_end[n_seg] = size
+                n_seg += 1
+        for i in range(size):  # merge the ascending stretches
+            best = -1
+            for g in range(n_seg):
+                if seg_at[g] < seg_end[g] and (best == -1 or path[seg_at[g]] < path[seg_at[best]]):
+                    best = g
+            on_path[i] = path[seg_at[best]]
+            seg_at[best] += 1
+        return size
+
+    return climb
+
+
 def _query_kernel(njit: Any, lanes: int) -> Any:
+    climb = _climb_kernel(njit)
+
+    @njit(nogil=True)
+    def upward(up_first: Any, up_head: Any, up_ms: Any, on_path: Any, size: int, dist: Any) -> None:
+        """Each path node relaxes its arcs to the nodes above it (on the path too)."""
+        for i in range(size):
+            x = on_path[i]
+            for a in range(up_first[x], up_first[x + 1]):
+                t = up_head[a]
+                w = up_ms[a]
+                for c in range(lanes):
+                    dist[t, c] = min(dist[t, c], dist[x, c] + w)
+
+    @njit(nogil=True)
+    def downward(
+        up_first: Any, up_head: Any, down_ms: Any, sel: Any, stamp: Any, b0: int, dist: Any
+    ) -> None:
+        """Each selected node, from the top, takes the best of its upward time (on the
+        path) and of every node above it (selected too)."""
+        for i in range(len(sel) - 1, -1, -1):
+            x = sel[i]
+            if stamp[x] != b0:
+                for c in range(lanes):
+                    dist[x, c] = np.inf
+            for a in range(up_first[x], up_first[x + 1]):
+                t = up_head[a]
+                w = down_ms[a]
+                for c in range(lanes):
+                    dist[x, c] = min(dist[x, c], dist[t, c] + w)
+
     @njit(nogil=True)
     def query(
         parent: Any,
@@ -260,37 +322,19 @@ def _query_kernel(njit: Any, lanes: int) -> Any:
         n = len(parent)
         dist = np.empty((n, lanes))  # by rank; a row is read only after it is written
         stamp = np.full(n, -1, dtype=np.int64)
-        path = np.empty(n, dtype=np.int32)
-        on_path = np.empty(n, dtype=np.int32)
-        seg_at = np.empty(lanes * seeds.shape[1], dtype=np.int64)
-        seg_end = np.empty(lanes * seeds.shape[1], dtype=np.int64)
+        n_seg = lanes * seeds.shape[1]
+        scratch = (
+            stamp,
+            np.empty(n, dtype=np.int32),
+            np.empty(n, dtype=np.int32),
+            np.empty(n_seg, dtype=np.int64),
+            np.empty(n_seg, dtype=np.int64),
+        )
+        on_path = scratch[2]
         for b0 in range(0, seeds.shape[0], lanes):
             nb = min(lanes, seeds.shape[0] - b0)
-            # the union of the batch's elimination-tree paths
-            size = 0
-            n_seg = 0
-            for b in range(nb):
-                for j in range(seeds.shape[1]):
-                    x = seeds[b0 + b, j]
-                    if x < 0 or not seed_ms[b0 + b, j] < np.inf:
-                        continue
-                    seg_at[n_seg] = size  # each new stretch of a path climbs: ascending
-                    while x != -1 and stamp[x] != b0:
-                        stamp[x] = b0
-                        path[size] = x
-                        size += 1
-                        x = parent[x]
-                    seg_end[n_seg] = size
-                    n_seg += 1
-            for i in range(size):  # merge the ascending stretches: the union in rank order
-                best = -1
-                for g in range(n_seg):
-                    if seg_at[g] < seg_end[g] and (
-                        best == -1 or path[seg_at[g]] < path[seg_at[best]]
-                    ):
-                        best = g
-                on_path[i] = path[seg_at[best]]
-                seg_at[best] += 1
+            size = climb(parent, seeds, seed_ms, b0, nb, scratch)
+            for i in range(size):
                 for c in range(lanes):
                     dist[on_path[i], c] = np.inf
             for b in range(nb):
@@ -298,26 +342,8 @@ def _query_kernel(njit: Any, lanes: int) -> Any:
                     x = seeds[b0 + b, j]
                     if x >= 0 and seed_ms[b0 + b, j] < dist[x, b]:
                         dist[x, b] = seed_ms[b0 + b, j]
-            # upward: each path node relaxes its arcs to the nodes above it (on the path too)
-            for i in range(size):
-                x = on_path[i]
-                for a in range(up_first[x], up_first[x + 1]):
-                    t = up_head[a]
-                    w = up_ms[a]
-                    for c in range(lanes):
-                        dist[t, c] = min(dist[t, c], dist[x, c] + w)
-            # downward: each selected node, from the top, takes the best of its upward
-            # time (on the path) and of every node above it (selected too)
-            for i in range(len(sel) - 1, -1, -1):
-                x = sel[i]
-                if stamp[x] != b0:
-                    for c in range(lanes):
-                        dist[x, c] = np.inf
-                for a in range(up_first[x], up_first[x + 1]):
-                    t = up_head[a]
-                    w = down_ms[a]
-                    for c in range(lanes):
-                        dist[x, c] = min(dist[x, c], dist[t, c] + w)
+            upward(up_first, up_head, up_ms, on_path, size, dist)
+            downward(up_first, up_head, down_ms, sel, stamp, b0, dist)
             for b in range(nb):
                 o = out[b0 + b]
                 for k in range(len(targets)):

@@ -21,14 +21,18 @@ unreachable or beyond the cutoff, never NaN):
     virtual nodes of an augmented graph): the engine of planner 0.1, kept as
     the reference.
 ``"cch"``
-    RoutingKit's customizable contraction hierarchy (CCH), through the
-    optional ``routingkit-cch`` wheel (``pip install planner[cch]``). The
-    targets are pinned once; each source then costs one upward search and one
-    downward sweep over the part of the hierarchy above the targets (the
-    RPHAST idea), whatever the cutoff. **Resolution: edge times are rounded
-    to whole milliseconds** (:data:`planner.constants.CCH_RESOLUTION_S`;
-    RoutingKit sums 32-bit integers). Its times equal scipy's Dijkstra on the
-    same rounded weights exactly, and differ from the exact times by at most
+    A customizable contraction hierarchy (CCH). The order of the nodes comes
+    from RoutingKit's nested dissection (the optional ``routingkit-cch``
+    wheel, ``pip install planner[cch]``). With numba, the compiled code of
+    :mod:`planner.network.cch` contracts, customises and answers: the
+    targets select their part of the hierarchy once, then each batch of
+    :data:`planner.network.cch.BATCH` sources costs one upward pass along
+    the elimination tree and one downward sweep over that part (the RPHAST
+    idea), whatever the cutoff. Without numba, RoutingKit's own queries
+    answer (the same numbers). **Resolution: edge times are rounded to whole
+    milliseconds** (:data:`planner.constants.CCH_RESOLUTION_S`; RoutingKit
+    sums 32-bit integers). Its times equal scipy's Dijkstra on the same
+    rounded weights exactly, and differ from the exact times by at most
     0.5 ms per edge of the path (the tests check both).
 
 ``"auto"`` (the default) picks, per query, the engine expected to be faster,

@@ -67,6 +67,7 @@ from planner.cache import atomic_write_bytes, prepare_cache_folder
 from planner.distributed import BlockExecutor, InProcessExecutor
 from planner.errors import CacheWarning, InputFileError, ParameterError
 from planner.network import engine
+from planner.network.cch import BATCH
 from planner.network.travel_times import (
     TravelTimeGraph,
     arrival_rows,
@@ -364,12 +365,15 @@ def default_block_size(n_nodes: int, n_origins: int) -> int:
     block's dense Dijkstra rows (``block × n_nodes × 8`` bytes) stay under
     :data:`planner.constants.MATRIX_BLOCK_BYTES`; and small enough to make at
     least :data:`planner.constants.MATRIX_MIN_BLOCKS` blocks, so that every
-    worker gets a share. It does not depend on the executor, so a block store
-    can be resumed anywhere.
+    worker gets a share. Above :data:`planner.network.cch.BATCH` it is a
+    multiple of it (the compiled hierarchy answers whole batches of sources).
+    It does not depend on the executor, so a block store can be resumed
+    anywhere.
     """
     fits = constants.MATRIX_BLOCK_BYTES // max(8 * int(n_nodes), 1)
     share = math.ceil(int(n_origins) / constants.MATRIX_MIN_BLOCKS)
-    return int(max(1, min(constants.MATRIX_MAX_BLOCK, fits, share)))
+    size = int(max(1, min(constants.MATRIX_MAX_BLOCK, fits, share)))
+    return size - size % BATCH if size > BATCH else size
 
 
 def resolve_block_size(block_size: int | None, n_nodes: int, n_origins: int) -> int:
