@@ -246,7 +246,9 @@ def test_choose_engine_for_compiled_queries_counts_batches() -> None:
     assert engine.choose_engine(n, n // 10, 600, hierarchy=road, n_sources=64) == "cch"
     # one source pays for a whole batch: 0.104 x 8 > 0.19
     assert engine.choose_engine(n, n // 10, 600, hierarchy=road, n_sources=1) == exact
-    assert engine.choose_engine(n, n // 10, np.inf, hierarchy=road, n_sources=1) == "cch"
+    # without a cutoff: two sources (0.104 x 4) beat a full search, one (0.104 x 8) does not
+    assert engine.choose_engine(n, n // 10, np.inf, hierarchy=road, n_sources=2) == "cch"
+    assert engine.choose_engine(n, n // 10, np.inf, hierarchy=road, n_sources=1) == exact
     # points start from both ends in the same upward pass: no extra cost
     assert (
         engine.choose_engine(n, n // 10, 600, hierarchy=road, seeds_per_source=2, n_sources=64)

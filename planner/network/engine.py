@@ -149,9 +149,12 @@ _INF_WEIGHT_MS = 2**31 - 1
 _TICKS_PER_S = round(1.0 / constants.CCH_RESOLUTION_S)
 #: Sources per block of one engine call: bounds the memory of a block's rows.
 _BLOCK = 64
-#: Below this many source × node pairs, worker processes cost more than they save.
+#: Below this many source × node pairs, worker processes cost more than they
+#: save, and so do threads for the compiled CCH (a source takes it a small
+#: share of a search).
 _PARALLEL_MIN_WORK = 5_000_000
-#: ... and threads (the compiled Dijkstra, the CCH), which start in microseconds.
+#: ... and threads for the compiled Dijkstra and RoutingKit's CCH, which start
+#: in microseconds.
 _THREAD_MIN_WORK = 500_000
 #: Most bytes of the shared result buffer of a parallel run (two blocks in flight).
 _SHARED_BYTES = 256 * 1024**2
@@ -1222,7 +1225,8 @@ def iter_plan_blocks(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ParameterError(f"workers = {workers!r}: must be a whole number >= 1")
     m = len(sources)
-    least = _PARALLEL_MIN_WORK if plan.engine == "scipy" else _THREAD_MIN_WORK
+    compiled_cch = plan.sweep is not None
+    least = _PARALLEL_MIN_WORK if plan.engine == "scipy" or compiled_cch else _THREAD_MIN_WORK
     if m * max(plan.n_nodes, 1) < least:
         workers = 1
     size = _BLOCK if block_size is None else int(block_size)
