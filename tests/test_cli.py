@@ -250,10 +250,15 @@ def test_traveltimes_equal_engine(
     traveltimes_args: list[str],
 ) -> None:
     out = tmp_path / "times.csv"
-    args = ["--out", str(out), "--cutoff-min", "20", "--no-progress"]
-    code, _, err = run(capsys, *traveltimes_args, *args)
+    args = ["--cutoff-min", "20", "--no-progress"]
+    code, _, err = run(capsys, *traveltimes_args, *args, "--out", str(out), "--engine", "dijkstra")
     assert code == 0, err
     table = pd.read_csv(out)
+    # the default engine (auto) may answer from the hierarchy in whole milliseconds
+    auto_out = tmp_path / "auto.csv"
+    code, _, auto_err = run(capsys, *traveltimes_args, *args, "--out", str(auto_out))
+    assert code == 0, auto_err
+    auto = pd.read_csv(auto_out)
     # independent recomputation through the Python API
     from planner.inputs.sites import read_stations
 
@@ -268,6 +273,11 @@ def test_traveltimes_equal_engine(
     fin = np.isfinite(expected)
     np.testing.assert_allclose(got[fin], expected[fin], rtol=0, atol=1e-6)
     assert (got[fin] <= 1200).all()
+    # within 0.5 ms per edge (no path here has 100 edges), never beyond the cutoff
+    near = np.abs(expected[fin] - 1200) > 0.05
+    auto_s = auto["drive_s"].to_numpy()
+    np.testing.assert_allclose(auto_s[fin][near], expected[fin][near], rtol=0, atol=0.05)
+    assert not np.isfinite(auto_s[~fin]).any()
     turnout = net.settings.speed_model.turnout_s
     np.testing.assert_allclose(table["response_min"][fin], (expected[fin] + turnout) / 60)
     # the summary line: nodes, share reached within the cutoff (%), median response time (min)

@@ -374,9 +374,11 @@ class Hierarchy:
     """A customised contraction hierarchy of a network, ready for queries.
 
     Build it with :func:`build_hierarchy` or :func:`load_hierarchy`; give new
-    edge times with :meth:`customize`. The RoutingKit objects are built the
-    first time a query needs them, once per process (a copy sent to a worker
-    process carries only the arrays below).
+    edge times with :meth:`customize`. The query structures (the compiled
+    contraction and metric of :mod:`planner.network.cch` with numba, else
+    RoutingKit's objects) are built the first time a query needs them, once
+    per process (a copy sent to a worker process carries only the arrays
+    below).
 
     Attributes
     ----------
