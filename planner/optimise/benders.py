@@ -62,7 +62,7 @@ from typing import Protocol
 import numpy as np
 from highspy import _core as highs_core
 
-__all__ = ["BendersResult", "Cuts", "Separator", "solve_benders"]
+__all__ = ["MIN_GAP", "BendersResult", "Cuts", "Separator", "solve_benders"]
 
 #: In-out stabilisation: the weight of the LP solution in the separation
 #: point at the start (the rest is the stability centre), and the rounds
@@ -82,6 +82,10 @@ _PURGE_EVERY = 20
 #: (HiGHS solves to tolerances of about 1e-9 relative to the objective's
 #: scale); far below the optimality claim of :data:`planner.constants.OPTIMAL_GAP`.
 _BOUND_RTOL = 1e-9
+#: The smallest relative gap the decomposition claims: its proven bounds are
+#: lowered by :data:`_BOUND_RTOL`, so a smaller ``mip_gap`` could never be met
+#: and would only make it search on after the optimum is proven.
+MIN_GAP = 2 * _BOUND_RTOL
 #: A fixing by reduced cost needs L + r_j above the incumbent by this share
 #: of its value (guards against HiGHS's dual tolerances).
 _FIX_MARGIN = 1e-7
@@ -315,8 +319,20 @@ class BendersMaster:
         status = self.h.modelStatusToString(self.h.getModelStatus())
         return status, np.asarray(self.h.getSolution().col_value)
 
-    def relax(self, core: np.ndarray, deadline: float) -> Relaxation:
-        """Phase 1: the linear relaxation by in-out cutting planes (module docstring)."""
+    def relax(
+        self,
+        core: np.ndarray,
+        deadline: float,
+        best: Incumbent | None = None,
+        mip_gap: float = 0.0,
+    ) -> Relaxation:
+        """Phase 1: the linear relaxation by in-out cutting planes (module docstring).
+
+        With ``best``, each LP solution rounded to its p largest sites is
+        offered to it as a solution, and the cutting planes stop as soon as
+        the relaxation's value proves ``best`` within ``mip_gap`` (the
+        relaxation is then not solved to its end: ``solved`` stays false).
+        """
         m, sep = self.m, self.sep
         state = Relaxation()
         alpha, stall = _INOUT_ALPHA, 0
@@ -340,6 +356,13 @@ class BendersMaster:
                 if stall >= _INOUT_PATIENCE:
                     alpha = 1.0
             state.lower = max(state.lower, lower)
+            if best is not None:
+                top = np.zeros(m, dtype=bool)
+                top[np.argsort(-y_lp, kind="stable")[: min(self.p, m)]] = True
+                best.offer(top, sep.value(top))
+                best.raise_bound(state.lower)
+                if best.gap <= mip_gap:
+                    return state
             scale = max(abs(lower), 1.0)
             rows = np.zeros(0, dtype=np.int64)
             for weight in (alpha, 1.0) if alpha < 1.0 else (1.0,):
@@ -615,8 +638,9 @@ def solve_benders(
         Relative gap at which to stop.
     """
     deadline = time.perf_counter() + time_limit_s
+    mip_gap = max(mip_gap, MIN_GAP)
     master, state, core = start_master(sep, n_sites, p, incumbent, cap=cap)
-    lp = master.relax(core, deadline)
+    lp = master.relax(core, deadline, state, mip_gap)
     state.raise_bound(lp.lower)
     stopped = ""
     if state.gap > mip_gap:

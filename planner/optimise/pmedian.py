@@ -52,6 +52,7 @@ import time
 import numpy as np
 
 from planner.optimise.benders import (
+    MIN_GAP,
     BendersMaster,
     BendersResult,
     Cuts,
@@ -247,6 +248,7 @@ def solve_pmedian_radius(
         nothing to decide).
     """
     deadline = time.perf_counter() + time_limit_s
+    mip_gap = max(mip_gap, MIN_GAP)
     u = unreached_cost_s(instance)
     rows = np.flatnonzero(instance.reachable() & (instance.weight > 0))
     req = instance.required
@@ -294,7 +296,7 @@ def _reduce(
         if not changed:
             break
         assert lp.y is not None
-        lp = master.relax(lp.y, deadline)
+        lp = master.relax(lp.y, deadline, state, mip_gap)
         state.raise_bound(lp.lower)
     return lp
 
@@ -305,7 +307,7 @@ def _solve(
     """Phases 1 and 2 on every site, then phase 3 on the sites left (module docstring)."""
     m = sep.m
     master, state, core = start_master(sep, m, p, start)
-    lp = master.relax(core, deadline)
+    lp = master.relax(core, deadline, state, mip_gap)
     state.raise_bound(lp.lower)
     lp = _reduce(master, sep, state, lp, deadline, mip_gap)
     closed, opened = master.fixed_closed, master.fixed_open
@@ -329,7 +331,7 @@ def _solve(
         )
         inner.add_covers(covers)
         state2.raise_bound(state.bound)
-        lp2 = inner.relax(core2, deadline)
+        lp2 = inner.relax(core2, deadline, state2, mip_gap)
         state2.raise_bound(lp2.lower)
         lp2 = _reduce(inner, small, state2, lp2, deadline, mip_gap)
         stopped = ""
