@@ -116,8 +116,12 @@ class Separator(Protocol):
     theta_lb: np.ndarray
     theta_ub: np.ndarray
 
-    def separate(self, y: np.ndarray) -> Cuts:
-        """The cut of every subproblem tight at ``y`` (fractional, in [0, 1])."""
+    def separate(self, y: np.ndarray, core: np.ndarray | None = None) -> Cuts:
+        """The cut of every subproblem tight at ``y`` (fractional, in [0, 1]).
+
+        Among cuts tight at ``y`` one deepest at ``core`` (an interior
+        point) is preferred, where the separator can tell.
+        """
         ...
 
     def value(self, y: np.ndarray) -> float:
@@ -285,6 +289,25 @@ class BendersMaster:
         self.row_rhs = np.r_[self.row_rhs, rhs]
         self.n_cuts += len(rows)
 
+    def start_at(self, y: np.ndarray) -> None:
+        """A first basis at the 0/1 sites ``y``, when the rows are one cut per theta.
+
+        The sites are nonbasic at their values, every theta basic with its
+        cut tight, the cardinality row basic: the point (y, its subproblem
+        values) satisfies every valid cut, so the first LP starts primal
+        feasible at the incumbent instead of from the slack basis.
+        """
+        if len(self.row_rhs) != 1 + self.n_theta:
+            return
+        status = highs_core.HighsBasisStatus
+        basis = highs_core.HighsBasis()
+        basis.col_status = [status.kUpper if v else status.kLower for v in y] + [
+            status.kBasic
+        ] * self.n_theta
+        basis.row_status = [status.kBasic] + [status.kLower] * self.n_theta
+        basis.valid = True
+        self.h.setBasis(basis)
+
     def cut_duals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Subproblem, right-hand side and LP dual of every cut, and theta's reduced costs."""
         solution = self.h.getSolution()
@@ -367,7 +390,7 @@ class BendersMaster:
             rows = np.zeros(0, dtype=np.int64)
             for weight in (alpha, 1.0) if alpha < 1.0 else (1.0,):
                 point = weight * y_lp + (1.0 - weight) * core
-                cuts = sep.separate(point)
+                cuts = sep.separate(point, core)
                 state.upper = min(state.upper, _objective(sep, cuts))
                 values = cuts.value if weight == 1.0 else _values_at(cuts, y_lp)
                 rows = _violated(values, cuts, theta, scale)
@@ -603,10 +626,11 @@ def start_master(
 ) -> tuple[BendersMaster, Incumbent, np.ndarray]:
     """The master with the cuts tight at the incumbent; the incumbent; the stability centre."""
     y0 = np.asarray(incumbent, dtype=bool)
-    first = sep.separate(y0.astype(np.float64))
+    core = 0.5 * y0 + 0.5 * (min(p, n_sites) / max(n_sites, 1))
+    first = sep.separate(y0.astype(np.float64), core)
     master = BendersMaster(sep, n_sites, p, cap=cap)
     master.add_cuts(first, np.arange(len(first.rhs)))
-    core = 0.5 * y0 + 0.5 * (min(p, n_sites) / max(n_sites, 1))
+    master.start_at(y0)
     return master, Incumbent(y0, sep.value(y0)), core
 
 

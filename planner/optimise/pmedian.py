@@ -133,13 +133,29 @@ class RadiusCuts:
             after < width, d[np.arange(n)[:, None], np.minimum(after, width - 1)], d[:, -1:]
         )
 
-    def separate(self, y: np.ndarray) -> Cuts:
-        """The cut of every point tight at ``y`` (fractional sites in [0, 1])."""
-        n = self.n
+    def _cumulative(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sites' values in each point's order (the virtual site last) and their cumulative sums."""
         ys = np.where(self.valid, y[self.order], 0.0)
-        ys = np.hstack([ys, np.ones((n, 1))])
-        cum = np.cumsum(ys, axis=1)
+        ys = np.hstack([ys, np.ones((self.n, 1))])
+        return ys, np.cumsum(ys, axis=1)
+
+    def separate(self, y: np.ndarray, core: np.ndarray | None = None) -> Cuts:
+        """The cut of every point tight at ``y`` (fractional sites in [0, 1]).
+
+        Where several levels give a cut tight at ``y`` (the cumulative y
+        reaches exactly 1 before a level and stays 1 up to it), the one
+        deepest at ``core`` is chosen (Magnanti & Wong 1981, "Accelerating
+        Benders decomposition", Oper. Res. 29(3)): the level at which the
+        cumulative ``core`` reaches 1, kept within the tight range.
+        """
+        n = self.n
+        ys, cum = self._cumulative(y)
         level = np.argmax(cum >= 1.0 - 1e-9, axis=1)
+        if core is not None:
+            over = cum > 1.0 + 1e-9
+            deepest = np.where(over.any(axis=1), np.argmax(over, axis=1), cum.shape[1] - 1)
+            at_core = np.argmax(self._cumulative(core)[1] >= 1.0 - 1e-9, axis=1)
+            level = np.clip(at_core, level, deepest)
         d = self.dist[np.arange(n), level]
         width = self.order.shape[1]
         inner = self.dist[:, :width]
