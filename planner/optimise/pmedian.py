@@ -101,6 +101,22 @@ class RadiusCuts:
         self.theta_lb = self.dist[:, 0].copy()
         self.theta_ub = np.asarray(cap, dtype=np.float64).copy()
         self.n, self.m = n, m
+        self._index()
+
+    def _index(self) -> None:
+        """Lookup tables of :meth:`separate` for the current levels.
+
+        ``_padded``: ``order`` with the positions past the last level
+        pointing at site m (read as closed); ``_group``: for each position
+        (the cap column included) the first position of its distinct time,
+        i.e. how many sites are strictly nearer.
+        """
+        self._padded = np.where(self.valid, self.order, self.m).astype(np.int32)
+        d = self.dist
+        start = np.ones(d.shape, dtype=bool)
+        start[:, 1:] = d[:, 1:] > d[:, :-1]
+        pos = np.arange(d.shape[1], dtype=np.int32)
+        self._group = np.maximum.accumulate(np.where(start, pos, 0), axis=1)
 
     def value(self, y: np.ndarray) -> float:
         """Weighted response time of the open sites ``y`` (bool), each point at most its cap."""
@@ -117,6 +133,7 @@ class RadiusCuts:
         self.dist[:, width] = cap
         self.theta_ub = cap
         self.theta_lb = np.minimum(self.theta_lb, cap)
+        self._index()
 
     def next_levels(self) -> np.ndarray:
         """``(n, width + 1)``: for each level, the next larger one (the cap after the last), s."""
@@ -134,14 +151,16 @@ class RadiusCuts:
         )
 
     def _cumulative(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Sites' values in each point's order (the virtual site last) and their cumulative sums."""
-        ys = np.where(self.valid, y[self.order], 0.0)
-        ys = np.hstack([ys, np.ones((self.n, 1))])
+        """``(n, width)``: the sites' values in each point's order, and their cumulative sums."""
+        ys = np.append(y, 0.0)[self._padded]
         return ys, np.cumsum(ys, axis=1)
 
     def separate(self, y: np.ndarray, core: np.ndarray | None = None) -> Cuts:
         """The cut of every point tight at ``y`` (fractional sites in [0, 1]).
 
+        A point's level is the first position where the cumulative y
+        reaches 1 (the cap column, position ``width``, if it never does);
+        the cut's sites are those strictly nearer than that level's time.
         Where several levels give a cut tight at ``y`` (the cumulative y
         reaches exactly 1 before a level and stays 1 up to it), the one
         deepest at ``core`` is chosen (Magnanti & Wong 1981, "Accelerating
@@ -150,22 +169,21 @@ class RadiusCuts:
         """
         n = self.n
         ys, cum = self._cumulative(y)
-        level = np.argmax(cum >= 1.0 - 1e-9, axis=1)
+        level = (cum < 1.0 - 1e-9).sum(axis=1)  # cum is non-decreasing
         if core is not None:
-            over = cum > 1.0 + 1e-9
-            deepest = np.where(over.any(axis=1), np.argmax(over, axis=1), cum.shape[1] - 1)
-            at_core = np.argmax(self._cumulative(core)[1] >= 1.0 - 1e-9, axis=1)
+            deepest = (cum <= 1.0 + 1e-9).sum(axis=1)
+            at_core = (self._cumulative(core)[1] < 1.0 - 1e-9).sum(axis=1)
             level = np.clip(at_core, level, deepest)
-        d = self.dist[np.arange(n), level]
-        width = self.order.shape[1]
-        inner = self.dist[:, :width]
-        take = (np.arange(width)[None, :] < level[:, None]) & (inner < d[:, None])
-        rows, cols = np.nonzero(take)
-        coef = d[rows] - inner[rows, cols]
+        points = np.arange(n)
+        d = self.dist[points, level]
+        nearer = self._group[points, level]
+        indptr = np.r_[0, np.cumsum(nearer)]
+        rows = np.repeat(points, nearer)
+        cols = np.arange(indptr[-1]) - np.repeat(indptr[:-1], nearer)
+        coef = d[rows] - self.dist[rows, cols]
         value = d - np.bincount(rows, weights=coef * ys[rows, cols], minlength=n)
-        indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n))]
         return Cuts(
-            theta=np.arange(n),
+            theta=points,
             indptr=indptr,
             indices=self.order[rows, cols],
             data=coef,
