@@ -31,8 +31,14 @@ Elloumi 2023, sec. 4, without the callback):
    master's LP solution and a stability centre, and added where the LP
    solution violates them. The master's LP value is a lower bound; the
    subproblems' value at each separated (feasible, fractional) point is an
-   upper bound of the relaxation; the phase ends when they meet. The LP is
-   re-solved from its previous basis after each round of cuts (dual simplex).
+   upper bound of the relaxation; the phase ends when they meet. The first
+   LP starts from the incumbent's basis (primal feasible: every valid cut
+   holds at the incumbent and its subproblem values), later ones from the
+   previous basis (dual simplex). Each round first deletes the cuts slack at
+   the LP solution, then adds at most :data:`_MAX_CUTS` of the subproblems'
+   violated cuts, the most violated first. Each LP solution, rounded to its
+   p largest sites, is a solution offered to the incumbent; the phase stops
+   as soon as its bound proves the incumbent optimal.
 2. **Reduced-cost fixing.** With the relaxation's value L, a site at 0 in
    the LP solution whose reduced cost r_j gives L + r_j above the incumbent's
    value (the heuristic's, plus a safety margin) is in no better solution, so

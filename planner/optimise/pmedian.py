@@ -30,7 +30,10 @@ relaxation is solved in closed form: with :math:`Y_i^k = \\sum_{j : c_{ij}
     \\theta_i \\ge D_i^{k^*} - \\sum_{j : c_{ij} < D_i^{k^*}} (D_i^{k^*} - c_{ij})\\, y_j,
 
 valid for every 0/1 y (for any level in place of :math:`k^*`), and tight at
-y. Separation for all points is one pass over each point's sites in
+y. Where :math:`Y_i` reaches exactly 1 and stays there for some levels (at a
+0/1 y, or a half-integral one) each of those levels gives a tight cut; the
+one deepest at the stability centre is taken (Magnanti & Wong 1981).
+Separation for all points is one pass over each point's sites in
 increasing order of time (a cumulative sum of y, sorted once), vectorised
 over the points. The master, :math:`\\min \\sum_i w_i \\theta_i` over these
 cuts, is solved by :func:`planner.optimise.benders.solve_benders`:
