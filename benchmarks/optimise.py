@@ -615,9 +615,10 @@ def evaluate_targets(rows: list[Row], mid: str, large: str, p_large: int) -> lis
     mids = [r for r in rows if r.instance == mid]
     ok = bool(mids) and all(r.equal == "yes" and r.ratio >= 10 for r in mids)
     detail = ", ".join(f"{r.model} p={r.p}: {_fmt(r.ratio, '{:.1f}x')} {r.equal}" for r in mids)
-    out.append(
-        f"{'PASS' if ok else 'FAIL'}  same optimum >= 10x faster than spopt on {mid} ({detail})"
-    )
+    verdict = "PASS" if ok else "FAIL"
+    if mids and all(r.spopt_note == "skipped (--no-spopt)" for r in mids):
+        verdict, detail = "SKIP", "spopt not run: --no-spopt"
+    out.append(f"{verdict}  same optimum >= 10x faster than spopt on {mid} ({detail})")
     for r in [r for r in rows if r.instance == large and r.model.startswith("mclp")]:
         # the solver's own gap, as the status line prints it (not parsed back from text)
         gap = r.planner_gap if math.isfinite(r.planner_gap) else math.inf
