@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import planner.optimise.benders as benders_mod
 import planner.optimise.exact as exact_mod
 import planner.optimise.pmedian as pmedian_mod
 from planner.optimise import (
@@ -29,7 +30,7 @@ from planner.optimise import (
     solve_exact,
     solve_heuristic,
 )
-from planner.optimise.benders import start_master
+from planner.optimise.benders import Cuts, start_master
 from planner.optimise.heuristic import fast_swaps
 from planner.optimise.mclp import CoverCuts, CoverSwaps, merge_rows
 from planner.optimise.models import unreached_cost_s
@@ -113,6 +114,131 @@ def test_radius_cuts_are_valid_everywhere_and_tight_at_their_point(seed: int) ->
     assert sep.value(y > 0.5) == pytest.approx(
         PMedian().evaluate(instance, instance.required | np.isin(np.arange(11), free[y > 0.5]))
     )
+
+
+def _subproblem_value(
+    cost: np.ndarray, cap: np.ndarray, y: np.ndarray, free: np.ndarray
+) -> np.ndarray:
+    """Each point's linear subproblem at fractional ``y``, by its levels, one point at a time.
+
+    ``D^1 + sum_k (D^{k+1} - D^k) max(0, 1 - Y^k)`` over the point's distinct
+    times below its cap (and the cap), ``Y^k`` the sites within ``D^k``.
+    """
+    out = np.empty(len(cap))
+    for i in range(len(cap)):
+        times = cost[i, free]
+        levels = np.unique(np.r_[times[times < cap[i]], cap[i]])
+        total = levels[0]
+        for k in range(len(levels) - 1):
+            covered = y[times <= levels[k]].sum()
+            total += (levels[k + 1] - levels[k]) * max(0.0, 1.0 - covered)
+        out[i] = total
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_core_point_picks_a_valid_tight_cut_deepest_at_the_core(seed: int) -> None:
+    """Magnanti-Wong: at a 0/1 or half-integral y several levels are tight; the core decides."""
+    instance = _case(seed, required=0)
+    sep, cost, cap = _radius(instance)
+    free = np.flatnonzero(~instance.required)
+    rng = np.random.default_rng(seed)
+    deeper = 0
+    for _ in range(4):
+        y = np.zeros(len(free))
+        y[rng.choice(len(free), 4, replace=False)] = rng.choice([0.5, 1.0], 4)
+        core = 0.5 * y + 0.5 * rng.dirichlet(np.ones(len(free))) * 3
+        plain, chosen = sep.separate(y), sep.separate(y, core)
+        # tight at y: both are the subproblem's value there
+        truth = _subproblem_value(cost, cap, y, free)
+        np.testing.assert_allclose(chosen.value, truth, rtol=1e-12)
+        np.testing.assert_allclose(plain.value, truth, rtol=1e-12)
+        # valid for every 0/1 y with 3 sites
+        for mask in _all_sets(instance, 3):
+            open_free = mask[free]
+            served = _served(cost, cap, open_free, free)
+            assert (_cut_values(chosen, open_free * 1.0) <= served + 1e-9).all()
+        # at least as deep at the core, and deeper somewhere
+        at_core = _cut_values(chosen, core) - _cut_values(plain, core)
+        assert (at_core >= -1e-9).all()
+        deeper += int((at_core > 1e-6).sum())
+    assert deeper > 0
+
+
+def _cut_values(cuts: Cuts, y: np.ndarray) -> np.ndarray:
+    """``rhs - a . y`` of each cut, one at a time."""
+    return np.array(
+        [
+            cuts.rhs[i]
+            - cuts.data[cuts.indptr[i] : cuts.indptr[i + 1]]
+            @ y[cuts.indices[cuts.indptr[i] : cuts.indptr[i + 1]]]
+            for i in range(len(cuts.rhs))
+        ]
+    )
+
+
+def _classic_lp(
+    cost: np.ndarray, cap: np.ndarray, w: np.ndarray, free: np.ndarray, p: int
+) -> float:
+    """The p-median LP with assignment variables (x_ij <= y_j, each point served once), by linprog.
+
+    Each point may also be served at its cap by a virtual site that is always open.
+    """
+    from scipy.optimize import linprog
+
+    n, m = len(cap), len(free)
+    c = cost[:, free]
+    # variables: x (n x m), x0 (n), y (m)
+    nx = n * m
+    obj = np.r_[(w[:, None] * np.where(np.isfinite(c), c, 0.0)).ravel(), w * cap, np.zeros(m)]
+    ub = np.r_[np.where(c < cap[:, None], 1.0, 0.0).ravel(), np.ones(n), np.ones(m)]
+    eye_n = sp.identity(n, format="csr")
+    assign = sp.hstack([sp.kron(eye_n, np.ones((1, m))), eye_n, sp.csr_array((n, m))])
+    link = sp.hstack(
+        [sp.identity(nx), sp.csr_array((nx, n)), -sp.kron(np.ones((n, 1)), sp.identity(m))]
+    )
+    card = np.r_[np.zeros(nx + n), np.ones(m)][None, :]
+    res = linprog(
+        obj,
+        A_ub=link,
+        b_ub=np.zeros(nx),
+        A_eq=sp.vstack([assign, sp.csr_array(card)]),
+        b_eq=np.r_[np.ones(n), p],
+        bounds=np.c_[np.zeros(len(ub)), ub],
+        method="highs",
+    )
+    assert res.status == 0
+    return float(res.fun)
+
+
+@pytest.mark.parametrize(
+    ("share", "purge"), [(1.0, 1000), (0.05, 1), (0.2, 1)], ids=["all cuts", "few", "default"]
+)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_relaxation_reaches_the_assignment_lp_with_purged_and_capped_cuts(
+    seed: int, share: float, purge: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Phase 1's bound, however few cuts it adds per round and however many it purges."""
+    monkeypatch.setattr(benders_mod, "_MAX_CUTS", share)
+    monkeypatch.setattr(benders_mod, "_LP_PURGE_EVERY", purge)
+    instance = _case(seed, n=60, m=14, required=0)
+    sep, cost, cap = _radius(instance)
+    free = np.flatnonzero(~instance.required)
+    p = 3
+    sets = _all_sets(instance, p)
+    worst = max(sets, key=lambda s: PMedian().evaluate(instance, s))
+    master, _, core = start_master(sep, len(free), p, worst[free])
+    lp = master.relax(core, math.inf)
+    assert lp.solved
+    expected = _classic_lp(cost, cap, sep.theta_cost, free, p)
+    assert lp.lower == pytest.approx(expected, rel=1e-8)
+    # and the whole search still ends at the brute-force optimum
+    monkeypatch.setattr(
+        exact_mod, "site_heuristic", lambda *a, **k: (worst.astype(np.int64), [], "")
+    )
+    solution = solve_exact(instance, PMedian(), p=p, mip_gap=1e-9)
+    assert solution.optimal
+    assert solution.objective_after == pytest.approx(_best(instance, PMedian(), p), rel=1e-12)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])

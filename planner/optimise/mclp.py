@@ -97,8 +97,8 @@ class CoverCuts:
         self.theta_lb = -total
         self.theta_ub = np.zeros(g)
 
-    def separate(self, y: np.ndarray) -> Cuts:
-        """Every group's cut, tight at ``y`` (fractional sites in [0, 1])."""
+    def separate(self, y: np.ndarray, core: np.ndarray | None = None) -> Cuts:
+        """Every group's cut, tight at ``y`` (fractional sites in [0, 1]; ``core`` is not used)."""
         reach = self.a @ y
         under = reach < 1.0 - 1e-9
         g = self.n_groups

@@ -30,7 +30,10 @@ relaxation is solved in closed form: with :math:`Y_i^k = \\sum_{j : c_{ij}
     \\theta_i \\ge D_i^{k^*} - \\sum_{j : c_{ij} < D_i^{k^*}} (D_i^{k^*} - c_{ij})\\, y_j,
 
 valid for every 0/1 y (for any level in place of :math:`k^*`), and tight at
-y. Separation for all points is one pass over each point's sites in
+y. Where :math:`Y_i` reaches exactly 1 and stays there for some levels (at a
+0/1 y, or a half-integral one) each of those levels gives a tight cut; the
+one deepest at the stability centre is taken (Magnanti & Wong 1981).
+Separation for all points is one pass over each point's sites in
 increasing order of time (a cumulative sum of y, sorted once), vectorised
 over the points. The master, :math:`\\min \\sum_i w_i \\theta_i` over these
 cuts, is solved by :func:`planner.optimise.benders.solve_benders`:
@@ -52,6 +55,7 @@ import time
 import numpy as np
 
 from planner.optimise.benders import (
+    MIN_GAP,
     BendersMaster,
     BendersResult,
     Cuts,
@@ -100,6 +104,22 @@ class RadiusCuts:
         self.theta_lb = self.dist[:, 0].copy()
         self.theta_ub = np.asarray(cap, dtype=np.float64).copy()
         self.n, self.m = n, m
+        self._index()
+
+    def _index(self) -> None:
+        """Lookup tables of :meth:`separate` for the current levels.
+
+        ``_padded``: ``order`` with the positions past the last level
+        pointing at site m (read as closed); ``_group``: for each position
+        (the cap column included) the first position of its distinct time,
+        i.e. how many sites are strictly nearer.
+        """
+        self._padded = np.where(self.valid, self.order, self.m).astype(np.int32)
+        d = self.dist
+        start = np.ones(d.shape, dtype=bool)
+        start[:, 1:] = d[:, 1:] > d[:, :-1]
+        pos = np.arange(d.shape[1], dtype=np.int32)
+        self._group = np.maximum.accumulate(np.where(start, pos, 0), axis=1)
 
     def value(self, y: np.ndarray) -> float:
         """Weighted response time of the open sites ``y`` (bool), each point at most its cap."""
@@ -116,6 +136,7 @@ class RadiusCuts:
         self.dist[:, width] = cap
         self.theta_ub = cap
         self.theta_lb = np.minimum(self.theta_lb, cap)
+        self._index()
 
     def next_levels(self) -> np.ndarray:
         """``(n, width + 1)``: for each level, the next larger one (the cap after the last), s."""
@@ -132,23 +153,40 @@ class RadiusCuts:
             after < width, d[np.arange(n)[:, None], np.minimum(after, width - 1)], d[:, -1:]
         )
 
-    def separate(self, y: np.ndarray) -> Cuts:
-        """The cut of every point tight at ``y`` (fractional sites in [0, 1])."""
+    def _cumulative(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, width)``: the sites' values in each point's order, and their cumulative sums."""
+        ys = np.append(y, 0.0)[self._padded]
+        return ys, np.cumsum(ys, axis=1)
+
+    def separate(self, y: np.ndarray, core: np.ndarray | None = None) -> Cuts:
+        """The cut of every point tight at ``y`` (fractional sites in [0, 1]).
+
+        A point's level is the first position where the cumulative y
+        reaches 1 (the cap column, position ``width``, if it never does);
+        the cut's sites are those strictly nearer than that level's time.
+        Where several levels give a cut tight at ``y`` (the cumulative y
+        reaches exactly 1 before a level and stays 1 up to it), the one
+        deepest at ``core`` is chosen (Magnanti & Wong 1981, "Accelerating
+        Benders decomposition", Oper. Res. 29(3)): the level at which the
+        cumulative ``core`` reaches 1, kept within the tight range.
+        """
         n = self.n
-        ys = np.where(self.valid, y[self.order], 0.0)
-        ys = np.hstack([ys, np.ones((n, 1))])
-        cum = np.cumsum(ys, axis=1)
-        level = np.argmax(cum >= 1.0 - 1e-9, axis=1)
-        d = self.dist[np.arange(n), level]
-        width = self.order.shape[1]
-        inner = self.dist[:, :width]
-        take = (np.arange(width)[None, :] < level[:, None]) & (inner < d[:, None])
-        rows, cols = np.nonzero(take)
-        coef = d[rows] - inner[rows, cols]
+        ys, cum = self._cumulative(y)
+        level = (cum < 1.0 - 1e-9).sum(axis=1)  # cum is non-decreasing
+        if core is not None:
+            deepest = (cum <= 1.0 + 1e-9).sum(axis=1)
+            at_core = (self._cumulative(core)[1] < 1.0 - 1e-9).sum(axis=1)
+            level = np.clip(at_core, level, deepest)
+        points = np.arange(n)
+        d = self.dist[points, level]
+        nearer = self._group[points, level]
+        indptr = np.r_[0, np.cumsum(nearer)]
+        rows = np.repeat(points, nearer)
+        cols = np.arange(indptr[-1]) - np.repeat(indptr[:-1], nearer)
+        coef = d[rows] - self.dist[rows, cols]
         value = d - np.bincount(rows, weights=coef * ys[rows, cols], minlength=n)
-        indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n))]
         return Cuts(
-            theta=np.arange(n),
+            theta=points,
             indptr=indptr,
             indices=self.order[rows, cols],
             data=coef,
@@ -247,6 +285,7 @@ def solve_pmedian_radius(
         nothing to decide).
     """
     deadline = time.perf_counter() + time_limit_s
+    mip_gap = max(mip_gap, MIN_GAP)
     u = unreached_cost_s(instance)
     rows = np.flatnonzero(instance.reachable() & (instance.weight > 0))
     req = instance.required
@@ -294,7 +333,7 @@ def _reduce(
         if not changed:
             break
         assert lp.y is not None
-        lp = master.relax(lp.y, deadline)
+        lp = master.relax(lp.y, deadline, state, mip_gap)
         state.raise_bound(lp.lower)
     return lp
 
@@ -305,7 +344,7 @@ def _solve(
     """Phases 1 and 2 on every site, then phase 3 on the sites left (module docstring)."""
     m = sep.m
     master, state, core = start_master(sep, m, p, start)
-    lp = master.relax(core, deadline)
+    lp = master.relax(core, deadline, state, mip_gap)
     state.raise_bound(lp.lower)
     lp = _reduce(master, sep, state, lp, deadline, mip_gap)
     closed, opened = master.fixed_closed, master.fixed_open
@@ -329,7 +368,7 @@ def _solve(
         )
         inner.add_covers(covers)
         state2.raise_bound(state.bound)
-        lp2 = inner.relax(core2, deadline)
+        lp2 = inner.relax(core2, deadline, state2, mip_gap)
         state2.raise_bound(lp2.lower)
         lp2 = _reduce(inner, small, state2, lp2, deadline, mip_gap)
         stopped = ""
