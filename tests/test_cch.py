@@ -79,9 +79,7 @@ def test_head_starts_cutoff_and_missing_seeds() -> None:
     seeds[2] = -1  # no start at all: unreachable everywhere
     limit_s = 6.0
 
-    got = cch.query_rows(
-        metric, cch.prepare_targets(metric, None), seeds, head_ms, limit_s=limit_s
-    )
+    got = cch.query_rows(metric, cch.prepare_targets(metric, None), seeds, head_ms, limit_s=limit_s)
     ok = (seeds >= 0) & np.isfinite(head_ms)
     best = np.full((13, n), np.inf)
     for i in range(13):
