@@ -117,3 +117,23 @@ def test_contraction_is_chordal_with_the_lowest_neighbour_as_parent() -> None:
         assert c.up_head[c.arc_of_input[i]] == hi
         assert c.up_first[lo] <= c.arc_of_input[i] < c.up_first[lo + 1]
         assert c.upward[i] == (rt[i] < rh[i])
+
+
+def test_tail_batches_cost_and_answer_like_full_ones() -> None:
+    # 8 lanes per batch; up to 4 left over go to the 4-lane sweep
+    assert [cch.batch_units(k) for k in (0, 1, 4, 5, 8, 9, 13, 16)] == [
+        0.0, cch.TAIL_COST, cch.TAIL_COST, 1.0, 1.0, 1 + cch.TAIL_COST, 2.0, 2.0,
+    ]  # fmt: skip
+    n = 70
+    tail, head, w = _random_graph(n, 220, seed=11)
+    metric = cch.customize_metric(
+        cch.contract_order(np.random.default_rng(12).permutation(n), tail, head, n), w
+    )
+    sweep = cch.prepare_targets(metric, None)
+    sources = np.random.default_rng(13).choice(n, size=(13, 1))
+    whole = cch.query_rows(metric, sweep, sources, np.zeros((13, 1)))
+    for k in (1, 3, 4, 5, 8, 9, 12):  # tails of 1-4 lanes and partly filled full batches
+        part = cch.query_rows(metric, sweep, sources[:k], np.zeros((k, 1)))
+        np.testing.assert_array_equal(part, whole[:k])
+    ref = dijkstra(_reference(n, tail, head, w), directed=True, indices=sources[:, 0]) / 1000.0
+    np.testing.assert_array_equal(whole, ref)

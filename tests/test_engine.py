@@ -244,11 +244,13 @@ def test_choose_engine_for_compiled_queries_counts_batches() -> None:
     n, exact = 1_000_000, engine.exact_engine()
     # 10 % of the nodes as targets: 0.2 x 0.52 = 0.104 against 0.75 x 0.25
     assert engine.choose_engine(n, n // 10, 600, hierarchy=road, n_sources=64) == "cch"
-    # one source pays for a whole batch: 0.104 x 8 > 0.19
+    # one source pays for a tail batch (0.66 of eight lanes): 0.104 x 5.28 > 0.19 ...
     assert engine.choose_engine(n, n // 10, 600, hierarchy=road, n_sources=1) == exact
-    # without a cutoff: two sources (0.104 x 4) beat a full search, one (0.104 x 8) does not
-    assert engine.choose_engine(n, n // 10, np.inf, hierarchy=road, n_sources=2) == "cch"
-    assert engine.choose_engine(n, n // 10, np.inf, hierarchy=road, n_sources=1) == exact
+    # ... and 0.55 < 0.75 without a cutoff
+    assert engine.choose_engine(n, n // 10, np.inf, hierarchy=road, n_sources=1) == "cch"
+    # every node as a target (cost 1): one source (5.28 x 0.2) loses, eight (0.2) win
+    assert engine.choose_engine(n, n, np.inf, hierarchy=road, n_sources=1) == exact
+    assert engine.choose_engine(n, n, np.inf, hierarchy=road, n_sources=8) == "cch"
     # points start from both ends in the same upward pass: no extra cost
     assert (
         engine.choose_engine(n, n // 10, 600, hierarchy=road, seeds_per_source=2, n_sources=64)

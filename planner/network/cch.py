@@ -32,6 +32,7 @@ unreachable: no 32-bit limit on a path.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -45,6 +46,7 @@ __all__ = [
     "CompiledMetric",
     "Contraction",
     "TargetSweep",
+    "batch_units",
     "contract_order",
     "customize_metric",
     "prepare_targets",
@@ -55,6 +57,12 @@ __all__ = [
 #: Sources per downward sweep: one lane each; 8 float64 lanes fill a 64-byte
 #: cache line (measured on the SYNTHETIC 200k grid: 8 lanes beat 4 and 16).
 BATCH = 8
+#: Lanes of the sweep that takes the last few sources of a call, when at most
+#: this many are left ...
+TAIL_BATCH = 4
+#: ... and its cost relative to a full batch (measured on the SYNTHETIC 200k
+#: grid: 4 lanes take 4.1 ms per source, 8 lanes 3.1 ms).
+TAIL_COST = 0.66
 
 
 @dataclass(frozen=True, eq=False)
@@ -318,19 +326,21 @@ def _query_kernel(njit: Any, lanes: int) -> Any:
         seed_ms: Any,
         limit_s: float,
         out: Any,
+        dist: Any,
+        stamp: Any,
+        path: Any,
+        on_path: Any,
     ) -> None:
-        n = len(parent)
-        dist = np.empty((n, lanes))  # by rank; a row is read only after it is written
-        stamp = np.full(n, -1, dtype=np.int64)
+        # dist: (n, lanes) by rank, a row is read only after it is written;
+        # stamp: -1 everywhere on entry, and again on return
         n_seg = lanes * seeds.shape[1]
         scratch = (
             stamp,
-            np.empty(n, dtype=np.int32),
-            np.empty(n, dtype=np.int32),
+            path,
+            on_path,
             np.empty(n_seg, dtype=np.int64),
             np.empty(n_seg, dtype=np.int64),
         )
-        on_path = scratch[2]
         for b0 in range(0, seeds.shape[0], lanes):
             nb = min(lanes, seeds.shape[0] - b0)
             size = climb(parent, seeds, seed_ms, b0, nb, scratch)
@@ -349,6 +359,8 @@ def _query_kernel(njit: Any, lanes: int) -> Any:
                 for k in range(len(targets)):
                     v = dist[targets[k], b] / 1000.0
                     o[k] = v if v <= limit_s else np.inf
+            for i in range(size):
+                stamp[on_path[i]] = -1
 
     return query
 
@@ -361,6 +373,7 @@ def _kernels() -> dict[str, Any]:
         "customize": _customize_kernel(njit),
         "select": _select_kernel(njit),
         "query": _query_kernel(njit, BATCH),
+        "query_tail": _query_kernel(njit, TAIL_BATCH),
     }
 
 
@@ -475,14 +488,60 @@ def query_rows(
     c = metric.contraction
     nodes = np.asarray(seed_nodes, dtype=np.int64)
     seeds = np.where(nodes >= 0, c.rank[np.maximum(nodes, 0)], -1).astype(np.int32)
+    head_ms = np.ascontiguousarray(seed_ms, dtype=np.float64)
     out = np.empty((len(seeds), len(sweep.target_ranks)))
-    if len(seeds) and len(sweep.target_ranks):
-        _kernels()["query"](
-            c.parent, c.up_first, c.up_head, metric.up_ms, metric.down_ms,
-            sweep.selected, sweep.target_ranks,
-            seeds, np.ascontiguousarray(seed_ms, dtype=np.float64), float(limit_s), out,
-        )  # fmt: skip
+    m = len(seeds)
+    if m == 0 or len(sweep.target_ranks) == 0:
+        return out
+    # whole batches; a tail of at most TAIL_BATCH sources on the narrower sweep
+    full = m if m % BATCH > TAIL_BATCH else m - m % BATCH
+    for lo, hi, kernel, lanes in ((0, full, "query", BATCH), (full, m, "query_tail", TAIL_BATCH)):
+        if hi > lo:
+            _kernels()[kernel](
+                c.parent, c.up_first, c.up_head, metric.up_ms, metric.down_ms,
+                sweep.selected, sweep.target_ranks,
+                seeds[lo:hi], head_ms[lo:hi], float(limit_s), out[lo:hi],
+                *_work_arrays(c.n_nodes, lanes),
+            )  # fmt: skip
     return out
+
+
+_THREAD = threading.local()
+
+
+def _work_arrays(n: int, lanes: int) -> tuple[np.ndarray, ...]:
+    """This thread's working arrays for queries on ``n`` nodes with ``lanes`` lanes.
+
+    Kept between calls (the largest: ``n × lanes × 8`` bytes, 64 MB for a
+    million nodes), so that a call does not pay to allocate and first touch
+    them; the kernel leaves ``stamp`` at -1 again. A thread keeps one set per
+    lane count, for the network it queried last.
+    """
+    cached = getattr(_THREAD, "work", None)
+    if cached is None:
+        cached = _THREAD.work = {}
+    arrays = cached.get(lanes)
+    if arrays is None or len(arrays[1]) != n:
+        arrays = (
+            np.empty((n, lanes)),
+            np.full(n, -1, dtype=np.int64),
+            np.empty(n, dtype=np.int32),
+            np.empty(n, dtype=np.int32),
+        )
+        cached[lanes] = arrays
+    return arrays
+
+
+def batch_units(n_sources: int) -> float:
+    """What :func:`query_rows` costs for ``n_sources`` sources, in full batches.
+
+    Whole batches of :data:`BATCH`, and a last one of at most
+    :data:`TAIL_BATCH` sources at :data:`TAIL_COST` of a batch.
+    """
+    full, rest = divmod(int(n_sources), BATCH)
+    if rest == 0:
+        return float(full)
+    return full + (TAIL_COST if rest <= TAIL_BATCH else 1.0)
 
 
 def warm_up() -> None:
@@ -491,4 +550,6 @@ def warm_up() -> None:
         arcs = np.array([0, 1], dtype=np.int64)
         c = contract_order(np.array([1, 0]), arcs, arcs[::-1].copy(), 2)
         m = customize_metric(c, np.array([1.0, 2.0]))
-        query_rows(m, prepare_targets(m, None), np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1)))
+        sweep = prepare_targets(m, None)
+        for k in (1, BATCH):  # the tail's sweep and the full one
+            query_rows(m, sweep, np.zeros((k, 1), dtype=np.int64), np.zeros((k, 1)))

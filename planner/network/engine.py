@@ -149,6 +149,8 @@ _INF_WEIGHT_MS = 2**31 - 1
 _TICKS_PER_S = round(1.0 / constants.CCH_RESOLUTION_S)
 #: Sources per block of one engine call: bounds the memory of a block's rows.
 _BLOCK = 64
+#: ... for the compiled CCH on several cores (still under :data:`_SHARED_BYTES`).
+_CCH_PARALLEL_BLOCK = 1024
 #: Below this many source × node pairs, worker processes cost more than they
 #: save, and so do threads for the compiled CCH (a source takes it a small
 #: share of a search).
@@ -797,10 +799,10 @@ def choose_engine(
     network's measured CCH/exact ratio, times the nodes each source starts
     from (a point on a two-way road starts from both ends: two CCH searches,
     one Dijkstra; the compiled queries start from both at once), times the
-    share of a batch's lanes left empty when there are fewer sources than
-    :data:`planner.network.cch.BATCH` (compiled queries: a batch costs the
-    same however full it is). So: CCH if ``cch_ratio × target_cost(n_targets
-    / n_nodes) × seeds × batch_fill < margin × r``, with the margin
+    lanes left empty in the last batch (compiled queries: a batch costs the
+    same however full it is; :func:`planner.network.cch.batch_units`). So:
+    CCH if ``cch_ratio × target_cost(n_targets / n_nodes) × seeds ×
+    batch_fill < margin × r``, with the margin
     :data:`planner.constants.CCH_MARGIN` (near ties go to the exact engine).
     Otherwise the exact engine: ``"dijkstra"`` where numba is installed,
     ``"scipy"`` elsewhere (:func:`exact_engine`).
@@ -826,7 +828,7 @@ def choose_engine(
     cch_cost = hierarchy.cch_ratio * _target_share_cost(share, hierarchy.profile_engine)
     if hierarchy.profile_engine.endswith("+compiled"):
         if n_sources:
-            cch_cost *= math.ceil(n_sources / compiled.BATCH) * compiled.BATCH / n_sources
+            cch_cost *= compiled.batch_units(n_sources) * compiled.BATCH / n_sources
     else:
         cch_cost *= max(seeds_per_source, 1.0)
     exact_cost = hierarchy.reach_fraction(cutoff_s)
@@ -1232,6 +1234,8 @@ def iter_plan_blocks(
     if m * max(plan.n_nodes, 1) < least:
         workers = 1
     size = _BLOCK if block_size is None else int(block_size)
+    if workers > 1 and compiled_cch and block_size is None:
+        size = _CCH_PARALLEL_BLOCK  # its chunks are cheap: fewer, larger ones pay
     if workers > 1:
         size = min(size, max(workers, _SHARED_BYTES // (16 * max(plan.n_cols, 1))))
         size = max(1, min(size, math.ceil(m / workers)))
