@@ -74,9 +74,7 @@ class Contraction:
     Attributes
     ----------
     rank
-        ``(n,)`` rank of each node row (int32).
-    order
-        ``(n,)`` node row of each rank (int64).
+        ``(n,)`` rank of each node row (int32; the order is its inverse).
     up_first, up_head
         CSR of the upper neighbours: those of rank ``x`` are
         ``up_head[up_first[x]:up_first[x + 1]]``, ascending ranks. Each entry
@@ -91,7 +89,6 @@ class Contraction:
     """
 
     rank: np.ndarray
-    order: np.ndarray
     up_first: np.ndarray
     up_head: np.ndarray
     parent: np.ndarray
@@ -421,7 +418,6 @@ def contract_order(
     arc_of_input = np.where(lo != hi, arc, -1).astype(np.int64)
     return Contraction(
         rank=rank,
-        order=np.asarray(order, dtype=np.int64),
         up_first=up_first,
         up_head=up_head,
         parent=parent,

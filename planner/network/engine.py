@@ -765,13 +765,11 @@ def load_hierarchy(path: str | Path, ttg: TravelTimeGraph) -> Hierarchy:
 # ---------------------------------------------------------------------------
 
 
-def _target_share_cost(share: float, engines: str) -> float:
+def _target_share_cost(share: float, compiled_queries: bool) -> float:
     """CCH cost for a share of the nodes as targets, relative to all nodes (grid-measured).
 
-    ``engines`` is the hierarchy's :attr:`Hierarchy.profile_engine`: the
-    compiled queries and RoutingKit's have their own curves.
+    The compiled queries and RoutingKit's have their own curves.
     """
-    compiled_queries = engines.endswith("+compiled")
     pts = constants.CCH_COMPILED_TARGET_COST if compiled_queries else constants.CCH_TARGET_COST
     xs = np.log10([p[0] for p in pts])
     ys = [p[1] for p in pts]
@@ -825,8 +823,9 @@ def choose_engine(
     if hierarchy is None or not cch_available() or n_nodes == 0:
         return exact_engine()
     share = n_targets / n_nodes
-    cch_cost = hierarchy.cch_ratio * _target_share_cost(share, hierarchy.profile_engine)
-    if hierarchy.profile_engine.endswith("+compiled"):
+    compiled_queries = hierarchy.profile_engine.endswith("+compiled")
+    cch_cost = hierarchy.cch_ratio * _target_share_cost(share, compiled_queries)
+    if compiled_queries:
         if n_sources:
             cch_cost *= compiled.batch_units(n_sources) * compiled.BATCH / n_sources
     else:
